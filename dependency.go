@@ -1,0 +1,73 @@
+package agileplus
+
+import (
+	"strings"
+	"time"
+)
+
+// Dependency kinds as callers name them. A "blocks" dependency is stored as
+// the depends_on edge it is the inverse of: A blocks B is B depends_on A.
+const (
+	DependsOn = "depends_on"
+	Blocks    = "blocks"
+	RelatesTo = "relates_to"
+)
+
+// Dependency is a stored edge between two WPs or two features. Kind is
+// depends_on (From waits on To) or relates_to (no blocking).
+type Dependency struct {
+	ID         string    `json:"id"`
+	EntityKind string    `json:"entity_kind"` // KindWP or KindFeature
+	Kind       string    `json:"kind"`
+	From       string    `json:"from"` // id
+	To         string    `json:"to"`   // id
+	FromKey    string    `json:"from_key"`
+	ToKey      string    `json:"to_key"`
+	Version    int64     `json:"version"`
+	CreatedAt  time.Time `json:"created_at"`
+}
+
+// DependencyCreate is the input of AddDependency: From depends on, blocks,
+// or relates to To. From and To are ids or keys of two WPs or two features.
+type DependencyCreate struct {
+	From string `json:"from"`
+	To   string `json:"to"`
+	Kind string `json:"kind" doc:"depends_on (default), blocks or relates_to"`
+}
+
+// Validate checks the fields of a DependencyCreate.
+func (c *DependencyCreate) Validate() error {
+	switch {
+	case c.From == "":
+		return FieldErrorf("from", "from is required")
+	case c.To == "":
+		return FieldErrorf("to", "to is required")
+	}
+	switch c.Kind {
+	case "":
+		c.Kind = DependsOn
+	case DependsOn, Blocks, RelatesTo:
+	default:
+		return FieldErrorf("kind", "unknown dependency kind %q; kinds are depends_on, blocks, relates_to", c.Kind)
+	}
+	return nil
+}
+
+// Edge is a dependency seen from one WP or feature.
+type Edge struct {
+	Dependency
+	// Direction is how the other end relates to the one asked about:
+	// "depends_on" (this one waits on Other), "blocks" (Other waits on this
+	// one) or "relates_to".
+	Direction string `json:"direction"`
+	Other     string `json:"other"`     // id of the other end
+	OtherKey  string `json:"other_key"` // key or slug of the other end
+	// OtherState is the other end's state, so callers see what is open.
+	OtherState string `json:"other_state"`
+}
+
+// CycleError formats the cycle a new depends_on edge would close: from,
+// then the existing chain back to from.
+func CycleError(keys []string) *Error {
+	return &Error{Code: ERULE, Field: "to", Message: "dependency would close a cycle: " + strings.Join(keys, " -> ")}
+}

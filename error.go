@@ -1,0 +1,73 @@
+package agileplus
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error codes. Transports map each code to a status in one place.
+const (
+	EINVALID     = "invalid"     // malformed input or a bad field value
+	ENOTFOUND    = "not_found"   // the referenced entity does not exist
+	ECONFLICT    = "conflict"    // stale version, duplicate key, lease held, stale token
+	ERULE        = "rule"        // a domain rule refuses the change (state machine, cycle, blockers)
+	EUNAVAILABLE = "unavailable" // a dependency (store, bus) cannot be reached
+	EINTERNAL    = "internal"    // a bug or an unexpected failure
+)
+
+// Error is the one error type the domain returns to its callers. Field names
+// the offending input field, when there is one.
+type Error struct {
+	Code    string
+	Message string
+	Field   string
+}
+
+func (e *Error) Error() string {
+	if e.Field != "" {
+		return fmt.Sprintf("agileplus: %s: %s (field %s)", e.Code, e.Message, e.Field)
+	}
+	return fmt.Sprintf("agileplus: %s: %s", e.Code, e.Message)
+}
+
+// Errorf returns an *Error with the given code and formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// FieldErrorf returns an EINVALID *Error naming the offending field.
+func FieldErrorf(field, format string, args ...any) *Error {
+	return &Error{Code: EINVALID, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCode returns the code of err, EINTERNAL for errors that are not *Error.
+func ErrorCode(err error) string {
+	var e *Error
+	if err == nil {
+		return ""
+	} else if errors.As(err, &e) {
+		return e.Code
+	}
+	return EINTERNAL
+}
+
+// ErrorMessage returns the human message of err; internal errors are not
+// described to callers.
+func ErrorMessage(err error) string {
+	var e *Error
+	if err == nil {
+		return ""
+	} else if errors.As(err, &e) {
+		return e.Message
+	}
+	return "internal error"
+}
+
+// ErrorField returns the field an *Error names, if any.
+func ErrorField(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Field
+	}
+	return ""
+}

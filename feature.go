@@ -1,0 +1,95 @@
+package agileplus
+
+import (
+	"regexp"
+	"slices"
+	"time"
+)
+
+// Feature states, in order. A feature only moves forward; states it skips
+// are recorded on the transition's event and audit entry.
+const (
+	FeatureCreated      = "created"
+	FeatureSpecified    = "specified"
+	FeatureResearched   = "researched"
+	FeaturePlanned      = "planned"
+	FeatureImplementing = "implementing"
+	FeatureValidated    = "validated"
+	FeatureShipped      = "shipped"
+	FeatureRetrospected = "retrospected"
+)
+
+// FeatureStates lists the feature states in order.
+var FeatureStates = []string{
+	FeatureCreated, FeatureSpecified, FeatureResearched, FeaturePlanned,
+	FeatureImplementing, FeatureValidated, FeatureShipped, FeatureRetrospected,
+}
+
+// Feature belongs to a project and is split into work packages. Its Slug
+// is unique across all projects.
+type Feature struct {
+	ID          string    `json:"id"`
+	ProjectID   string    `json:"project_id"`
+	ProjectKey  string    `json:"project_key"`
+	Slug        string    `json:"slug"`
+	Title       string    `json:"title"`
+	Description string    `json:"description"`
+	State       string    `json:"state"`
+	Version     int64     `json:"version"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+// FeatureCreate is the input of CreateFeature.
+type FeatureCreate struct {
+	Slug        string `json:"slug" doc:"lower-case words joined by '-', unique across projects"`
+	Title       string `json:"title"`
+	Description string `json:"description,omitempty"`
+}
+
+// FeatureUpdate is the input of UpdateFeature; nil fields are left alone.
+type FeatureUpdate struct {
+	Title       *string `json:"title,omitempty"`
+	Description *string `json:"description,omitempty"`
+}
+
+var slugRE = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
+
+// Validate checks the fields of a FeatureCreate.
+func (c *FeatureCreate) Validate() error {
+	if c.Slug == "" {
+		return FieldErrorf("slug", "slug is required")
+	} else if len(c.Slug) > 64 || !slugRE.MatchString(c.Slug) {
+		return FieldErrorf("slug", "slug %q must be at most 64 lower-case letters, digits and single dashes", c.Slug)
+	}
+	if err := validateName("title", c.Title, true); err != nil {
+		return err
+	}
+	return validateText("description", c.Description)
+}
+
+// Validate checks the fields of a FeatureUpdate.
+func (u *FeatureUpdate) Validate() error {
+	if u.Title != nil {
+		if err := validateName("title", *u.Title, true); err != nil {
+			return err
+		}
+	}
+	if u.Description != nil {
+		return validateText("description", *u.Description)
+	}
+	return nil
+}
+
+// FeatureTransitionCheck applies the feature state rule: forward only, to a
+// known state. It returns the states skipped on the way.
+func FeatureTransitionCheck(from, to string) (skipped []string, err error) {
+	i, j := slices.Index(FeatureStates, from), slices.Index(FeatureStates, to)
+	if j < 0 {
+		return nil, FieldErrorf("to", "unknown feature state %q; states are %v", to, FeatureStates)
+	}
+	if j <= i {
+		return nil, Errorf(ERULE, "feature cannot move from %q to %q: feature states only move forward", from, to)
+	}
+	return slices.Clone(FeatureStates[i+1 : j]), nil
+}

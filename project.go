@@ -1,0 +1,70 @@
+package agileplus
+
+import (
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Project holds features. Its Key (e.g. "CORE") prefixes the keys of its
+// work packages ("CORE-12") and appears in event subjects.
+type Project struct {
+	ID        string    `json:"id"`
+	Key       string    `json:"key"`
+	Name      string    `json:"name"`
+	Version   int64     `json:"version"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// ProjectCreate is the input of CreateProject.
+type ProjectCreate struct {
+	Key  string `json:"key" doc:"2-16 characters: upper-case letters and digits, starting with a letter"`
+	Name string `json:"name" doc:"display name, 1-200 characters"`
+}
+
+// ProjectUpdate is the input of UpdateProject; nil fields are left alone.
+type ProjectUpdate struct {
+	Name *string `json:"name,omitempty"`
+}
+
+var projectKeyRE = regexp.MustCompile(`^[A-Z][A-Z0-9]{1,15}$`)
+
+// Validate checks the fields of a ProjectCreate.
+func (c *ProjectCreate) Validate() error {
+	if c.Key == "" {
+		return FieldErrorf("key", "key is required")
+	} else if !projectKeyRE.MatchString(c.Key) {
+		return FieldErrorf("key", "key %q must be 2-16 upper-case letters or digits, starting with a letter", c.Key)
+	}
+	return validateName("name", c.Name, true)
+}
+
+// Validate checks the fields of a ProjectUpdate.
+func (u *ProjectUpdate) Validate() error {
+	if u.Name != nil {
+		return validateName("name", *u.Name, true)
+	}
+	return nil
+}
+
+// validateName checks a short single-line text field.
+func validateName(field, s string, required bool) error {
+	switch {
+	case required && strings.TrimSpace(s) == "":
+		return FieldErrorf(field, "%s is required", field)
+	case len(s) > 200:
+		return FieldErrorf(field, "%s is longer than 200 characters", field)
+	case strings.ContainsAny(s, "\n\r"):
+		return FieldErrorf(field, "%s must be a single line", field)
+	}
+	return nil
+}
+
+// validateText checks a long free-text field.
+func validateText(field, s string) error {
+	if len(s) > 64<<10 {
+		return FieldErrorf(field, "%s is longer than 65536 bytes", field)
+	}
+	return nil
+}

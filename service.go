@@ -1,0 +1,850 @@
+package agileplus
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Service implements Tracker over a Store: each command is one store
+// transaction that checks the rules, writes the change, appends the entity's
+// next event (and the feature's audit entry) and puts the event in the outbox.
+type Service struct {
+	Store Store
+	Now   func() time.Time
+	IDs   *IDGenerator
+	// OnCommit, if set, is called after each committed command (the relay
+	// uses it to publish without waiting for its next poll).
+	OnCommit func()
+}
+
+var _ Tracker = (*Service)(nil)
+
+// NewService returns a Service over store with the real clock.
+func NewService(store Store) *Service {
+	return &Service{Store: store, Now: time.Now, IDs: NewIDGenerator(time.Now)}
+}
+
+func (s *Service) now() time.Time { return s.Now().UTC() }
+
+// update runs fn in a write transaction and signals the commit.
+func (s *Service) update(ctx context.Context, fn func(Tx) error) error {
+	if err := s.Store.Update(ctx, fn); err != nil {
+		return err
+	}
+	if s.OnCommit != nil {
+		s.OnCommit()
+	}
+	return nil
+}
+
+// change describes one event to append inside a command.
+type change struct {
+	kind, entityID, projectKey string
+	action                     string
+	data                       any
+	// Audit: feature ids whose trails record the change, and its summary.
+	features []string
+	summary  string
+	forced   bool
+	reason   string
+}
+
+// record appends the event of ch and its audit entries.
+func (s *Service) record(ctx context.Context, tx Tx, ch change) (*Event, error) {
+	data, err := json.Marshal(ch.data)
+	if err != nil {
+		return nil, fmt.Errorf("encode event data: %w", err)
+	}
+	seq, prev, err := tx.EventHead(ctx, ch.entityID)
+	if err != nil {
+		return nil, err
+	}
+	e := &Event{
+		ID:         s.IDs.New(PrefixEvent),
+		Type:       ch.kind + "." + ch.action,
+		EntityKind: ch.kind,
+		EntityID:   ch.entityID,
+		ProjectKey: ch.projectKey,
+		Seq:        seq + 1,
+		PrevHash:   prev,
+		Time:       s.now(),
+		Actor:      ActorFrom(ctx),
+		Data:       data,
+	}
+	if len(ch.features) > 0 {
+		e.FeatureID = ch.features[0]
+	}
+	e.Hash = e.ComputeHash()
+	if err := tx.AppendEvent(ctx, e); err != nil {
+		return nil, err
+	}
+	for _, fid := range ch.features {
+		aseq, aprev, err := tx.AuditHead(ctx, fid)
+		if err != nil {
+			return nil, err
+		}
+		a := &AuditEntry{
+			FeatureID: fid, Seq: aseq + 1, EventID: e.ID, EventType: e.Type, EntityID: e.EntityID,
+			Time: e.Time, Actor: e.Actor, Summary: ch.summary, Forced: ch.forced, Reason: ch.reason,
+			Detail: data, PrevHash: aprev,
+		}
+		a.Hash = a.ComputeHash()
+		if err := tx.AppendAudit(ctx, a); err != nil {
+			return nil, err
+		}
+	}
+	return e, nil
+}
+
+func checkVersion(kind, key string, have, want int64) error {
+	if want != 0 && have != want {
+		return &Error{Code: ECONFLICT, Field: "version", Message: fmt.Sprintf("%s %s is at version %d, not %d: reload it and retry", kind, key, have, want)}
+	}
+	return nil
+}
+
+func (s *Service) view(ctx context.Context, fn func(ReadTx) error) error {
+	return s.Store.View(ctx, fn)
+}
+
+// ---- projects ----
+
+// CreateProject creates a project.
+func (s *Service) CreateProject(ctx context.Context, c ProjectCreate) (*Project, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	p := &Project{ID: s.IDs.New(PrefixProject), Key: c.Key, Name: strings.TrimSpace(c.Name), Version: 1, CreatedAt: now, UpdatedAt: now}
+	err := s.update(ctx, func(tx Tx) error {
+		if err := tx.InsertProject(ctx, p); err != nil {
+			return err
+		}
+		_, err := s.record(ctx, tx, change{kind: KindProject, entityID: p.ID, projectKey: p.Key, action: "created", data: p})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Project returns a project by id or key.
+func (s *Service) Project(ctx context.Context, ref string) (p *Project, err error) {
+	err = s.view(ctx, func(tx ReadTx) error { p, err = tx.Project(ctx, ref); return err })
+	return p, err
+}
+
+// Projects lists projects by id.
+func (s *Service) Projects(ctx context.Context, pg Page) (ps []*Project, err error) {
+	if pg.Limit, err = ClampLimit(pg.Limit); err != nil {
+		return nil, err
+	}
+	err = s.view(ctx, func(tx ReadTx) error { ps, err = tx.Projects(ctx, pg); return err })
+	return ps, err
+}
+
+// UpdateProject changes a project's name.
+func (s *Service) UpdateProject(ctx context.Context, ref string, u ProjectUpdate, ifVersion int64) (p *Project, err error) {
+	if err := u.Validate(); err != nil {
+		return nil, err
+	}
+	err = s.update(ctx, func(tx Tx) error {
+		if p, err = tx.Project(ctx, ref); err != nil {
+			return err
+		} else if err := checkVersion("project", p.Key, p.Version, ifVersion); err != nil {
+			return err
+		}
+		if u.Name != nil {
+			p.Name = strings.TrimSpace(*u.Name)
+		}
+		p.Version++
+		p.UpdatedAt = s.now()
+		if err := tx.UpdateProject(ctx, p); err != nil {
+			return err
+		}
+		_, err := s.record(ctx, tx, change{kind: KindProject, entityID: p.ID, projectKey: p.Key, action: "updated", data: p})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// ---- features ----
+
+// CreateFeature creates a feature in a project, in state created.
+func (s *Service) CreateFeature(ctx context.Context, projectRef string, c FeatureCreate) (f *Feature, err error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	err = s.update(ctx, func(tx Tx) error {
+		p, err := tx.Project(ctx, projectRef)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		f = &Feature{
+			ID: s.IDs.New(PrefixFeature), ProjectID: p.ID, ProjectKey: p.Key, Slug: c.Slug,
+			Title: strings.TrimSpace(c.Title), Description: c.Description, State: FeatureCreated,
+			Version: 1, CreatedAt: now, UpdatedAt: now,
+		}
+		if err := tx.InsertFeature(ctx, f); err != nil {
+			return err
+		}
+		_, err = s.record(ctx, tx, change{kind: KindFeature, entityID: f.ID, projectKey: p.Key, action: "created", data: f,
+			features: []string{f.ID}, summary: "feature " + f.Slug + " created"})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// Feature returns a feature by id or slug.
+func (s *Service) Feature(ctx context.Context, ref string) (f *Feature, err error) {
+	err = s.view(ctx, func(tx ReadTx) error { f, err = tx.Feature(ctx, ref); return err })
+	return f, err
+}
+
+// Features lists a project's features by id.
+func (s *Service) Features(ctx context.Context, projectRef string, pg Page) (fs []*Feature, err error) {
+	if pg.Limit, err = ClampLimit(pg.Limit); err != nil {
+		return nil, err
+	}
+	err = s.view(ctx, func(tx ReadTx) error {
+		p, err := tx.Project(ctx, projectRef)
+		if err != nil {
+			return err
+		}
+		fs, err = tx.Features(ctx, p.ID, pg)
+		return err
+	})
+	return fs, err
+}
+
+// UpdateFeature changes a feature's title or description.
+func (s *Service) UpdateFeature(ctx context.Context, ref string, u FeatureUpdate, ifVersion int64) (f *Feature, err error) {
+	if err := u.Validate(); err != nil {
+		return nil, err
+	}
+	err = s.update(ctx, func(tx Tx) error {
+		if f, err = tx.Feature(ctx, ref); err != nil {
+			return err
+		} else if err := checkVersion("feature", f.Slug, f.Version, ifVersion); err != nil {
+			return err
+		}
+		if u.Title != nil {
+			f.Title = strings.TrimSpace(*u.Title)
+		}
+		if u.Description != nil {
+			f.Description = *u.Description
+		}
+		f.Version++
+		f.UpdatedAt = s.now()
+		if err := tx.UpdateFeature(ctx, f); err != nil {
+			return err
+		}
+		_, err = s.record(ctx, tx, change{kind: KindFeature, entityID: f.ID, projectKey: f.ProjectKey, action: "updated", data: f,
+			features: []string{f.ID}, summary: "feature " + f.Slug + " updated"})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// TransitionFeature moves a feature forward; skipped states are recorded.
+func (s *Service) TransitionFeature(ctx context.Context, ref string, t Transition, ifVersion int64) (f *Feature, err error) {
+	if err := t.Validate(); err != nil {
+		return nil, err
+	}
+	err = s.update(ctx, func(tx Tx) error {
+		if f, err = tx.Feature(ctx, ref); err != nil {
+			return err
+		} else if err := checkVersion("feature", f.Slug, f.Version, ifVersion); err != nil {
+			return err
+		}
+		skipped, err := FeatureTransitionCheck(f.State, t.To)
+		if err != nil {
+			return err
+		}
+		from := f.State
+		f.State, f.Version, f.UpdatedAt = t.To, f.Version+1, s.now()
+		if err := tx.UpdateFeature(ctx, f); err != nil {
+			return err
+		}
+		summary := fmt.Sprintf("feature %s: %s -> %s", f.Slug, from, t.To)
+		if len(skipped) > 0 {
+			summary += " (skipped " + strings.Join(skipped, ", ") + ")"
+		}
+		_, err = s.record(ctx, tx, change{kind: KindFeature, entityID: f.ID, projectKey: f.ProjectKey, action: "transitioned",
+			data:     map[string]any{"from": from, "to": t.To, "skipped": skipped, "reason": t.Reason, "feature": f},
+			features: []string{f.ID}, summary: summary, reason: t.Reason})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// ---- work packages ----
+
+// CreateWP creates a work package in a feature, in state planned, with the
+// project's next key.
+func (s *Service) CreateWP(ctx context.Context, featureRef string, c WPCreate) (w *WP, err error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	err = s.update(ctx, func(tx Tx) error {
+		f, err := tx.Feature(ctx, featureRef)
+		if err != nil {
+			return err
+		}
+		p, err := tx.Project(ctx, f.ProjectID)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		est := DefaultEstimate
+		if c.Estimate != nil {
+			est = *c.Estimate
+		}
+		n, err := tx.NextWPNumber(ctx, p.ID)
+		if err != nil {
+			return err
+		}
+		w = &WP{
+			ID: s.IDs.New(PrefixWP), Key: fmt.Sprintf("%s-%d", p.Key, n), ProjectID: p.ID, ProjectKey: p.Key,
+			FeatureID: f.ID, Title: strings.TrimSpace(c.Title), Description: c.Description, State: WPPlanned,
+			Estimate: est, Version: 1, CreatedAt: now, UpdatedAt: now,
+		}
+		if err := tx.InsertWP(ctx, w); err != nil {
+			return err
+		}
+		_, err = s.record(ctx, tx, change{kind: KindWP, entityID: w.ID, projectKey: p.Key, action: "created", data: w,
+			features: []string{f.ID}, summary: "wp " + w.Key + " created: " + w.Title})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// WP returns a work package by id or key, with its live lease if any.
+func (s *Service) WP(ctx context.Context, ref string) (w *WP, err error) {
+	err = s.view(ctx, func(tx ReadTx) error { w, err = tx.WP(ctx, ref); return err })
+	if w != nil && !w.Lease.Live(s.now()) {
+		w.Lease = nil
+	}
+	return w, err
+}
+
+// WPs lists work packages of a project or a feature, by id.
+func (s *Service) WPs(ctx context.Context, q WPQuery) (ws []*WP, err error) {
+	if q.Limit, err = ClampLimit(q.Limit); err != nil {
+		return nil, err
+	}
+	if q.State != "" && !validWPState(q.State) {
+		return nil, FieldErrorf("state", "unknown work package state %q; states are %v", q.State, WPStates)
+	}
+	err = s.view(ctx, func(tx ReadTx) error {
+		f := WPFilter{State: q.State, Page: q.Page}
+		if q.Project != "" {
+			p, err := tx.Project(ctx, q.Project)
+			if err != nil {
+				return err
+			}
+			f.ProjectID = p.ID
+		}
+		if q.Feature != "" {
+			fe, err := tx.Feature(ctx, q.Feature)
+			if err != nil {
+				return err
+			}
+			f.FeatureID = fe.ID
+		}
+		ws, err = tx.WPs(ctx, f)
+		return err
+	})
+	now := s.now()
+	for _, w := range ws {
+		if !w.Lease.Live(now) {
+			w.Lease = nil
+		}
+	}
+	return ws, err
+}
+
+func validWPState(s string) bool {
+	for _, st := range WPStates {
+		if st == s {
+			return true
+		}
+	}
+	return false
+}
+
+// UpdateWP changes a work package's title, description or estimate.
+func (s *Service) UpdateWP(ctx context.Context, ref string, u WPUpdate, ifVersion int64) (w *WP, err error) {
+	if err := u.Validate(); err != nil {
+		return nil, err
+	}
+	err = s.update(ctx, func(tx Tx) error {
+		if w, err = tx.WP(ctx, ref); err != nil {
+			return err
+		} else if err := checkVersion("wp", w.Key, w.Version, ifVersion); err != nil {
+			return err
+		}
+		if u.Title != nil {
+			w.Title = strings.TrimSpace(*u.Title)
+		}
+		if u.Description != nil {
+			w.Description = *u.Description
+		}
+		if u.Estimate != nil {
+			w.Estimate = *u.Estimate
+		}
+		w.Version++
+		w.UpdatedAt = s.now()
+		if err := tx.UpdateWP(ctx, w); err != nil {
+			return err
+		}
+		_, err = s.record(ctx, tx, change{kind: KindWP, entityID: w.ID, projectKey: w.ProjectKey, action: "updated", data: w,
+			features: []string{w.FeatureID}, summary: "wp " + w.Key + " updated"})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.hideExpired(w)
+	return w, nil
+}
+
+func (s *Service) hideExpired(w *WP) {
+	if w != nil && !w.Lease.Live(s.now()) {
+		w.Lease = nil
+	}
+}
+
+// checkToken enforces fencing: while a WP holds a live lease, a change must
+// carry that lease's token; a token that is not the live lease's is stale.
+func checkToken(w *WP, token int64, now time.Time) error {
+	live := w.Lease.Live(now)
+	switch {
+	case live && token == w.Lease.Token:
+		return nil
+	case live && token == 0:
+		return &Error{Code: ECONFLICT, Field: "token", Message: fmt.Sprintf("wp %s is claimed by %s until %s: pass the lease's fencing token", w.Key, w.Lease.Agent, w.Lease.ExpiresAt.Format(time.RFC3339))}
+	case token == 0:
+		return nil
+	case live:
+		return &Error{Code: ECONFLICT, Field: "token", Message: fmt.Sprintf("stale fencing token %d for wp %s: the live lease of %s has token %d", token, w.Key, w.Lease.Agent, w.Lease.Token)}
+	default:
+		return &Error{Code: ECONFLICT, Field: "token", Message: fmt.Sprintf("stale fencing token %d for wp %s: no live lease holds it (expired or released)", token, w.Key)}
+	}
+}
+
+// TransitionWP moves a work package along its state machine. Starting it
+// (to doing from planned or blocked) needs every depends_on target done,
+// unless Force with a Reason, which the audit trail records.
+func (s *Service) TransitionWP(ctx context.Context, ref string, t Transition, ifVersion int64) (w *WP, err error) {
+	if err := t.Validate(); err != nil {
+		return nil, err
+	}
+	err = s.update(ctx, func(tx Tx) error {
+		if w, err = tx.WP(ctx, ref); err != nil {
+			return err
+		} else if err := checkVersion("wp", w.Key, w.Version, ifVersion); err != nil {
+			return err
+		}
+		now := s.now()
+		if err := WPTransitionCheck(w.State, t.To); err != nil {
+			return err
+		}
+		if err := checkToken(w, t.Token, now); err != nil {
+			return err
+		}
+		var open []string
+		if t.To == WPDoing && (w.State == WPPlanned || w.State == WPBlocked) {
+			edges, err := tx.Edges(ctx, w.ID)
+			if err != nil {
+				return err
+			}
+			for _, e := range edges {
+				if e.Direction == DependsOn && e.OtherState != WPDone {
+					open = append(open, e.OtherKey+" ("+e.OtherState+")")
+				}
+			}
+			if len(open) > 0 && !t.Force {
+				return Errorf(ERULE, "wp %s cannot start: it depends on %s, not done; pass force with a reason to start anyway", w.Key, strings.Join(open, ", "))
+			}
+		}
+		from := w.State
+		w.State, w.Version, w.UpdatedAt = t.To, w.Version+1, now
+		if t.To == WPDone {
+			w.Lease = nil // finished work holds no claim
+		}
+		if err := tx.UpdateWP(ctx, w); err != nil {
+			return err
+		}
+		forced := t.Force && len(open) > 0
+		summary := fmt.Sprintf("wp %s: %s -> %s", w.Key, from, t.To)
+		if forced {
+			summary += " (forced past " + strings.Join(open, ", ") + ")"
+		}
+		_, err = s.record(ctx, tx, change{kind: KindWP, entityID: w.ID, projectKey: w.ProjectKey, action: "transitioned",
+			data:     map[string]any{"from": from, "to": t.To, "forced": forced, "reason": t.Reason, "open_dependencies": open, "token": t.Token, "wp": w},
+			features: []string{w.FeatureID}, summary: summary, forced: forced, reason: t.Reason})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.hideExpired(w)
+	return w, nil
+}
+
+// ---- claims ----
+
+// Claim gives agent a lease on a WP. It fails with ECONFLICT while another
+// lease is live; an expired lease is taken over. Each claim gets a fencing
+// token greater than any issued before for the WP.
+func (s *Service) Claim(ctx context.Context, ref string, c ClaimRequest) (l *Lease, err error) {
+	if err := c.Validate(false); err != nil {
+		return nil, err
+	}
+	err = s.update(ctx, func(tx Tx) error {
+		w, err := tx.WP(ctx, ref)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		if w.State == WPDone {
+			return Errorf(ERULE, "wp %s is done and cannot be claimed", w.Key)
+		}
+		if w.Lease.Live(now) {
+			return Errorf(ECONFLICT, "wp %s is already claimed by %s until %s", w.Key, w.Lease.Agent, w.Lease.ExpiresAt.Format(time.RFC3339))
+		}
+		fence, err := tx.FenceToken(ctx, w.ID)
+		if err != nil {
+			return err
+		}
+		prev := w.Lease
+		l = &Lease{WPID: w.ID, Agent: c.Agent, Token: fence + 1, ClaimedAt: now, ExpiresAt: now.Add(c.TTL())}
+		w.Lease, w.Version, w.UpdatedAt = l, w.Version+1, now
+		if err := tx.UpdateWP(ctx, w); err != nil {
+			return err
+		}
+		data := map[string]any{"lease": l}
+		summary := fmt.Sprintf("wp %s claimed by %s (token %d)", w.Key, l.Agent, l.Token)
+		if prev != nil {
+			data["expired_lease"] = prev
+			summary += fmt.Sprintf(", taking over the expired lease of %s", prev.Agent)
+		}
+		_, err = s.record(ctx, tx, change{kind: KindWP, entityID: w.ID, projectKey: w.ProjectKey, action: "claimed", data: data,
+			features: []string{w.FeatureID}, summary: summary})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// leaseOf loads the WP and checks that token is its live lease's.
+func (s *Service) leaseOf(ctx context.Context, tx Tx, ref string, token int64, now time.Time) (*WP, error) {
+	w, err := tx.WP(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	if !w.Lease.Live(now) {
+		return nil, &Error{Code: ECONFLICT, Field: "token", Message: fmt.Sprintf("wp %s has no live lease (expired or released); claim it again", w.Key)}
+	}
+	if w.Lease.Token != token {
+		return nil, &Error{Code: ECONFLICT, Field: "token", Message: fmt.Sprintf("stale fencing token %d for wp %s: the live lease of %s has token %d", token, w.Key, w.Lease.Agent, w.Lease.Token)}
+	}
+	return w, nil
+}
+
+// Renew extends a live lease from now by the requested TTL.
+func (s *Service) Renew(ctx context.Context, ref string, c ClaimRequest) (l *Lease, err error) {
+	if err := c.Validate(true); err != nil {
+		return nil, err
+	}
+	err = s.update(ctx, func(tx Tx) error {
+		now := s.now()
+		w, err := s.leaseOf(ctx, tx, ref, c.Token, now)
+		if err != nil {
+			return err
+		}
+		nl := *w.Lease
+		nl.ExpiresAt = now.Add(c.TTL())
+		l = &nl
+		w.Lease, w.Version, w.UpdatedAt = l, w.Version+1, now
+		if err := tx.UpdateWP(ctx, w); err != nil {
+			return err
+		}
+		_, err = s.record(ctx, tx, change{kind: KindWP, entityID: w.ID, projectKey: w.ProjectKey, action: "renewed", data: map[string]any{"lease": l},
+			features: []string{w.FeatureID}, summary: fmt.Sprintf("wp %s lease of %s renewed until %s", w.Key, l.Agent, l.ExpiresAt.Format(time.RFC3339))})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// Release ends a live lease.
+func (s *Service) Release(ctx context.Context, ref string, c ClaimRequest) error {
+	if err := c.Validate(true); err != nil {
+		return err
+	}
+	return s.update(ctx, func(tx Tx) error {
+		now := s.now()
+		w, err := s.leaseOf(ctx, tx, ref, c.Token, now)
+		if err != nil {
+			return err
+		}
+		l := w.Lease
+		w.Lease, w.Version, w.UpdatedAt = nil, w.Version+1, now
+		if err := tx.UpdateWP(ctx, w); err != nil {
+			return err
+		}
+		_, err = s.record(ctx, tx, change{kind: KindWP, entityID: w.ID, projectKey: w.ProjectKey, action: "released", data: map[string]any{"lease": l},
+			features: []string{w.FeatureID}, summary: fmt.Sprintf("wp %s released by %s", w.Key, l.Agent)})
+		return err
+	})
+}
+
+// ---- dependencies ----
+
+// endpoint is one end of a dependency: a WP or a feature.
+type endpoint struct {
+	kind, id, key, projectKey, featureID string
+}
+
+func resolveEndpoint(ctx context.Context, tx ReadTx, field, ref string) (endpoint, error) {
+	if w, err := tx.WP(ctx, ref); err == nil {
+		return endpoint{KindWP, w.ID, w.Key, w.ProjectKey, w.FeatureID}, nil
+	} else if ErrorCode(err) != ENOTFOUND {
+		return endpoint{}, err
+	}
+	if f, err := tx.Feature(ctx, ref); err == nil {
+		return endpoint{KindFeature, f.ID, f.Slug, f.ProjectKey, f.ID}, nil
+	} else if ErrorCode(err) != ENOTFOUND {
+		return endpoint{}, err
+	}
+	return endpoint{}, &Error{Code: ENOTFOUND, Field: field, Message: fmt.Sprintf("%s %q is neither a work package nor a feature", field, ref)}
+}
+
+// AddDependency records that From depends on, blocks, or relates to To. A
+// depends_on (or blocks) edge that would close a cycle is refused with the
+// cycle named.
+func (s *Service) AddDependency(ctx context.Context, c DependencyCreate) (d *Dependency, err error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	err = s.update(ctx, func(tx Tx) error {
+		from, err := resolveEndpoint(ctx, tx, "from", c.From)
+		if err != nil {
+			return err
+		}
+		to, err := resolveEndpoint(ctx, tx, "to", c.To)
+		if err != nil {
+			return err
+		}
+		if from.kind != to.kind {
+			return FieldErrorf("to", "a dependency joins two work packages or two features; %s is a %s and %s is a %s", from.key, from.kind, to.key, to.kind)
+		}
+		if from.id == to.id {
+			return FieldErrorf("to", "%s cannot depend on itself", from.key)
+		}
+		kind := c.Kind
+		if kind == Blocks { // A blocks B is stored as B depends_on A
+			from, to, kind = to, from, DependsOn
+		}
+		if kind == DependsOn {
+			// from -> to closes a cycle iff to already reaches from.
+			path, err := tx.DependsOnPath(ctx, to.id, from.id)
+			if err != nil {
+				return err
+			}
+			if path != nil {
+				return CycleError(append([]string{from.key}, path...))
+			}
+		}
+		d = &Dependency{ID: s.IDs.New(PrefixDependency), EntityKind: from.kind, Kind: kind, From: from.id, To: to.id,
+			FromKey: from.key, ToKey: to.key, Version: 1, CreatedAt: s.now()}
+		if err := tx.InsertDependency(ctx, d); err != nil {
+			return err
+		}
+		_, err = s.record(ctx, tx, change{kind: KindDependency, entityID: d.ID, projectKey: from.projectKey, action: "added", data: d,
+			features: uniq(from.featureID, to.featureID), summary: fmt.Sprintf("dependency %s %s %s added", d.FromKey, d.Kind, d.ToKey)})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+func uniq(a, b string) []string {
+	if a == b {
+		return []string{a}
+	}
+	return []string{a, b}
+}
+
+// RemoveDependency deletes a dependency by id.
+func (s *Service) RemoveDependency(ctx context.Context, id string) error {
+	return s.update(ctx, func(tx Tx) error {
+		d, err := tx.Dependency(ctx, id)
+		if err != nil {
+			return err
+		}
+		from, err := resolveEndpoint(ctx, tx, "from", d.From)
+		if err != nil {
+			return err
+		}
+		to, err := resolveEndpoint(ctx, tx, "to", d.To)
+		if err != nil {
+			return err
+		}
+		if err := tx.DeleteDependency(ctx, id); err != nil {
+			return err
+		}
+		_, err = s.record(ctx, tx, change{kind: KindDependency, entityID: d.ID, projectKey: from.projectKey, action: "removed", data: d,
+			features: uniq(from.featureID, to.featureID), summary: fmt.Sprintf("dependency %s %s %s removed", d.FromKey, d.Kind, d.ToKey)})
+		return err
+	})
+}
+
+// Dependencies lists the dependencies touching a WP or a feature.
+func (s *Service) Dependencies(ctx context.Context, ref string) (es []*Edge, err error) {
+	err = s.view(ctx, func(tx ReadTx) error {
+		ep, err := resolveEndpoint(ctx, tx, "ref", ref)
+		if err != nil {
+			return err
+		}
+		es, err = tx.Edges(ctx, ep.id)
+		return err
+	})
+	return es, err
+}
+
+// ---- queries ----
+
+// Ready lists the project's WPs that can start now: planned, every
+// depends_on target done, and not claimed.
+func (s *Service) Ready(ctx context.Context, projectRef string) (ws []*WP, err error) {
+	if projectRef == "" {
+		return nil, FieldErrorf("project", "project is required")
+	}
+	err = s.view(ctx, func(tx ReadTx) error {
+		p, err := tx.Project(ctx, projectRef)
+		if err != nil {
+			return err
+		}
+		ws, err = tx.Ready(ctx, p.ID, s.now())
+		return err
+	})
+	for _, w := range ws {
+		w.Lease = nil
+	}
+	return ws, err
+}
+
+// Events lists events after a global sequence, optionally of one entity.
+func (s *Service) Events(ctx context.Context, q EventQuery) (es []*Event, err error) {
+	if q.After < 0 {
+		return nil, FieldErrorf("after", "after must be 0 or a global sequence")
+	}
+	limit, err := ClampLimit(q.Limit)
+	if err != nil {
+		return nil, err
+	}
+	err = s.view(ctx, func(tx ReadTx) error {
+		f := EventFilter{After: q.After, Limit: limit}
+		if q.Entity != "" {
+			if f.EntityID, err = resolveEntity(ctx, tx, q.Entity); err != nil {
+				return err
+			}
+		}
+		es, err = tx.Events(ctx, f)
+		return err
+	})
+	return es, err
+}
+
+// resolveEntity turns an entity id or key into an id.
+func resolveEntity(ctx context.Context, tx ReadTx, ref string) (string, error) {
+	if strings.HasPrefix(ref, PrefixDependency) {
+		return ref, nil
+	}
+	if p, err := tx.Project(ctx, ref); err == nil {
+		return p.ID, nil
+	} else if ErrorCode(err) != ENOTFOUND {
+		return "", err
+	}
+	ep, err := resolveEndpoint(ctx, tx, "entity", ref)
+	if err != nil {
+		return "", &Error{Code: ENOTFOUND, Field: "entity", Message: fmt.Sprintf("entity %q is not a known project, feature, work package or dependency", ref)}
+	}
+	return ep.id, nil
+}
+
+// Audit returns a feature's audit entries with Seq > after.
+func (s *Service) Audit(ctx context.Context, featureRef string, after int64, limit int) (as []*AuditEntry, err error) {
+	if after < 0 {
+		return nil, FieldErrorf("after", "after must be 0 or an audit sequence")
+	}
+	if limit, err = ClampLimit(limit); err != nil {
+		return nil, err
+	}
+	err = s.view(ctx, func(tx ReadTx) error {
+		f, err := tx.Feature(ctx, featureRef)
+		if err != nil {
+			return err
+		}
+		as, err = tx.Audit(ctx, f.ID, after, limit)
+		return err
+	})
+	return as, err
+}
+
+// VerifyAudit walks a feature's whole audit chain and checks every link.
+func (s *Service) VerifyAudit(ctx context.Context, featureRef string) (v *AuditVerification, err error) {
+	var all []*AuditEntry
+	var fid string
+	err = s.view(ctx, func(tx ReadTx) error {
+		f, err := tx.Feature(ctx, featureRef)
+		if err != nil {
+			return err
+		}
+		fid = f.ID
+		for after := int64(0); ; {
+			page, err := tx.Audit(ctx, f.ID, after, MaxPageLimit)
+			if err != nil {
+				return err
+			}
+			all = append(all, page...)
+			if len(page) < MaxPageLimit {
+				return nil
+			}
+			after = page[len(page)-1].Seq
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return VerifyAuditChain(fid, all), nil
+}

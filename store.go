@@ -1,0 +1,96 @@
+package agileplus
+
+import (
+	"context"
+	"time"
+)
+
+// Store is the system of record.
+//
+// Contract: Update runs fn in one serializable write transaction and commits
+// it only if fn returns nil; otherwise nothing fn wrote is kept. View runs fn
+// against a consistent read snapshot. Lookups of missing entities return an
+// ENOTFOUND *Error; unique-key violations return ECONFLICT; an Update* whose
+// guard version does not match returns ECONFLICT; an unreachable store
+// returns EUNAVAILABLE. Transactions must not be used after fn returns.
+// Implementations also implement Outbox and Pinger.
+type Store interface {
+	View(ctx context.Context, fn func(ReadTx) error) error
+	Update(ctx context.Context, fn func(Tx) error) error
+	Close() error
+}
+
+// Page selects a slice of a list ordered by id: items after After, at most
+// Limit of them.
+type Page struct {
+	After string
+	Limit int
+}
+
+// WPFilter selects work packages. Empty fields do not filter.
+type WPFilter struct {
+	ProjectID string
+	FeatureID string
+	State     string
+	Page
+}
+
+// EventFilter selects events by global sequence.
+type EventFilter struct {
+	After    int64  // events with GlobalSeq > After
+	EntityID string // one entity's events, if set
+	Limit    int
+}
+
+// ReadTx reads the system of record.
+type ReadTx interface {
+	// Ref lookups accept an id or a human key (project key, feature slug,
+	// WP key). WPs come with their live-or-expired Lease, if any.
+	Project(ctx context.Context, ref string) (*Project, error)
+	Projects(ctx context.Context, p Page) ([]*Project, error)
+	Feature(ctx context.Context, ref string) (*Feature, error)
+	Features(ctx context.Context, projectID string, p Page) ([]*Feature, error)
+	WP(ctx context.Context, ref string) (*WP, error)
+	WPs(ctx context.Context, f WPFilter) ([]*WP, error)
+	Dependency(ctx context.Context, id string) (*Dependency, error)
+	// Edges returns the dependencies touching the WP or feature id, seen from it.
+	Edges(ctx context.Context, id string) ([]*Edge, error)
+	// DependsOnPath returns the keys along a shortest chain of depends_on
+	// edges from -> ... -> to (ids of two WPs or two features), or nil.
+	DependsOnPath(ctx context.Context, from, to string) ([]string, error)
+	// Ready returns the project's planned WPs whose depends_on targets are
+	// all done and that hold no live lease at now, ordered by key number.
+	Ready(ctx context.Context, projectID string, now time.Time) ([]*WP, error)
+	// EventHead returns the seq and hash of the entity's last event (0, "" if none).
+	EventHead(ctx context.Context, entityID string) (int64, string, error)
+	// AuditHead returns the seq and hash of the feature's last audit entry.
+	AuditHead(ctx context.Context, featureID string) (int64, string, error)
+	Events(ctx context.Context, f EventFilter) ([]*Event, error)
+	// Audit returns the feature's audit entries with Seq > after, by Seq.
+	Audit(ctx context.Context, featureID string, after int64, limit int) ([]*AuditEntry, error)
+}
+
+// Tx writes the system of record inside Update.
+type Tx interface {
+	ReadTx
+	InsertProject(ctx context.Context, p *Project) error
+	// Update* write the entity if its stored version is v.Version-1.
+	UpdateProject(ctx context.Context, p *Project) error
+	InsertFeature(ctx context.Context, f *Feature) error
+	UpdateFeature(ctx context.Context, f *Feature) error
+	InsertWP(ctx context.Context, w *WP) error
+	// NextWPNumber allocates the project's next WP number (1, 2, ...). It
+	// is bookkeeping: it does not change the project's version.
+	NextWPNumber(ctx context.Context, projectID string) (int64, error)
+	// UpdateWP also stores w.Lease (nil clears it) and raises the WP's
+	// fencing counter to w.Lease.Token; the counter never goes down.
+	UpdateWP(ctx context.Context, w *WP) error
+	// FenceToken returns the highest fencing token ever issued for the WP.
+	FenceToken(ctx context.Context, wpID string) (int64, error)
+	InsertDependency(ctx context.Context, d *Dependency) error
+	DeleteDependency(ctx context.Context, id string) error
+	// AppendEvent stores the event, assigns its GlobalSeq and puts it in
+	// the outbox.
+	AppendEvent(ctx context.Context, e *Event) error
+	AppendAudit(ctx context.Context, a *AuditEntry) error
+}

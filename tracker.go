@@ -1,0 +1,91 @@
+package agileplus
+
+import "context"
+
+// Tracker is the whole set of commands and queries the platform offers. The
+// domain Service implements it in-process; the HTTP client implements it
+// against a server, so the CLI and other transports work with either.
+//
+// Refs are ids or human keys: a project key ("CORE"), a feature slug
+// ("login-flow"), a WP key ("CORE-12"). ifVersion, when not 0, is the
+// version the caller last saw; a stale one gets ECONFLICT.
+type Tracker interface {
+	CreateProject(ctx context.Context, c ProjectCreate) (*Project, error)
+	Project(ctx context.Context, ref string) (*Project, error)
+	Projects(ctx context.Context, p Page) ([]*Project, error)
+	UpdateProject(ctx context.Context, ref string, u ProjectUpdate, ifVersion int64) (*Project, error)
+
+	CreateFeature(ctx context.Context, projectRef string, c FeatureCreate) (*Feature, error)
+	Feature(ctx context.Context, ref string) (*Feature, error)
+	Features(ctx context.Context, projectRef string, p Page) ([]*Feature, error)
+	UpdateFeature(ctx context.Context, ref string, u FeatureUpdate, ifVersion int64) (*Feature, error)
+	TransitionFeature(ctx context.Context, ref string, t Transition, ifVersion int64) (*Feature, error)
+
+	CreateWP(ctx context.Context, featureRef string, c WPCreate) (*WP, error)
+	WP(ctx context.Context, ref string) (*WP, error)
+	WPs(ctx context.Context, q WPQuery) ([]*WP, error)
+	UpdateWP(ctx context.Context, ref string, u WPUpdate, ifVersion int64) (*WP, error)
+	TransitionWP(ctx context.Context, ref string, t Transition, ifVersion int64) (*WP, error)
+
+	Claim(ctx context.Context, wpRef string, c ClaimRequest) (*Lease, error)
+	Renew(ctx context.Context, wpRef string, c ClaimRequest) (*Lease, error)
+	Release(ctx context.Context, wpRef string, c ClaimRequest) error
+
+	AddDependency(ctx context.Context, c DependencyCreate) (*Dependency, error)
+	RemoveDependency(ctx context.Context, id string) error
+	Dependencies(ctx context.Context, ref string) ([]*Edge, error)
+
+	Ready(ctx context.Context, projectRef string) ([]*WP, error)
+	Events(ctx context.Context, f EventQuery) ([]*Event, error)
+	Audit(ctx context.Context, featureRef string, after int64, limit int) ([]*AuditEntry, error)
+	VerifyAudit(ctx context.Context, featureRef string) (*AuditVerification, error)
+}
+
+// WPQuery selects work packages by project or feature ref and state.
+type WPQuery struct {
+	Project string
+	Feature string
+	State   string
+	Page
+}
+
+// EventQuery selects events after a global sequence, optionally of one
+// entity given by id or key.
+type EventQuery struct {
+	After  int64
+	Entity string
+	Limit  int
+}
+
+// List limits.
+const (
+	DefaultPageLimit = 100
+	MaxPageLimit     = 1000
+)
+
+// ClampLimit returns the limit to use for a requested one, or an EINVALID
+// error naming the field "limit".
+func ClampLimit(n int) (int, error) {
+	switch {
+	case n == 0:
+		return DefaultPageLimit, nil
+	case n < 0 || n > MaxPageLimit:
+		return 0, FieldErrorf("limit", "limit must be between 1 and %d", MaxPageLimit)
+	}
+	return n, nil
+}
+
+type actorKey struct{}
+
+// WithActor returns a context that attributes changes to actor.
+func WithActor(ctx context.Context, actor string) context.Context {
+	return context.WithValue(ctx, actorKey{}, actor)
+}
+
+// ActorFrom returns the actor of ctx, "anonymous" if none.
+func ActorFrom(ctx context.Context) string {
+	if a, _ := ctx.Value(actorKey{}).(string); a != "" {
+		return a
+	}
+	return "anonymous"
+}

@@ -1,0 +1,141 @@
+package agileplus
+
+import (
+	"math"
+	"slices"
+	"time"
+)
+
+// Work package states.
+const (
+	WPPlanned = "planned"
+	WPDoing   = "doing"
+	WPReview  = "review"
+	WPDone    = "done"
+	WPBlocked = "blocked"
+)
+
+// WPStates lists the work package states.
+var WPStates = []string{WPPlanned, WPDoing, WPReview, WPDone, WPBlocked}
+
+// wpTransitions is the WP state machine; done is terminal.
+var wpTransitions = map[string][]string{
+	WPPlanned: {WPDoing, WPBlocked},
+	WPDoing:   {WPReview, WPBlocked},
+	WPReview:  {WPDone, WPDoing},
+	WPBlocked: {WPPlanned, WPDoing},
+	WPDone:    nil,
+}
+
+// WPTransitionCheck applies the WP state machine.
+func WPTransitionCheck(from, to string) error {
+	if !slices.Contains(WPStates, to) {
+		return FieldErrorf("to", "unknown work package state %q; states are %v", to, WPStates)
+	}
+	if from == WPDone {
+		return Errorf(ERULE, "work package is done; done is terminal")
+	}
+	if !slices.Contains(wpTransitions[from], to) {
+		return Errorf(ERULE, "work package cannot move from %q to %q; from %q it can move to %v", from, to, from, wpTransitions[from])
+	}
+	return nil
+}
+
+// WP is a work package: the unit of work a person or an agent claims.
+type WP struct {
+	ID          string    `json:"id"`
+	Key         string    `json:"key"` // "<PROJECT>-<n>"
+	ProjectID   string    `json:"project_id"`
+	ProjectKey  string    `json:"project_key"`
+	FeatureID   string    `json:"feature_id"`
+	Title       string    `json:"title"`
+	Description string    `json:"description"`
+	State       string    `json:"state"`
+	Estimate    float64   `json:"estimate"` // hours
+	Version     int64     `json:"version"`
+	Lease       *Lease    `json:"lease,omitempty"` // the live claim, if any
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+// DefaultEstimate is the estimate, in hours, of a WP created without one.
+const DefaultEstimate = 1.0
+
+// MaxEstimate bounds estimates (hours): ten working years.
+const MaxEstimate = 20000.0
+
+// WPCreate is the input of CreateWP.
+type WPCreate struct {
+	Title       string   `json:"title"`
+	Description string   `json:"description,omitempty"`
+	Estimate    *float64 `json:"estimate,omitempty" doc:"hours, default 1"`
+}
+
+// WPUpdate is the input of UpdateWP; nil fields are left alone.
+type WPUpdate struct {
+	Title       *string  `json:"title,omitempty"`
+	Description *string  `json:"description,omitempty"`
+	Estimate    *float64 `json:"estimate,omitempty"`
+}
+
+func validateEstimate(e *float64) error {
+	if e != nil && (math.IsNaN(*e) || *e < 0 || *e > MaxEstimate) {
+		return FieldErrorf("estimate", "estimate must be a number of hours between 0 and %g", MaxEstimate)
+	}
+	return nil
+}
+
+// Validate checks the fields of a WPCreate.
+func (c *WPCreate) Validate() error {
+	if err := validateName("title", c.Title, true); err != nil {
+		return err
+	}
+	if err := validateText("description", c.Description); err != nil {
+		return err
+	}
+	return validateEstimate(c.Estimate)
+}
+
+// Validate checks the fields of a WPUpdate.
+func (u *WPUpdate) Validate() error {
+	if u.Title != nil {
+		if err := validateName("title", *u.Title, true); err != nil {
+			return err
+		}
+	}
+	if u.Description != nil {
+		if err := validateText("description", *u.Description); err != nil {
+			return err
+		}
+	}
+	return validateEstimate(u.Estimate)
+}
+
+// Transition is the input of a state change of a feature or a WP.
+type Transition struct {
+	To string `json:"to"`
+	// Force starts a WP whose dependencies are not all done; Reason is
+	// then required and recorded in the audit trail.
+	Force  bool   `json:"force,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	// Token is the fencing token of the caller's lease. While a WP is
+	// claimed, a transition must carry the live lease's token.
+	Token int64 `json:"token,omitempty"`
+}
+
+// Validate checks the fields of a Transition.
+func (t *Transition) Validate() error {
+	if t.To == "" {
+		return FieldErrorf("to", "to is required")
+	}
+	if t.Force && t.Reason == "" {
+		return FieldErrorf("reason", "reason is required when force is true")
+	}
+	if len(t.Reason) > 2000 {
+		return FieldErrorf("reason", "reason is longer than 2000 characters")
+	}
+	if t.Token < 0 {
+		return FieldErrorf("token", "token must be positive")
+	}
+	return nil
+}
