@@ -1,0 +1,186 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+
+	"github.com/agileplus/agileplus"
+)
+
+const eventCols = `gseq, id, type, entity_kind, entity_id, project_key, feature_id, seq, prev_hash, hash, time, actor, data`
+
+func scanEvent(sc interface{ Scan(...any) error }) (*agileplus.Event, error) {
+	var e agileplus.Event
+	var tm string
+	var data []byte
+	if err := sc.Scan(&e.GlobalSeq, &e.ID, &e.Type, &e.EntityKind, &e.EntityID, &e.ProjectKey, &e.FeatureID, &e.Seq, &e.PrevHash, &e.Hash, &tm, &e.Actor, &data); err != nil {
+		return nil, err
+	}
+	e.Time, _ = parseTime(tm)
+	e.Data = data
+	return &e, nil
+}
+
+// EventHead returns the seq and hash of the entity's last event.
+func (t *Tx) EventHead(ctx context.Context, entityID string) (int64, string, error) {
+	var seq int64
+	var hash string
+	err := t.queryRow(ctx, `SELECT seq, hash FROM events WHERE entity_id = ? ORDER BY seq DESC LIMIT 1`, entityID).Scan(&seq, &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, "", nil
+	}
+	return seq, hash, wrap("event head", err)
+}
+
+// AppendEvent stores the event, assigns its GlobalSeq, and queues it in the
+// outbox.
+func (t *Tx) AppendEvent(ctx context.Context, e *agileplus.Event) error {
+	err := t.queryRow(ctx, `INSERT INTO events (id, type, entity_kind, entity_id, project_key, feature_id, seq, prev_hash, hash, time, actor, data)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING gseq`,
+		e.ID, e.Type, e.EntityKind, e.EntityID, e.ProjectKey, e.FeatureID, e.Seq, e.PrevHash, e.Hash, fmtTime(e.Time), e.Actor, []byte(e.Data)).Scan(&e.GlobalSeq)
+	if isUnique(err) {
+		return agileplus.Errorf(agileplus.ECONFLICT, "event %d of %s was appended concurrently", e.Seq, e.EntityID)
+	} else if err != nil {
+		return wrap("append event", err)
+	}
+	_, err = t.exec(ctx, `INSERT INTO outbox (gseq, event_id) VALUES (?, ?)`, e.GlobalSeq, e.ID)
+	return wrap("outbox", err)
+}
+
+// Events lists events by global sequence.
+func (t *Tx) Events(ctx context.Context, f agileplus.EventFilter) ([]*agileplus.Event, error) {
+	var rows *sql.Rows
+	var err error
+	if f.EntityID != "" {
+		rows, err = t.query(ctx, `SELECT `+eventCols+` FROM events WHERE entity_id = ? AND gseq > ? ORDER BY seq LIMIT ?`, f.EntityID, f.After, f.Limit)
+	} else {
+		rows, err = t.query(ctx, `SELECT `+eventCols+` FROM events WHERE gseq > ? ORDER BY gseq LIMIT ?`, f.After, f.Limit)
+	}
+	if err != nil {
+		return nil, wrap("events", err)
+	}
+	return collect(rows, scanEvent)
+}
+
+// ---- audit ----
+
+// AuditHead returns the seq and hash of the feature's last audit entry.
+func (t *Tx) AuditHead(ctx context.Context, featureID string) (int64, string, error) {
+	var seq int64
+	var hash string
+	err := t.queryRow(ctx, `SELECT seq, hash FROM audit WHERE feature_id = ? ORDER BY seq DESC LIMIT 1`, featureID).Scan(&seq, &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, "", nil
+	}
+	return seq, hash, wrap("audit head", err)
+}
+
+// AppendAudit stores an audit entry.
+func (t *Tx) AppendAudit(ctx context.Context, a *agileplus.AuditEntry) error {
+	forced := 0
+	if a.Forced {
+		forced = 1
+	}
+	_, err := t.exec(ctx, `INSERT INTO audit (feature_id, seq, event_id, event_type, entity_id, time, actor, summary, forced, reason, detail, prev_hash, hash)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		a.FeatureID, a.Seq, a.EventID, a.EventType, a.EntityID, fmtTime(a.Time), a.Actor, a.Summary, forced, a.Reason, []byte(a.Detail), a.PrevHash, a.Hash)
+	if isUnique(err) {
+		return agileplus.Errorf(agileplus.ECONFLICT, "audit entry %d of feature %s was appended concurrently", a.Seq, a.FeatureID)
+	}
+	return wrap("append audit", err)
+}
+
+// Audit returns a feature's audit entries after a seq.
+func (t *Tx) Audit(ctx context.Context, featureID string, after int64, limit int) ([]*agileplus.AuditEntry, error) {
+	rows, err := t.query(ctx, `SELECT feature_id, seq, event_id, event_type, entity_id, time, actor, summary, forced, reason, detail, prev_hash, hash
+		FROM audit WHERE feature_id = ? AND seq > ? ORDER BY seq LIMIT ?`, featureID, after, limit)
+	if err != nil {
+		return nil, wrap("audit", err)
+	}
+	return collect(rows, func(sc interface{ Scan(...any) error }) (*agileplus.AuditEntry, error) {
+		var a agileplus.AuditEntry
+		var tm string
+		var detail []byte
+		if err := sc.Scan(&a.FeatureID, &a.Seq, &a.EventID, &a.EventType, &a.EntityID, &tm, &a.Actor, &a.Summary, &a.Forced, &a.Reason, &detail, &a.PrevHash, &a.Hash); err != nil {
+			return nil, err
+		}
+		a.Time, _ = parseTime(tm)
+		if len(detail) > 0 {
+			a.Detail = detail
+		}
+		return &a, nil
+	})
+}
+
+// ---- outbox ----
+
+// PendingEvents returns unpublished events in commit order.
+func (s *Store) PendingEvents(ctx context.Context, limit int) ([]*agileplus.Event, error) {
+	var out []*agileplus.Event
+	err := s.View(ctx, func(rt agileplus.ReadTx) error {
+		t := rt.(*Tx)
+		rows, err := t.query(ctx, `SELECT e.gseq, e.id, e.type, e.entity_kind, e.entity_id, e.project_key, e.feature_id, e.seq, e.prev_hash, e.hash, e.time, e.actor, e.data
+			FROM outbox o JOIN events e ON e.gseq = o.gseq ORDER BY o.gseq LIMIT ?`, limit)
+		if err != nil {
+			return wrap("pending events", err)
+		}
+		out, err = collect(rows, scanEvent)
+		return err
+	})
+	return out, err
+}
+
+// MarkPublished removes published events from the outbox.
+func (s *Store) MarkPublished(ctx context.Context, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	return s.Update(ctx, func(at agileplus.Tx) error {
+		t := at.(*Tx)
+		for len(ids) > 0 {
+			n := min(len(ids), 500)
+			args := make([]any, n)
+			for i, id := range ids[:n] {
+				args[i] = id
+			}
+			q := `DELETE FROM outbox WHERE event_id IN (?` + strings.Repeat(",?", n-1) + `)`
+			if _, err := t.tx.ExecContext(ctx, q, args...); err != nil {
+				return wrap("mark published", err)
+			}
+			ids = ids[n:]
+		}
+		return nil
+	})
+}
+
+// PendingCount returns the number of unpublished events.
+func (s *Store) PendingCount(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.reader.QueryRowContext(ctx, `SELECT count(*) FROM outbox`).Scan(&n)
+	if err != nil {
+		return 0, unavailable("pending count", err)
+	}
+	return n, nil
+}
+
+// AllEvents calls fn for every stored event in global order; verification
+// tools use it to walk every chain.
+func (s *Store) AllEvents(ctx context.Context, fn func(*agileplus.Event) error) error {
+	rows, err := s.reader.QueryContext(ctx, `SELECT `+eventCols+` FROM events ORDER BY gseq`)
+	if err != nil {
+		return wrap("all events", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return wrap("all events", err)
+		}
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	return wrap("all events", rows.Err())
+}

@@ -1,0 +1,210 @@
+// Package sqlitestore is the embedded system of record: a SQLite file (pure
+// Go driver) in WAL mode with foreign keys on and versioned migrations.
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/agileplus/agileplus"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// Config configures a Store.
+type Config struct {
+	// Path of the database file; created if missing.
+	Path string
+	// Synchronous is the SQLite synchronous setting: "normal" (default; in
+	// WAL mode a commit survives a process crash but the last commits may be
+	// lost on power loss) or "full" (a commit survives power loss; every
+	// commit waits for an fsync).
+	Synchronous string
+	// Readers bounds concurrent read transactions (default 4).
+	Readers int
+}
+
+// Store is the SQLite system of record.
+type Store struct {
+	writer *sql.DB // one connection: SQLite has one writer at a time
+	reader *sql.DB
+}
+
+var (
+	_ agileplus.Store  = (*Store)(nil)
+	_ agileplus.Outbox = (*Store)(nil)
+	_ agileplus.Pinger = (*Store)(nil)
+)
+
+// Open opens (creating if needed) the database at cfg.Path and applies
+// pending migrations.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	if cfg.Path == "" {
+		return nil, fmt.Errorf("sqlitestore: path is required")
+	}
+	sync := "NORMAL"
+	switch strings.ToLower(cfg.Synchronous) {
+	case "", "normal":
+	case "full":
+		sync = "FULL"
+	default:
+		return nil, fmt.Errorf("sqlitestore: synchronous must be normal or full, not %q", cfg.Synchronous)
+	}
+	if cfg.Readers <= 0 {
+		cfg.Readers = 4
+	}
+	q := url.Values{}
+	for _, p := range []string{"journal_mode(WAL)", "foreign_keys(1)", "busy_timeout(10000)", "synchronous(" + sync + ")"} {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", "immediate")
+	dsn := "file:" + cfg.Path + "?" + q.Encode()
+	writer, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: open %s: %w", cfg.Path, err)
+	}
+	writer.SetMaxOpenConns(1)
+	writer.SetMaxIdleConns(1)
+	writer.SetConnMaxLifetime(0)
+	s := &Store{writer: writer}
+	if err := s.migrate(ctx); err != nil {
+		writer.Close()
+		return nil, err
+	}
+	rq := url.Values{}
+	for _, p := range []string{"foreign_keys(1)", "busy_timeout(10000)", "query_only(1)"} {
+		rq.Add("_pragma", p)
+	}
+	reader, err := sql.Open("sqlite", "file:"+cfg.Path+"?"+rq.Encode())
+	if err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("sqlitestore: open %s: %w", cfg.Path, err)
+	}
+	reader.SetMaxOpenConns(cfg.Readers)
+	reader.SetMaxIdleConns(cfg.Readers)
+	reader.SetConnMaxLifetime(0)
+	s.reader = reader
+	return s, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error {
+	return errors.Join(s.reader.Close(), s.writer.Close())
+}
+
+// Ping reports whether the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	if err := s.reader.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return agileplus.Errorf(agileplus.EUNAVAILABLE, "sqlite store: %v", err)
+	}
+	return nil
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	if _, err := s.writer.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`); err != nil {
+		return fmt.Errorf("sqlitestore: migrate: %w", err)
+	}
+	names, err := fs.Glob(migrationFS, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		base := strings.TrimPrefix(name, "migrations/")
+		v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("sqlitestore: migration %s: name must start with a number", base)
+		}
+		var n int
+		if err := s.writer.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, v).Scan(&n); err != nil {
+			return fmt.Errorf("sqlitestore: migrate: %w", err)
+		} else if n > 0 {
+			continue
+		}
+		body, err := migrationFS.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		tx, err := s.writer.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("sqlitestore: migrate: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("sqlitestore: migration %s: %w", base, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`, v, base, fmtTime(time.Now())); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("sqlitestore: migration %s: %w", base, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("sqlitestore: migration %s: %w", base, err)
+		}
+	}
+	return nil
+}
+
+// View runs fn in a read transaction.
+func (s *Store) View(ctx context.Context, fn func(agileplus.ReadTx) error) error {
+	sqltx, err := s.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return unavailable("begin read", err)
+	}
+	defer sqltx.Rollback()
+	return fn(&Tx{tx: sqltx})
+}
+
+// Update runs fn in a write transaction (BEGIN IMMEDIATE).
+func (s *Store) Update(ctx context.Context, fn func(agileplus.Tx) error) error {
+	sqltx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return unavailable("begin write", err)
+	}
+	if err := fn(&Tx{tx: sqltx}); err != nil {
+		sqltx.Rollback()
+		return err
+	}
+	if err := sqltx.Commit(); err != nil {
+		return unavailable("commit", err)
+	}
+	return nil
+}
+
+func unavailable(op string, err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("sqlitestore: %s: %w", op, err)
+	}
+	return &agileplus.Error{Code: agileplus.EUNAVAILABLE, Message: fmt.Sprintf("sqlite store: %s: %v", op, err)}
+}
+
+// isUnique reports whether err is a UNIQUE or PRIMARY KEY violation.
+func isUnique(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		c := se.Code()
+		return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	return false
+}
+
+// timeLayout is fixed-width so stored times compare as strings.
+const timeLayout = "2006-01-02T15:04:05.000000000Z"
+
+func fmtTime(t time.Time) string { return t.UTC().Format(timeLayout) }
+
+func parseTime(s string) (time.Time, error) {
+	return time.Parse(timeLayout, s)
+}
