@@ -1,0 +1,190 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/agileplus/agileplus"
+	"github.com/agileplus/agileplus/httpapi"
+	"github.com/agileplus/agileplus/natsbus"
+	"github.com/agileplus/agileplus/sqlitestore"
+	"github.com/spf13/cobra"
+)
+
+// serveConfig is everything serve needs, from flags and environment.
+type serveConfig struct {
+	addr       string
+	dataDir    string
+	durability string // "normal" or "strict"
+	natsURL    string
+	natsListen string
+	logLevel   string
+}
+
+func newServeCmd(e *env) *cobra.Command {
+	var c serveConfig
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the server: HTTP API, SQLite store and embedded NATS JetStream in one process",
+		Long: `Run the server. With no configuration it needs nothing else installed: the
+system of record is a SQLite file and events go to a NATS JetStream server
+embedded in the process, both under --data. NATS_URL connects to an external
+NATS server or cluster instead.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return serve(cmd.Context(), e, c)
+		},
+	}
+	dataDir := e.getenv("AGILEPLUS_DATA_DIR")
+	if dataDir == "" {
+		dataDir = "agileplus-data"
+	}
+	durability := e.getenv("AGILEPLUS_DURABILITY")
+	if durability == "" {
+		durability = "normal"
+	}
+	f := cmd.Flags()
+	f.StringVar(&c.addr, "addr", defaultAddr(e.getenv), "HTTP listen address (env SERVER_HOST, SERVER_PORT)")
+	f.StringVar(&c.dataDir, "data", dataDir, "data directory (env AGILEPLUS_DATA_DIR)")
+	f.StringVar(&c.durability, "durability", durability, "normal: survive process crashes; strict: also survive power loss, fsync on every commit (env AGILEPLUS_DURABILITY)")
+	f.StringVar(&c.natsURL, "nats-url", e.getenv("NATS_URL"), "external NATS server URL(s), comma-separated; empty runs NATS embedded (env NATS_URL)")
+	f.StringVar(&c.natsListen, "nats-listen", e.getenv("AGILEPLUS_NATS_LISTEN"), "also expose the embedded NATS server to clients on this address, e.g. 127.0.0.1:4222 (env AGILEPLUS_NATS_LISTEN)")
+	f.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	return cmd
+}
+
+func serve(ctx context.Context, e *env, c serveConfig) error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+	if c.durability != "normal" && c.durability != "strict" {
+		return fmt.Errorf("--durability must be normal or strict, not %q", c.durability)
+	}
+	if err := os.MkdirAll(c.dataDir, 0o755); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+	lock, err := lockDataDir(c.dataDir)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+
+	sync := "normal"
+	if c.durability == "strict" {
+		sync = "full"
+	}
+	store, err := sqlitestore.Open(ctx, sqlitestore.Config{Path: filepath.Join(c.dataDir, "agileplus.db"), Synchronous: sync})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	bus, err := natsbus.Open(ctx, natsbus.Config{
+		URL:        c.natsURL,
+		Token:      e.getenv("NATS_TOKEN"),
+		User:       e.getenv("NATS_USER"),
+		Password:   e.getenv("NATS_PASSWORD"),
+		CredsFile:  e.getenv("NATS_CREDS"),
+		DataDir:    filepath.Join(c.dataDir, "nats"),
+		ListenAddr: c.natsListen,
+		SyncAlways: c.durability == "strict",
+		Logger:     logger,
+	})
+	if err != nil {
+		return err
+	}
+	defer bus.Close()
+
+	relay := &agileplus.Relay{Outbox: store, Publisher: bus, Logger: logger}
+	relay.Open()
+	svc := agileplus.NewService(store)
+	svc.OnCommit = relay.Poke
+
+	checks := []httpapi.Check{
+		{Name: "store", Func: func(ctx context.Context) (map[string]any, error) { return nil, store.Ping(ctx) }},
+		{Name: "bus", Func: func(ctx context.Context) (map[string]any, error) {
+			detail := map[string]any{}
+			if n, err := store.PendingCount(ctx); err == nil {
+				detail["outbox_pending"] = n
+			}
+			if err := relay.LastError(); err != nil {
+				detail["relay_error"] = err.Error()
+			}
+			if u := bus.ClientURL(); u != "" {
+				detail["url"] = redact(u)
+			}
+			return detail, bus.Ping(ctx)
+		}},
+	}
+	api := httpapi.NewServer(svc, checks, logger, version)
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		relay.Close()
+		return fmt.Errorf("listen on %s: %w", c.addr, err)
+	}
+	srv := &http.Server{
+		Handler:           api,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	fmt.Fprintf(e.stdout, "agileplus %s serving on http://%s (data %s)\n", version, ln.Addr(), c.dataDir)
+	logger.Info("serving", "addr", ln.Addr().String(), "data", c.dataDir, "durability", c.durability, "nats", natsMode(c))
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		logger.Info("shutting down")
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err = srv.Shutdown(sctx)
+		cancel()
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	relay.Close()
+	// Publish what the last requests committed, if the bus is there; what
+	// is left stays in the outbox for the next start.
+	dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	for {
+		n, derr := relay.Drain(dctx)
+		if derr != nil || n == 0 {
+			break
+		}
+	}
+	cancel()
+	return err
+}
+
+func natsMode(c serveConfig) string {
+	if c.natsURL == "" {
+		return "embedded"
+	}
+	return redact(c.natsURL)
+}
+
+// redact hides credentials in URLs.
+func redact(u string) string {
+	parts := strings.Split(u, ",")
+	for i, p := range parts {
+		if at := strings.LastIndex(p, "@"); at >= 0 {
+			if s := strings.Index(p, "://"); s >= 0 && s < at {
+				parts[i] = p[:s+3] + "***" + p[at:]
+			}
+		}
+	}
+	return strings.Join(parts, ",")
+}

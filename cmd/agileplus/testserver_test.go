@@ -1,0 +1,117 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// startTestServer boots the real program in-process on 127.0.0.1:0 with a
+// temporary data directory and returns its base URL once /ready answers 200.
+// The server stops when the test ends.
+func startTestServer(t *testing.T) string {
+	t.Helper()
+	return startTestServerIn(t, t.TempDir())
+}
+
+// startTestServerIn is startTestServer on a given data directory.
+func startTestServerIn(t *testing.T, dataDir string) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	getenv := func(string) string { return "" }
+	var logs syncBuffer
+	go func() {
+		done <- run(ctx, []string{"agileplus", "serve", "--addr", "127.0.0.1:0", "--data", dataDir, "--log-level", "warn"}, getenv, strings.NewReader(""), pw, &logs)
+		pw.Close()
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("serve returned %v", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Error("serve did not stop within 20s")
+		}
+		if t.Failed() {
+			t.Logf("server log:\n%s", logs.String())
+		}
+	})
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "serving on ") {
+				lines <- sc.Text()
+			}
+		}
+	}()
+	var url string
+	select {
+	case line := <-lines:
+		url = strings.Fields(strings.SplitN(line, "serving on ", 2)[1])[0]
+	case err := <-done:
+		t.Fatalf("serve exited before listening: %v\n%s", err, logs.String())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("serve did not start within 30s\n%s", logs.String())
+	}
+	waitReady(t, url)
+	return url
+}
+
+func waitReady(t *testing.T, url string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(url + "/ready")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%s/ready did not answer 200 within 30s", url)
+}
+
+// runCLI runs one CLI command against serverURL, in-process.
+func runCLI(t *testing.T, serverURL string, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	getenv := func(k string) string {
+		if k == "USER" {
+			return "tester"
+		}
+		return ""
+	}
+	err = run(context.Background(), append([]string{"agileplus", "--server", serverURL}, args...), getenv, strings.NewReader(""), &out, &errb)
+	return out.String(), errb.String(), err
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writes and reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

@@ -1,0 +1,56 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/agileplus/agileplus"
+)
+
+// ErrorBody is the JSON body of every error response.
+type ErrorBody struct {
+	Error ErrorDetail `json:"error"`
+}
+
+// ErrorDetail names the error code, a message for people, and the request
+// field at fault when there is one.
+type ErrorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Field   string `json:"field,omitempty"`
+}
+
+// statusOf maps domain error codes to HTTP status codes, in one place.
+func statusOf(code string) int {
+	switch code {
+	case agileplus.EINVALID:
+		return http.StatusBadRequest
+	case agileplus.ENOTFOUND:
+		return http.StatusNotFound
+	case agileplus.ECONFLICT:
+		return http.StatusConflict
+	case agileplus.ERULE:
+		return http.StatusUnprocessableEntity
+	case agileplus.EUNAVAILABLE:
+		return http.StatusServiceUnavailable
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+// codeOf maps an HTTP status back to a domain code for the client.
+func codeOf(status int) string {
+	switch {
+	case status == http.StatusNotFound:
+		return agileplus.ENOTFOUND
+	case status == http.StatusConflict || status == http.StatusPreconditionFailed:
+		return agileplus.ECONFLICT
+	case status == http.StatusUnprocessableEntity:
+		return agileplus.ERULE
+	case status == http.StatusServiceUnavailable || status == http.StatusBadGateway || status == http.StatusGatewayTimeout:
+		return agileplus.EUNAVAILABLE
+	case status >= 400 && status < 500:
+		return agileplus.EINVALID
+	default:
+		return agileplus.EINTERNAL
+	}
+}

@@ -1,0 +1,284 @@
+package httpapi
+
+import (
+	"net/http"
+	"reflect"
+	"strconv"
+	"strings"
+
+	"github.com/agileplus/agileplus"
+)
+
+// route is one API operation: the table below is the whole API, and the
+// OpenAPI document is generated from it.
+type route struct {
+	method, path, summary string
+	status                int          // success status
+	in, out               reflect.Type // request and response body types; nil if none
+	query                 []param
+	ifMatch               bool
+	handler               http.HandlerFunc
+}
+
+// param documents a query parameter.
+type param struct {
+	name, typ, doc string
+}
+
+var (
+	pageParams = []param{{"after", "string", "cursor: the next value of the previous page"}, {"limit", "integer", "items per page, 1-1000, default 100"}}
+)
+
+// noBody marks operations without a request body.
+type noBody struct{}
+
+func (s *Server) routes() []route {
+	t := s.Tracker
+	return []route{
+		{method: "GET", path: "/health", summary: "The process is alive", status: 200, out: reflect.TypeFor[Health](), handler: s.handleHealth},
+		{method: "GET", path: "/ready", summary: "The store and the bus are reachable (503 when not)", status: 200, out: reflect.TypeFor[Readiness](), handler: s.handleReady},
+		{method: "GET", path: "/openapi.json", summary: "This API's OpenAPI 3.1 document", status: 200, handler: s.handleOpenAPI},
+
+		op(s, "POST", "/v1/projects", "Create a project", 201, nil, func(r *http.Request, in *agileplus.ProjectCreate) (*agileplus.Project, error) {
+			return t.CreateProject(r.Context(), *in)
+		}),
+		op(s, "GET", "/v1/projects", "List projects", 200, pageParams, func(r *http.Request, _ *noBody) (*List[*agileplus.Project], error) {
+			pg, err := page(r)
+			if err != nil {
+				return nil, err
+			}
+			ps, err := t.Projects(r.Context(), pg)
+			return list(ps, pg.Limit, func(p *agileplus.Project) string { return p.ID }), err
+		}),
+		op(s, "GET", "/v1/projects/{project}", "Get a project by id or key", 200, nil, func(r *http.Request, _ *noBody) (*agileplus.Project, error) {
+			return t.Project(r.Context(), r.PathValue("project"))
+		}),
+		opIfMatch(s, "PATCH", "/v1/projects/{project}", "Update a project", func(r *http.Request, in *agileplus.ProjectUpdate, v int64) (*agileplus.Project, error) {
+			return t.UpdateProject(r.Context(), r.PathValue("project"), *in, v)
+		}),
+
+		op(s, "POST", "/v1/projects/{project}/features", "Create a feature in a project", 201, nil, func(r *http.Request, in *agileplus.FeatureCreate) (*agileplus.Feature, error) {
+			return t.CreateFeature(r.Context(), r.PathValue("project"), *in)
+		}),
+		op(s, "GET", "/v1/projects/{project}/features", "List a project's features", 200, pageParams, func(r *http.Request, _ *noBody) (*List[*agileplus.Feature], error) {
+			pg, err := page(r)
+			if err != nil {
+				return nil, err
+			}
+			fs, err := t.Features(r.Context(), r.PathValue("project"), pg)
+			return list(fs, pg.Limit, func(f *agileplus.Feature) string { return f.ID }), err
+		}),
+		op(s, "GET", "/v1/features/{feature}", "Get a feature by id or slug", 200, nil, func(r *http.Request, _ *noBody) (*agileplus.Feature, error) {
+			return t.Feature(r.Context(), r.PathValue("feature"))
+		}),
+		opIfMatch(s, "PATCH", "/v1/features/{feature}", "Update a feature", func(r *http.Request, in *agileplus.FeatureUpdate, v int64) (*agileplus.Feature, error) {
+			return t.UpdateFeature(r.Context(), r.PathValue("feature"), *in, v)
+		}),
+		opIfMatch(s, "POST", "/v1/features/{feature}/transition", "Move a feature forward (skipped states are recorded)", func(r *http.Request, in *agileplus.Transition, v int64) (*agileplus.Feature, error) {
+			return t.TransitionFeature(r.Context(), r.PathValue("feature"), *in, v)
+		}),
+		op(s, "GET", "/v1/features/{feature}/dependencies", "List the dependencies of a feature", 200, nil, func(r *http.Request, _ *noBody) (*List[*agileplus.Edge], error) {
+			es, err := t.Dependencies(r.Context(), r.PathValue("feature"))
+			return &List[*agileplus.Edge]{Items: nonNil(es)}, err
+		}),
+
+		op(s, "POST", "/v1/features/{feature}/wps", "Create a work package in a feature", 201, nil, func(r *http.Request, in *agileplus.WPCreate) (*agileplus.WP, error) {
+			return t.CreateWP(r.Context(), r.PathValue("feature"), *in)
+		}),
+		op(s, "GET", "/v1/features/{feature}/wps", "List a feature's work packages", 200, append([]param{{"state", "string", "only WPs in this state"}}, pageParams...), func(r *http.Request, _ *noBody) (*List[*agileplus.WP], error) {
+			return s.listWPs(r, agileplus.WPQuery{Feature: r.PathValue("feature")})
+		}),
+		op(s, "GET", "/v1/wps", "List work packages of a project or feature", 200, append([]param{{"project", "string", "project id or key"}, {"feature", "string", "feature id or slug"}, {"state", "string", "only WPs in this state"}}, pageParams...), func(r *http.Request, _ *noBody) (*List[*agileplus.WP], error) {
+			return s.listWPs(r, agileplus.WPQuery{Project: r.URL.Query().Get("project"), Feature: r.URL.Query().Get("feature")})
+		}),
+		op(s, "GET", "/v1/wps/{wp}", "Get a work package by id or key", 200, nil, func(r *http.Request, _ *noBody) (*agileplus.WP, error) {
+			return t.WP(r.Context(), r.PathValue("wp"))
+		}),
+		opIfMatch(s, "PATCH", "/v1/wps/{wp}", "Update a work package", func(r *http.Request, in *agileplus.WPUpdate, v int64) (*agileplus.WP, error) {
+			return t.UpdateWP(r.Context(), r.PathValue("wp"), *in, v)
+		}),
+		opIfMatch(s, "POST", "/v1/wps/{wp}/transition", "Move a work package (force with a reason to start past open dependencies)", func(r *http.Request, in *agileplus.Transition, v int64) (*agileplus.WP, error) {
+			return t.TransitionWP(r.Context(), r.PathValue("wp"), *in, v)
+		}),
+		op(s, "POST", "/v1/wps/{wp}/claim", "Claim a work package: returns a lease with a fencing token", 201, nil, func(r *http.Request, in *agileplus.ClaimRequest) (*agileplus.Lease, error) {
+			return t.Claim(r.Context(), r.PathValue("wp"), *in)
+		}),
+		op(s, "PUT", "/v1/wps/{wp}/claim", "Renew a lease (needs its token)", 200, nil, func(r *http.Request, in *agileplus.ClaimRequest) (*agileplus.Lease, error) {
+			return t.Renew(r.Context(), r.PathValue("wp"), *in)
+		}),
+		op(s, "DELETE", "/v1/wps/{wp}/claim", "Release a lease (its token in ?token=)", 204, []param{{"token", "integer", "the lease's fencing token"}}, func(r *http.Request, _ *noBody) (*noBody, error) {
+			tok, err := queryInt(r, "token", 1, 1<<62)
+			if err != nil {
+				return nil, err
+			}
+			return nil, t.Release(r.Context(), r.PathValue("wp"), agileplus.ClaimRequest{Token: tok})
+		}),
+		op(s, "GET", "/v1/wps/{wp}/dependencies", "List the dependencies of a work package", 200, nil, func(r *http.Request, _ *noBody) (*List[*agileplus.Edge], error) {
+			es, err := t.Dependencies(r.Context(), r.PathValue("wp"))
+			return &List[*agileplus.Edge]{Items: nonNil(es)}, err
+		}),
+
+		op(s, "POST", "/v1/dependencies", "Add a dependency: from depends_on | blocks | relates_to to", 201, nil, func(r *http.Request, in *agileplus.DependencyCreate) (*agileplus.Dependency, error) {
+			return t.AddDependency(r.Context(), *in)
+		}),
+		op(s, "DELETE", "/v1/dependencies/{id}", "Remove a dependency", 204, nil, func(r *http.Request, _ *noBody) (*noBody, error) {
+			return nil, t.RemoveDependency(r.Context(), r.PathValue("id"))
+		}),
+
+		op(s, "GET", "/v1/ready", "Work packages that can start now: planned, every dependency done, unclaimed", 200, []param{{"project", "string", "project id or key (required)"}}, func(r *http.Request, _ *noBody) (*List[*agileplus.WP], error) {
+			ws, err := t.Ready(r.Context(), r.URL.Query().Get("project"))
+			return &List[*agileplus.WP]{Items: nonNil(ws)}, err
+		}),
+		op(s, "GET", "/v1/events", "Events in commit order", 200, []param{{"after", "integer", "global sequence to start after"}, {"entity", "string", "only this entity's events (id or key)"}, {"limit", "integer", "1-1000, default 100"}}, func(r *http.Request, _ *noBody) (*List[*agileplus.Event], error) {
+			after, err := queryInt(r, "after", 0, 1<<62)
+			if err != nil {
+				return nil, err
+			}
+			limit, err := queryInt(r, "limit", 1, agileplus.MaxPageLimit)
+			if err != nil {
+				return nil, err
+			}
+			es, err := t.Events(r.Context(), agileplus.EventQuery{After: after, Entity: r.URL.Query().Get("entity"), Limit: int(limit)})
+			l := &List[*agileplus.Event]{Items: nonNil(es)}
+			if n := len(es); n > 0 && n == effectiveLimit(int(limit)) {
+				l.Next = formatInt(es[n-1].GlobalSeq)
+			}
+			return l, err
+		}),
+		op(s, "GET", "/v1/features/{feature}/audit", "A feature's audit trail", 200, []param{{"after", "integer", "audit sequence to start after"}, {"limit", "integer", "1-1000, default 100"}}, func(r *http.Request, _ *noBody) (*List[*agileplus.AuditEntry], error) {
+			after, err := queryInt(r, "after", 0, 1<<62)
+			if err != nil {
+				return nil, err
+			}
+			limit, err := queryInt(r, "limit", 1, agileplus.MaxPageLimit)
+			if err != nil {
+				return nil, err
+			}
+			as, err := t.Audit(r.Context(), r.PathValue("feature"), after, int(limit))
+			l := &List[*agileplus.AuditEntry]{Items: nonNil(as)}
+			if n := len(as); n > 0 && n == effectiveLimit(int(limit)) {
+				l.Next = formatInt(as[n-1].Seq)
+			}
+			return l, err
+		}),
+		op(s, "GET", "/v1/features/{feature}/audit/verify", "Verify a feature's audit chain", 200, nil, func(r *http.Request, _ *noBody) (*agileplus.AuditVerification, error) {
+			return t.VerifyAudit(r.Context(), r.PathValue("feature"))
+		}),
+	}
+}
+
+func (s *Server) listWPs(r *http.Request, q agileplus.WPQuery) (*List[*agileplus.WP], error) {
+	pg, err := page(r)
+	if err != nil {
+		return nil, err
+	}
+	q.Page, q.State = pg, r.URL.Query().Get("state")
+	ws, err := s.Tracker.WPs(r.Context(), q)
+	return list(ws, pg.Limit, func(w *agileplus.WP) string { return w.ID }), err
+}
+
+func effectiveLimit(n int) int {
+	if n == 0 {
+		return agileplus.DefaultPageLimit
+	}
+	return n
+}
+
+// list wraps a page of items, with the cursor of the next page when the
+// page is full.
+func list[T any](items []T, limit int, id func(T) string) *List[T] {
+	l := &List[T]{Items: nonNil(items)}
+	if n := len(items); n > 0 && n == effectiveLimit(limit) {
+		l.Next = id(items[n-1])
+	}
+	return l
+}
+
+func nonNil[T any](items []T) []T {
+	if items == nil {
+		return []T{}
+	}
+	return items
+}
+
+// op makes a route whose handler decodes In (unless it is noBody), calls fn
+// and encodes its result with the success status.
+func op[In, Out any](s *Server, method, path, summary string, status int, query []param, fn func(*http.Request, *In) (Out, error)) route {
+	rt := route{method: method, path: path, summary: summary, status: status, query: query}
+	if reflect.TypeFor[In]() != reflect.TypeFor[noBody]() {
+		rt.in = reflect.TypeFor[In]()
+	}
+	if status != http.StatusNoContent {
+		rt.out = reflect.TypeFor[Out]()
+	}
+	rt.handler = func(w http.ResponseWriter, r *http.Request) {
+		r = withActor(r)
+		in := new(In)
+		if rt.in != nil {
+			if err := decode(w, r, in); err != nil {
+				s.fail(w, r, err)
+				return
+			}
+		}
+		out, err := fn(r, in)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if status == http.StatusNoContent {
+			w.WriteHeader(status)
+			return
+		}
+		if v, ok := versionOf(out); ok {
+			w.Header().Set("ETag", etag(v))
+		}
+		writeJSON(w, status, out)
+	}
+	return rt
+}
+
+// opIfMatch makes an update route that honours If-Match.
+func opIfMatch[In, Out any](s *Server, method, path, summary string, fn func(*http.Request, *In, int64) (Out, error)) route {
+	rt := op(s, method, path, summary, http.StatusOK, nil, func(r *http.Request, in *In) (Out, error) {
+		v, err := ifMatch(r)
+		if err != nil {
+			var zero Out
+			return zero, err
+		}
+		return fn(r, in, v)
+	})
+	rt.ifMatch = true
+	return rt
+}
+
+// versionOf returns the version of a versioned entity, for the ETag.
+func versionOf(v any) (int64, bool) {
+	switch x := v.(type) {
+	case *agileplus.Project:
+		if x != nil {
+			return x.Version, true
+		}
+	case *agileplus.Feature:
+		if x != nil {
+			return x.Version, true
+		}
+	case *agileplus.WP:
+		if x != nil {
+			return x.Version, true
+		}
+	}
+	return 0, false
+}
+
+// withActor attributes the request's changes to the actor header.
+func withActor(r *http.Request) *http.Request {
+	if a := strings.TrimSpace(r.Header.Get(ActorHeader)); a != "" {
+		if len(a) > 200 {
+			a = a[:200]
+		}
+		return r.WithContext(agileplus.WithActor(r.Context(), a))
+	}
+	return r
+}
+
+func formatInt(n int64) string { return strconv.FormatInt(n, 10) }

@@ -1,0 +1,289 @@
+// Package httpapi is the HTTP transport: a server over any agileplus.Tracker
+// and a client that implements agileplus.Tracker against such a server.
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/agileplus/agileplus"
+)
+
+// MaxBodyBytes bounds request bodies.
+const MaxBodyBytes = 1 << 20
+
+// ActorHeader carries who makes a change; it is recorded in events and audit.
+const ActorHeader = "X-Agileplus-Actor"
+
+// Check is one dependency /ready asks about. Func returns details to show
+// and an error when the dependency is not ready.
+type Check struct {
+	Name string
+	Func func(ctx context.Context) (map[string]any, error)
+}
+
+// Server serves the API over a Tracker.
+type Server struct {
+	Tracker agileplus.Tracker
+	Checks  []Check
+	Logger  *slog.Logger
+	Version string
+
+	handler http.Handler
+	openapi []byte
+}
+
+// NewServer builds the server and its route table.
+func NewServer(t agileplus.Tracker, checks []Check, logger *slog.Logger, version string) *Server {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{Tracker: t, Checks: checks, Logger: logger, Version: version}
+	rs := s.routes()
+	s.openapi = openAPIDocument(rs, version)
+	s.handler = s.mux(rs)
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.handler.ServeHTTP(w, r)
+}
+
+// mux registers each path once and dispatches by method, so that unknown
+// paths and methods get JSON errors too.
+func (s *Server) mux(rs []route) http.Handler {
+	mux := http.NewServeMux()
+	byPath := map[string]map[string]http.HandlerFunc{}
+	var order []string
+	for _, rt := range rs {
+		if byPath[rt.path] == nil {
+			byPath[rt.path] = map[string]http.HandlerFunc{}
+			order = append(order, rt.path)
+		}
+		byPath[rt.path][rt.method] = rt.handler
+	}
+	for _, p := range order {
+		methods := byPath[p]
+		var allow []string
+		for m := range methods {
+			allow = append(allow, m)
+		}
+		slices.Sort(allow)
+		allowHdr := strings.Join(allow, ", ")
+		mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
+			h := methods[r.Method]
+			if h == nil && r.Method == http.MethodHead {
+				h = methods[http.MethodGet]
+			}
+			if h == nil {
+				w.Header().Set("Allow", allowHdr)
+				writeError(w, http.StatusMethodNotAllowed, ErrorDetail{Code: agileplus.EINVALID, Message: fmt.Sprintf("method %s is not allowed on %s; allowed: %s", r.Method, r.URL.Path, allowHdr)})
+				return
+			}
+			h(w, r)
+		})
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, ErrorDetail{Code: agileplus.ENOTFOUND, Message: "no such endpoint: " + r.URL.Path + " (see /openapi.json)"})
+	})
+	return s.recoverer(mux)
+}
+
+// recoverer turns a panic in a handler into a logged 500.
+func (s *Server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.Logger.Error("http: panic", "method", r.Method, "path", r.URL.Path, "panic", v)
+				writeError(w, http.StatusInternalServerError, ErrorDetail{Code: agileplus.EINTERNAL, Message: "internal error"})
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, d ErrorDetail) {
+	writeJSON(w, status, ErrorBody{Error: d})
+}
+
+// fail writes err as a JSON error; only internal errors are logged.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	code := agileplus.ErrorCode(err)
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		code = agileplus.EUNAVAILABLE
+		err = agileplus.Errorf(code, "request canceled or timed out")
+	}
+	status := statusOf(code)
+	if status == http.StatusInternalServerError {
+		s.Logger.Error("http: internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	writeError(w, status, ErrorDetail{Code: code, Message: agileplus.ErrorMessage(err), Field: agileplus.ErrorField(err)})
+}
+
+// decode reads a JSON body into v: at most MaxBodyBytes, no unknown fields,
+// nothing after the value. Errors name the field at fault.
+func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") && !strings.HasSuffix(strings.Split(ct, ";")[0], "+json") {
+		return &agileplus.Error{Code: agileplus.EINVALID, Message: fmt.Sprintf("content type %q is not JSON: send application/json", ct)}
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	var big *http.MaxBytesError
+	switch {
+	case err == nil:
+		if dec.More() || dec.Decode(&struct{}{}) != io.EOF {
+			return agileplus.Errorf(agileplus.EINVALID, "request body has data after the JSON value")
+		}
+		return nil
+	case errors.Is(err, io.EOF):
+		return agileplus.Errorf(agileplus.EINVALID, "request body is empty: send a JSON object")
+	case errors.As(err, &big):
+		return agileplus.Errorf(agileplus.EINVALID, "request body is larger than %d bytes", MaxBodyBytes)
+	case errors.As(err, &syn), errors.Is(err, io.ErrUnexpectedEOF):
+		return agileplus.Errorf(agileplus.EINVALID, "request body is not valid JSON: %v", err)
+	case errors.As(err, &typ):
+		if typ.Field == "" {
+			return agileplus.Errorf(agileplus.EINVALID, "request body must be a JSON object, not %s", typ.Value)
+		}
+		return agileplus.FieldErrorf(typ.Field, "field %s must be %s, not %s", typ.Field, jsonKind(typ.Type.Kind().String()), typ.Value)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return agileplus.FieldErrorf(f, "unknown field %q", f)
+	default:
+		return agileplus.Errorf(agileplus.EINVALID, "request body: %v", err)
+	}
+}
+
+func jsonKind(k string) string {
+	switch {
+	case strings.HasPrefix(k, "int"), strings.HasPrefix(k, "uint"):
+		return "an integer"
+	case strings.HasPrefix(k, "float"):
+		return "a number"
+	case k == "bool":
+		return "a boolean"
+	case k == "string":
+		return "a string"
+	case k == "slice":
+		return "an array"
+	default:
+		return "an object"
+	}
+}
+
+// ifMatch parses an If-Match header ("3", 3 or W/"3") into a version; 0 if absent.
+func ifMatch(r *http.Request) (int64, error) {
+	h := strings.TrimSpace(r.Header.Get("If-Match"))
+	if h == "" || h == "*" {
+		return 0, nil
+	}
+	h = strings.Trim(strings.TrimPrefix(h, "W/"), `"`)
+	v, err := strconv.ParseInt(h, 10, 64)
+	if err != nil || v <= 0 {
+		return 0, agileplus.FieldErrorf("If-Match", "If-Match must be an entity version such as \"3\"")
+	}
+	return v, nil
+}
+
+func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
+
+// queryInt parses an optional integer query parameter.
+func queryInt(r *http.Request, name string, min, max int64) (int64, error) {
+	s := r.URL.Query().Get(name)
+	if s == "" {
+		return 0, nil
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || v < min || v > max {
+		return 0, agileplus.FieldErrorf(name, "%s must be an integer between %d and %d", name, min, max)
+	}
+	return v, nil
+}
+
+// page reads ?after= and ?limit=.
+func page(r *http.Request) (agileplus.Page, error) {
+	limit, err := queryInt(r, "limit", 1, agileplus.MaxPageLimit)
+	if err != nil {
+		return agileplus.Page{}, err
+	}
+	return agileplus.Page{After: r.URL.Query().Get("after"), Limit: int(limit)}, nil
+}
+
+// List is the envelope of list responses. Next is the cursor for the next
+// page (pass it as ?after=), empty on the last page.
+type List[T any] struct {
+	Items []T    `json:"items"`
+	Next  string `json:"next,omitempty"`
+}
+
+// Health is the body of /health.
+type Health struct {
+	Status  string `json:"status"`
+	Version string `json:"version"`
+}
+
+// Readiness is the body of /ready.
+type Readiness struct {
+	Status string                 `json:"status"` // "ready" or "not_ready"
+	Checks map[string]CheckResult `json:"checks"`
+}
+
+// CheckResult is one dependency's state in /ready.
+type CheckResult struct {
+	Status string         `json:"status"` // "ok" or "down"
+	Error  string         `json:"error,omitempty"`
+	Detail map[string]any `json:"detail,omitempty"`
+}
+
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, Health{Status: "ok", Version: s.Version})
+}
+
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	out := Readiness{Status: "ready", Checks: map[string]CheckResult{}}
+	status := http.StatusOK
+	for _, c := range s.Checks {
+		detail, err := c.Func(ctx)
+		res := CheckResult{Status: "ok", Detail: detail}
+		if err != nil {
+			res.Status, res.Error = "down", agileplus.ErrorMessage(err)
+			if agileplus.ErrorCode(err) == agileplus.EINTERNAL {
+				res.Error = err.Error()
+			}
+			out.Status, status = "not_ready", http.StatusServiceUnavailable
+		}
+		out.Checks[c.Name] = res
+	}
+	writeJSON(w, status, out)
+}
+
+func (s *Server) handleOpenAPI(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(s.openapi)
+}

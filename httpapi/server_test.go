@@ -1,0 +1,210 @@
+package httpapi_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/agileplus/agileplus"
+	"github.com/agileplus/agileplus/httpapi"
+	"github.com/agileplus/agileplus/sqlitestore"
+)
+
+// newTestAPI serves the API over a real SQLite store in a temp dir.
+func newTestAPI(t *testing.T) (*httptest.Server, *sqlitestore.Store) {
+	t.Helper()
+	store, err := sqlitestore.Open(context.Background(), sqlitestore.Config{Path: filepath.Join(t.TempDir(), "a.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	checks := []httpapi.Check{{Name: "store", Func: func(ctx context.Context) (map[string]any, error) { return nil, store.Ping(ctx) }}}
+	srv := httptest.NewServer(httpapi.NewServer(agileplus.NewService(store), checks, nil, "test"))
+	t.Cleanup(srv.Close)
+	return srv, store
+}
+
+func do(t *testing.T, srv *httptest.Server, method, path, body string, hdr ...string) (int, httpapi.ErrorBody, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var eb httpapi.ErrorBody
+	if resp.StatusCode >= 400 {
+		if err := json.Unmarshal(raw, &eb); err != nil {
+			t.Fatalf("%s %s: error body is not JSON: %s", method, path, raw)
+		}
+	}
+	return resp.StatusCode, eb, raw
+}
+
+func TestBadInput(t *testing.T) {
+	srv, store := newTestAPI(t)
+	setup := []struct{ method, path, body string }{
+		{"POST", "/v1/projects", `{"key":"CORE","name":"Core"}`},
+		{"POST", "/v1/projects/CORE/features", `{"slug":"login","title":"Login"}`},
+		{"POST", "/v1/features/login/wps", `{"title":"A"}`},
+		{"POST", "/v1/features/login/wps", `{"title":"B"}`},
+		{"POST", "/v1/dependencies", `{"from":"CORE-1","to":"CORE-2"}`},
+	}
+	for _, s := range setup {
+		if code, eb, _ := do(t, srv, s.method, s.path, s.body); code >= 300 {
+			t.Fatalf("setup %s %s: got %d %+v", s.method, s.path, code, eb)
+		}
+	}
+	pendingBefore, _ := store.PendingCount(context.Background())
+
+	big := `{"key":"BIG","name":"` + strings.Repeat("x", httpapi.MaxBodyBytes) + `"}`
+	tests := []struct {
+		name, method, path, body string
+		hdr                      []string
+		wantStatus               int
+		wantField                string
+		wantIn                   string // substring of the message
+	}{
+		{"malformed json", "POST", "/v1/projects", `{"key":`, nil, 400, "", "not valid JSON"},
+		{"empty body", "POST", "/v1/projects", ``, nil, 400, "", "empty"},
+		{"not an object", "POST", "/v1/projects", `[1,2]`, nil, 400, "", "JSON object"},
+		{"trailing data", "POST", "/v1/projects", `{"key":"ABC","name":"x"} {}`, nil, 400, "", "after the JSON value"},
+		{"unknown field", "POST", "/v1/projects", `{"key":"ABC","name":"x","owner":"me"}`, nil, 400, "owner", "unknown field"},
+		{"wrong type", "POST", "/v1/projects", `{"key":42,"name":"x"}`, nil, 400, "key", "must be a string"},
+		{"wrong type estimate", "POST", "/v1/features/login/wps", `{"title":"x","estimate":"soon"}`, nil, 400, "estimate", "must be a number"},
+		{"negative estimate", "POST", "/v1/features/login/wps", `{"title":"x","estimate":-1}`, nil, 400, "estimate", "estimate"},
+		{"oversized body", "POST", "/v1/projects", big, nil, 400, "", "larger than"},
+		{"bad key", "POST", "/v1/projects", `{"key":"lower","name":"x"}`, nil, 400, "key", "upper-case"},
+		{"missing name", "POST", "/v1/projects", `{"key":"ABC"}`, nil, 400, "name", "required"},
+		{"duplicate key", "POST", "/v1/projects", `{"key":"CORE","name":"x"}`, nil, 409, "key", "already exists"},
+		{"not json content type", "POST", "/v1/projects", `key=ABC`, []string{"Content-Type", "text/plain"}, 400, "", "not JSON"},
+		{"unknown project", "GET", "/v1/projects/NOPE", ``, nil, 404, "project", "not found"},
+		{"unknown wp", "GET", "/v1/wps/CORE-99", ``, nil, 404, "wp", "not found"},
+		{"unknown feature state", "POST", "/v1/features/login/transition", `{"to":"flying"}`, nil, 400, "to", "unknown feature state"},
+		{"backward feature", "POST", "/v1/features/login/transition", `{"to":"created"}`, nil, 422, "", "forward"},
+		{"unknown wp state", "POST", "/v1/wps/CORE-1/transition", `{"to":"finished"}`, nil, 400, "to", "unknown work package state"},
+		{"illegal wp move", "POST", "/v1/wps/CORE-1/transition", `{"to":"done"}`, nil, 422, "", "cannot move"},
+		{"blocked start", "POST", "/v1/wps/CORE-1/transition", `{"to":"doing"}`, nil, 422, "", "CORE-2"},
+		{"force without reason", "POST", "/v1/wps/CORE-1/transition", `{"to":"doing","force":true}`, nil, 400, "reason", "reason"},
+		{"self dependency", "POST", "/v1/dependencies", `{"from":"CORE-1","to":"CORE-1"}`, nil, 400, "to", "itself"},
+		{"cycle", "POST", "/v1/dependencies", `{"from":"CORE-2","to":"CORE-1"}`, nil, 422, "to", "CORE-2 -> CORE-1 -> CORE-2"},
+		{"cycle via blocks", "POST", "/v1/dependencies", `{"from":"CORE-1","to":"CORE-2","kind":"blocks"}`, nil, 422, "to", "cycle"},
+		{"unknown kind", "POST", "/v1/dependencies", `{"from":"CORE-1","to":"CORE-2","kind":"likes"}`, nil, 400, "kind", "unknown dependency kind"},
+		{"unknown dependency end", "POST", "/v1/dependencies", `{"from":"CORE-1","to":"NOPE-3"}`, nil, 404, "to", "NOPE-3"},
+		{"mixed kinds", "POST", "/v1/dependencies", `{"from":"CORE-1","to":"login"}`, nil, 400, "to", "two work packages or two features"},
+		{"unknown dependency id", "DELETE", "/v1/dependencies/dep_nope", ``, nil, 404, "id", "not found"},
+		{"stale if-match", "PATCH", "/v1/wps/CORE-1", `{"title":"new"}`, []string{"If-Match", `"7"`}, 409, "version", "version"},
+		{"bad if-match", "PATCH", "/v1/wps/CORE-1", `{"title":"new"}`, []string{"If-Match", `"x"`}, 400, "If-Match", "If-Match"},
+		{"claim without agent", "POST", "/v1/wps/CORE-1/claim", `{}`, nil, 400, "agent", "agent"},
+		{"claim bad ttl", "POST", "/v1/wps/CORE-1/claim", `{"agent":"a","ttl_seconds":-5}`, nil, 400, "ttl_seconds", "ttl_seconds"},
+		{"renew without token", "PUT", "/v1/wps/CORE-1/claim", `{}`, nil, 400, "token", "token"},
+		{"release bad token", "DELETE", "/v1/wps/CORE-1/claim?token=abc", ``, nil, 400, "token", "token"},
+		{"release unclaimed", "DELETE", "/v1/wps/CORE-1/claim?token=3", ``, nil, 409, "token", "no live lease"},
+		{"ready without project", "GET", "/v1/ready", ``, nil, 400, "project", "required"},
+		{"bad limit", "GET", "/v1/projects?limit=5000", ``, nil, 400, "limit", "limit"},
+		{"bad after", "GET", "/v1/events?after=-1", ``, nil, 400, "after", "after"},
+		{"unknown entity", "GET", "/v1/events?entity=NOPE-1", ``, nil, 404, "entity", "NOPE-1"},
+		{"unknown endpoint", "GET", "/v1/nothing", ``, nil, 404, "", "no such endpoint"},
+		{"wrong method", "PUT", "/v1/projects", `{}`, nil, 405, "", "not allowed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, eb, raw := do(t, srv, tt.method, tt.path, tt.body, tt.hdr...)
+			if code != tt.wantStatus {
+				t.Fatalf("got status %d, want %d; body %s", code, tt.wantStatus, raw)
+			}
+			if eb.Error.Field != tt.wantField {
+				t.Errorf("got field %q, want %q (message %q)", eb.Error.Field, tt.wantField, eb.Error.Message)
+			}
+			if !strings.Contains(eb.Error.Message, tt.wantIn) {
+				t.Errorf("got message %q, want it to contain %q", eb.Error.Message, tt.wantIn)
+			}
+			if eb.Error.Code == "" {
+				t.Error("got empty error code")
+			}
+		})
+	}
+	// Nothing half-written: no refused request added an event.
+	if got, _ := store.PendingCount(context.Background()); got != pendingBefore {
+		t.Errorf("got %d events after refused requests, want %d", got, pendingBefore)
+	}
+}
+
+func TestOpenAPIDocument(t *testing.T) {
+	srv, _ := newTestAPI(t)
+	code, _, raw := do(t, srv, "GET", "/openapi.json", "")
+	if code != 200 {
+		t.Fatalf("got %d, want 200", code)
+	}
+	var doc struct {
+		OpenAPI    string                               `json:"openapi"`
+		Paths      map[string]map[string]map[string]any `json:"paths"`
+		Components struct {
+			Schemas map[string]map[string]any `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.OpenAPI != "3.1.0" {
+		t.Errorf("got openapi %q, want 3.1.0", doc.OpenAPI)
+	}
+	for path, methods := range map[string][]string{
+		"/v1/projects": {"get", "post"}, "/v1/wps/{wp}/claim": {"post", "put", "delete"},
+		"/v1/dependencies": {"post"}, "/v1/ready": {"get"}, "/v1/events": {"get"},
+		"/v1/features/{feature}/audit/verify": {"get"}, "/health": {"get"}, "/ready": {"get"},
+	} {
+		for _, m := range methods {
+			if doc.Paths[path][m] == nil {
+				t.Errorf("openapi lacks %s %s", m, path)
+			}
+		}
+	}
+	wp := doc.Components.Schemas["WP"]
+	props, _ := wp["properties"].(map[string]any)
+	for _, f := range []string{"id", "key", "state", "version", "estimate", "lease"} {
+		if props[f] == nil {
+			t.Errorf("schema WP lacks property %s", f)
+		}
+	}
+	// Every $ref resolves.
+	for _, ref := range strings.Split(string(raw), `"$ref": "#/components/schemas/`)[1:] {
+		name := ref[:strings.IndexByte(ref, '"')]
+		if doc.Components.Schemas[name] == nil {
+			t.Errorf("dangling $ref %s", name)
+		}
+	}
+}
+
+func TestETagAndIfMatch(t *testing.T) {
+	srv, _ := newTestAPI(t)
+	do(t, srv, "POST", "/v1/projects", `{"key":"CORE","name":"Core"}`)
+	req, _ := http.NewRequest("PATCH", srv.URL+"/v1/projects/CORE", strings.NewReader(`{"name":"Core platform"}`))
+	req.Header.Set("If-Match", `"1"`)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("ETag") != `"2"` {
+		t.Fatalf("got %d ETag %s, want 200 \"2\"", resp.StatusCode, resp.Header.Get("ETag"))
+	}
+	if code, _, _ := do(t, srv, "PATCH", "/v1/projects/CORE", `{"name":"again"}`, "If-Match", `"1"`); code != 409 {
+		t.Fatalf("got %d for a stale If-Match, want 409", code)
+	}
+}
