@@ -20,8 +20,9 @@ func startTestServer(t *testing.T) string {
 	return startTestServerIn(t, t.TempDir())
 }
 
-// startTestServerIn is startTestServer on a given data directory.
-func startTestServerIn(t *testing.T, dataDir string) string {
+// startTestServerIn is startTestServer on a given data directory, with
+// extra serve flags.
+func startTestServerIn(t *testing.T, dataDir string, extra ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
@@ -29,7 +30,8 @@ func startTestServerIn(t *testing.T, dataDir string) string {
 	getenv := func(string) string { return "" }
 	var logs syncBuffer
 	go func() {
-		done <- run(ctx, []string{"agileplus", "serve", "--addr", "127.0.0.1:0", "--data", dataDir, "--log-level", "warn"}, getenv, strings.NewReader(""), pw, &logs)
+		args := append([]string{"agileplus", "serve", "--addr", "127.0.0.1:0", "--data", dataDir, "--log-level", "warn"}, extra...)
+		done <- run(ctx, args, getenv, strings.NewReader(""), pw, &logs)
 		pw.Close()
 	}()
 	t.Cleanup(func() {

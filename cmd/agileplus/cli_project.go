@@ -1,0 +1,149 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/agileplus/agileplus"
+	"github.com/spf13/cobra"
+)
+
+func newProjectCmd(e *env) *cobra.Command {
+	return group("project", "Create, list, show and rename projects",
+		newProjectCreateCmd(e), newProjectListCmd(e), newProjectShowCmd(e), newProjectUpdateCmd(e))
+}
+
+func newProjectCreateCmd(e *env) *cobra.Command {
+	var name string
+	cmd := &cobra.Command{
+		Use:     "create KEY --name NAME",
+		Short:   "Create a project; KEY (e.g. CORE) prefixes its work package keys",
+		Example: `  agileplus project create CORE --name "Core platform"`,
+		Args:    argNames("KEY"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if name == "" {
+				return usagef(cmd, "--name is required")
+			}
+			p, err := e.tracker().CreateProject(cmd.Context(), agileplus.ProjectCreate{Key: args[0], Name: name})
+			if err != nil {
+				return err
+			}
+			if e.asJSON {
+				return printJSON(e.stdout, p)
+			}
+			_, err = fmt.Fprintf(e.stdout, "created project %s: %s\n", p.Key, p.Name)
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&name, "name", "", "display name (required)")
+	return cmd
+}
+
+func newProjectListCmd(e *env) *cobra.Command {
+	var pg agileplus.Page
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List projects",
+		Args:  argNames(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ps, err := e.tracker().Projects(cmd.Context(), pg)
+			if err != nil {
+				return err
+			}
+			if e.asJSON {
+				return printJSON(e.stdout, listJSON(ps))
+			}
+			t := newTable(e.stdout, "KEY", "NAME", "VERSION", "UPDATED", "ID")
+			for _, p := range ps {
+				t.row(p.Key, p.Name, p.Version, when(p.UpdatedAt), p.ID)
+			}
+			if err := t.flush(); err != nil {
+				return err
+			}
+			if len(ps) > 0 {
+				moreHint(e.stderr, len(ps), pg.Limit, ps[len(ps)-1].ID)
+			}
+			return nil
+		},
+	}
+	pageFlags(cmd, &pg)
+	return cmd
+}
+
+// pageFlags adds --limit and --after for lists ordered by id.
+func pageFlags(cmd *cobra.Command, pg *agileplus.Page) {
+	cmd.Flags().IntVar(&pg.Limit, "limit", 0, "at most this many items (default 100, at most 1000)")
+	cmd.Flags().StringVar(&pg.After, "after", "", "items after this id: the last id of the previous page")
+}
+
+func newProjectShowCmd(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "show PROJECT",
+		Short: "Show a project and its features",
+		Args:  argNames("PROJECT"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			t := e.tracker()
+			p, err := t.Project(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if e.asJSON {
+				return printJSON(e.stdout, p)
+			}
+			fs, err := t.Features(cmd.Context(), p.ID, agileplus.Page{Limit: agileplus.MaxPageLimit})
+			if err != nil {
+				return err
+			}
+			if err := fields(e.stdout,
+				"Key", p.Key,
+				"Name", p.Name,
+				"Version", strconv.FormatInt(p.Version, 10),
+				"Created", when(p.CreatedAt),
+				"Updated", when(p.UpdatedAt),
+				"ID", p.ID,
+			); err != nil {
+				return err
+			}
+			if len(fs) == 0 {
+				_, err := fmt.Fprintln(e.stdout, "\nNo features yet.")
+				return err
+			}
+			fmt.Fprintln(e.stdout, "\nFeatures")
+			return printFeatures(e.stdout, fs)
+		},
+	}
+}
+
+func newProjectUpdateCmd(e *env) *cobra.Command {
+	var (
+		name      string
+		ifVersion int64
+	)
+	cmd := &cobra.Command{
+		Use:   "update PROJECT --name NAME",
+		Short: "Rename a project",
+		Args:  argNames("PROJECT"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !cmd.Flags().Changed("name") {
+				return usagef(cmd, "nothing to update: pass --name")
+			}
+			p, err := e.tracker().UpdateProject(cmd.Context(), args[0], agileplus.ProjectUpdate{Name: &name}, ifVersion)
+			if err != nil {
+				return err
+			}
+			if e.asJSON {
+				return printJSON(e.stdout, p)
+			}
+			_, err = fmt.Fprintf(e.stdout, "updated project %s: %s (version %d)\n", p.Key, p.Name, p.Version)
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&name, "name", "", "new display name")
+	ifVersionFlag(cmd, &ifVersion)
+	return cmd
+}
+
+// ifVersionFlag adds --if-version, the optimistic concurrency guard.
+func ifVersionFlag(cmd *cobra.Command, v *int64) {
+	cmd.Flags().Int64Var(v, "if-version", 0, "only change it if it is still at this version (else a conflict error)")
+}

@@ -1,0 +1,259 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/agileplus/agileplus"
+	"github.com/spf13/cobra"
+)
+
+func newWPCmd(e *env) *cobra.Command {
+	return group("wp", "Create, list, show, edit and move work packages",
+		newWPCreateCmd(e), newWPListCmd(e), newWPShowCmd(e), newWPUpdateCmd(e), newWPMoveCmd(e))
+}
+
+func newWPCreateCmd(e *env) *cobra.Command {
+	var (
+		c        agileplus.WPCreate
+		estimate float64
+	)
+	cmd := &cobra.Command{
+		Use:     "create FEATURE --title TITLE [--estimate HOURS]",
+		Short:   "Create a work package in a feature; it gets the project's next key",
+		Example: `  agileplus wp create login-flow --title "Login form with inline validation" --estimate 5`,
+		Args:    argNames("FEATURE"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if c.Title == "" {
+				return usagef(cmd, "--title is required")
+			}
+			if cmd.Flags().Changed("estimate") {
+				c.Estimate = &estimate
+			}
+			w, err := e.tracker().CreateWP(cmd.Context(), args[0], c)
+			if err != nil {
+				return err
+			}
+			if e.asJSON {
+				return printJSON(e.stdout, w)
+			}
+			_, err = fmt.Fprintf(e.stdout, "created %s: %s (%s, %s)\n", w.Key, w.Title, w.State, hours(w.Estimate))
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&c.Title, "title", "", "title (required)")
+	cmd.Flags().StringVar(&c.Description, "description", "", "longer description")
+	cmd.Flags().Float64Var(&estimate, "estimate", agileplus.DefaultEstimate, "estimate in hours")
+	return cmd
+}
+
+func newWPListCmd(e *env) *cobra.Command {
+	var q agileplus.WPQuery
+	cmd := &cobra.Command{
+		Use:   "list [--project PROJECT] [--feature FEATURE] [--state STATE]",
+		Short: "List work packages, by project, feature or state",
+		Args:  argNames(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			t := e.tracker()
+			ws, err := t.WPs(cmd.Context(), q)
+			if err != nil {
+				return err
+			}
+			if e.asJSON {
+				return printJSON(e.stdout, listJSON(ws))
+			}
+			slugs, err := featureSlugs(cmd.Context(), t, ws)
+			if err != nil {
+				return err
+			}
+			if err := printWPs(e.stdout, ws, slugs); err != nil {
+				return err
+			}
+			if len(ws) > 0 {
+				moreHint(e.stderr, len(ws), q.Limit, ws[len(ws)-1].ID)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&q.Project, "project", "", "only this project's work packages")
+	cmd.Flags().StringVar(&q.Feature, "feature", "", "only this feature's work packages")
+	cmd.Flags().StringVar(&q.State, "state", "", "only work packages in this state: "+strings.Join(agileplus.WPStates, ", "))
+	cmd.RegisterFlagCompletionFunc("state", cobra.FixedCompletions(agileplus.WPStates, cobra.ShellCompDirectiveNoFileComp))
+	pageFlags(cmd, &q.Page)
+	return cmd
+}
+
+// featureSlugs maps the feature ids of ws to slugs, so tables show names
+// people know; it asks once per project.
+func featureSlugs(ctx context.Context, t agileplus.Tracker, ws []*agileplus.WP) (map[string]string, error) {
+	slugs := map[string]string{}
+	var projects []string
+	for _, w := range ws {
+		if !slices.Contains(projects, w.ProjectKey) {
+			projects = append(projects, w.ProjectKey)
+		}
+	}
+	for _, p := range projects {
+		fs, err := t.Features(ctx, p, agileplus.Page{Limit: agileplus.MaxPageLimit})
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range fs {
+			slugs[f.ID] = f.Slug
+		}
+	}
+	return slugs, nil
+}
+
+// wpWithDependencies is the JSON of wp show: the WP's own fields, so it
+// decodes into agileplus.WP, plus its dependencies.
+type wpWithDependencies struct {
+	*agileplus.WP
+	Dependencies []*agileplus.Edge `json:"dependencies"`
+}
+
+func newWPShowCmd(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "show WP",
+		Short: "Show a work package, its claim and its dependencies",
+		Args:  argNames("WP"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			t := e.tracker()
+			w, err := t.WP(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			edges, err := t.Dependencies(cmd.Context(), w.Key)
+			if err != nil {
+				return err
+			}
+			if e.asJSON {
+				return printJSON(e.stdout, wpWithDependencies{WP: w, Dependencies: listJSON(edges)})
+			}
+			feature := w.FeatureID
+			if f, err := t.Feature(cmd.Context(), w.FeatureID); err == nil {
+				feature = f.Slug
+			} else if agileplus.ErrorCode(err) != agileplus.ENOTFOUND {
+				return err
+			}
+			claim := "-"
+			if l := w.Lease; l != nil {
+				claim = fmt.Sprintf("%s (token %d, expires %s, %s)", l.Agent, l.Token, when(l.ExpiresAt), untilNow(l.ExpiresAt))
+			}
+			if err := fields(e.stdout,
+				"Key", w.Key,
+				"Title", w.Title,
+				"State", w.State,
+				"Estimate", hours(w.Estimate),
+				"Project", w.ProjectKey,
+				"Feature", feature,
+				"Claimed by", claim,
+				"Version", strconv.FormatInt(w.Version, 10),
+				"Created", when(w.CreatedAt),
+				"Updated", when(w.UpdatedAt),
+				"ID", w.ID,
+			); err != nil {
+				return err
+			}
+			if w.Description != "" {
+				fmt.Fprintf(e.stdout, "\n%s\n", strings.TrimRight(w.Description, "\n"))
+			}
+			if len(edges) == 0 {
+				_, err := fmt.Fprintln(e.stdout, "\nNo dependencies.")
+				return err
+			}
+			fmt.Fprintln(e.stdout, "\nDependencies")
+			return printEdges(e.stdout, edges)
+		},
+	}
+}
+
+func newWPUpdateCmd(e *env) *cobra.Command {
+	var (
+		title, description string
+		estimate           float64
+		ifVersion          int64
+	)
+	cmd := &cobra.Command{
+		Use:   "update WP [--title TITLE] [--description TEXT] [--estimate HOURS]",
+		Short: "Change a work package's title, description or estimate",
+		Args:  argNames("WP"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var u agileplus.WPUpdate
+			if cmd.Flags().Changed("title") {
+				u.Title = &title
+			}
+			if cmd.Flags().Changed("description") {
+				u.Description = &description
+			}
+			if cmd.Flags().Changed("estimate") {
+				u.Estimate = &estimate
+			}
+			if u == (agileplus.WPUpdate{}) {
+				return usagef(cmd, "nothing to update: pass --title, --description or --estimate")
+			}
+			w, err := e.tracker().UpdateWP(cmd.Context(), args[0], u, ifVersion)
+			if err != nil {
+				return err
+			}
+			if e.asJSON {
+				return printJSON(e.stdout, w)
+			}
+			_, err = fmt.Fprintf(e.stdout, "updated %s: %s (%s, version %d)\n", w.Key, w.Title, hours(w.Estimate), w.Version)
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&title, "title", "", "new title")
+	cmd.Flags().StringVar(&description, "description", "", "new description")
+	cmd.Flags().Float64Var(&estimate, "estimate", 0, "new estimate in hours")
+	ifVersionFlag(cmd, &ifVersion)
+	return cmd
+}
+
+func newWPMoveCmd(e *env) *cobra.Command {
+	var (
+		t         agileplus.Transition
+		ifVersion int64
+	)
+	cmd := &cobra.Command{
+		Use:   "move WP STATE [--token N] [--force --reason TEXT]",
+		Short: "Move a work package to another state",
+		Long: `Move a work package along its states:
+  planned -> doing | blocked
+  doing   -> review | blocked
+  review  -> done | doing
+  blocked -> planned | doing
+  done is final.
+
+Starting it (to doing) needs every work package it depends on done; --force
+with a --reason starts it anyway and the audit trail records why. While the
+work package is claimed, pass the claim's fencing token with --token.`,
+		Example: `  agileplus wp move CORE-12 doing --token 3
+  agileplus wp move CORE-13 doing --force --reason "API contract agreed, mocking CORE-12"`,
+		Args:              argNames("WP", "STATE"),
+		ValidArgsFunction: completeArg(1, agileplus.WPStates),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if t.Force && t.Reason == "" {
+				return usagef(cmd, "--force needs a --reason, recorded in the audit trail")
+			}
+			t.To = args[1]
+			w, err := e.tracker().TransitionWP(cmd.Context(), args[0], t, ifVersion)
+			if err != nil {
+				return err
+			}
+			if e.asJSON {
+				return printJSON(e.stdout, w)
+			}
+			_, err = fmt.Fprintf(e.stdout, "%s is now %s (version %d)\n", w.Key, w.State, w.Version)
+			return err
+		},
+	}
+	cmd.Flags().Int64Var(&t.Token, "token", 0, "fencing token of your claim, required while the work package is claimed")
+	cmd.Flags().BoolVar(&t.Force, "force", false, "start even though dependencies are not done (needs --reason)")
+	cmd.Flags().StringVar(&t.Reason, "reason", "", "why, recorded in the audit trail")
+	ifVersionFlag(cmd, &ifVersion)
+	return cmd
+}

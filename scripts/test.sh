@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs every test with the race detector and fails if any test was skipped:
+# everything the tests need is embedded or started by the tests themselves.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== gofmt"
+unformatted=$(gofmt -l .)
+if [ -n "$unformatted" ]; then
+	echo "gofmt would change:"; echo "$unformatted"; exit 1
+fi
+echo "== go vet"
+go vet ./...
+
+echo "== go test -race"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+go test -race -count=1 -timeout 20m -v ./... >"$log" 2>&1
+status=$?
+set -e
+# The verbose log is long: show failures in full, the rest as a summary.
+grep -E '^(ok|FAIL|---|panic:|\s+--- (FAIL|SKIP))|^\s+\S+_test\.go:[0-9]+:' "$log" || true
+if grep -qE -- '--- SKIP' "$log"; then
+	echo "FAIL: tests were skipped:"; grep -E -- '--- SKIP' "$log"; exit 1
+fi
+if [ $status -ne 0 ]; then
+	echo "FAIL: go test exited $status; the full log follows"; cat "$log"; exit $status
+fi
+echo "== all tests passed, none skipped"
