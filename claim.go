@@ -55,7 +55,7 @@ func (c *ClaimRequest) Validate(needToken bool) error {
 	if needToken && c.Token <= 0 {
 		return FieldErrorf("token", "token is required: pass the fencing token the claim returned")
 	}
-	if ttl := c.TTL(); ttl < MinLeaseTTL || ttl > MaxLeaseTTL {
+	if c.TTLSeconds != 0 && (c.TTLSeconds < int64(MinLeaseTTL/time.Second) || c.TTLSeconds > int64(MaxLeaseTTL/time.Second)) {
 		return FieldErrorf("ttl_seconds", "ttl_seconds must be between %d and %d", int64(MinLeaseTTL/time.Second), int64(MaxLeaseTTL/time.Second))
 	}
 	return nil

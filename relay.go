@@ -118,7 +118,11 @@ func (r *Relay) loop(ctx context.Context) {
 // Drain publishes one batch of pending events and marks them published. It
 // returns how many events it moved.
 func (r *Relay) Drain(ctx context.Context) (int, error) {
-	events, err := r.Outbox.PendingEvents(ctx, r.BatchSize)
+	batch := r.BatchSize
+	if batch <= 0 {
+		batch = 512
+	}
+	events, err := r.Outbox.PendingEvents(ctx, batch)
 	if err != nil || len(events) == 0 {
 		return 0, err
 	}

@@ -431,7 +431,7 @@ func TestCLIBadInput(t *testing.T) {
 		want  []string // substrings of the error
 		usage bool     // exit status 2
 	}{
-		{"unknown command", []string{"bogus"}, []string{`unknown command "bogus"`}, false},
+		{"unknown command", []string{"bogus"}, []string{`unknown command "bogus"`}, true},
 		{"unknown subcommand", []string{"project", "creat"}, []string{`unknown command "creat"`, "did you mean create"}, true},
 		{"missing subcommand", []string{"wp"}, []string{"missing command", "create", "move"}, true},
 		{"missing argument", []string{"project", "create"}, []string{"missing KEY", "usage: agileplus project create KEY"}, true},

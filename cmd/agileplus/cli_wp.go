@@ -119,7 +119,9 @@ func newWPShowCmd(e *env) *cobra.Command {
 	return &cobra.Command{
 		Use:   "show WP",
 		Short: "Show a work package, its claim and its dependencies",
-		Args:  argNames("WP"),
+		Long: `Show a work package, its live claim and its dependencies. With --json it
+prints the work package's fields plus "dependencies", the list of edges.`,
+		Args: argNames("WP"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			t := e.tracker()
 			w, err := t.WP(cmd.Context(), args[0])

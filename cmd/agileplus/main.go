@@ -13,7 +13,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args, os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "agileplus:", err)
+		fmt.Fprintln(os.Stderr, "agileplus:", describe(err))
 		os.Exit(exitCode(err))
 	}
 }

@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"strings"
 
 	"github.com/agileplus/agileplus"
 	"github.com/agileplus/agileplus/httpapi"
@@ -40,7 +42,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	return root.ExecuteContext(ctx)
+	err := root.ExecuteContext(ctx)
+	if err != nil && strings.HasPrefix(err.Error(), "unknown command ") {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	return err
 }
 
 func newRootCmd(e *env) *cobra.Command {
@@ -106,3 +112,21 @@ func exitCode(err error) int {
 }
 
 var errUsage = errors.New("usage")
+
+// describe is the message printed for err: the domain message (with the
+// field at fault) for domain errors, the whole chain otherwise.
+func describe(err error) string {
+	var de *agileplus.Error
+	if !errors.As(err, &de) {
+		return err.Error()
+	}
+	msg := de.Message
+	if de.Field != "" && !strings.Contains(msg, de.Field) {
+		msg += " (field " + de.Field + ")"
+	}
+	// Keep the context a caller wrapped around the domain error.
+	if s := err.Error(); s != de.Error() {
+		return strings.TrimSuffix(s, de.Error()) + msg
+	}
+	return msg
+}

@@ -126,6 +126,15 @@ func seedSample(ctx context.Context, t agileplus.Tracker, data sample) (*seedSum
 			return nil, fmt.Errorf("seed: check project %s: %w", k, err)
 		}
 	}
+	for _, p := range data.projects {
+		for _, f := range p.features {
+			if got, err := t.Feature(ctx, f.slug); err == nil {
+				return nil, fmt.Errorf("seed: the sample's feature slug %s is taken by project %s; slugs are unique across projects", f.slug, got.ProjectKey)
+			} else if agileplus.ErrorCode(err) != agileplus.ENOTFOUND {
+				return nil, fmt.Errorf("seed: check feature %s: %w", f.slug, err)
+			}
+		}
+	}
 
 	sum := &seedSummary{Projects: keys, WPStates: map[string]int{}, Claims: []*agileplus.Lease{}}
 	wpKeys := map[string]string{} // handle -> key
