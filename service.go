@@ -58,9 +58,12 @@ func (s *Service) record(ctx context.Context, tx Tx, ch change) (*Event, error) 
 	if err != nil {
 		return nil, fmt.Errorf("encode event data: %w", err)
 	}
-	seq, prev, err := tx.EventHead(ctx, ch.entityID)
-	if err != nil {
-		return nil, err
+	var seq int64
+	var prev string
+	if ch.action != "created" && ch.action != "added" { // a new entity has no events yet
+		if seq, prev, err = tx.EventHead(ctx, ch.entityID); err != nil {
+			return nil, err
+		}
 	}
 	e := &Event{
 		ID:         s.IDs.New(PrefixEvent),
@@ -308,28 +311,24 @@ func (s *Service) CreateWP(ctx context.Context, featureRef string, c WPCreate) (
 		if err != nil {
 			return err
 		}
-		p, err := tx.Project(ctx, f.ProjectID)
-		if err != nil {
-			return err
-		}
 		now := s.now()
 		est := DefaultEstimate
 		if c.Estimate != nil {
 			est = *c.Estimate
 		}
-		n, err := tx.NextWPNumber(ctx, p.ID)
+		n, err := tx.NextWPNumber(ctx, f.ProjectID)
 		if err != nil {
 			return err
 		}
 		w = &WP{
-			ID: s.IDs.New(PrefixWP), Key: fmt.Sprintf("%s-%d", p.Key, n), ProjectID: p.ID, ProjectKey: p.Key,
+			ID: s.IDs.New(PrefixWP), Key: fmt.Sprintf("%s-%d", f.ProjectKey, n), ProjectID: f.ProjectID, ProjectKey: f.ProjectKey,
 			FeatureID: f.ID, Title: strings.TrimSpace(c.Title), Description: c.Description, State: WPPlanned,
 			Estimate: est, Version: 1, CreatedAt: now, UpdatedAt: now,
 		}
 		if err := tx.InsertWP(ctx, w); err != nil {
 			return err
 		}
-		_, err = s.record(ctx, tx, change{kind: KindWP, entityID: w.ID, projectKey: p.Key, action: "created", data: w,
+		_, err = s.record(ctx, tx, change{kind: KindWP, entityID: w.ID, projectKey: f.ProjectKey, action: "created", data: w,
 			features: []string{f.ID}, summary: "wp " + w.Key + " created: " + w.Title})
 		return err
 	})

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/agileplus/agileplus"
@@ -38,8 +39,15 @@ type Config struct {
 
 // Store is the SQLite system of record.
 type Store struct {
-	writer *sql.DB // one connection: SQLite has one writer at a time
+	writer *sql.DB // one connection, owned by the writer goroutine
 	reader *sql.DB
+
+	writes     chan *writeReq
+	quit       chan struct{}
+	writerDone chan struct{}
+	mu         sync.RWMutex // guards closed against concurrent Update
+	closed     bool
+	closeOnce  sync.Once
 }
 
 var (
@@ -66,7 +74,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		cfg.Readers = 4
 	}
 	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "foreign_keys(1)", "busy_timeout(10000)", "synchronous(" + sync + ")"} {
+	for _, p := range []string{"journal_mode(WAL)", "foreign_keys(1)", "busy_timeout(10000)", "synchronous(" + sync + ")", "temp_store(MEMORY)"} {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
@@ -96,12 +104,26 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	reader.SetMaxIdleConns(cfg.Readers)
 	reader.SetConnMaxLifetime(0)
 	s.reader = reader
+	s.writes = make(chan *writeReq, maxBatch)
+	s.quit = make(chan struct{})
+	s.writerDone = make(chan struct{})
+	go s.writeLoop()
 	return s, nil
 }
 
-// Close closes the database.
+// Close stops the writer, answering queued commands with EUNAVAILABLE, and
+// closes the database. It is safe to call more than once.
 func (s *Store) Close() error {
-	return errors.Join(s.reader.Close(), s.writer.Close())
+	var err error
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		s.mu.Unlock()
+		close(s.quit)
+		<-s.writerDone
+		err = errors.Join(s.reader.Close(), s.writer.Close())
+	})
+	return err
 }
 
 // Ping reports whether the database answers.
@@ -165,22 +187,6 @@ func (s *Store) View(ctx context.Context, fn func(agileplus.ReadTx) error) error
 	}
 	defer sqltx.Rollback()
 	return fn(&Tx{tx: sqltx})
-}
-
-// Update runs fn in a write transaction (BEGIN IMMEDIATE).
-func (s *Store) Update(ctx context.Context, fn func(agileplus.Tx) error) error {
-	sqltx, err := s.writer.BeginTx(ctx, nil)
-	if err != nil {
-		return unavailable("begin write", err)
-	}
-	if err := fn(&Tx{tx: sqltx}); err != nil {
-		sqltx.Rollback()
-		return err
-	}
-	if err := sqltx.Commit(); err != nil {
-		return unavailable("commit", err)
-	}
-	return nil
 }
 
 func unavailable(op string, err error) error {

@@ -2,8 +2,10 @@ package sqlitestore_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/agileplus/agileplus"
 	"github.com/agileplus/agileplus/sqlitestore"
@@ -68,5 +70,82 @@ func TestOpenRejectsBadConfig(t *testing.T) {
 				t.Fatal("got nil error, want one")
 			}
 		})
+	}
+}
+
+// TestGroupCommitIsolatesFailures runs many commands at once, so the writer
+// groups them into shared transactions, and checks that a command that
+// fails after writing leaves nothing behind while the others commit.
+func TestGroupCommitIsolatesFailures(t *testing.T) {
+	ctx := context.Background()
+	s, err := sqlitestore.Open(ctx, sqlitestore.Config{Path: filepath.Join(t.TempDir(), "a.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const n = 200
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			errs <- s.Update(ctx, func(tx agileplus.Tx) error {
+				now := time.Now()
+				p := &agileplus.Project{ID: fmt.Sprintf("prj_%03d", i), Key: fmt.Sprintf("P%03d", i), Name: "p", Version: 1, CreatedAt: now, UpdatedAt: now}
+				if err := tx.InsertProject(ctx, p); err != nil {
+					return err
+				}
+				switch i % 4 {
+				case 1:
+					return agileplus.Errorf(agileplus.ERULE, "refused after writing")
+				case 2:
+					panic("boom")
+				}
+				return nil
+			})
+		}()
+	}
+	var failed int
+	for range n {
+		if err := <-errs; err != nil {
+			failed++
+		}
+	}
+	if got, want := failed, n/2; got != want {
+		t.Fatalf("got %d failed commands, want %d", got, want)
+	}
+	err = s.View(ctx, func(tx agileplus.ReadTx) error {
+		ps, err := tx.Projects(ctx, agileplus.Page{Limit: 1000})
+		if err != nil {
+			return err
+		}
+		if len(ps) != n/2 {
+			t.Errorf("got %d projects, want %d", len(ps), n/2)
+		}
+		for _, p := range ps {
+			var i int
+			fmt.Sscanf(p.Key, "P%03d", &i)
+			if i%4 == 1 || i%4 == 2 {
+				t.Errorf("project %s of a failed command was committed", p.Key)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestUpdateAfterCloseIsUnavailable(t *testing.T) {
+	ctx := context.Background()
+	s, err := sqlitestore.Open(ctx, sqlitestore.Config{Path: filepath.Join(t.TempDir(), "a.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	err = s.Update(ctx, func(agileplus.Tx) error { return nil })
+	if got := agileplus.ErrorCode(err); got != agileplus.EUNAVAILABLE {
+		t.Fatalf("got %v (%s), want %s", err, got, agileplus.EUNAVAILABLE)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
 	}
 }

@@ -13,20 +13,43 @@ import (
 
 // Tx implements agileplus.Tx over one SQLite transaction.
 type Tx struct {
-	tx *sql.Tx
+	tx    *sql.Tx
+	stmts *statements // write transactions only
 }
 
 var _ agileplus.Tx = (*Tx)(nil)
 
+// stmt returns the prepared form of q bound to this transaction, or nil; a
+// query seen for the first time is prepared after this transaction ends.
+func (t *Tx) stmt(ctx context.Context, q string) *sql.Stmt {
+	if t.stmts == nil {
+		return nil
+	}
+	if s := t.stmts.ready[q]; s != nil {
+		return t.tx.StmtContext(ctx, s)
+	}
+	t.stmts.pending[q] = true
+	return nil
+}
+
 func (t *Tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if s := t.stmt(ctx, q); s != nil {
+		return s.ExecContext(ctx, args...)
+	}
 	return t.tx.ExecContext(ctx, q, args...)
 }
 
 func (t *Tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if s := t.stmt(ctx, q); s != nil {
+		return s.QueryContext(ctx, args...)
+	}
 	return t.tx.QueryContext(ctx, q, args...)
 }
 
 func (t *Tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	if s := t.stmt(ctx, q); s != nil {
+		return s.QueryRowContext(ctx, args...)
+	}
 	return t.tx.QueryRowContext(ctx, q, args...)
 }
 

@@ -1,0 +1,186 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"runtime/debug"
+
+	"github.com/agileplus/agileplus"
+)
+
+// Group commit. SQLite has one writer; a commit costs about as much as the
+// command it commits. So one goroutine owns the write connection, takes every
+// command waiting at that moment (up to maxBatch), runs each inside its own
+// savepoint of one transaction, and commits once. A command that fails rolls
+// back to its savepoint and leaves no trace; the others commit. No caller is
+// answered before the commit that holds its change, so an acknowledged write
+// is a committed write.
+
+const maxBatch = 128
+
+type writeReq struct {
+	ctx  context.Context
+	fn   func(agileplus.Tx) error
+	done chan error
+}
+
+// statements is the write connection's prepared statement cache. Only the
+// writer goroutine touches it, and it prepares new statements between
+// transactions, when the one connection is free.
+type statements struct {
+	db      *sql.DB
+	ready   map[string]*sql.Stmt
+	pending map[string]bool
+}
+
+func (st *statements) prepareMissing(ctx context.Context) {
+	for q := range st.pending {
+		if s, err := st.db.PrepareContext(ctx, q); err == nil {
+			st.ready[q] = s
+		}
+		delete(st.pending, q)
+	}
+}
+
+func (st *statements) close() {
+	for _, s := range st.ready {
+		s.Close()
+	}
+}
+
+// Update runs fn in a write transaction, committed together with whatever
+// other commands are waiting.
+func (s *Store) Update(ctx context.Context, fn func(agileplus.Tx) error) error {
+	req := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	// The read lock keeps Close from stopping the writer between the
+	// closed check and the send.
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return agileplus.Errorf(agileplus.EUNAVAILABLE, "sqlite store is closed")
+	}
+	select {
+	case s.writes <- req:
+		s.mu.RUnlock()
+	case <-ctx.Done():
+		s.mu.RUnlock()
+		return fmt.Errorf("sqlitestore: update: %w", ctx.Err())
+	}
+	// Once queued, the request is answered whatever happens to ctx: the
+	// caller must learn whether its change was committed.
+	return <-req.done
+}
+
+func (s *Store) writeLoop() {
+	defer close(s.writerDone)
+	st := &statements{db: s.writer, ready: map[string]*sql.Stmt{}, pending: map[string]bool{}}
+	defer st.close()
+	batch := make([]*writeReq, 0, maxBatch)
+	for {
+		select {
+		case r := <-s.writes:
+			batch = append(batch[:0], r)
+		case <-s.quit:
+			// Answer whatever is still queued.
+			for {
+				select {
+				case r := <-s.writes:
+					r.done <- agileplus.Errorf(agileplus.EUNAVAILABLE, "sqlite store is closed")
+				default:
+					return
+				}
+			}
+		}
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case r := <-s.writes:
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		s.runBatch(st, batch)
+		st.prepareMissing(context.Background())
+	}
+}
+
+func (s *Store) runBatch(st *statements, batch []*writeReq) {
+	results := make([]error, len(batch))
+	answer := func() {
+		for i, r := range batch {
+			r.done <- results[i]
+		}
+	}
+	sqltx, err := s.writer.BeginTx(context.Background(), nil)
+	if err != nil {
+		for i := range results {
+			results[i] = unavailable("begin write", err)
+		}
+		answer()
+		return
+	}
+	single := len(batch) == 1
+	committed := 0
+	for i, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			results[i] = fmt.Errorf("sqlitestore: update: %w", err)
+			continue
+		}
+		if !single {
+			if _, err := sqltx.Exec("SAVEPOINT cmd"); err != nil {
+				results[i] = unavailable("savepoint", err)
+				continue
+			}
+		}
+		err := runFn(r.fn, &Tx{tx: sqltx, stmts: st})
+		if err != nil {
+			results[i] = err
+			if !single {
+				_, e1 := sqltx.Exec("ROLLBACK TO cmd")
+				_, e2 := sqltx.Exec("RELEASE cmd")
+				if e1 != nil || e2 != nil {
+					// The transaction is unusable: fail the whole batch.
+					sqltx.Rollback()
+					for j := range results {
+						if results[j] == nil {
+							results[j] = unavailable("rollback to savepoint", fmt.Errorf("%v %v", e1, e2))
+						}
+					}
+					answer()
+					return
+				}
+			}
+			continue
+		}
+		if !single {
+			if _, err := sqltx.Exec("RELEASE cmd"); err != nil {
+				results[i] = unavailable("release savepoint", err)
+				continue
+			}
+		}
+		committed++
+	}
+	if committed == 0 {
+		sqltx.Rollback()
+	} else if err := sqltx.Commit(); err != nil {
+		for i := range results {
+			if results[i] == nil {
+				results[i] = unavailable("commit", err)
+			}
+		}
+	}
+	answer()
+}
+
+// runFn runs one command, turning a panic into an internal error so that one
+// bad command cannot take the writer down.
+func runFn(fn func(agileplus.Tx) error, tx *Tx) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("sqlitestore: panic in write transaction: %v\n%s", v, debug.Stack())
+		}
+	}()
+	return fn(tx)
+}
