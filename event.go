@@ -52,20 +52,28 @@ func (e *Event) Subject() string {
 const SubjectPrefix = "agileplus"
 
 // Canonical is the byte string an event hash covers: the fields that define
-// the event, one per line, in a fixed order, with the time in UTC RFC 3339 at
+// the event in a fixed order, each written as "<length>:<bytes>" so that no
+// two different events encode alike, with the time in UTC RFC 3339 at
 // nanosecond precision and the data as stored. GlobalSeq is not covered: it
 // is a property of the store, not of the entity's history.
 func (e *Event) Canonical() []byte {
-	var b strings.Builder
-	for _, s := range []string{
-		e.PrevHash, e.ID, e.Type, e.EntityKind, e.EntityID, e.ProjectKey, e.FeatureID,
-		strconv.FormatInt(e.Seq, 10), e.Time.UTC().Format(time.RFC3339Nano), e.Actor,
-	} {
-		b.WriteString(s)
-		b.WriteByte('\n')
+	return canonical(e.PrevHash, e.ID, e.Type, e.EntityKind, e.EntityID, e.ProjectKey, e.FeatureID,
+		strconv.FormatInt(e.Seq, 10), e.Time.UTC().Format(time.RFC3339Nano), e.Actor, string(e.Data))
+}
+
+// canonical length-prefixes each field: "5:hello3:abc".
+func canonical(fields ...string) []byte {
+	n := 0
+	for _, f := range fields {
+		n += len(f) + 8
 	}
-	b.Write(e.Data)
-	return []byte(b.String())
+	b := make([]byte, 0, n)
+	for _, f := range fields {
+		b = strconv.AppendInt(b, int64(len(f)), 10)
+		b = append(b, ':')
+		b = append(b, f...)
+	}
+	return b
 }
 
 // ComputeHash returns the hex SHA-256 of the canonical encoding.
@@ -179,18 +187,10 @@ type AuditEntry struct {
 	Hash      string          `json:"hash"`
 }
 
-// Canonical is the byte string an audit hash covers.
+// Canonical is the byte string an audit hash covers, encoded like an event's.
 func (a *AuditEntry) Canonical() []byte {
-	var b strings.Builder
-	for _, s := range []string{
-		a.PrevHash, a.FeatureID, strconv.FormatInt(a.Seq, 10), a.EventID, a.EventType, a.EntityID,
-		a.Time.UTC().Format(time.RFC3339Nano), a.Actor, a.Summary, strconv.FormatBool(a.Forced), a.Reason,
-	} {
-		b.WriteString(s)
-		b.WriteByte('\n')
-	}
-	b.Write(a.Detail)
-	return []byte(b.String())
+	return canonical(a.PrevHash, a.FeatureID, strconv.FormatInt(a.Seq, 10), a.EventID, a.EventType, a.EntityID,
+		a.Time.UTC().Format(time.RFC3339Nano), a.Actor, a.Summary, strconv.FormatBool(a.Forced), a.Reason, string(a.Detail))
 }
 
 // ComputeHash returns the hex SHA-256 of the canonical encoding.

@@ -99,7 +99,7 @@ func (r *Relay) loop(ctx context.Context) {
 			backoff = min(backoff*2, r.MaxBackoff)
 		} else {
 			backoff = r.Interval
-			if n > 0 {
+			if n > 0 && ctx.Err() == nil {
 				continue // there may be more; do not wait
 			}
 		}

@@ -787,6 +787,12 @@ func (s *Service) Events(ctx context.Context, q EventQuery) (es []*Event, err er
 // resolveEntity turns an entity id or key into an id.
 func resolveEntity(ctx context.Context, tx ReadTx, ref string) (string, error) {
 	if strings.HasPrefix(ref, PrefixDependency) {
+		// A removed dependency keeps its events: look for those.
+		if seq, _, err := tx.EventHead(ctx, ref); err != nil {
+			return "", err
+		} else if seq == 0 {
+			return "", &Error{Code: ENOTFOUND, Field: "entity", Message: fmt.Sprintf("dependency %q not found", ref)}
+		}
 		return ref, nil
 	}
 	if p, err := tx.Project(ctx, ref); err == nil {

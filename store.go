@@ -87,6 +87,8 @@ type Tx interface {
 	UpdateWP(ctx context.Context, w *WP) error
 	// FenceToken returns the highest fencing token ever issued for the WP.
 	FenceToken(ctx context.Context, wpID string) (int64, error)
+	// InsertDependency returns ECONFLICT (field "to") when an edge with the
+	// same From, To and Kind exists.
 	InsertDependency(ctx context.Context, d *Dependency) error
 	DeleteDependency(ctx context.Context, id string) error
 	// AppendEvent stores the event, assigns its GlobalSeq and puts it in

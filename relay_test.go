@@ -1,0 +1,359 @@
+package agileplus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+)
+
+// memOutbox is an in-memory Outbox.
+type memOutbox struct {
+	mu        sync.Mutex
+	events    []*Event
+	published map[string]bool
+	reads     int   // PendingEvents calls
+	readErr   error // returned by PendingEvents when set
+	markErr   error // returned by MarkPublished when set
+}
+
+func newMemOutbox(n int) *memOutbox {
+	o := &memOutbox{published: map[string]bool{}}
+	o.add(n)
+	return o
+}
+
+// add commits n more events.
+func (o *memOutbox) add(n int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for range n {
+		gs := int64(len(o.events) + 1)
+		o.events = append(o.events, &Event{ID: fmt.Sprintf("evt_%04d", gs), GlobalSeq: gs, Type: "wp.updated"})
+	}
+}
+
+func (o *memOutbox) PendingEvents(ctx context.Context, limit int) ([]*Event, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.reads++
+	if o.readErr != nil {
+		return nil, o.readErr
+	}
+	var out []*Event
+	for _, e := range o.events {
+		if len(out) >= limit {
+			break
+		}
+		if !o.published[e.ID] {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+func (o *memOutbox) MarkPublished(ctx context.Context, ids []string) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.markErr != nil {
+		return o.markErr
+	}
+	for _, id := range ids {
+		o.published[id] = true
+	}
+	return nil
+}
+
+func (o *memOutbox) PendingCount(ctx context.Context) (int64, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return int64(len(o.events) - len(o.published)), nil
+}
+
+func (o *memOutbox) readCount() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.reads
+}
+
+func (o *memOutbox) pending(t *testing.T) int64 {
+	t.Helper()
+	n, err := o.PendingCount(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// flakyPublisher fails its first failFirst calls (all of them if
+// failFirst < 0), then records what it is given, de-duplicating by event
+// id the way the bus does.
+type flakyPublisher struct {
+	mu        sync.Mutex
+	failFirst int
+	calls     int
+	batches   [][]string
+	accepted  []string // in publish order, each id once
+	seen      map[string]bool
+}
+
+var errBusDown = Errorf(EUNAVAILABLE, "bus down")
+
+func (p *flakyPublisher) Publish(ctx context.Context, events []*Event) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.calls++
+	if p.failFirst < 0 || p.calls <= p.failFirst {
+		return errBusDown
+	}
+	if p.seen == nil {
+		p.seen = map[string]bool{}
+	}
+	var batch []string
+	for _, e := range events {
+		batch = append(batch, e.ID)
+		if !p.seen[e.ID] {
+			p.seen[e.ID] = true
+			p.accepted = append(p.accepted, e.ID)
+		}
+	}
+	p.batches = append(p.batches, batch)
+	return nil
+}
+
+func (p *flakyPublisher) state() (calls int, accepted []string, batches [][]string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.calls, slices.Clone(p.accepted), slices.Clone(p.batches)
+}
+
+func eventIDs(from, to int) []string {
+	var ids []string
+	for i := from; i <= to; i++ {
+		ids = append(ids, fmt.Sprintf("evt_%04d", i))
+	}
+	return ids
+}
+
+// eventually polls cond until it holds or 5s pass.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestRelayDrain(t *testing.T) {
+	ctx := t.Context()
+	o, p := newMemOutbox(5), &flakyPublisher{}
+	r := &Relay{Outbox: o, Publisher: p, BatchSize: 2}
+	for i, want := range []int{2, 2, 1, 0, 0} {
+		n, err := r.Drain(ctx)
+		if err != nil || n != want {
+			t.Fatalf("drain %d: got %d, %v, want %d, nil", i+1, n, err, want)
+		}
+	}
+	_, accepted, batches := p.state()
+	if want := eventIDs(1, 5); !slices.Equal(accepted, want) {
+		t.Errorf("got published %v, want %v", accepted, want)
+	}
+	if got, want := len(batches), 3; got != want {
+		t.Errorf("got %d publish calls, want %d (empty rounds publish nothing)", got, want)
+	}
+	if got := o.pending(t); got != 0 {
+		t.Errorf("got %d pending, want 0", got)
+	}
+}
+
+func TestRelayDrainDefaultBatch(t *testing.T) {
+	// A Relay that was never opened still drains with the default batch size.
+	o, p := newMemOutbox(3), &flakyPublisher{}
+	r := &Relay{Outbox: o, Publisher: p}
+	n, err := r.Drain(t.Context())
+	if err != nil || n != 3 {
+		t.Fatalf("got %d, %v, want 3, nil", n, err)
+	}
+}
+
+func TestRelayDrainErrors(t *testing.T) {
+	ctx := t.Context()
+	t.Run("publish", func(t *testing.T) {
+		o, p := newMemOutbox(3), &flakyPublisher{failFirst: 1}
+		r := &Relay{Outbox: o, Publisher: p, BatchSize: 10}
+		n, err := r.Drain(ctx)
+		if !errors.Is(err, errBusDown) || n != 0 {
+			t.Fatalf("got %d, %v, want 0, %v", n, err, errBusDown)
+		}
+		if got := o.pending(t); got != 3 {
+			t.Fatalf("got %d pending after a failed publish, want 3", got)
+		}
+		if n, err := r.Drain(ctx); err != nil || n != 3 {
+			t.Fatalf("retry: got %d, %v, want 3, nil", n, err)
+		}
+	})
+	t.Run("read", func(t *testing.T) {
+		o, p := newMemOutbox(3), &flakyPublisher{}
+		o.readErr = Errorf(EUNAVAILABLE, "store down")
+		r := &Relay{Outbox: o, Publisher: p, BatchSize: 10}
+		if n, err := r.Drain(ctx); !errors.Is(err, o.readErr) || n != 0 {
+			t.Fatalf("got %d, %v, want 0, %v", n, err, o.readErr)
+		}
+		if calls, _, _ := p.state(); calls != 0 {
+			t.Fatalf("got %d publish calls, want 0", calls)
+		}
+	})
+	t.Run("mark", func(t *testing.T) {
+		// Published but not marked: the events stay pending and are
+		// published again; the bus de-duplicates them.
+		o, p := newMemOutbox(3), &flakyPublisher{}
+		o.markErr = Errorf(EUNAVAILABLE, "store down")
+		r := &Relay{Outbox: o, Publisher: p, BatchSize: 10}
+		if n, err := r.Drain(ctx); !errors.Is(err, o.markErr) || n != 0 {
+			t.Fatalf("got %d, %v, want 0, %v", n, err, o.markErr)
+		}
+		if got := o.pending(t); got != 3 {
+			t.Fatalf("got %d pending, want 3", got)
+		}
+		o.mu.Lock()
+		o.markErr = nil
+		o.mu.Unlock()
+		if n, err := r.Drain(ctx); err != nil || n != 3 {
+			t.Fatalf("retry: got %d, %v, want 3, nil", n, err)
+		}
+		_, accepted, batches := p.state()
+		if want := eventIDs(1, 3); !slices.Equal(accepted, want) {
+			t.Errorf("got accepted %v, want %v", accepted, want)
+		}
+		if got := len(batches); got != 2 {
+			t.Errorf("got %d publish calls, want 2", got)
+		}
+	})
+}
+
+func TestRelayRetriesUntilDrained(t *testing.T) {
+	o, p := newMemOutbox(7), &flakyPublisher{failFirst: 3}
+	r := &Relay{Outbox: o, Publisher: p, BatchSize: 3, Interval: time.Millisecond, MaxBackoff: 4 * time.Millisecond}
+	r.Open()
+	defer r.Close()
+
+	eventually(t, "the outbox to drain", func() bool { return o.pending(t) == 0 })
+	calls, accepted, batches := p.state()
+	if want := eventIDs(1, 7); !slices.Equal(accepted, want) {
+		t.Errorf("got published %v, want %v", accepted, want)
+	}
+	if got, want := calls, 3+3; got != want {
+		t.Errorf("got %d publish calls, want %d (3 failures, then batches of 3, 3, 1)", got, want)
+	}
+	var flat []string
+	for _, b := range batches {
+		if len(b) > 3 {
+			t.Errorf("got a batch of %d, want at most BatchSize 3", len(b))
+		}
+		flat = append(flat, b...)
+	}
+	if want := eventIDs(1, 7); !slices.Equal(flat, want) {
+		t.Errorf("got each event published %v, want exactly once in order %v", flat, want)
+	}
+	eventually(t, "LastError to clear", func() bool { return r.LastError() == nil })
+	if err := r.Close(); err != nil {
+		t.Fatalf("close: got %v, want nil", err)
+	}
+}
+
+func TestRelayPoke(t *testing.T) {
+	o, p := newMemOutbox(2), &flakyPublisher{}
+	r := &Relay{Outbox: o, Publisher: p, Interval: time.Hour}
+	r.Open()
+	defer r.Close()
+
+	// The first rounds run at once: one moves both events, the next finds
+	// none, then the relay waits.
+	eventually(t, "the initial events to publish", func() bool { return o.pending(t) == 0 && o.readCount() >= 2 })
+	reads := o.readCount()
+
+	o.add(3)
+	time.Sleep(20 * time.Millisecond)
+	if got := o.pending(t); got != 3 {
+		t.Fatalf("got %d pending before the poke, want 3 (the interval is an hour)", got)
+	}
+	if got := o.readCount(); got != reads {
+		t.Fatalf("got %d outbox reads while idle, want %d", got, reads)
+	}
+	r.Poke()
+	r.Poke() // never blocks, even with a wake-up pending
+	eventually(t, "the poked events to publish", func() bool { return o.pending(t) == 0 })
+	if _, accepted, _ := p.state(); !slices.Equal(accepted, eventIDs(1, 5)) {
+		t.Errorf("got published %v, want %v", accepted, eventIDs(1, 5))
+	}
+}
+
+func TestRelayCloseStopsTheGoroutine(t *testing.T) {
+	o, p := newMemOutbox(1), &flakyPublisher{}
+	r := &Relay{Outbox: o, Publisher: p, Interval: time.Millisecond}
+	r.Open()
+	eventually(t, "the first event to publish", func() bool { return o.pending(t) == 0 })
+	if err := r.Close(); err != nil {
+		t.Fatalf("close: got %v, want nil", err)
+	}
+	reads := o.readCount()
+	o.add(2)
+	r.Poke()
+	time.Sleep(30 * time.Millisecond)
+	if got := o.readCount(); got != reads {
+		t.Errorf("got %d outbox reads after Close, want %d: the relay goroutine still runs", got, reads)
+	}
+	if got := o.pending(t); got != 2 {
+		t.Errorf("got %d pending after Close, want 2", got)
+	}
+	if err := r.Close(); err != nil {
+		t.Errorf("second close: got %v, want nil", err)
+	}
+}
+
+func TestRelayCloseDuringBackoff(t *testing.T) {
+	o, p := newMemOutbox(1), &flakyPublisher{failFirst: -1}
+	r := &Relay{Outbox: o, Publisher: p, Interval: time.Millisecond, MaxBackoff: time.Hour}
+	r.Open()
+	eventually(t, "a few failed rounds", func() bool { calls, _, _ := p.state(); return calls >= 3 })
+	if err := r.LastError(); !errors.Is(err, errBusDown) {
+		t.Errorf("got LastError %v, want %v", err, errBusDown)
+	}
+	done := make(chan struct{})
+	go func() { r.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not return while the relay was backing off")
+	}
+	if got := o.pending(t); got != 1 {
+		t.Errorf("got %d pending, want 1", got)
+	}
+}
+
+func TestRelayBackoffGrows(t *testing.T) {
+	o, p := newMemOutbox(1), &flakyPublisher{failFirst: -1}
+	r := &Relay{Outbox: o, Publisher: p, Interval: 5 * time.Millisecond, MaxBackoff: 40 * time.Millisecond}
+	r.Open()
+	time.Sleep(200 * time.Millisecond)
+	r.Close()
+	// Waits of 5, 10, 20, 40, 40, ... ms: about 7 calls in 200ms. Without
+	// backoff there would be about 40.
+	if calls, _, _ := p.state(); calls < 2 || calls > 15 {
+		t.Errorf("got %d publish calls in 200ms, want between 2 and 15 with backoff", calls)
+	}
+}
+
+func TestRelayCloseWithoutOpen(t *testing.T) {
+	r := &Relay{}
+	r.Poke() // must not block
+	if err := r.Close(); err != nil {
+		t.Fatalf("got %v, want nil", err)
+	}
+}
