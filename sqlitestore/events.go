@@ -13,12 +13,10 @@ const eventCols = `gseq, id, type, entity_kind, entity_id, project_key, feature_
 
 func scanEvent(sc interface{ Scan(...any) error }) (*agileplus.Event, error) {
 	var e agileplus.Event
-	var tm string
 	var data []byte
-	if err := sc.Scan(&e.GlobalSeq, &e.ID, &e.Type, &e.EntityKind, &e.EntityID, &e.ProjectKey, &e.FeatureID, &e.Seq, &e.PrevHash, &e.Hash, &tm, &e.Actor, &data); err != nil {
+	if err := sc.Scan(&e.GlobalSeq, &e.ID, &e.Type, &e.EntityKind, &e.EntityID, &e.ProjectKey, &e.FeatureID, &e.Seq, &e.PrevHash, &e.Hash, timeCol{&e.Time}, &e.Actor, &data); err != nil {
 		return nil, err
 	}
-	e.Time, _ = parseTime(tm)
 	e.Data = data
 	return &e, nil
 }
@@ -101,12 +99,10 @@ func (t *Tx) Audit(ctx context.Context, featureID string, after int64, limit int
 	}
 	return collect(rows, func(sc interface{ Scan(...any) error }) (*agileplus.AuditEntry, error) {
 		var a agileplus.AuditEntry
-		var tm string
 		var detail []byte
-		if err := sc.Scan(&a.FeatureID, &a.Seq, &a.EventID, &a.EventType, &a.EntityID, &tm, &a.Actor, &a.Summary, &a.Forced, &a.Reason, &detail, &a.PrevHash, &a.Hash); err != nil {
+		if err := sc.Scan(&a.FeatureID, &a.Seq, &a.EventID, &a.EventType, &a.EntityID, timeCol{&a.Time}, &a.Actor, &a.Summary, &a.Forced, &a.Reason, &detail, &a.PrevHash, &a.Hash); err != nil {
 			return nil, err
 		}
-		a.Time, _ = parseTime(tm)
 		if len(detail) > 0 {
 			a.Detail = detail
 		}

@@ -72,12 +72,9 @@ const projectCols = `id, key, name, version, created_at, updated_at`
 
 func scanProject(sc interface{ Scan(...any) error }) (*agileplus.Project, error) {
 	var p agileplus.Project
-	var c, u string
-	if err := sc.Scan(&p.ID, &p.Key, &p.Name, &p.Version, &c, &u); err != nil {
+	if err := sc.Scan(&p.ID, &p.Key, &p.Name, &p.Version, timeCol{&p.CreatedAt}, timeCol{&p.UpdatedAt}); err != nil {
 		return nil, err
 	}
-	p.CreatedAt, _ = parseTime(c)
-	p.UpdatedAt, _ = parseTime(u)
 	return &p, nil
 }
 
@@ -162,12 +159,9 @@ const featureFrom = ` FROM features f JOIN projects p ON p.id = f.project_id`
 
 func scanFeature(sc interface{ Scan(...any) error }) (*agileplus.Feature, error) {
 	var f agileplus.Feature
-	var c, u string
-	if err := sc.Scan(&f.ID, &f.ProjectID, &f.ProjectKey, &f.Slug, &f.Title, &f.Description, &f.State, &f.Version, &c, &u); err != nil {
+	if err := sc.Scan(&f.ID, &f.ProjectID, &f.ProjectKey, &f.Slug, &f.Title, &f.Description, &f.State, &f.Version, timeCol{&f.CreatedAt}, timeCol{&f.UpdatedAt}); err != nil {
 		return nil, err
 	}
-	f.CreatedAt, _ = parseTime(c)
-	f.UpdatedAt, _ = parseTime(u)
 	return &f, nil
 }
 
@@ -218,20 +212,15 @@ const wpFrom = ` FROM wps w JOIN projects p ON p.id = w.project_id`
 
 func scanWP(sc interface{ Scan(...any) error }) (*agileplus.WP, error) {
 	var w agileplus.WP
-	var agent, claimed, expires sql.NullString
+	var agent sql.NullString
 	var token sql.NullInt64
-	var c, u string
+	var claimed, expires time.Time
 	if err := sc.Scan(&w.ID, &w.Key, &w.ProjectID, &w.ProjectKey, &w.FeatureID, &w.Title, &w.Description, &w.State, &w.Estimate, &w.Version,
-		&agent, &token, &claimed, &expires, &c, &u); err != nil {
+		&agent, &token, timeCol{&claimed}, timeCol{&expires}, timeCol{&w.CreatedAt}, timeCol{&w.UpdatedAt}); err != nil {
 		return nil, err
 	}
-	w.CreatedAt, _ = parseTime(c)
-	w.UpdatedAt, _ = parseTime(u)
 	if token.Valid {
-		l := &agileplus.Lease{WPID: w.ID, Agent: agent.String, Token: token.Int64}
-		l.ClaimedAt, _ = parseTime(claimed.String)
-		l.ExpiresAt, _ = parseTime(expires.String)
-		w.Lease = l
+		w.Lease = &agileplus.Lease{WPID: w.ID, Agent: agent.String, Token: token.Int64, ClaimedAt: claimed, ExpiresAt: expires}
 	}
 	return &w, nil
 }
@@ -345,11 +334,9 @@ type depRow struct {
 
 func scanDep(sc interface{ Scan(...any) error }) (*depRow, error) {
 	var r depRow
-	var c string
-	if err := sc.Scan(&r.d.ID, &r.d.EntityKind, &r.d.Kind, &r.d.From, &r.d.To, &r.d.Version, &c, &r.d.FromKey, &r.d.ToKey, &r.fromState, &r.toState); err != nil {
+	if err := sc.Scan(&r.d.ID, &r.d.EntityKind, &r.d.Kind, &r.d.From, &r.d.To, &r.d.Version, timeCol{&r.d.CreatedAt}, &r.d.FromKey, &r.d.ToKey, &r.fromState, &r.toState); err != nil {
 		return nil, err
 	}
-	r.d.CreatedAt, _ = parseTime(c)
 	return &r, nil
 }
 
