@@ -306,10 +306,8 @@ func (t *Tx) FenceToken(ctx context.Context, wpID string) (int64, error) {
 // Ready returns the planned, unblocked, unclaimed WPs of a project.
 func (t *Tx) Ready(ctx context.Context, projectID string, now time.Time) ([]*agileplus.WP, error) {
 	rows, err := t.query(ctx, `SELECT `+wpCols+wpFrom+`
-		WHERE w.project_id = ? AND w.state = 'planned'
+		WHERE w.project_id = ? AND w.state = 'planned' AND w.open_deps = 0
 		AND (w.lease_expires_at IS NULL OR w.lease_expires_at <= ?)
-		AND NOT EXISTS (SELECT 1 FROM dependencies d JOIN wps t ON t.id = d.to_id
-			WHERE d.from_id = w.id AND d.kind = 'depends_on' AND t.state <> 'done')
 		ORDER BY w.num`, projectID, fmtTime(now))
 	if err != nil {
 		return nil, wrap("ready", err)
