@@ -1,0 +1,186 @@
+// Command bench measures AgilePlus against its performance targets and
+// against baselines, in one run:
+//
+//  1. write commands through the HTTP API of a real `agileplus serve` child
+//     process (normal and strict durability), next to raw JetStream async
+//     publishing on the same embedded NATS server;
+//  2. reads on a generated 10,000-WP project, in process, through the HTTP
+//     handler and through the Service directly;
+//  3. cold start, idle memory, and memory after loading 100,000 WPs.
+//
+// It prints an aligned table on stdout and progress on stderr. Figures never
+// fail the run: it exits 0 unless something errors. See README.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// sizes is how much work each benchmark does.
+type sizes struct {
+	workers    int // concurrent HTTP clients
+	writeOps   int // per write kind, normal durability
+	strictOps  int // per write kind, strict durability
+	rawMsgs    int // raw JetStream publishes, normal server
+	rawStrict  int // raw JetStream publishes, strict server
+	readWPs    int
+	readFeats  int
+	readCalls  int // measured calls per read kind
+	starts     int // cold starts
+	loadWPs    int
+	loadFeats  int
+	idle       time.Duration
+	drainLimit time.Duration // longest wait for the relay to empty the outbox
+}
+
+var (
+	full = sizes{
+		workers: 32, writeOps: 20000, strictOps: 5000, rawMsgs: 100000, rawStrict: 10000,
+		readWPs: 10000, readFeats: 20, readCalls: 2000,
+		starts: 5, loadWPs: 100000, loadFeats: 100, idle: 2 * time.Second, drainLimit: 5 * time.Minute,
+	}
+	quick = sizes{
+		workers: 32, writeOps: 2000, strictOps: 1000, rawMsgs: 20000, rawStrict: 2000,
+		readWPs: 2000, readFeats: 10, readCalls: 500,
+		starts: 3, loadWPs: 10000, loadFeats: 20, idle: 2 * time.Second, drainLimit: 2 * time.Minute,
+	}
+)
+
+// bench holds what the benchmarks share: sizes, the built binary, the
+// scratch directory and the report being filled in.
+type bench struct {
+	sz       sizes
+	mode     string
+	bin      string
+	revision string // git describe of the tree the binary was built from
+	tmp      string
+	stdout   io.Writer
+	stderr   io.Writer
+	rep      *report
+}
+
+func (b *bench) logf(format string, args ...any) {
+	fmt.Fprintf(b.stderr, "bench: "+format+"\n", args...)
+}
+
+// dir returns a fresh directory under the scratch directory.
+func (b *bench) dir(name string) (string, error) {
+	return os.MkdirTemp(b.tmp, name+"-")
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	quickMode := fs.Bool("quick", false, "smaller sizes: a smoke run of every benchmark in about a minute")
+	workers := fs.Int("workers", 0, "concurrent HTTP clients (default 32)")
+	base := fs.String("dir", "", "where to put the scratch directory (default: the system temp dir)")
+	keep := fs.Bool("keep", false, "keep the scratch directory (data dirs, child logs)")
+	cpuprofile := fs.String("cpuprofile", "", "instead of the benchmarks, profile the HTTP write path in process and write a CPU profile here")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	b := &bench{sz: full, mode: "full", stdout: stdout, stderr: stderr, rep: &report{}}
+	if *quickMode {
+		b.sz, b.mode = quick, "quick"
+	}
+	if *workers > 0 {
+		b.sz.workers = *workers
+	}
+
+	tmp, err := os.MkdirTemp(*base, "agileplus-bench-")
+	if err != nil {
+		return err
+	}
+	b.tmp = tmp
+	defer func() {
+		if *keep {
+			b.logf("kept %s", tmp)
+			return
+		}
+		os.RemoveAll(tmp)
+	}()
+
+	if *cpuprofile != "" {
+		return b.profileWrites(ctx, *cpuprofile)
+	}
+
+	start := time.Now()
+	b.logf("%s mode, %d CPUs, %s, scratch %s", b.mode, runtime.NumCPU(), runtime.Version(), tmp)
+	if err := b.build(ctx); err != nil {
+		return err
+	}
+	steps := []struct {
+		name string
+		fn   func(context.Context) error
+	}{
+		{"writes", b.writes},
+		{"reads", b.reads},
+		{"cold start and memory", b.coldStart},
+	}
+	for _, s := range steps {
+		t := time.Now()
+		b.logf("== %s", s.name)
+		if err := s.fn(ctx); err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+		b.logf("== %s done in %s", s.name, time.Since(t).Round(time.Second))
+	}
+	b.rep.print(stdout, b.header(time.Since(start)))
+	return nil
+}
+
+func (b *bench) header(took time.Duration) string {
+	return fmt.Sprintf("AgilePlus benchmarks (%s mode, %d clients), tree %s, on %s/%s, %d CPUs, %s; run took %s",
+		b.mode, b.sz.workers, b.revision, runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version(), took.Round(time.Second))
+}
+
+// build compiles the agileplus binary from the module this command is in.
+func (b *bench) build(ctx context.Context) error {
+	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	if err != nil {
+		return fmt.Errorf("go env GOMOD: %w", err)
+	}
+	gomod := strings.TrimSpace(string(out))
+	if gomod == "" || gomod == os.DevNull {
+		return errors.New("run bench from inside the agileplus module (go run ./bench)")
+	}
+	b.bin = filepath.Join(b.tmp, "agileplus")
+	b.logf("building %s", b.bin)
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", b.bin, "./cmd/agileplus")
+	cmd.Dir = filepath.Dir(gomod)
+	cmd.Stdout, cmd.Stderr = b.stderr, b.stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("go build ./cmd/agileplus: %w", err)
+	}
+	b.revision = "unknown"
+	git := exec.CommandContext(ctx, "git", "describe", "--always", "--dirty")
+	git.Dir = cmd.Dir
+	if out, err := git.Output(); err == nil {
+		b.revision = strings.TrimSpace(string(out))
+	}
+	return nil
+}
