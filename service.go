@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -632,17 +633,46 @@ type endpoint struct {
 }
 
 func resolveEndpoint(ctx context.Context, tx ReadTx, field, ref string) (endpoint, error) {
-	if w, err := tx.WP(ctx, ref); err == nil {
+	// WP refs and feature refs cannot be confused (see IsWPRef), so one
+	// lookup answers.
+	if IsWPRef(ref) {
+		w, err := tx.WP(ctx, ref)
+		if err != nil {
+			return endpoint{}, refNotFound(err, field, ref, "work package")
+		}
 		return endpoint{KindWP, w.ID, w.Key, w.ProjectKey, w.FeatureID}, nil
-	} else if ErrorCode(err) != ENOTFOUND {
-		return endpoint{}, err
 	}
-	if f, err := tx.Feature(ctx, ref); err == nil {
-		return endpoint{KindFeature, f.ID, f.Slug, f.ProjectKey, f.ID}, nil
-	} else if ErrorCode(err) != ENOTFOUND {
-		return endpoint{}, err
+	f, err := tx.Feature(ctx, ref)
+	if err != nil {
+		return endpoint{}, refNotFound(err, field, ref, "feature")
 	}
-	return endpoint{}, &Error{Code: ENOTFOUND, Field: field, Message: fmt.Sprintf("%s %q is neither a work package nor a feature", field, ref)}
+	return endpoint{KindFeature, f.ID, f.Slug, f.ProjectKey, f.ID}, nil
+}
+
+// refNotFound names the request field in a not-found error.
+func refNotFound(err error, field, ref, what string) error {
+	if ErrorCode(err) != ENOTFOUND {
+		return err
+	}
+	return &Error{Code: ENOTFOUND, Field: field, Message: fmt.Sprintf("%s: no %s %q", field, what, ref)}
+}
+
+// IsWPRef reports whether ref names a work package: an id "wp_..." or a key
+// "PROJECT-12". Feature slugs are lower-case, so they never look like one.
+func IsWPRef(ref string) bool {
+	if strings.HasPrefix(ref, PrefixWP) {
+		return true
+	}
+	i := strings.LastIndexByte(ref, '-')
+	if i <= 0 || i == len(ref)-1 || !projectKeyRE.MatchString(ref[:i]) {
+		return false
+	}
+	for _, c := range ref[i+1:] {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // AddDependency records that From depends on, blocks, or relates to To. A
@@ -743,17 +773,29 @@ func (s *Service) Dependencies(ctx context.Context, ref string) (es []*Edge, err
 // ---- queries ----
 
 // Ready lists the project's WPs that can start now: planned, every
-// depends_on target done, and not claimed.
-func (s *Service) Ready(ctx context.Context, projectRef string) (ws []*WP, err error) {
+// depends_on target done, and not claimed. Pages go by key number; pg.After
+// is the last key of the previous page.
+func (s *Service) Ready(ctx context.Context, projectRef string, pg Page) (ws []*WP, err error) {
 	if projectRef == "" {
 		return nil, FieldErrorf("project", "project is required")
+	}
+	if pg.Limit, err = ClampLimit(pg.Limit); err != nil {
+		return nil, err
+	}
+	var after int64
+	if pg.After != "" {
+		i := strings.LastIndexByte(pg.After, '-')
+		if !IsWPRef(pg.After) || i < 0 {
+			return nil, FieldErrorf("after", "after must be the last WP key of the previous page, such as CORE-12")
+		}
+		after, _ = strconv.ParseInt(pg.After[i+1:], 10, 64)
 	}
 	err = s.view(ctx, func(tx ReadTx) error {
 		p, err := tx.Project(ctx, projectRef)
 		if err != nil {
 			return err
 		}
-		ws, err = tx.Ready(ctx, p.ID, s.now())
+		ws, err = tx.Ready(ctx, p.ID, s.now(), after, pg.Limit)
 		return err
 	})
 	for _, w := range ws {

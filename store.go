@@ -59,8 +59,9 @@ type ReadTx interface {
 	// edges from -> ... -> to (ids of two WPs or two features), or nil.
 	DependsOnPath(ctx context.Context, from, to string) ([]string, error)
 	// Ready returns the project's planned WPs whose depends_on targets are
-	// all done and that hold no live lease at now, ordered by key number.
-	Ready(ctx context.Context, projectID string, now time.Time) ([]*WP, error)
+	// all done and that hold no live lease at now, ordered by key number,
+	// the first limit of them with a number above afterNum.
+	Ready(ctx context.Context, projectID string, now time.Time, afterNum int64, limit int) ([]*WP, error)
 	// EventHead returns the seq and hash of the entity's last event (0, "" if none).
 	EventHead(ctx context.Context, entityID string) (int64, string, error)
 	// AuditHead returns the seq and hash of the feature's last audit entry.

@@ -35,7 +35,9 @@ type Tracker interface {
 	RemoveDependency(ctx context.Context, id string) error
 	Dependencies(ctx context.Context, ref string) ([]*Edge, error)
 
-	Ready(ctx context.Context, projectRef string) ([]*WP, error)
+	// Ready pages through the WPs that can start now, by key number;
+	// Page.After is the last WP key of the previous page.
+	Ready(ctx context.Context, projectRef string, p Page) ([]*WP, error)
 	Events(ctx context.Context, f EventQuery) ([]*Event, error)
 	Audit(ctx context.Context, featureRef string, after int64, limit int) ([]*AuditEntry, error)
 	VerifyAudit(ctx context.Context, featureRef string) (*AuditVerification, error)

@@ -240,30 +240,19 @@ func (c *Client) RemoveDependency(ctx context.Context, id string) error {
 func (c *Client) Dependencies(ctx context.Context, ref string) ([]*agileplus.Edge, error) {
 	var l List[*agileplus.Edge]
 	path := "/v1/features/" + esc(ref) + "/dependencies"
-	if isWPRef(ref) {
+	if agileplus.IsWPRef(ref) {
 		path = "/v1/wps/" + esc(ref) + "/dependencies"
 	}
 	callErr := c.do(ctx, "GET", path, nil, 0, nil, &l)
 	return l.Items, callErr
 }
 
-// isWPRef reports whether ref names a WP (id "wp_..." or key "ABC-12").
-func isWPRef(ref string) bool {
-	if strings.HasPrefix(ref, agileplus.PrefixWP) {
-		return true
-	}
-	i := strings.LastIndexByte(ref, '-')
-	if i <= 0 || i == len(ref)-1 || strings.ToUpper(ref[:i]) != ref[:i] {
-		return false
-	}
-	_, err := strconv.ParseUint(ref[i+1:], 10, 64)
-	return err == nil
-}
-
 // Ready implements agileplus.Tracker.
-func (c *Client) Ready(ctx context.Context, projectRef string) ([]*agileplus.WP, error) {
+func (c *Client) Ready(ctx context.Context, projectRef string, pg agileplus.Page) ([]*agileplus.WP, error) {
+	q := pageQuery(pg)
+	q.Set("project", projectRef)
 	var l List[*agileplus.WP]
-	callErr := c.do(ctx, "GET", "/v1/ready", url.Values{"project": {projectRef}}, 0, nil, &l)
+	callErr := c.do(ctx, "GET", "/v1/ready", q, 0, nil, &l)
 	return l.Items, callErr
 }
 

@@ -125,9 +125,13 @@ func (s *Server) routes() []route {
 			return nil, t.RemoveDependency(r.Context(), r.PathValue("id"))
 		}),
 
-		op(s, "GET", "/v1/ready", "Work packages that can start now: planned, every dependency done, unclaimed", 200, []param{{"project", "string", "project id or key (required)"}}, func(r *http.Request, _ *noBody) (*List[*agileplus.WP], error) {
-			ws, err := t.Ready(r.Context(), r.URL.Query().Get("project"))
-			return &List[*agileplus.WP]{Items: nonNil(ws)}, err
+		op(s, "GET", "/v1/ready", "Work packages that can start now: planned, every dependency done, unclaimed; by key number", 200, append([]param{{"project", "string", "project id or key (required)"}}, pageParams...), func(r *http.Request, _ *noBody) (*List[*agileplus.WP], error) {
+			pg, err := page(r)
+			if err != nil {
+				return nil, err
+			}
+			ws, err := t.Ready(r.Context(), r.URL.Query().Get("project"), pg)
+			return list(ws, pg.Limit, func(w *agileplus.WP) string { return w.Key }), err
 		}),
 		op(s, "GET", "/v1/events", "Events in commit order", 200, []param{{"after", "integer", "global sequence to start after"}, {"entity", "string", "only this entity's events (id or key)"}, {"limit", "integer", "1-1000, default 100"}}, func(r *http.Request, _ *noBody) (*List[*agileplus.Event], error) {
 			after, err := queryInt(r, "after", 0, 1<<62)

@@ -23,11 +23,17 @@ func scanEvent(sc interface{ Scan(...any) error }) (*agileplus.Event, error) {
 
 // EventHead returns the seq and hash of the entity's last event.
 func (t *Tx) EventHead(ctx context.Context, entityID string) (int64, string, error) {
+	if h, ok := t.heads.get(eventHead(entityID)); ok {
+		return h.seq, h.hash, nil
+	}
 	var seq int64
 	var hash string
 	err := t.queryRow(ctx, `SELECT seq, hash FROM events WHERE entity_id = ? ORDER BY seq DESC LIMIT 1`, entityID).Scan(&seq, &hash)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, "", nil
+		err = nil
+	}
+	if err == nil {
+		t.heads.put(eventHead(entityID), head{seq, hash})
 	}
 	return seq, hash, wrap("event head", err)
 }
@@ -43,8 +49,8 @@ func (t *Tx) AppendEvent(ctx context.Context, e *agileplus.Event) error {
 	} else if err != nil {
 		return wrap("append event", err)
 	}
-	_, err = t.exec(ctx, `INSERT INTO outbox (gseq, event_id) VALUES (?, ?)`, e.GlobalSeq, e.ID)
-	return wrap("outbox", err)
+	t.heads.put(eventHead(e.EntityID), head{e.Seq, e.Hash})
+	return nil
 }
 
 // Events lists events by global sequence.
@@ -66,11 +72,17 @@ func (t *Tx) Events(ctx context.Context, f agileplus.EventFilter) ([]*agileplus.
 
 // AuditHead returns the seq and hash of the feature's last audit entry.
 func (t *Tx) AuditHead(ctx context.Context, featureID string) (int64, string, error) {
+	if h, ok := t.heads.get(auditHead(featureID)); ok {
+		return h.seq, h.hash, nil
+	}
 	var seq int64
 	var hash string
 	err := t.queryRow(ctx, `SELECT seq, hash FROM audit WHERE feature_id = ? ORDER BY seq DESC LIMIT 1`, featureID).Scan(&seq, &hash)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, "", nil
+		err = nil
+	}
+	if err == nil {
+		t.heads.put(auditHead(featureID), head{seq, hash})
 	}
 	return seq, hash, wrap("audit head", err)
 }
@@ -86,8 +98,11 @@ func (t *Tx) AppendAudit(ctx context.Context, a *agileplus.AuditEntry) error {
 		a.FeatureID, a.Seq, a.EventID, a.EventType, a.EntityID, fmtTime(a.Time), a.Actor, a.Summary, forced, a.Reason, []byte(a.Detail), a.PrevHash, a.Hash)
 	if isUnique(err) {
 		return agileplus.Errorf(agileplus.ECONFLICT, "audit entry %d of feature %s was appended concurrently", a.Seq, a.FeatureID)
+	} else if err != nil {
+		return wrap("append audit", err)
 	}
-	return wrap("append audit", err)
+	t.heads.put(auditHead(a.FeatureID), head{a.Seq, a.Hash})
+	return nil
 }
 
 // Audit returns a feature's audit entries after a seq.

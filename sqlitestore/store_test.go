@@ -149,3 +149,54 @@ func TestUpdateAfterCloseIsUnavailable(t *testing.T) {
 		t.Fatalf("second Close: %v", err)
 	}
 }
+
+// TestChainHeadsSurviveFailedCommands appends events to one entity from
+// many concurrent commands, half of which fail after appending; the chain
+// must hold only the successful ones, unbroken.
+func TestChainHeadsSurviveFailedCommands(t *testing.T) {
+	ctx := context.Background()
+	s, err := sqlitestore.Open(ctx, sqlitestore.Config{Path: filepath.Join(t.TempDir(), "a.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const n = 100
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			errs <- s.Update(ctx, func(tx agileplus.Tx) error {
+				seq, prev, err := tx.EventHead(ctx, "prj_x")
+				if err != nil {
+					return err
+				}
+				e := &agileplus.Event{ID: fmt.Sprintf("evt_%03d", i), Type: "project.updated", EntityKind: agileplus.KindProject,
+					EntityID: "prj_x", ProjectKey: "XX", Seq: seq + 1, PrevHash: prev, Time: time.Now(), Actor: "t", Data: []byte(`{}`)}
+				e.Hash = e.ComputeHash()
+				if err := tx.AppendEvent(ctx, e); err != nil {
+					return err
+				}
+				if i%2 == 1 {
+					return agileplus.Errorf(agileplus.ERULE, "refused after appending")
+				}
+				return nil
+			})
+		}()
+	}
+	for range n {
+		<-errs
+	}
+	var events []*agileplus.Event
+	err = s.View(ctx, func(tx agileplus.ReadTx) error {
+		events, err = tx.Events(ctx, agileplus.EventFilter{EntityID: "prj_x", Limit: 1000})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != n/2 {
+		t.Fatalf("got %d events, want %d", len(events), n/2)
+	}
+	if err := agileplus.VerifyEventChain(events); err != nil {
+		t.Fatal(err)
+	}
+}

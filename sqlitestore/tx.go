@@ -15,6 +15,7 @@ import (
 type Tx struct {
 	tx    *sql.Tx
 	stmts *statements // write transactions only
+	heads *headCache  // write transactions only
 }
 
 var _ agileplus.Tx = (*Tx)(nil)
@@ -304,11 +305,11 @@ func (t *Tx) FenceToken(ctx context.Context, wpID string) (int64, error) {
 }
 
 // Ready returns the planned, unblocked, unclaimed WPs of a project.
-func (t *Tx) Ready(ctx context.Context, projectID string, now time.Time) ([]*agileplus.WP, error) {
+func (t *Tx) Ready(ctx context.Context, projectID string, now time.Time, afterNum int64, limit int) ([]*agileplus.WP, error) {
 	rows, err := t.query(ctx, `SELECT `+wpCols+wpFrom+`
-		WHERE w.project_id = ? AND w.state = 'planned' AND w.open_deps = 0
+		WHERE w.project_id = ? AND w.state = 'planned' AND w.open_deps = 0 AND w.num > ?
 		AND (w.lease_expires_at IS NULL OR w.lease_expires_at <= ?)
-		ORDER BY w.num`, projectID, fmtTime(now))
+		ORDER BY w.num LIMIT ?`, projectID, afterNum, fmtTime(now), limit)
 	if err != nil {
 		return nil, wrap("ready", err)
 	}

@@ -75,6 +75,7 @@ func (s *Store) Update(ctx context.Context, fn func(agileplus.Tx) error) error {
 func (s *Store) writeLoop() {
 	defer close(s.writerDone)
 	st := &statements{db: s.writer, ready: map[string]*sql.Stmt{}, pending: map[string]bool{}}
+	heads := newHeadCache()
 	defer st.close()
 	batch := make([]*writeReq, 0, maxBatch)
 	for {
@@ -101,14 +102,16 @@ func (s *Store) writeLoop() {
 				break fill
 			}
 		}
-		s.runBatch(st, batch)
+		s.runBatch(st, heads, batch)
 		st.prepareMissing(context.Background())
 	}
 }
 
-func (s *Store) runBatch(st *statements, batch []*writeReq) {
+func (s *Store) runBatch(st *statements, heads *headCache, batch []*writeReq) {
 	results := make([]error, len(batch))
+	committedOK := false
 	answer := func() {
+		heads.batchDone(committedOK)
 		for i, r := range batch {
 			r.done <- results[i]
 		}
@@ -134,8 +137,9 @@ func (s *Store) runBatch(st *statements, batch []*writeReq) {
 				continue
 			}
 		}
-		err := runFn(r.fn, &Tx{tx: sqltx, stmts: st})
+		err := runFn(r.fn, &Tx{tx: sqltx, stmts: st, heads: heads})
 		if err != nil {
+			heads.commandDone(false)
 			results[i] = err
 			if !single {
 				_, e1 := sqltx.Exec("ROLLBACK TO cmd")
@@ -156,20 +160,25 @@ func (s *Store) runBatch(st *statements, batch []*writeReq) {
 		}
 		if !single {
 			if _, err := sqltx.Exec("RELEASE cmd"); err != nil {
+				heads.commandDone(false)
 				results[i] = unavailable("release savepoint", err)
 				continue
 			}
 		}
+		heads.commandDone(true)
 		committed++
 	}
 	if committed == 0 {
 		sqltx.Rollback()
+		committedOK = true // nothing was kept from the batch: the cache holds only what the database does
 	} else if err := sqltx.Commit(); err != nil {
 		for i := range results {
 			if results[i] == nil {
 				results[i] = unavailable("commit", err)
 			}
 		}
+	} else {
+		committedOK = true
 	}
 	answer()
 }

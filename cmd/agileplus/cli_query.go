@@ -9,17 +9,21 @@ import (
 )
 
 func newReadyCmd(e *env) *cobra.Command {
-	return &cobra.Command{
-		Use:   "ready PROJECT",
+	var pg agileplus.Page
+	cmd := &cobra.Command{
+		Use:   "ready PROJECT [--limit N] [--after KEY]",
 		Short: "List the project's work packages that can start now",
 		Long: `List the project's work packages that can start now: planned, every
 work package they depend on done, and not claimed.`,
 		Args: argNames("PROJECT"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			t := e.tracker()
-			ws, err := t.Ready(cmd.Context(), args[0])
+			ws, err := t.Ready(cmd.Context(), args[0], pg)
 			if err != nil {
 				return err
+			}
+			if n := len(ws); n > 0 {
+				defer moreHint(e.stderr, n, pg.Limit, ws[n-1].Key)
 			}
 			if e.asJSON {
 				return printJSON(e.stdout, listJSON(ws))
@@ -39,6 +43,9 @@ work package they depend on done, and not claimed.`,
 			return tw.flush()
 		},
 	}
+	cmd.Flags().IntVar(&pg.Limit, "limit", 0, "at most this many items (default 100, at most 1000)")
+	cmd.Flags().StringVar(&pg.After, "after", "", "items after this WP key: the last key of the previous page")
+	return cmd
 }
 
 func newEventsCmd(e *env) *cobra.Command {

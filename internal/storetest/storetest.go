@@ -1389,7 +1389,7 @@ func testReady(t *testing.T, f *fixture) {
 
 	ready := func(t *testing.T, project string, want ...int) {
 		t.Helper()
-		ws, err := f.svc.Ready(f.ctx, project)
+		ws, err := f.svc.Ready(f.ctx, project, agileplus.Page{})
 		mustOK(t, err)
 		var got, keys []string
 		for _, w := range ws {
@@ -1457,9 +1457,28 @@ func testReady(t *testing.T, f *fixture) {
 		ready(t, "OPS", 1, 2)
 	})
 
-	_, err := f.svc.Ready(f.ctx, "")
+	t.Run("pages by key number", func(t *testing.T) {
+		var got []string
+		pg := agileplus.Page{Limit: 2}
+		for {
+			ws, err := f.svc.Ready(f.ctx, "CORE", pg)
+			mustOK(t, err)
+			for _, w := range ws {
+				got = append(got, w.Key)
+			}
+			if len(ws) < pg.Limit {
+				break
+			}
+			pg.After = ws[len(ws)-1].Key
+		}
+		mustEqual(t, "ready pages", strings.Join(got, " "), "CORE-1 CORE-3 CORE-6 CORE-7 CORE-9 CORE-11")
+		_, err := f.svc.Ready(f.ctx, "CORE", agileplus.Page{After: "not-a-key"})
+		mustField(t, err, agileplus.EINVALID, "after")
+	})
+
+	_, err := f.svc.Ready(f.ctx, "", agileplus.Page{})
 	mustField(t, err, agileplus.EINVALID, "project")
-	_, err = f.svc.Ready(f.ctx, "NOPE")
+	_, err = f.svc.Ready(f.ctx, "NOPE", agileplus.Page{})
 	mustCode(t, err, agileplus.ENOTFOUND)
 }
 

@@ -61,8 +61,9 @@ CREATE TABLE dependencies (
 );
 CREATE INDEX dependencies_by_to ON dependencies(to_id, kind);
 
+-- gseq is the rowid: events are never deleted, so it only grows.
 CREATE TABLE events (
-	gseq        INTEGER PRIMARY KEY AUTOINCREMENT,
+	gseq        INTEGER PRIMARY KEY,
 	id          TEXT NOT NULL UNIQUE,
 	type        TEXT NOT NULL,
 	entity_kind TEXT NOT NULL,
@@ -95,9 +96,14 @@ CREATE TABLE audit (
 	PRIMARY KEY (feature_id, seq)
 ) WITHOUT ROWID;
 
--- Events committed but not yet published. The relay deletes a row once the
--- bus has acknowledged its event: that is the "published" mark.
+-- Events committed but not yet published. Every event enters the outbox in
+-- the transaction that appends it; the relay deletes the row once the bus
+-- has acknowledged the event: that is the "published" mark.
 CREATE TABLE outbox (
 	gseq     INTEGER PRIMARY KEY REFERENCES events(gseq),
 	event_id TEXT NOT NULL UNIQUE
 );
+CREATE TRIGGER events_outbox AFTER INSERT ON events
+BEGIN
+	INSERT INTO outbox (gseq, event_id) VALUES (NEW.gseq, NEW.id);
+END;
