@@ -23,6 +23,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -96,6 +97,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	workers := fs.Int("workers", 0, "concurrent HTTP clients (default 32)")
 	base := fs.String("dir", "", "where to put the scratch directory (default: the system temp dir)")
 	keep := fs.Bool("keep", false, "keep the scratch directory (data dirs, child logs)")
+	only := fs.String("only", "", "run only these steps, comma-separated: writes, reads, start")
 	cpuprofile := fs.String("cpuprofile", "", "instead of the benchmarks, profile the HTTP write path in process and write a CPU profile here")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
@@ -134,14 +136,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	steps := []struct {
-		name string
-		fn   func(context.Context) error
+		flag, name string
+		fn         func(context.Context) error
 	}{
-		{"writes", b.writes},
-		{"reads", b.reads},
-		{"cold start and memory", b.coldStart},
+		{"writes", "writes", b.writes},
+		{"reads", "reads", b.reads},
+		{"start", "cold start and memory", b.coldStart},
 	}
 	for _, s := range steps {
+		if *only != "" && !slices.Contains(strings.Split(*only, ","), s.flag) {
+			continue
+		}
 		t := time.Now()
 		b.logf("== %s", s.name)
 		if err := s.fn(ctx); err != nil {

@@ -207,19 +207,21 @@ func (t *Tx) UpdateFeature(ctx context.Context, f *agileplus.Feature) error {
 
 // ---- work packages ----
 
-const wpCols = `w.id, w.key, w.project_id, p.key, w.feature_id, w.title, w.description, w.state, w.estimate, w.version,
+// A WP's project key is the prefix of its key, so WP queries need no join.
+const wpCols = `w.id, w.key, w.project_id, w.feature_id, w.title, w.description, w.state, w.estimate, w.version,
 	w.lease_agent, w.lease_token, w.lease_claimed_at, w.lease_expires_at, w.created_at, w.updated_at`
-const wpFrom = ` FROM wps w JOIN projects p ON p.id = w.project_id`
+const wpFrom = ` FROM wps w`
 
 func scanWP(sc interface{ Scan(...any) error }) (*agileplus.WP, error) {
 	var w agileplus.WP
 	var agent sql.NullString
 	var token sql.NullInt64
 	var claimed, expires time.Time
-	if err := sc.Scan(&w.ID, &w.Key, &w.ProjectID, &w.ProjectKey, &w.FeatureID, &w.Title, &w.Description, &w.State, &w.Estimate, &w.Version,
+	if err := sc.Scan(&w.ID, &w.Key, &w.ProjectID, &w.FeatureID, &w.Title, &w.Description, &w.State, &w.Estimate, &w.Version,
 		&agent, &token, timeCol{&claimed}, timeCol{&expires}, timeCol{&w.CreatedAt}, timeCol{&w.UpdatedAt}); err != nil {
 		return nil, err
 	}
+	w.ProjectKey = w.Key[:max(strings.LastIndexByte(w.Key, '-'), 0)]
 	if token.Valid {
 		w.Lease = &agileplus.Lease{WPID: w.ID, Agent: agent.String, Token: token.Int64, ClaimedAt: claimed, ExpiresAt: expires}
 	}

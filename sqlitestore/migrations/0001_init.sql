@@ -45,7 +45,6 @@ CREATE TABLE wps (
 );
 CREATE INDEX wps_by_project ON wps(project_id, id);
 CREATE INDEX wps_by_feature ON wps(feature_id, id);
-CREATE INDEX wps_by_project_state ON wps(project_id, state, num);
 
 -- One row per stored edge; "blocks" is stored as the inverse depends_on.
 -- from_id/to_id name two WPs or two features, so they carry no foreign key.
