@@ -126,24 +126,26 @@ func (s *Store) runBatch(st *statements, heads *headCache, batch []*writeReq) {
 	}
 	single := len(batch) == 1
 	committed := 0
+	tx := &Tx{tx: sqltx, stmts: st, heads: heads}
+	ctx := context.Background()
 	for i, r := range batch {
 		if err := r.ctx.Err(); err != nil {
 			results[i] = fmt.Errorf("sqlitestore: update: %w", err)
 			continue
 		}
 		if !single {
-			if _, err := sqltx.Exec("SAVEPOINT cmd"); err != nil {
+			if _, err := tx.exec(ctx, "SAVEPOINT cmd"); err != nil {
 				results[i] = unavailable("savepoint", err)
 				continue
 			}
 		}
-		err := runFn(r.fn, &Tx{tx: sqltx, stmts: st, heads: heads})
+		err := runFn(r.fn, tx)
 		if err != nil {
 			heads.commandDone(false)
 			results[i] = err
 			if !single {
-				_, e1 := sqltx.Exec("ROLLBACK TO cmd")
-				_, e2 := sqltx.Exec("RELEASE cmd")
+				_, e1 := tx.exec(ctx, "ROLLBACK TO cmd")
+				_, e2 := tx.exec(ctx, "RELEASE cmd")
 				if e1 != nil || e2 != nil {
 					// The transaction is unusable: fail the whole batch.
 					sqltx.Rollback()
@@ -159,7 +161,7 @@ func (s *Store) runBatch(st *statements, heads *headCache, batch []*writeReq) {
 			continue
 		}
 		if !single {
-			if _, err := sqltx.Exec("RELEASE cmd"); err != nil {
+			if _, err := tx.exec(ctx, "RELEASE cmd"); err != nil {
 				heads.commandDone(false)
 				results[i] = unavailable("release savepoint", err)
 				continue
