@@ -19,8 +19,10 @@ set +e
 go test -race -count=1 -timeout 20m -v ./... >"$log" 2>&1
 status=$?
 set -e
-# The verbose log is long: show failures in full, the rest as a summary.
-grep -E '^(ok|FAIL|---|panic:|\s+--- (FAIL|SKIP))|^\s+\S+_test\.go:[0-9]+:' "$log" || true
+# The verbose log is long: print the package results and any failures; on
+# failure the whole log follows.
+grep -E '^(ok|FAIL|panic:)|--- (FAIL|SKIP)' "$log" || true
+echo "$(grep -cE -- '--- PASS' "$log") tests and subtests passed"
 if grep -qE -- '--- SKIP' "$log"; then
 	echo "FAIL: tests were skipped:"; grep -E -- '--- SKIP' "$log"; exit 1
 fi
