@@ -97,3 +97,13 @@ type Tx interface {
 	AppendEvent(ctx context.Context, e *Event) error
 	AppendAudit(ctx context.Context, a *AuditEntry) error
 }
+
+// GraphReader gives read access to the in-memory dependency graph of every
+// WP that a store keeps in step with its commits.
+//
+// Contract: fn runs under a read lock and must not keep the graph after it
+// returns; the graph holds every committed WP and depends_on edge between
+// WPs (and possibly those of a batch about to commit).
+type GraphReader interface {
+	ReadGraph(ctx context.Context, fn func(*Graph) error) error
+}

@@ -14,14 +14,17 @@ import (
 
 // TestReadyMatchesDependencies drives random dependency and state changes
 // and checks, after each one, that Ready (answered from the open_deps
-// counter the triggers keep) equals the ready set computed from the edges.
+// counter the triggers keep) and the in-memory graph index both equal the
+// ready set computed from the edges; at the end a reopened store rebuilds
+// the same index.
 func TestReadyMatchesDependencies(t *testing.T) {
 	ctx := context.Background()
-	s, err := sqlitestore.Open(ctx, sqlitestore.Config{Path: filepath.Join(t.TempDir(), "a.db")})
+	path := filepath.Join(t.TempDir(), "a.db")
+	s, err := sqlitestore.Open(ctx, sqlitestore.Config{Path: path})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	defer func() { s.Close() }()
 	svc := agileplus.NewService(s)
 	check := func(_ any, err error) {
 		t.Helper()
@@ -29,7 +32,8 @@ func TestReadyMatchesDependencies(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	check(svc.CreateProject(ctx, agileplus.ProjectCreate{Key: "RND", Name: "Random"}))
+	p, err := svc.CreateProject(ctx, agileplus.ProjectCreate{Key: "RND", Name: "Random"})
+	check(p, err)
 	check(svc.CreateFeature(ctx, "RND", agileplus.FeatureCreate{Slug: "f", Title: "F"}))
 	const n = 30
 	for range n {
@@ -78,10 +82,45 @@ func TestReadyMatchesDependencies(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if g, w := keysOf(got), naiveReady(t, svc, n, key); !slices.Equal(g, w) {
-			t.Fatalf("step %d: got ready %v, want %v", step, g, w)
+		want := naiveReady(t, svc, n, key)
+		if g := keysOf(got); !slices.Equal(g, want) {
+			t.Fatalf("step %d: got ready %v, want %v", step, g, want)
+		}
+		// The in-memory graph index agrees (there are no claims here).
+		var fromGraph []string
+		s.ReadGraph(ctx, func(g *agileplus.Graph) error {
+			for _, n := range g.Ready(p.ID, 0, 1000) {
+				if n.State == agileplus.WPPlanned {
+					fromGraph = append(fromGraph, n.Key)
+				}
+			}
+			return nil
+		})
+		if !slices.Equal(fromGraph, want) {
+			t.Fatalf("step %d: got graph ready %v, want %v", step, fromGraph, want)
 		}
 	}
+	before := graphSnapshot(t, s, p.ID)
+	s.Close()
+	if s, err = sqlitestore.Open(ctx, sqlitestore.Config{Path: path}); err != nil {
+		t.Fatal(err)
+	}
+	if after := graphSnapshot(t, s, p.ID); after != before {
+		t.Fatalf("graph rebuilt at open differs:\n%s\nwant\n%s", after, before)
+	}
+}
+
+func graphSnapshot(t *testing.T, s *sqlitestore.Store, projectID string) string {
+	var out []byte
+	err := s.ReadGraph(context.Background(), func(g *agileplus.Graph) error {
+		var err error
+		out, err = g.Export(projectID, agileplus.ExportCompact)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out)
 }
 
 func naiveReady(t *testing.T, svc *agileplus.Service, n int, key func(int) string) []string {

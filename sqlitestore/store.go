@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/agileplus/agileplus"
@@ -41,6 +42,9 @@ type Config struct {
 type Store struct {
 	writer *sql.DB // one connection, owned by the writer goroutine
 	reader *sql.DB
+
+	graph    graphIndex
+	graphErr atomic.Pointer[error] // set when the index could not be rebuilt
 
 	writes     chan *writeReq
 	quit       chan struct{}
@@ -91,6 +95,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		writer.Close()
 		return nil, err
 	}
+	if err := s.buildGraph(ctx); err != nil {
+		writer.Close()
+		return nil, err
+	}
 	rq := url.Values{}
 	for _, p := range []string{"foreign_keys(1)", "busy_timeout(10000)", "query_only(1)"} {
 		rq.Add("_pragma", p)
@@ -128,6 +136,9 @@ func (s *Store) Close() error {
 
 // Ping reports whether the database answers.
 func (s *Store) Ping(ctx context.Context) error {
+	if err := s.graphErr.Load(); err != nil {
+		return agileplus.Errorf(agileplus.EUNAVAILABLE, "sqlite store: graph index could not be rebuilt after a failed commit: %v; restart the server", *err)
+	}
 	var one int
 	if err := s.reader.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
 		return agileplus.Errorf(agileplus.EUNAVAILABLE, "sqlite store: %v", err)
@@ -186,7 +197,7 @@ func (s *Store) View(ctx context.Context, fn func(agileplus.ReadTx) error) error
 		return unavailable("begin read", err)
 	}
 	defer sqltx.Rollback()
-	return fn(&Tx{tx: sqltx})
+	return fn(&Tx{tx: sqltx, s: s})
 }
 
 func unavailable(op string, err error) error {

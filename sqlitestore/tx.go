@@ -16,6 +16,8 @@ type Tx struct {
 	tx    *sql.Tx
 	stmts *statements // write transactions only
 	heads *headCache  // write transactions only
+	gops  []graphOp   // graph changes of the running command (writes only)
+	s     *Store      // for the graph index
 }
 
 var _ agileplus.Tx = (*Tx)(nil)
@@ -281,8 +283,11 @@ func (t *Tx) InsertWP(ctx context.Context, w *agileplus.WP) error {
 		a, tok, cl, ex, fmtTime(w.CreatedAt), fmtTime(w.UpdatedAt))
 	if isUnique(err) {
 		return &agileplus.Error{Code: agileplus.ECONFLICT, Field: "key", Message: fmt.Sprintf("work package %s already exists", w.Key)}
+	} else if err != nil {
+		return wrap("insert wp", err)
 	}
-	return wrap("insert wp", err)
+	t.gops = append(t.gops, graphOp{node: graphNode(w)})
+	return nil
 }
 
 // UpdateWP writes a work package and its lease, guarded by its previous
@@ -293,7 +298,11 @@ func (t *Tx) UpdateWP(ctx context.Context, w *agileplus.WP) error {
 		lease_agent = ?, lease_token = ?, lease_claimed_at = ?, lease_expires_at = ?, fence = max(fence, COALESCE(?, 0))
 		WHERE id = ? AND version = ?`,
 		w.Title, w.Description, w.State, w.Estimate, w.Version, fmtTime(w.UpdatedAt), a, tok, cl, ex, tok, w.ID, w.Version-1)
-	return guarded(res, err, "work package", w.Key)
+	if err := guarded(res, err, "work package", w.Key); err != nil {
+		return err
+	}
+	t.gops = append(t.gops, graphOp{node: graphNode(w)})
+	return nil
 }
 
 // FenceToken returns the highest fencing token issued for the WP.
@@ -382,6 +391,9 @@ func (t *Tx) Edges(ctx context.Context, id string) ([]*agileplus.Edge, error) {
 // to, or nil. A recursive query answers reachability first; the path is
 // only walked when there is one.
 func (t *Tx) DependsOnPath(ctx context.Context, from, to string) ([]string, error) {
+	if t.s != nil && strings.HasPrefix(from, agileplus.PrefixWP) && strings.HasPrefix(to, agileplus.PrefixWP) {
+		return t.s.graphPath(ctx, from, to)
+	}
 	var n int
 	err := t.queryRow(ctx, `WITH RECURSIVE r(id) AS (
 			SELECT ? UNION SELECT d.to_id FROM r JOIN dependencies d ON d.from_id = r.id AND d.kind = 'depends_on')
@@ -452,18 +464,26 @@ func (t *Tx) InsertDependency(ctx context.Context, d *agileplus.Dependency) erro
 		d.ID, d.EntityKind, d.Kind, d.From, d.To, d.Version, fmtTime(d.CreatedAt))
 	if isUnique(err) {
 		return &agileplus.Error{Code: agileplus.ECONFLICT, Field: "to", Message: fmt.Sprintf("%s already %s %s", d.FromKey, d.Kind, d.ToKey)}
+	} else if err != nil {
+		return wrap("insert dependency", err)
 	}
-	return wrap("insert dependency", err)
+	if d.Kind == agileplus.DependsOn && d.EntityKind == agileplus.KindWP {
+		t.gops = append(t.gops, graphOp{from: d.From, to: d.To})
+	}
+	return nil
 }
 
 // DeleteDependency removes an edge.
 func (t *Tx) DeleteDependency(ctx context.Context, id string) error {
-	res, err := t.exec(ctx, `DELETE FROM dependencies WHERE id = ?`, id)
-	if err != nil {
+	var from, to, kind, entityKind string
+	err := t.queryRow(ctx, `DELETE FROM dependencies WHERE id = ? RETURNING from_id, to_id, kind, entity_kind`, id).Scan(&from, &to, &kind, &entityKind)
+	if errors.Is(err, sql.ErrNoRows) {
+		return notFound("id", "dependency", id)
+	} else if err != nil {
 		return wrap("delete dependency", err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return notFound("id", "dependency", id)
+	if kind == agileplus.DependsOn && entityKind == agileplus.KindWP {
+		t.gops = append(t.gops, graphOp{from: from, to: to, removeEdge: true})
 	}
 	return nil
 }

@@ -126,7 +126,8 @@ func (s *Store) runBatch(st *statements, heads *headCache, batch []*writeReq) {
 	}
 	single := len(batch) == 1
 	committed := 0
-	tx := &Tx{tx: sqltx, stmts: st, heads: heads}
+	tx := &Tx{tx: sqltx, stmts: st, heads: heads, s: s}
+	rebuild := false // the graph index must be reloaded from the database
 	ctx := context.Background()
 	for i, r := range batch {
 		if err := r.ctx.Err(); err != nil {
@@ -139,6 +140,7 @@ func (s *Store) runBatch(st *statements, heads *headCache, batch []*writeReq) {
 				continue
 			}
 		}
+		tx.gops = tx.gops[:0]
 		err := runFn(r.fn, tx)
 		if err != nil {
 			heads.commandDone(false)
@@ -149,6 +151,7 @@ func (s *Store) runBatch(st *statements, heads *headCache, batch []*writeReq) {
 				if e1 != nil || e2 != nil {
 					// The transaction is unusable: fail the whole batch.
 					sqltx.Rollback()
+					s.rebuildGraph()
 					for j := range results {
 						if results[j] == nil {
 							results[j] = unavailable("rollback to savepoint", fmt.Errorf("%v %v", e1, e2))
@@ -168,12 +171,16 @@ func (s *Store) runBatch(st *statements, heads *headCache, batch []*writeReq) {
 			}
 		}
 		heads.commandDone(true)
+		if err := s.applyGraph(tx.gops); err != nil {
+			rebuild = true
+		}
 		committed++
 	}
 	if committed == 0 {
 		sqltx.Rollback()
 		committedOK = true // nothing was kept from the batch: the cache holds only what the database does
 	} else if err := sqltx.Commit(); err != nil {
+		rebuild = true
 		for i := range results {
 			if results[i] == nil {
 				results[i] = unavailable("commit", err)
@@ -181,6 +188,9 @@ func (s *Store) runBatch(st *statements, heads *headCache, batch []*writeReq) {
 		}
 	} else {
 		committedOK = true
+	}
+	if rebuild {
+		s.rebuildGraph()
 	}
 	answer()
 }
@@ -194,4 +204,12 @@ func runFn(fn func(agileplus.Tx) error, tx *Tx) (err error) {
 		}
 	}()
 	return fn(tx)
+}
+
+// rebuildGraph reloads the graph index after the database and the index may
+// have parted (a failed commit); the writer connection is free here.
+func (s *Store) rebuildGraph() {
+	if err := s.buildGraph(context.Background()); err != nil {
+		s.graphErr.Store(&err)
+	}
 }
