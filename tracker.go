@@ -41,6 +41,16 @@ type Tracker interface {
 	Events(ctx context.Context, f EventQuery) ([]*Event, error)
 	Audit(ctx context.Context, featureRef string, after int64, limit int) ([]*AuditEntry, error)
 	VerifyAudit(ctx context.Context, featureRef string) (*AuditVerification, error)
+
+	// Graph queries over depends_on edges between WPs (see graph.go).
+	Layers(ctx context.Context, projectRef string) (*GraphLayers, error)
+	Blockers(ctx context.Context, wpRef string, transitive bool, depth int) (*GraphReach, error)
+	Dependents(ctx context.Context, wpRef string, transitive bool, depth int) (*GraphReach, error)
+	Path(ctx context.Context, from, to string) ([]GraphNode, error)
+	CriticalPath(ctx context.Context, projectRef, featureRef string) (*GraphCriticalPath, error)
+	Impact(ctx context.Context, wpRef string, limit int) (*GraphImpact, error)
+	Cycles(ctx context.Context, projectRef string) (*GraphCycles, error)
+	Export(ctx context.Context, projectRef, format string) ([]byte, error)
 }
 
 // WPQuery selects work packages by project or feature ref and state.

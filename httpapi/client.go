@@ -92,6 +92,14 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, ifVe
 	if out == nil {
 		return nil
 	}
+	if raw, ok := out.(*rawBody); ok {
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return agileplus.Errorf(agileplus.EUNAVAILABLE, "reading the response of %s %s: %v", method, path, err)
+		}
+		*raw = b
+		return nil
+	}
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
 		return fmt.Errorf("httpapi: decode %s %s response: %w", method, path, err)
 	}
@@ -292,6 +300,81 @@ func (c *Client) VerifyAudit(ctx context.Context, featureRef string) (v *agilepl
 	callErr := c.do(ctx, "GET", "/v1/features/"+esc(featureRef)+"/audit/verify", nil, 0, nil, &v)
 	return v, callErr
 }
+
+// Layers implements agileplus.Tracker.
+func (c *Client) Layers(ctx context.Context, projectRef string) (l *agileplus.GraphLayers, err error) {
+	callErr := c.do(ctx, "GET", "/v1/graph/layers", url.Values{"project": {projectRef}}, 0, nil, &l)
+	return l, callErr
+}
+
+func reachValues(transitive bool, depth int) url.Values {
+	q := url.Values{}
+	if transitive {
+		q.Set("transitive", "true")
+	}
+	if depth != 0 {
+		q.Set("depth", strconv.Itoa(depth))
+	}
+	return q
+}
+
+// Blockers implements agileplus.Tracker.
+func (c *Client) Blockers(ctx context.Context, ref string, transitive bool, depth int) (g *agileplus.GraphReach, err error) {
+	callErr := c.do(ctx, "GET", "/v1/wps/"+esc(ref)+"/blockers", reachValues(transitive, depth), 0, nil, &g)
+	return g, callErr
+}
+
+// Dependents implements agileplus.Tracker.
+func (c *Client) Dependents(ctx context.Context, ref string, transitive bool, depth int) (g *agileplus.GraphReach, err error) {
+	callErr := c.do(ctx, "GET", "/v1/wps/"+esc(ref)+"/dependents", reachValues(transitive, depth), 0, nil, &g)
+	return g, callErr
+}
+
+// Path implements agileplus.Tracker.
+func (c *Client) Path(ctx context.Context, from, to string) ([]agileplus.GraphNode, error) {
+	var p GraphPath
+	callErr := c.do(ctx, "GET", "/v1/graph/path", url.Values{"from": {from}, "to": {to}}, 0, nil, &p)
+	return p.WPs, callErr
+}
+
+// CriticalPath implements agileplus.Tracker.
+func (c *Client) CriticalPath(ctx context.Context, projectRef, featureRef string) (cp *agileplus.GraphCriticalPath, err error) {
+	q := url.Values{}
+	if projectRef != "" {
+		q.Set("project", projectRef)
+	}
+	if featureRef != "" {
+		q.Set("feature", featureRef)
+	}
+	callErr := c.do(ctx, "GET", "/v1/graph/critical-path", q, 0, nil, &cp)
+	return cp, callErr
+}
+
+// Impact implements agileplus.Tracker.
+func (c *Client) Impact(ctx context.Context, ref string, limit int) (im *agileplus.GraphImpact, err error) {
+	q := url.Values{}
+	if limit != 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	callErr := c.do(ctx, "GET", "/v1/wps/"+esc(ref)+"/impact", q, 0, nil, &im)
+	return im, callErr
+}
+
+// Cycles implements agileplus.Tracker.
+func (c *Client) Cycles(ctx context.Context, projectRef string) (cy *agileplus.GraphCycles, err error) {
+	callErr := c.do(ctx, "GET", "/v1/graph/cycles", url.Values{"project": {projectRef}}, 0, nil, &cy)
+	return cy, callErr
+}
+
+// Export implements agileplus.Tracker.
+func (c *Client) Export(ctx context.Context, projectRef, format string) ([]byte, error) {
+	var raw rawBody
+	callErr := c.do(ctx, "GET", "/v1/graph/export", url.Values{"project": {projectRef}, "format": {format}}, 0, nil, &raw)
+	return raw, callErr
+}
+
+// rawBody receives a response body as it is, whatever its content type.
+type rawBody []byte
 
 // Readiness returns the server's /ready document.
 func (c *Client) Readiness(ctx context.Context) (*Readiness, error) {

@@ -29,6 +29,46 @@ var (
 	pageParams = []param{{"after", "string", "cursor: the next value of the previous page"}, {"limit", "integer", "items per page, 1-1000, default 100"}}
 )
 
+var reachParams = []param{{"transitive", "boolean", "follow the chain beyond direct edges"}, {"depth", "integer", "with transitive: how far, 1-100, default 100"}}
+
+// GraphPath is the answer of /v1/graph/path.
+type GraphPath struct {
+	Hops int                   `json:"hops"`
+	WPs  []agileplus.GraphNode `json:"wps"`
+}
+
+func reachQuery(r *http.Request) (bool, int, error) {
+	var tr bool
+	switch v := r.URL.Query().Get("transitive"); v {
+	case "", "false", "0":
+	case "true", "1":
+		tr = true
+	default:
+		return false, 0, agileplus.FieldErrorf("transitive", "transitive must be true or false, not %q", v)
+	}
+	depth, err := queryInt(r, "depth", 1, agileplus.MaxGraphDepth)
+	return tr, int(depth), err
+}
+
+// exportTypes are the content types of the export formats.
+var exportTypes = map[string]string{
+	agileplus.ExportJSON:    "application/json",
+	agileplus.ExportDOT:     "text/vnd.graphviz; charset=utf-8",
+	agileplus.ExportMermaid: "text/plain; charset=utf-8",
+	agileplus.ExportCompact: "text/plain; charset=utf-8",
+}
+
+func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	out, err := s.Tracker.Export(r.Context(), q.Get("project"), q.Get("format"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", exportTypes[q.Get("format")])
+	w.Write(out)
+}
+
 // noBody marks operations without a request body.
 type noBody struct{}
 
@@ -165,6 +205,47 @@ func (s *Server) routes() []route {
 			}
 			return l, err
 		}),
+		op(s, "GET", "/v1/graph/layers", "A project's open work packages by layer: layer 0 can start now, layer 1 once layer 0 is done", 200, []param{{"project", "string", "project id or key (required)"}}, func(r *http.Request, _ *noBody) (*agileplus.GraphLayers, error) {
+			return t.Layers(r.Context(), r.URL.Query().Get("project"))
+		}),
+		op(s, "GET", "/v1/wps/{wp}/blockers", "What a work package depends on, directly or transitively", 200, reachParams, func(r *http.Request, _ *noBody) (*agileplus.GraphReach, error) {
+			tr, depth, err := reachQuery(r)
+			if err != nil {
+				return nil, err
+			}
+			return t.Blockers(r.Context(), r.PathValue("wp"), tr, depth)
+		}),
+		op(s, "GET", "/v1/wps/{wp}/dependents", "What depends on a work package, directly or transitively", 200, reachParams, func(r *http.Request, _ *noBody) (*agileplus.GraphReach, error) {
+			tr, depth, err := reachQuery(r)
+			if err != nil {
+				return nil, err
+			}
+			return t.Dependents(r.Context(), r.PathValue("wp"), tr, depth)
+		}),
+		op(s, "GET", "/v1/wps/{wp}/impact", "Everything that transitively waits on a work package, and the estimate that slips", 200, []param{{"limit", "integer", "WPs to list, 1-1000, default 100; counts cover all"}}, func(r *http.Request, _ *noBody) (*agileplus.GraphImpact, error) {
+			limit, err := queryInt(r, "limit", 1, agileplus.MaxPageLimit)
+			if err != nil {
+				return nil, err
+			}
+			return t.Impact(r.Context(), r.PathValue("wp"), int(limit))
+		}),
+		op(s, "GET", "/v1/graph/path", "The shortest blocking chain: from depends_on ... depends_on to (404 when there is none)", 200, []param{{"from", "string", "WP id or key"}, {"to", "string", "WP id or key"}}, func(r *http.Request, _ *noBody) (*GraphPath, error) {
+			q := r.URL.Query()
+			p, err := t.Path(r.Context(), q.Get("from"), q.Get("to"))
+			if err != nil {
+				return nil, err
+			}
+			return &GraphPath{Hops: len(p) - 1, WPs: p}, nil
+		}),
+		op(s, "GET", "/v1/graph/critical-path", "Critical path of a project or feature by estimate, with earliest and latest start and slack of every open WP", 200, []param{{"project", "string", "project id or key"}, {"feature", "string", "feature id or slug"}}, func(r *http.Request, _ *noBody) (*agileplus.GraphCriticalPath, error) {
+			q := r.URL.Query()
+			return t.CriticalPath(r.Context(), q.Get("project"), q.Get("feature"))
+		}),
+		op(s, "GET", "/v1/graph/cycles", "Dependency cycles among a project's work packages (only imported data can have one)", 200, []param{{"project", "string", "project id or key (required)"}}, func(r *http.Request, _ *noBody) (*agileplus.GraphCycles, error) {
+			return t.Cycles(r.Context(), r.URL.Query().Get("project"))
+		}),
+		{method: "GET", path: "/v1/graph/export", summary: "A project's graph as json, dot (Graphviz), mermaid or compact text for an LLM", status: 200,
+			query: []param{{"project", "string", "project id or key (required)"}, {"format", "string", "json, dot, mermaid or compact"}}, handler: s.handleExport},
 		op(s, "GET", "/v1/features/{feature}/audit/verify", "Verify a feature's audit chain", 200, nil, func(r *http.Request, _ *noBody) (*agileplus.AuditVerification, error) {
 			return t.VerifyAudit(r.Context(), r.PathValue("feature"))
 		}),

@@ -22,6 +22,7 @@ func addWorkCommands(root *cobra.Command, e *env) {
 		newReadyCmd(e),
 		newEventsCmd(e),
 		newAuditCmd(e),
+		newGraphCmd(e),
 		newSeedCmd(e),
 	}
 	for _, c := range cmds {

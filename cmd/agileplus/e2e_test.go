@@ -139,6 +139,43 @@ func TestEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("graph", func(t *testing.T) {
+		// CORE-1 done; CORE-2 doing (forced), waits on CORE-3; WEB-1 waits on CORE-1.
+		l := must(c.Layers(ctx, "CORE"))
+		if len(l.Layers) != 2 || nodeKeys(l.Layers[0]) != "CORE-3" || nodeKeys(l.Layers[1]) != "CORE-2" {
+			t.Fatalf("got layers %+v, want [[CORE-3] [CORE-2]]", l.Layers)
+		}
+		p := must(c.Path(ctx, "WEB-1", "CORE-1"))
+		if nodeKeys(p) != "WEB-1 CORE-1" {
+			t.Fatalf("got path %s", nodeKeys(p))
+		}
+		if _, err := c.Path(ctx, "CORE-1", "WEB-1"); agileplus.ErrorCode(err) != agileplus.ENOTFOUND {
+			t.Fatalf("got %v, want no path", err)
+		}
+		cp := must(c.CriticalPath(ctx, "CORE", ""))
+		if cp.Length != 2 || len(cp.Path) != 2 {
+			t.Fatalf("got critical path %+v, want CORE-3 -> CORE-2 of 2h", cp)
+		}
+		im := must(c.Impact(ctx, "CORE-3", 0))
+		if im.Count != 1 || im.WPs[0].Key != "CORE-2" {
+			t.Fatalf("got impact %+v", im)
+		}
+		br := must(c.Blockers(ctx, "WEB-1", true, 3))
+		if len(br.WPs) != 1 || br.WPs[0].Key != "CORE-1" {
+			t.Fatalf("got blockers %+v", br)
+		}
+		if cy := must(c.Cycles(ctx, "CORE")); len(cy.Cycles) != 0 {
+			t.Fatalf("got cycles %v", cy.Cycles)
+		}
+		out := string(must(c.Export(ctx, "WEB", agileplus.ExportCompact)))
+		if !strings.Contains(out, "WEB-1 [planned 1h]") {
+			t.Fatalf("got compact export %q", out)
+		}
+		if dot := string(must(c.Export(ctx, "CORE", agileplus.ExportDOT))); !strings.Contains(dot, "digraph") || !strings.Contains(dot, `"CORE-3" -> "CORE-2"`) {
+			t.Fatalf("got dot export %q", dot)
+		}
+	})
+
 	t.Run("events reach JetStream", func(t *testing.T) {
 		events := must(c.Events(ctx, agileplus.EventQuery{Limit: 1000}))
 		r, err := c.Readiness(ctx)
@@ -225,6 +262,14 @@ func must[T any](v T, err error) T {
 		panic(err)
 	}
 	return v
+}
+
+func nodeKeys(ns []agileplus.GraphNode) string {
+	var out []string
+	for _, n := range ns {
+		out = append(out, n.Key)
+	}
+	return strings.Join(out, " ")
 }
 
 func keys(ws []*agileplus.WP) []string {

@@ -1,0 +1,223 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/agileplus/agileplus"
+	"github.com/spf13/cobra"
+)
+
+func newGraphCmd(e *env) *cobra.Command {
+	return group("graph", "Ask the dependency graph: layers, blockers, paths, critical path, impact, cycles, export",
+		newGraphLayersCmd(e), newGraphReachCmd(e, "blockers"), newGraphReachCmd(e, "dependents"), newGraphPathCmd(e),
+		newGraphCriticalCmd(e), newGraphImpactCmd(e), newGraphCyclesCmd(e), newGraphExportCmd(e))
+}
+
+func nodeRow(t *table, n agileplus.GraphNode, extra ...any) {
+	t.row(append([]any{n.Key, n.State, hours(n.Estimate)}, extra...)...)
+}
+
+func newGraphLayersCmd(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "layers PROJECT",
+		Short: "The project's open work by layer: layer 0 can start now, layer 1 once layer 0 is done",
+		Args:  argNames("PROJECT"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			l, err := e.tracker().Layers(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if e.asJSON {
+				return printJSON(e.stdout, l)
+			}
+			t := newTable(e.stdout, "LAYER", "KEY", "STATE", "EST")
+			for i, layer := range l.Layers {
+				for _, n := range layer {
+					t.row(i, n.Key, n.State, hours(n.Estimate))
+				}
+			}
+			for _, n := range l.Cyclic {
+				t.row("cycle", n.Key, n.State, hours(n.Estimate))
+			}
+			return t.flush()
+		},
+	}
+}
+
+func newGraphReachCmd(e *env, which string) *cobra.Command {
+	var transitive bool
+	var depth int
+	short := "What a work package depends on"
+	if which == "dependents" {
+		short = "What depends on a work package"
+	}
+	cmd := &cobra.Command{
+		Use:   which + " WP [--transitive] [--depth N]",
+		Short: short + ", directly or transitively",
+		Args:  argNames("WP"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			q := e.tracker().Blockers
+			if which == "dependents" {
+				q = e.tracker().Dependents
+			}
+			r, err := q(cmd.Context(), args[0], transitive, depth)
+			if err != nil {
+				return err
+			}
+			if e.asJSON {
+				return printJSON(e.stdout, r)
+			}
+			t := newTable(e.stdout, "DEPTH", "KEY", "STATE", "EST")
+			for _, h := range r.WPs {
+				t.row(h.Depth, h.Key, h.State, hours(h.Estimate))
+			}
+			if err := t.flush(); err != nil {
+				return err
+			}
+			if r.Truncated {
+				fmt.Fprintf(e.stderr, "(more beyond depth %d: pass a larger --depth)\n", r.Depth)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&transitive, "transitive", false, "follow the chain beyond direct dependencies")
+	cmd.Flags().IntVar(&depth, "depth", 0, "with --transitive: how far (1-100, default 100)")
+	return cmd
+}
+
+func newGraphPathCmd(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "path FROM TO",
+		Short: "The shortest chain FROM depends_on ... depends_on TO",
+		Args:  argNames("FROM", "TO"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := e.tracker().Path(cmd.Context(), args[0], args[1])
+			if err != nil {
+				return err
+			}
+			if e.asJSON {
+				return printJSON(e.stdout, p)
+			}
+			keys := make([]string, len(p))
+			for i, n := range p {
+				keys[i] = n.Key + " (" + n.State + ")"
+			}
+			_, err = fmt.Fprintf(e.stdout, "%s\n%d hops\n", strings.Join(keys, " -> "), len(p)-1)
+			return err
+		},
+	}
+}
+
+func newGraphCriticalCmd(e *env) *cobra.Command {
+	var project, feature string
+	cmd := &cobra.Command{
+		Use:   "critical (--project P | --feature F)",
+		Short: "Critical path by estimate, with earliest and latest start and slack of every open work package",
+		Args:  argNames(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cp, err := e.tracker().CriticalPath(cmd.Context(), project, feature)
+			if err != nil {
+				return err
+			}
+			if e.asJSON {
+				return printJSON(e.stdout, cp)
+			}
+			keys := make([]string, len(cp.Path))
+			for i, n := range cp.Path {
+				keys[i] = n.Key
+			}
+			fmt.Fprintf(e.stdout, "critical path (%s): %s\n\n", hours(cp.Length), strings.Join(keys, " -> "))
+			t := newTable(e.stdout, "KEY", "STATE", "EST", "EARLIEST START", "LATEST START", "SLACK")
+			for _, s := range cp.WPs {
+				t.row(s.Key, s.State, hours(s.Estimate), hours(s.EarliestStart), hours(s.LatestStart), hours(s.Slack))
+			}
+			return t.flush()
+		},
+	}
+	cmd.Flags().StringVar(&project, "project", "", "project id or key")
+	cmd.Flags().StringVar(&feature, "feature", "", "feature id or slug")
+	return cmd
+}
+
+func newGraphImpactCmd(e *env) *cobra.Command {
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "impact WP [--limit N]",
+		Short: "Everything that transitively waits on a work package, and the estimate that slips",
+		Args:  argNames("WP"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			im, err := e.tracker().Impact(cmd.Context(), args[0], limit)
+			if err != nil {
+				return err
+			}
+			if e.asJSON {
+				return printJSON(e.stdout, im)
+			}
+			fmt.Fprintf(e.stdout, "%s: %d work packages wait on it, %d open, %s of open work slips\n", im.WP.Key, im.Count, im.Open, hours(im.Estimate))
+			if len(im.WPs) == 0 {
+				return nil
+			}
+			t := newTable(e.stdout, "DEPTH", "KEY", "STATE", "EST")
+			for _, h := range im.WPs {
+				t.row(h.Depth, h.Key, h.State, hours(h.Estimate))
+			}
+			if err := t.flush(); err != nil {
+				return err
+			}
+			if im.Truncated {
+				fmt.Fprintf(e.stderr, "(%d listed of %d: pass --limit up to 1000)\n", len(im.WPs), im.Count)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().IntVar(&limit, "limit", 0, "work packages to list (default 100, at most 1000); the counts cover all")
+	return cmd
+}
+
+func newGraphCyclesCmd(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "cycles PROJECT",
+		Short: "Dependency cycles among the project's work packages (only imported data can have one)",
+		Args:  argNames("PROJECT"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cy, err := e.tracker().Cycles(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if e.asJSON {
+				return printJSON(e.stdout, cy)
+			}
+			if len(cy.Cycles) == 0 {
+				_, err := fmt.Fprintf(e.stdout, "no cycles in %s\n", args[0])
+				return err
+			}
+			for _, c := range cy.Cycles {
+				fmt.Fprintln(e.stdout, strings.Join(c, " -> "))
+			}
+			return nil
+		},
+	}
+}
+
+func newGraphExportCmd(e *env) *cobra.Command {
+	format := agileplus.ExportCompact
+	cmd := &cobra.Command{
+		Use:   "export PROJECT [--format json|dot|mermaid|compact]",
+		Short: "The project's graph as JSON, Graphviz DOT, Mermaid, or compact text for an LLM",
+		Example: `  agileplus graph export CORE --format dot | dot -Tsvg > core.svg
+  agileplus graph export CORE   # one line per work package: key, state, what it waits on`,
+		Args: argNames("PROJECT"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			out, err := e.tracker().Export(cmd.Context(), args[0], format)
+			if err != nil {
+				return err
+			}
+			_, err = e.stdout.Write(out)
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", format, "json, dot, mermaid or compact")
+	cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"json", "dot", "mermaid", "compact"}, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}

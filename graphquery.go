@@ -1,0 +1,226 @@
+package agileplus
+
+import (
+	"context"
+	"fmt"
+)
+
+// Graph queries. The service resolves project and feature refs in the store
+// and answers from the store's in-memory graph index.
+
+// graph runs fn on the store's graph index.
+func (s *Service) graph(ctx context.Context, fn func(*Graph) error) error {
+	gr, ok := s.Store.(GraphReader)
+	if !ok {
+		return Errorf(EUNAVAILABLE, "this store keeps no graph index")
+	}
+	return gr.ReadGraph(ctx, fn)
+}
+
+// projectID resolves a project ref named by field.
+func (s *Service) projectID(ctx context.Context, field, ref string) (string, error) {
+	if ref == "" {
+		return "", FieldErrorf(field, "%s is required", field)
+	}
+	var id string
+	err := s.view(ctx, func(tx ReadTx) error {
+		p, err := tx.Project(ctx, ref)
+		if err != nil {
+			return refNotFound(err, field, ref, "project")
+		}
+		id = p.ID
+		return nil
+	})
+	return id, err
+}
+
+// wpRef checks that ref names a work package, for the error messages.
+func wpRef(field, ref string) error {
+	if ref == "" {
+		return FieldErrorf(field, "%s is required", field)
+	}
+	if !IsWPRef(ref) {
+		return FieldErrorf(field, "%s %q is not a work package id or key such as CORE-12", field, ref)
+	}
+	return nil
+}
+
+// renameField gives a graph error the caller's field name.
+func renameField(err error, field string) error {
+	if e, ok := err.(*Error); ok && e.Field != "" && e.Field != field {
+		c := *e
+		c.Field = field
+		return &c
+	}
+	return err
+}
+
+// Layers returns the project's open WPs by layer: layer 0 can start now,
+// layer 1 once layer 0 is done, and so on.
+func (s *Service) Layers(ctx context.Context, projectRef string) (*GraphLayers, error) {
+	pid, err := s.projectID(ctx, "project", projectRef)
+	if err != nil {
+		return nil, err
+	}
+	var res *GraphLayers
+	err = s.graph(ctx, func(g *Graph) error { res = g.Layers(pid); return nil })
+	return res, err
+}
+
+func checkDepth(transitive bool, depth int) (int, error) {
+	switch {
+	case !transitive && depth > 1:
+		return 0, FieldErrorf("depth", "depth needs transitive=true")
+	case !transitive:
+		return 1, nil
+	case depth == 0:
+		return MaxGraphDepth, nil
+	case depth < 1 || depth > MaxGraphDepth:
+		return 0, FieldErrorf("depth", "depth must be between 1 and %d", MaxGraphDepth)
+	}
+	return depth, nil
+}
+
+// Blockers returns what ref depends on: direct, or transitive up to depth.
+func (s *Service) Blockers(ctx context.Context, ref string, transitive bool, depth int) (*GraphReach, error) {
+	return s.reach(ctx, ref, transitive, depth, (*Graph).Blockers)
+}
+
+// Dependents returns what depends on ref: direct, or transitive up to depth.
+func (s *Service) Dependents(ctx context.Context, ref string, transitive bool, depth int) (*GraphReach, error) {
+	return s.reach(ctx, ref, transitive, depth, (*Graph).Dependents)
+}
+
+func (s *Service) reach(ctx context.Context, ref string, transitive bool, depth int, q func(*Graph, string, bool, int) (*GraphReach, error)) (*GraphReach, error) {
+	if err := wpRef("wp", ref); err != nil {
+		return nil, err
+	}
+	depth, err := checkDepth(transitive, depth)
+	if err != nil {
+		return nil, err
+	}
+	var res *GraphReach
+	err = s.graph(ctx, func(g *Graph) error {
+		var err error
+		res, err = q(g, ref, transitive, depth)
+		return renameField(err, "wp")
+	})
+	return res, err
+}
+
+// Path returns the shortest blocking chain from depends_on ... to, or
+// ENOTFOUND when there is none.
+func (s *Service) Path(ctx context.Context, from, to string) ([]GraphNode, error) {
+	if err := wpRef("from", from); err != nil {
+		return nil, err
+	}
+	if err := wpRef("to", to); err != nil {
+		return nil, err
+	}
+	var res []GraphNode
+	err := s.graph(ctx, func(g *Graph) error {
+		var err error
+		res, err = g.Path(from, to)
+		return err
+	})
+	return res, err
+}
+
+// CriticalPath schedules the open WPs of a project or of a feature (exactly
+// one of the two refs) by their estimates.
+func (s *Service) CriticalPath(ctx context.Context, projectRef, featureRef string) (*GraphCriticalPath, error) {
+	var filter func(GraphNode) bool
+	switch {
+	case projectRef != "" && featureRef != "":
+		return nil, FieldErrorf("feature", "pass a project or a feature, not both")
+	case projectRef != "":
+		pid, err := s.projectID(ctx, "project", projectRef)
+		if err != nil {
+			return nil, err
+		}
+		filter = InProject(pid)
+	case featureRef != "":
+		f, err := s.Feature(ctx, featureRef)
+		if err != nil {
+			return nil, refNotFound(err, "feature", featureRef, "feature")
+		}
+		filter = InFeature(f.ID)
+	default:
+		return nil, FieldErrorf("project", "project or feature is required")
+	}
+	var res *GraphCriticalPath
+	err := s.graph(ctx, func(g *Graph) error {
+		var err error
+		res, err = g.CriticalPath(filter)
+		return err
+	})
+	return res, err
+}
+
+// MaxImpactList bounds the WPs an impact answer lists; counts and the
+// estimate always cover all of them.
+const MaxImpactList = 1000
+
+// Impact returns everything that transitively waits on ref and the total
+// estimate that slips with it.
+func (s *Service) Impact(ctx context.Context, ref string, limit int) (*GraphImpact, error) {
+	if err := wpRef("wp", ref); err != nil {
+		return nil, err
+	}
+	limit, err := ClampLimit(limit)
+	if err != nil {
+		return nil, err
+	}
+	var res *GraphImpact
+	err = s.graph(ctx, func(g *Graph) error {
+		var err error
+		res, err = g.Impact(ref, limit)
+		return renameField(err, "wp")
+	})
+	return res, err
+}
+
+// GraphCycles is the cycle report of a project.
+type GraphCycles struct {
+	ProjectID string     `json:"project_id"`
+	Cycles    [][]string `json:"cycles"` // each a list of keys, the first repeated at the end
+}
+
+// Cycles reports the dependency cycles among a project's WPs.
+func (s *Service) Cycles(ctx context.Context, projectRef string) (*GraphCycles, error) {
+	pid, err := s.projectID(ctx, "project", projectRef)
+	if err != nil {
+		return nil, err
+	}
+	res := &GraphCycles{ProjectID: pid}
+	err = s.graph(ctx, func(g *Graph) error { res.Cycles = g.Cycles(pid); return nil })
+	if res.Cycles == nil {
+		res.Cycles = [][]string{}
+	}
+	return res, err
+}
+
+// Export writes a project's graph as json, dot, mermaid or compact.
+func (s *Service) Export(ctx context.Context, projectRef, format string) ([]byte, error) {
+	switch format {
+	case ExportJSON, ExportDOT, ExportMermaid, ExportCompact:
+	case "":
+		return nil, FieldErrorf("format", "format is required: json, dot, mermaid or compact")
+	default:
+		return nil, FieldErrorf("format", "unknown format %q: json, dot, mermaid or compact", format)
+	}
+	pid, err := s.projectID(ctx, "project", projectRef)
+	if err != nil {
+		return nil, err
+	}
+	var out []byte
+	err = s.graph(ctx, func(g *Graph) error {
+		var err error
+		out, err = g.Export(pid, format)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("export %s: %w", projectRef, err)
+	}
+	return out, nil
+}
