@@ -339,9 +339,16 @@ func (s *Service) CreateWP(ctx context.Context, featureRef string, c WPCreate) (
 	return w, nil
 }
 
-// WP returns a work package by id or key, with its live lease if any.
+// WP returns a work package by id or key, with its live lease if any and
+// its references.
 func (s *Service) WP(ctx context.Context, ref string) (w *WP, err error) {
-	err = s.view(ctx, func(tx ReadTx) error { w, err = tx.WP(ctx, ref); return err })
+	err = s.view(ctx, func(tx ReadTx) error {
+		if w, err = tx.WP(ctx, ref); err != nil {
+			return err
+		}
+		w.References, err = tx.References(ctx, w.ID)
+		return err
+	})
 	if w != nil && !w.Lease.Live(s.now()) {
 		w.Lease = nil
 	}
@@ -511,6 +518,60 @@ func (s *Service) TransitionWP(ctx context.Context, ref string, t Transition, if
 	}
 	s.hideExpired(w)
 	return w, nil
+}
+
+// AddReference links a WP to a commit or a pull request. The same commit
+// again changes nothing; the same pull request URL again updates its state.
+func (s *Service) AddReference(ctx context.Context, ref string, c ReferenceCreate) (r *Reference, err error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	err = s.update(ctx, func(tx Tx) error {
+		w, err := tx.WP(ctx, ref)
+		if err != nil {
+			return err
+		}
+		refs, err := tx.References(ctx, w.ID)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		action := "referenced"
+		for _, old := range refs {
+			same := old.Kind == c.Kind && ((c.Kind == RefCommit && old.SHA == c.SHA && old.Repo == c.Repo) || (c.Kind == RefPullRequest && old.URL == c.URL))
+			if !same {
+				continue
+			}
+			if old.State == c.State {
+				r = old // nothing changes: no event
+				return nil
+			}
+			r, action = old, "reference_updated"
+			r.State, r.UpdatedAt = c.State, now
+			break
+		}
+		if r == nil {
+			r = &Reference{ID: s.IDs.New(PrefixReference), WPID: w.ID, Kind: c.Kind, Repo: c.Repo, SHA: c.SHA, URL: c.URL, State: c.State, CreatedAt: now, UpdatedAt: now}
+		}
+		if err := tx.PutReference(ctx, r); err != nil {
+			return err
+		}
+		what := r.URL
+		if r.Kind == RefCommit {
+			what = r.Repo + "@" + r.SHA
+		}
+		summary := fmt.Sprintf("wp %s references %s %s", w.Key, strings.ReplaceAll(r.Kind, "_", " "), what)
+		if r.State != "" {
+			summary += " (" + r.State + ")"
+		}
+		_, err = s.record(ctx, tx, change{kind: KindWP, entityID: w.ID, projectKey: w.ProjectKey, action: action,
+			data: map[string]any{"reference": r}, features: []string{w.FeatureID}, summary: summary})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 // ---- claims ----

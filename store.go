@@ -67,6 +67,8 @@ type ReadTx interface {
 	// AuditHead returns the seq and hash of the feature's last audit entry.
 	AuditHead(ctx context.Context, featureID string) (int64, string, error)
 	Events(ctx context.Context, f EventFilter) ([]*Event, error)
+	// References returns a WP's references, oldest first.
+	References(ctx context.Context, wpID string) ([]*Reference, error)
 	// Audit returns the feature's audit entries with Seq > after, by Seq.
 	Audit(ctx context.Context, featureID string, after int64, limit int) ([]*AuditEntry, error)
 }
@@ -96,6 +98,9 @@ type Tx interface {
 	// the outbox.
 	AppendEvent(ctx context.Context, e *Event) error
 	AppendAudit(ctx context.Context, a *AuditEntry) error
+	// PutReference inserts a reference, or updates the state of the one
+	// with the same ID.
+	PutReference(ctx context.Context, r *Reference) error
 }
 
 // GraphReader gives read access to the in-memory dependency graph of every

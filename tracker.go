@@ -31,6 +31,8 @@ type Tracker interface {
 	Renew(ctx context.Context, wpRef string, c ClaimRequest) (*Lease, error)
 	Release(ctx context.Context, wpRef string, c ClaimRequest) error
 
+	AddReference(ctx context.Context, wpRef string, c ReferenceCreate) (*Reference, error)
+
 	AddDependency(ctx context.Context, c DependencyCreate) (*Dependency, error)
 	RemoveDependency(ctx context.Context, id string) error
 	Dependencies(ctx context.Context, ref string) ([]*Edge, error)

@@ -43,19 +43,22 @@ func WPTransitionCheck(from, to string) error {
 
 // WP is a work package: the unit of work a person or an agent claims.
 type WP struct {
-	ID          string    `json:"id"`
-	Key         string    `json:"key"` // "<PROJECT>-<n>"
-	ProjectID   string    `json:"project_id"`
-	ProjectKey  string    `json:"project_key"`
-	FeatureID   string    `json:"feature_id"`
-	Title       string    `json:"title"`
-	Description string    `json:"description"`
-	State       string    `json:"state"`
-	Estimate    float64   `json:"estimate"` // hours
-	Version     int64     `json:"version"`
-	Lease       *Lease    `json:"lease,omitempty"` // the live claim, if any
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	ID          string  `json:"id"`
+	Key         string  `json:"key"` // "<PROJECT>-<n>"
+	ProjectID   string  `json:"project_id"`
+	ProjectKey  string  `json:"project_key"`
+	FeatureID   string  `json:"feature_id"`
+	Title       string  `json:"title"`
+	Description string  `json:"description"`
+	State       string  `json:"state"`
+	Estimate    float64 `json:"estimate"` // hours
+	Version     int64   `json:"version"`
+	Lease       *Lease  `json:"lease,omitempty"` // the live claim, if any
+	// References are the commits and pull requests of the WP; only a
+	// single-WP read fills them in.
+	References []*Reference `json:"references,omitempty"`
+	CreatedAt  time.Time    `json:"created_at"`
+	UpdatedAt  time.Time    `json:"updated_at"`
 }
 
 // DefaultEstimate is the estimate, in hours, of a WP created without one.

@@ -6,7 +6,10 @@
 //     publishing on the same embedded NATS server;
 //  2. reads on a generated 10,000-WP project, in process, through the HTTP
 //     handler and through the Service directly;
-//  3. cold start, idle memory, and memory after loading 100,000 WPs.
+//  3. cold start, idle memory, and memory after loading 100,000 WPs;
+//  4. graph queries (ready, layers, blockers, dependents, path, impact,
+//     critical path, cycles, export) on a generated 100,000-WP project, in
+//     process, through the HTTP handler and through the Service.
 //
 // It prints an aligned table on stdout and progress on stderr. Figures never
 // fail the run: it exits 0 unless something errors. See README.md.
@@ -51,6 +54,10 @@ type sizes struct {
 	starts     int // cold starts
 	loadWPs    int
 	loadFeats  int
+	graphWPs   int // the graph benchmark's project
+	graphEdges int
+	graphFeats int
+	graphCalls int // measured calls per cheap graph query; whole-project ones make fewer
 	idle       time.Duration
 	drainLimit time.Duration // longest wait for the relay to empty the outbox
 }
@@ -60,11 +67,13 @@ var (
 		workers: 32, writeOps: 20000, strictOps: 5000, rawMsgs: 100000, rawStrict: 10000,
 		readWPs: 10000, readFeats: 20, readCalls: 2000,
 		starts: 5, loadWPs: 100000, loadFeats: 100, idle: 2 * time.Second, drainLimit: 5 * time.Minute,
+		graphWPs: 100000, graphEdges: 300000, graphFeats: 100, graphCalls: 2000,
 	}
 	quick = sizes{
 		workers: 32, writeOps: 2000, strictOps: 1000, rawMsgs: 20000, rawStrict: 2000,
 		readWPs: 2000, readFeats: 10, readCalls: 500,
 		starts: 3, loadWPs: 10000, loadFeats: 20, idle: 2 * time.Second, drainLimit: 2 * time.Minute,
+		graphWPs: 10000, graphEdges: 30000, graphFeats: 20, graphCalls: 500,
 	}
 )
 
@@ -97,7 +106,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	workers := fs.Int("workers", 0, "concurrent HTTP clients (default 32)")
 	base := fs.String("dir", "", "where to put the scratch directory (default: the system temp dir)")
 	keep := fs.Bool("keep", false, "keep the scratch directory (data dirs, child logs)")
-	only := fs.String("only", "", "run only these steps, comma-separated: writes, reads, start")
+	only := fs.String("only", "", "run only these steps, comma-separated: writes, reads, start, graph")
 	cpuprofile := fs.String("cpuprofile", "", "instead of the benchmarks, profile the HTTP write path in process and write a CPU profile here")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
@@ -142,6 +151,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		{"writes", "writes", b.writes},
 		{"reads", "reads", b.reads},
 		{"start", "cold start and memory", b.coldStart},
+		{"graph", "graph queries", b.graphQueries},
 	}
 	for _, s := range steps {
 		if *only != "" && !slices.Contains(strings.Split(*only, ","), s.flag) {

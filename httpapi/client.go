@@ -232,6 +232,12 @@ func (c *Client) Release(ctx context.Context, ref string, in agileplus.ClaimRequ
 	return c.do(ctx, "DELETE", "/v1/wps/"+esc(ref)+"/claim", url.Values{"token": {strconv.FormatInt(in.Token, 10)}}, 0, nil, nil)
 }
 
+// AddReference implements agileplus.Tracker.
+func (c *Client) AddReference(ctx context.Context, ref string, in agileplus.ReferenceCreate) (r *agileplus.Reference, err error) {
+	callErr := c.do(ctx, "POST", "/v1/wps/"+esc(ref)+"/references", nil, 0, in, &r)
+	return r, callErr
+}
+
 // AddDependency implements agileplus.Tracker.
 func (c *Client) AddDependency(ctx context.Context, in agileplus.DependencyCreate) (d *agileplus.Dependency, err error) {
 	callErr := c.do(ctx, "POST", "/v1/dependencies", nil, 0, in, &d)

@@ -153,6 +153,9 @@ func (s *Server) routes() []route {
 			}
 			return nil, t.Release(r.Context(), r.PathValue("wp"), agileplus.ClaimRequest{Token: tok})
 		}),
+		op(s, "POST", "/v1/wps/{wp}/references", "Link a work package to a commit (sha, repo) or a pull request (url, state)", 201, nil, func(r *http.Request, in *agileplus.ReferenceCreate) (*agileplus.Reference, error) {
+			return t.AddReference(r.Context(), r.PathValue("wp"), *in)
+		}),
 		op(s, "GET", "/v1/wps/{wp}/dependencies", "List the dependencies of a work package", 200, nil, func(r *http.Request, _ *noBody) (*List[*agileplus.Edge], error) {
 			es, err := t.Dependencies(r.Context(), r.PathValue("wp"))
 			return &List[*agileplus.Edge]{Items: nonNil(es)}, err

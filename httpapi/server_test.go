@@ -136,6 +136,12 @@ func TestBadInput(t *testing.T) {
 		{"impact bad limit", "GET", "/v1/wps/CORE-1/impact?limit=0", ``, nil, 400, "limit", "limit"},
 		{"export bad format", "GET", "/v1/graph/export?project=CORE&format=svg", ``, nil, 400, "format", "svg"},
 		{"cycles unknown project", "GET", "/v1/graph/cycles?project=ZZ", ``, nil, 404, "project", "ZZ"},
+		{"reference without kind", "POST", "/v1/wps/CORE-1/references", `{}`, nil, 400, "kind", "commit"},
+		{"reference bad sha", "POST", "/v1/wps/CORE-1/references", `{"sha":"xyz","repo":"r"}`, nil, 400, "sha", "hex"},
+		{"reference commit without repo", "POST", "/v1/wps/CORE-1/references", `{"sha":"3f2a9c1"}`, nil, 400, "repo", "repo"},
+		{"reference bad url", "POST", "/v1/wps/CORE-1/references", `{"url":"ftp://x/y"}`, nil, 400, "url", "http"},
+		{"reference bad pr state", "POST", "/v1/wps/CORE-1/references", `{"url":"https://x.dev/pr/1","state":"lost"}`, nil, 400, "state", "lost"},
+		{"reference unknown wp", "POST", "/v1/wps/CORE-55/references", `{"sha":"3f2a9c1","repo":"r"}`, nil, 404, "wp", "CORE-55"},
 		{"unknown endpoint", "GET", "/v1/nothing", ``, nil, 404, "", "no such endpoint"},
 		{"wrong method", "PUT", "/v1/projects", `{}`, nil, 405, "", "not allowed"},
 	}

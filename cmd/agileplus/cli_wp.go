@@ -13,7 +13,7 @@ import (
 
 func newWPCmd(e *env) *cobra.Command {
 	return group("wp", "Create, list, show, edit and move work packages",
-		newWPCreateCmd(e), newWPListCmd(e), newWPShowCmd(e), newWPUpdateCmd(e), newWPMoveCmd(e))
+		newWPCreateCmd(e), newWPListCmd(e), newWPShowCmd(e), newWPUpdateCmd(e), newWPMoveCmd(e), newWPRefCmd(e))
 }
 
 func newWPCreateCmd(e *env) *cobra.Command {
@@ -163,6 +163,20 @@ prints the work package's fields plus "dependencies", the list of edges.`,
 			if w.Description != "" {
 				fmt.Fprintf(e.stdout, "\n%s\n", strings.TrimRight(w.Description, "\n"))
 			}
+			if len(w.References) > 0 {
+				fmt.Fprintln(e.stdout, "\nCode")
+				t := newTable(e.stdout, "KIND", "WHERE", "STATE")
+				for _, r := range w.References {
+					if r.Kind == agileplus.RefCommit {
+						t.row("commit", r.Repo+"@"+r.SHA, "-")
+					} else {
+						t.row("pull request", r.URL, r.State)
+					}
+				}
+				if err := t.flush(); err != nil {
+					return err
+				}
+			}
 			if len(edges) == 0 {
 				_, err := fmt.Fprintln(e.stdout, "\nNo dependencies.")
 				return err
@@ -171,6 +185,37 @@ prints the work package's fields plus "dependencies", the list of edges.`,
 			return printEdges(e.stdout, edges)
 		},
 	}
+}
+
+func newWPRefCmd(e *env) *cobra.Command {
+	var in agileplus.ReferenceCreate
+	cmd := &cobra.Command{
+		Use:   "ref WP (--sha SHA --repo REPO | --pr URL [--state open|draft|merged|closed])",
+		Short: "Link a work package to a commit or a pull request",
+		Example: `  agileplus wp ref CORE-12 --sha 3f2a9c1 --repo github.com/acme/api
+  agileplus wp ref CORE-12 --pr https://github.com/acme/api/pull/481 --state merged`,
+		Args: argNames("WP"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := e.tracker().AddReference(cmd.Context(), args[0], in)
+			if err != nil {
+				return err
+			}
+			if e.asJSON {
+				return printJSON(e.stdout, r)
+			}
+			if r.Kind == agileplus.RefCommit {
+				_, err = fmt.Fprintf(e.stdout, "%s references commit %s@%s\n", args[0], r.Repo, r.SHA)
+			} else {
+				_, err = fmt.Fprintf(e.stdout, "%s references pull request %s (%s)\n", args[0], r.URL, r.State)
+			}
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&in.SHA, "sha", "", "commit hash")
+	cmd.Flags().StringVar(&in.Repo, "repo", "", "repository of the commit (or of the pull request)")
+	cmd.Flags().StringVar(&in.URL, "pr", "", "pull request URL")
+	cmd.Flags().StringVar(&in.State, "state", "", "pull request state: draft, open (default), merged, closed")
+	return cmd
 }
 
 func newWPUpdateCmd(e *env) *cobra.Command {

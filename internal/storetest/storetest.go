@@ -74,6 +74,8 @@ func Run(t *testing.T, open func(t *testing.T) agileplus.Store) {
 		{"Claims", testClaims},
 		{"ClaimRace", testClaimRace},
 		{"Ready", testReady},
+		{"References", testReferences},
+		{"GraphIndex", testGraphIndex},
 		{"EventPerCommand", testEventPerCommand},
 		{"EventChains", testEventChains},
 		{"Outbox", testOutbox},
@@ -2333,4 +2335,85 @@ func decode(t *testing.T, data []byte, v any) {
 	if err := json.Unmarshal(data, v); err != nil {
 		t.Fatalf("decode %s: %v", data, err)
 	}
+}
+
+// ---- references ----
+
+func testReferences(t *testing.T, f *fixture) {
+	f.project(t, "CORE")
+	f.feature(t, "CORE", "alpha")
+	w := f.wp(t, "alpha", "one")
+	before := len(f.events(t, w.ID))
+
+	c, err := f.svc.AddReference(f.ctx, "CORE-1", agileplus.ReferenceCreate{SHA: "3F2A9C1", Repo: "github.com/acme/api"})
+	mustOK(t, err)
+	mustEqual(t, "kind", c.Kind, agileplus.RefCommit)
+	mustEqual(t, "sha", c.SHA, "3f2a9c1")
+	again, err := f.svc.AddReference(f.ctx, "CORE-1", agileplus.ReferenceCreate{SHA: "3f2a9c1", Repo: "github.com/acme/api"})
+	mustOK(t, err)
+	mustEqual(t, "same commit id", again.ID, c.ID)
+
+	pr, err := f.svc.AddReference(f.ctx, w.ID, agileplus.ReferenceCreate{URL: "https://github.com/acme/api/pull/7"})
+	mustOK(t, err)
+	mustEqual(t, "pr state", pr.State, "open")
+	merged, err := f.svc.AddReference(f.ctx, "CORE-1", agileplus.ReferenceCreate{URL: "https://github.com/acme/api/pull/7", State: "merged"})
+	mustOK(t, err)
+	mustEqual(t, "same pr id", merged.ID, pr.ID)
+	mustEqual(t, "merged state", merged.State, "merged")
+
+	got := f.getWP(t, "CORE-1")
+	mustEqual(t, "references", len(got.References), 2)
+	mustEqual(t, "second reference state", got.References[1].State, "merged")
+	evs := f.events(t, w.ID)
+	mustEqual(t, "new events (commit, pr, pr merged)", len(evs)-before, 3)
+	mustEqual(t, "last event", evs[len(evs)-1].Type, "wp.reference_updated")
+	mustEqual(t, "audit entry", f.lastAudit(t, "alpha").EventType, "wp.reference_updated")
+
+	_, err = f.svc.AddReference(f.ctx, "CORE-9", agileplus.ReferenceCreate{SHA: "3f2a9c1", Repo: "r"})
+	mustCode(t, err, agileplus.ENOTFOUND)
+	_, err = f.svc.AddReference(f.ctx, "CORE-1", agileplus.ReferenceCreate{URL: "mailto:x@y"})
+	mustField(t, err, agileplus.EINVALID, "url")
+}
+
+// ---- graph index ----
+
+// testGraphIndex checks that a store's graph index follows its commits:
+// WPs, state changes, added and removed depends_on edges.
+func testGraphIndex(t *testing.T, f *fixture) {
+	gr, ok := f.store.(agileplus.GraphReader)
+	if !ok {
+		t.Fatal("store keeps no graph index (does not implement agileplus.GraphReader)")
+	}
+	f.project(t, "CORE")
+	f.feature(t, "CORE", "alpha")
+	f.wps(t, "alpha", 3)
+	d := f.dep(t, "CORE-3", "CORE-2", agileplus.DependsOn)
+	f.dep(t, "CORE-2", "CORE-1", agileplus.DependsOn)
+	f.dep(t, "CORE-1", "CORE-3", agileplus.RelatesTo)
+	path := func() string {
+		var keys []string
+		err := gr.ReadGraph(f.ctx, func(g *agileplus.Graph) error {
+			p, err := g.Path("CORE-3", "CORE-1")
+			for _, n := range p {
+				keys = append(keys, n.Key+":"+n.State)
+			}
+			if agileplus.ErrorCode(err) == agileplus.ENOTFOUND {
+				return nil
+			}
+			return err
+		})
+		mustOK(t, err)
+		return strings.Join(keys, " ")
+	}
+	mustEqual(t, "path", path(), "CORE-3:planned CORE-2:planned CORE-1:planned")
+	f.finish(t, "CORE-1")
+	mustEqual(t, "path after CORE-1 is done", path(), "CORE-3:planned CORE-2:planned CORE-1:done")
+	mustOK(t, f.svc.RemoveDependency(f.ctx, d.ID))
+	mustEqual(t, "path after removing CORE-3 -> CORE-2", path(), "")
+	// A refused command leaves the index alone.
+	_, err := f.svc.AddDependency(f.ctx, agileplus.DependencyCreate{From: "CORE-1", To: "CORE-3"})
+	mustOK(t, err)
+	_, err = f.svc.AddDependency(f.ctx, agileplus.DependencyCreate{From: "CORE-3", To: "CORE-1"})
+	mustCode(t, err, agileplus.ERULE)
+	mustEqual(t, "path after a refused cycle", path(), "")
 }
