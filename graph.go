@@ -1256,3 +1256,42 @@ func dotStyle(state string, other bool) string {
 // mermaidID makes a key a Mermaid node id: "CORE-12" -> "CORE_12". Project
 // keys hold no underscore, so ids stay distinct.
 func mermaidID(key string) string { return strings.ReplaceAll(key, "-", "_") }
+
+// Clone returns a deep copy of the graph, for what-if checks such as an
+// import's cycle check; the caller holds the read lock while cloning.
+func (g *Graph) Clone() *Graph {
+	c := &Graph{
+		nodes:    slices.Clone(g.nodes),
+		out:      make([][]int32, len(g.out)),
+		in:       make([][]int32, len(g.in)),
+		byID:     make(map[string]int32, len(g.byID)),
+		byKey:    make(map[string]int32, len(g.byKey)),
+		syms:     slices.Clone(g.syms),
+		symIdx:   make(map[string]int32, len(g.symIdx)),
+		projects: slices.Clone(g.projects),
+		prefixOf: make(map[int32]string, len(g.prefixOf)),
+		members:  make(map[int32][]int32, len(g.members)),
+		done:     g.done,
+		edges:    g.edges,
+	}
+	for i := range g.out {
+		c.out[i] = slices.Clone(g.out[i])
+		c.in[i] = slices.Clone(g.in[i])
+	}
+	for k, v := range g.byID {
+		c.byID[k] = v
+	}
+	for k, v := range g.byKey {
+		c.byKey[k] = v
+	}
+	for k, v := range g.symIdx {
+		c.symIdx[k] = v
+	}
+	for k, v := range g.prefixOf {
+		c.prefixOf[k] = v
+	}
+	for k, v := range g.members {
+		c.members[k] = slices.Clone(v)
+	}
+	return c
+}

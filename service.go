@@ -61,7 +61,7 @@ func (s *Service) record(ctx context.Context, tx Tx, ch change) (*Event, error) 
 	}
 	var seq int64
 	var prev string
-	if ch.action != "created" && ch.action != "added" { // a new entity has no events yet
+	if ch.action != "created" && ch.action != "added" && ch.action != "imported" { // a new entity has no events yet
 		if seq, prev, err = tx.EventHead(ctx, ch.entityID); err != nil {
 			return nil, err
 		}

@@ -69,6 +69,10 @@ type ReadTx interface {
 	Events(ctx context.Context, f EventFilter) ([]*Event, error)
 	// References returns a WP's references, oldest first.
 	References(ctx context.Context, wpID string) ([]*Reference, error)
+	// AllDependencies and AllReferences page through every stored edge and
+	// reference by id, for export.
+	AllDependencies(ctx context.Context, p Page) ([]*Dependency, error)
+	AllReferences(ctx context.Context, p Page) ([]*Reference, error)
 	// Audit returns the feature's audit entries with Seq > after, by Seq.
 	Audit(ctx context.Context, featureID string, after int64, limit int) ([]*AuditEntry, error)
 }
@@ -85,6 +89,9 @@ type Tx interface {
 	// NextWPNumber allocates the project's next WP number (1, 2, ...). It
 	// is bookkeeping: it does not change the project's version.
 	NextWPNumber(ctx context.Context, projectID string) (int64, error)
+	// ReserveWPNumber makes sure NextWPNumber never hands out num or lower
+	// (an import that brings its own keys).
+	ReserveWPNumber(ctx context.Context, projectID string, num int64) error
 	// UpdateWP also stores w.Lease (nil clears it) and raises the WP's
 	// fencing counter to w.Lease.Token; the counter never goes down.
 	UpdateWP(ctx context.Context, w *WP) error

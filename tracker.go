@@ -1,6 +1,9 @@
 package agileplus
 
-import "context"
+import (
+	"context"
+	"io"
+)
 
 // Tracker is the whole set of commands and queries the platform offers. The
 // domain Service implements it in-process; the HTTP client implements it
@@ -43,6 +46,11 @@ type Tracker interface {
 	Events(ctx context.Context, f EventQuery) ([]*Event, error)
 	Audit(ctx context.Context, featureRef string, after int64, limit int) ([]*AuditEntry, error)
 	VerifyAudit(ctx context.Context, featureRef string) (*AuditVerification, error)
+
+	// BulkImport creates what a JSON-lines file describes (see bulk.go);
+	// BulkExport writes everything in that form.
+	BulkImport(ctx context.Context, r io.Reader, opts ImportOptions) (*ImportResult, error)
+	BulkExport(ctx context.Context, w io.Writer) error
 
 	// Graph queries over depends_on edges between WPs (see graph.go).
 	Layers(ctx context.Context, projectRef string) (*GraphLayers, error)

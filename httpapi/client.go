@@ -379,6 +379,56 @@ func (c *Client) Export(ctx context.Context, projectRef, format string) ([]byte,
 	return raw, callErr
 }
 
+// BulkImport implements agileplus.Tracker.
+func (c *Client) BulkImport(ctx context.Context, r io.Reader, opts agileplus.ImportOptions) (*agileplus.ImportResult, error) {
+	u := c.base + "/v1/import"
+	if opts.AllowCycles {
+		u += "?allow_cycles=true"
+	}
+	req, err := http.NewRequestWithContext(ctx, "POST", u, r)
+	if err != nil {
+		return nil, agileplus.Errorf(agileplus.EINVALID, "bad server URL %q: %v", c.base, err)
+	}
+	req.Header.Set("Content-Type", "application/x-ndjson")
+	if c.actor != "" {
+		req.Header.Set(ActorHeader, c.actor)
+	}
+	// An import may take a while to validate and write: no client timeout.
+	hc := *c.http
+	hc.Timeout = 0
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, agileplus.Errorf(agileplus.EUNAVAILABLE, "cannot reach the server at %s: %v", c.base, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 400 {
+		var eb ErrorBody
+		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+		if json.Unmarshal(raw, &eb) != nil {
+			return nil, &agileplus.Error{Code: codeOf(resp.StatusCode), Message: fmt.Sprintf("server answered %s: %s", resp.Status, strings.TrimSpace(string(raw)))}
+		}
+		if len(eb.Error.Problems) > 0 {
+			return nil, &agileplus.ImportError{Problems: eb.Error.Problems}
+		}
+		return nil, &agileplus.Error{Code: eb.Error.Code, Message: eb.Error.Message, Field: eb.Error.Field}
+	}
+	var res agileplus.ImportResult
+	if err := json.NewDecoder(resp.Body).Decode(&res); err != nil {
+		return nil, fmt.Errorf("httpapi: decode import result: %w", err)
+	}
+	return &res, nil
+}
+
+// BulkExport implements agileplus.Tracker.
+func (c *Client) BulkExport(ctx context.Context, w io.Writer) error {
+	var raw rawBody
+	if err := c.do(ctx, "GET", "/v1/export", nil, 0, nil, &raw); err != nil {
+		return err
+	}
+	_, err := w.Write(raw)
+	return err
+}
+
 // rawBody receives a response body as it is, whatever its content type.
 type rawBody []byte
 

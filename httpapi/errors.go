@@ -17,6 +17,8 @@ type ErrorDetail struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 	Field   string `json:"field,omitempty"`
+	// Problems lists every reason a bulk import was refused.
+	Problems []agileplus.ImportProblem `json:"problems,omitempty"`
 }
 
 // statusOf maps domain error codes to HTTP status codes, in one place.

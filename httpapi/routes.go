@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"bytes"
+	"errors"
 	"net/http"
 	"reflect"
 	"strconv"
@@ -56,6 +58,46 @@ var exportTypes = map[string]string{
 	agileplus.ExportDOT:     "text/vnd.graphviz; charset=utf-8",
 	agileplus.ExportMermaid: "text/plain; charset=utf-8",
 	agileplus.ExportCompact: "text/plain; charset=utf-8",
+}
+
+// MaxImportBytes bounds a bulk import body.
+const MaxImportBytes = 512 << 20
+
+func (s *Server) handleImport(w http.ResponseWriter, r *http.Request) {
+	r = withActor(r)
+	var opts agileplus.ImportOptions
+	switch v := r.URL.Query().Get("allow_cycles"); v {
+	case "", "false", "0":
+	case "true", "1":
+		opts.AllowCycles = true
+	default:
+		s.fail(w, r, agileplus.FieldErrorf("allow_cycles", "allow_cycles must be true or false, not %q", v))
+		return
+	}
+	if r.ContentLength > MaxImportBytes {
+		s.fail(w, r, agileplus.FieldErrorf("body", "import is %d bytes; the limit is %d", r.ContentLength, MaxImportBytes))
+		return
+	}
+	res, err := s.Tracker.BulkImport(r.Context(), http.MaxBytesReader(w, r.Body, MaxImportBytes), opts)
+	var big *http.MaxBytesError
+	if errors.As(err, &big) {
+		err = agileplus.FieldErrorf("body", "import is larger than %d bytes", MaxImportBytes)
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+func (s *Server) handleBulkExport(w http.ResponseWriter, r *http.Request) {
+	var buf bytes.Buffer
+	if err := s.Tracker.BulkExport(r.Context(), &buf); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.Write(buf.Bytes())
 }
 
 func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
@@ -247,6 +289,9 @@ func (s *Server) routes() []route {
 		op(s, "GET", "/v1/graph/cycles", "Dependency cycles among a project's work packages (only imported data can have one)", 200, []param{{"project", "string", "project id or key (required)"}}, func(r *http.Request, _ *noBody) (*agileplus.GraphCycles, error) {
 			return t.Cycles(r.Context(), r.URL.Query().Get("project"))
 		}),
+		{method: "POST", path: "/v1/import", summary: "Import JSON lines (projects, features, wps, dependencies, references), validated as a whole, idempotent by key", status: 200,
+			query: []param{{"allow_cycles", "boolean", "import depends_on cycles instead of refusing the file"}}, out: reflect.TypeFor[agileplus.ImportResult](), handler: s.handleImport},
+		{method: "GET", path: "/v1/export", summary: "Everything as JSON lines, in the form /v1/import reads", status: 200, handler: s.handleBulkExport},
 		{method: "GET", path: "/v1/graph/export", summary: "A project's graph as json, dot (Graphviz), mermaid or compact text for an LLM", status: 200,
 			query: []param{{"project", "string", "project id or key (required)"}, {"format", "string", "json, dot, mermaid or compact"}}, handler: s.handleExport},
 		op(s, "GET", "/v1/features/{feature}/audit/verify", "Verify a feature's audit chain", 200, nil, func(r *http.Request, _ *noBody) (*agileplus.AuditVerification, error) {

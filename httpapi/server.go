@@ -138,7 +138,12 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if status == http.StatusInternalServerError {
 		s.Logger.Error("http: internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
-	writeError(w, status, ErrorDetail{Code: code, Message: agileplus.ErrorMessage(err), Field: agileplus.ErrorField(err)})
+	d := ErrorDetail{Code: code, Message: agileplus.ErrorMessage(err), Field: agileplus.ErrorField(err)}
+	var ie *agileplus.ImportError
+	if errors.As(err, &ie) {
+		d.Message, d.Problems = ie.Error(), ie.Problems
+	}
+	writeError(w, status, d)
 }
 
 // decode reads a JSON body into v: at most MaxBodyBytes, no unknown fields,

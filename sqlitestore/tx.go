@@ -14,10 +14,11 @@ import (
 // Tx implements agileplus.Tx over one SQLite transaction.
 type Tx struct {
 	tx    *sql.Tx
-	stmts *statements // write transactions only
-	heads *headCache  // write transactions only
-	gops  []graphOp   // graph changes of the running command (writes only)
-	s     *Store      // for the graph index
+	stmts *statements          // write transactions only
+	heads *headCache           // write transactions only
+	gops  []graphOp            // graph changes of the running command (writes only)
+	s     *Store               // for the graph index
+	local map[string]*sql.Stmt // statements prepared for this transaction only
 }
 
 var _ agileplus.Tx = (*Tx)(nil)
@@ -32,7 +33,20 @@ func (t *Tx) stmt(ctx context.Context, q string) *sql.Stmt {
 		return t.tx.StmtContext(ctx, s)
 	}
 	t.stmts.pending[q] = true
-	return nil
+	// Until it is prepared for good (after this transaction), prepare it
+	// for this transaction: a long one (an import) then parses it once.
+	if s := t.local[q]; s != nil {
+		return s
+	}
+	s, err := t.tx.PrepareContext(ctx, q)
+	if err != nil {
+		return nil
+	}
+	if t.local == nil {
+		t.local = map[string]*sql.Stmt{}
+	}
+	t.local[q] = s
+	return s
 }
 
 func (t *Tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {

@@ -23,6 +23,8 @@ func addWorkCommands(root *cobra.Command, e *env) {
 		newEventsCmd(e),
 		newAuditCmd(e),
 		newGraphCmd(e),
+		newImportCmd(e),
+		newExportCmd(e),
 		newSeedCmd(e),
 	}
 	for _, c := range cmds {

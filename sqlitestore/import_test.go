@@ -1,0 +1,181 @@
+package sqlitestore_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/agileplus/agileplus"
+	"github.com/agileplus/agileplus/sqlitestore"
+)
+
+func openService(t *testing.T) (*agileplus.Service, *sqlitestore.Store) {
+	t.Helper()
+	s, err := sqlitestore.Open(context.Background(), sqlitestore.Config{Path: filepath.Join(t.TempDir(), "a.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return agileplus.NewService(s), s
+}
+
+const sampleFile = `{"type":"project","key":"CORE","name":"Core"}
+{"type":"project","key":"WEB","name":"Web"}
+{"type":"feature","project":"CORE","slug":"auth","title":"Auth","description":"Sign in","state":"planned"}
+{"type":"feature","project":"WEB","slug":"login-page","title":"Login page","state":"created"}
+{"type":"wp","key":"CORE-1","feature":"auth","title":"Token service","state":"done","estimate":4}
+{"type":"wp","key":"CORE-2","feature":"auth","title":"Sessions","state":"doing","estimate":3}
+{"type":"wp","key":"CORE-5","feature":"auth","title":"Audit log","state":"planned","estimate":1}
+{"type":"wp","key":"WEB-1","feature":"login-page","title":"Form","state":"planned","estimate":2}
+{"type":"dependency","from":"CORE-2","to":"CORE-1","kind":"depends_on"}
+{"type":"dependency","from":"WEB-1","to":"CORE-2","kind":"depends_on"}
+{"type":"dependency","from":"WEB-1","to":"CORE-5","kind":"relates_to"}
+{"type":"dependency","from":"auth","to":"login-page","kind":"relates_to"}
+{"type":"reference","kind":"commit","wp":"CORE-1","repo":"github.com/acme/core","sha":"3f2a9c1"}
+{"type":"reference","state":"merged","kind":"pull_request","wp":"CORE-2","url":"https://github.com/acme/core/pull/9"}
+`
+
+func TestImportExportRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	svc, _ := openService(t)
+	res, err := svc.BulkImport(ctx, strings.NewReader(sampleFile), agileplus.ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.Created[agileplus.RecWP]; got != 4 {
+		t.Fatalf("got %d WPs created, want 4", got)
+	}
+	var out bytes.Buffer
+	if err := svc.BulkExport(ctx, &out); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != sampleFile {
+		t.Fatalf("export differs from the imported file:\n%s\nwant\n%s", out.String(), sampleFile)
+	}
+	t.Run("keys continue after imported ones", func(t *testing.T) {
+		w, err := svc.CreateWP(ctx, "auth", agileplus.WPCreate{Title: "next"})
+		if err != nil || w.Key != "CORE-6" {
+			t.Fatalf("got %v, %v; want CORE-6", w, err)
+		}
+	})
+	t.Run("events and audit", func(t *testing.T) {
+		evs, err := svc.Events(ctx, agileplus.EventQuery{Entity: "CORE-2"})
+		if err != nil || len(evs) != 2 || evs[0].Type != "wp.imported" || evs[1].Type != "wp.referenced" {
+			t.Fatalf("got %d events (%v), want wp.imported, wp.referenced", len(evs), err)
+		}
+		v, err := svc.VerifyAudit(ctx, "auth")
+		if err != nil || !v.Valid {
+			t.Fatalf("got %+v, %v; want a valid audit chain", v, err)
+		}
+		as, err := svc.Audit(ctx, "auth", 0, 0)
+		if err != nil || as[0].EventType != "feature.import_applied" || as[0].Summary != "bulk import: 8 records" {
+			t.Fatalf("got first audit entry %+v, %v; want one entry for the whole import", as[0], err)
+		}
+	})
+	t.Run("second import changes nothing", func(t *testing.T) {
+		before, _ := svc.Events(ctx, agileplus.EventQuery{Limit: 1000})
+		res, err := svc.BulkImport(ctx, strings.NewReader(sampleFile), agileplus.ImportOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Created) != 0 || res.Events != 0 || res.Unchanged[agileplus.RecDependency] != 4 {
+			t.Fatalf("got %+v, want nothing created and 4 unchanged dependencies", res)
+		}
+		after, _ := svc.Events(ctx, agileplus.EventQuery{Limit: 1000})
+		if len(after) != len(before) {
+			t.Fatalf("got %d events after re-import, want %d", len(after), len(before))
+		}
+	})
+	t.Run("graph index sees imported edges", func(t *testing.T) {
+		p, err := svc.Path(ctx, "WEB-1", "CORE-1")
+		if err != nil || len(p) != 3 {
+			t.Fatalf("got %v, %v; want WEB-1 -> CORE-2 -> CORE-1", p, err)
+		}
+	})
+}
+
+func TestImportRefusesWholeFile(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name, file string
+		want       []string // substrings of the problems
+	}{
+		{"bad lines", `{"type":"project","key":"A1","name":"a"}
+{"type":"project","key":"lower","name":"b"}
+{"type":"wp","key":"A1-1","feature":"nope","title":"x"}
+{"type":"feature","project":"A1","slug":"f","title":"F","state":"flying"}
+{"type":"thing"}
+{not json
+`, []string{"line 2", "upper-case", "line 3", `no feature "nope"`, "line 4", "flying", "line 5", "unknown record type", "line 6", "not a valid record"}},
+		{"dangling dependency", `{"type":"project","key":"A1","name":"a"}
+{"type":"feature","project":"A1","slug":"f","title":"F"}
+{"type":"wp","key":"A1-1","feature":"f","title":"x"}
+{"type":"dependency","from":"A1-1","to":"A1-9"}
+{"type":"dependency","from":"A1-1","to":"A1-1"}
+{"type":"dependency","from":"A1-1","to":"f"}
+{"type":"wp","key":"B2-1","feature":"f","title":"wrong project"}
+{"type":"reference","wp":"A1-1","sha":"zz","repo":"r"}
+`, []string{`"A1-9"`, "itself", "two work packages or two features", "A1-<number>", "hex"}},
+		{"cycle", `{"type":"project","key":"A1","name":"a"}
+{"type":"feature","project":"A1","slug":"f","title":"F"}
+{"type":"wp","key":"A1-1","feature":"f","title":"x"}
+{"type":"wp","key":"A1-2","feature":"f","title":"y"}
+{"type":"wp","key":"A1-3","feature":"f","title":"z"}
+{"type":"dependency","from":"A1-1","to":"A1-2"}
+{"type":"dependency","from":"A1-2","to":"A1-3"}
+{"type":"dependency","from":"A1-3","to":"A1-1"}
+`, []string{"cycle: A1-1 -> A1-2 -> A1-3 -> A1-1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			svc, store := openService(t)
+			_, err := svc.BulkImport(ctx, strings.NewReader(tt.file), agileplus.ImportOptions{})
+			var ie *agileplus.ImportError
+			if !errors.As(err, &ie) || agileplus.ErrorCode(err) != agileplus.EINVALID {
+				t.Fatalf("got %v, want an EINVALID import error", err)
+			}
+			var all strings.Builder
+			for _, p := range ie.Problems {
+				fmt.Fprintf(&all, "line %d: %s\n", p.Line, p.Message)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(all.String(), w) {
+					t.Errorf("problems do not mention %q:\n%s", w, all.String())
+				}
+			}
+			if n, _ := store.PendingCount(ctx); n != 0 {
+				t.Errorf("got %d events after a refused import, want 0", n)
+			}
+			ps, _ := svc.Projects(ctx, agileplus.Page{})
+			if len(ps) != 0 {
+				t.Errorf("got %d projects after a refused import, want 0", len(ps))
+			}
+		})
+	}
+}
+
+func TestImportWithCyclesAllowed(t *testing.T) {
+	ctx := context.Background()
+	svc, _ := openService(t)
+	file := `{"type":"project","key":"A1","name":"a"}
+{"type":"feature","project":"A1","slug":"f","title":"F"}
+{"type":"wp","key":"A1-1","feature":"f","title":"x"}
+{"type":"wp","key":"A1-2","feature":"f","title":"y"}
+{"type":"dependency","from":"A1-1","to":"A1-2"}
+{"type":"dependency","from":"A1-2","to":"A1-1"}
+`
+	if _, err := svc.BulkImport(ctx, strings.NewReader(file), agileplus.ImportOptions{AllowCycles: true}); err != nil {
+		t.Fatal(err)
+	}
+	cy, err := svc.Cycles(ctx, "A1")
+	if err != nil || len(cy.Cycles) != 1 || strings.Join(cy.Cycles[0], " ") != "A1-1 A1-2 A1-1" {
+		t.Fatalf("got %+v, %v; want the cycle A1-1 A1-2 A1-1", cy, err)
+	}
+	if _, err := svc.CriticalPath(ctx, "A1", ""); agileplus.ErrorCode(err) != agileplus.ERULE {
+		t.Fatalf("got %v, want the critical path refused over a cycle", err)
+	}
+}
