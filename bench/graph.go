@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -73,12 +74,30 @@ type graphBuild struct {
 func (b *bench) graphQueries(ctx context.Context) error {
 	ctx = agileplus.WithActor(ctx, "bench")
 	spec := graphSpec{project: graphProject, wps: b.sz.graphWPs, edges: b.sz.graphEdges, fts: b.sz.graphFeats}
+	rng := rand.New(rand.NewPCG(3, 4))
+
+	// The ready query at 10,000 WPs, next to beads' figure, first: on its
+	// own store, with nothing else in the heap.
+	var tenk graphRow
+	if spec.wps != beadsWPs {
+		small := graphSpec{project: beadsProject, wps: beadsWPs, edges: 3 * beadsWPs, fts: 20}
+		st, _, svc, gb, err := b.buildGraphProject(ctx, "graph-10k", small)
+		if err != nil {
+			return err
+		}
+		q := &graphRunner{b: b, ctx: ctx, svc: svc, srv: httpapi.NewServer(svc, nil, nil, "bench"), keys: gb.keys, rng: rng}
+		tenk, err = q.ready(small.project)
+		st.Close()
+		if err != nil {
+			return err
+		}
+	}
+
 	store, path, svc, gb, err := b.buildGraphProject(ctx, "graph", spec)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-
 	var ms0 runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&ms0)
@@ -90,30 +109,16 @@ func (b *bench) graphQueries(ctx context.Context) error {
 		return fmt.Errorf("graph index holds %d WPs and %d edges, want %d and %d", gWPs, gEdges, spec.wps, spec.edges)
 	}
 
-	rng := rand.New(rand.NewPCG(3, 4))
+	load0 := loadAverage()
 	q := &graphRunner{b: b, ctx: ctx, svc: svc, srv: httpapi.NewServer(svc, nil, nil, "bench"), keys: gb.keys, rng: rng}
 	rows, pathStats, err := q.run(spec.project)
 	if err != nil {
 		return err
 	}
-
-	// The ready query at 10,000 WPs, next to beads' figure.
-	var tenk graphRow
 	if spec.wps == beadsWPs {
 		tenk = rows[0]
-	} else {
-		small := graphSpec{project: beadsProject, wps: beadsWPs, edges: 3 * beadsWPs, fts: 20}
-		st2, _, svc2, gb2, err := b.buildGraphProject(ctx, "graph-10k", small)
-		if err != nil {
-			return err
-		}
-		q2 := &graphRunner{b: b, ctx: ctx, svc: svc2, srv: httpapi.NewServer(svc2, nil, nil, "bench"), keys: gb2.keys, rng: rng}
-		tenk, err = q2.ready(small.project)
-		st2.Close()
-		if err != nil {
-			return err
-		}
 	}
+	load1 := loadAverage()
 
 	// Reopen: Open rebuilds the index from the database; the heap grows by
 	// the index and whatever the connections hold in Go memory.
@@ -122,8 +127,22 @@ func (b *bench) graphQueries(ctx context.Context) error {
 		return err
 	}
 
-	b.graphReport(spec, gb, rows, pathStats, tenk, ms0.HeapAlloc, reopen, heapDelta)
+	b.graphReport(spec, gb, rows, pathStats, tenk, ms0.HeapAlloc, reopen, heapDelta, load0, load1)
 	return nil
+}
+
+// loadAverage returns the one-minute load average, or "?": other processes
+// on the machine show in the tail latencies.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return "?"
+	}
+	return f[0]
 }
 
 // buildGraphProject opens a fresh store and generates spec in it through
@@ -445,8 +464,9 @@ func (q *graphRunner) get(path string, size *int, want ...int) (int, error) {
 }
 
 // timeQuery times n calls of fn after warm warm-up calls; fn gets the call
-// number, warm-up calls included.
+// number, warm-up calls included. It collects garbage first.
 func timeQuery(warm, n int, fn func(i int) error) (result, []time.Duration, error) {
+	runtime.GC() // the garbage of what ran before is not this query's
 	for i := range warm {
 		if err := fn(i); err != nil {
 			return result{}, nil, err
@@ -724,7 +744,7 @@ func (b *bench) reopenGraph(ctx context.Context, store *sqlitestore.Store, path 
 	return took, int64(after.HeapAlloc) - int64(before.HeapAlloc), nil
 }
 
-func (b *bench) graphReport(spec graphSpec, gb *graphBuild, rows []graphRow, ps pathStats, tenk graphRow, heap uint64, reopen time.Duration, heapDelta int64) {
+func (b *bench) graphReport(spec graphSpec, gb *graphBuild, rows []graphRow, ps pathStats, tenk graphRow, heap uint64, reopen time.Duration, heapDelta int64, load0, load1 string) {
 	p := gb.plan
 	s := b.rep.section(fmt.Sprintf("4. Graph queries on a %s-WP project, in process (sequential calls)", fmtInt(spec.wps)),
 		"query", "calls", "Service p50", "Service p99", "HTTP p50", "HTTP p99", "target p99", "Service", "HTTP", "HTTP bytes", "answer")
@@ -744,8 +764,8 @@ func (b *bench) graphReport(spec graphSpec, gb *graphBuild, rows []graphRow, ps 
 		fmtRates(gb.depFifths), fmtRate(gb.trans.rate()), fmtInt(gb.nTransitions), fmtDur(gb.trans.pct(99)), gb.took.Round(time.Second))
 	s.note("shortest path: random ordered pairs of distinct WPs; %s found (mean %.1f hops, longest %d; Service p99 %s), %s not found (Service p99 %s)",
 		fmtInt(ps.found), float64(ps.foundHops)/float64(max(ps.found, 1)), ps.maxHops, fmtDur(ps.foundP99), fmtInt(ps.notFound), fmtDur(ps.noneP99))
-	s.note("cheap queries: %d calls after %d warm-up, random WPs; whole-project queries: %d calls after 3 warm-up; HTTP: httpapi.NewServer(...).ServeHTTP with httptest.NewRecorder",
-		b.sz.graphCalls, readWarmup, rows[len(rows)-1].svc.ops)
+	s.note("cheap queries: %d calls after %d warm-up, random WPs; whole-project queries: %d calls after 3 warm-up; a GC before each; HTTP: httpapi.NewServer(...).ServeHTTP with httptest.NewRecorder; load average %s before the queries, %s after",
+		b.sz.graphCalls, readWarmup, rows[len(rows)-1].svc.ops, load0, load1)
 	est := graphBytesPerWP*float64(spec.wps) + graphBytesPerEdge*float64(spec.edges)
 	s.note("index memory, from graph.go's figures: %s WPs x %.0f B + %s edges x %.1f B = %s (plus %s of scratch per query running); Go heap after the build: %s; reopening the store (Open rebuilds the index) took %s and grew the heap by %s",
 		fmtInt(spec.wps), graphBytesPerWP, fmtInt(spec.edges), graphBytesPerEdge, fmtMB(est/(1<<20)), fmtMB(graphScratchPerWP*float64(spec.wps)/(1<<20)),

@@ -60,8 +60,8 @@ var exportTypes = map[string]string{
 	agileplus.ExportCompact: "text/plain; charset=utf-8",
 }
 
-// MaxImportBytes bounds a bulk import body.
-const MaxImportBytes = 512 << 20
+// DefaultImportLimit bounds a bulk import body unless Server.ImportLimit says otherwise.
+const DefaultImportLimit = 512 << 20
 
 func (s *Server) handleImport(w http.ResponseWriter, r *http.Request) {
 	r = withActor(r)
@@ -74,14 +74,18 @@ func (s *Server) handleImport(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, agileplus.FieldErrorf("allow_cycles", "allow_cycles must be true or false, not %q", v))
 		return
 	}
-	if r.ContentLength > MaxImportBytes {
-		s.fail(w, r, agileplus.FieldErrorf("body", "import is %d bytes; the limit is %d", r.ContentLength, MaxImportBytes))
+	limit := s.ImportLimit
+	if limit <= 0 {
+		limit = DefaultImportLimit
+	}
+	if r.ContentLength > limit {
+		s.fail(w, r, agileplus.FieldErrorf("body", "import is %d bytes; the limit is %d", r.ContentLength, limit))
 		return
 	}
-	res, err := s.Tracker.BulkImport(r.Context(), http.MaxBytesReader(w, r.Body, MaxImportBytes), opts)
+	res, err := s.Tracker.BulkImport(r.Context(), http.MaxBytesReader(w, r.Body, limit), opts)
 	var big *http.MaxBytesError
 	if errors.As(err, &big) {
-		err = agileplus.FieldErrorf("body", "import is larger than %d bytes", MaxImportBytes)
+		err = agileplus.FieldErrorf("body", "import is larger than %d bytes", limit)
 	}
 	if err != nil {
 		s.fail(w, r, err)

@@ -37,6 +37,8 @@ type Server struct {
 	Checks  []Check
 	Logger  *slog.Logger
 	Version string
+	// ImportLimit bounds a bulk import body (default DefaultImportLimit).
+	ImportLimit int64
 
 	handler http.Handler
 	openapi []byte

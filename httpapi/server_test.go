@@ -168,6 +168,34 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
+func TestImportLimits(t *testing.T) {
+	store, err := sqlitestore.Open(context.Background(), sqlitestore.Config{Path: filepath.Join(t.TempDir(), "a.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	api := httpapi.NewServer(agileplus.NewService(store), nil, nil, "test")
+	api.ImportLimit = 100
+	srv := httptest.NewServer(api)
+	defer srv.Close()
+	big := strings.Repeat(`{"type":"project","key":"AB","name":"x"}`+"\n", 10)
+	code, eb, _ := do(t, srv, "POST", "/v1/import", big)
+	if code != 400 || eb.Error.Field != "body" || !strings.Contains(eb.Error.Message, "limit") {
+		t.Fatalf("got %d %+v, want 400 naming the limit", code, eb)
+	}
+	code, eb, _ = do(t, srv, "POST", "/v1/import?allow_cycles=maybe", "")
+	if code != 400 || eb.Error.Field != "allow_cycles" {
+		t.Fatalf("got %d %+v, want 400 for allow_cycles", code, eb)
+	}
+	code, eb, _ = do(t, srv, "POST", "/v1/import", `{"type":"project","key":"ab","name":"x"}`+"\n")
+	if code != 400 || len(eb.Error.Problems) != 1 || eb.Error.Problems[0].Line != 1 {
+		t.Fatalf("got %d %+v, want 400 listing the problem on line 1", code, eb)
+	}
+	if n, _ := store.PendingCount(context.Background()); n != 0 {
+		t.Fatalf("got %d events after refused imports, want 0", n)
+	}
+}
+
 func TestOpenAPIDocument(t *testing.T) {
 	srv, _ := newTestAPI(t)
 	code, _, raw := do(t, srv, "GET", "/openapi.json", "")
