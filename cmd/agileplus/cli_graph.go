@@ -57,6 +57,9 @@ func newGraphReachCmd(e *env, which string) *cobra.Command {
 		Short: short + ", directly or transitively",
 		Args:  argNames("WP"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if depth != 0 && !transitive {
+				return usagef(cmd, "--depth needs --transitive")
+			}
 			q := e.tracker().Blockers
 			if which == "dependents" {
 				q = e.tracker().Dependents
@@ -103,7 +106,11 @@ func newGraphPathCmd(e *env) *cobra.Command {
 			for i, n := range p {
 				keys[i] = n.Key + " (" + n.State + ")"
 			}
-			_, err = fmt.Fprintf(e.stdout, "%s\n%d hops\n", strings.Join(keys, " -> "), len(p)-1)
+			hops := "hops"
+			if len(p) == 2 {
+				hops = "hop"
+			}
+			_, err = fmt.Fprintf(e.stdout, "%s\n%d %s\n", strings.Join(keys, " -> "), len(p)-1, hops)
 			return err
 		},
 	}
@@ -116,6 +123,9 @@ func newGraphCriticalCmd(e *env) *cobra.Command {
 		Short: "Critical path by estimate, with earliest and latest start and slack of every open work package",
 		Args:  argNames(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if (project == "") == (feature == "") {
+				return usagef(cmd, "pass exactly one of --project and --feature")
+			}
 			cp, err := e.tracker().CriticalPath(cmd.Context(), project, feature)
 			if err != nil {
 				return err
@@ -209,6 +219,9 @@ func newGraphExportCmd(e *env) *cobra.Command {
   agileplus graph export CORE   # one line per work package: key, state, what it waits on`,
 		Args: argNames("PROJECT"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if e.asJSON && !cmd.Flags().Changed("format") {
+				format = agileplus.ExportJSON
+			}
 			out, err := e.tracker().Export(cmd.Context(), args[0], format)
 			if err != nil {
 				return err
