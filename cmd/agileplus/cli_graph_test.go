@@ -321,7 +321,7 @@ func TestCLIGraphBadInput(t *testing.T) {
 		{"critical with both", []string{"graph", "critical", "--project", "CORE", "--feature", "core-api"}, []string{"exactly one of --project and --feature"}, "", true},
 		{"bad format", []string{"graph", "export", "CORE", "--format", "png"}, []string{`unknown format "png"`, "json, dot, mermaid or compact"}, agileplus.EINVALID, true},
 		{"empty format", []string{"graph", "export", "CORE", "--format", ""}, []string{"format is required"}, agileplus.EINVALID, true},
-		{"depth without transitive", []string{"graph", "blockers", "CORE-5", "--depth", "2"}, []string{"depth", "transitive"}, agileplus.EINVALID, true},
+		{"depth without transitive", []string{"graph", "blockers", "CORE-5", "--depth", "2"}, []string{"--depth needs --transitive"}, "", true},
 		{"depth too deep", []string{"graph", "dependents", "CORE-1", "--transitive", "--depth", "101"}, []string{"depth must be an integer between 1 and 100"}, agileplus.EINVALID, true},
 		{"depth not a number", []string{"graph", "blockers", "CORE-5", "--transitive", "--depth", "deep"}, []string{"--depth"}, "", true},
 		{"impact limit too large", []string{"graph", "impact", "CORE-1", "--limit", "5000"}, []string{"limit"}, agileplus.EINVALID, true},
