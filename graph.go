@@ -1295,3 +1295,89 @@ func (g *Graph) Clone() *Graph {
 	}
 	return c
 }
+
+// GraphFeature is a feature rolled up from its WPs.
+type GraphFeature struct {
+	FeatureID string `json:"feature_id"`
+	Slug      string `json:"slug,omitempty"` // filled in by the service
+	ProjectID string `json:"project_id"`
+	WPs       int    `json:"wps"`
+	Open      int    `json:"open"`
+	// OpenEstimate is the hours of its WPs not done.
+	OpenEstimate float64 `json:"open_estimate"`
+	// DependsOn lists the features this one waits on through its WPs'
+	// depends_on edges (and, added by the service, feature-level edges).
+	DependsOn []GraphFeatureEdge `json:"depends_on"`
+}
+
+// GraphFeatureEdge is a rolled-up edge: WPEdges depends_on edges from the
+// feature's WPs to the other feature's WPs, Open of them to WPs not done.
+type GraphFeatureEdge struct {
+	FeatureID string `json:"feature_id"`
+	Slug      string `json:"slug,omitempty"`
+	WPEdges   int    `json:"wp_edges"`
+	Open      int    `json:"open"`
+	Explicit  bool   `json:"explicit,omitempty"` // a feature-level depends_on
+}
+
+// GraphFeatures is a project's features rolled up from their WPs.
+type GraphFeatures struct {
+	ProjectID string         `json:"project_id"`
+	Features  []GraphFeature `json:"features"`
+}
+
+// FeatureRollup rolls the project's WPs up to their features: counts, open
+// hours, and the features each waits on through WP edges (in any project).
+// Features without WPs do not appear; the service adds them.
+func (g *Graph) FeatureRollup(projectID string) *GraphFeatures {
+	res := &GraphFeatures{ProjectID: projectID, Features: []GraphFeature{}}
+	p, ok := g.symIdx[projectID]
+	if !ok {
+		return res
+	}
+	index := map[int32]int{} // feature sym -> position in res.Features
+	edges := map[[2]int32]*GraphFeatureEdge{}
+	var order [][2]int32
+	for _, v := range g.members[p] {
+		n := &g.nodes[v]
+		i, ok := index[n.feature]
+		if !ok {
+			i = len(res.Features)
+			index[n.feature] = i
+			res.Features = append(res.Features, GraphFeature{FeatureID: g.syms[n.feature], ProjectID: projectID})
+		}
+		f := &res.Features[i]
+		f.WPs++
+		if n.state != g.done {
+			f.Open++
+			f.OpenEstimate += n.est
+		}
+		for _, t := range g.out[v] {
+			tf := g.nodes[t].feature
+			if tf == n.feature {
+				continue
+			}
+			k := [2]int32{n.feature, tf}
+			e := edges[k]
+			if e == nil {
+				e = &GraphFeatureEdge{FeatureID: g.syms[tf]}
+				edges[k] = e
+				order = append(order, k)
+			}
+			e.WPEdges++
+			if g.nodes[t].state != g.done {
+				e.Open++
+			}
+		}
+	}
+	for _, k := range order {
+		f := &res.Features[index[k[0]]]
+		f.DependsOn = append(f.DependsOn, *edges[k])
+	}
+	for i := range res.Features {
+		if res.Features[i].DependsOn == nil {
+			res.Features[i].DependsOn = []GraphFeatureEdge{}
+		}
+	}
+	return res
+}

@@ -1,8 +1,10 @@
 package agileplus
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 )
 
 // Graph queries. The service resolves project and feature refs in the store
@@ -223,4 +225,72 @@ func (s *Service) Export(ctx context.Context, projectRef, format string) ([]byte
 		return nil, fmt.Errorf("export %s: %w", projectRef, err)
 	}
 	return out, nil
+}
+
+// FeatureGraph rolls a project's WPs up to its features: per feature the
+// WPs, the open ones and their hours, and the features it waits on through
+// its WPs' dependencies and through feature-level depends_on edges.
+func (s *Service) FeatureGraph(ctx context.Context, projectRef string) (*GraphFeatures, error) {
+	pid, err := s.projectID(ctx, "project", projectRef)
+	if err != nil {
+		return nil, err
+	}
+	var res *GraphFeatures
+	if err := s.graph(ctx, func(g *Graph) error { res = g.FeatureRollup(pid); return nil }); err != nil {
+		return nil, err
+	}
+	err = s.view(ctx, func(tx ReadTx) error {
+		slugs := map[string]string{}
+		byID := map[string]int{}
+		for i, f := range res.Features {
+			byID[f.FeatureID] = i
+		}
+		// Every feature of the project, with or without WPs.
+		for pg := (Page{Limit: MaxPageLimit}); ; {
+			fs, err := tx.Features(ctx, pid, pg)
+			if err != nil {
+				return err
+			}
+			for _, f := range fs {
+				slugs[f.ID] = f.Slug
+				if _, ok := byID[f.ID]; !ok {
+					byID[f.ID] = len(res.Features)
+					res.Features = append(res.Features, GraphFeature{FeatureID: f.ID, ProjectID: pid, DependsOn: []GraphFeatureEdge{}})
+				}
+			}
+			if len(fs) < pg.Limit {
+				break
+			}
+			pg.After = fs[len(fs)-1].ID
+		}
+		for i := range res.Features {
+			f := &res.Features[i]
+			edges, err := tx.Edges(ctx, f.FeatureID)
+			if err != nil {
+				return err
+			}
+			for _, e := range edges {
+				if e.Direction == DependsOn {
+					f.DependsOn = append(f.DependsOn, GraphFeatureEdge{FeatureID: e.Other, Slug: e.OtherKey, Explicit: true})
+				}
+			}
+			f.Slug = slugs[f.FeatureID]
+			for j := range f.DependsOn {
+				d := &f.DependsOn[j]
+				if d.Slug == "" {
+					if s, ok := slugs[d.FeatureID]; ok {
+						d.Slug = s
+					} else if other, err := tx.Feature(ctx, d.FeatureID); err == nil {
+						d.Slug = other.Slug // a feature of another project
+					}
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(res.Features, func(a, b GraphFeature) int { return cmp.Compare(a.Slug, b.Slug) })
+	return res, nil
 }

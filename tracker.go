@@ -54,6 +54,7 @@ type Tracker interface {
 
 	// Graph queries over depends_on edges between WPs (see graph.go).
 	Layers(ctx context.Context, projectRef string) (*GraphLayers, error)
+	FeatureGraph(ctx context.Context, projectRef string) (*GraphFeatures, error)
 	Blockers(ctx context.Context, wpRef string, transitive bool, depth int) (*GraphReach, error)
 	Dependents(ctx context.Context, wpRef string, transitive bool, depth int) (*GraphReach, error)
 	Path(ctx context.Context, from, to string) ([]GraphNode, error)

@@ -313,6 +313,12 @@ func (c *Client) Layers(ctx context.Context, projectRef string) (l *agileplus.Gr
 	return l, callErr
 }
 
+// FeatureGraph implements agileplus.Tracker.
+func (c *Client) FeatureGraph(ctx context.Context, projectRef string) (f *agileplus.GraphFeatures, err error) {
+	callErr := c.do(ctx, "GET", "/v1/graph/features", url.Values{"project": {projectRef}}, 0, nil, &f)
+	return f, callErr
+}
+
 func reachValues(transitive bool, depth int) url.Values {
 	q := url.Values{}
 	if transitive {

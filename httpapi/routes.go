@@ -257,6 +257,9 @@ func (s *Server) routes() []route {
 		op(s, "GET", "/v1/graph/layers", "A project's open work packages by layer: layer 0 can start now, layer 1 once layer 0 is done", 200, []param{{"project", "string", "project id or key (required)"}}, func(r *http.Request, _ *noBody) (*agileplus.GraphLayers, error) {
 			return t.Layers(r.Context(), r.URL.Query().Get("project"))
 		}),
+		op(s, "GET", "/v1/graph/features", "A project's features rolled up from their WPs: counts, open hours, and the features each waits on", 200, []param{{"project", "string", "project id or key (required)"}}, func(r *http.Request, _ *noBody) (*agileplus.GraphFeatures, error) {
+			return t.FeatureGraph(r.Context(), r.URL.Query().Get("project"))
+		}),
 		op(s, "GET", "/v1/wps/{wp}/blockers", "What a work package depends on, directly or transitively", 200, reachParams, func(r *http.Request, _ *noBody) (*agileplus.GraphReach, error) {
 			tr, depth, err := reachQuery(r)
 			if err != nil {

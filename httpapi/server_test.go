@@ -120,6 +120,7 @@ func TestBadInput(t *testing.T) {
 		{"bad after", "GET", "/v1/events?after=-1", ``, nil, 400, "after", "after"},
 		{"unknown entity", "GET", "/v1/events?entity=NOPE-1", ``, nil, 404, "entity", "NOPE-1"},
 		{"layers without project", "GET", "/v1/graph/layers", ``, nil, 400, "project", "required"},
+		{"features without project", "GET", "/v1/graph/features", ``, nil, 400, "project", "required"},
 		{"layers unknown project", "GET", "/v1/graph/layers?project=NOPE", ``, nil, 404, "project", "NOPE"},
 		{"depth out of range", "GET", "/v1/wps/CORE-1/blockers?transitive=true&depth=500", ``, nil, 400, "depth", "depth"},
 		{"depth without transitive", "GET", "/v1/wps/CORE-1/dependents?depth=3", ``, nil, 400, "depth", "transitive"},

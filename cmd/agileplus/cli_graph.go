@@ -10,7 +10,7 @@ import (
 
 func newGraphCmd(e *env) *cobra.Command {
 	return group("graph", "Ask the dependency graph: layers, blockers, paths, critical path, impact, cycles, export",
-		newGraphLayersCmd(e), newGraphReachCmd(e, "blockers"), newGraphReachCmd(e, "dependents"), newGraphPathCmd(e),
+		newGraphLayersCmd(e), newGraphFeaturesCmd(e), newGraphReachCmd(e, "blockers"), newGraphReachCmd(e, "dependents"), newGraphPathCmd(e),
 		newGraphCriticalCmd(e), newGraphImpactCmd(e), newGraphCyclesCmd(e), newGraphExportCmd(e))
 }
 
@@ -233,4 +233,35 @@ func newGraphExportCmd(e *env) *cobra.Command {
 	cmd.Flags().StringVar(&format, "format", format, "json, dot, mermaid or compact")
 	cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"json", "dot", "mermaid", "compact"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
+}
+
+func newGraphFeaturesCmd(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "features PROJECT",
+		Short: "The project's features rolled up from their work packages, and what each waits on",
+		Args:  argNames("PROJECT"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			fg, err := e.tracker().FeatureGraph(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if e.asJSON {
+				return printJSON(e.stdout, fg)
+			}
+			t := newTable(e.stdout, "FEATURE", "WPS", "OPEN", "OPEN EST", "WAITS ON")
+			for _, f := range fg.Features {
+				var waits []string
+				for _, d := range f.DependsOn {
+					switch {
+					case d.Explicit:
+						waits = append(waits, d.Slug+" (feature)")
+					case d.Open > 0:
+						waits = append(waits, fmt.Sprintf("%s (%d open)", d.Slug, d.Open))
+					}
+				}
+				t.row(f.Slug, f.WPs, f.Open, hours(f.OpenEstimate), orDash(strings.Join(waits, ", ")))
+			}
+			return t.flush()
+		},
+	}
 }

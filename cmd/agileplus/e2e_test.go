@@ -164,6 +164,11 @@ func TestEndToEnd(t *testing.T) {
 		if len(br.WPs) != 1 || br.WPs[0].Key != "CORE-1" {
 			t.Fatalf("got blockers %+v", br)
 		}
+		fg := must(c.FeatureGraph(ctx, "WEB"))
+		if len(fg.Features) != 1 || fg.Features[0].Slug != "login-page" || len(fg.Features[0].DependsOn) != 1 ||
+			fg.Features[0].DependsOn[0].Slug != "auth" || fg.Features[0].DependsOn[0].Open != 0 {
+			t.Fatalf("got feature graph %+v, want login-page waiting on auth through one done WP", fg)
+		}
 		if cy := must(c.Cycles(ctx, "CORE")); len(cy.Cycles) != 0 {
 			t.Fatalf("got cycles %v", cy.Cycles)
 		}
