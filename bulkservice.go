@@ -136,6 +136,9 @@ func (s *Service) BulkImport(ctx context.Context, r io.Reader, opts ImportOption
 	if err != nil {
 		return nil, err
 	}
+	// Check and write in dependency order (projects, features, WPs, then
+	// dependencies and references), whatever the file's order.
+	SortRecords(recs)
 	var res *ImportResult
 	err = s.update(ctx, func(tx Tx) error {
 		plan, err := s.planImport(ctx, tx, recs, opts)
@@ -176,7 +179,8 @@ func (s *Service) planImport(ctx context.Context, tx Tx, recs []Record, opts Imp
 	now := s.now()
 	type depKey struct{ from, to, kind string }
 	seenDeps := map[depKey]bool{}
-	var newEdges [][2]string
+	var newEdges []importEdge
+	seenRefs := map[[5]string]bool{}
 	for i := range recs {
 		rec := &recs[i]
 		switch rec.Type {
@@ -194,7 +198,7 @@ func (s *Service) planImport(ctx context.Context, tx Tx, recs []Record, opts Imp
 			if ok, err := found(err); err != nil {
 				return nil, err
 			} else if ok {
-				if old.Name != rec.Name {
+				if old.Name != strings.TrimSpace(rec.Name) {
 					p.problem(i, "name", "project %s exists with the name %q", rec.Key, old.Name)
 				}
 				p.projects[rec.Key] = old
@@ -233,7 +237,7 @@ func (s *Service) planImport(ctx context.Context, tx Tx, recs []Record, opts Imp
 			if ok, err := found(err); err != nil {
 				return nil, err
 			} else if ok {
-				if old.ProjectKey != rec.Project || old.Title != rec.Title || old.Description != rec.Description || old.State != state {
+				if old.ProjectKey != rec.Project || old.Title != strings.TrimSpace(rec.Title) || old.Description != rec.Description || old.State != state {
 					p.problem(i, "slug", "feature %s exists with other content", rec.Slug)
 				}
 				p.features[rec.Slug] = old
@@ -268,8 +272,8 @@ func (s *Service) planImport(ctx context.Context, tx Tx, recs []Record, opts Imp
 				}
 			}
 			prefix, num, ok := splitWPKey(rec.Key)
-			if !ok || prefix != f.ProjectKey || num < 1 {
-				p.problem(i, "key", "wp key %q must be %s-<number> (the key of its feature's project)", rec.Key, f.ProjectKey)
+			if !ok || prefix != f.ProjectKey || num < 1 || num > MaxWPNumber {
+				p.problem(i, "key", "wp key %q must be %s-<number from 1 to %d> (the key of its feature's project)", rec.Key, f.ProjectKey, MaxWPNumber)
 				continue
 			}
 			if p.wps[rec.Key] != nil {
@@ -284,7 +288,7 @@ func (s *Service) planImport(ctx context.Context, tx Tx, recs []Record, opts Imp
 			if ok, err := found(err); err != nil {
 				return nil, err
 			} else if ok {
-				if old.FeatureID != f.ID || old.Title != rec.Title || old.Description != rec.Description || old.State != state || old.Estimate != est {
+				if old.FeatureID != f.ID || old.Title != strings.TrimSpace(rec.Title) || old.Description != rec.Description || old.State != state || old.Estimate != est {
 					p.problem(i, "key", "wp %s exists with other content", rec.Key)
 				}
 				p.wps[rec.Key] = old
@@ -352,7 +356,7 @@ func (s *Service) planImport(ctx context.Context, tx Tx, recs []Record, opts Imp
 			p.newRecord[i] = true
 			rec.Kind = kind
 			if kind == DependsOn && from.kind == KindWP {
-				newEdges = append(newEdges, [2]string{rec.From, rec.To})
+				newEdges = append(newEdges, importEdge{rec.From, rec.To, rec.Line})
 			}
 		case RecReference:
 			c := ReferenceCreate{Kind: rec.Kind, Repo: rec.Repo, SHA: rec.SHA, URL: rec.URL, State: rec.State}
@@ -372,6 +376,12 @@ func (s *Service) planImport(ctx context.Context, tx Tx, recs []Record, opts Imp
 				w = old
 			}
 			rec.Kind, rec.SHA, rec.State = c.Kind, c.SHA, c.State
+			rk := [5]string{rec.WP, c.Kind, c.Repo, c.SHA, c.URL}
+			if seenRefs[rk] {
+				p.problem(i, "wp", "reference of %s appears twice", rec.WP)
+				continue
+			}
+			seenRefs[rk] = true
 			if !p.newIDs[w.ID] { // an existing WP: is the reference there?
 				refs, err := tx.References(ctx, w.ID)
 				if err != nil {
@@ -397,6 +407,12 @@ func (s *Service) planImport(ctx context.Context, tx Tx, recs []Record, opts Imp
 		}
 	}
 	return p, nil
+}
+
+// importEdge is a depends_on edge between WPs that a file adds.
+type importEdge struct {
+	from, to string
+	line     int
 }
 
 type importEnd struct {
@@ -426,8 +442,10 @@ func (p *importPlan) endpoint(ctx context.Context, tx Tx, ref string) (importEnd
 }
 
 // checkCycles adds the file's WPs and depends_on edges to a copy of the
-// store's graph and reports the cycles that would close.
-func (p *importPlan) checkCycles(ctx context.Context, s *Service, edges [][2]string) error {
+// store's graph and reports the cycles the file's edges would close (not
+// the ones an earlier import with cycles allowed left), at the line of one
+// of the file's edges on each.
+func (p *importPlan) checkCycles(ctx context.Context, s *Service, edges []importEdge) error {
 	gr, ok := s.Store.(GraphReader)
 	if !ok {
 		return nil
@@ -444,22 +462,34 @@ func (p *importPlan) checkCycles(ctx context.Context, s *Service, edges [][2]str
 			}
 		}
 	}
+	lineOf := map[[2]string]int{}
 	for _, e := range edges {
-		if err := g.AddEdge(e[0], e[1]); err != nil {
+		if err := g.AddEdge(e.from, e.to); err != nil {
 			return err
 		}
-		projects[p.wps[e[0]].ProjectID] = true
+		projects[p.wps[e.from].ProjectID] = true
+		lineOf[[2]string{p.wps[e.from].Key, p.wps[e.to].Key}] = e.line
 	}
 	for pid := range projects {
 		for _, c := range g.Cycles(pid) {
-			p.problems = append(p.problems, ImportProblem{Field: "to", Message: "dependencies close a cycle: " + strings.Join(c, " -> ")})
+			for i := 0; i+1 < len(c); i++ {
+				if line, ok := lineOf[[2]string{c[i], c[i+1]}]; ok {
+					p.problems = append(p.problems, ImportProblem{Line: line, Field: "to", Message: "dependencies close a cycle: " + strings.Join(c, " -> ")})
+					break
+				}
+			}
 		}
 	}
 	return nil
 }
 
 func (s *Service) writeImport(ctx context.Context, tx Tx, p *importPlan) error {
-	touched := map[string]int{} // feature id -> records imported into it
+	touched := map[string]int{}           // feature id -> records imported into it
+	touchedProject := map[string]string{} // feature id -> its project key
+	touch := func(featureID, projectKey string) {
+		touched[featureID]++
+		touchedProject[featureID] = projectKey
+	}
 	emit := func(kind, id, projectKey string, data any) error {
 		_, err := s.record(ctx, tx, change{kind: kind, entityID: id, projectKey: projectKey, action: "imported", data: data})
 		if err == nil {
@@ -490,7 +520,7 @@ func (s *Service) writeImport(ctx context.Context, tx Tx, p *importPlan) error {
 			if err := emit(KindFeature, f.ID, f.ProjectKey, f); err != nil {
 				return err
 			}
-			touched[f.ID]++
+			touch(f.ID, f.ProjectKey)
 		case RecWP:
 			w := p.wps[rec.Key]
 			_, num, _ := splitWPKey(w.Key)
@@ -503,7 +533,7 @@ func (s *Service) writeImport(ctx context.Context, tx Tx, p *importPlan) error {
 			if err := emit(KindWP, w.ID, w.ProjectKey, w); err != nil {
 				return err
 			}
-			touched[w.FeatureID]++
+			touch(w.FeatureID, w.ProjectKey)
 		case RecDependency:
 			from, _ := p.endpoint(ctx, tx, rec.From)
 			to, _ := p.endpoint(ctx, tx, rec.To)
@@ -512,13 +542,13 @@ func (s *Service) writeImport(ctx context.Context, tx Tx, p *importPlan) error {
 			if err := tx.InsertDependency(ctx, d); err != nil {
 				return err
 			}
-			pk := rec.From
+			var pk string
 			if w := p.wps[rec.From]; w != nil {
 				pk = w.ProjectKey
-				touched[w.FeatureID]++
+				touch(w.FeatureID, pk)
 			} else if f := p.features[rec.From]; f != nil {
 				pk = f.ProjectKey
-				touched[f.ID]++
+				touch(f.ID, pk)
 			}
 			if err := emit(KindDependency, d.ID, pk, d); err != nil {
 				return err
@@ -540,28 +570,19 @@ func (s *Service) writeImport(ctx context.Context, tx Tx, p *importPlan) error {
 				return err
 			}
 			p.result.Events++
-			touched[w.FeatureID]++
+			touch(w.FeatureID, w.ProjectKey)
 		}
 		p.result.Created[rec.Type]++
 	}
 	// One audit entry per feature records the import as a whole.
 	for fid, n := range touched {
-		if _, err := s.record(ctx, tx, change{kind: KindFeature, entityID: fid, projectKey: p.featureProject(fid), action: "import_applied",
+		if _, err := s.record(ctx, tx, change{kind: KindFeature, entityID: fid, projectKey: touchedProject[fid], action: "import_applied",
 			data: map[string]any{"records": n}, features: []string{fid}, summary: "bulk import: " + strconv.Itoa(n) + " records"}); err != nil {
 			return err
 		}
 		p.result.Events++
 	}
 	return nil
-}
-
-func (p *importPlan) featureProject(fid string) string {
-	for _, f := range p.features {
-		if f.ID == fid {
-			return f.ProjectKey
-		}
-	}
-	return ""
 }
 
 func cmpOr(s, def string) string {

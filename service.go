@@ -55,6 +55,11 @@ type change struct {
 
 // record appends the event of ch and its audit entries.
 func (s *Service) record(ctx context.Context, tx Tx, ch change) (*Event, error) {
+	if ch.projectKey == "" || ch.entityID == "" {
+		// The event's subject needs both; refuse rather than commit an
+		// event the bus would reject forever.
+		return nil, fmt.Errorf("record %s.%s: missing project key or entity id", ch.kind, ch.action)
+	}
 	data, err := json.Marshal(ch.data)
 	if err != nil {
 		return nil, fmt.Errorf("encode event data: %w", err)

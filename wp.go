@@ -61,6 +61,10 @@ type WP struct {
 	UpdatedAt  time.Time    `json:"updated_at"`
 }
 
+// MaxWPNumber bounds the number in a WP key (the graph index packs it into
+// 40 bits).
+const MaxWPNumber = 1<<40 - 1
+
 // DefaultEstimate is the estimate, in hours, of a WP created without one.
 const DefaultEstimate = 1.0
 

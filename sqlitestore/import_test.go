@@ -119,7 +119,7 @@ func TestImportRefusesWholeFile(t *testing.T) {
 {"type":"dependency","from":"A1-1","to":"f"}
 {"type":"wp","key":"B2-1","feature":"f","title":"wrong project"}
 {"type":"reference","wp":"A1-1","sha":"zz","repo":"r"}
-`, []string{`"A1-9"`, "itself", "two work packages or two features", "A1-<number>", "hex"}},
+`, []string{`"A1-9"`, "itself", "two work packages or two features", "A1-<number from 1 to", "hex"}},
 		{"cycle", `{"type":"project","key":"A1","name":"a"}
 {"type":"feature","project":"A1","slug":"f","title":"F"}
 {"type":"wp","key":"A1-1","feature":"f","title":"x"}
@@ -178,4 +178,88 @@ func TestImportWithCyclesAllowed(t *testing.T) {
 	if _, err := svc.CriticalPath(ctx, "A1", ""); agileplus.ErrorCode(err) != agileplus.ERULE {
 		t.Fatalf("got %v, want the critical path refused over a cycle", err)
 	}
+}
+
+// TestImportReviewCases covers imports into existing data and files in any
+// order.
+func TestImportReviewCases(t *testing.T) {
+	ctx := context.Background()
+	svc, _ := openService(t)
+	base := `{"type":"project","key":"CORE","name":"Core "}
+{"type":"feature","project":"CORE","slug":"auth","title":"Auth"}
+{"type":"wp","key":"CORE-1","feature":"auth","title":"One"}
+{"type":"wp","key":"CORE-2","feature":"auth","title":"Two"}
+{"type":"wp","key":"CORE-3","feature":"auth","title":"Three"}
+{"type":"wp","key":"CORE-4","feature":"auth","title":"Four"}
+`
+	if _, err := svc.BulkImport(ctx, strings.NewReader(base), agileplus.ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("same file again with untrimmed text", func(t *testing.T) {
+		if _, err := svc.BulkImport(ctx, strings.NewReader(base), agileplus.ImportOptions{}); err != nil {
+			t.Fatalf("got %v, want the second import to change nothing", err)
+		}
+	})
+	t.Run("dependencies and references between existing WPs", func(t *testing.T) {
+		file := `{"type":"reference","wp":"CORE-1","sha":"abcdef1","repo":"r"}
+{"type":"dependency","from":"CORE-2","to":"CORE-1"}
+`
+		if _, err := svc.BulkImport(ctx, strings.NewReader(file), agileplus.ImportOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		evs, err := svc.Events(ctx, agileplus.EventQuery{Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range evs {
+			if e.ProjectKey == "" {
+				t.Fatalf("event %s (%s) has no project key: its subject would be %s", e.ID, e.Type, e.Subject())
+			}
+		}
+	})
+	t.Run("records in any order", func(t *testing.T) {
+		file := `{"type":"dependency","from":"NEW-2","to":"NEW-1"}
+{"type":"reference","wp":"NEW-2","sha":"abcdef2","repo":"r"}
+{"type":"wp","key":"NEW-2","feature":"news","title":"Two"}
+{"type":"wp","key":"NEW-1","feature":"news","title":"One"}
+{"type":"feature","project":"NEW","slug":"news","title":"News"}
+{"type":"project","key":"NEW","name":"New"}
+`
+		if _, err := svc.BulkImport(ctx, strings.NewReader(file), agileplus.ImportOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		ready, err := svc.Ready(ctx, "NEW", agileplus.Page{})
+		if err != nil || len(ready) != 1 || ready[0].Key != "NEW-1" {
+			t.Fatalf("got ready %v, %v; want only NEW-1 (NEW-2 waits on it)", ready, err)
+		}
+	})
+	t.Run("key number too large", func(t *testing.T) {
+		file := `{"type":"wp","key":"CORE-2000000000000","feature":"auth","title":"Far"}` + "\n"
+		_, err := svc.BulkImport(ctx, strings.NewReader(file), agileplus.ImportOptions{})
+		if agileplus.ErrorCode(err) != agileplus.EINVALID || !strings.Contains(err.Error(), "number from 1 to") {
+			t.Fatalf("got %v, want the key refused", err)
+		}
+	})
+	t.Run("an earlier allowed cycle does not block unrelated imports", func(t *testing.T) {
+		cyc := `{"type":"dependency","from":"CORE-3","to":"CORE-4"}
+{"type":"dependency","from":"CORE-4","to":"CORE-3"}
+`
+		if _, err := svc.BulkImport(ctx, strings.NewReader(cyc), agileplus.ImportOptions{AllowCycles: true}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.BulkImport(ctx, strings.NewReader(`{"type":"dependency","from":"CORE-3","to":"CORE-1"}`+"\n"), agileplus.ImportOptions{}); err != nil {
+			t.Fatalf("got %v, want an unrelated edge accepted", err)
+		}
+		_, err := svc.BulkImport(ctx, strings.NewReader(`{"type":"dependency","from":"CORE-1","to":"CORE-2"}`+"\n"), agileplus.ImportOptions{})
+		var ie *agileplus.ImportError
+		if !errors.As(err, &ie) || ie.Problems[0].Line != 1 || !strings.Contains(ie.Problems[0].Message, "CORE-1 -> CORE-2 -> CORE-1") {
+			t.Fatalf("got %v, want the new cycle refused at line 1", err)
+		}
+	})
+	t.Run("a reference twice in one file", func(t *testing.T) {
+		file := strings.Repeat(`{"type":"reference","wp":"CORE-3","sha":"abcdef3","repo":"r"}`+"\n", 2)
+		if _, err := svc.BulkImport(ctx, strings.NewReader(file), agileplus.ImportOptions{}); agileplus.ErrorCode(err) != agileplus.EINVALID {
+			t.Fatalf("got %v, want the duplicate refused", err)
+		}
+	})
 }
