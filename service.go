@@ -854,7 +854,9 @@ func (s *Service) Ready(ctx context.Context, projectRef string, pg Page) (ws []*
 		if !IsWPRef(pg.After) || i < 0 {
 			return nil, FieldErrorf("after", "after must be the last WP key of the previous page, such as CORE-12")
 		}
-		after, _ = strconv.ParseInt(pg.After[i+1:], 10, 64)
+		if after, err = strconv.ParseInt(pg.After[i+1:], 10, 64); err != nil {
+			return nil, FieldErrorf("after", "after must be the last WP key of the previous page, such as CORE-12")
+		}
 	}
 	err = s.view(ctx, func(tx ReadTx) error {
 		p, err := tx.Project(ctx, projectRef)

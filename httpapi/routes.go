@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/agileplus/agileplus"
 )
@@ -412,9 +413,12 @@ func versionOf(v any) (int64, bool) {
 
 // withActor attributes the request's changes to the actor header.
 func withActor(r *http.Request) *http.Request {
-	if a := strings.TrimSpace(r.Header.Get(ActorHeader)); a != "" {
-		if len(a) > 200 {
-			a = a[:200]
+	if a := strings.TrimSpace(strings.ToValidUTF8(r.Header.Get(ActorHeader), "?")); a != "" {
+		// At most 200 bytes, cut on a character boundary: the hash covers
+		// the bytes and the CloudEvent must carry the same ones.
+		for len(a) > 200 {
+			_, size := utf8.DecodeLastRuneInString(a)
+			a = a[:len(a)-size]
 		}
 		return r.WithContext(agileplus.WithActor(r.Context(), a))
 	}

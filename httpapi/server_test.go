@@ -116,6 +116,7 @@ func TestBadInput(t *testing.T) {
 		{"release bad token", "DELETE", "/v1/wps/CORE-1/claim?token=abc", ``, nil, 400, "token", "token"},
 		{"release unclaimed", "DELETE", "/v1/wps/CORE-1/claim?token=3", ``, nil, 409, "token", "no live lease"},
 		{"ready without project", "GET", "/v1/ready", ``, nil, 400, "project", "required"},
+		{"ready bad after", "GET", "/v1/ready?project=CORE&after=CORE-99999999999999999999", ``, nil, 400, "after", "last WP key"},
 		{"bad limit", "GET", "/v1/projects?limit=5000", ``, nil, 400, "limit", "limit"},
 		{"bad after", "GET", "/v1/events?after=-1", ``, nil, 400, "after", "after"},
 		{"unknown entity", "GET", "/v1/events?entity=NOPE-1", ``, nil, 404, "entity", "NOPE-1"},
@@ -258,5 +259,22 @@ func TestETagAndIfMatch(t *testing.T) {
 	}
 	if code, _, _ := do(t, srv, "PATCH", "/v1/projects/CORE", `{"name":"again"}`, "If-Match", `"1"`); code != 409 {
 		t.Fatalf("got %d for a stale If-Match, want 409", code)
+	}
+}
+
+func TestActorHeaderIsCutOnACharacterBoundary(t *testing.T) {
+	srv, _ := newTestAPI(t)
+	long := strings.Repeat("é", 150) // 300 bytes
+	if code, eb, _ := do(t, srv, "POST", "/v1/projects", `{"key":"ACT","name":"a"}`, httpapi.ActorHeader, long); code != 201 {
+		t.Fatalf("got %d %+v", code, eb)
+	}
+	_, _, raw := do(t, srv, "GET", "/v1/events?entity=ACT", "")
+	var l struct{ Items []agileplus.Event }
+	if err := json.Unmarshal(raw, &l); err != nil || len(l.Items) != 1 {
+		t.Fatalf("got %s", raw)
+	}
+	e := l.Items[0]
+	if e.Actor != strings.Repeat("é", 100) || e.ComputeHash() != e.Hash {
+		t.Fatalf("got actor %q (%d bytes), hash verifies %v", e.Actor, len(e.Actor), e.ComputeHash() == e.Hash)
 	}
 }

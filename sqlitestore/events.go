@@ -157,7 +157,7 @@ func (s *Store) MarkPublished(ctx context.Context, ids []string) error {
 				args[i] = id
 			}
 			q := `DELETE FROM outbox WHERE event_id IN (?` + strings.Repeat(",?", n-1) + `)`
-			if _, err := t.tx.ExecContext(ctx, q, args...); err != nil {
+			if _, err := t.tx.ExecContext(context.WithoutCancel(ctx), q, args...); err != nil {
 				return wrap("mark published", err)
 			}
 			ids = ids[n:]

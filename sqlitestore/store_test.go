@@ -200,3 +200,45 @@ func TestChainHeadsSurviveFailedCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestCanceledCommandDoesNotFailItsBatch cancels one command's context in
+// the middle of its writes while others share its transaction: the others
+// must commit.
+func TestCanceledCommandDoesNotFailItsBatch(t *testing.T) {
+	ctx := context.Background()
+	s, err := sqlitestore.Open(ctx, sqlitestore.Config{Path: filepath.Join(t.TempDir(), "a.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const n = 60
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			cctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			errs <- s.Update(cctx, func(tx agileplus.Tx) error {
+				if i%3 == 1 {
+					cancel() // the client went away mid-command
+				}
+				now := time.Now()
+				return tx.InsertProject(cctx, &agileplus.Project{ID: fmt.Sprintf("prj_%03d", i), Key: fmt.Sprintf("C%03d", i), Name: "p", Version: 1, CreatedAt: now, UpdatedAt: now})
+			})
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Errorf("got %v, want every command committed", err)
+		}
+	}
+	err = s.View(ctx, func(tx agileplus.ReadTx) error {
+		ps, err := tx.Projects(ctx, agileplus.Page{Limit: 1000})
+		if len(ps) != n {
+			t.Errorf("got %d projects, want %d", len(ps), n)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

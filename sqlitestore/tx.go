@@ -49,7 +49,19 @@ func (t *Tx) stmt(ctx context.Context, q string) *sql.Stmt {
 	return s
 }
 
+// stmtCtx is the context statements run with. In a write transaction a
+// canceled caller must not interrupt SQLite: that would roll back the whole
+// shared transaction and every other command of the batch. The writer checks
+// each caller's context before running its command instead.
+func (t *Tx) stmtCtx(ctx context.Context) context.Context {
+	if t.stmts != nil {
+		return context.WithoutCancel(ctx)
+	}
+	return ctx
+}
+
 func (t *Tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	ctx = t.stmtCtx(ctx)
 	if s := t.stmt(ctx, q); s != nil {
 		return s.ExecContext(ctx, args...)
 	}
@@ -57,6 +69,7 @@ func (t *Tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error
 }
 
 func (t *Tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	ctx = t.stmtCtx(ctx)
 	if s := t.stmt(ctx, q); s != nil {
 		return s.QueryContext(ctx, args...)
 	}
@@ -64,6 +77,7 @@ func (t *Tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error
 }
 
 func (t *Tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	ctx = t.stmtCtx(ctx)
 	if s := t.stmt(ctx, q); s != nil {
 		return s.QueryRowContext(ctx, args...)
 	}

@@ -165,9 +165,16 @@ func (s *Store) runBatch(st *statements, heads *headCache, batch []*writeReq) {
 		}
 		if !single {
 			if _, err := tx.exec(ctx, "RELEASE cmd"); err != nil {
-				heads.commandDone(false)
-				results[i] = unavailable("release savepoint", err)
-				continue
+				// The transaction may be gone: fail the whole batch.
+				sqltx.Rollback()
+				s.rebuildGraph()
+				for j := range results {
+					if results[j] == nil || j == i {
+						results[j] = unavailable("release savepoint", err)
+					}
+				}
+				answer()
+				return
 			}
 		}
 		heads.commandDone(true)

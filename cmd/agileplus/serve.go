@@ -135,9 +135,9 @@ func serve(ctx context.Context, e *env, c serveConfig) error {
 	srv := &http.Server{
 		Handler:           api,
 		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       time.Minute,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		// No whole-request timeout: a bulk import body may take minutes.
+		IdleTimeout: 2 * time.Minute,
+		ErrorLog:    slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	fmt.Fprintf(e.stdout, "agileplus %s serving on http://%s (data %s)\n", version, ln.Addr(), c.dataDir)
 	logger.Info("serving", "addr", ln.Addr().String(), "data", c.dataDir, "durability", c.durability, "nats", natsMode(c))
