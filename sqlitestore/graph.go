@@ -104,6 +104,9 @@ func (s *Store) ReadGraph(ctx context.Context, fn func(*agileplus.Graph) error) 
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if err := s.graphErr.Load(); err != nil {
+		return agileplus.Errorf(agileplus.EUNAVAILABLE, "sqlite store: graph index out of step with the database: %v", *err)
+	}
 	s.graph.mu.RLock()
 	defer s.graph.mu.RUnlock()
 	return fn(s.graph.g)

@@ -137,7 +137,7 @@ func (s *Store) Close() error {
 // Ping reports whether the database answers.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.graphErr.Load(); err != nil {
-		return agileplus.Errorf(agileplus.EUNAVAILABLE, "sqlite store: graph index could not be rebuilt after a failed commit: %v; restart the server", *err)
+		return agileplus.Errorf(agileplus.EUNAVAILABLE, "sqlite store: graph index could not be rebuilt after a failed commit: %v; writes are refused until a rebuild succeeds", *err)
 	}
 	var one int
 	if err := s.reader.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {

@@ -116,6 +116,19 @@ func (s *Store) runBatch(st *statements, heads *headCache, batch []*writeReq) {
 			r.done <- results[i]
 		}
 	}
+	if s.graphErr.Load() != nil {
+		// The index could not be rebuilt after a failed commit: try again,
+		// and take no write while it is out of step with the database.
+		if err := s.buildGraph(context.Background()); err != nil {
+			for i := range results {
+				results[i] = agileplus.Errorf(agileplus.EUNAVAILABLE, "sqlite store: graph index out of step with the database: %v", err)
+			}
+			committedOK = true
+			answer()
+			return
+		}
+		s.graphErr.Store(nil)
+	}
 	sqltx, err := s.writer.BeginTx(context.Background(), nil)
 	if err != nil {
 		for i := range results {
