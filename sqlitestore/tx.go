@@ -55,7 +55,7 @@ func (t *Tx) stmt(ctx context.Context, q string) *sql.Stmt {
 // each caller's context before running its command instead.
 func (t *Tx) stmtCtx(ctx context.Context) context.Context {
 	if t.stmts != nil {
-		return context.WithoutCancel(ctx)
+		return context.Background() // the driver needs no value from ctx
 	}
 	return ctx
 }
