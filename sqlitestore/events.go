@@ -23,19 +23,25 @@ func scanEvent(sc interface{ Scan(...any) error }) (*agileplus.Event, error) {
 
 // EventHead returns the seq and hash of the entity's last event.
 func (t *Tx) EventHead(ctx context.Context, entityID string) (int64, string, error) {
-	if h, ok := t.heads.get(eventHead(entityID)); ok {
+	return t.chainHead(ctx, eventHead(entityID), `SELECT seq, hash FROM events WHERE entity_id = ? ORDER BY seq DESC LIMIT 1`, entityID)
+}
+
+// chainHead returns the last link of a chain, from the writer's cache or
+// the database (0, "" for an empty chain), and remembers it.
+func (t *Tx) chainHead(ctx context.Context, key, query, id string) (int64, string, error) {
+	if h, ok := t.heads.get(key); ok {
 		return h.seq, h.hash, nil
 	}
-	var seq int64
-	var hash string
-	err := t.queryRow(ctx, `SELECT seq, hash FROM events WHERE entity_id = ? ORDER BY seq DESC LIMIT 1`, entityID).Scan(&seq, &hash)
+	var h head
+	err := t.queryRow(ctx, query, id).Scan(&h.seq, &h.hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = nil
 	}
-	if err == nil {
-		t.heads.put(eventHead(entityID), head{seq, hash})
+	if err != nil {
+		return 0, "", wrap("chain head", err)
 	}
-	return seq, hash, wrap("event head", err)
+	t.heads.put(key, h)
+	return h.seq, h.hash, nil
 }
 
 // AppendEvent stores the event, assigns its GlobalSeq, and queues it in the
@@ -72,19 +78,7 @@ func (t *Tx) Events(ctx context.Context, f agileplus.EventFilter) ([]*agileplus.
 
 // AuditHead returns the seq and hash of the feature's last audit entry.
 func (t *Tx) AuditHead(ctx context.Context, featureID string) (int64, string, error) {
-	if h, ok := t.heads.get(auditHead(featureID)); ok {
-		return h.seq, h.hash, nil
-	}
-	var seq int64
-	var hash string
-	err := t.queryRow(ctx, `SELECT seq, hash FROM audit WHERE feature_id = ? ORDER BY seq DESC LIMIT 1`, featureID).Scan(&seq, &hash)
-	if errors.Is(err, sql.ErrNoRows) {
-		err = nil
-	}
-	if err == nil {
-		t.heads.put(auditHead(featureID), head{seq, hash})
-	}
-	return seq, hash, wrap("audit head", err)
+	return t.chainHead(ctx, auditHead(featureID), `SELECT seq, hash FROM audit WHERE feature_id = ? ORDER BY seq DESC LIMIT 1`, featureID)
 }
 
 // AppendAudit stores an audit entry.
