@@ -1324,6 +1324,78 @@ type GraphFeatureEdge struct {
 type GraphFeatures struct {
 	ProjectID string         `json:"project_id"`
 	Features  []GraphFeature `json:"features"`
+	// Layers orders the project's features with open work: layer 0 waits
+	// on no open work of another feature of the project, layer 1 only on
+	// layer 0, and so on (slugs). Cyclic lists features that wait on each
+	// other, directly or not.
+	Layers [][]string `json:"layers"`
+	Cyclic []string   `json:"cyclic,omitempty"`
+}
+
+// FeatureLayers fills Layers and Cyclic: feature F waits on feature G of the
+// same project when an edge from F to G is open (a WP edge to a WP not done,
+// or a feature-level edge) and G has open WPs.
+func (fg *GraphFeatures) FeatureLayers() {
+	open := map[string]bool{}
+	slug := map[string]string{}
+	for _, f := range fg.Features {
+		slug[f.FeatureID] = f.Slug
+		if f.Open > 0 {
+			open[f.FeatureID] = true
+		}
+	}
+	waits := map[string]map[string]bool{}
+	pending := map[string]int{}
+	for _, f := range fg.Features {
+		if !open[f.FeatureID] {
+			continue
+		}
+		pending[f.FeatureID] += 0
+		for _, d := range f.DependsOn {
+			if !open[d.FeatureID] || d.FeatureID == f.FeatureID || (!d.Explicit && d.Open == 0) {
+				continue
+			}
+			if waits[d.FeatureID] == nil {
+				waits[d.FeatureID] = map[string]bool{}
+			}
+			if !waits[d.FeatureID][f.FeatureID] {
+				waits[d.FeatureID][f.FeatureID] = true
+				pending[f.FeatureID]++
+			}
+		}
+	}
+	fg.Layers = [][]string{}
+	var layer []string
+	for id, n := range pending {
+		if n == 0 {
+			layer = append(layer, id)
+		}
+	}
+	done := 0
+	for len(layer) > 0 {
+		slices.SortFunc(layer, func(a, b string) int { return strings.Compare(slug[a], slug[b]) })
+		names := make([]string, len(layer))
+		var next []string
+		for i, id := range layer {
+			names[i] = slug[id]
+			for w := range waits[id] {
+				if pending[w]--; pending[w] == 0 {
+					next = append(next, w)
+				}
+			}
+		}
+		fg.Layers = append(fg.Layers, names)
+		done += len(layer)
+		layer = next
+	}
+	if done < len(pending) {
+		for id, n := range pending {
+			if n > 0 {
+				fg.Cyclic = append(fg.Cyclic, slug[id])
+			}
+		}
+		slices.Sort(fg.Cyclic)
+	}
 }
 
 // FeatureRollup rolls the project's WPs up to their features: counts, open

@@ -292,5 +292,6 @@ func (s *Service) FeatureGraph(ctx context.Context, projectRef string) (*GraphFe
 		return nil, err
 	}
 	slices.SortFunc(res.Features, func(a, b GraphFeature) int { return cmp.Compare(a.Slug, b.Slug) })
+	res.FeatureLayers()
 	return res, nil
 }

@@ -261,7 +261,16 @@ func newGraphFeaturesCmd(e *env) *cobra.Command {
 				}
 				t.row(f.Slug, f.WPs, f.Open, hours(f.OpenEstimate), orDash(strings.Join(waits, ", ")))
 			}
-			return t.flush()
+			if err := t.flush(); err != nil {
+				return err
+			}
+			for i, l := range fg.Layers {
+				fmt.Fprintf(e.stdout, "layer %d: %s\n", i, strings.Join(l, ", "))
+			}
+			if len(fg.Cyclic) > 0 {
+				fmt.Fprintf(e.stdout, "waiting on each other: %s\n", strings.Join(fg.Cyclic, ", "))
+			}
+			return nil
 		},
 	}
 }

@@ -169,6 +169,9 @@ func TestEndToEnd(t *testing.T) {
 			fg.Features[0].DependsOn[0].Slug != "auth" || fg.Features[0].DependsOn[0].Open != 0 {
 			t.Fatalf("got feature graph %+v, want login-page waiting on auth through one done WP", fg)
 		}
+		if fmt.Sprint(fg.Layers) != "[[login-page]]" {
+			t.Fatalf("got feature layers %v, want [[login-page]]", fg.Layers)
+		}
 		if cy := must(c.Cycles(ctx, "CORE")); len(cy.Cycles) != 0 {
 			t.Fatalf("got cycles %v", cy.Cycles)
 		}
