@@ -256,7 +256,7 @@ func (s *Service) planImport(ctx context.Context, tx Tx, recs []Record, opts Imp
 				continue
 			}
 			state := cmpOr(rec.State, WPPlanned)
-			if !validWPState(state) {
+			if !slices.Contains(WPStates, state) {
 				p.problem(i, "state", "unknown work package state %q; states are %v", rec.State, WPStates)
 				continue
 			}
@@ -491,7 +491,7 @@ func (s *Service) writeImport(ctx context.Context, tx Tx, p *importPlan) error {
 		touchedProject[featureID] = projectKey
 	}
 	emit := func(kind, id, projectKey string, data any) error {
-		_, err := s.record(ctx, tx, change{kind: kind, entityID: id, projectKey: projectKey, action: "imported", data: data})
+		_, err := s.record(ctx, tx, change{kind: kind, entityID: id, projectKey: projectKey, action: "imported", created: true, data: data})
 		if err == nil {
 			p.result.Events++
 		}

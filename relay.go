@@ -33,9 +33,6 @@ type Relay struct {
 
 // Open starts the relay goroutine. Close stops it.
 func (r *Relay) Open() {
-	if r.BatchSize <= 0 {
-		r.BatchSize = 512
-	}
 	if r.Interval <= 0 {
 		r.Interval = 250 * time.Millisecond
 	}
@@ -118,11 +115,7 @@ func (r *Relay) loop(ctx context.Context) {
 // Drain publishes one batch of pending events and marks them published. It
 // returns how many events it moved.
 func (r *Relay) Drain(ctx context.Context) (int, error) {
-	batch := r.BatchSize
-	if batch <= 0 {
-		batch = 512
-	}
-	events, err := r.Outbox.PendingEvents(ctx, batch)
+	events, err := r.Outbox.PendingEvents(ctx, r.batchSize())
 	if err != nil || len(events) == 0 {
 		return 0, err
 	}
@@ -137,4 +130,12 @@ func (r *Relay) Drain(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	return len(events), nil
+}
+
+// batchSize is BatchSize, defaulted.
+func (r *Relay) batchSize() int {
+	if r.BatchSize <= 0 {
+		return 512
+	}
+	return r.BatchSize
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -46,6 +47,8 @@ type change struct {
 	kind, entityID, projectKey string
 	action                     string
 	data                       any
+	// created marks a new entity: its chain is empty, no head to look up.
+	created bool
 	// Audit: feature ids whose trails record the change, and its summary.
 	features []string
 	summary  string
@@ -66,7 +69,7 @@ func (s *Service) record(ctx context.Context, tx Tx, ch change) (*Event, error) 
 	}
 	var seq int64
 	var prev string
-	if ch.action != "created" && ch.action != "added" && ch.action != "imported" { // a new entity has no events yet
+	if !ch.created {
 		if seq, prev, err = tx.EventHead(ctx, ch.entityID); err != nil {
 			return nil, err
 		}
@@ -132,7 +135,7 @@ func (s *Service) CreateProject(ctx context.Context, c ProjectCreate) (*Project,
 		if err := tx.InsertProject(ctx, p); err != nil {
 			return err
 		}
-		_, err := s.record(ctx, tx, change{kind: KindProject, entityID: p.ID, projectKey: p.Key, action: "created", data: p})
+		_, err := s.record(ctx, tx, change{kind: KindProject, entityID: p.ID, projectKey: p.Key, action: "created", created: true, data: p})
 		return err
 	})
 	if err != nil {
@@ -205,7 +208,7 @@ func (s *Service) CreateFeature(ctx context.Context, projectRef string, c Featur
 		if err := tx.InsertFeature(ctx, f); err != nil {
 			return err
 		}
-		_, err = s.record(ctx, tx, change{kind: KindFeature, entityID: f.ID, projectKey: p.Key, action: "created", data: f,
+		_, err = s.record(ctx, tx, change{kind: KindFeature, entityID: f.ID, projectKey: p.Key, action: "created", created: true, data: f,
 			features: []string{f.ID}, summary: "feature " + f.Slug + " created"})
 		return err
 	})
@@ -334,7 +337,7 @@ func (s *Service) CreateWP(ctx context.Context, featureRef string, c WPCreate) (
 		if err := tx.InsertWP(ctx, w); err != nil {
 			return err
 		}
-		_, err = s.record(ctx, tx, change{kind: KindWP, entityID: w.ID, projectKey: f.ProjectKey, action: "created", data: w,
+		_, err = s.record(ctx, tx, change{kind: KindWP, entityID: w.ID, projectKey: f.ProjectKey, action: "created", created: true, data: w,
 			features: []string{f.ID}, summary: "wp " + w.Key + " created: " + w.Title})
 		return err
 	})
@@ -365,7 +368,7 @@ func (s *Service) WPs(ctx context.Context, q WPQuery) (ws []*WP, err error) {
 	if q.Limit, err = ClampLimit(q.Limit); err != nil {
 		return nil, err
 	}
-	if q.State != "" && !validWPState(q.State) {
+	if q.State != "" && !slices.Contains(WPStates, q.State) {
 		return nil, FieldErrorf("state", "unknown work package state %q; states are %v", q.State, WPStates)
 	}
 	err = s.view(ctx, func(tx ReadTx) error {
@@ -394,15 +397,6 @@ func (s *Service) WPs(ctx context.Context, q WPQuery) (ws []*WP, err error) {
 		}
 	}
 	return ws, err
-}
-
-func validWPState(s string) bool {
-	for _, st := range WPStates {
-		if st == s {
-			return true
-		}
-	}
-	return false
 }
 
 // UpdateWP changes a work package's title, description or estimate.
@@ -782,7 +776,7 @@ func (s *Service) AddDependency(ctx context.Context, c DependencyCreate) (d *Dep
 		if err := tx.InsertDependency(ctx, d); err != nil {
 			return err
 		}
-		_, err = s.record(ctx, tx, change{kind: KindDependency, entityID: d.ID, projectKey: from.projectKey, action: "added", data: d,
+		_, err = s.record(ctx, tx, change{kind: KindDependency, entityID: d.ID, projectKey: from.projectKey, action: "added", created: true, data: d,
 			features: uniq(from.featureID, to.featureID), summary: fmt.Sprintf("dependency %s %s %s added", d.FromKey, d.Kind, d.ToKey)})
 		return err
 	})

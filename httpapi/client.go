@@ -78,16 +78,7 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, ifVe
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 400 {
-		var eb ErrorBody
-		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		if json.Unmarshal(raw, &eb) != nil || eb.Error.Message == "" {
-			return &agileplus.Error{Code: codeOf(resp.StatusCode), Message: fmt.Sprintf("server answered %s: %s", resp.Status, strings.TrimSpace(string(raw)))}
-		}
-		code := eb.Error.Code
-		if code == "" {
-			code = codeOf(resp.StatusCode)
-		}
-		return &agileplus.Error{Code: code, Message: eb.Error.Message, Field: eb.Error.Field}
+		return responseError(resp)
 	}
 	if out == nil {
 		return nil
@@ -104,6 +95,25 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, ifVe
 		return fmt.Errorf("httpapi: decode %s %s response: %w", method, path, err)
 	}
 	return nil
+}
+
+// responseError turns an error response into the domain error it carries:
+// an *agileplus.ImportError when it lists import problems, else an
+// *agileplus.Error with the server's code, message and field.
+func responseError(resp *http.Response) error {
+	var eb ErrorBody
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if json.Unmarshal(raw, &eb) != nil || eb.Error.Message == "" {
+		return &agileplus.Error{Code: codeOf(resp.StatusCode), Message: fmt.Sprintf("server answered %s: %s", resp.Status, strings.TrimSpace(string(raw)))}
+	}
+	if len(eb.Error.Problems) > 0 {
+		return &agileplus.ImportError{Problems: eb.Error.Problems}
+	}
+	code := eb.Error.Code
+	if code == "" {
+		code = codeOf(resp.StatusCode)
+	}
+	return &agileplus.Error{Code: code, Message: eb.Error.Message, Field: eb.Error.Field}
 }
 
 func esc(ref string) string { return url.PathEscape(ref) }
@@ -408,15 +418,7 @@ func (c *Client) BulkImport(ctx context.Context, r io.Reader, opts agileplus.Imp
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 400 {
-		var eb ErrorBody
-		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-		if json.Unmarshal(raw, &eb) != nil {
-			return nil, &agileplus.Error{Code: codeOf(resp.StatusCode), Message: fmt.Sprintf("server answered %s: %s", resp.Status, strings.TrimSpace(string(raw)))}
-		}
-		if len(eb.Error.Problems) > 0 {
-			return nil, &agileplus.ImportError{Problems: eb.Error.Problems}
-		}
-		return nil, &agileplus.Error{Code: eb.Error.Code, Message: eb.Error.Message, Field: eb.Error.Field}
+		return nil, responseError(resp)
 	}
 	var res agileplus.ImportResult
 	if err := json.NewDecoder(resp.Body).Decode(&res); err != nil {

@@ -41,13 +41,9 @@ type GraphPath struct {
 }
 
 func reachQuery(r *http.Request) (bool, int, error) {
-	var tr bool
-	switch v := r.URL.Query().Get("transitive"); v {
-	case "", "false", "0":
-	case "true", "1":
-		tr = true
-	default:
-		return false, 0, agileplus.FieldErrorf("transitive", "transitive must be true or false, not %q", v)
+	tr, err := queryBool(r, "transitive")
+	if err != nil {
+		return false, 0, err
 	}
 	depth, err := queryInt(r, "depth", 1, agileplus.MaxGraphDepth)
 	return tr, int(depth), err
@@ -66,15 +62,12 @@ const DefaultImportLimit = 512 << 20
 
 func (s *Server) handleImport(w http.ResponseWriter, r *http.Request) {
 	r = withActor(r)
-	var opts agileplus.ImportOptions
-	switch v := r.URL.Query().Get("allow_cycles"); v {
-	case "", "false", "0":
-	case "true", "1":
-		opts.AllowCycles = true
-	default:
-		s.fail(w, r, agileplus.FieldErrorf("allow_cycles", "allow_cycles must be true or false, not %q", v))
+	allow, err := queryBool(r, "allow_cycles")
+	if err != nil {
+		s.fail(w, r, err)
 		return
 	}
+	opts := agileplus.ImportOptions{AllowCycles: allow}
 	limit := s.ImportLimit
 	if limit <= 0 {
 		limit = DefaultImportLimit

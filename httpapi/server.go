@@ -231,6 +231,18 @@ func queryInt(r *http.Request, name string, min, max int64) (int64, error) {
 	return v, nil
 }
 
+// queryBool parses an optional boolean query parameter.
+func queryBool(r *http.Request, name string) (bool, error) {
+	switch v := r.URL.Query().Get(name); v {
+	case "", "false", "0":
+		return false, nil
+	case "true", "1":
+		return true, nil
+	default:
+		return false, agileplus.FieldErrorf(name, "%s must be true or false, not %q", name, v)
+	}
+}
+
 // page reads ?after= and ?limit=.
 func page(r *http.Request) (agileplus.Page, error) {
 	limit, err := queryInt(r, "limit", 1, agileplus.MaxPageLimit)
