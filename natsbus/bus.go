@@ -50,6 +50,14 @@ type Config struct {
 	Password  string
 	CredsFile string
 
+	// TLS for an external server: a CA bundle to trust (instead of the
+	// system roots) and a client certificate and key, all PEM files and
+	// all optional. A tls:// URL or a server that requires TLS uses TLS
+	// with the system roots even when these are empty.
+	TLSCA   string
+	TLSCert string
+	TLSKey  string
+
 	// DataDir holds the embedded server's JetStream files. Required when
 	// embedded.
 	DataDir string
@@ -180,6 +188,15 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 				cfg.Logger.Info("natsbus: reconnected", "url", nc.ConnectedUrlRedacted())
 			}),
 		)
+		if cfg.TLSCA != "" {
+			opts = append(opts, nats.RootCAs(cfg.TLSCA))
+		}
+		if cfg.TLSCert != "" || cfg.TLSKey != "" {
+			if cfg.TLSCert == "" || cfg.TLSKey == "" {
+				return nil, errors.New("natsbus: a TLS client certificate needs both the certificate and the key file")
+			}
+			opts = append(opts, nats.ClientCert(cfg.TLSCert, cfg.TLSKey))
+		}
 		switch {
 		case cfg.CredsFile != "":
 			opts = append(opts, nats.UserCredentials(cfg.CredsFile))

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,10 +28,17 @@ type serveConfig struct {
 	natsURL    string
 	natsListen string
 	logLevel   string
+
+	// Stream policy.
+	replicas    int
+	maxAge      time.Duration
+	maxBytes    int64
+	dedupWindow time.Duration
 }
 
 func newServeCmd(e *env) *cobra.Command {
 	var c serveConfig
+	ed := &envDefaults{getenv: e.getenv}
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the server: HTTP API, SQLite store and embedded NATS JetStream in one process",
@@ -40,6 +48,9 @@ embedded in the process, both under --data. NATS_URL connects to an external
 NATS server or cluster instead.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if ed.err != nil {
+				return ed.err
+			}
 			return serve(cmd.Context(), e, c)
 		},
 	}
@@ -58,6 +69,10 @@ NATS server or cluster instead.`,
 	f.StringVar(&c.natsURL, "nats-url", e.getenv("NATS_URL"), "external NATS server URL(s), comma-separated; empty runs NATS embedded (env NATS_URL)")
 	f.StringVar(&c.natsListen, "nats-listen", e.getenv("AGILEPLUS_NATS_LISTEN"), "also expose the embedded NATS server to clients on this address, e.g. 127.0.0.1:4222 (env AGILEPLUS_NATS_LISTEN)")
 	f.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	f.IntVar(&c.replicas, "stream-replicas", ed.int("NATS_STREAM_REPLICAS", 1), "replicas of the event stream: 1 embedded, 3 on a three-node cluster (env NATS_STREAM_REPLICAS)")
+	f.DurationVar(&c.maxAge, "stream-max-age", ed.duration("AGILEPLUS_STREAM_MAX_AGE", 7*24*time.Hour), "events older than this leave the stream (env AGILEPLUS_STREAM_MAX_AGE)")
+	f.Int64Var(&c.maxBytes, "stream-max-bytes", int64(ed.int("AGILEPLUS_STREAM_MAX_BYTES", -1)), "size limit of the stream in bytes, oldest events go first; -1 unlimited (env AGILEPLUS_STREAM_MAX_BYTES)")
+	f.DurationVar(&c.dedupWindow, "dedup-window", ed.duration("AGILEPLUS_DEDUP_WINDOW", 10*time.Minute), "the stream drops a re-published event id within this window (env AGILEPLUS_DEDUP_WINDOW)")
 	return cmd
 }
 
@@ -69,6 +84,9 @@ func serve(ctx context.Context, e *env, c serveConfig) error {
 	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
 	if c.durability != "normal" && c.durability != "strict" {
 		return fmt.Errorf("--durability must be normal or strict, not %q", c.durability)
+	}
+	if err := c.validateStream(); err != nil {
+		return err
 	}
 	if err := os.MkdirAll(c.dataDir, 0o755); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
@@ -98,6 +116,13 @@ func serve(ctx context.Context, e *env, c serveConfig) error {
 		DataDir:    filepath.Join(c.dataDir, "nats"),
 		ListenAddr: c.natsListen,
 		SyncAlways: c.durability == "strict",
+		TLSCA:      e.getenv("NATS_TLS_CA"),
+		TLSCert:    e.getenv("NATS_TLS_CERT"),
+		TLSKey:     e.getenv("NATS_TLS_KEY"),
+		Replicas:   c.replicas,
+		MaxAge:     c.maxAge,
+		MaxBytes:   c.maxBytes,
+		Duplicates: c.dedupWindow,
 		Logger:     logger,
 	})
 	if err != nil {
@@ -187,4 +212,58 @@ func redact(u string) string {
 		}
 	}
 	return strings.Join(parts, ",")
+}
+
+// validateStream checks the stream policy flags before anything starts.
+func (c serveConfig) validateStream() error {
+	switch {
+	case c.replicas < 1 || c.replicas > 5:
+		return fmt.Errorf("--stream-replicas must be between 1 and 5, not %d", c.replicas)
+	case c.replicas > 1 && c.natsURL == "":
+		return fmt.Errorf("--stream-replicas %d needs a NATS cluster (--nats-url); the embedded server keeps one replica", c.replicas)
+	case c.maxAge < time.Minute:
+		return fmt.Errorf("--stream-max-age must be at least 1m, not %s", c.maxAge)
+	case c.maxBytes == 0 || c.maxBytes < -1:
+		return fmt.Errorf("--stream-max-bytes must be positive or -1 (unlimited), not %d", c.maxBytes)
+	case c.dedupWindow < time.Second || c.dedupWindow > c.maxAge:
+		return fmt.Errorf("--dedup-window must be between 1s and --stream-max-age (%s), not %s", c.maxAge, c.dedupWindow)
+	}
+	return nil
+}
+
+// envDefaults reads flag defaults from the environment and remembers the
+// first variable that does not parse, which serve reports before starting.
+type envDefaults struct {
+	getenv func(string) string
+	err    error
+}
+
+func (d *envDefaults) int(key string, def int) int {
+	v := d.getenv(key)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil && d.err == nil {
+		d.err = fmt.Errorf("%s=%q is not an integer", key, v)
+	}
+	if err != nil {
+		return def
+	}
+	return n
+}
+
+func (d *envDefaults) duration(key string, def time.Duration) time.Duration {
+	v := d.getenv(key)
+	if v == "" {
+		return def
+	}
+	dur, err := time.ParseDuration(v)
+	if err != nil && d.err == nil {
+		d.err = fmt.Errorf("%s=%q is not a duration like 90s, 10m or 168h", key, v)
+	}
+	if err != nil {
+		return def
+	}
+	return dur
 }
