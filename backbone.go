@@ -2,7 +2,6 @@ package agileplus
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -143,10 +142,10 @@ type Webhook struct {
 	Filter    EventSelector `json:"filter"`
 	Secret    string        `json:"secret,omitempty" doc:"returned only when the webhook is created"`
 	CreatedAt time.Time     `json:"created_at"`
-	// StartSeq is the first global sequence the webhook receives: events
-	// committed before it was registered are not sent.
-	StartSeq int64 `json:"start_seq,omitempty"`
 }
+
+// PrefixWebhook prefixes webhook ids.
+const PrefixWebhook = "whk_"
 
 // WebhookCreate registers a webhook.
 type WebhookCreate struct {
@@ -217,6 +216,75 @@ type Backbone interface {
 
 	DeadLetters(ctx context.Context, consumer string, after uint64, limit int) ([]*DeadLetter, error)
 	Redrive(ctx context.Context, seq uint64) (*RedriveResult, error)
+	DiscardDeadLetter(ctx context.Context, seq uint64) error
+}
+
+// ---- consumers ----
+
+// ConsumerPolicy is how durable consumers inside the server receive events:
+// explicit acks, at most MaxDeliver attempts per event, the n-th retry
+// after Backoff[n-1] (the last value repeats), then the event goes to the
+// dead-letter stream.
+type ConsumerPolicy struct {
+	MaxDeliver int
+	Backoff    []time.Duration
+	// AckWait is how long an attempt may take before the bus assumes the
+	// consumer died and delivers the event again.
+	AckWait time.Duration
+}
+
+// DefaultConsumerPolicy: 5 attempts, retries after 1 s, 5 s, 30 s, 30 s.
+func DefaultConsumerPolicy() ConsumerPolicy {
+	return ConsumerPolicy{MaxDeliver: 5, Backoff: []time.Duration{time.Second, 5 * time.Second, 30 * time.Second}, AckWait: time.Minute}
+}
+
+// RetryDelay is the wait before attempt n+1 after attempt n failed.
+func (p ConsumerPolicy) RetryDelay(attempt int) time.Duration {
+	if len(p.Backoff) == 0 {
+		return 0
+	}
+	return p.Backoff[min(max(attempt, 1), len(p.Backoff))-1]
+}
+
+// Delivery describes one delivery of an event to a consumer.
+type Delivery struct {
+	Consumer    string
+	Attempt     int // 1 for the first delivery
+	MaxAttempts int
+	StreamSeq   uint64
+	// Redrive is true when an operator re-drives a dead letter: the
+	// consumer should act even if it believes it handled the event.
+	Redrive bool
+	// RetryIn is the wait before the next attempt if this one fails; 0 on
+	// the last attempt.
+	RetryIn time.Duration
+}
+
+// Last reports whether a failure of this attempt dead-letters the event.
+func (d Delivery) Last() bool { return !d.Redrive && d.Attempt >= d.MaxAttempts }
+
+// ConsumerSpec describes a durable consumer: its name (shared by every
+// server process, which then split the work), what it selects, and the
+// handler. A handler error makes the bus deliver the event again later.
+type ConsumerSpec struct {
+	Name     string
+	Selector EventSelector
+	Handle   func(ctx context.Context, e *Event, d Delivery) error
+}
+
+// ConsumerHost runs durable consumers on the event stream.
+type ConsumerHost interface {
+	// Consume creates the durable consumer if it does not exist (starting
+	// with events published from now on) and runs the handler in this
+	// process until Stop.
+	Consume(ctx context.Context, spec ConsumerSpec) (Consumer, error)
+	// DeleteConsumer removes a durable consumer and its position.
+	DeleteConsumer(ctx context.Context, name string) error
+}
+
+// Consumer is a running consumer.
+type Consumer interface {
+	Stop()
 }
 
 // ---- trace context ----
@@ -255,9 +323,3 @@ func ValidTraceParent(tp string) bool {
 	return isHex(trace) && isHex(parent) && isHex(flags) &&
 		trace != strings.Repeat("0", 32) && parent != strings.Repeat("0", 16)
 }
-
-// errNoBackbone is returned by servers without a bus.
-var errNoBackbone = fmt.Errorf("%w", &Error{Code: EUNAVAILABLE, Message: "the event backbone is not configured on this server"})
-
-// ErrNoBackbone is the error for a backbone call on a server that has none.
-func ErrNoBackbone() error { return errNoBackbone }

@@ -17,12 +17,13 @@ type Publisher interface {
 // Outbox is the store side of the relay: the events committed but not yet
 // published, in commit order.
 //
-// Contract: PendingEvents returns at most limit unpublished events ordered by
-// GlobalSeq. MarkPublished marks the given events published; marking an
+// Contract: PendingEvents returns at most limit unpublished events with
+// GlobalSeq > after, ordered by GlobalSeq (after 0: from the oldest).
+// MarkPublished marks the given events published; marking an
 // event twice, or one that does not exist, is not an error. PendingCount
 // reports the number of unpublished events.
 type Outbox interface {
-	PendingEvents(ctx context.Context, limit int) ([]*Event, error)
+	PendingEvents(ctx context.Context, after int64, limit int) ([]*Event, error)
 	MarkPublished(ctx context.Context, ids []string) error
 	PendingCount(ctx context.Context) (int64, error)
 }

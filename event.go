@@ -20,20 +20,27 @@ const (
 // Event is one change to one entity. Events of an entity form a hash chain:
 // Seq counts from 1, PrevHash is the Hash of the previous event ("" for the
 // first) and Hash covers the canonical encoding of the event (see Canonical).
+//
+// TraceParent is the W3C traceparent of the request that caused the event,
+// so a trace can be followed from the API request to the event and its
+// consumers. It is not covered by the hash: it is transport metadata about
+// the request, not part of the entity's history, and chains written before
+// it existed stay valid.
 type Event struct {
-	ID         string          `json:"id"`
-	GlobalSeq  int64           `json:"global_seq"` // assigned by the store on append, strictly increasing
-	Type       string          `json:"type"`       // "<kind>.<action>", e.g. "wp.transitioned"
-	EntityKind string          `json:"entity_kind"`
-	EntityID   string          `json:"entity_id"`
-	ProjectKey string          `json:"project_key"`
-	FeatureID  string          `json:"feature_id,omitempty"`
-	Seq        int64           `json:"seq"`
-	PrevHash   string          `json:"prev_hash"`
-	Hash       string          `json:"hash"`
-	Time       time.Time       `json:"time"`
-	Actor      string          `json:"actor"`
-	Data       json.RawMessage `json:"data"`
+	ID          string          `json:"id"`
+	GlobalSeq   int64           `json:"global_seq"` // assigned by the store on append, strictly increasing
+	Type        string          `json:"type"`       // "<kind>.<action>", e.g. "wp.transitioned"
+	EntityKind  string          `json:"entity_kind"`
+	EntityID    string          `json:"entity_id"`
+	ProjectKey  string          `json:"project_key"`
+	FeatureID   string          `json:"feature_id,omitempty"`
+	Seq         int64           `json:"seq"`
+	PrevHash    string          `json:"prev_hash"`
+	Hash        string          `json:"hash"`
+	Time        time.Time       `json:"time"`
+	Actor       string          `json:"actor"`
+	Data        json.RawMessage `json:"data"`
+	TraceParent string          `json:"traceparent,omitempty"`
 }
 
 // Action is the part of Type after the entity kind ("transitioned").
@@ -55,7 +62,8 @@ const SubjectPrefix = "agileplus"
 // the event in a fixed order, each written as "<length>:<bytes>" so that no
 // two different events encode alike, with the time in UTC RFC 3339 at
 // nanosecond precision and the data as stored. GlobalSeq is not covered: it
-// is a property of the store, not of the entity's history.
+// is a property of the store, not of the entity's history. Neither is
+// TraceParent (see Event).
 func (e *Event) Canonical() []byte {
 	return canonical(e.PrevHash, e.ID, e.Type, e.EntityKind, e.EntityID, e.ProjectKey, e.FeatureID,
 		strconv.FormatInt(e.Seq, 10), e.Time.UTC().Format(time.RFC3339Nano), e.Actor, string(e.Data))
@@ -122,6 +130,9 @@ type CloudEvent struct {
 	PrevHash   string `json:"prevhash"`
 	Hash       string `json:"hash"`
 	Actor      string `json:"actor,omitempty"`
+	// TraceParent is the CloudEvents distributed-tracing extension: the
+	// W3C traceparent of the request that caused the event.
+	TraceParent string `json:"traceparent,omitempty"`
 }
 
 // CloudEventTypePrefix prefixes event types in their CloudEvents form.
@@ -147,25 +158,27 @@ func (e *Event) CloudEvent() *CloudEvent {
 		PrevHash:        e.PrevHash,
 		Hash:            e.Hash,
 		Actor:           e.Actor,
+		TraceParent:     e.TraceParent,
 	}
 }
 
 // Event converts a CloudEvent back to the event it was made from.
 func (c *CloudEvent) Event() *Event {
 	return &Event{
-		ID:         c.ID,
-		GlobalSeq:  c.GlobalSeq,
-		Type:       strings.TrimPrefix(c.Type, CloudEventTypePrefix),
-		EntityKind: c.EntityKind,
-		EntityID:   c.EntityID,
-		ProjectKey: c.Project,
-		FeatureID:  c.Feature,
-		Seq:        c.Sequence,
-		PrevHash:   c.PrevHash,
-		Hash:       c.Hash,
-		Time:       c.Time,
-		Actor:      c.Actor,
-		Data:       c.Data,
+		ID:          c.ID,
+		GlobalSeq:   c.GlobalSeq,
+		Type:        strings.TrimPrefix(c.Type, CloudEventTypePrefix),
+		EntityKind:  c.EntityKind,
+		EntityID:    c.EntityID,
+		ProjectKey:  c.Project,
+		FeatureID:   c.Feature,
+		Seq:         c.Sequence,
+		PrevHash:    c.PrevHash,
+		Hash:        c.Hash,
+		Time:        c.Time,
+		Actor:       c.Actor,
+		Data:        c.Data,
+		TraceParent: c.TraceParent,
 	}
 }
 

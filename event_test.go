@@ -363,3 +363,40 @@ func TestAuditCanonicalIsUnambiguous(t *testing.T) {
 			a.Summary, a.Reason, b.Summary, b.Reason)
 	}
 }
+
+func TestCloudEventTraceParent(t *testing.T) {
+	const tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	e := testChain(1)[0]
+	hash := e.Hash
+	e.TraceParent = tp
+	if got := e.ComputeHash(); got != hash {
+		t.Errorf("got hash %s with a traceparent, want %s: the hash does not cover it", got, hash)
+	}
+
+	b, err := json.Marshal(e.CloudEvent())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	if m["traceparent"] != tp {
+		t.Errorf("attribute traceparent: got %v, want %s", m["traceparent"], tp)
+	}
+	var back CloudEvent
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if got := back.Event(); !reflect.DeepEqual(got, e) {
+		t.Errorf("through JSON: got %+v, want %+v", got, e)
+	} else if err := VerifyEventChain([]*Event{got}); err != nil {
+		t.Errorf("through JSON: %v", err)
+	}
+
+	e.TraceParent = ""
+	b, _ = json.Marshal(e.CloudEvent())
+	if bytes.Contains(b, []byte(`"traceparent"`)) {
+		t.Errorf("got %s, want no traceparent attribute for an event without one", b)
+	}
+}

@@ -2,6 +2,7 @@ package agileplus
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -15,13 +16,15 @@ type Relay struct {
 	Outbox    Outbox
 	Publisher Publisher
 	Logger    *slog.Logger
-	// BatchSize bounds one publish round (default 512).
+	// BatchSize bounds one publish round (default 2048).
 	BatchSize int
 	// Interval is how often the relay looks at the outbox when nobody
 	// pokes it (default 250ms). Retries after a bus failure back off from
 	// Interval up to MaxBackoff (default 5s).
 	Interval   time.Duration
 	MaxBackoff time.Duration
+	// PublishTimeout bounds one publish of a batch (default 10s).
+	PublishTimeout time.Duration
 
 	wake   chan struct{}
 	cancel context.CancelFunc
@@ -97,7 +100,7 @@ func (r *Relay) loop(ctx context.Context) {
 		} else {
 			backoff = r.Interval
 			if n > 0 && ctx.Err() == nil {
-				continue // there may be more; do not wait
+				continue // more may have come meanwhile; do not wait
 			}
 		}
 		t := time.NewTimer(wait)
@@ -112,30 +115,87 @@ func (r *Relay) loop(ctx context.Context) {
 	}
 }
 
-// Drain publishes one batch of pending events and marks them published. It
-// returns how many events it moved.
+// Drain publishes pending events in commit order until the outbox is empty
+// and returns how many it moved (published and marked). It overlaps the
+// store's work with the bus's: while one batch is being published, the
+// next is read and the previous one marked. Batches are published one
+// after the other, so the bus receives events in order even when a publish
+// fails halfway; after an error the next Drain starts again from the oldest
+// unmarked event. Each publish is bounded by PublishTimeout, so an ack lost
+// in a leader change costs a retry, not a stall.
 func (r *Relay) Drain(ctx context.Context) (int, error) {
-	events, err := r.Outbox.PendingEvents(ctx, r.batchSize())
-	if err != nil || len(events) == 0 {
+	size := r.batchSize()
+	batch, err := r.Outbox.PendingEvents(ctx, 0, size)
+	if err != nil || len(batch) == 0 {
 		return 0, err
 	}
-	if err := r.Publisher.Publish(ctx, events); err != nil {
-		return 0, err
+	moved := 0
+	var marking chan error // the previous batch's mark, in flight
+	var marked int
+	waitMark := func() error {
+		if marking == nil {
+			return nil
+		}
+		err := <-marking
+		marking = nil
+		if err == nil {
+			moved += marked
+		}
+		return err
 	}
-	ids := make([]string, len(events))
-	for i, e := range events {
-		ids[i] = e.ID
+	type read struct {
+		events []*Event
+		err    error
 	}
-	if err := r.Outbox.MarkPublished(ctx, ids); err != nil {
-		return 0, err
+	for len(batch) > 0 {
+		next := make(chan read, 1)
+		if len(batch) < size {
+			next <- read{} // the outbox had no more
+		} else {
+			after := batch[len(batch)-1].GlobalSeq
+			go func() {
+				es, err := r.Outbox.PendingEvents(ctx, after, size)
+				next <- read{es, err}
+			}()
+		}
+		pctx, cancel := context.WithTimeout(ctx, r.publishTimeout())
+		err := r.Publisher.Publish(pctx, batch)
+		cancel()
+		if err != nil {
+			<-next
+			return moved, errors.Join(err, waitMark())
+		}
+		if err := waitMark(); err != nil {
+			<-next
+			return moved, err
+		}
+		ids := make([]string, len(batch))
+		for i, e := range batch {
+			ids[i] = e.ID
+		}
+		marking, marked = make(chan error, 1), len(batch)
+		go func() { marking <- r.Outbox.MarkPublished(ctx, ids) }()
+		nr := <-next
+		if nr.err != nil {
+			return moved, errors.Join(nr.err, waitMark())
+		}
+		batch = nr.events
 	}
-	return len(events), nil
+	return moved, waitMark()
+}
+
+// publishTimeout is PublishTimeout, defaulted.
+func (r *Relay) publishTimeout() time.Duration {
+	if r.PublishTimeout <= 0 {
+		return 10 * time.Second
+	}
+	return r.PublishTimeout
 }
 
 // batchSize is BatchSize, defaulted.
 func (r *Relay) batchSize() int {
 	if r.BatchSize <= 0 {
-		return 512
+		return 2048
 	}
 	return r.BatchSize
 }

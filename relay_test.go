@@ -18,7 +18,11 @@ type memOutbox struct {
 	reads     int   // PendingEvents calls
 	readErr   error // returned by PendingEvents when set
 	markErr   error // returned by MarkPublished when set
+	marks     int   // MarkPublished calls
+	failMark  int   // MarkPublished call number that fails with errStoreDown (0: none)
 }
+
+var errStoreDown = Errorf(EUNAVAILABLE, "store down")
 
 func newMemOutbox(n int) *memOutbox {
 	o := &memOutbox{published: map[string]bool{}}
@@ -36,7 +40,7 @@ func (o *memOutbox) add(n int) {
 	}
 }
 
-func (o *memOutbox) PendingEvents(ctx context.Context, limit int) ([]*Event, error) {
+func (o *memOutbox) PendingEvents(ctx context.Context, after int64, limit int) ([]*Event, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.reads++
@@ -48,7 +52,7 @@ func (o *memOutbox) PendingEvents(ctx context.Context, limit int) ([]*Event, err
 		if len(out) >= limit {
 			break
 		}
-		if !o.published[e.ID] {
+		if !o.published[e.ID] && e.GlobalSeq > after {
 			out = append(out, e)
 		}
 	}
@@ -60,6 +64,10 @@ func (o *memOutbox) MarkPublished(ctx context.Context, ids []string) error {
 	defer o.mu.Unlock()
 	if o.markErr != nil {
 		return o.markErr
+	}
+	o.marks++
+	if o.marks == o.failMark {
+		return errStoreDown
 	}
 	for _, id := range ids {
 		o.published[id] = true
@@ -154,7 +162,7 @@ func TestRelayDrain(t *testing.T) {
 	ctx := t.Context()
 	o, p := newMemOutbox(5), &flakyPublisher{}
 	r := &Relay{Outbox: o, Publisher: p, BatchSize: 2}
-	for i, want := range []int{2, 2, 1, 0, 0} {
+	for i, want := range []int{5, 0, 0} {
 		n, err := r.Drain(ctx)
 		if err != nil || n != want {
 			t.Fatalf("drain %d: got %d, %v, want %d, nil", i+1, n, err, want)
@@ -355,5 +363,39 @@ func TestRelayCloseWithoutOpen(t *testing.T) {
 	r.Poke() // must not block
 	if err := r.Close(); err != nil {
 		t.Fatalf("got %v, want nil", err)
+	}
+}
+
+func TestRelayDrainPipelined(t *testing.T) {
+	ctx := t.Context()
+	o, p := newMemOutbox(100), &flakyPublisher{}
+	o.failMark = 3 // the third batch's mark fails
+	r := &Relay{Outbox: o, Publisher: p, BatchSize: 7}
+	n, err := r.Drain(ctx)
+	if !errors.Is(err, errStoreDown) || n != 14 {
+		t.Fatalf("got %d, %v, want the 14 events of the two batches marked before the failure, and %v", n, err, errStoreDown)
+	}
+	if got := o.pending(t); got != 100-14-7 && got != 100-14 {
+		// The fourth batch may have been published and marked while the
+		// third batch's mark was failing, but never more.
+		t.Fatalf("got %d pending, want 79 or 86", got)
+	}
+	n2, err := r.Drain(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := o.pending(t); got != 0 {
+		t.Fatalf("got %d pending after the retry, want 0 (%d moved)", got, n2)
+	}
+	_, accepted, batches := p.state()
+	if want := eventIDs(1, 100); !slices.Equal(accepted, want) {
+		t.Errorf("bus accepted %v, want every event once, in order", accepted)
+	}
+	// Published in order: every batch starts after the previous one or
+	// goes back to the oldest unmarked event after the failure.
+	for _, b := range batches {
+		if len(b) > 7 {
+			t.Errorf("batch of %d, want at most 7", len(b))
+		}
 	}
 }

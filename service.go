@@ -89,6 +89,9 @@ func (s *Service) record(ctx context.Context, tx Tx, ch change) (*Event, error) 
 	if len(ch.features) > 0 {
 		e.FeatureID = ch.features[0]
 	}
+	if tp := TraceParentFrom(ctx); ValidTraceParent(tp) {
+		e.TraceParent = tp
+	}
 	e.Hash = e.ComputeHash()
 	if err := tx.AppendEvent(ctx, e); err != nil {
 		return nil, err

@@ -60,6 +60,10 @@ type sizes struct {
 	graphCalls int // measured calls per cheap graph query; whole-project ones make fewer
 	idle       time.Duration
 	drainLimit time.Duration // longest wait for the relay to empty the outbox
+
+	outboxEvents int           // events the relay drains
+	eventSeconds time.Duration // how long the event benchmarks write
+	sseClients   int           // SSE clients of the fan-out benchmark
 }
 
 var (
@@ -68,12 +72,14 @@ var (
 		readWPs: 10000, readFeats: 20, readCalls: 2000,
 		starts: 5, loadWPs: 100000, loadFeats: 100, idle: 2 * time.Second, drainLimit: 5 * time.Minute,
 		graphWPs: 100000, graphEdges: 300000, graphFeats: 100, graphCalls: 2000,
+		outboxEvents: 100000, eventSeconds: 10 * time.Second, sseClients: 100,
 	}
 	quick = sizes{
 		workers: 32, writeOps: 2000, strictOps: 1000, rawMsgs: 20000, rawStrict: 2000,
 		readWPs: 2000, readFeats: 10, readCalls: 500,
 		starts: 3, loadWPs: 10000, loadFeats: 20, idle: 2 * time.Second, drainLimit: 2 * time.Minute,
 		graphWPs: 10000, graphEdges: 30000, graphFeats: 20, graphCalls: 500,
+		outboxEvents: 10000, eventSeconds: 3 * time.Second, sseClients: 100,
 	}
 )
 
@@ -106,7 +112,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	workers := fs.Int("workers", 0, "concurrent HTTP clients (default 32)")
 	base := fs.String("dir", "", "where to put the scratch directory (default: the system temp dir)")
 	keep := fs.Bool("keep", false, "keep the scratch directory (data dirs, child logs)")
-	only := fs.String("only", "", "run only these steps, comma-separated: writes, reads, start, graph")
+	only := fs.String("only", "", "run only these steps, comma-separated: writes, reads, start, graph, relay, events")
 	cpuprofile := fs.String("cpuprofile", "", "instead of the benchmarks, profile the HTTP write path in process and write a CPU profile here")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
@@ -152,6 +158,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		{"reads", "reads", b.reads},
 		{"start", "cold start and memory", b.coldStart},
 		{"graph", "graph queries", b.graphQueries},
+		{"relay", "relay drain", b.relayDrain},
+		{"events", "event delivery", b.events},
 	}
 	for _, s := range steps {
 		if *only != "" && !slices.Contains(strings.Split(*only, ","), s.flag) {

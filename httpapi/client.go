@@ -72,6 +72,7 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, ifVe
 	if ifVersion != 0 {
 		req.Header.Set("If-Match", etag(ifVersion))
 	}
+	setTraceParent(req)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return agileplus.Errorf(agileplus.EUNAVAILABLE, "cannot reach the server at %s: %v", c.base, err)
@@ -409,6 +410,7 @@ func (c *Client) BulkImport(ctx context.Context, r io.Reader, opts agileplus.Imp
 	if c.actor != "" {
 		req.Header.Set(ActorHeader, c.actor)
 	}
+	setTraceParent(req)
 	// An import may take a while to validate and write: no client timeout.
 	hc := *c.http
 	hc.Timeout = 0

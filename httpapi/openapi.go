@@ -25,6 +25,9 @@ func openAPIDocument(rs []route, version string) []byte {
 		for _, q := range rt.query {
 			params = append(params, map[string]any{"name": q.name, "in": "query", "schema": map[string]any{"type": q.typ}, "description": q.doc})
 		}
+		for _, h := range rt.headers {
+			params = append(params, map[string]any{"name": h.name, "in": "header", "schema": map[string]any{"type": h.typ}, "description": h.doc})
+		}
 		if rt.ifMatch {
 			params = append(params, map[string]any{"name": "If-Match", "in": "header", "schema": map[string]any{"type": "string"}, "description": "the version last seen, e.g. \"3\"; 409 when stale"})
 		}
@@ -39,7 +42,14 @@ func openAPIDocument(rs []route, version string) []byte {
 		}
 		resp := map[string]any{"description": "success"}
 		if rt.out != nil {
-			resp["content"] = map[string]any{"application/json": map[string]any{"schema": g.schema(rt.out)}}
+			media := "application/json"
+			if rt.produces != "" {
+				media = rt.produces
+			}
+			if media == "text/event-stream" {
+				resp["description"] = "server-sent events; the data of each is one line of this schema"
+			}
+			resp["content"] = map[string]any{media: map[string]any{"schema": g.schema(rt.out)}}
 		}
 		responses := map[string]any{strconv.Itoa(rt.status): resp}
 		if strings.HasPrefix(rt.path, "/v1/") {

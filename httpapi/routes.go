@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -19,6 +20,8 @@ type route struct {
 	status                int          // success status
 	in, out               reflect.Type // request and response body types; nil if none
 	query                 []param
+	headers               []param // request headers besides If-Match and the actor
+	produces              string  // response media type, default application/json
 	ifMatch               bool
 	handler               http.HandlerFunc
 }
@@ -113,6 +116,10 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
 type noBody struct{}
 
 func (s *Server) routes() []route {
+	return slices.Concat(s.trackerRoutes(), s.backboneRoutes(), s.streamRoutes())
+}
+
+func (s *Server) trackerRoutes() []route {
 	t := s.Tracker
 	return []route{
 		{method: "GET", path: "/health", summary: "The process is alive", status: 200, out: reflect.TypeFor[Health](), handler: s.handleHealth},

@@ -39,6 +39,15 @@ type Server struct {
 	Version string
 	// ImportLimit bounds a bulk import body (default DefaultImportLimit).
 	ImportLimit int64
+	// Backbone serves webhooks and dead letters; nil answers 503.
+	Backbone agileplus.Backbone
+	// Feed gives the event stream its live events; nil answers 503.
+	Feed Feed
+	// StreamKeepalive is how often an idle event stream sends a comment
+	// (default 15s), so proxies keep it open and clients see it alive.
+	// Client.StreamEvents drops a stream silent for 45s.
+	StreamKeepalive time.Duration
+	streams         streams // open event streams, ended by CloseStreams
 
 	handler http.Handler
 	openapi []byte
@@ -98,7 +107,7 @@ func (s *Server) mux(rs []route) http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, ErrorDetail{Code: agileplus.ENOTFOUND, Message: "no such endpoint: " + r.URL.Path + " (see /openapi.json)"})
 	})
-	return s.recoverer(mux)
+	return traced(s.recoverer(mux))
 }
 
 // recoverer turns a panic in a handler into a logged 500.

@@ -6,6 +6,8 @@ package natsbus
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,6 +36,10 @@ const (
 	HeaderSpecVersion = "Ce-Specversion"
 	HeaderID          = "Ce-Id"
 	HeaderType        = "Ce-Type"
+	// HeaderTraceParent is the W3C trace context of the request that caused
+	// the event, set when it has one (the exact W3C name: NATS headers are
+	// case-sensitive).
+	HeaderTraceParent = "traceparent"
 
 	ContentTypeCloudEvent = "application/cloudevents+json"
 )
@@ -83,6 +89,10 @@ type Config struct {
 	Duplicates time.Duration
 	Replicas   int
 
+	// Consumer is the policy of durable consumers (default
+	// agileplus.DefaultConsumerPolicy).
+	Consumer agileplus.ConsumerPolicy
+
 	Logger *slog.Logger
 }
 
@@ -102,6 +112,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Replicas == 0 {
 		c.Replicas = 1
+	}
+	if c.Consumer.MaxDeliver == 0 {
+		c.Consumer = agileplus.DefaultConsumerPolicy()
 	}
 	if c.ConnectTimeout == 0 {
 		c.ConnectTimeout = 10 * time.Second
@@ -134,6 +147,7 @@ type Bus struct {
 	js     jetstream.JetStream
 	stream jetstream.Stream
 
+	connFatal  chan error    // a first-connection error retrying cannot fix
 	connClosed chan struct{} // closed by the NATS client when nc is closed
 	done       chan struct{} // closed when Close starts
 	closeOnce  sync.Once
@@ -141,6 +155,10 @@ type Bus struct {
 
 	mu      sync.Mutex
 	connErr error // last failed connection attempt
+
+	consumers registry // durable consumers running in this process
+	dlq       jetstream.Stream
+	webhooks  *webhookStore
 }
 
 // Open connects to the bus (starting the embedded server if cfg.URL is
@@ -150,6 +168,7 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 	cfg = cfg.withDefaults()
 	b := &Bus{
 		cfg:        cfg,
+		connFatal:  make(chan error, 1),
 		connClosed: make(chan struct{}),
 		done:       make(chan struct{}),
 	}
@@ -182,6 +201,12 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 			}),
 			nats.ReconnectErrHandler(func(_ *nats.Conn, err error) {
 				b.setConnErr(err)
+				if permanentConnError(err) {
+					select {
+					case b.connFatal <- err:
+					default:
+					}
+				}
 				cfg.Logger.Debug("natsbus: reconnect attempt failed", "err", err)
 			}),
 			nats.ReconnectHandler(func(nc *nats.Conn) {
@@ -251,6 +276,13 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 		}
 		return nil, err
 	}
+	if err := b.openAuxiliary(ctx); err != nil {
+		_ = b.Close()
+		if isUnreachable(err) {
+			return nil, unavailable(err)
+		}
+		return nil, err
+	}
 	return b, nil
 }
 
@@ -274,6 +306,8 @@ func (b *Bus) waitConnected(ctx context.Context) error {
 			return nil
 		}
 		return unavailable(fmt.Errorf("natsbus: connect to %s: connection closed", redact(b.cfg.URL)))
+	case err := <-b.connFatal:
+		return unavailable(fmt.Errorf("natsbus: connect to %s: %w", redact(b.cfg.URL), err))
 	case <-timer.C:
 		return unavailable(fmt.Errorf("natsbus: connect to %s: not connected within %s%s", redact(b.cfg.URL), b.cfg.ConnectTimeout, b.lastConnError()))
 	case <-ctx.Done():
@@ -298,6 +332,16 @@ func redact(urls string) string {
 		}
 	}
 	return strings.Join(parts, ",")
+}
+
+// permanentConnError reports whether a connection attempt failed in a way
+// retrying cannot fix: the server's certificate is not trusted, or does not
+// match its name.
+func permanentConnError(err error) bool {
+	var verify *tls.CertificateVerificationError
+	var unknown x509.UnknownAuthorityError
+	var host x509.HostnameError
+	return errors.As(err, &verify) || errors.As(err, &unknown) || errors.As(err, &host)
 }
 
 // lastConnError says why the last connection attempt failed (refused,
@@ -384,7 +428,7 @@ func newMsg(e *agileplus.Event) (*nats.Msg, error) {
 	if err != nil {
 		return nil, fmt.Errorf("natsbus: encode event %s: %w", e.ID, err)
 	}
-	return &nats.Msg{
+	msg := &nats.Msg{
 		Subject: subject,
 		Data:    data,
 		Header: nats.Header{
@@ -394,7 +438,11 @@ func newMsg(e *agileplus.Event) (*nats.Msg, error) {
 			HeaderID:              {ce.ID},
 			HeaderType:            {ce.Type},
 		},
-	}, nil
+	}
+	if agileplus.ValidTraceParent(e.TraceParent) {
+		msg.Header[HeaderTraceParent] = []string{e.TraceParent}
+	}
+	return msg, nil
 }
 
 // checkSubject refuses subjects the server would drop or route elsewhere:
@@ -472,6 +520,7 @@ func (b *Bus) ClientURL() string {
 func (b *Bus) Close() error {
 	b.closeOnce.Do(func() {
 		close(b.done)
+		b.consumers.stopAll()
 		b.closeErr = b.closeConn()
 		b.shutdownServer()
 	})

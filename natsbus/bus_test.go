@@ -573,3 +573,40 @@ func BenchmarkPublish(b *testing.B) {
 		b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "events/s")
 	})
 }
+
+func TestPublishTraceParent(t *testing.T) {
+	b := openBus(t, natsbus.Config{DataDir: t.TempDir()})
+	ctx := testContext(t)
+	const tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	events := testEvents("tp", 2)
+	events[0].TraceParent = tp
+	if err := b.Publish(ctx, events); err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+	raw, err := b.JetStream().Stream(ctx, "AGILEPLUS")
+	if err != nil {
+		t.Fatalf("Stream: %v", err)
+	}
+	for i, want := range []string{tp, ""} {
+		sm, err := raw.GetMsg(ctx, uint64(i+1))
+		if err != nil {
+			t.Fatalf("GetMsg: %v", err)
+		}
+		// Header.Get is case-sensitive: this is the exact W3C name.
+		if got := sm.Header.Get("traceparent"); got != want {
+			t.Errorf("message %d: got header traceparent %q, want %q", i+1, got, want)
+		}
+		var ce agileplus.CloudEvent
+		if err := json.Unmarshal(sm.Data, &ce); err != nil {
+			t.Fatalf("message %d: %v", i+1, err)
+		}
+		if ce.TraceParent != want {
+			t.Errorf("message %d: got CloudEvent traceparent %q, want %q", i+1, ce.TraceParent, want)
+		}
+	}
+	got, err := b.StreamEvents(ctx)
+	if err != nil {
+		t.Fatalf("StreamEvents: %v", err)
+	}
+	checkEvents(t, got, events)
+}

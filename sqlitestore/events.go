@@ -9,12 +9,12 @@ import (
 	"github.com/agileplus/agileplus"
 )
 
-const eventCols = `gseq, id, type, entity_kind, entity_id, project_key, feature_id, seq, prev_hash, hash, time, actor, data`
+const eventCols = `gseq, id, type, entity_kind, entity_id, project_key, feature_id, seq, prev_hash, hash, time, actor, data, traceparent`
 
 func scanEvent(sc interface{ Scan(...any) error }) (*agileplus.Event, error) {
 	var e agileplus.Event
 	var data []byte
-	if err := sc.Scan(&e.GlobalSeq, &e.ID, &e.Type, &e.EntityKind, &e.EntityID, &e.ProjectKey, &e.FeatureID, &e.Seq, &e.PrevHash, &e.Hash, timeCol{&e.Time}, &e.Actor, &data); err != nil {
+	if err := sc.Scan(&e.GlobalSeq, &e.ID, &e.Type, &e.EntityKind, &e.EntityID, &e.ProjectKey, &e.FeatureID, &e.Seq, &e.PrevHash, &e.Hash, timeCol{&e.Time}, &e.Actor, &data, &e.TraceParent); err != nil {
 		return nil, err
 	}
 	e.Data = data
@@ -47,9 +47,9 @@ func (t *Tx) chainHead(ctx context.Context, key, query, id string) (int64, strin
 // AppendEvent stores the event, assigns its GlobalSeq, and queues it in the
 // outbox.
 func (t *Tx) AppendEvent(ctx context.Context, e *agileplus.Event) error {
-	err := t.queryRow(ctx, `INSERT INTO events (id, type, entity_kind, entity_id, project_key, feature_id, seq, prev_hash, hash, time, actor, data)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING gseq`,
-		e.ID, e.Type, e.EntityKind, e.EntityID, e.ProjectKey, e.FeatureID, e.Seq, e.PrevHash, e.Hash, fmtTime(e.Time), e.Actor, []byte(e.Data)).Scan(&e.GlobalSeq)
+	err := t.queryRow(ctx, `INSERT INTO events (id, type, entity_kind, entity_id, project_key, feature_id, seq, prev_hash, hash, time, actor, data, traceparent)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING gseq`,
+		e.ID, e.Type, e.EntityKind, e.EntityID, e.ProjectKey, e.FeatureID, e.Seq, e.PrevHash, e.Hash, fmtTime(e.Time), e.Actor, []byte(e.Data), e.TraceParent).Scan(&e.GlobalSeq)
 	if isUnique(err) {
 		return agileplus.Errorf(agileplus.ECONFLICT, "event %d of %s was appended concurrently", e.Seq, e.EntityID)
 	} else if err != nil {
@@ -122,12 +122,12 @@ func (t *Tx) Audit(ctx context.Context, featureID string, after int64, limit int
 // ---- outbox ----
 
 // PendingEvents returns unpublished events in commit order.
-func (s *Store) PendingEvents(ctx context.Context, limit int) ([]*agileplus.Event, error) {
+func (s *Store) PendingEvents(ctx context.Context, after int64, limit int) ([]*agileplus.Event, error) {
 	var out []*agileplus.Event
 	err := s.View(ctx, func(rt agileplus.ReadTx) error {
 		t := rt.(*Tx)
-		rows, err := t.query(ctx, `SELECT e.gseq, e.id, e.type, e.entity_kind, e.entity_id, e.project_key, e.feature_id, e.seq, e.prev_hash, e.hash, e.time, e.actor, e.data
-			FROM outbox o JOIN events e ON e.gseq = o.gseq ORDER BY o.gseq LIMIT ?`, limit)
+		rows, err := t.query(ctx, `SELECT e.gseq, e.id, e.type, e.entity_kind, e.entity_id, e.project_key, e.feature_id, e.seq, e.prev_hash, e.hash, e.time, e.actor, e.data, e.traceparent
+			FROM outbox o JOIN events e ON e.gseq = o.gseq WHERE o.gseq > ? ORDER BY o.gseq LIMIT ?`, after, limit)
 		if err != nil {
 			return wrap("pending events", err)
 		}

@@ -2,6 +2,7 @@ package sqlitestore_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -240,5 +241,63 @@ func TestCanceledCommandDoesNotFailItsBatch(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// An events table from before the traceparent column gains it empty: old
+// events read back with no traceparent and their chains still verify.
+func TestTraceParentMigrationKeepsOldEvents(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "agileplus.db")
+	s, err := sqlitestore.Open(ctx, sqlitestore.Config{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := agileplus.NewService(s)
+	if _, err := svc.CreateProject(ctx, agileplus.ProjectCreate{Key: "CORE", Name: "Core"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Back to the schema before migration 0004.
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{`ALTER TABLE events DROP COLUMN traceparent`, `DELETE FROM schema_migrations WHERE version = 4`} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err = sqlitestore.Open(ctx, sqlitestore.Config{Path: path})
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	defer s.Close()
+	svc = agileplus.NewService(s)
+	const tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	name := "Renamed"
+	if _, err := svc.UpdateProject(agileplus.WithTraceParent(ctx, tp), "CORE", agileplus.ProjectUpdate{Name: &name}, 0); err != nil {
+		t.Fatal(err)
+	}
+	var got []*agileplus.Event
+	if err := s.AllEvents(ctx, func(e *agileplus.Event) error { got = append(got, e); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 {
+		t.Fatalf("got %d events, want 2", len(got))
+	}
+	for i, want := range []string{"", tp} {
+		if got[i].TraceParent != want {
+			t.Errorf("event %d: got traceparent %q, want %q", i+1, got[i].TraceParent, want)
+		}
+	}
+	if err := agileplus.VerifyEventChain(got); err != nil {
+		t.Errorf("chain: %v", err)
 	}
 }

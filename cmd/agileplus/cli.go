@@ -26,6 +26,8 @@ func addWorkCommands(root *cobra.Command, e *env) {
 		newImportCmd(e),
 		newExportCmd(e),
 		newSeedCmd(e),
+		newWebhookCmd(e),
+		newDeadLettersCmd(e),
 	}
 	for _, c := range cmds {
 		walk(c, func(c *cobra.Command) { c.SetFlagErrorFunc(flagError) })

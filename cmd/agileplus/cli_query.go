@@ -54,7 +54,8 @@ func newEventsCmd(e *env) *cobra.Command {
 		Use:   "events [--after SEQ] [--entity REF] [--limit N]",
 		Short: "List events in order, after a global sequence number",
 		Example: `  agileplus events --entity CORE-12
-  agileplus events --after 120 --json`,
+  agileplus events --after 120 --json
+  agileplus events tail --project CORE     # follow new events`,
 		Args: argNames(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			es, err := e.tracker().Events(cmd.Context(), q)
@@ -80,6 +81,7 @@ func newEventsCmd(e *env) *cobra.Command {
 	cmd.Flags().Int64Var(&q.After, "after", 0, "events after this global sequence number")
 	cmd.Flags().StringVar(&q.Entity, "entity", "", "only events of this project, feature, work package or dependency")
 	cmd.Flags().IntVar(&q.Limit, "limit", 0, "at most this many events (default 100, at most 1000)")
+	cmd.AddCommand(newEventsTailCmd(e))
 	return cmd
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/agileplus/agileplus/httpapi"
 	"github.com/agileplus/agileplus/natsbus"
 	"github.com/agileplus/agileplus/sqlitestore"
+	"github.com/agileplus/agileplus/webhook"
 	"github.com/spf13/cobra"
 )
 
@@ -34,6 +35,13 @@ type serveConfig struct {
 	maxAge      time.Duration
 	maxBytes    int64
 	dedupWindow time.Duration
+
+	// Consumers inside the server and webhooks.
+	maxDeliver         int
+	backoff            string
+	ackWait            time.Duration
+	webhookDenyPrivate bool
+	webhookTimeout     time.Duration
 }
 
 func newServeCmd(e *env) *cobra.Command {
@@ -73,6 +81,11 @@ NATS server or cluster instead.`,
 	f.DurationVar(&c.maxAge, "stream-max-age", ed.duration("AGILEPLUS_STREAM_MAX_AGE", 7*24*time.Hour), "events older than this leave the stream (env AGILEPLUS_STREAM_MAX_AGE)")
 	f.Int64Var(&c.maxBytes, "stream-max-bytes", int64(ed.int("AGILEPLUS_STREAM_MAX_BYTES", -1)), "size limit of the stream in bytes, oldest events go first; -1 unlimited (env AGILEPLUS_STREAM_MAX_BYTES)")
 	f.DurationVar(&c.dedupWindow, "dedup-window", ed.duration("AGILEPLUS_DEDUP_WINDOW", 10*time.Minute), "the stream drops a re-published event id within this window (env AGILEPLUS_DEDUP_WINDOW)")
+	f.IntVar(&c.maxDeliver, "consumer-max-deliver", ed.int("AGILEPLUS_CONSUMER_MAX_DELIVER", 5), "attempts per event for webhooks and other consumers before the event is dead-lettered (env AGILEPLUS_CONSUMER_MAX_DELIVER)")
+	f.StringVar(&c.backoff, "consumer-backoff", ed.str("AGILEPLUS_CONSUMER_BACKOFF", "1s,5s,30s"), "waits before the 2nd, 3rd, ... attempt; the last repeats (env AGILEPLUS_CONSUMER_BACKOFF)")
+	f.DurationVar(&c.ackWait, "consumer-ack-wait", ed.duration("AGILEPLUS_CONSUMER_ACK_WAIT", time.Minute), "an attempt not acknowledged within this is delivered again (a consumer that died) (env AGILEPLUS_CONSUMER_ACK_WAIT)")
+	f.BoolVar(&c.webhookDenyPrivate, "webhook-deny-private", ed.bool("AGILEPLUS_WEBHOOK_DENY_PRIVATE", false), "refuse webhook targets on loopback, private and link-local addresses (env AGILEPLUS_WEBHOOK_DENY_PRIVATE)")
+	f.DurationVar(&c.webhookTimeout, "webhook-timeout", ed.duration("AGILEPLUS_WEBHOOK_TIMEOUT", 10*time.Second), "time limit of one webhook delivery attempt (env AGILEPLUS_WEBHOOK_TIMEOUT)")
 	return cmd
 }
 
@@ -86,6 +99,10 @@ func serve(ctx context.Context, e *env, c serveConfig) error {
 		return fmt.Errorf("--durability must be normal or strict, not %q", c.durability)
 	}
 	if err := c.validateStream(); err != nil {
+		return err
+	}
+	policy, err := c.consumerPolicy()
+	if err != nil {
 		return err
 	}
 	if err := os.MkdirAll(c.dataDir, 0o755); err != nil {
@@ -123,6 +140,7 @@ func serve(ctx context.Context, e *env, c serveConfig) error {
 		MaxAge:     c.maxAge,
 		MaxBytes:   c.maxBytes,
 		Duplicates: c.dedupWindow,
+		Consumer:   policy,
 		Logger:     logger,
 	})
 	if err != nil {
@@ -152,6 +170,37 @@ func serve(ctx context.Context, e *env, c serveConfig) error {
 		}},
 	}
 	api := httpapi.NewServer(svc, checks, logger, version)
+
+	// Webhooks: one durable consumer per webhook, registry on the bus.
+	dispatcher := webhook.New(webhook.Config{
+		Registry:    bus.Webhooks(),
+		Consumers:   bus,
+		DenyPrivate: c.webhookDenyPrivate,
+		Timeout:     c.webhookTimeout,
+		UserAgent:   "agileplus-webhook/" + version,
+		Logger:      logger,
+	})
+	if err := dispatcher.Start(ctx); err != nil {
+		relay.Close()
+		return err
+	}
+	defer dispatcher.Close() // before the bus closes (defers run in reverse)
+	api.Backbone = backbone{dispatcher, bus}
+
+	// Live event stream (SSE): this process follows the bus and fans each
+	// event out to its open streams, which replay history from the store.
+	hub := agileplus.NewHub()
+	api.Feed = hub
+	followCtx, stopFollow := context.WithCancel(ctx)
+	followDone := make(chan struct{})
+	go func() {
+		defer close(followDone)
+		if err := bus.Follow(followCtx, hub.Broadcast); followCtx.Err() == nil {
+			logger.Error("live event feed stopped", "err", err)
+		}
+	}()
+	defer func() { stopFollow(); <-followDone }() // before the bus closes
+
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
 		relay.Close()
@@ -164,6 +213,7 @@ func serve(ctx context.Context, e *env, c serveConfig) error {
 		IdleTimeout: 2 * time.Minute,
 		ErrorLog:    slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+	srv.RegisterOnShutdown(api.CloseStreams) // open streams would hold Shutdown up
 	fmt.Fprintf(e.stdout, "agileplus %s serving on http://%s (data %s)\n", version, ln.Addr(), c.dataDir)
 	logger.Info("serving", "addr", ln.Addr().String(), "data", c.dataDir, "durability", c.durability, "nats", natsMode(c))
 
@@ -253,6 +303,28 @@ func (d *envDefaults) int(key string, def int) int {
 	return n
 }
 
+func (d *envDefaults) str(key, def string) string {
+	if v := d.getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func (d *envDefaults) bool(key string, def bool) bool {
+	v := d.getenv(key)
+	if v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil && d.err == nil {
+		d.err = fmt.Errorf("%s=%q is not a boolean (true or false)", key, v)
+	}
+	if err != nil {
+		return def
+	}
+	return b
+}
+
 func (d *envDefaults) duration(key string, def time.Duration) time.Duration {
 	v := d.getenv(key)
 	if v == "" {
@@ -266,4 +338,32 @@ func (d *envDefaults) duration(key string, def time.Duration) time.Duration {
 		return def
 	}
 	return dur
+}
+
+// consumerPolicy checks the consumer flags and returns the policy.
+func (c serveConfig) consumerPolicy() (agileplus.ConsumerPolicy, error) {
+	p := agileplus.ConsumerPolicy{MaxDeliver: c.maxDeliver, AckWait: c.ackWait}
+	if c.maxDeliver < 1 || c.maxDeliver > 100 {
+		return p, fmt.Errorf("--consumer-max-deliver must be between 1 and 100, not %d", c.maxDeliver)
+	}
+	for part := range strings.SplitSeq(c.backoff, ",") {
+		d, err := time.ParseDuration(strings.TrimSpace(part))
+		if err != nil || d < 0 || d > time.Hour {
+			return p, fmt.Errorf("--consumer-backoff %q: each wait must be a duration between 0s and 1h, like 1s,5s,30s", c.backoff)
+		}
+		p.Backoff = append(p.Backoff, d)
+	}
+	if c.ackWait < time.Second {
+		return p, fmt.Errorf("--consumer-ack-wait must be at least 1s, not %s", c.ackWait)
+	}
+	if c.webhookTimeout < 100*time.Millisecond || c.webhookTimeout >= c.ackWait {
+		return p, fmt.Errorf("--webhook-timeout must be at least 100ms and shorter than --consumer-ack-wait (%s), not %s", c.ackWait, c.webhookTimeout)
+	}
+	return p, nil
+}
+
+// backbone serves webhooks from the dispatcher and dead letters from the bus.
+type backbone struct {
+	*webhook.Dispatcher
+	*natsbus.Bus
 }

@@ -24,10 +24,17 @@ func startTestServer(t *testing.T) string {
 // extra serve flags.
 func startTestServerIn(t *testing.T, dataDir string, extra ...string) string {
 	t.Helper()
+	return startTestServerEnv(t, dataDir, nil, extra...)
+}
+
+// startTestServerEnv is startTestServerIn with environment variables for
+// serve.
+func startTestServerEnv(t *testing.T, dataDir string, env map[string]string, extra ...string) string {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
-	getenv := func(string) string { return "" }
+	getenv := func(k string) string { return env[k] }
 	var logs syncBuffer
 	go func() {
 		args := append([]string{"agileplus", "serve", "--addr", "127.0.0.1:0", "--data", dataDir, "--log-level", "warn"}, extra...)

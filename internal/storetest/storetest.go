@@ -79,6 +79,7 @@ func Run(t *testing.T, open func(t *testing.T) agileplus.Store) {
 		{"EventPerCommand", testEventPerCommand},
 		{"EventChains", testEventChains},
 		{"Outbox", testOutbox},
+		{"EventTraceParent", testEventTraceParent},
 		{"Audit", testAudit},
 		{"RefusalsChangeNothing", testRefusalsChangeNothing},
 		{"UpdateRollsBack", testUpdateRollsBack},
@@ -1836,7 +1837,7 @@ func testOutbox(t *testing.T, f *fixture) {
 	}
 	pendingEvents := func(limit int) []*agileplus.Event {
 		t.Helper()
-		es, err := o.PendingEvents(ctx, limit)
+		es, err := o.PendingEvents(ctx, 0, limit)
 		mustOK(t, err)
 		return es
 	}
@@ -1850,6 +1851,12 @@ func testOutbox(t *testing.T, f *fixture) {
 	mustEqual(t, "pending", f.pending(t), n)
 	mustSame(t, "pending events", pendingEvents(1000), all)
 	mustEqual(t, "first 3 pending", ids(pendingEvents(3)), ids(all[:3]))
+	after, err := o.PendingEvents(ctx, all[1].GlobalSeq, 3)
+	mustOK(t, err)
+	mustEqual(t, "3 pending after the second", ids(after), ids(all[2:5]))
+	after, err = o.PendingEvents(ctx, all[n-1].GlobalSeq, 3)
+	mustOK(t, err)
+	mustEqual(t, "pending after the last", len(after), 0)
 
 	mustOK(t, o.MarkPublished(ctx, []string{all[0].ID, all[1].ID, all[2].ID}))
 	mustEqual(t, "pending after marking 3", f.pending(t), n-3)
@@ -1878,6 +1885,69 @@ func testOutbox(t *testing.T, f *fixture) {
 	mustEqual(t, "pending after marking all", f.pending(t), int64(0))
 	mustEqual(t, "pending events after marking all", len(pendingEvents(1000)), 0)
 	mustEqual(t, "events after publishing", len(f.events(t, "")), len(all))
+}
+
+// testEventTraceParent checks that an event keeps the traceparent of the
+// command that recorded it, through Events and PendingEvents, and that the
+// hash chain does not depend on it.
+func testEventTraceParent(t *testing.T, f *fixture) {
+	const (
+		tp1 = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+		tp2 = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"
+	)
+	traced := func(tp string) context.Context { return agileplus.WithTraceParent(f.ctx, tp) }
+
+	p, err := f.svc.CreateProject(traced(tp1), agileplus.ProjectCreate{Key: "CORE", Name: "Core"})
+	mustOK(t, err)
+	name := "Renamed"
+	_, err = f.svc.UpdateProject(f.ctx, "CORE", agileplus.ProjectUpdate{Name: &name}, 0)
+	mustOK(t, err)
+	fe, err := f.svc.CreateFeature(traced(tp2), "CORE", agileplus.FeatureCreate{Slug: "alpha", Title: "Alpha"})
+	mustOK(t, err)
+	// Not a valid traceparent (upper-case hex): the event gets none.
+	_, err = f.svc.UpdateFeature(traced(strings.ToUpper(tp1)), "alpha", agileplus.FeatureUpdate{Title: &name}, 0)
+	mustOK(t, err)
+	_, err = f.svc.BulkImport(traced(tp2), strings.NewReader(`{"type":"project","key":"OPS","name":"Ops"}`+"\n"), agileplus.ImportOptions{})
+	mustOK(t, err)
+	ops := f.mustProject(t, "OPS")
+
+	want := map[string][]string{ // entity id -> traceparent of each event, by seq
+		p.ID:   {tp1, ""},
+		fe.ID:  {tp2, ""},
+		ops.ID: {tp2},
+	}
+	all := f.events(t, "")
+	wantAll := map[string]string{} // event id -> traceparent
+	for id, tps := range want {
+		es := f.events(t, id)
+		if len(es) != len(tps) {
+			t.Fatalf("events of %s: got %d, want %d", id, len(es), len(tps))
+		}
+		for i, e := range es {
+			mustEqual(t, fmt.Sprintf("traceparent of %s (seq %d) from Events", e.Type, e.Seq), e.TraceParent, tps[i])
+			wantAll[e.ID] = tps[i]
+		}
+		if err := agileplus.VerifyEventChain(es); err != nil {
+			t.Errorf("chain of %s: %v", id, err)
+		}
+	}
+	for _, e := range all {
+		if tp, ok := wantAll[e.ID]; ok {
+			mustEqual(t, fmt.Sprintf("traceparent of %s (seq %d) from all Events", e.Type, e.Seq), e.TraceParent, tp)
+		}
+	}
+
+	pending, err := f.outbox(t).PendingEvents(f.ctx, 0, 1000)
+	mustOK(t, err)
+	mustSame(t, "pending events", pending, all)
+	seen := 0
+	for _, e := range pending {
+		if tp, ok := wantAll[e.ID]; ok {
+			seen++
+			mustEqual(t, fmt.Sprintf("traceparent of %s (seq %d) from PendingEvents", e.Type, e.Seq), e.TraceParent, tp)
+		}
+	}
+	mustEqual(t, "pending events checked", seen, len(wantAll))
 }
 
 func testAudit(t *testing.T, f *fixture) {

@@ -1,0 +1,320 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/agileplus/agileplus"
+	"github.com/agileplus/agileplus/httpapi"
+	"github.com/spf13/cobra"
+)
+
+func (e *env) client() *httpapi.Client {
+	return httpapi.NewClient(e.server, httpapi.WithActor(e.actor))
+}
+
+// splitList reads repeatable, comma-separated flag values.
+func splitList(vals []string) []string {
+	var out []string
+	for _, v := range vals {
+		for p := range strings.SplitSeq(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+func newWebhookCmd(e *env) *cobra.Command {
+	return group("webhook", "Register webhooks that receive events as signed HTTP POSTs",
+		newWebhookCreateCmd(e), newWebhookListCmd(e), newWebhookShowCmd(e), newWebhookDeleteCmd(e), newWebhookDeliveriesCmd(e))
+}
+
+func newWebhookCreateCmd(e *env) *cobra.Command {
+	var project, secret string
+	var entities, types []string
+	cmd := &cobra.Command{
+		Use:   "create URL [--project P] [--entity E] [--type T] [--secret S]",
+		Short: "Register a URL to receive the events the filter selects",
+		Long: `Register a webhook. From now on every event the filter selects is POSTed to
+URL as a CloudEvent (JSON), signed with the secret:
+
+  X-Agileplus-Signature: sha256=HEX(HMAC-SHA256(secret, TIMESTAMP + "." + BODY))
+  X-Agileplus-Timestamp: TIMESTAMP (Unix seconds)
+  X-Agileplus-Delivery:  the same id on every attempt of one event
+
+A receiver that does not answer 2xx gets the event again after the consumer
+backoff (1s, 5s, 30s by default); after the last attempt the event goes to the
+dead letters (agileplus deadletters). The secret is printed once; keep it.`,
+		Example: `  agileplus webhook create http://127.0.0.1:9000/hook --project CORE --type wp.transitioned
+  agileplus webhook create https://ci.example.com/agileplus --entity wp --secret "$SECRET"`,
+		Args: argNames("URL"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			h, err := e.client().CreateWebhook(cmd.Context(), agileplus.WebhookCreate{
+				URL: args[0], Secret: secret,
+				Filter: agileplus.EventSelector{Project: project, Entities: splitList(entities), Types: splitList(types)},
+			})
+			if err != nil {
+				return err
+			}
+			if e.asJSON {
+				return printJSON(e.stdout, h)
+			}
+			return fields(e.stdout, "id", h.ID, "url", h.URL, "filter", h.Filter.String(), "secret", h.Secret,
+				"consumer", "webhook-"+h.ID)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&project, "project", "", "only events of this project (key)")
+	f.StringSliceVar(&entities, "entity", nil, "only events about these entity kinds: project, feature, wp, dependency")
+	f.StringSliceVar(&types, "type", nil, "only these event types, e.g. wp.transitioned,wp.claimed")
+	f.StringVar(&secret, "secret", "", "HMAC key, 16-256 bytes (default: generated and printed)")
+	cmd.RegisterFlagCompletionFunc("entity", cobra.FixedCompletions(agileplus.EntityKinds, cobra.ShellCompDirectiveNoFileComp))
+	cmd.RegisterFlagCompletionFunc("type", cobra.FixedCompletions(agileplus.EventTypes, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+func newWebhookListCmd(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List webhooks",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			hs, err := e.client().ListWebhooks(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if e.asJSON {
+				return printJSON(e.stdout, listJSON(hs))
+			}
+			t := newTable(e.stdout, "ID", "URL", "FILTER", "CREATED")
+			for _, h := range hs {
+				t.row(h.ID, h.URL, h.Filter.String(), when(h.CreatedAt))
+			}
+			return t.flush()
+		},
+	}
+}
+
+func newWebhookShowCmd(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "show ID",
+		Short: "Show a webhook",
+		Args:  argNames("ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			h, err := e.client().GetWebhook(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if e.asJSON {
+				return printJSON(e.stdout, h)
+			}
+			return fields(e.stdout, "id", h.ID, "url", h.URL, "filter", h.Filter.String(), "created", when(h.CreatedAt),
+				"consumer", "webhook-"+h.ID)
+		},
+	}
+}
+
+func newWebhookDeleteCmd(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:     "delete ID",
+		Aliases: []string{"rm"},
+		Short:   "Delete a webhook, its consumer and its delivery log",
+		Args:    argNames("ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := e.client().DeleteWebhook(cmd.Context(), args[0]); err != nil {
+				return err
+			}
+			if e.asJSON {
+				return printJSON(e.stdout, map[string]any{"id": args[0], "deleted": true})
+			}
+			_, err := fmt.Fprintf(e.stdout, "deleted %s\n", args[0])
+			return err
+		},
+	}
+}
+
+func newWebhookDeliveriesCmd(e *env) *cobra.Command {
+	var after uint64
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "deliveries ID [--after SEQ] [--limit N]",
+		Short: "Show a webhook's delivery attempts, oldest first",
+		Args:  argNames("ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ds, err := e.client().WebhookDeliveries(cmd.Context(), args[0], after, limit)
+			if err != nil {
+				return err
+			}
+			if e.asJSON {
+				return printJSON(e.stdout, listJSON(ds))
+			}
+			t := newTable(e.stdout, "SEQ", "TIME", "EVENT", "TYPE", "ATTEMPT", "OUTCOME", "STATUS", "MS", "ERROR")
+			for _, d := range ds {
+				attempt := strconv.Itoa(d.Attempt)
+				if d.Redrive {
+					attempt += " (redrive)"
+				}
+				status := "-"
+				if d.StatusCode != 0 {
+					status = strconv.Itoa(d.StatusCode)
+				}
+				t.row(d.Seq, when(d.Time), d.EventID, d.EventType, attempt, d.Outcome, status, fmt.Sprintf("%.1f", d.DurationMS), orDash(d.Error))
+			}
+			if err := t.flush(); err != nil {
+				return err
+			}
+			if n := len(ds); n > 0 {
+				moreHint(e.stdout, n, limit, strconv.FormatUint(ds[n-1].Seq, 10))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().Uint64Var(&after, "after", 0, "attempts after this seq")
+	cmd.Flags().IntVar(&limit, "limit", 0, "at most this many (default 100, at most 1000)")
+	return cmd
+}
+
+func newDeadLettersCmd(e *env) *cobra.Command {
+	return group("deadletters", "Inspect, re-drive and discard events that consumers gave up on",
+		newDeadLettersListCmd(e), newDeadLettersRedriveCmd(e), newDeadLettersDiscardCmd(e))
+}
+
+func newDeadLettersListCmd(e *env) *cobra.Command {
+	var consumer string
+	var after uint64
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "list [--consumer NAME] [--after SEQ] [--limit N]",
+		Short: "List dead letters, oldest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ds, err := e.client().DeadLetters(cmd.Context(), consumer, after, limit)
+			if err != nil {
+				return err
+			}
+			if e.asJSON {
+				return printJSON(e.stdout, listJSON(ds))
+			}
+			t := newTable(e.stdout, "SEQ", "TIME", "CONSUMER", "REASON", "TRIES", "EVENT", "TYPE", "SUBJECT")
+			for _, d := range ds {
+				ev, typ, subj := "(expired)", "-", "-"
+				if d.Event != nil {
+					ev, typ, subj = d.Event.ID, d.Event.Type, d.Event.Subject()
+				}
+				t.row(d.Seq, when(d.Time), d.Consumer, d.Reason, d.Deliveries, ev, typ, subj)
+			}
+			if err := t.flush(); err != nil {
+				return err
+			}
+			if n := len(ds); n > 0 {
+				moreHint(e.stdout, n, limit, strconv.FormatUint(ds[n-1].Seq, 10))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&consumer, "consumer", "", "only this consumer's, e.g. webhook-whk_...")
+	cmd.Flags().Uint64Var(&after, "after", 0, "dead letters after this seq")
+	cmd.Flags().IntVar(&limit, "limit", 0, "at most this many (default 100, at most 1000)")
+	return cmd
+}
+
+func newDeadLettersRedriveCmd(e *env) *cobra.Command {
+	var all bool
+	var consumer string
+	cmd := &cobra.Command{
+		Use:   "redrive SEQ... | --all [--consumer NAME]",
+		Short: "Hand dead letters to their consumer again; each is removed when it succeeds",
+		Example: `  agileplus deadletters redrive 12 13
+  agileplus deadletters redrive --all --consumer webhook-whk_01jd...`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c := e.client()
+			var results []*agileplus.RedriveResult
+			switch {
+			case all && len(args) > 0:
+				return usagef(cmd, "give dead letter seqs or --all, not both")
+			case !all && consumer != "":
+				return usagef(cmd, "--consumer goes with --all")
+			case all:
+				r, err := c.RedriveAll(cmd.Context(), consumer)
+				if err != nil {
+					return err
+				}
+				results = r.Results
+			case len(args) == 0:
+				return usagef(cmd, "give the seq of one or more dead letters (agileplus deadletters list), or --all")
+			default:
+				for _, a := range args {
+					seq, err := strconv.ParseUint(a, 10, 64)
+					if err != nil || seq == 0 {
+						return usagef(cmd, "%q is not a dead letter seq (a positive integer)", a)
+					}
+					r, err := c.Redrive(cmd.Context(), seq)
+					if err != nil {
+						return err
+					}
+					results = append(results, r)
+				}
+			}
+			failed := 0
+			for _, r := range results {
+				if !r.Delivered {
+					failed++
+				}
+			}
+			if e.asJSON {
+				if err := printJSON(e.stdout, listJSON(results)); err != nil {
+					return err
+				}
+			} else {
+				t := newTable(e.stdout, "SEQ", "CONSUMER", "EVENT", "RESULT")
+				for _, r := range results {
+					res := "delivered"
+					if !r.Delivered {
+						res = "failed: " + r.Error
+					}
+					t.row(r.Seq, r.Consumer, orDash(r.EventID), res)
+				}
+				if err := t.flush(); err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "%d re-driven, %d failed\n", len(results)-failed, failed)
+			}
+			if failed > 0 {
+				return fmt.Errorf("%d of %d dead letters failed again and stay in the dead-letter stream", failed, len(results))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&all, "all", false, "re-drive every dead letter")
+	cmd.Flags().StringVar(&consumer, "consumer", "", "with --all: only this consumer's")
+	return cmd
+}
+
+func newDeadLettersDiscardCmd(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "discard SEQ...",
+		Short: "Remove dead letters without re-driving them",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			for _, a := range args {
+				seq, err := strconv.ParseUint(a, 10, 64)
+				if err != nil || seq == 0 {
+					return usagef(cmd, "%q is not a dead letter seq (a positive integer)", a)
+				}
+				if err := e.client().DiscardDeadLetter(cmd.Context(), seq); err != nil {
+					return err
+				}
+				if !e.asJSON {
+					fmt.Fprintf(e.stdout, "discarded %d\n", seq)
+				}
+			}
+			if e.asJSON {
+				return printJSON(e.stdout, map[string]any{"discarded": args})
+			}
+			return nil
+		},
+	}
+}

@@ -1,0 +1,434 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/agileplus/agileplus"
+)
+
+// Feed is where the event stream gets live events from: an *agileplus.Hub
+// that the server feeds from the bus.
+type Feed interface {
+	Subscribe(buffer int) *agileplus.HubSubscription
+}
+
+// LastEventIDHeader is the header an SSE client reconnects with: the id
+// (GlobalSeq) of the last event it received.
+const LastEventIDHeader = "Last-Event-ID"
+
+// Event stream tuning.
+const (
+	// streamPage is how many events one store read returns while replaying.
+	streamPage = agileplus.MaxPageLimit
+	// streamBuffer is how many live events a stream may fall behind
+	// before the hub drops it and it catches up from the store.
+	streamBuffer = 1024
+	// streamBurst bounds the live events written between two flushes.
+	streamBurst = 256
+	// streamKeepalive is the default of Server.StreamKeepalive.
+	streamKeepalive = 15 * time.Second
+	// streamRetry is the reconnection delay suggested to clients, in ms.
+	streamRetry = 2000
+)
+
+func (s *Server) streamRoutes() []route {
+	return []route{{
+		method: "GET", path: "/v1/events/stream", status: 200,
+		summary: "Server-sent events: replay from the event log, then follow live. Each event is `id: <global seq>`, `event: <type>`, `data: <CloudEvent JSON>`; " +
+			"reconnect with Last-Event-ID to resume without gaps or duplicates. An idle stream sends a comment (`: keepalive`) every 15 s.",
+		produces: "text/event-stream",
+		out:      reflect.TypeFor[agileplus.CloudEvent](),
+		query: []param{
+			{"project", "string", "only these project keys (repeat or comma-separate)"},
+			{"entity", "string", "only these entity kinds: project, feature, wp, dependency (repeat or comma-separate)"},
+			{"type", "string", "only these event types, e.g. wp.transitioned (repeat or comma-separate)"},
+			{"after", "integer", "start after this global sequence (default 0: all history)"},
+			{"since", "string", "start at the first event at or after this time: a duration back from now (90s, 1h) or an RFC 3339 time; not with after"},
+		},
+		headers: []param{{LastEventIDHeader, "integer", "resume after this global sequence; takes precedence over after and since"}},
+		handler: s.handleEventStream,
+	}}
+}
+
+// streams lets the server end its open event streams when it shuts down.
+type streams struct {
+	mu     sync.Mutex
+	done   chan struct{}
+	closed bool
+}
+
+func (st *streams) doneCh() chan struct{} {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.done == nil {
+		st.done = make(chan struct{})
+	}
+	return st.done
+}
+
+// CloseStreams ends every open event stream and refuses new ones with 503.
+// Register it with http.Server.RegisterOnShutdown: Shutdown waits for
+// handlers to return, and a stream would otherwise last until its client
+// leaves. Clients reconnect with Last-Event-ID and lose nothing.
+func (s *Server) CloseStreams() {
+	ch := s.streams.doneCh()
+	s.streams.mu.Lock()
+	defer s.streams.mu.Unlock()
+	if !s.streams.closed {
+		s.streams.closed = true
+		close(ch)
+	}
+}
+
+// streamFilter selects events: any of its selectors (one per project).
+type streamFilter []agileplus.EventSelector
+
+func (f streamFilter) match(e *agileplus.Event) bool {
+	for _, sel := range f {
+		if sel.Match(e) {
+			return true
+		}
+	}
+	return false
+}
+
+// streamQuery is a parsed stream request.
+type streamQuery struct {
+	filter streamFilter
+	after  int64     // replay after this global sequence
+	since  time.Time // or from this time, when not zero
+}
+
+// queryList reads a repeatable, comma-separated query parameter.
+func queryList(r *http.Request, name string) []string {
+	var out []string
+	for _, v := range r.URL.Query()[name] {
+		for p := range strings.SplitSeq(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+func parseStreamQuery(r *http.Request, now time.Time) (streamQuery, error) {
+	var q streamQuery
+	base := agileplus.EventSelector{Entities: queryList(r, "entity"), Types: queryList(r, "type")}
+	projects := queryList(r, "project")
+	if len(projects) == 0 {
+		projects = []string{""}
+	}
+	for _, p := range projects {
+		sel := agileplus.EventSelector{Project: p, Entities: base.Entities, Types: base.Types}.Normalize()
+		if err := sel.Validate(); err != nil {
+			return q, err
+		}
+		q.filter = append(q.filter, sel)
+	}
+
+	after, err := queryInt(r, "after", 0, 1<<62)
+	if err != nil {
+		return q, err
+	}
+	q.after = after
+	if v := r.URL.Query().Get("since"); v != "" {
+		if r.URL.Query().Get("after") != "" {
+			return q, agileplus.FieldErrorf("since", "pass after or since, not both")
+		}
+		if q.since, err = ParseSince(v, now); err != nil {
+			return q, err
+		}
+	}
+	if v := strings.TrimSpace(r.Header.Get(LastEventIDHeader)); v != "" {
+		id, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || id < 0 {
+			return q, agileplus.FieldErrorf(LastEventIDHeader, "%s must be a global sequence number (0 or more), not %q", LastEventIDHeader, v)
+		}
+		q.after, q.since = id, time.Time{}
+	}
+	return q, nil
+}
+
+// ParseSince reads a stream's start time: a duration back from now ("90s",
+// "1h") or an RFC 3339 time. Errors are EINVALID, naming the field "since".
+func ParseSince(v string, now time.Time) (time.Time, error) {
+	v = strings.TrimSpace(v)
+	if d, err := time.ParseDuration(v); err == nil {
+		if d < 0 {
+			return time.Time{}, agileplus.FieldErrorf("since", "since must be a positive duration, not %q", v)
+		}
+		return now.Add(-d), nil
+	}
+	// An unescaped "+02:00" in a query string arrives as " 02:00".
+	for _, s := range []string{v, strings.Replace(v, " ", "+", 1)} {
+		if t, err := time.Parse(time.RFC3339, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, agileplus.FieldErrorf("since", "since must be a duration such as 90s or 1h, or an RFC 3339 time such as 2026-03-14T15:09:26Z, not %q", v)
+}
+
+// positionAt returns the global sequence to replay after so that the
+// stream starts with the first event whose time is at or after at.
+//
+// It is a binary search over global sequences through the store's read
+// path, one indexed read per probe (about 2 log2(N)). Events are appended
+// in time order up to clock jitter: their time comes from the clock of the
+// process that committed them, so a clock stepped back (or, with several
+// writers, unsynchronized clocks) can leave neighbours slightly out of
+// order. The search is exact when times are ordered; otherwise the start
+// can be off by the events inside the jitter.
+func positionAt(ctx context.Context, t agileplus.Tracker, at time.Time) (int64, error) {
+	// settled(a): no event after a is older than at.
+	settled := func(a int64) (bool, error) {
+		es, err := t.Events(ctx, agileplus.EventQuery{After: a, Limit: 1})
+		if err != nil {
+			return false, err
+		}
+		return len(es) == 0 || !es[0].Time.Before(at), nil
+	}
+	if ok, err := settled(0); ok || err != nil {
+		return 0, err
+	}
+	lo, hi := int64(0), int64(1) // settled(lo) is false
+	for {
+		ok, err := settled(hi)
+		if err != nil {
+			return 0, err
+		}
+		if ok {
+			break
+		}
+		lo, hi = hi, 2*hi
+	}
+	for hi-lo > 1 {
+		mid := lo + (hi-lo)/2
+		ok, err := settled(mid)
+		if err != nil {
+			return 0, err
+		}
+		if ok {
+			hi = mid
+		} else {
+			lo = mid
+		}
+	}
+	return hi, nil
+}
+
+// handleEventStream serves GET /v1/events/stream.
+//
+// It subscribes to the live feed first, then replays from the store after
+// the client's position, then writes live events. The position is the
+// global sequence of the last event looked at, sent or filtered out, so:
+// a live event at or below it was replayed already and is skipped; one
+// beyond the next sequence means the feed missed some, which are read from
+// the store first; and when the hub drops the stream for lagging, it
+// subscribes again and catches up from the store. No event is lost or sent
+// twice between replay and live.
+func (s *Server) handleEventStream(w http.ResponseWriter, r *http.Request) {
+	if s.Feed == nil {
+		s.fail(w, r, agileplus.Errorf(agileplus.EUNAVAILABLE, "live events are not available on this server: it has no event feed"))
+		return
+	}
+	done := s.streams.doneCh()
+	select {
+	case <-done:
+		s.fail(w, r, agileplus.Errorf(agileplus.EUNAVAILABLE, "the server is shutting down; reconnect shortly"))
+		return
+	default:
+	}
+	q, err := parseStreamQuery(r, time.Now())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if r.Method == http.MethodHead {
+		w.Header().Set("Content-Type", "text/event-stream")
+		return
+	}
+	ctx := r.Context()
+	sub := s.Feed.Subscribe(streamBuffer)
+	defer func() { sub.Close() }()
+	if !q.since.IsZero() {
+		if q.after, err = positionAt(ctx, s.Tracker, q.since); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+
+	st := &eventStream{s: s, w: w, rc: http.NewResponseController(w), filter: q.filter, pos: q.after}
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	st.buf = append(st.buf, "retry: "+strconv.Itoa(streamRetry)+"\n\n"...)
+	if err := st.flush(); err != nil {
+		return
+	}
+	if err := st.catchUp(ctx); err != nil {
+		st.end(r, err)
+		return
+	}
+
+	every := s.StreamKeepalive
+	if every <= 0 {
+		every = streamKeepalive
+	}
+	keepalive := time.NewTicker(every)
+	defer keepalive.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-done:
+			return
+		case <-keepalive.C:
+			st.buf = append(st.buf, ": keepalive\n\n"...)
+		case e, ok := <-sub.Events():
+			if !ok {
+				// Dropped for lagging: subscribe again first, then read
+				// what was missed from the store.
+				sub = s.Feed.Subscribe(streamBuffer)
+				err = st.catchUp(ctx)
+				break
+			}
+			err = st.live(ctx, e)
+		burst:
+			for range streamBurst {
+				if err != nil {
+					break
+				}
+				select {
+				case e, ok := <-sub.Events():
+					if !ok {
+						break burst // handled on the next turn
+					}
+					err = st.live(ctx, e)
+				default:
+					break burst
+				}
+			}
+			keepalive.Reset(every)
+		}
+		if err == nil {
+			err = st.flush()
+		}
+		if err != nil {
+			st.end(r, err)
+			return
+		}
+	}
+}
+
+// eventStream writes one client's stream.
+type eventStream struct {
+	s      *Server
+	w      http.ResponseWriter
+	rc     *http.ResponseController
+	filter streamFilter
+	pos    int64 // global sequence of the last event looked at
+	buf    []byte
+}
+
+// live handles one event from the feed.
+func (st *eventStream) live(ctx context.Context, e *agileplus.Event) error {
+	if e.GlobalSeq <= st.pos {
+		return nil
+	}
+	if e.GlobalSeq > st.pos+1 {
+		// The feed skipped events: they are in the store.
+		if err := st.catchUp(ctx); err != nil {
+			return err
+		}
+		if e.GlobalSeq <= st.pos {
+			return nil
+		}
+	}
+	return st.add(e)
+}
+
+// catchUp writes what the store holds after the position, a page at a
+// time, up to its end.
+func (st *eventStream) catchUp(ctx context.Context) error {
+	for {
+		es, err := st.s.Tracker.Events(ctx, agileplus.EventQuery{After: st.pos, Limit: streamPage})
+		if err != nil {
+			return err
+		}
+		for _, e := range es {
+			if err := st.add(e); err != nil {
+				return err
+			}
+		}
+		if err := st.flush(); err != nil {
+			return err
+		}
+		if len(es) < streamPage {
+			return nil
+		}
+	}
+}
+
+// add buffers e if the filter selects it, and moves the position past it.
+func (st *eventStream) add(e *agileplus.Event) error {
+	st.pos = e.GlobalSeq
+	if !st.filter.match(e) {
+		return nil
+	}
+	data, err := json.Marshal(e.CloudEvent()) // one line: JSON has no raw newlines
+	if err != nil {
+		return err
+	}
+	st.buf = append(st.buf, "id: "...)
+	st.buf = strconv.AppendInt(st.buf, e.GlobalSeq, 10)
+	st.buf = append(st.buf, "\nevent: "...)
+	st.buf = append(st.buf, e.Type...)
+	st.buf = append(st.buf, "\ndata: "...)
+	st.buf = append(st.buf, data...)
+	st.buf = append(st.buf, "\n\n"...)
+	if len(st.buf) >= 64<<10 {
+		return st.flush()
+	}
+	return nil
+}
+
+// flush sends what is buffered.
+func (st *eventStream) flush() error {
+	if len(st.buf) > 0 {
+		if _, err := st.w.Write(st.buf); err != nil {
+			return &streamWriteError{err}
+		}
+		st.buf = st.buf[:0]
+	}
+	if err := st.rc.Flush(); err != nil {
+		return &streamWriteError{err}
+	}
+	return nil
+}
+
+// streamWriteError is a failure to write to the client: it went away.
+type streamWriteError struct{ err error }
+
+func (e *streamWriteError) Error() string { return "writing the event stream: " + e.err.Error() }
+func (e *streamWriteError) Unwrap() error { return e.err }
+
+// end logs why a stream stopped early, unless the client went away. The
+// client reconnects with Last-Event-ID and loses nothing.
+func (st *eventStream) end(r *http.Request, err error) {
+	var we *streamWriteError
+	if r.Context().Err() != nil || errors.As(err, &we) {
+		return
+	}
+	st.s.Logger.Error("http: event stream ended", "query", r.URL.RawQuery, "position", st.pos, "err", err)
+}

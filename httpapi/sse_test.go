@@ -1,0 +1,655 @@
+package httpapi_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/agileplus/agileplus"
+	"github.com/agileplus/agileplus/httpapi"
+	"github.com/agileplus/agileplus/sqlitestore"
+)
+
+// streamFeeder stands in for the relay and the bus: after each commit it
+// reads the new events from the store and broadcasts them, in order, the
+// way natsbus.Follow feeds the hub in the server. skip and repeat inject
+// the faults a stream must absorb: events the feed never delivers and
+// events it delivers twice.
+type streamFeeder struct {
+	hub    *agileplus.Hub
+	svc    *agileplus.Service
+	skip   func(seq int64) bool
+	repeat func(seq int64) bool
+
+	mu   sync.Mutex
+	last int64
+}
+
+func (f *streamFeeder) poke() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for {
+		es, err := f.svc.Events(context.Background(), agileplus.EventQuery{After: f.last, Limit: agileplus.MaxPageLimit})
+		if err != nil || len(es) == 0 {
+			return
+		}
+		for _, e := range es {
+			f.last = e.GlobalSeq
+			if f.skip != nil && f.skip(e.GlobalSeq) {
+				continue
+			}
+			f.hub.Broadcast(e)
+			if f.repeat != nil && f.repeat(e.GlobalSeq) {
+				f.hub.Broadcast(e)
+			}
+		}
+	}
+}
+
+// tinyFeed gives every stream a one-event buffer, so that any burst
+// overflows it and the stream must resubscribe and catch up.
+type tinyFeed struct{ hub *agileplus.Hub }
+
+func (f tinyFeed) Subscribe(int) *agileplus.HubSubscription { return f.hub.Subscribe(1) }
+
+type streamAPI struct {
+	srv    *httptest.Server
+	api    *httpapi.Server
+	svc    *agileplus.Service
+	hub    *agileplus.Hub
+	feeder *streamFeeder
+}
+
+// newStreamAPI serves the API over a real SQLite store, with a hub fed
+// after every commit.
+func newStreamAPI(t *testing.T, feed func(*agileplus.Hub) httpapi.Feed) *streamAPI {
+	t.Helper()
+	store, err := sqlitestore.Open(context.Background(), sqlitestore.Config{Path: filepath.Join(t.TempDir(), "a.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	a := &streamAPI{svc: agileplus.NewService(store), hub: agileplus.NewHub()}
+	a.feeder = &streamFeeder{hub: a.hub, svc: a.svc}
+	a.svc.OnCommit = a.feeder.poke
+	a.api = httpapi.NewServer(a.svc, nil, nil, "test")
+	if feed != nil {
+		a.api.Feed = feed(a.hub)
+	}
+	a.srv = httptest.NewUnstartedServer(a.api)
+	a.srv.Config.RegisterOnShutdown(a.api.CloseStreams)
+	a.srv.Start()
+	t.Cleanup(a.srv.Close)
+	return a
+}
+
+func hubFeed(h *agileplus.Hub) httpapi.Feed { return h }
+
+// sseFrame is one event of a stream as a client sees it.
+type sseFrame struct {
+	id    int64
+	event string
+	ce    agileplus.CloudEvent
+}
+
+// sseConn is a raw SSE client connection.
+type sseConn struct {
+	resp   *http.Response
+	sc     *bufio.Scanner
+	cancel context.CancelFunc
+	retry  string
+}
+
+func openSSE(t *testing.T, url string, hdr ...string) *sseConn {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		cancel()
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	if resp.StatusCode != 200 {
+		cancel()
+		t.Fatalf("GET %s: got %s, want 200", url, resp.Status)
+	}
+	for k, want := range map[string]string{"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"} {
+		if got := resp.Header.Get(k); got != want {
+			t.Errorf("got %s %q, want %q", k, got, want)
+		}
+	}
+	c := &sseConn{resp: resp, sc: bufio.NewScanner(resp.Body), cancel: cancel}
+	c.sc.Buffer(nil, 16<<20)
+	t.Cleanup(c.close)
+	return c
+}
+
+func (c *sseConn) close() {
+	c.cancel()
+	c.resp.Body.Close()
+}
+
+// next reads the next event, skipping comments.
+func (c *sseConn) next() (sseFrame, error) {
+	var f sseFrame
+	var data string
+	for c.sc.Scan() {
+		line := c.sc.Text()
+		switch {
+		case line == "":
+			if data == "" {
+				continue
+			}
+			if err := json.Unmarshal([]byte(data), &f.ce); err != nil {
+				return f, fmt.Errorf("data is not a CloudEvent: %v: %s", err, data)
+			}
+			return f, nil
+		case strings.HasPrefix(line, ":"):
+		case strings.HasPrefix(line, "retry: "):
+			c.retry = strings.TrimPrefix(line, "retry: ")
+		case strings.HasPrefix(line, "id: "):
+			n, err := strconv.ParseInt(strings.TrimPrefix(line, "id: "), 10, 64)
+			if err != nil {
+				return f, fmt.Errorf("bad id line %q", line)
+			}
+			f.id = n
+		case strings.HasPrefix(line, "event: "):
+			f.event = strings.TrimPrefix(line, "event: ")
+		case strings.HasPrefix(line, "data: "):
+			if data != "" {
+				return f, fmt.Errorf("an event has two data lines: the JSON must be one line")
+			}
+			data = strings.TrimPrefix(line, "data: ")
+		default:
+			return f, fmt.Errorf("unexpected line %q", line)
+		}
+	}
+	if err := c.sc.Err(); err != nil {
+		return f, err
+	}
+	return f, errors.New("stream ended")
+}
+
+// readN reads n events within 30 s.
+func (c *sseConn) readN(t *testing.T, n int) []sseFrame {
+	t.Helper()
+	out := make([]sseFrame, 0, n)
+	timer := time.AfterFunc(30*time.Second, c.cancel)
+	defer timer.Stop()
+	for len(out) < n {
+		f, err := c.next()
+		if err != nil {
+			t.Fatalf("after %d of %d events: %v", len(out), n, err)
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// allEvents reads the whole event log.
+func allEvents(t *testing.T, svc *agileplus.Service) []*agileplus.Event {
+	t.Helper()
+	var out []*agileplus.Event
+	for {
+		es, err := svc.Events(context.Background(), agileplus.EventQuery{After: int64(len(out)), Limit: agileplus.MaxPageLimit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, es...)
+		if len(es) < agileplus.MaxPageLimit {
+			return out
+		}
+	}
+}
+
+// checkFrames compares what a stream delivered with the events wanted, in
+// order: id, event name and the CloudEvent's identity and hash.
+func checkFrames(t *testing.T, got []sseFrame, want []*agileplus.Event) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("got %d events, want %d", len(got), len(want))
+	}
+	for i := range min(len(got), len(want)) {
+		g, w := got[i], want[i]
+		if g.id != w.GlobalSeq || g.event != w.Type || g.ce.GlobalSeq != w.GlobalSeq || g.ce.ID != w.ID ||
+			g.ce.Hash != w.Hash || g.ce.Type != agileplus.CloudEventTypePrefix+w.Type || !g.ce.Time.Equal(w.Time) {
+			t.Fatalf("event %d: got id %d event %q (%s, seq %d), want id %d event %q (%s)",
+				i, g.id, g.event, g.ce.ID, g.ce.GlobalSeq, w.GlobalSeq, w.Type, w.ID)
+		}
+	}
+}
+
+// seedTracker creates two projects with a feature each and n WPs in each.
+func seedTracker(t *testing.T, tr agileplus.Tracker, n int) {
+	t.Helper()
+	ctx := context.Background()
+	for _, key := range []string{"CORE", "WEB"} {
+		if _, err := tr.CreateProject(ctx, agileplus.ProjectCreate{Key: key, Name: key}); err != nil {
+			t.Fatal(err)
+		}
+		slug := strings.ToLower(key) + "-main"
+		if _, err := tr.CreateFeature(ctx, key, agileplus.FeatureCreate{Slug: slug, Title: "Main"}); err != nil {
+			t.Fatal(err)
+		}
+		for i := range n {
+			if _, err := tr.CreateWP(ctx, slug, agileplus.WPCreate{Title: fmt.Sprintf("WP %d", i)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// writeBurst makes n changes from 4 concurrent writers: WP creations in
+// both projects and transitions.
+func writeBurst(t *testing.T, tr agileplus.Tracker, n int) {
+	t.Helper()
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := w; i < n; i += 4 {
+				slug := []string{"core-main", "web-main"}[i%2]
+				wp, err := tr.CreateWP(ctx, slug, agileplus.WPCreate{Title: fmt.Sprintf("burst %d", i)})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if i%3 == 0 {
+					if _, err := tr.TransitionWP(ctx, wp.Key, agileplus.Transition{To: "doing"}, 0); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func TestSSEBadInput(t *testing.T) {
+	a := newStreamAPI(t, hubFeed)
+	tests := []struct {
+		name, query string
+		hdr         []string
+		wantField   string
+	}{
+		{name: "bad project key", query: "project=core", wantField: "project"},
+		{name: "one bad project of two", query: "project=CORE,web", wantField: "project"},
+		{name: "unknown entity", query: "entity=user", wantField: "entity"},
+		{name: "unknown type", query: "type=wp.exploded", wantField: "type"},
+		{name: "type excluded by entity", query: "entity=feature&type=wp.created", wantField: "type"},
+		{name: "non-numeric after", query: "after=ten", wantField: "after"},
+		{name: "negative after", query: "after=-1", wantField: "after"},
+		{name: "negative Last-Event-ID", hdr: []string{"Last-Event-ID", "-1"}, wantField: "Last-Event-ID"},
+		{name: "non-numeric Last-Event-ID", hdr: []string{"Last-Event-ID", "evt_1"}, wantField: "Last-Event-ID"},
+		{name: "bad since", query: "since=yesterday", wantField: "since"},
+		{name: "negative since", query: "since=-1h", wantField: "since"},
+		{name: "after and since", query: "after=3&since=1h", wantField: "since"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, eb, raw := do(t, a.srv, "GET", "/v1/events/stream?"+tt.query, "", tt.hdr...)
+			if code != 400 || eb.Error.Code != agileplus.EINVALID || eb.Error.Field != tt.wantField {
+				t.Errorf("got %d %s, want 400 invalid naming field %s", code, raw, tt.wantField)
+			}
+		})
+	}
+
+	t.Run("no feed", func(t *testing.T) {
+		b := newStreamAPI(t, nil)
+		code, eb, raw := do(t, b.srv, "GET", "/v1/events/stream", "")
+		if code != 503 || eb.Error.Code != agileplus.EUNAVAILABLE {
+			t.Errorf("got %d %s, want 503 unavailable", code, raw)
+		}
+	})
+
+	t.Run("openapi", func(t *testing.T) {
+		_, _, raw := do(t, a.srv, "GET", "/openapi.json", "")
+		var doc struct {
+			Paths map[string]map[string]struct {
+				Parameters []struct{ Name, In string }
+				Responses  map[string]struct {
+					Content map[string]any
+				}
+			}
+		}
+		if err := json.Unmarshal(raw, &doc); err != nil {
+			t.Fatal(err)
+		}
+		op, ok := doc.Paths["/v1/events/stream"]["get"]
+		if !ok {
+			t.Fatal("openapi lacks GET /v1/events/stream")
+		}
+		if op.Responses["200"].Content["text/event-stream"] == nil {
+			t.Errorf("got 200 content %v, want text/event-stream", op.Responses["200"].Content)
+		}
+		var names []string
+		for _, p := range op.Parameters {
+			names = append(names, p.In+":"+p.Name)
+		}
+		if got, want := strings.Join(names, " "), "query:project query:entity query:type query:after query:since header:Last-Event-ID"; got != want {
+			t.Errorf("got parameters %s, want %s", got, want)
+		}
+	})
+}
+
+// TestSSEReplayThenLive follows the stream while 4 writers commit, through
+// a feed that loses events, repeats events and overflows every stream's
+// buffer: the stream still delivers every event once, in order.
+func TestSSEReplayThenLive(t *testing.T) {
+	feeds := map[string]func(*agileplus.Hub) httpapi.Feed{
+		"hub":  hubFeed,
+		"tiny": func(h *agileplus.Hub) httpapi.Feed { return tinyFeed{h} },
+	}
+	for name, feed := range feeds {
+		t.Run(name, func(t *testing.T) {
+			a := newStreamAPI(t, feed)
+			a.feeder.skip = func(seq int64) bool { return seq%7 == 0 }
+			a.feeder.repeat = func(seq int64) bool { return seq%5 == 0 }
+			seedTracker(t, a.svc, 20)
+
+			all := openSSE(t, a.srv.URL+"/v1/events/stream")
+			web := openSSE(t, a.srv.URL+"/v1/events/stream?project=WEB&type=wp.created,dev.agileplus.wp.transitioned")
+			writeBurst(t, a.svc, 200)
+
+			want := allEvents(t, a.svc)
+			checkFrames(t, all.readN(t, len(want)), want)
+			if all.retry != "2000" {
+				t.Errorf("got retry %q, want 2000", all.retry)
+			}
+			var wantWeb []*agileplus.Event
+			for _, e := range want {
+				if e.ProjectKey == "WEB" && (e.Type == "wp.created" || e.Type == "wp.transitioned") {
+					wantWeb = append(wantWeb, e)
+				}
+			}
+			checkFrames(t, web.readN(t, len(wantWeb)), wantWeb)
+
+			// Nothing more: one more commit arrives next, not a repeat.
+			if _, err := a.svc.CreateProject(context.Background(), agileplus.ProjectCreate{Key: "LAST", Name: "Last"}); err != nil {
+				t.Fatal(err)
+			}
+			want = allEvents(t, a.svc)
+			checkFrames(t, all.readN(t, 1), want[len(want)-1:])
+		})
+	}
+}
+
+func TestSSEResumePositions(t *testing.T) {
+	a := newStreamAPI(t, hubFeed)
+	seedTracker(t, a.svc, 10)
+	want := allEvents(t, a.svc)
+
+	t.Run("after", func(t *testing.T) {
+		c := openSSE(t, a.srv.URL+"/v1/events/stream?after=7")
+		checkFrames(t, c.readN(t, len(want)-7), want[7:])
+	})
+	t.Run("Last-Event-ID wins over after", func(t *testing.T) {
+		c := openSSE(t, a.srv.URL+"/v1/events/stream?after=3", "Last-Event-ID", "12")
+		checkFrames(t, c.readN(t, len(want)-12), want[12:])
+	})
+	t.Run("after the end", func(t *testing.T) {
+		c := openSSE(t, a.srv.URL+"/v1/events/stream?after=1000")
+		if _, err := a.svc.CreateProject(context.Background(), agileplus.ProjectCreate{Key: "MORE", Name: "More"}); err != nil {
+			t.Fatal(err)
+		}
+		// Its global sequence is below 1000: the client said it has it.
+		if _, err := a.svc.CreateProject(context.Background(), agileplus.ProjectCreate{Key: "MOAR", Name: "More"}); err != nil {
+			t.Fatal(err)
+		}
+		go func() { time.Sleep(300 * time.Millisecond); c.cancel() }()
+		if f, err := c.next(); err == nil {
+			t.Errorf("got event %d, want none after position 1000", f.id)
+		}
+	})
+}
+
+func TestSSESince(t *testing.T) {
+	a := newStreamAPI(t, hubFeed)
+	ctx := context.Background()
+	base := time.Now().Add(-48 * time.Hour).UTC().Truncate(time.Second)
+	var mu sync.Mutex
+	clock := base
+	a.svc.Now = func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		clock = clock.Add(time.Minute)
+		return clock
+	}
+	t.Run("empty log", func(t *testing.T) {
+		c := openSSE(t, a.srv.URL+"/v1/events/stream?since=1h")
+		if _, err := a.svc.CreateProject(ctx, agileplus.ProjectCreate{Key: "CORE", Name: "Core"}); err != nil {
+			t.Fatal(err)
+		}
+		checkFrames(t, c.readN(t, 1), allEvents(t, a.svc))
+	})
+	for i := range 30 {
+		if _, err := a.svc.CreateFeature(ctx, "CORE", agileplus.FeatureCreate{Slug: fmt.Sprintf("f%d", i), Title: "F"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.svc.Now = time.Now
+	for i := range 3 {
+		if _, err := a.svc.CreateFeature(ctx, "CORE", agileplus.FeatureCreate{Slug: fmt.Sprintf("now%d", i), Title: "F"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all := allEvents(t, a.svc)
+
+	tests := []struct {
+		name, since string
+		from        int // index into all of the first event wanted; -1: none
+	}{
+		{"before everything", base.Add(-time.Hour).Format(time.RFC3339), 0},
+		{"exactly an event's time", all[11].Time.Format(time.RFC3339Nano), 11},
+		{"between two events", all[20].Time.Add(-30 * time.Second).Format(time.RFC3339), 20},
+		{"with a zone offset", all[5].Time.In(time.FixedZone("", 2*3600)).Format(time.RFC3339Nano), 5},
+		{"duration", "1h", 31},
+		{"after everything", time.Now().Add(time.Hour).Format(time.RFC3339), -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			from := tt.from
+			if from < 0 {
+				from = len(all)
+			}
+			c := openSSE(t, a.srv.URL+"/v1/events/stream?since="+strings.ReplaceAll(tt.since, "+", "%2B"))
+			checkFrames(t, c.readN(t, len(all)-from), all[from:])
+			if _, err := a.svc.CreateProject(ctx, agileplus.ProjectCreate{Key: fmt.Sprintf("P%d", len(all)), Name: "P"}); err != nil {
+				t.Fatal(err)
+			}
+			all = allEvents(t, a.svc)
+			checkFrames(t, c.readN(t, 1), all[len(all)-1:])
+		})
+	}
+}
+
+func TestSSEKeepalive(t *testing.T) {
+	a := newStreamAPI(t, hubFeed)
+	a.api.StreamKeepalive = 50 * time.Millisecond
+	c := openSSE(t, a.srv.URL+"/v1/events/stream")
+	timer := time.AfterFunc(10*time.Second, c.cancel)
+	defer timer.Stop()
+	var lines []string
+	for c.sc.Scan() {
+		lines = append(lines, c.sc.Text())
+		if strings.Count(strings.Join(lines, "\n"), ": keepalive") == 3 {
+			break
+		}
+	}
+	if got, want := strings.Join(lines, "\n"), "retry: 2000\n\n: keepalive\n\n: keepalive\n\n: keepalive"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+func TestSSEShutdownEndsStreams(t *testing.T) {
+	a := newStreamAPI(t, hubFeed)
+	c := openSSE(t, a.srv.URL+"/v1/events/stream")
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.next()
+		done <- err
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := a.srv.Config.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Shutdown took %s with a stream open, want it quick", d)
+	}
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("got an event, want the stream to end")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the stream did not end")
+	}
+	// A stream asked for after shutdown began is refused.
+	rec := httptest.NewRecorder()
+	a.api.ServeHTTP(rec, httptest.NewRequest("GET", "/v1/events/stream", nil))
+	if rec.Code != 503 {
+		t.Errorf("got %d after CloseStreams, want 503", rec.Code)
+	}
+}
+
+// TestStreamEventsClient follows the stream with the client while the
+// server drops every connection now and then: the client resumes with
+// Last-Event-ID and hands each event to fn once, in order.
+func TestStreamEventsClient(t *testing.T) {
+	a := newStreamAPI(t, hubFeed)
+	seedTracker(t, a.svc, 5)
+	var lastIDs []string
+	var mu sync.Mutex
+	inner := a.srv.Config.Handler
+	a.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if id := r.Header.Get("Last-Event-ID"); id != "" {
+			mu.Lock()
+			lastIDs = append(lastIDs, id)
+			mu.Unlock()
+		}
+		inner.ServeHTTP(w, r)
+	})
+	c := httpapi.NewClient(a.srv.URL)
+
+	t.Run("resumes after dropped connections", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		var got []*agileplus.CloudEvent
+		var gotMu sync.Mutex
+		count := func() int {
+			gotMu.Lock()
+			defer gotMu.Unlock()
+			return len(got)
+		}
+		errc := make(chan error, 1)
+		go func() {
+			errc <- c.StreamEvents(ctx, agileplus.EventSelector{}, 0, "", func(ce *agileplus.CloudEvent) error {
+				gotMu.Lock()
+				defer gotMu.Unlock()
+				got = append(got, ce)
+				return nil
+			})
+		}()
+		writeDone := make(chan struct{})
+		go func() {
+			defer close(writeDone)
+			writeBurst(t, a.svc, 120)
+		}()
+		for range 5 {
+			time.Sleep(30 * time.Millisecond)
+			a.srv.CloseClientConnections()
+		}
+		<-writeDone
+		all := allEvents(t, a.svc)
+		for count() < len(all) && ctx.Err() == nil {
+			time.Sleep(10 * time.Millisecond)
+		}
+		time.Sleep(100 * time.Millisecond) // room for a repeat to show up
+		cancel()
+		if err := <-errc; !errors.Is(err, context.Canceled) {
+			t.Errorf("got %v, want the ctx's error", err)
+		}
+		gotMu.Lock()
+		defer gotMu.Unlock()
+		if len(got) != len(all) {
+			t.Errorf("got %d events, want %d", len(got), len(all))
+		}
+		for i := range min(len(got), len(all)) {
+			if got[i].ID != all[i].ID || got[i].GlobalSeq != all[i].GlobalSeq {
+				t.Fatalf("event %d: got %s (seq %d), want %s (seq %d)", i, got[i].ID, got[i].GlobalSeq, all[i].ID, all[i].GlobalSeq)
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(lastIDs) == 0 {
+			t.Error("got no reconnection with Last-Event-ID, want some")
+		}
+		t.Logf("%d reconnections with Last-Event-ID", len(lastIDs))
+	})
+
+	t.Run("filter and since", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		var got []*agileplus.CloudEvent
+		err := c.StreamEvents(ctx, agileplus.EventSelector{Project: "CORE", Types: []string{"project.created"}}, 0, "1h", func(ce *agileplus.CloudEvent) error {
+			got = append(got, ce)
+			return errors.New("one is enough")
+		})
+		if err == nil || err.Error() != "one is enough" {
+			t.Fatalf("got %v, want the callback's error", err)
+		}
+		if len(got) != 1 || got[0].Type != "dev.agileplus.project.created" || got[0].Project != "CORE" {
+			t.Errorf("got %+v, want CORE's project.created", got)
+		}
+	})
+
+	t.Run("4xx is returned", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		err := c.StreamEvents(ctx, agileplus.EventSelector{Types: []string{"wp.exploded"}}, 0, "", func(*agileplus.CloudEvent) error { return nil })
+		if agileplus.ErrorCode(err) != agileplus.EINVALID || agileplus.ErrorField(err) != "type" {
+			t.Errorf("got %v, want EINVALID naming field type", err)
+		}
+		err = c.StreamEvents(ctx, agileplus.EventSelector{}, 3, "1h", func(*agileplus.CloudEvent) error { return nil })
+		if agileplus.ErrorField(err) != "since" {
+			t.Errorf("got %v, want EINVALID naming field since", err)
+		}
+	})
+
+	t.Run("ctx ends", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		defer cancel()
+		err := c.StreamEvents(ctx, agileplus.EventSelector{}, 1<<40, "", func(*agileplus.CloudEvent) error { return nil })
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("got %v, want the ctx's error", err)
+		}
+	})
+
+	t.Run("unreachable server", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		err := httpapi.NewClient("http://127.0.0.1:1").StreamEvents(ctx, agileplus.EventSelector{}, 0, "", func(*agileplus.CloudEvent) error { return nil })
+		if agileplus.ErrorCode(err) != agileplus.EUNAVAILABLE {
+			t.Errorf("got %v, want EUNAVAILABLE", err)
+		}
+	})
+}

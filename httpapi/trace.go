@@ -1,0 +1,51 @@
+package httpapi
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"net/http"
+	"strings"
+
+	"github.com/agileplus/agileplus"
+)
+
+// TraceParentHeader is the W3C trace context header. The server answers
+// every request with the traceparent it used, and the events the request
+// records carry the same one.
+const TraceParentHeader = "traceparent"
+
+// traced gives every request a W3C traceparent naming this server's span:
+// the caller's trace id and flags with a new parent id, or a new sampled
+// trace when the caller sent none or an invalid one.
+func traced(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tp := serverTraceParent(strings.TrimSpace(r.Header.Get(TraceParentHeader)))
+		w.Header().Set(TraceParentHeader, tp)
+		next.ServeHTTP(w, r.WithContext(agileplus.WithTraceParent(r.Context(), tp)))
+	})
+}
+
+// serverTraceParent returns the traceparent of a span that continues in,
+// if it is valid, or starts a new trace.
+func serverTraceParent(in string) string {
+	for {
+		var b [24]byte
+		rand.Read(b[:]) // never fails
+		trace, parent, flags := hex.EncodeToString(b[:16]), hex.EncodeToString(b[16:]), "01"
+		if agileplus.ValidTraceParent(in) {
+			trace, flags = in[3:35], in[53:]
+		}
+		// An all-zero id is invalid: draw again.
+		if tp := "00-" + trace + "-" + parent + "-" + flags; agileplus.ValidTraceParent(tp) {
+			return tp
+		}
+	}
+}
+
+// setTraceParent sends the traceparent in the request's context, so that
+// the server continues the caller's trace.
+func setTraceParent(req *http.Request) {
+	if tp := agileplus.TraceParentFrom(req.Context()); agileplus.ValidTraceParent(tp) {
+		req.Header.Set(TraceParentHeader, tp)
+	}
+}

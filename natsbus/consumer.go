@@ -1,0 +1,229 @@
+package natsbus
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"sync"
+
+	"github.com/agileplus/agileplus"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+var _ agileplus.ConsumerHost = (*Bus)(nil)
+
+// consumerNameRE is what a durable name may look like: NATS allows more,
+// but these names appear in subjects (dead-letter advisories) and URLs.
+var consumerNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// maxAckPending bounds the events a consumer has in flight; a consumer that
+// keeps failing one event still moves on to the next.
+const consumerMaxAckPending = 256
+
+// Consume creates the durable pull consumer spec.Name on the event stream,
+// unless it exists, and runs spec.Handle for each event in this process
+// until Stop. A new consumer starts with the events published from now on;
+// an existing one resumes where it was, whichever process left it there.
+// Every server process that runs the same consumer shares its work.
+//
+// Policy (Config.Consumer): explicit acks; a handler error is retried after
+// the policy's backoff (a NAK with that delay), and after the last attempt
+// the server's max-deliveries advisory puts the event in the dead-letter
+// stream. A message that is not a CloudEvent is terminated at once and
+// dead-lettered the same way. A process that dies mid-attempt leaves the
+// event to be delivered again after the ack wait.
+func (b *Bus) Consume(ctx context.Context, spec agileplus.ConsumerSpec) (agileplus.Consumer, error) {
+	if err := b.checkOpen(); err != nil {
+		return nil, err
+	}
+	if !consumerNameRE.MatchString(spec.Name) {
+		return nil, agileplus.FieldErrorf("consumer", "consumer name %q must be 1-64 letters, digits, '-' or '_'", spec.Name)
+	}
+	if spec.Handle == nil {
+		return nil, errors.New("natsbus: consume: no handler")
+	}
+	p := b.cfg.Consumer
+	cfg := jetstream.ConsumerConfig{
+		Durable:       spec.Name,
+		Description:   "agileplus consumer: " + spec.Selector.String(),
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       p.AckWait,
+		MaxDeliver:    p.MaxDeliver,
+		MaxAckPending: consumerMaxAckPending,
+		DeliverPolicy: jetstream.DeliverNewPolicy,
+		Replicas:      b.cfg.Replicas,
+	}
+	if subjects := spec.Selector.Subjects(); len(subjects) == 1 {
+		cfg.FilterSubject = subjects[0]
+	} else {
+		cfg.FilterSubjects = subjects
+	}
+	cons, err := b.js.Consumer(ctx, b.cfg.StreamName, spec.Name)
+	switch {
+	case errors.Is(err, jetstream.ErrConsumerNotFound):
+		cons, err = b.js.CreateConsumer(ctx, b.cfg.StreamName, cfg)
+	case err == nil:
+		// Keep the position; bring the rest of the settings up to date.
+		info := cons.CachedInfo()
+		cfg.DeliverPolicy = info.Config.DeliverPolicy
+		cfg.OptStartSeq = info.Config.OptStartSeq
+		cfg.OptStartTime = info.Config.OptStartTime
+		cons, err = b.js.UpdateConsumer(ctx, b.cfg.StreamName, cfg)
+	}
+	if err != nil {
+		err = fmt.Errorf("natsbus: consumer %s: %w", spec.Name, err)
+		if isUnreachable(err) {
+			return nil, unavailable(err)
+		}
+		return nil, err
+	}
+
+	cctx, cancel := context.WithCancel(context.Background())
+	c := &consumer{bus: b, spec: spec, ctx: cctx, cancel: cancel}
+	if !b.consumers.add(c) {
+		cancel()
+		return nil, agileplus.Errorf(agileplus.ECONFLICT, "natsbus: consumer %s already runs in this process", spec.Name)
+	}
+	c.cc, err = cons.Consume(c.handle,
+		jetstream.PullMaxMessages(64),
+		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			if cctx.Err() == nil {
+				b.cfg.Logger.Debug("natsbus: consumer", "consumer", spec.Name, "err", err)
+			}
+		}),
+	)
+	if err != nil {
+		b.consumers.remove(c)
+		cancel()
+		return nil, unavailable(fmt.Errorf("natsbus: consumer %s: %w", spec.Name, err))
+	}
+	return c, nil
+}
+
+// DeleteConsumer stops the consumer in this process, if it runs here, and
+// deletes it from the server. Deleting one that does not exist is not an
+// error.
+func (b *Bus) DeleteConsumer(ctx context.Context, name string) error {
+	if c := b.consumers.get(name); c != nil {
+		c.Stop()
+	}
+	err := b.js.DeleteConsumer(ctx, b.cfg.StreamName, name)
+	if err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return unavailable(fmt.Errorf("natsbus: delete consumer %s: %w", name, err))
+	}
+	return nil
+}
+
+// consumer is one durable consumer running in this process.
+type consumer struct {
+	bus    *Bus
+	spec   agileplus.ConsumerSpec
+	cc     jetstream.ConsumeContext
+	ctx    context.Context
+	cancel context.CancelFunc
+	once   sync.Once
+}
+
+// Stop stops receiving events and waits for the handler call in flight.
+func (c *consumer) Stop() {
+	c.once.Do(func() {
+		c.bus.consumers.remove(c)
+		c.cancel()
+		if c.cc != nil {
+			c.cc.Stop()
+			<-c.cc.Closed()
+		}
+	})
+}
+
+func (c *consumer) handle(m jetstream.Msg) {
+	log := c.bus.cfg.Logger
+	md, err := m.Metadata()
+	if err != nil {
+		log.Warn("natsbus: consumer: message without metadata", "consumer", c.spec.Name, "err", err)
+		_ = m.Term()
+		return
+	}
+	var ce agileplus.CloudEvent
+	if err := json.Unmarshal(m.Data(), &ce); err != nil {
+		log.Error("natsbus: consumer: not a CloudEvent; dead-lettered", "consumer", c.spec.Name, "stream_seq", md.Sequence.Stream, "err", err)
+		_ = m.TermWithReason("not a CloudEvent: " + err.Error())
+		return
+	}
+	p := c.bus.cfg.Consumer
+	d := agileplus.Delivery{
+		Consumer:    c.spec.Name,
+		Attempt:     int(md.NumDelivered),
+		MaxAttempts: p.MaxDeliver,
+		StreamSeq:   md.Sequence.Stream,
+	}
+	if !d.Last() {
+		d.RetryIn = p.RetryDelay(d.Attempt)
+	}
+	if err := c.spec.Handle(c.ctx, ce.Event(), d); err != nil {
+		if c.ctx.Err() != nil {
+			// Stopping: let another process (or the next start) have it.
+			_ = m.Nak()
+			return
+		}
+		log.Debug("natsbus: consumer: attempt failed", "consumer", c.spec.Name, "event", ce.ID, "attempt", d.Attempt, "err", err)
+		if d.Last() {
+			// The server notices the exhausted event on its next
+			// redelivery attempt and publishes the advisory at once.
+			_ = m.Nak()
+		} else {
+			_ = m.NakWithDelay(d.RetryIn)
+		}
+		return
+	}
+	// A lost ack means one more delivery, which handlers are idempotent to.
+	_ = m.Ack()
+}
+
+// registry holds the consumers running in this process, by name, so a
+// dead letter can be re-driven through the consumer that gave up on it.
+type registry struct {
+	mu sync.Mutex
+	m  map[string]*consumer
+}
+
+func (r *registry) add(c *consumer) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m == nil {
+		r.m = map[string]*consumer{}
+	}
+	if _, ok := r.m[c.spec.Name]; ok {
+		return false
+	}
+	r.m[c.spec.Name] = c
+	return true
+}
+
+func (r *registry) remove(c *consumer) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m[c.spec.Name] == c {
+		delete(r.m, c.spec.Name)
+	}
+}
+
+func (r *registry) get(name string) *consumer {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.m[name]
+}
+
+func (r *registry) stopAll() {
+	r.mu.Lock()
+	cs := make([]*consumer, 0, len(r.m))
+	for _, c := range r.m {
+		cs = append(cs, c)
+	}
+	r.mu.Unlock()
+	for _, c := range cs {
+		c.Stop()
+	}
+}

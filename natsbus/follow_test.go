@@ -1,0 +1,213 @@
+package natsbus_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/agileplus/agileplus"
+	"github.com/agileplus/agileplus/natsbus"
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// follower runs Follow in the background and collects what it delivers.
+type follower struct {
+	events chan *agileplus.Event
+	done   chan error
+	cancel context.CancelFunc
+}
+
+func startFollow(t *testing.T, b *natsbus.Bus) *follower {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	f := &follower{events: make(chan *agileplus.Event, 10000), done: make(chan error, 1), cancel: cancel}
+	before := consumerCount(t, b)
+	go func() { f.done <- b.Follow(ctx, func(e *agileplus.Event) { f.events <- e }) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-f.done:
+		case <-time.After(10 * time.Second):
+			t.Error("Follow did not return within 10s of its ctx ending")
+		}
+	})
+	// Follow has fixed where it starts once its consumer exists.
+	waitFor(t, "the follow consumer", func() bool { return consumerCount(t, b) > before })
+	return f
+}
+
+func consumerCount(t *testing.T, b *natsbus.Bus) int {
+	t.Helper()
+	s, err := b.JetStream().Stream(testContext(t), "AGILEPLUS")
+	if err != nil {
+		return -1
+	}
+	info, err := s.Info(testContext(t))
+	if err != nil {
+		return -1
+	}
+	return info.State.Consumers
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s within 20s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// next returns the next n delivered events, failing after a timeout.
+func (f *follower) next(t *testing.T, n int) []*agileplus.Event {
+	t.Helper()
+	out := make([]*agileplus.Event, 0, n)
+	timeout := time.After(30 * time.Second)
+	for len(out) < n {
+		select {
+		case e := <-f.events:
+			out = append(out, e)
+		case <-timeout:
+			t.Fatalf("got %d events within 30s, want %d", len(out), n)
+		}
+	}
+	return out
+}
+
+// quiet checks that nothing more is delivered for a moment.
+func (f *follower) quiet(t *testing.T) {
+	t.Helper()
+	select {
+	case e := <-f.events:
+		t.Errorf("got an extra event %s (global seq %d), want none", e.ID, e.GlobalSeq)
+	case <-time.After(300 * time.Millisecond):
+	}
+}
+
+func TestFollowDeliversNewEventsInOrder(t *testing.T) {
+	b := openBus(t, natsbus.Config{DataDir: t.TempDir()})
+	ctx := testContext(t)
+	events := testEvents("f", 305)
+	if err := b.Publish(ctx, events[:5]); err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+	f := startFollow(t, b)
+
+	for i := 5; i < len(events); i += 50 {
+		if err := b.Publish(ctx, events[i:min(i+50, len(events))]); err != nil {
+			t.Fatalf("Publish: %v", err)
+		}
+		if i == 105 {
+			// Not ours, not a CloudEvent: skipped, and the rest still flows.
+			if _, err := b.JetStream().Publish(ctx, "agileplus.demo.wp.junk.created", []byte("not json")); err != nil {
+				t.Fatalf("publish junk: %v", err)
+			}
+			if _, err := b.JetStream().Publish(ctx, "agileplus.demo.wp.junk.created", []byte(`{"hello":"world"}`)); err != nil {
+				t.Fatalf("publish junk: %v", err)
+			}
+		}
+	}
+	// Published again within the de-duplication window: stored once, so
+	// delivered once.
+	if err := b.Publish(ctx, events[300:]); err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+	got := f.next(t, 300)
+	checkEvents(t, got, events[5:])
+	f.quiet(t)
+}
+
+func TestFollowStops(t *testing.T) {
+	t.Run("ctx ends", func(t *testing.T) {
+		b := openBus(t, natsbus.Config{DataDir: t.TempDir()})
+		f := startFollow(t, b)
+		f.cancel()
+		select {
+		case err := <-f.done:
+			f.done <- err // for the cleanup
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("got %v, want context.Canceled", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("Follow did not return within 5s of its ctx ending")
+		}
+	})
+	t.Run("bus closes", func(t *testing.T) {
+		b := openBus(t, natsbus.Config{DataDir: t.TempDir()})
+		f := startFollow(t, b)
+		if err := b.Close(); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		select {
+		case err := <-f.done:
+			f.done <- err
+			wantCode(t, err, agileplus.EUNAVAILABLE)
+		case <-time.After(15 * time.Second):
+			t.Fatal("Follow did not return within 15s of the bus closing")
+		}
+	})
+}
+
+// TestFollowSurvivesServerRestart stops the external NATS server while
+// Follow runs and starts it again on the same port and store: Follow
+// resumes after the last event it delivered, losing and repeating nothing.
+func TestFollowSurvivesServerRestart(t *testing.T) {
+	storeDir := t.TempDir()
+	port := freePort(t)
+	start := func() *server.Server {
+		opts := &server.Options{Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: storeDir, NoSigs: true, NoLog: true}
+		srv, err := server.NewServer(opts)
+		if err != nil {
+			t.Fatalf("NewServer: %v", err)
+		}
+		srv.Start()
+		if !srv.ReadyForConnections(10 * time.Second) {
+			t.Fatal("NATS server not ready")
+		}
+		return srv
+	}
+	srv := start()
+	b := openBus(t, natsbus.Config{URL: srv.ClientURL()})
+	ctx := testContext(t)
+	f := startFollow(t, b)
+	events := testEvents("r", 40)
+
+	if err := b.Publish(ctx, events[:20]); err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+	checkEvents(t, f.next(t, 20), events[:20])
+
+	srv.Shutdown()
+	srv.WaitForShutdown()
+	srv = start()
+	t.Cleanup(func() {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+	})
+	// The client reconnects on its own; publish once it has.
+	waitFor(t, "reconnection", func() bool { return b.Ping(ctx) == nil })
+	waitFor(t, "publish after the restart", func() bool { return b.Publish(ctx, events[20:]) == nil })
+	checkEvents(t, f.next(t, 20), events[20:])
+	f.quiet(t)
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, p, _ := net.SplitHostPort(ln.Addr().String())
+	n, err := strconv.Atoi(p)
+	if err != nil {
+		t.Fatal(fmt.Errorf("port %q: %w", p, err))
+	}
+	return n
+}

@@ -1,0 +1,499 @@
+// Package webhook delivers events to registered HTTP endpoints: each
+// webhook is a durable consumer on the event stream that POSTs the events
+// its filter selects, signed with the webhook's secret, retried with the
+// consumer policy's backoff and dead-lettered after the last attempt.
+//
+// The registry and the delivery log live wherever the Registry puts them
+// (the NATS adapter keeps them on the bus, so every server process sharing
+// the bus delivers for every webhook, each event once).
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/agileplus/agileplus"
+)
+
+// Headers of a delivery.
+const (
+	HeaderDelivery  = "X-Agileplus-Delivery"  // stable per webhook and event: receivers de-duplicate by it
+	HeaderTimestamp = "X-Agileplus-Timestamp" // Unix seconds when this attempt was signed
+	HeaderSignature = "X-Agileplus-Signature" // "sha256=" + hex HMAC-SHA256(secret, timestamp + "." + body)
+	HeaderAttempt   = "X-Agileplus-Attempt"   // 1 for the first attempt
+	HeaderEventType = "X-Agileplus-Event"     // the event type, e.g. wp.transitioned
+	HeaderWebhook   = "X-Agileplus-Webhook"   // the webhook id
+)
+
+// Registry stores webhooks and their delivery log.
+type Registry interface {
+	PutWebhook(ctx context.Context, h *agileplus.Webhook) error
+	GetWebhook(ctx context.Context, id string) (*agileplus.Webhook, error)
+	ListWebhooks(ctx context.Context) ([]*agileplus.Webhook, error)
+	DeleteWebhook(ctx context.Context, id string) error
+	// WatchWebhooks passes every registration to fn (h nil when removed),
+	// first the current ones (before returning), then changes until ctx
+	// ends.
+	WatchWebhooks(ctx context.Context, fn func(id string, h *agileplus.Webhook)) error
+	AppendDelivery(ctx context.Context, d *agileplus.WebhookDelivery) error
+	Deliveries(ctx context.Context, webhookID string, after uint64, limit int) ([]*agileplus.WebhookDelivery, error)
+	MarkDelivered(ctx context.Context, webhookID, eventID string) error
+	Delivered(ctx context.Context, webhookID, eventID string) (bool, error)
+}
+
+// Config configures a Dispatcher.
+type Config struct {
+	Registry  Registry
+	Consumers agileplus.ConsumerHost
+	// DenyPrivate refuses loopback, private, link-local and unspecified
+	// targets, at registration for literal addresses and at every
+	// connection for resolved names. Off by default: this is local-first,
+	// and a receiver on the same machine is the common case.
+	DenyPrivate bool
+	// Timeout bounds one attempt (default 10s).
+	Timeout   time.Duration
+	UserAgent string
+	Logger    *slog.Logger
+	IDs       *agileplus.IDGenerator
+	Now       func() time.Time
+}
+
+// Dispatcher runs the webhooks.
+type Dispatcher struct {
+	cfg    Config
+	client *http.Client
+
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu      sync.Mutex
+	running map[string]agileplus.Consumer // by webhook id
+	closed  bool
+}
+
+// ConsumerName is the durable consumer name of a webhook.
+func ConsumerName(webhookID string) string { return "webhook-" + webhookID }
+
+// New returns a dispatcher; Start runs it.
+func New(cfg Config) *Dispatcher {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.IDs == nil {
+		cfg.IDs = agileplus.NewIDGenerator(nil)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = "agileplus-webhook"
+	}
+	dialer := &net.Dialer{Timeout: cfg.Timeout, KeepAlive: 30 * time.Second}
+	if cfg.DenyPrivate {
+		dialer.Control = denyPrivateControl
+	}
+	transport := &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		DialContext:         dialer.DialContext,
+		MaxIdleConnsPerHost: 4,
+		IdleConnTimeout:     90 * time.Second,
+		TLSHandshakeTimeout: cfg.Timeout,
+	}
+	if cfg.DenyPrivate {
+		transport.Proxy = nil // a proxy would connect on our behalf, unchecked
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Dispatcher{
+		cfg: cfg,
+		client: &http.Client{
+			Transport: transport,
+			Timeout:   cfg.Timeout,
+			// A redirect is an answer, not a delivery: receivers must
+			// answer 2xx at the registered URL.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+		ctx:     ctx,
+		cancel:  cancel,
+		running: map[string]agileplus.Consumer{},
+	}
+}
+
+// Start starts a consumer for every registered webhook and follows the
+// registry, so webhooks registered or removed through any server process
+// start or stop here too.
+func (d *Dispatcher) Start(ctx context.Context) error {
+	return d.cfg.Registry.WatchWebhooks(d.ctx, func(id string, h *agileplus.Webhook) {
+		if h == nil {
+			d.stop(id)
+			return
+		}
+		if err := d.start(ctx, h); err != nil {
+			d.cfg.Logger.Error("webhook: cannot start delivery", "webhook", id, "err", err)
+		}
+	})
+}
+
+// Close stops every delivery in this process; durable consumers keep their
+// position for the next start.
+func (d *Dispatcher) Close() {
+	d.mu.Lock()
+	d.closed = true
+	cs := d.running
+	d.running = map[string]agileplus.Consumer{}
+	d.mu.Unlock()
+	d.cancel()
+	for _, c := range cs {
+		c.Stop()
+	}
+}
+
+func (d *Dispatcher) start(ctx context.Context, h *agileplus.Webhook) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed || d.running[h.ID] != nil {
+		return nil
+	}
+	c, err := d.cfg.Consumers.Consume(ctx, agileplus.ConsumerSpec{
+		Name:     ConsumerName(h.ID),
+		Selector: h.Filter,
+		Handle: func(ctx context.Context, e *agileplus.Event, dl agileplus.Delivery) error {
+			return d.deliver(ctx, h, e, dl)
+		},
+	})
+	if err != nil {
+		return err
+	}
+	d.running[h.ID] = c
+	return nil
+}
+
+func (d *Dispatcher) stop(id string) {
+	d.mu.Lock()
+	c := d.running[id]
+	delete(d.running, id)
+	d.mu.Unlock()
+	if c != nil {
+		c.Stop()
+	}
+}
+
+// ---- the API ----
+
+// CreateWebhook validates and registers a webhook and starts delivering to
+// it the events committed from now on. The result carries the secret; no
+// later read does.
+func (d *Dispatcher) CreateWebhook(ctx context.Context, c agileplus.WebhookCreate) (*agileplus.Webhook, error) {
+	u, err := d.checkURL(c.URL)
+	if err != nil {
+		return nil, err
+	}
+	filter := c.Filter.Normalize()
+	if err := filter.Validate(); err != nil {
+		var e *agileplus.Error
+		if errors.As(err, &e) && e.Field != "" {
+			e.Field = "filter." + e.Field
+		}
+		return nil, err
+	}
+	secret := c.Secret
+	switch {
+	case secret == "":
+		b := make([]byte, 32)
+		rand.Read(b)
+		secret = "whsec_" + hex.EncodeToString(b)
+	case len(secret) < 16 || len(secret) > 256:
+		return nil, agileplus.FieldErrorf("secret", "secret must be 16-256 bytes, not %d (leave it empty to have one generated)", len(secret))
+	}
+	h := &agileplus.Webhook{
+		ID: d.cfg.IDs.New(agileplus.PrefixWebhook), URL: u, Filter: filter, Secret: secret,
+		CreatedAt: d.cfg.Now().UTC(),
+	}
+	// The consumer first, so the webhook's position is "now" even if the
+	// registration's watch reaches this process a little later.
+	c2, err := d.cfg.Consumers.Consume(ctx, agileplus.ConsumerSpec{
+		Name: ConsumerName(h.ID), Selector: h.Filter,
+		Handle: func(ctx context.Context, e *agileplus.Event, dl agileplus.Delivery) error {
+			return d.deliver(ctx, h, e, dl)
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		c2.Stop()
+		return nil, agileplus.Errorf(agileplus.EUNAVAILABLE, "webhook: the server is shutting down")
+	}
+	d.running[h.ID] = c2
+	d.mu.Unlock()
+	if err := d.cfg.Registry.PutWebhook(ctx, h); err != nil {
+		d.stop(h.ID)
+		_ = d.cfg.Consumers.DeleteConsumer(context.WithoutCancel(ctx), ConsumerName(h.ID))
+		return nil, err
+	}
+	return h, nil
+}
+
+// ListWebhooks lists the webhooks without their secrets.
+func (d *Dispatcher) ListWebhooks(ctx context.Context) ([]*agileplus.Webhook, error) {
+	hs, err := d.cfg.Registry.ListWebhooks(ctx)
+	for _, h := range hs {
+		h.Secret = ""
+	}
+	return hs, err
+}
+
+// GetWebhook returns a webhook without its secret.
+func (d *Dispatcher) GetWebhook(ctx context.Context, id string) (*agileplus.Webhook, error) {
+	h, err := d.cfg.Registry.GetWebhook(ctx, id)
+	if h != nil {
+		h.Secret = ""
+	}
+	return h, err
+}
+
+// DeleteWebhook stops deliveries and removes the webhook, its consumer and
+// its delivery log.
+func (d *Dispatcher) DeleteWebhook(ctx context.Context, id string) error {
+	if _, err := d.cfg.Registry.GetWebhook(ctx, id); err != nil {
+		return err
+	}
+	d.stop(id)
+	if err := d.cfg.Consumers.DeleteConsumer(ctx, ConsumerName(id)); err != nil {
+		return err
+	}
+	return d.cfg.Registry.DeleteWebhook(ctx, id)
+}
+
+// WebhookDeliveries returns the delivery log of a webhook, oldest first.
+func (d *Dispatcher) WebhookDeliveries(ctx context.Context, id string, after uint64, limit int) ([]*agileplus.WebhookDelivery, error) {
+	limit, err := agileplus.ClampLimit(limit)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := d.cfg.Registry.GetWebhook(ctx, id); err != nil {
+		return nil, err
+	}
+	return d.cfg.Registry.Deliveries(ctx, id, after, limit)
+}
+
+// checkURL validates a target URL and returns it normalized.
+func (d *Dispatcher) checkURL(raw string) (string, error) {
+	raw = strings.TrimSpace(raw)
+	if raw == "" {
+		return "", agileplus.FieldErrorf("url", "url is required")
+	}
+	if len(raw) > 2048 {
+		return "", agileplus.FieldErrorf("url", "url is longer than 2048 bytes")
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", agileplus.FieldErrorf("url", "url %q does not parse: %v", raw, err)
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return "", agileplus.FieldErrorf("url", "url %q must be http or https", raw)
+	case u.Host == "" || u.Hostname() == "":
+		return "", agileplus.FieldErrorf("url", "url %q has no host", raw)
+	case u.User != nil:
+		return "", agileplus.FieldErrorf("url", "url must not carry credentials; receivers authenticate deliveries by their signature")
+	case u.Fragment != "":
+		return "", agileplus.FieldErrorf("url", "url must not have a fragment")
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return "", agileplus.FieldErrorf("url", "url %q has a bad port", raw)
+		}
+	}
+	if d.cfg.DenyPrivate {
+		host := u.Hostname()
+		if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
+			return "", agileplus.FieldErrorf("url", "url %q targets this machine, and private targets are turned off on this server", raw)
+		}
+		if ip := net.ParseIP(host); ip != nil && privateIP(ip) {
+			return "", agileplus.FieldErrorf("url", "url %q targets a private address, and private targets are turned off on this server", raw)
+		}
+	}
+	return u.String(), nil
+}
+
+func privateIP(ip net.IP) bool {
+	return ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
+		ip.IsUnspecified() || ip.IsMulticast() || ip.IsInterfaceLocalMulticast()
+}
+
+// denyPrivateControl refuses connections to private addresses after name
+// resolution, so a public name that resolves to a private address is
+// refused too.
+func denyPrivateControl(_, address string, _ syscall.RawConn) error {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return err
+	}
+	if ip := net.ParseIP(host); ip == nil || privateIP(ip) {
+		return fmt.Errorf("webhook: %s is a private address, and private targets are turned off on this server", host)
+	}
+	return nil
+}
+
+// ---- delivery ----
+
+// DeliveryID is the stable id of the delivery of one event to one webhook,
+// the same on every attempt, so a receiver can de-duplicate.
+func DeliveryID(webhookID, eventID string) string {
+	sum := sha256.Sum256([]byte(webhookID + "\x00" + eventID))
+	return "dlv_" + hex.EncodeToString(sum[:12])
+}
+
+// Sign returns the signature header value for a body signed at ts.
+func Sign(secret string, ts int64, body []byte) string {
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte(strconv.FormatInt(ts, 10)))
+	mac.Write([]byte{'.'})
+	mac.Write(body)
+	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
+}
+
+// Verify checks a delivery's signature headers against the secret and
+// refuses timestamps further than tolerance from now (0: no check), which
+// is what a receiver written in Go would call.
+func Verify(secret string, header http.Header, body []byte, now time.Time, tolerance time.Duration) error {
+	ts, err := strconv.ParseInt(header.Get(HeaderTimestamp), 10, 64)
+	if err != nil {
+		return fmt.Errorf("webhook: missing or bad %s header", HeaderTimestamp)
+	}
+	if tolerance > 0 {
+		if age := now.Sub(time.Unix(ts, 0)); age > tolerance || age < -tolerance {
+			return fmt.Errorf("webhook: timestamp %d is outside the %s tolerance", ts, tolerance)
+		}
+	}
+	if !hmac.Equal([]byte(header.Get(HeaderSignature)), []byte(Sign(secret, ts, body))) {
+		return errors.New("webhook: signature does not match")
+	}
+	return nil
+}
+
+// deliver is the consumer handler: one attempt to POST one event.
+func (d *Dispatcher) deliver(ctx context.Context, h *agileplus.Webhook, e *agileplus.Event, dl agileplus.Delivery) error {
+	if !dl.Redrive {
+		done, err := d.cfg.Registry.Delivered(ctx, h.ID, e.ID)
+		if err != nil {
+			return err
+		}
+		if done {
+			return nil // a redelivery of an event that already arrived
+		}
+	}
+	rec := &agileplus.WebhookDelivery{
+		DeliveryID: DeliveryID(h.ID, e.ID), WebhookID: h.ID, EventID: e.ID, EventType: e.Type,
+		GlobalSeq: e.GlobalSeq, Attempt: dl.Attempt, Redrive: dl.Redrive,
+	}
+	status, err := d.post(ctx, h, e, rec.DeliveryID, dl.Attempt, rec)
+	rec.StatusCode = status
+	switch {
+	case err == nil:
+		rec.Outcome = agileplus.DeliveryDelivered
+	case dl.Last():
+		rec.Outcome, rec.Error = agileplus.DeliveryDeadLettered, err.Error()
+	default:
+		rec.Outcome, rec.Error = agileplus.DeliveryFailed, err.Error()
+		if !dl.Redrive {
+			next := rec.Time.Add(time.Duration(rec.DurationMS*float64(time.Millisecond)) + dl.RetryIn)
+			rec.NextAttempt = &next
+		}
+	}
+	if lerr := d.cfg.Registry.AppendDelivery(context.WithoutCancel(ctx), rec); lerr != nil {
+		d.cfg.Logger.Warn("webhook: could not log a delivery attempt", "webhook", h.ID, "event", e.ID, "err", lerr)
+	}
+	if err != nil {
+		level := slog.LevelDebug
+		if dl.Last() {
+			level = slog.LevelWarn
+		}
+		d.cfg.Logger.Log(ctx, level, "webhook: delivery failed", "webhook", h.ID, "event", e.ID, "attempt", dl.Attempt, "err", err)
+		return err
+	}
+	if err := d.cfg.Registry.MarkDelivered(context.WithoutCancel(ctx), h.ID, e.ID); err != nil {
+		// Delivered but not marked: a redelivery would repeat it, which
+		// the stable delivery id lets the receiver notice.
+		d.cfg.Logger.Warn("webhook: could not mark a delivery", "webhook", h.ID, "event", e.ID, "err", err)
+	}
+	return nil
+}
+
+// maxErrorBody is how much of a failed answer the delivery log keeps.
+const maxErrorBody = 256
+
+func (d *Dispatcher) post(ctx context.Context, h *agileplus.Webhook, e *agileplus.Event, deliveryID string, attempt int, rec *agileplus.WebhookDelivery) (int, error) {
+	body, err := json.Marshal(e.CloudEvent())
+	if err != nil {
+		return 0, err
+	}
+	now := d.cfg.Now()
+	rec.Time = now.UTC()
+	defer func() { rec.DurationMS = float64(time.Since(now).Microseconds()) / 1000 }()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.URL, bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	ts := now.Unix()
+	req.Header.Set("Content-Type", "application/cloudevents+json")
+	req.Header.Set("User-Agent", d.cfg.UserAgent)
+	req.Header.Set(HeaderDelivery, deliveryID)
+	req.Header.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
+	req.Header.Set(HeaderSignature, Sign(h.Secret, ts, body))
+	req.Header.Set(HeaderAttempt, strconv.Itoa(attempt))
+	req.Header.Set(HeaderEventType, e.Type)
+	req.Header.Set(HeaderWebhook, h.ID)
+	if tp := traceParent(e); tp != "" {
+		req.Header.Set("Traceparent", tp)
+	}
+	resp, err := d.client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)) // reuse the connection
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		msg := fmt.Sprintf("receiver answered %s", resp.Status)
+		if s := strings.TrimSpace(string(snippet)); s != "" {
+			msg += ": " + s
+		}
+		return resp.StatusCode, errors.New(msg)
+	}
+	return resp.StatusCode, nil
+}
+
+// traceParent continues the event's trace: same trace id and flags, a new
+// span id for the delivery.
+func traceParent(e *agileplus.Event) string {
+	tp := e.TraceParent
+	if !agileplus.ValidTraceParent(tp) {
+		return ""
+	}
+	span := make([]byte, 8)
+	rand.Read(span)
+	return tp[:36] + hex.EncodeToString(span) + tp[52:]
+}
