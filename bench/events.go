@@ -297,7 +297,7 @@ func (b *bench) eventFanout(ctx context.Context, c *child, featureID string) err
 		stats[i] = st
 		readies[i] = make(chan struct{})
 		wg.Go(func() {
-			err := sseFollower(fctx, c.base+"/v1/events/stream?project="+eventProject, readies[i], func(_ string, data []byte, at time.Time) {
+			err := sseFollower(fctx, c.base+"/v1/events/stream?since=0s&project="+eventProject, readies[i], func(_ string, data []byte, at time.Time) {
 				// The CloudEvent's time is when the server recorded the
 				// event; find it without decoding the whole event.
 				k := bytes.Index(data, []byte(`"time":"`))
@@ -334,6 +334,10 @@ func (b *bench) eventFanout(ctx context.Context, c *child, featureID string) err
 	if err != nil {
 		return err
 	}
+	self0, err := procCPU(os.Getpid())
+	if err != nil {
+		return err
+	}
 	t0 := time.Now()
 	n, err := pacedCreates(ctx, c.base, featureID, eventRate, d, func(string, time.Time) {})
 	if err != nil {
@@ -344,6 +348,11 @@ func (b *bench) eventFanout(ctx context.Context, c *child, featureID string) err
 	if err != nil {
 		return err
 	}
+	self1, err := procCPU(os.Getpid())
+	if err != nil {
+		return err
+	}
+	clientShare := (self1 - self0).Seconds() / elapsed.Seconds()
 	rss, _, err := c.memory()
 	if err != nil {
 		return err
@@ -379,8 +388,8 @@ func (b *bench) eventFanout(ctx context.Context, c *child, featureID string) err
 	s.row(strconv.Itoa(clients), fmtInt(n), fmtDur(percentile(lags, 50)), fmtDur(lags[len(lags)-1]), strconv.Itoa(short),
 		fmt.Sprintf("%.0f%% of a core", 100*cpuShare), fmtMB(float64(rss)/(1<<20)))
 	s.note("Lag: arrival at the client minus the event's time as the server recorded it (same clock).")
-	s.note("The clients, the writer and the server share the machine's cores.")
-	b.logf("events: fan-out worst lag %s, server CPU %.0f%%, RSS %s", fmtDur(lags[len(lags)-1]), 100*cpuShare, fmtMB(float64(rss)/(1<<20)))
+	s.note("The clients, the writer and the server share the machine's cores; the benchmark process (clients and writer) used %.0f%% of a core.", 100*clientShare)
+	b.logf("events: fan-out worst lag %s, server CPU %.0f%%, RSS %s; clients and writer %.0f%%", fmtDur(lags[len(lags)-1]), 100*cpuShare, fmtMB(float64(rss)/(1<<20)), 100*clientShare)
 	if short > 0 {
 		return fmt.Errorf("%d of %d SSE clients did not get all %d events", short, clients, n)
 	}

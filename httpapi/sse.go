@@ -58,11 +58,56 @@ func (s *Server) streamRoutes() []route {
 	}}
 }
 
-// streams lets the server end its open event streams when it shuts down.
+// streams lets the server end its open event streams when it shuts down,
+// and shares the encoding of live events between them.
 type streams struct {
 	mu     sync.Mutex
 	done   chan struct{}
 	closed bool
+
+	enc encodings
+}
+
+// encodings keeps the CloudEvent JSON of the latest live events: the hub
+// hands every stream the same *Event, so with many clients each event is
+// encoded once instead of once per client.
+type encodings struct {
+	mu   sync.Mutex
+	m    map[*agileplus.Event][]byte
+	ring []*agileplus.Event // insertion order, for eviction
+	next int
+}
+
+// encodingsKept bounds the cache: well beyond a stream's buffer, so a
+// stream still working through its buffer finds its events.
+const encodingsKept = 4 * streamBuffer
+
+func (c *encodings) get(e *agileplus.Event) ([]byte, error) {
+	c.mu.Lock()
+	b, ok := c.m[e]
+	c.mu.Unlock()
+	if ok {
+		return b, nil
+	}
+	b, err := json.Marshal(e.CloudEvent())
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = make(map[*agileplus.Event][]byte, encodingsKept)
+		c.ring = make([]*agileplus.Event, encodingsKept)
+	}
+	if _, ok := c.m[e]; !ok {
+		if old := c.ring[c.next]; old != nil {
+			delete(c.m, old)
+		}
+		c.ring[c.next] = e
+		c.next = (c.next + 1) % len(c.ring)
+		c.m[e] = b
+	}
+	return b, nil
 }
 
 func (st *streams) doneCh() chan struct{} {
@@ -256,7 +301,17 @@ func (s *Server) handleEventStream(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/event-stream")
 		return
 	}
-	ctx := r.Context()
+	// The stream ends when the client leaves or the server shuts down,
+	// even in the middle of a long replay.
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	go func() {
+		select {
+		case <-done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	sub := s.Feed.Subscribe(streamBuffer)
 	defer func() { sub.Close() }()
 	if !q.since.IsZero() {
@@ -277,7 +332,7 @@ func (s *Server) handleEventStream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := st.catchUp(ctx); err != nil {
-		st.end(r, err)
+		st.end(ctx, r, err)
 		return
 	}
 
@@ -290,8 +345,6 @@ func (s *Server) handleEventStream(w http.ResponseWriter, r *http.Request) {
 	for {
 		select {
 		case <-ctx.Done():
-			return
-		case <-done:
 			return
 		case <-keepalive.C:
 			st.buf = append(st.buf, ": keepalive\n\n"...)
@@ -325,7 +378,7 @@ func (s *Server) handleEventStream(w http.ResponseWriter, r *http.Request) {
 			err = st.flush()
 		}
 		if err != nil {
-			st.end(r, err)
+			st.end(ctx, r, err)
 			return
 		}
 	}
@@ -355,7 +408,7 @@ func (st *eventStream) live(ctx context.Context, e *agileplus.Event) error {
 			return nil
 		}
 	}
-	return st.add(e)
+	return st.addLive(e)
 }
 
 // catchUp writes what the store holds after the position, a page at a
@@ -380,13 +433,29 @@ func (st *eventStream) catchUp(ctx context.Context) error {
 	}
 }
 
-// add buffers e if the filter selects it, and moves the position past it.
+// add buffers e, read from the store, if the filter selects it, and moves
+// the position past it.
 func (st *eventStream) add(e *agileplus.Event) error {
+	return st.write(e, false)
+}
+
+// addLive is add for an event from the feed, whose encoding is shared.
+func (st *eventStream) addLive(e *agileplus.Event) error {
+	return st.write(e, true)
+}
+
+func (st *eventStream) write(e *agileplus.Event, live bool) error {
 	st.pos = e.GlobalSeq
 	if !st.filter.match(e) {
 		return nil
 	}
-	data, err := json.Marshal(e.CloudEvent()) // one line: JSON has no raw newlines
+	var data []byte // one line: JSON has no raw newlines
+	var err error
+	if live {
+		data, err = st.s.streams.enc.get(e)
+	} else {
+		data, err = json.Marshal(e.CloudEvent())
+	}
 	if err != nil {
 		return err
 	}
@@ -423,11 +492,12 @@ type streamWriteError struct{ err error }
 func (e *streamWriteError) Error() string { return "writing the event stream: " + e.err.Error() }
 func (e *streamWriteError) Unwrap() error { return e.err }
 
-// end logs why a stream stopped early, unless the client went away. The
-// client reconnects with Last-Event-ID and loses nothing.
-func (st *eventStream) end(r *http.Request, err error) {
+// end logs why a stream stopped early, unless the client went away or the
+// server is shutting down. The client reconnects with Last-Event-ID and
+// loses nothing.
+func (st *eventStream) end(ctx context.Context, r *http.Request, err error) {
 	var we *streamWriteError
-	if r.Context().Err() != nil || errors.As(err, &we) {
+	if ctx.Err() != nil || errors.As(err, &we) {
 		return
 	}
 	st.s.Logger.Error("http: event stream ended", "query", r.URL.RawQuery, "position", st.pos, "err", err)
