@@ -97,6 +97,10 @@ type Tx interface {
 	UpdateWP(ctx context.Context, w *WP) error
 	// FenceToken returns the highest fencing token ever issued for the WP.
 	FenceToken(ctx context.Context, wpID string) (int64, error)
+	// RaiseFence raises the WP's fencing counter to token if it is lower
+	// (a migration carrying a WP's history over); it never lowers it and
+	// changes nothing else.
+	RaiseFence(ctx context.Context, wpID string, token int64) error
 	// InsertDependency returns ECONFLICT (field "to") when an edge with the
 	// same From, To and Kind exists.
 	InsertDependency(ctx context.Context, d *Dependency) error

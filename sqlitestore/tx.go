@@ -343,6 +343,20 @@ func (t *Tx) FenceToken(ctx context.Context, wpID string) (int64, error) {
 	return n, wrap("fence token", err)
 }
 
+// RaiseFence raises the WP's fencing counter to token.
+func (t *Tx) RaiseFence(ctx context.Context, wpID string, token int64) error {
+	res, err := t.exec(ctx, `UPDATE wps SET fence = max(fence, ?) WHERE id = ?`, token, wpID)
+	if err != nil {
+		return wrap("raise fence", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return wrap("raise fence", err)
+	} else if n == 0 {
+		return notFound("wp", "work package", wpID)
+	}
+	return nil
+}
+
 // Ready returns the planned, unblocked, unclaimed WPs of a project.
 func (t *Tx) Ready(ctx context.Context, projectID string, now time.Time, afterNum int64, limit int) ([]*agileplus.WP, error) {
 	rows, err := t.query(ctx, `SELECT `+wpCols+wpFrom+`

@@ -2390,6 +2390,30 @@ func testFenceToken(t *testing.T, f *fixture) {
 	l, err := f.svc.Claim(ctx, w.ID, agileplus.ClaimRequest{Agent: "c"})
 	mustOK(t, err)
 	mustEqual(t, "token after the fence", l.Token, int64(6))
+
+	// RaiseFence only raises, and a claim continues above it.
+	mustOK(t, f.svc.Release(ctx, w.ID, agileplus.ClaimRequest{Token: l.Token}))
+	raise := func(to, want int64) {
+		t.Helper()
+		mustOK(t, f.store.Update(ctx, func(tx agileplus.Tx) error {
+			if err := tx.RaiseFence(ctx, w.ID, to); err != nil {
+				return err
+			}
+			fence, err := tx.FenceToken(ctx, w.ID)
+			mustOK(t, err)
+			mustEqual(t, fmt.Sprintf("fence after RaiseFence(%d)", to), fence, want)
+			return nil
+		}))
+	}
+	raise(40, 40)
+	raise(7, 40)
+	before := f.getWP(t, w.ID)
+	mustEqual(t, "lease after RaiseFence", before.Lease == nil, true)
+	l, err = f.svc.Claim(ctx, w.ID, agileplus.ClaimRequest{Agent: "d"})
+	mustOK(t, err)
+	mustEqual(t, "token after RaiseFence(40)", l.Token, int64(41))
+	err = f.store.Update(ctx, func(tx agileplus.Tx) error { return tx.RaiseFence(ctx, "wp_nope", 3) })
+	mustCode(t, err, agileplus.ENOTFOUND)
 }
 
 func testPing(t *testing.T, f *fixture) {
