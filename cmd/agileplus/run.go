@@ -73,7 +73,7 @@ over HTTP (--server, or AGILEPLUS_SERVER).`,
 	pf.StringVar(&e.server, "server", defServer, "server URL (env AGILEPLUS_SERVER)")
 	pf.BoolVar(&e.asJSON, "json", false, "print JSON instead of tables")
 	pf.StringVar(&e.actor, "as", defActor, "who makes the change, recorded in events and audit (env AGILEPLUS_ACTOR)")
-	root.AddCommand(newServeCmd(e), newVersionCmd(e))
+	root.AddCommand(newServeCmd(e), newMigrateCmd(e), newVersionCmd(e))
 	addWorkCommands(root, e)
 	return root
 }
