@@ -4,6 +4,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The Neo4j tests run a real Neo4j built from Maven Central artifacts: they
+# need Java 17 and Maven. Install them when missing (Debian/Ubuntu).
+if ! command -v java >/dev/null || ! command -v mvn >/dev/null; then
+	echo "== installing Java 17 and Maven"
+	sudo=""
+	if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+	$sudo apt-get update -q
+	$sudo apt-get install -y -q openjdk-17-jdk-headless maven
+fi
+
 echo "== gofmt"
 unformatted=$(gofmt -l .)
 if [ -n "$unformatted" ]; then
