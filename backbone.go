@@ -285,6 +285,9 @@ type ConsumerHost interface {
 // Consumer is a running consumer.
 type Consumer interface {
 	Stop()
+	// Done is closed when the consumer stops, by Stop or because the bus
+	// removed it (its durable consumer was deleted).
+	Done() <-chan struct{}
 }
 
 // ---- trace context ----

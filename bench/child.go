@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -176,7 +177,8 @@ func (c *child) readiness(ctx context.Context) (*httpapi.Readiness, error) {
 	return &r, nil
 }
 
-// busURL is the embedded NATS server's client URL, from /ready.
+// busURL is the embedded NATS server's client URL, from /ready, with the
+// token serve keeps in the data directory.
 func (c *child) busURL(ctx context.Context) (string, error) {
 	r, err := c.readiness(ctx)
 	if err != nil {
@@ -186,7 +188,11 @@ func (c *child) busURL(ctx context.Context) (string, error) {
 	if u == "" {
 		return "", fmt.Errorf("/ready has no checks.bus.detail.url (is --nats-listen honoured?)")
 	}
-	return u, nil
+	token, err := os.ReadFile(filepath.Join(c.dataDir, "nats-client-token"))
+	if err != nil {
+		return "", fmt.Errorf("the exposed NATS server's token: %w", err)
+	}
+	return strings.Replace(u, "nats://", "nats://"+strings.TrimSpace(string(token))+"@", 1), nil
 }
 
 // waitDrained waits until the relay has published every committed event

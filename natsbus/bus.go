@@ -71,6 +71,11 @@ type Config struct {
 	// on a TCP port, e.g. "127.0.0.1:4222"; port 0 or -1 picks a free port
 	// and an empty host means 127.0.0.1. Empty: in-process clients only.
 	ListenAddr string
+	// ListenToken, when set, is the token every client of the embedded
+	// server must present, this process's own connection included. Set it
+	// whenever ListenAddr is: the server holds webhook secrets and accepts
+	// publishes into the event stream.
+	ListenToken string
 	// SyncAlways makes the embedded server fsync every write instead of
 	// every couple of minutes, trading throughput for surviving a power
 	// loss (a process crash loses nothing either way).
@@ -191,6 +196,9 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 		}
 		b.srv = srv
 		opts = append(opts, nats.InProcessServer(srv))
+		if cfg.ListenToken != "" {
+			opts = append(opts, nats.Token(cfg.ListenToken))
+		}
 	} else {
 		opts = append(opts,
 			nats.MaxReconnects(-1),

@@ -86,8 +86,11 @@ func (b *Bus) Consume(ctx context.Context, spec agileplus.ConsumerSpec) (agilepl
 		cancel()
 		return nil, agileplus.Errorf(agileplus.ECONFLICT, "natsbus: consumer %s already runs in this process", spec.Name)
 	}
+	// One message at a time: the ack wait runs from when the server hands
+	// a message over, so messages waiting in a prefetch buffer behind a
+	// slow handler would time out and be redelivered without an attempt.
 	c.cc, err = cons.Consume(c.handle,
-		jetstream.PullMaxMessages(64),
+		jetstream.PullMaxMessages(1),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 			if cctx.Err() == nil {
 				b.cfg.Logger.Debug("natsbus: consumer", "consumer", spec.Name, "err", err)
@@ -99,6 +102,16 @@ func (b *Bus) Consume(ctx context.Context, spec agileplus.ConsumerSpec) (agilepl
 		cancel()
 		return nil, unavailable(fmt.Errorf("natsbus: consumer %s: %w", spec.Name, err))
 	}
+	c.done = make(chan struct{})
+	go func() {
+		<-c.cc.Closed()
+		if cctx.Err() == nil {
+			b.cfg.Logger.Error("natsbus: consumer stopped: its durable consumer is gone from the server", "consumer", spec.Name)
+			b.consumers.remove(c)
+			cancel()
+		}
+		close(c.done)
+	}()
 	return c, nil
 }
 
@@ -124,7 +137,11 @@ type consumer struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	once   sync.Once
+	done   chan struct{} // closed once the consume loop has ended
 }
+
+// Done is closed when the consumer has stopped.
+func (c *consumer) Done() <-chan struct{} { return c.done }
 
 // Stop stops receiving events and waits for the handler call in flight.
 func (c *consumer) Stop() {
@@ -147,11 +164,17 @@ func (c *consumer) handle(m jetstream.Msg) {
 		return
 	}
 	var ce agileplus.CloudEvent
-	if err := json.Unmarshal(m.Data(), &ce); err != nil {
+	err = json.Unmarshal(m.Data(), &ce)
+	if err == nil && (ce.SpecVersion == "" || ce.ID == "" || ce.Type == "") {
+		err = errors.New("specversion, id or type missing")
+	}
+	if err != nil {
 		log.Error("natsbus: consumer: not a CloudEvent; dead-lettered", "consumer", c.spec.Name, "stream_seq", md.Sequence.Stream, "err", err)
 		_ = m.TermWithReason("not a CloudEvent: " + err.Error())
 		return
 	}
+	// The attempt starts now: restart the ack wait.
+	_ = m.InProgress()
 	p := c.bus.cfg.Consumer
 	d := agileplus.Delivery{
 		Consumer:    c.spec.Name,

@@ -37,6 +37,7 @@ func startEmbedded(cfg Config) (*server.Server, error) {
 			return nil, err
 		}
 		opts.Host, opts.Port = host, port
+		opts.Authorization = cfg.ListenToken
 	}
 
 	srv, err := server.NewServer(opts)

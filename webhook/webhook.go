@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -173,18 +174,59 @@ func (d *Dispatcher) start(ctx context.Context, h *agileplus.Webhook) error {
 	if d.closed || d.running[h.ID] != nil {
 		return nil
 	}
-	c, err := d.cfg.Consumers.Consume(ctx, agileplus.ConsumerSpec{
+	c, err := d.cfg.Consumers.Consume(ctx, d.spec(h))
+	if err != nil {
+		return err
+	}
+	d.running[h.ID] = c
+	go d.watch(h, c)
+	return nil
+}
+
+func (d *Dispatcher) spec(h *agileplus.Webhook) agileplus.ConsumerSpec {
+	return agileplus.ConsumerSpec{
 		Name:     ConsumerName(h.ID),
 		Selector: h.Filter,
 		Handle: func(ctx context.Context, e *agileplus.Event, dl agileplus.Delivery) error {
 			return d.deliver(ctx, h, e, dl)
 		},
-	})
-	if err != nil {
-		return err
 	}
-	d.running[h.ID] = c
-	return nil
+}
+
+// restartDelay is how long the dispatcher waits before starting again a
+// webhook whose consumer the bus removed.
+const restartDelay = 5 * time.Second
+
+// watch starts a webhook's delivery again when its consumer stops without
+// the dispatcher asking (its durable consumer was deleted on the server),
+// as long as the webhook is still registered.
+func (d *Dispatcher) watch(h *agileplus.Webhook, c agileplus.Consumer) {
+	<-c.Done()
+	d.mu.Lock()
+	mine := d.running[h.ID] == c && !d.closed
+	if mine {
+		delete(d.running, h.ID)
+	}
+	d.mu.Unlock()
+	if !mine {
+		return // stopped on purpose
+	}
+	for {
+		select {
+		case <-d.ctx.Done():
+			return
+		case <-time.After(restartDelay):
+		}
+		if _, err := d.cfg.Registry.GetWebhook(d.ctx, h.ID); agileplus.ErrorCode(err) == agileplus.ENOTFOUND {
+			return
+		}
+		err := d.start(d.ctx, h)
+		if err == nil {
+			d.cfg.Logger.Warn("webhook: delivery restarted after its consumer was removed; events in between were not delivered", "webhook", h.ID)
+			return
+		}
+		d.cfg.Logger.Error("webhook: cannot restart delivery", "webhook", h.ID, "err", err)
+	}
 }
 
 func (d *Dispatcher) stop(id string) {
@@ -228,28 +270,26 @@ func (d *Dispatcher) CreateWebhook(ctx context.Context, c agileplus.WebhookCreat
 		ID: d.cfg.IDs.New(agileplus.PrefixWebhook), URL: u, Filter: filter, Secret: secret,
 		CreatedAt: d.cfg.Now().UTC(),
 	}
+	// Past this point the client leaving must not leave half a webhook.
+	ctx = context.WithoutCancel(ctx)
 	// The consumer first, so the webhook's position is "now" even if the
 	// registration's watch reaches this process a little later.
-	c2, err := d.cfg.Consumers.Consume(ctx, agileplus.ConsumerSpec{
-		Name: ConsumerName(h.ID), Selector: h.Filter,
-		Handle: func(ctx context.Context, e *agileplus.Event, dl agileplus.Delivery) error {
-			return d.deliver(ctx, h, e, dl)
-		},
-	})
-	if err != nil {
+	if err := d.start(ctx, h); err != nil {
 		return nil, err
 	}
+	undo := func() {
+		d.stop(h.ID)
+		_ = d.cfg.Consumers.DeleteConsumer(ctx, ConsumerName(h.ID))
+	}
 	d.mu.Lock()
-	if d.closed {
-		d.mu.Unlock()
-		c2.Stop()
+	closed := d.closed
+	d.mu.Unlock()
+	if closed {
+		undo()
 		return nil, agileplus.Errorf(agileplus.EUNAVAILABLE, "webhook: the server is shutting down")
 	}
-	d.running[h.ID] = c2
-	d.mu.Unlock()
 	if err := d.cfg.Registry.PutWebhook(ctx, h); err != nil {
-		d.stop(h.ID)
-		_ = d.cfg.Consumers.DeleteConsumer(context.WithoutCancel(ctx), ConsumerName(h.ID))
+		undo()
 		return nil, err
 	}
 	return h, nil
@@ -279,11 +319,15 @@ func (d *Dispatcher) DeleteWebhook(ctx context.Context, id string) error {
 	if _, err := d.cfg.Registry.GetWebhook(ctx, id); err != nil {
 		return err
 	}
-	d.stop(id)
-	if err := d.cfg.Consumers.DeleteConsumer(ctx, ConsumerName(id)); err != nil {
+	// The registration goes first (every process's watch then stops its
+	// delivery), so a failure after it leaves at worst an idle consumer,
+	// never a listed webhook that delivers nowhere.
+	ctx = context.WithoutCancel(ctx)
+	if err := d.cfg.Registry.DeleteWebhook(ctx, id); err != nil {
 		return err
 	}
-	return d.cfg.Registry.DeleteWebhook(ctx, id)
+	d.stop(id)
+	return d.cfg.Consumers.DeleteConsumer(ctx, ConsumerName(id))
 }
 
 // WebhookDeliveries returns the delivery log of a webhook, oldest first.
@@ -327,20 +371,81 @@ func (d *Dispatcher) checkURL(raw string) (string, error) {
 		}
 	}
 	if d.cfg.DenyPrivate {
-		host := u.Hostname()
-		if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
+		host := strings.ToLower(u.Hostname())
+		if host == "localhost" || strings.HasSuffix(host, ".localhost") {
 			return "", agileplus.FieldErrorf("url", "url %q targets this machine, and private targets are turned off on this server", raw)
 		}
-		if ip := net.ParseIP(host); ip != nil && privateIP(ip) {
-			return "", agileplus.FieldErrorf("url", "url %q targets a private address, and private targets are turned off on this server", raw)
+		if ip, err := netip.ParseAddr(host); err == nil {
+			if ip.Zone() != "" || privateAddr(ip) {
+				return "", agileplus.FieldErrorf("url", "url %q targets a private address, and private targets are turned off on this server", raw)
+			}
+		} else if numericHost(host) {
+			// 127.1, 2130706433, 0x7f000001: resolvers read these as
+			// addresses; refuse rather than guess which.
+			return "", agileplus.FieldErrorf("url", "url %q: write the address in dotted form (a.b.c.d) or use a name", raw)
 		}
 	}
 	return u.String(), nil
 }
 
-func privateIP(ip net.IP) bool {
-	return ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
-		ip.IsUnspecified() || ip.IsMulticast() || ip.IsInterfaceLocalMulticast()
+// numericHost reports whether a host that is not a plain address is made
+// only of digits, dots and hex, which some resolvers take as an address.
+func numericHost(h string) bool {
+	if h == "" {
+		return false
+	}
+	if strings.HasPrefix(h, "0x") {
+		return true
+	}
+	for _, c := range h {
+		if (c < '0' || c > '9') && c != '.' {
+			return false
+		}
+	}
+	return true
+}
+
+// deniedPrefixes are the ranges --webhook-deny-private refuses besides
+// loopback, private, link-local, multicast and unspecified addresses:
+// shared address space (CGNAT, also cloud metadata), IETF protocol
+// assignments, benchmarking, reserved, and the IPv6 forms that embed an
+// IPv4 address (checked on the embedded address too).
+var deniedPrefixes = []netip.Prefix{
+	netip.MustParsePrefix("0.0.0.0/8"),
+	netip.MustParsePrefix("100.64.0.0/10"),
+	netip.MustParsePrefix("192.0.0.0/24"),
+	netip.MustParsePrefix("198.18.0.0/15"),
+	netip.MustParsePrefix("240.0.0.0/4"),
+	netip.MustParsePrefix("fc00::/7"),
+	netip.MustParsePrefix("fec0::/10"),
+}
+
+func privateAddr(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	if ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
+		ip.IsUnspecified() || ip.IsMulticast() || ip.IsInterfaceLocalMulticast() {
+		return true
+	}
+	for _, p := range deniedPrefixes {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	if ip.Is6() {
+		b := ip.As16()
+		var v4 [4]byte
+		switch {
+		case netip.MustParsePrefix("64:ff9b::/96").Contains(ip), // NAT64
+			netip.MustParsePrefix("::/96").Contains(ip): // IPv4-compatible
+			copy(v4[:], b[12:16])
+		case netip.MustParsePrefix("2002::/16").Contains(ip): // 6to4
+			copy(v4[:], b[2:6])
+		default:
+			return false
+		}
+		return privateAddr(netip.AddrFrom4(v4))
+	}
+	return false
 }
 
 // denyPrivateControl refuses connections to private addresses after name
@@ -351,7 +456,7 @@ func denyPrivateControl(_, address string, _ syscall.RawConn) error {
 	if err != nil {
 		return err
 	}
-	if ip := net.ParseIP(host); ip == nil || privateIP(ip) {
+	if ip, err := netip.ParseAddr(host); err != nil || privateAddr(ip) {
 		return fmt.Errorf("webhook: %s is a private address, and private targets are turned off on this server", host)
 	}
 	return nil
@@ -396,18 +501,21 @@ func Verify(secret string, header http.Header, body []byte, now time.Time, toler
 
 // deliver is the consumer handler: one attempt to POST one event.
 func (d *Dispatcher) deliver(ctx context.Context, h *agileplus.Webhook, e *agileplus.Event, dl agileplus.Delivery) error {
-	if !dl.Redrive {
-		done, err := d.cfg.Registry.Delivered(ctx, h.ID, e.ID)
-		if err != nil {
-			return err
-		}
-		if done {
-			return nil // a redelivery of an event that already arrived
-		}
-	}
 	rec := &agileplus.WebhookDelivery{
 		DeliveryID: DeliveryID(h.ID, e.ID), WebhookID: h.ID, EventID: e.ID, EventType: e.Type,
 		GlobalSeq: e.GlobalSeq, Attempt: dl.Attempt, Redrive: dl.Redrive,
+	}
+	done, err := d.cfg.Registry.Delivered(ctx, h.ID, e.ID)
+	if err != nil {
+		return err
+	}
+	if done {
+		// A redelivery (or a redrive) of an event that already arrived.
+		rec.Time, rec.Outcome = d.cfg.Now().UTC(), agileplus.DeliverySkipped
+		if lerr := d.cfg.Registry.AppendDelivery(context.WithoutCancel(ctx), rec); lerr != nil {
+			d.cfg.Logger.Warn("webhook: could not log a delivery attempt", "webhook", h.ID, "event", e.ID, "err", lerr)
+		}
+		return nil
 	}
 	status, err := d.post(ctx, h, e, rec.DeliveryID, dl.Attempt, rec)
 	rec.StatusCode = status

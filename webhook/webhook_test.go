@@ -57,6 +57,18 @@ func TestCheckURL(t *testing.T) {
 		{"http://192.168.1.10/hook", true, false},
 		{"http://[fe80::1]/hook", true, false},
 		{"http://0.0.0.0/hook", true, false},
+		{"http://100.64.0.1/hook", true, false},
+		{"http://100.100.100.200/latest/meta-data", true, false},
+		{"http://[64:ff9b::a00:1]/hook", true, false},
+		{"http://[::ffff:10.0.0.1]/hook", true, false},
+		{"http://[2002:c0a8:101::1]/hook", true, false},
+		{"http://198.18.0.1/hook", true, false},
+		{"http://127.1/hook", true, false},
+		{"http://2130706433/hook", true, false},
+		{"http://0x7f000001/hook", true, false},
+		{"http://[fe80::1%25eth0]/hook", true, false},
+		{"http://[2606:4700::1111]/hook", true, true},
+		{"http://8.8.8.8/hook", true, true},
 		{"ftp://example.com/", false, false},
 		{"example.com/hook", false, false},
 		{"http://user:pw@example.com/", false, false},
@@ -74,7 +86,8 @@ func TestCheckURL(t *testing.T) {
 			t.Errorf("checkURL(%q): %v is not EINVALID", tc.url, err)
 		}
 	}
-	for addr, ok := range map[string]bool{"93.184.216.34:443": true, "127.0.0.1:80": false, "10.0.0.1:80": false, "[::1]:80": false, "169.254.169.254:80": false} {
+	for addr, ok := range map[string]bool{"93.184.216.34:443": true, "127.0.0.1:80": false, "10.0.0.1:80": false, "[::1]:80": false, "169.254.169.254:80": false,
+		"100.100.100.200:80": false, "[64:ff9b::7f00:1]:80": false, "[2002:a00:1::]:80": false, "[2606:4700::1111]:443": true} {
 		if err := denyPrivateControl("tcp", addr, nil); (err == nil) != ok {
 			t.Errorf("denyPrivateControl(%s) = %v", addr, err)
 		}

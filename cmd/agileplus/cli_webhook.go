@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
 
@@ -230,8 +232,11 @@ func newDeadLettersRedriveCmd(e *env) *cobra.Command {
 		Example: `  agileplus deadletters redrive 12 13
   agileplus deadletters redrive --all --consumer webhook-whk_01jd...`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c := e.client()
+			// Each redrive may take a webhook attempt's whole timeout, and
+			// --all does them one by one: no overall client timeout.
+			c := httpapi.NewClient(e.server, httpapi.WithActor(e.actor), httpapi.WithHTTPClient(&http.Client{}))
 			var results []*agileplus.RedriveResult
+			var errs []error
 			switch {
 			case all && len(args) > 0:
 				return usagef(cmd, "give dead letter seqs or --all, not both")
@@ -246,14 +251,19 @@ func newDeadLettersRedriveCmd(e *env) *cobra.Command {
 			case len(args) == 0:
 				return usagef(cmd, "give the seq of one or more dead letters (agileplus deadletters list), or --all")
 			default:
-				for _, a := range args {
+				seqs := make([]uint64, len(args))
+				for i, a := range args {
 					seq, err := strconv.ParseUint(a, 10, 64)
 					if err != nil || seq == 0 {
 						return usagef(cmd, "%q is not a dead letter seq (a positive integer)", a)
 					}
+					seqs[i] = seq
+				}
+				for _, seq := range seqs {
 					r, err := c.Redrive(cmd.Context(), seq)
 					if err != nil {
-						return err
+						errs = append(errs, fmt.Errorf("dead letter %d: %w", seq, err))
+						continue
 					}
 					results = append(results, r)
 				}
@@ -283,9 +293,9 @@ func newDeadLettersRedriveCmd(e *env) *cobra.Command {
 				fmt.Fprintf(e.stdout, "%d re-driven, %d failed\n", len(results)-failed, failed)
 			}
 			if failed > 0 {
-				return fmt.Errorf("%d of %d dead letters failed again and stay in the dead-letter stream", failed, len(results))
+				errs = append(errs, fmt.Errorf("%d of %d dead letters failed again and stay in the dead-letter stream", failed, len(results)))
 			}
-			return nil
+			return errors.Join(errs...)
 		},
 	}
 	cmd.Flags().BoolVar(&all, "all", false, "re-drive every dead letter")

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -19,7 +21,8 @@ import (
 // TestEndToEnd boots the real program in-process and drives it through the
 // HTTP client, then follows the events on the embedded NATS server.
 func TestEndToEnd(t *testing.T) {
-	url := startTestServerIn(t, t.TempDir(), "--nats-listen", "127.0.0.1:0")
+	dataDir := t.TempDir()
+	url := startTestServerIn(t, dataDir, "--nats-listen", "127.0.0.1:0")
 	ctx := context.Background()
 	c := httpapi.NewClient(url, httpapi.WithActor("e2e"))
 
@@ -194,7 +197,15 @@ func TestEndToEnd(t *testing.T) {
 		if natsURL == "" {
 			t.Fatalf("ready reports no NATS url: %+v", r)
 		}
-		nc, err := nats.Connect(natsURL)
+		// The exposed server wants the token serve keeps in the data dir.
+		if _, err := nats.Connect(natsURL, nats.MaxReconnects(0)); err == nil {
+			t.Fatal("connected to the exposed NATS server without its token")
+		}
+		token, err := os.ReadFile(filepath.Join(dataDir, NATSTokenFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		nc, err := nats.Connect(natsURL, nats.Token(strings.TrimSpace(string(token))))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -139,7 +139,7 @@ func openStoreSpec(ctx context.Context, e *env, spec string, target bool) (agile
 	return st, func() { st.Close(); lock.Close() }, nil
 }
 
-// openNeo4j is replaced when the Neo4j store is wired in.
+// openNeo4j: the Neo4j store is not part of this build yet.
 func openNeo4j(context.Context, *env, string) (agileplus.Store, func(), error) {
 	return nil, nil, errors.New("this build has no Neo4j store")
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -75,7 +77,7 @@ NATS server or cluster instead.`,
 	f.StringVar(&c.dataDir, "data", dataDir, "data directory (env AGILEPLUS_DATA_DIR)")
 	f.StringVar(&c.durability, "durability", durability, "normal: survive process crashes; strict: also survive power loss, fsync on every commit (env AGILEPLUS_DURABILITY)")
 	f.StringVar(&c.natsURL, "nats-url", e.getenv("NATS_URL"), "external NATS server URL(s), comma-separated; empty runs NATS embedded (env NATS_URL)")
-	f.StringVar(&c.natsListen, "nats-listen", e.getenv("AGILEPLUS_NATS_LISTEN"), "also expose the embedded NATS server to clients on this address, e.g. 127.0.0.1:4222 (env AGILEPLUS_NATS_LISTEN)")
+	f.StringVar(&c.natsListen, "nats-listen", e.getenv("AGILEPLUS_NATS_LISTEN"), "also expose the embedded NATS server to clients on this address, e.g. 127.0.0.1:4222; clients present the token in DATA/nats-client-token or AGILEPLUS_NATS_TOKEN (env AGILEPLUS_NATS_LISTEN)")
 	f.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.IntVar(&c.replicas, "stream-replicas", ed.int("NATS_STREAM_REPLICAS", 1), "replicas of the event stream: 1 embedded, 3 on a three-node cluster (env NATS_STREAM_REPLICAS)")
 	f.DurationVar(&c.maxAge, "stream-max-age", ed.duration("AGILEPLUS_STREAM_MAX_AGE", 7*24*time.Hour), "events older than this leave the stream (env AGILEPLUS_STREAM_MAX_AGE)")
@@ -114,34 +116,37 @@ func serve(ctx context.Context, e *env, c serveConfig) error {
 	}
 	defer lock.Close()
 
-	sync := "normal"
-	if c.durability == "strict" {
-		sync = "full"
-	}
-	store, err := sqlitestore.Open(ctx, sqlitestore.Config{Path: filepath.Join(c.dataDir, "agileplus.db"), Synchronous: sync})
+	store, err := openServeStore(ctx, e, c, logger)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
 
+	var listenToken string
+	if c.natsListen != "" && c.natsURL == "" {
+		if listenToken, err = natsClientToken(e, c.dataDir); err != nil {
+			return err
+		}
+	}
 	bus, err := natsbus.Open(ctx, natsbus.Config{
-		URL:        c.natsURL,
-		Token:      e.getenv("NATS_TOKEN"),
-		User:       e.getenv("NATS_USER"),
-		Password:   e.getenv("NATS_PASSWORD"),
-		CredsFile:  e.getenv("NATS_CREDS"),
-		DataDir:    filepath.Join(c.dataDir, "nats"),
-		ListenAddr: c.natsListen,
-		SyncAlways: c.durability == "strict",
-		TLSCA:      e.getenv("NATS_TLS_CA"),
-		TLSCert:    e.getenv("NATS_TLS_CERT"),
-		TLSKey:     e.getenv("NATS_TLS_KEY"),
-		Replicas:   c.replicas,
-		MaxAge:     c.maxAge,
-		MaxBytes:   c.maxBytes,
-		Duplicates: c.dedupWindow,
-		Consumer:   policy,
-		Logger:     logger,
+		URL:         c.natsURL,
+		Token:       e.getenv("NATS_TOKEN"),
+		User:        e.getenv("NATS_USER"),
+		Password:    e.getenv("NATS_PASSWORD"),
+		CredsFile:   e.getenv("NATS_CREDS"),
+		DataDir:     filepath.Join(c.dataDir, "nats"),
+		ListenAddr:  c.natsListen,
+		ListenToken: listenToken,
+		SyncAlways:  c.durability == "strict",
+		TLSCA:       e.getenv("NATS_TLS_CA"),
+		TLSCert:     e.getenv("NATS_TLS_CERT"),
+		TLSKey:      e.getenv("NATS_TLS_KEY"),
+		Replicas:    c.replicas,
+		MaxAge:      c.maxAge,
+		MaxBytes:    c.maxBytes,
+		Duplicates:  c.dedupWindow,
+		Consumer:    policy,
+		Logger:      logger,
 	})
 	if err != nil {
 		return err
@@ -242,6 +247,29 @@ func serve(ctx context.Context, e *env, c serveConfig) error {
 	}
 	cancel()
 	return err
+}
+
+// serveStore is what serve needs of a system of record.
+type serveStore interface {
+	agileplus.Store
+	agileplus.Outbox
+	agileplus.Pinger
+}
+
+// openServeStore opens SQLite in the data directory.
+func openServeStore(ctx context.Context, e *env, c serveConfig, logger *slog.Logger) (serveStore, error) {
+	sync := "normal"
+	if c.durability == "strict" {
+		sync = "full"
+	}
+	return sqlitestore.Open(ctx, sqlitestore.Config{Path: filepath.Join(c.dataDir, "agileplus.db"), Synchronous: sync})
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 func natsMode(c serveConfig) string {
@@ -366,4 +394,27 @@ func (c serveConfig) consumerPolicy() (agileplus.ConsumerPolicy, error) {
 type backbone struct {
 	*webhook.Dispatcher
 	*natsbus.Bus
+}
+
+// NATSTokenFile is where serve keeps the token clients of the embedded
+// NATS server present when --nats-listen exposes it.
+const NATSTokenFile = "nats-client-token"
+
+// natsClientToken returns AGILEPLUS_NATS_TOKEN, else the token in the data
+// directory, made on first use (readable by the owner only).
+func natsClientToken(e *env, dataDir string) (string, error) {
+	if t := e.getenv("AGILEPLUS_NATS_TOKEN"); t != "" {
+		return t, nil
+	}
+	path := filepath.Join(dataDir, NATSTokenFile)
+	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) >= 16 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	b := make([]byte, 24)
+	rand.Read(b)
+	token := hex.EncodeToString(b)
+	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write the NATS client token: %w", err)
+	}
+	return token, nil
 }
