@@ -119,9 +119,12 @@ type migration struct {
 	maxNum     map[string]int64 // project id -> highest WP number
 }
 
-// page reads pages from the source with read and writes each in one
-// target transaction with write, until read returns a short page.
-func copyPages[T any](m *migration, stage string, count *int, read func(tx ReadTx, after string) ([]T, string, error), write func(tx Tx, items []T) error) error {
+// copyPages reads pages from the source with read and writes each in one
+// target transaction with write, until read returns a short page; then,
+// if given, it calls done with the page. write may run more than once (a
+// store retries a transaction that failed transiently), so it must not
+// record anything outside the transaction: done does that.
+func copyPages[T any](m *migration, stage string, count *int, read func(tx ReadTx, after string) ([]T, string, error), write func(tx Tx, items []T) error, done ...func([]T)) error {
 	after := ""
 	for {
 		var items []T
@@ -136,6 +139,9 @@ func copyPages[T any](m *migration, stage string, count *int, read func(tx ReadT
 		if len(items) > 0 {
 			if err := m.dst.Update(m.ctx, func(tx Tx) error { return write(tx, items) }); err != nil {
 				return fmt.Errorf("migrate: write %s: %w", stage, err)
+			}
+			for _, d := range done {
+				d(items)
 			}
 			*count += len(items)
 			m.progress(stage, *count, 0)
@@ -159,9 +165,12 @@ func (m *migration) projects() error {
 			if err := tx.InsertProject(m.ctx, p); err != nil {
 				return err
 			}
-			m.projectIDs = append(m.projectIDs, p.ID)
 		}
 		return nil
+	}, func(ps []*Project) {
+		for _, p := range ps {
+			m.projectIDs = append(m.projectIDs, p.ID)
+		}
 	})
 }
 
@@ -178,9 +187,12 @@ func (m *migration) features() error {
 				if err := tx.InsertFeature(m.ctx, f); err != nil {
 					return err
 				}
-				m.featureIDs = append(m.featureIDs, f.ID)
 			}
 			return nil
+		}, func(fs []*Feature) {
+			for _, f := range fs {
+				m.featureIDs = append(m.featureIDs, f.ID)
+			}
 		})
 		if err != nil {
 			return err

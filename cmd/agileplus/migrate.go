@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/agileplus/agileplus"
+	"github.com/agileplus/agileplus/neo4jstore"
 	"github.com/agileplus/agileplus/sqlitestore"
 	"github.com/spf13/cobra"
 )
@@ -139,7 +140,12 @@ func openStoreSpec(ctx context.Context, e *env, spec string, target bool) (agile
 	return st, func() { st.Close(); lock.Close() }, nil
 }
 
-// openNeo4j: the Neo4j store is not part of this build yet.
-func openNeo4j(context.Context, *env, string) (agileplus.Store, func(), error) {
-	return nil, nil, errors.New("this build has no Neo4j store")
+// openNeo4j opens a Neo4j store with NEO4J_USER (default neo4j) and
+// NEO4J_PASSWORD.
+func openNeo4j(ctx context.Context, e *env, url string) (agileplus.Store, func(), error) {
+	st, err := neo4jstore.Open(ctx, neo4jstore.Config{URL: url, User: cmpOr(e.getenv("NEO4J_USER"), "neo4j"), Password: e.getenv("NEO4J_PASSWORD")})
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, func() { st.Close() }, nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/agileplus/agileplus"
 	"github.com/agileplus/agileplus/httpapi"
 	"github.com/agileplus/agileplus/natsbus"
+	"github.com/agileplus/agileplus/neo4jstore"
 	"github.com/agileplus/agileplus/sqlitestore"
 	"github.com/agileplus/agileplus/webhook"
 	"github.com/spf13/cobra"
@@ -31,6 +32,7 @@ type serveConfig struct {
 	natsURL    string
 	natsListen string
 	logLevel   string
+	neo4jURL   string
 
 	// Stream policy.
 	replicas    int
@@ -79,6 +81,7 @@ NATS server or cluster instead.`,
 	f.StringVar(&c.natsURL, "nats-url", e.getenv("NATS_URL"), "external NATS server URL(s), comma-separated; empty runs NATS embedded (env NATS_URL)")
 	f.StringVar(&c.natsListen, "nats-listen", e.getenv("AGILEPLUS_NATS_LISTEN"), "also expose the embedded NATS server to clients on this address, e.g. 127.0.0.1:4222; clients present the token in DATA/nats-client-token or AGILEPLUS_NATS_TOKEN (env AGILEPLUS_NATS_LISTEN)")
 	f.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&c.neo4jURL, "neo4j-url", e.getenv("NEO4J_URL"), "keep the system of record in Neo4j (neo4j://, bolt://, +s for TLS; user and password from NEO4J_USER, NEO4J_PASSWORD) instead of SQLite in --data (env NEO4J_URL)")
 	f.IntVar(&c.replicas, "stream-replicas", ed.int("NATS_STREAM_REPLICAS", 1), "replicas of the event stream: 1 embedded, 3 on a three-node cluster (env NATS_STREAM_REPLICAS)")
 	f.DurationVar(&c.maxAge, "stream-max-age", ed.duration("AGILEPLUS_STREAM_MAX_AGE", 7*24*time.Hour), "events older than this leave the stream (env AGILEPLUS_STREAM_MAX_AGE)")
 	f.Int64Var(&c.maxBytes, "stream-max-bytes", int64(ed.int("AGILEPLUS_STREAM_MAX_BYTES", -1)), "size limit of the stream in bytes, oldest events go first; -1 unlimited (env AGILEPLUS_STREAM_MAX_BYTES)")
@@ -256,8 +259,17 @@ type serveStore interface {
 	agileplus.Pinger
 }
 
-// openServeStore opens SQLite in the data directory.
+// openServeStore opens Neo4j when --neo4j-url is set, else SQLite in the
+// data directory.
 func openServeStore(ctx context.Context, e *env, c serveConfig, logger *slog.Logger) (serveStore, error) {
+	if c.neo4jURL != "" {
+		if !isNeo4jURL(c.neo4jURL) {
+			return nil, fmt.Errorf("--neo4j-url %q must start with neo4j://, bolt://, neo4j+s:// or bolt+s://", c.neo4jURL)
+		}
+		return neo4jstore.Open(ctx, neo4jstore.Config{
+			URL: c.neo4jURL, User: cmpOr(e.getenv("NEO4J_USER"), "neo4j"), Password: e.getenv("NEO4J_PASSWORD"), Logger: logger,
+		})
+	}
 	sync := "normal"
 	if c.durability == "strict" {
 		sync = "full"

@@ -1,0 +1,255 @@
+package neo4jstore
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/agileplus/agileplus"
+	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
+)
+
+// Events are (:Event) nodes with every field; Data is the JSON as a
+// string. An event enters the outbox with the label Pending, in the
+// transaction that appends it, and leaves it when MarkPublished removes the
+// label: the outbox is the set of Pending nodes, counted by Neo4j's count
+// store and indexed by global sequence.
+//
+// Queries that must stay index seeks however large the database grows name
+// their index (USING INDEX): a plan made while it was small would
+// otherwise scan.
+
+func decodeEvent(r *row) *agileplus.Event {
+	return &agileplus.Event{GlobalSeq: r.i64("gseq"), ID: r.str("id"), Type: r.str("type"), EntityKind: r.str("entity_kind"),
+		EntityID: r.str("entity_id"), ProjectKey: r.str("project_key"), FeatureID: r.str("feature_id"), Seq: r.i64("seq"),
+		PrevHash: r.str("prev_hash"), Hash: r.str("hash"), Time: r.time("time"), Actor: r.str("actor"),
+		Data: []byte(r.str("data")), TraceParent: r.str("traceparent")}
+}
+
+// eventMap returns an event without its labels.
+const eventMap = `e {.gseq, .id, .type, .entity_kind, .entity_id, .project_key, .feature_id, .seq, .prev_hash, .hash, .time, .actor, .data, .traceparent}`
+
+// EventHead returns the seq and hash of the entity's last event.
+func (t *Tx) EventHead(ctx context.Context, entityID string) (int64, string, error) {
+	return t.chainHead(ctx, "event head", `MATCH (e:Event) USING INDEX e:Event(entity_id, seq)
+		WHERE e.entity_id = $id AND e.seq IS NOT NULL RETURN e.seq, e.hash ORDER BY e.seq DESC LIMIT 1`, entityID)
+}
+
+// chainHead returns the last link of a chain (0, "" for an empty chain).
+func (t *Tx) chainHead(ctx context.Context, op, q, id string) (int64, string, error) {
+	recs, err := t.run(ctx, op, q, map[string]any{"id": id})
+	if err != nil || len(recs) == 0 {
+		return 0, "", err
+	}
+	seq, _ := recs[0].Values[0].(int64)
+	hash, _ := recs[0].Values[1].(string)
+	return seq, hash, nil
+}
+
+// AppendEvent stores the event with the next global sequence and puts it
+// in the outbox. The transaction holds the write lock, so the next global
+// sequence is the highest stored one plus 1, read once per transaction.
+// (Incrementing a sequence on the lock node instead would lock it a second
+// time, which Neo4j reports as a deadlock with every writer queued on it.)
+func (t *Tx) AppendEvent(ctx context.Context, e *agileplus.Event) error {
+	if !t.gseqRead {
+		recs, err := t.run(ctx, "last global sequence", `MATCH (e:Event) WHERE e.gseq IS NOT NULL RETURN e.gseq ORDER BY e.gseq DESC LIMIT 1`, nil)
+		if err != nil {
+			return err
+		}
+		if len(recs) > 0 {
+			t.gseq, _ = recs[0].Values[0].(int64)
+		}
+		t.gseqRead = true
+	}
+	gseq := t.gseq + 1
+	_, err := t.run(ctx, "append event", `CREATE (e:Event:Pending {gseq: $gseq, id: $id, type: $type, entity_kind: $entityKind,
+			entity_id: $entityID, project_key: $projectKey, feature_id: $featureID, seq: $seq, prev_hash: $prevHash, hash: $hash,
+			time: $time, actor: $actor, data: $data, traceparent: $traceparent})`,
+		map[string]any{"gseq": gseq, "id": e.ID, "type": e.Type, "entityKind": e.EntityKind, "entityID": e.EntityID, "projectKey": e.ProjectKey,
+			"featureID": e.FeatureID, "seq": e.Seq, "prevHash": e.PrevHash, "hash": e.Hash, "time": fmtTime(e.Time),
+			"actor": e.Actor, "data": string(e.Data), "traceparent": e.TraceParent})
+	if err != nil {
+		if isConstraint(t.err) {
+			return agileplus.Errorf(agileplus.ECONFLICT, "event %d of %s was appended concurrently", e.Seq, e.EntityID)
+		}
+		return err
+	}
+	t.gseq, e.GlobalSeq = gseq, gseq
+	return nil
+}
+
+// Events lists events by global sequence, or one entity's by its seq.
+func (t *Tx) Events(ctx context.Context, f agileplus.EventFilter) ([]*agileplus.Event, error) {
+	q := `MATCH (e:Event) WHERE e.gseq > $after RETURN ` + eventMap + ` ORDER BY e.gseq LIMIT $limit`
+	if f.EntityID != "" {
+		q = `MATCH (e:Event) USING INDEX e:Event(entity_id, seq) WHERE e.entity_id = $entity AND e.seq IS NOT NULL AND e.gseq > $after
+			RETURN ` + eventMap + ` ORDER BY e.seq LIMIT $limit`
+	}
+	rows, err := t.runMaps(ctx, "events", q, map[string]any{"entity": f.EntityID, "after": f.After, "limit": limit(f.Limit)})
+	if err != nil {
+		return nil, err
+	}
+	return decodeAll("events", rows, decodeEvent)
+}
+
+// ---- audit ----
+
+// AuditHead returns the seq and hash of the feature's last audit entry.
+func (t *Tx) AuditHead(ctx context.Context, featureID string) (int64, string, error) {
+	return t.chainHead(ctx, "audit head", `MATCH (a:AuditEntry) USING INDEX a:AuditEntry(feature_id, seq)
+		WHERE a.feature_id = $id AND a.seq IS NOT NULL RETURN a.seq, a.hash ORDER BY a.seq DESC LIMIT 1`, featureID)
+}
+
+// AppendAudit stores an audit entry.
+func (t *Tx) AppendAudit(ctx context.Context, a *agileplus.AuditEntry) error {
+	_, err := t.run(ctx, "append audit", `CREATE (:AuditEntry {feature_id: $featureID, seq: $seq, event_id: $eventID,
+			event_type: $eventType, entity_id: $entityID, time: $time, actor: $actor, summary: $summary, forced: $forced,
+			reason: $reason, detail: $detail, prev_hash: $prevHash, hash: $hash})`,
+		map[string]any{"featureID": a.FeatureID, "seq": a.Seq, "eventID": a.EventID, "eventType": a.EventType, "entityID": a.EntityID,
+			"time": fmtTime(a.Time), "actor": a.Actor, "summary": a.Summary, "forced": a.Forced, "reason": a.Reason,
+			"detail": string(a.Detail), "prevHash": a.PrevHash, "hash": a.Hash})
+	if err != nil && isConstraint(t.err) {
+		return agileplus.Errorf(agileplus.ECONFLICT, "audit entry %d of feature %s was appended concurrently", a.Seq, a.FeatureID)
+	}
+	return err
+}
+
+// Audit returns a feature's audit entries after a seq.
+func (t *Tx) Audit(ctx context.Context, featureID string, after int64, lim int) ([]*agileplus.AuditEntry, error) {
+	rows, err := t.runMaps(ctx, "audit", `MATCH (a:AuditEntry) USING INDEX a:AuditEntry(feature_id, seq) WHERE a.feature_id = $feature AND a.seq > $after
+		RETURN a {.*} ORDER BY a.seq LIMIT $limit`, map[string]any{"feature": featureID, "after": after, "limit": limit(lim)})
+	if err != nil {
+		return nil, err
+	}
+	return decodeAll("audit", rows, func(r *row) *agileplus.AuditEntry {
+		a := &agileplus.AuditEntry{FeatureID: r.str("feature_id"), Seq: r.i64("seq"), EventID: r.str("event_id"), EventType: r.str("event_type"),
+			EntityID: r.str("entity_id"), Time: r.time("time"), Actor: r.str("actor"), Summary: r.str("summary"), Forced: r.boolean("forced"),
+			Reason: r.str("reason"), PrevHash: r.str("prev_hash"), Hash: r.str("hash")}
+		if d := r.str("detail"); d != "" {
+			a.Detail = []byte(d)
+		}
+		return a
+	})
+}
+
+// ---- outbox ----
+
+// PendingEvents returns unpublished events in commit order.
+func (s *Store) PendingEvents(ctx context.Context, after int64, lim int) ([]*agileplus.Event, error) {
+	var out []*agileplus.Event
+	err := s.View(ctx, func(rt agileplus.ReadTx) error {
+		t := rt.(*Tx)
+		rows, err := t.runMaps(ctx, "pending events", `MATCH (e:Pending) WHERE e.gseq > $after RETURN `+eventMap+` ORDER BY e.gseq LIMIT $limit`,
+			map[string]any{"after": after, "limit": limit(lim)})
+		if err != nil {
+			return err
+		}
+		out, err = decodeAll("pending events", rows, decodeEvent)
+		return err
+	})
+	return out, err
+}
+
+// markBatch bounds the ids one statement marks.
+const markBatch = 1000
+
+// MarkPublished takes the events out of the outbox. Removing a label that
+// is gone already changes nothing, so relays of several replicas may mark
+// the same events at once: one of them removes the label, the others
+// find nothing to do. The ids are sorted so that two such transactions
+// lock events in the same order; a deadlock between them is retried.
+func (s *Store) MarkPublished(ctx context.Context, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	ids = slices.Clone(ids)
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	var err error
+	for attempt := 1; attempt <= maxAttempts; attempt++ {
+		var retry bool
+		retry, err = s.markPublished(ctx, ids)
+		if !retry || ctx.Err() != nil {
+			return err
+		}
+		s.log.Debug("neo4jstore: retrying mark published", "attempt", attempt, "err", err)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(backoff(attempt)):
+		}
+	}
+	return err
+}
+
+func (s *Store) markPublished(ctx context.Context, ids []string) (retry bool, err error) {
+	if s.closed.Load() {
+		return false, agileplus.Errorf(agileplus.EUNAVAILABLE, "neo4j store is closed")
+	}
+	sess := s.session(ctx, neo4j.AccessModeWrite)
+	defer sess.Close(context.WithoutCancel(ctx))
+	ntx, err := s.begin(ctx, sess) // retries on its own
+	if err != nil {
+		return false, s.unavailable("begin mark published", err)
+	}
+	t := &Tx{ntx: ntx, s: s}
+	defer ntx.Close(context.WithoutCancel(ctx))
+	for rest := ids; len(rest) > 0; {
+		n := min(len(rest), markBatch)
+		_, err := t.run(ctx, "mark published", `UNWIND $ids AS id
+			MATCH (e:Event {id: id}) WHERE e:Pending
+			REMOVE e:Pending`, map[string]any{"ids": rest[:n]})
+		if err != nil {
+			return isRetryable(t.err), err
+		}
+		rest = rest[n:]
+	}
+	if err := ntx.Commit(context.WithoutCancel(ctx)); err != nil {
+		// Marking again is harmless, so an unknown outcome is retried too.
+		var ce *neo4j.ConnectivityError
+		return isRetryable(err) || errors.As(err, &ce), s.unavailable("commit mark published", err)
+	}
+	return false, nil
+}
+
+// PendingCount returns the number of unpublished events.
+func (s *Store) PendingCount(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.View(ctx, func(rt agileplus.ReadTx) error {
+		recs, err := rt.(*Tx).run(ctx, "pending count", `MATCH (e:Pending) RETURN count(e)`, nil)
+		if err != nil {
+			return err
+		}
+		n, _ = recs[0].Values[0].(int64)
+		return nil
+	})
+	return n, err
+}
+
+// AllEvents calls fn for every stored event in global order; verification
+// tools use it to walk every chain.
+func (s *Store) AllEvents(ctx context.Context, fn func(*agileplus.Event) error) error {
+	const page = 1000
+	for after := int64(0); ; {
+		var es []*agileplus.Event
+		err := s.View(ctx, func(rt agileplus.ReadTx) error {
+			var err error
+			es, err = rt.Events(ctx, agileplus.EventFilter{After: after, Limit: page})
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		for _, e := range es {
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+		if len(es) < page {
+			return nil
+		}
+		after = es[len(es)-1].GlobalSeq
+	}
+}
