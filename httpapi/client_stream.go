@@ -38,7 +38,8 @@ const (
 //
 // It returns when ctx ends (ctx.Err()) or fn fails (fn's error). When the
 // connection drops it reconnects after a short backoff with Last-Event-ID,
-// so fn sees every chosen event once. Errors of the first request are
+// the last event's id or, before any event, the position the server sent
+// after its replay, so fn sees every chosen event once. Errors of the first request are
 // returned: a refused selector or position (EINVALID, naming the field), a
 // server without a live feed or out of reach (EUNAVAILABLE). Later, only
 // 4xx answers end the stream; network errors and 5xx (a restarting server)
@@ -82,7 +83,9 @@ func (c *Client) StreamEvents(ctx context.Context, sel agileplus.EventSelector, 
 		case st.last >= 0:
 			q, lastID = base, strconv.FormatInt(st.last, 10)
 		case attempt > 0 && since != "":
-			// Nothing received yet: keep the start the first request meant.
+			// No position received yet (the connection dropped before the
+			// server sent one): keep the start the first request meant,
+			// by this machine's clock.
 			q = cloneValues(base)
 			q.Set("since", sinceAt.Format(time.RFC3339Nano))
 		}
@@ -143,7 +146,7 @@ type clientStream struct {
 	c          *Client
 	http       *http.Client
 	fn         func(*agileplus.CloudEvent) error
-	last       int64 // id of the last event handed to fn; -1 before the first
+	last       int64 // id to resume from: the last event handed to fn, or the position the server told; -1 before either
 	maxBackoff time.Duration
 }
 
@@ -196,6 +199,12 @@ func (st *clientStream) once(ctx context.Context, q url.Values, lastID string) (
 					return true, progressed, err
 				}
 				progressed = true
+			} else if hasID {
+				// An id without data: the server telling the position it
+				// replayed up to when it had no event to send. As in a
+				// browser's EventSource, it sets the id to resume from
+				// and is not an event.
+				st.setLast(id)
 			}
 			data.Reset()
 			id, hasID = "", false
@@ -237,9 +246,14 @@ func (st *clientStream) dispatch(data []byte, id string, hasID bool) error {
 		return &stopError{err}
 	}
 	if hasID {
-		if n, err := strconv.ParseInt(id, 10, 64); err == nil {
-			st.last = n
-		}
+		st.setLast(id)
 	}
 	return nil
+}
+
+// setLast records the id of a frame, a global sequence, to resume from.
+func (st *clientStream) setLast(id string) {
+	if n, err := strconv.ParseInt(id, 10, 64); err == nil && n >= 0 {
+		st.last = n
+	}
 }

@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"reflect"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/agileplus/agileplus"
@@ -33,7 +35,10 @@ const (
 	streamBuffer = 1024
 	// streamBurst bounds the live events written between two flushes.
 	streamBurst = 256
-	// streamKeepalive is the default of Server.StreamKeepalive.
+	// streamKeepalive is the default of Server.StreamKeepalive. A write
+	// to a client may take twice as long (30 s by default) before the
+	// stream gives up on the client: one that stopped reading would
+	// otherwise hold its handler, and the server's shutdown, forever.
 	streamKeepalive = 15 * time.Second
 	// streamRetry is the reconnection delay suggested to clients, in ms.
 	streamRetry = 2000
@@ -43,7 +48,8 @@ func (s *Server) streamRoutes() []route {
 	return []route{{
 		method: "GET", path: "/v1/events/stream", status: 200,
 		summary: "Server-sent events: replay from the event log, then follow live. Each event is `id: <global seq>`, `event: <type>`, `data: <CloudEvent JSON>`; " +
-			"reconnect with Last-Event-ID to resume without gaps or duplicates. An idle stream sends a comment (`: keepalive`) every 15 s.",
+			"reconnect with Last-Event-ID to resume without gaps or duplicates. When the replay sent no event, a frame with only `id: <position>` tells the client where it stands. " +
+			"A position (after or Last-Event-ID) beyond the newest event is refused with 400. An idle stream sends a comment (`: keepalive`) every 15 s.",
 		produces: "text/event-stream",
 		out:      reflect.TypeFor[agileplus.CloudEvent](),
 		query: []param{
@@ -147,9 +153,10 @@ func (f streamFilter) match(e *agileplus.Event) bool {
 
 // streamQuery is a parsed stream request.
 type streamQuery struct {
-	filter streamFilter
-	after  int64     // replay after this global sequence
-	since  time.Time // or from this time, when not zero
+	filter     streamFilter
+	after      int64     // replay after this global sequence
+	afterField string    // where after came from: "after" or Last-Event-ID
+	since      time.Time // or from this time, when not zero
 }
 
 // queryList reads a repeatable, comma-separated query parameter.
@@ -184,7 +191,7 @@ func parseStreamQuery(r *http.Request, now time.Time) (streamQuery, error) {
 	if err != nil {
 		return q, err
 	}
-	q.after = after
+	q.after, q.afterField = after, "after"
 	if v := r.URL.Query().Get("since"); v != "" {
 		if r.URL.Query().Get("after") != "" {
 			return q, agileplus.FieldErrorf("since", "pass after or since, not both")
@@ -198,7 +205,7 @@ func parseStreamQuery(r *http.Request, now time.Time) (streamQuery, error) {
 		if err != nil || id < 0 {
 			return q, agileplus.FieldErrorf(LastEventIDHeader, "%s must be a global sequence number (0 or more), not %q", LastEventIDHeader, v)
 		}
-		q.after, q.since = id, time.Time{}
+		q.after, q.afterField, q.since = id, LastEventIDHeader, time.Time{}
 	}
 	return q, nil
 }
@@ -234,34 +241,53 @@ func ParseSince(v string, now time.Time) (time.Time, error) {
 // can be off by the events inside the jitter.
 func positionAt(ctx context.Context, t agileplus.Tracker, at time.Time) (int64, error) {
 	// settled(a): no event after a is older than at.
-	settled := func(a int64) (bool, error) {
+	return searchSeq(func(a int64) (bool, error) {
 		es, err := t.Events(ctx, agileplus.EventQuery{After: a, Limit: 1})
 		if err != nil {
 			return false, err
 		}
 		return len(es) == 0 || !es[0].Time.Before(at), nil
-	}
-	if ok, err := settled(0); ok || err != nil {
+	})
+}
+
+// newestSeq returns the global sequence of the newest event, 0 when the
+// log is empty: the same search, about 2 log2(N) indexed reads, so that
+// the store port needs nothing more. It runs only to explain a refused
+// position.
+func newestSeq(ctx context.Context, t agileplus.Tracker) (int64, error) {
+	// past(a): no event after a.
+	return searchSeq(func(a int64) (bool, error) {
+		es, err := t.Events(ctx, agileplus.EventQuery{After: a, Limit: 1})
+		return len(es) == 0, err
+	})
+}
+
+// searchSeq returns the smallest global sequence (0 or more) for which ok
+// holds, ok being false below some sequence and true from it on: an
+// exponential search for an upper bound, then a binary search, one call of
+// ok per probe.
+func searchSeq(ok func(int64) (bool, error)) (int64, error) {
+	if yes, err := ok(0); yes || err != nil {
 		return 0, err
 	}
-	lo, hi := int64(0), int64(1) // settled(lo) is false
+	lo, hi := int64(0), int64(1) // ok(lo) is false
 	for {
-		ok, err := settled(hi)
+		yes, err := ok(hi)
 		if err != nil {
 			return 0, err
 		}
-		if ok {
+		if yes {
 			break
 		}
 		lo, hi = hi, 2*hi
 	}
 	for hi-lo > 1 {
 		mid := lo + (hi-lo)/2
-		ok, err := settled(mid)
+		yes, err := ok(mid)
 		if err != nil {
 			return 0, err
 		}
-		if ok {
+		if yes {
 			hi = mid
 		} else {
 			lo = mid
@@ -269,6 +295,98 @@ func positionAt(ctx context.Context, t agileplus.Tracker, at time.Time) (int64, 
 	}
 	return hi, nil
 }
+
+// checkPosition refuses a position the client sent (after or
+// Last-Event-ID) unless the store holds the event with that global
+// sequence: one indexed read. A position beyond the end of the log, for
+// example after the store was restored from an older backup, would
+// otherwise skip every live event until the log caught up with it.
+func checkPosition(ctx context.Context, t agileplus.Tracker, field string, pos int64) error {
+	es, err := t.Events(ctx, agileplus.EventQuery{After: pos - 1, Limit: 1})
+	if err != nil {
+		return err
+	}
+	if len(es) == 1 && es[0].GlobalSeq == pos {
+		return nil
+	}
+	newest, err := newestSeq(ctx, t)
+	if err != nil {
+		return err
+	}
+	switch {
+	case newest == 0:
+		return agileplus.FieldErrorf(field, "%s %d is beyond the end of the event log, which is empty (was the store replaced or restored?): start over without it", field, pos)
+	case newest < pos:
+		return agileplus.FieldErrorf(field, "%s %d is beyond the end of the event log, whose newest event is %d (was the store restored from an older backup?): resume from %d or below", field, pos, newest, newest)
+	default:
+		return agileplus.FieldErrorf(field, "%s %d names no event of this log, whose newest event is %d", field, pos, newest)
+	}
+}
+
+// ConfirmedFeed hands on only the live events that the store confirms.
+// The server feeds its hub from the bus (natsbus.Follow), where anyone who
+// may publish, or another store sharing the bus, could otherwise put an
+// event with a large global sequence and move every stream's position
+// past real events. Confirm reads the store once per event: the event
+// with that global sequence must exist and have the same id. It then
+// broadcasts the store's copy, the same one a replay sends; otherwise it
+// drops the event, counts it (Dropped) and logs at debug level, at most
+// once a second (warn when the store could not be read: the streams catch
+// up on the next event).
+type ConfirmedFeed struct {
+	Tracker   agileplus.Tracker
+	Broadcast func(*agileplus.Event) // e.g. (*agileplus.Hub).Broadcast
+	Logger    *slog.Logger           // nil: slog.Default()
+
+	dropped atomic.Int64
+	mu      sync.Mutex
+	logged  time.Time // last drop logged
+}
+
+// Confirm broadcasts e, as the store holds it, if the store holds it, and
+// reports whether it did. Use it as natsbus.Follow's callback; it runs
+// one event at a time.
+func (f *ConfirmedFeed) Confirm(ctx context.Context, e *agileplus.Event) bool {
+	var es []*agileplus.Event
+	var err error
+	if e.GlobalSeq > 0 {
+		es, err = f.Tracker.Events(ctx, agileplus.EventQuery{After: e.GlobalSeq - 1, Limit: 1})
+	}
+	if err == nil && len(es) == 1 && es[0].GlobalSeq == e.GlobalSeq && es[0].ID == e.ID {
+		f.Broadcast(es[0])
+		return true
+	}
+	f.dropped.Add(1)
+	if ctx.Err() != nil {
+		return false
+	}
+	f.mu.Lock()
+	now := time.Now()
+	quiet := now.Sub(f.logged) < time.Second
+	if !quiet {
+		f.logged = now
+	}
+	f.mu.Unlock()
+	if quiet {
+		return false
+	}
+	log := f.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	switch {
+	case err != nil:
+		log.Warn("event stream: cannot confirm a live event against the store; dropped it", "id", e.ID, "globalseq", e.GlobalSeq, "dropped_total", f.dropped.Load(), "err", err)
+	case len(es) == 1 && es[0].GlobalSeq == e.GlobalSeq:
+		log.Debug("event stream: dropped a live event: the store holds another event at its global sequence", "id", e.ID, "globalseq", e.GlobalSeq, "store_id", es[0].ID, "dropped_total", f.dropped.Load())
+	default:
+		log.Debug("event stream: dropped a live event the store does not hold", "id", e.ID, "globalseq", e.GlobalSeq, "dropped_total", f.dropped.Load())
+	}
+	return false
+}
+
+// Dropped returns how many events Confirm did not broadcast.
+func (f *ConfirmedFeed) Dropped() int64 { return f.dropped.Load() }
 
 // handleEventStream serves GET /v1/events/stream.
 //
@@ -319,9 +437,26 @@ func (s *Server) handleEventStream(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, r, err)
 			return
 		}
+	} else if q.after > 0 {
+		if err := checkPosition(ctx, s.Tracker, q.afterField, q.after); err != nil {
+			s.fail(w, r, err)
+			return
+		}
 	}
 
-	st := &eventStream{s: s, w: w, rc: http.NewResponseController(w), filter: q.filter, pos: q.after}
+	every := s.StreamKeepalive
+	if every <= 0 {
+		every = streamKeepalive
+	}
+	st := &eventStream{s: s, w: w, rc: http.NewResponseController(w), filter: q.filter, pos: q.after, writeTimeout: 2 * every}
+	// A write blocked on a client that stopped reading ignores ctx: when
+	// ctx ends, a deadline of now makes it return. finish runs before
+	// cancel (defers run in reverse), so that nothing touches the response
+	// once the handler has returned.
+	stopAbort := context.AfterFunc(ctx, st.abort)
+	defer stopAbort()
+	defer st.finish()
+
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
@@ -335,11 +470,24 @@ func (s *Server) handleEventStream(w http.ResponseWriter, r *http.Request) {
 		st.end(ctx, r, err)
 		return
 	}
-
-	every := s.StreamKeepalive
-	if every <= 0 {
-		every = streamKeepalive
+	if !st.sent {
+		// Nothing to replay (or nothing the filter selects): tell the
+		// client its position, so that a reconnection resumes from it
+		// rather than from a since the client would compute with its own
+		// clock. A frame with an id and no data is what the SSE format
+		// (WHATWG HTML, "dispatch the event") provides for this: a
+		// browser's EventSource sets lastEventId, which it sends back as
+		// Last-Event-ID, and dispatches no message since the data is
+		// empty.
+		st.buf = append(st.buf, "id: "...)
+		st.buf = strconv.AppendInt(st.buf, st.pos, 10)
+		st.buf = append(st.buf, "\n\n"...)
+		if err := st.flush(); err != nil {
+			st.end(ctx, r, err)
+			return
+		}
 	}
+
 	keepalive := time.NewTicker(every)
 	defer keepalive.Stop()
 	for {
@@ -391,7 +539,49 @@ type eventStream struct {
 	rc     *http.ResponseController
 	filter streamFilter
 	pos    int64 // global sequence of the last event looked at
+	sent   bool  // whether an event was written
 	buf    []byte
+
+	// writeTimeout bounds each flush: a client that takes longer is gone
+	// or stuck, and the stream ends (it reconnects and loses nothing).
+	writeTimeout time.Duration
+	mu           sync.Mutex
+	over         bool // guarded by mu: abort or finish ran
+}
+
+// abort makes a write in progress, or any later one, fail at once: ctx
+// ended.
+func (st *eventStream) abort() {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.over {
+		return
+	}
+	st.over = true
+	st.rc.SetWriteDeadline(time.Now()) // ErrNotSupported: nothing to unblock
+}
+
+// finish marks the handler done: abort leaves the response alone then.
+func (st *eventStream) finish() {
+	st.mu.Lock()
+	st.over = true
+	st.mu.Unlock()
+}
+
+// errStreamOver is the error of a write after abort.
+var errStreamOver = errors.New("the stream is over")
+
+// armDeadline gives the next flush writeTimeout, unless abort ran.
+func (st *eventStream) armDeadline() error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.over {
+		return &streamWriteError{errStreamOver}
+	}
+	// ErrNotSupported (a writer without deadlines) leaves writes as
+	// they were; the server resets the deadline after the handler.
+	st.rc.SetWriteDeadline(time.Now().Add(st.writeTimeout))
+	return nil
 }
 
 // live handles one event from the feed.
@@ -449,6 +639,7 @@ func (st *eventStream) write(e *agileplus.Event, live bool) error {
 	if !st.filter.match(e) {
 		return nil
 	}
+	st.sent = true
 	var data []byte // one line: JSON has no raw newlines
 	var err error
 	if live {
@@ -472,8 +663,11 @@ func (st *eventStream) write(e *agileplus.Event, live bool) error {
 	return nil
 }
 
-// flush sends what is buffered.
+// flush sends what is buffered, within writeTimeout.
 func (st *eventStream) flush() error {
+	if err := st.armDeadline(); err != nil {
+		return err
+	}
 	if len(st.buf) > 0 {
 		if _, err := st.w.Write(st.buf); err != nil {
 			return &streamWriteError{err}

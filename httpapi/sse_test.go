@@ -2,10 +2,14 @@ package httpapi_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -30,6 +34,8 @@ type streamFeeder struct {
 	svc    *agileplus.Service
 	skip   func(seq int64) bool
 	repeat func(seq int64) bool
+	// send, when set, takes the events instead of hub.Broadcast.
+	send func(*agileplus.Event)
 
 	mu   sync.Mutex
 	last int64
@@ -48,9 +54,13 @@ func (f *streamFeeder) poke() {
 			if f.skip != nil && f.skip(e.GlobalSeq) {
 				continue
 			}
-			f.hub.Broadcast(e)
+			send := f.hub.Broadcast
+			if f.send != nil {
+				send = f.send
+			}
+			send(e)
 			if f.repeat != nil && f.repeat(e.GlobalSeq) {
-				f.hub.Broadcast(e)
+				send(e)
 			}
 		}
 	}
@@ -71,8 +81,8 @@ type streamAPI struct {
 }
 
 // newStreamAPI serves the API over a real SQLite store, with a hub fed
-// after every commit.
-func newStreamAPI(t *testing.T, feed func(*agileplus.Hub) httpapi.Feed) *streamAPI {
+// after every commit, its handler wrapped by wrap if given.
+func newStreamAPI(t *testing.T, feed func(*agileplus.Hub) httpapi.Feed, wrap ...func(http.Handler) http.Handler) *streamAPI {
 	t.Helper()
 	store, err := sqlitestore.Open(context.Background(), sqlitestore.Config{Path: filepath.Join(t.TempDir(), "a.db")})
 	if err != nil {
@@ -86,7 +96,11 @@ func newStreamAPI(t *testing.T, feed func(*agileplus.Hub) httpapi.Feed) *streamA
 	if feed != nil {
 		a.api.Feed = feed(a.hub)
 	}
-	a.srv = httptest.NewUnstartedServer(a.api)
+	var h http.Handler = a.api
+	for _, w := range wrap {
+		h = w(h)
+	}
+	a.srv = httptest.NewUnstartedServer(h)
 	a.srv.Config.RegisterOnShutdown(a.api.CloseStreams)
 	a.srv.Start()
 	t.Cleanup(a.srv.Close)
@@ -404,20 +418,120 @@ func TestSSEResumePositions(t *testing.T) {
 		c := openSSE(t, a.srv.URL+"/v1/events/stream?after=3", "Last-Event-ID", "12")
 		checkFrames(t, c.readN(t, len(want)-12), want[12:])
 	})
-	t.Run("after the end", func(t *testing.T) {
-		c := openSSE(t, a.srv.URL+"/v1/events/stream?after=1000")
+	t.Run("the newest event", func(t *testing.T) {
+		c := openSSE(t, a.srv.URL+"/v1/events/stream", "Last-Event-ID", strconv.Itoa(len(want)))
 		if _, err := a.svc.CreateProject(context.Background(), agileplus.ProjectCreate{Key: "MORE", Name: "More"}); err != nil {
 			t.Fatal(err)
 		}
-		// Its global sequence is below 1000: the client said it has it.
-		if _, err := a.svc.CreateProject(context.Background(), agileplus.ProjectCreate{Key: "MOAR", Name: "More"}); err != nil {
-			t.Fatal(err)
-		}
-		go func() { time.Sleep(300 * time.Millisecond); c.cancel() }()
-		if f, err := c.next(); err == nil {
-			t.Errorf("got event %d, want none after position 1000", f.id)
+		checkFrames(t, c.readN(t, 1), allEvents(t, a.svc)[len(want):])
+	})
+}
+
+// TestSSEPositionBeyondEnd asks for positions past the newest event, as a
+// client would after the store was restored from an older backup: a 400
+// naming the field and the newest sequence, rather than a stream that
+// skips every live event until the log catches up.
+func TestSSEPositionBeyondEnd(t *testing.T) {
+	a := newStreamAPI(t, hubFeed)
+	seedTracker(t, a.svc, 3)
+	newest := int64(len(allEvents(t, a.svc))) // 10
+	tests := []struct {
+		name, query string
+		hdr         []string
+		field       string
+	}{
+		{name: "after", query: "after=" + strconv.FormatInt(newest+1, 10), field: "after"},
+		{name: "far after", query: "after=4611686018427387904", field: "after"},
+		{name: "Last-Event-ID", hdr: []string{"Last-Event-ID", strconv.FormatInt(newest+5, 10)}, field: "Last-Event-ID"},
+		{name: "Last-Event-ID over a good after", query: "after=3", hdr: []string{"Last-Event-ID", "1000"}, field: "Last-Event-ID"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, eb, raw := streamAnswer(t, a.srv, tt.query, tt.hdr...)
+			if code != 400 || eb.Error.Code != agileplus.EINVALID || eb.Error.Field != tt.field ||
+				!strings.Contains(eb.Error.Message, fmt.Sprintf("newest event is %d", newest)) {
+				t.Errorf("got %d %s, want 400 invalid naming field %s and the newest event, %d", code, raw, tt.field, newest)
+			}
+		})
+	}
+	t.Run("empty log", func(t *testing.T) {
+		b := newStreamAPI(t, hubFeed)
+		code, eb, raw := streamAnswer(t, b.srv, "after=3")
+		if code != 400 || eb.Error.Field != "after" || !strings.Contains(eb.Error.Message, "empty") {
+			t.Errorf("got %d %s, want 400 naming field after and an empty log", code, raw)
 		}
 	})
+	t.Run("client", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		err := httpapi.NewClient(a.srv.URL).StreamEvents(ctx, agileplus.EventSelector{}, newest+1, "", func(*agileplus.CloudEvent) error { return nil })
+		if agileplus.ErrorCode(err) != agileplus.EINVALID || agileplus.ErrorField(err) != "after" {
+			t.Errorf("got %v, want EINVALID naming field after", err)
+		}
+	})
+}
+
+// streamAnswer asks for a stream expecting an error answer: a stream that
+// opens instead is cut after a second, its status returned.
+func streamAnswer(t *testing.T, srv *httptest.Server, query string, hdr ...string) (int, httpapi.ErrorBody, []byte) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", srv.URL+"/v1/events/stream?"+query, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var eb httpapi.ErrorBody
+	if resp.StatusCode == 200 {
+		return 200, eb, []byte(resp.Status)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(raw, &eb); err != nil {
+		t.Fatalf("error body is not JSON: %s", raw)
+	}
+	return resp.StatusCode, eb, raw
+}
+
+// rawLines reads the first n lines of a stream.
+func rawLines(t *testing.T, c *sseConn, n int) string {
+	t.Helper()
+	timer := time.AfterFunc(10*time.Second, c.cancel)
+	defer timer.Stop()
+	var lines []string
+	for len(lines) < n && c.sc.Scan() {
+		lines = append(lines, c.sc.Text())
+	}
+	return strings.Join(lines, "\n")
+}
+
+// TestSSEPositionFrame: a replay that sends no event ends with a frame of
+// only an id, the position, so that the client resumes from it.
+func TestSSEPositionFrame(t *testing.T) {
+	a := newStreamAPI(t, hubFeed)
+	seedTracker(t, a.svc, 3)
+	newest := strconv.Itoa(len(allEvents(t, a.svc)))
+	tests := []struct{ name, query, want string }{
+		{"since now", "since=0s", newest + "\n"}, // then a blank line: no data
+		{"at the end", "after=" + newest, newest + "\n"},
+		{"nothing the filter selects", "type=wp.transitioned", newest + "\n"},
+		{"some events", "after=9", "10\nevent: wp.created"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := openSSE(t, a.srv.URL+"/v1/events/stream?"+tt.query)
+			if got, want := rawLines(t, c, 4), "retry: 2000\n\nid: "+tt.want; got != want {
+				t.Errorf("got %q, want %q", got, want)
+			}
+		})
+	}
 }
 
 func TestSSESince(t *testing.T) {
@@ -493,7 +607,7 @@ func TestSSEKeepalive(t *testing.T) {
 			break
 		}
 	}
-	if got, want := strings.Join(lines, "\n"), "retry: 2000\n\n: keepalive\n\n: keepalive\n\n: keepalive"; got != want {
+	if got, want := strings.Join(lines, "\n"), "retry: 2000\n\nid: 0\n\n: keepalive\n\n: keepalive\n\n: keepalive"; got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }
@@ -574,9 +688,25 @@ func TestStreamEventsClient(t *testing.T) {
 			defer close(writeDone)
 			writeBurst(t, a.svc, 120)
 		}()
+		// Drop the connection 5 times, each once the client has received
+		// events on it (a slow start, under -race and load, would
+		// otherwise see every drop before the first event).
+		writing := func() bool {
+			select {
+			case <-writeDone:
+				return false
+			default:
+				return true
+			}
+		}
+		seen := 0
 		for range 5 {
-			time.Sleep(30 * time.Millisecond)
+			for count() <= seen && writing() && ctx.Err() == nil {
+				time.Sleep(5 * time.Millisecond)
+			}
+			seen = count()
 			a.srv.CloseClientConnections()
+			time.Sleep(30 * time.Millisecond)
 		}
 		<-writeDone
 		all := allEvents(t, a.svc)
@@ -638,7 +768,8 @@ func TestStreamEventsClient(t *testing.T) {
 	t.Run("ctx ends", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 		defer cancel()
-		err := c.StreamEvents(ctx, agileplus.EventSelector{}, 1<<40, "", func(*agileplus.CloudEvent) error { return nil })
+		all := allEvents(t, a.svc)
+		err := c.StreamEvents(ctx, agileplus.EventSelector{}, all[len(all)-1].GlobalSeq, "", func(*agileplus.CloudEvent) error { return nil })
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("got %v, want the ctx's error", err)
 		}
@@ -652,4 +783,293 @@ func TestStreamEventsClient(t *testing.T) {
 			t.Errorf("got %v, want EUNAVAILABLE", err)
 		}
 	})
+}
+
+// stuckClient opens the stream over a raw TCP connection with a tiny
+// receive buffer, reads the start of the answer and then stops reading,
+// as a client that hangs (or a full proxy) does.
+func stuckClient(t *testing.T, srv *httptest.Server) net.Conn {
+	t.Helper()
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if err := conn.(*net.TCPConn).SetReadBuffer(1024); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(conn, "GET /v1/events/stream HTTP/1.1\r\nHost: test\r\nAccept: text/event-stream\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	head := make([]byte, 64)
+	if _, err := io.ReadFull(conn, head); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(head), "HTTP/1.1 200 ") {
+		t.Fatalf("got %q, want 200", head)
+	}
+	return conn // and read no more
+}
+
+// floodStream broadcasts far more than the socket buffers of a loopback
+// connection hold (about 20 MB): large synthetic events straight into the
+// hub, numbered from 1 so the stream takes them as they come.
+func floodStream(t *testing.T, hub *agileplus.Hub) {
+	t.Helper()
+	data, _ := json.Marshal(strings.Repeat("x", 100<<10))
+	for i := range int64(200) {
+		hub.Broadcast(&agileplus.Event{ID: fmt.Sprintf("evt_flood%d", i+1), GlobalSeq: i + 1, Type: "project.created",
+			EntityKind: "project", EntityID: "prj_flood", ProjectKey: "CORE", Time: time.Now(), Data: data})
+	}
+}
+
+// handlerReturns wraps the stream's handler and closes the channel it
+// returns when the handler does.
+func handlerReturns() (func(http.Handler) http.Handler, <-chan struct{}) {
+	returned := make(chan struct{})
+	var once sync.Once
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			defer func() {
+				if r.URL.Path == "/v1/events/stream" {
+					once.Do(func() { close(returned) })
+				}
+			}()
+			next.ServeHTTP(w, r)
+		})
+	}, returned
+}
+
+// waitSubscribed waits until n streams are subscribed to the hub.
+func waitSubscribed(t *testing.T, hub *agileplus.Hub, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for hub.Subscribers() != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("got %d subscribers, want %d", hub.Subscribers(), n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestSSEStuckClientShutdown: a client that stops reading leaves its
+// handler blocked in a write; shutting the server down must still end the
+// handler at once, not after Shutdown's timeout.
+func TestSSEStuckClientShutdown(t *testing.T) {
+	wrap, returned := handlerReturns()
+	a := newStreamAPI(t, hubFeed, wrap)
+	stuckClient(t, a.srv)
+	waitSubscribed(t, a.hub, 1)
+	floodStream(t, a.hub)
+	time.Sleep(300 * time.Millisecond) // let the handler fill the buffers and block
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := a.srv.Config.Shutdown(ctx); err != nil {
+		t.Errorf("Shutdown: %v after %s, want it to return once the stream ended", err, time.Since(start))
+	}
+	select {
+	case <-returned:
+	case <-time.After(time.Second):
+		t.Fatal("the stream's handler has not returned")
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Shutdown took %s with a stuck client, want it prompt", d)
+	}
+}
+
+// TestSSEStuckClientWriteTimeout: without a shutdown, a client that stops
+// reading is given up after twice the keepalive interval.
+func TestSSEStuckClientWriteTimeout(t *testing.T) {
+	wrap, returned := handlerReturns()
+	a := newStreamAPI(t, hubFeed, wrap)
+	a.api.StreamKeepalive = 100 * time.Millisecond // writes time out after 200 ms
+	stuckClient(t, a.srv)
+	waitSubscribed(t, a.hub, 1)
+	floodStream(t, a.hub)
+	select {
+	case <-returned:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the handler of a client that stopped reading did not return within 5s")
+	}
+}
+
+// TestSSEConfirmedFeed feeds the hub through ConfirmedFeed, as serve
+// does, and slips forged events in: with a global sequence beyond the log
+// (which would move every stream past the real events to come), with the
+// next one, and with a real event's sequence but another id. Streams get
+// the real events only, each once.
+func TestSSEConfirmedFeed(t *testing.T) {
+	a := newStreamAPI(t, hubFeed)
+	var logs syncBuffer
+	cf := &httpapi.ConfirmedFeed{Tracker: a.svc, Broadcast: a.hub.Broadcast,
+		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	ctx := context.Background()
+	a.feeder.send = func(e *agileplus.Event) {
+		// What a relay publishes: the event's CloudEvent form.
+		if !cf.Confirm(ctx, e.CloudEvent().Event()) {
+			t.Errorf("a real event, %d, was not confirmed", e.GlobalSeq)
+		}
+	}
+	seedTracker(t, a.svc, 2)
+	c := openSSE(t, a.srv.URL+"/v1/events/stream")
+	all := allEvents(t, a.svc)
+	checkFrames(t, c.readN(t, len(all)), all)
+
+	next := int64(len(all)) + 1
+	forged := []*agileplus.Event{
+		{ID: "evt_forged1", GlobalSeq: 1000, Type: "project.created", EntityKind: "project", EntityID: "prj_x", ProjectKey: "EVIL"},
+		{ID: "evt_forged2", GlobalSeq: next, Type: "project.created", EntityKind: "project", EntityID: "prj_x", ProjectKey: "EVIL"},
+		{ID: "evt_forged3", GlobalSeq: 3, Type: "project.created", EntityKind: "project", EntityID: "prj_x", ProjectKey: "EVIL"},
+		{ID: all[0].ID, GlobalSeq: 0, Type: "project.created", EntityKind: "project", EntityID: "prj_x", ProjectKey: "EVIL"},
+	}
+	for _, e := range forged {
+		if cf.Confirm(ctx, e) {
+			t.Errorf("forged event %s (globalseq %d) was confirmed", e.ID, e.GlobalSeq)
+		}
+	}
+	if got := cf.Dropped(); got != int64(len(forged)) {
+		t.Errorf("got %d dropped, want %d", got, len(forged))
+	}
+	if !strings.Contains(logs.String(), "evt_forged1") {
+		t.Errorf("got logs %q, want the first drop logged at debug", logs.String())
+	}
+	if _, err := a.svc.CreateProject(ctx, agileplus.ProjectCreate{Key: "MORE", Name: "More"}); err != nil {
+		t.Fatal(err)
+	}
+	all = allEvents(t, a.svc)
+	got := c.readN(t, 1)
+	checkFrames(t, got, all[next-1:])
+	if got[0].ce.Project == "EVIL" {
+		t.Errorf("got a forged event: %+v", got[0])
+	}
+}
+
+// TestStreamEventsClientResumesFromToldPosition: a client that started
+// with since=0s and got no event before its connection dropped resumes
+// from the position the server told it, not from a since computed with
+// its own clock, so a server whose clock lags (or runs ahead) neither
+// loses the next event nor repeats earlier ones.
+func TestStreamEventsClientResumesFromToldPosition(t *testing.T) {
+	var (
+		mu      sync.Mutex
+		reqs    []http.Header
+		told    = make(chan struct{}) // the first stream sent its position
+		written = make(chan struct{}) // the test wrote the event
+	)
+	var toldOnce sync.Once
+	a := newStreamAPI(t, hubFeed, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != "/v1/events/stream" {
+				next.ServeHTTP(w, r)
+				return
+			}
+			mu.Lock()
+			reqs = append(reqs, r.Header.Clone())
+			n := len(reqs)
+			mu.Unlock()
+			if n > 1 {
+				<-written // the event is there before the client is back
+			}
+			next.ServeHTTP(&watchWriter{ResponseWriter: w, onFlush: func(sent string) {
+				if strings.Contains(sent, "\nid: ") {
+					toldOnce.Do(func() { close(told) })
+				}
+			}}, r)
+		})
+	})
+	// The server's clock runs an hour behind the client's.
+	a.svc.Now = func() time.Time { return time.Now().Add(-time.Hour) }
+	seedTracker(t, a.svc, 2)
+	before := allEvents(t, a.svc)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	got := make(chan *agileplus.CloudEvent, 16)
+	errc := make(chan error, 1)
+	go func() {
+		errc <- httpapi.NewClient(a.srv.URL).StreamEvents(ctx, agileplus.EventSelector{}, 0, "0s", func(ce *agileplus.CloudEvent) error {
+			got <- ce
+			return nil
+		})
+	}()
+	select {
+	case <-told:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the stream did not send its position")
+	}
+	a.srv.CloseClientConnections()
+	if _, err := a.svc.CreateProject(context.Background(), agileplus.ProjectCreate{Key: "NEXT", Name: "Next"}); err != nil {
+		t.Fatal(err)
+	}
+	close(written)
+	want := allEvents(t, a.svc)[len(before)]
+	select {
+	case ce := <-got:
+		if ce.ID != want.ID || ce.GlobalSeq != want.GlobalSeq {
+			t.Errorf("got event %s (globalseq %d) first, want the one written while disconnected, %s (%d)", ce.ID, ce.GlobalSeq, want.ID, want.GlobalSeq)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the event written while the client was disconnected never arrived")
+	}
+	select {
+	case ce := <-got:
+		t.Errorf("got another event, %s (globalseq %d)", ce.ID, ce.GlobalSeq)
+	case <-time.After(200 * time.Millisecond):
+	}
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Errorf("got %v, want the ctx's error", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(reqs) < 2 || reqs[1].Get("Last-Event-ID") != strconv.Itoa(len(before)) {
+		var ids []string
+		for _, h := range reqs {
+			ids = append(ids, h.Get("Last-Event-ID"))
+		}
+		t.Errorf("got Last-Event-ID %q on the requests, want the second one to resume from %d", ids, len(before))
+	}
+}
+
+// watchWriter reports what each flush of a response sent.
+type watchWriter struct {
+	http.ResponseWriter
+	onFlush func(sent string)
+	buf     strings.Builder
+}
+
+func (w *watchWriter) Write(b []byte) (int, error) {
+	w.buf.Write(b)
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *watchWriter) FlushError() error {
+	err := http.NewResponseController(w.ResponseWriter).Flush()
+	if err == nil {
+		w.onFlush(w.buf.String())
+	}
+	return err
+}
+
+func (w *watchWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

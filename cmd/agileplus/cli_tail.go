@@ -44,7 +44,9 @@ Each line is SEQ TIME TYPE SUBJECT ACTOR; with --json, one CloudEvent per line.`
 					return usagef(cmd, "--since %q: want a duration such as 90s or 1h, or an RFC 3339 time such as 2026-03-14T15:09:26Z", since)
 				}
 			case !flags.Changed("after"):
-				since = "0s" // from now on, by the server's clock
+				// From now on, by the server's clock; the server then
+				// sends its position, which a reconnection resumes from.
+				since = "0s"
 			}
 			sel = sel.Normalize()
 			if err := sel.Validate(); err != nil {

@@ -197,13 +197,17 @@ func serve(ctx context.Context, e *env, c serveConfig) error {
 
 	// Live event stream (SSE): this process follows the bus and fans each
 	// event out to its open streams, which replay history from the store.
+	// Only events the store confirms reach the hub: one read per event,
+	// so that a forged event on the bus cannot move the streams' positions.
 	hub := agileplus.NewHub()
 	api.Feed = hub
+	confirmed := &httpapi.ConfirmedFeed{Tracker: svc, Broadcast: hub.Broadcast, Logger: logger}
 	followCtx, stopFollow := context.WithCancel(ctx)
 	followDone := make(chan struct{})
 	go func() {
 		defer close(followDone)
-		if err := bus.Follow(followCtx, hub.Broadcast); followCtx.Err() == nil {
+		confirm := func(e *agileplus.Event) { confirmed.Confirm(followCtx, e) }
+		if err := bus.Follow(followCtx, confirm); followCtx.Err() == nil {
 			logger.Error("live event feed stopped", "err", err)
 		}
 	}()

@@ -9,6 +9,8 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +20,8 @@ import (
 
 	"github.com/agileplus/agileplus"
 	"github.com/agileplus/agileplus/httpapi"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // sseFrame is one event of a stream as a raw SSE client sees it.
@@ -493,5 +497,75 @@ func TestSSEShutdownIsNotHeldUp(t *testing.T) {
 	}
 	if s.err != nil && !errors.Is(s.err, io.ErrUnexpectedEOF) {
 		t.Logf("stream ended with %v", s.err)
+	}
+}
+
+// TestSSEForgedBusEvent publishes a forged event straight onto the bus,
+// with a global sequence far beyond the log, the way anyone who may
+// publish there (or another store sharing the bus) could: serve drops it
+// because the store does not confirm it, so an open stream neither shows
+// it nor skips the real events that follow.
+func TestSSEForgedBusEvent(t *testing.T) {
+	dataDir := t.TempDir()
+	url := startTestServerIn(t, dataDir, "--nats-listen", "127.0.0.1:0")
+	ctx := context.Background()
+	api := httpapi.NewClient(url)
+	if _, err := api.CreateProject(ctx, agileplus.ProjectCreate{Key: "CORE", Name: "Core"}); err != nil {
+		t.Fatal(err)
+	}
+	s := openSSEStream(t, url, "")
+	next := func() sseFrame {
+		t.Helper()
+		select {
+		case f, ok := <-s.frames:
+			if !ok {
+				t.Fatalf("the stream ended: %v", s.err)
+			}
+			return f
+		case <-time.After(30 * time.Second):
+			t.Fatal("no event within 30s")
+		}
+		return sseFrame{}
+	}
+	if f := next(); f.id != 1 {
+		t.Fatalf("got event %d, want 1", f.id)
+	}
+
+	r, err := api.Readiness(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	natsURL, _ := r.Checks["bus"].Detail["url"].(string)
+	token, err := os.ReadFile(filepath.Join(dataDir, NATSTokenFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(natsURL, nats.Token(strings.TrimSpace(string(token))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := (&agileplus.Event{ID: "evt_forged", GlobalSeq: 1000, Type: "project.created", EntityKind: "project",
+		EntityID: "prj_forged", ProjectKey: "EVIL", Time: time.Now(), Data: json.RawMessage(`{}`)}).CloudEvent()
+	body, err := json.Marshal(forged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Publish(ctx, "agileplus.EVIL.project.prj_forged.created", body); err != nil {
+		t.Fatal(err)
+	}
+	// The stream may see the next real event before or after the forged
+	// one: each real event that follows must arrive, and nothing else.
+	for i, key := range []string{"WEB", "OPS"} {
+		if _, err := api.CreateProject(ctx, agileplus.ProjectCreate{Key: key, Name: key}); err != nil {
+			t.Fatal(err)
+		}
+		if f := next(); f.id != int64(i+2) || f.ce.Project != key {
+			t.Fatalf("got event %d of %s (%s), want %d, %s's creation", f.id, f.ce.Project, f.ce.ID, i+2, key)
+		}
 	}
 }
