@@ -233,8 +233,11 @@ func (m *migration) wps() error {
 				if err := tx.InsertWP(m.ctx, w); err != nil {
 					return err
 				}
-				if err := tx.RaiseFence(m.ctx, w.ID, fences[i]); err != nil {
-					return err
+				// InsertWP set the counter to the lease's token.
+				if held := w.Lease; fences[i] > 0 && (held == nil || held.Token < fences[i]) {
+					if err := tx.RaiseFence(m.ctx, w.ID, fences[i]); err != nil {
+						return err
+					}
 				}
 				if n, err := strconv.ParseInt(w.Key[strings.LastIndexByte(w.Key, '-')+1:], 10, 64); err == nil {
 					m.maxNum[pid] = max(m.maxNum[pid], n)

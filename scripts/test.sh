@@ -26,7 +26,7 @@ echo "== go test -race"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e
-go test -race -count=1 -timeout 20m -v ./... >"$log" 2>&1
+go test -race -count=1 -timeout 45m -v ./... >"$log" 2>&1
 status=$?
 set -e
 # The verbose log is long: print the package results and any failures; on
