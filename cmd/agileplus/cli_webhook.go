@@ -163,7 +163,7 @@ func newWebhookDeliveriesCmd(e *env) *cobra.Command {
 				if d.StatusCode != 0 {
 					status = strconv.Itoa(d.StatusCode)
 				}
-				t.row(d.Seq, when(d.Time), d.EventID, d.EventType, attempt, d.Outcome, status, fmt.Sprintf("%.1f", d.DurationMS), orDash(d.Error))
+				t.row(d.Seq, when(d.Time), d.EventID, d.EventType, attempt, d.Outcome, status, fmt.Sprintf("%.1f", d.DurationMS), orDash(clip(d.Error, 80)))
 			}
 			if err := t.flush(); err != nil {
 				return err
@@ -327,4 +327,13 @@ func newDeadLettersDiscardCmd(e *env) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// clip shortens s for a table cell (--json has it whole).
+func clip(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
 }
