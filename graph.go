@@ -565,7 +565,8 @@ func (g *Graph) search(ref, direction string, adj [][]int32, transitive bool, ma
 
 // reach is a breadth-first search from src along adj to maxDepth edges (no
 // limit if 0), src excluded, listing the first limit WPs (all if limit <=
-// 0) by depth, then key order. fn, if not nil, sees every WP reached.
+// 0) by depth, then key order. fn, if not nil, sees every WP reached, in
+// key order.
 func (g *Graph) reach(src int32, adj [][]int32, maxDepth, limit int, fn func(v int32)) (hops []GraphHop, truncated bool) {
 	s := g.scratch()
 	defer g.pool.Put(s)
@@ -601,8 +602,24 @@ func (g *Graph) reach(src int32, adj [][]int32, maxDepth, limit int, fn func(v i
 		}
 	}
 	if fn != nil {
-		for _, v := range q[1:] {
-			fn(v)
+		// In key order, so that sums over the WPs do not depend on the
+		// search's order and another implementation can add them up in the
+		// same order.
+		if len(q)-1 <= len(g.nodes)/16 {
+			sorted := append(s.q2[:0], q[1:]...)
+			slices.SortFunc(sorted, g.order)
+			for _, v := range sorted {
+				fn(v)
+			}
+			s.q2 = sorted
+		} else {
+			for _, p := range g.projects {
+				for _, v := range g.members[p.sym] {
+					if mark.has(v) && v != src {
+						fn(v)
+					}
+				}
+			}
 		}
 	}
 	n := len(q) - 1
@@ -643,11 +660,13 @@ func (g *Graph) reach(src int32, adj [][]int32, maxDepth, limit int, fn func(v i
 
 // Path returns a shortest chain of depends_on edges between two WPs (ids or
 // keys), counted in edges: from depends_on X1 depends_on ... depends_on to,
-// both ends included. Among equally short chains the choice depends only on
-// the graph's contents, not on the order it was loaded in. Errors: ENOTFOUND
-// with field "from" or "to" for an unknown WP, ENOTFOUND "no blocking path
-// from A to B" when to does not block from, EINVALID (field "to") when both
-// are the same WP.
+// both ends included. Among equally short chains it returns the one that
+// takes the first WP in key order at every step (the least in key order,
+// compared WP by WP), so the answer depends only on the graph's contents,
+// and a store that answers in its own query language can give the same one.
+// Errors: ENOTFOUND with field "from" or "to" for an unknown WP, ENOTFOUND
+// "no blocking path from A to B" when to does not block from, EINVALID
+// (field "to") when both are the same WP.
 func (g *Graph) Path(from, to string) ([]GraphNode, error) {
 	a, err := g.resolve("from", from)
 	if err != nil {
@@ -664,69 +683,95 @@ func (g *Graph) Path(from, to string) ([]GraphNode, error) {
 	defer g.pool.Put(s)
 	// Bidirectional breadth-first search: forward from a along depends_on,
 	// backward from b along dependents, a whole level of the smaller
-	// frontier at a time. The first WP reached from both sides lies on a
-	// shortest chain: before that level no WP within the two explored
-	// radii was shared, so no chain is shorter.
-	markF, markB, parF, parB := s.mark, s.mark2, s.i1, s.i2
+	// frontier at a time, until a level reaches WPs the other side has
+	// reached. Before that level no WP was reached from both sides, so
+	// every WP it shares lies at the same distance m from a and at the
+	// same distance from b: together they are the WPs at position m of
+	// every shortest chain (meet).
+	markF, markB, distF, distB, good := s.mark, s.mark2, s.i1, s.i2, s.i3
 	markF.set(a)
 	markB.set(b)
-	curF, curB := append(s.q[:0], a), append(s.q2[:0], b)
-	nextF, nextB := s.q3[:0], s.q4[:0]
-	meet := int32(-1)
-	for meet < 0 && len(curF) > 0 && len(curB) > 0 {
-		if len(curF) <= len(curB) {
-			nextF = nextF[:0]
-		fwd:
-			for _, u := range curF {
+	distF[a], distB[b] = 0, 0
+	qF, qB := append(s.q[:0], a), append(s.q2[:0], b) // every WP reached, by distance
+	loF, loB := 0, 0                                  // where the frontiers begin
+	meet := s.q3[:0]
+	for len(meet) == 0 && loF < len(qF) && loB < len(qB) {
+		if len(qF)-loF <= len(qB)-loB {
+			hi := len(qF)
+			for _, u := range qF[loF:hi] {
 				for _, w := range g.out[u] {
-					if markF.has(w) {
-						continue
+					if !markF.has(w) {
+						markF.set(w)
+						distF[w] = distF[u] + 1
+						qF = append(qF, w)
+						if markB.has(w) {
+							meet = append(meet, w)
+						}
 					}
-					markF.set(w)
-					parF[w] = u
-					if markB.has(w) {
-						meet = w
-						break fwd
-					}
-					nextF = append(nextF, w)
 				}
 			}
-			curF, nextF = nextF, curF
+			loF = hi
 		} else {
-			nextB = nextB[:0]
-		bwd:
-			for _, u := range curB {
+			hi := len(qB)
+			for _, u := range qB[loB:hi] {
 				for _, w := range g.in[u] {
-					if markB.has(w) {
-						continue
+					if !markB.has(w) {
+						markB.set(w)
+						distB[w] = distB[u] + 1
+						qB = append(qB, w)
+						if markF.has(w) {
+							meet = append(meet, w)
+						}
 					}
-					markB.set(w)
-					parB[w] = u
-					if markF.has(w) {
-						meet = w
-						break bwd
-					}
-					nextB = append(nextB, w)
 				}
 			}
-			curB, nextB = nextB, curB
+			loB = hi
 		}
 	}
-	s.q, s.q2, s.q3, s.q4 = curF, curB, nextF, nextB
-	if meet < 0 {
+	s.q, s.q2, s.q3 = qF, qB, meet
+	if len(meet) == 0 {
 		return nil, Errorf(ENOTFOUND, "no blocking path from %s to %s", g.nodes[a].key, g.nodes[b].key)
 	}
-	var path []int32
-	for v := meet; ; v = parF[v] {
-		path = append(path, v)
-		if v == a {
-			break
+	// good marks the WPs before position m that lead to meet through WPs
+	// one step further from a each: those on a shortest chain.
+	m := distF[meet[0]]
+	for _, v := range qF {
+		good[v] = 0
+	}
+	for _, v := range meet {
+		good[v] = 1
+	}
+	for i := len(qF) - 1; i >= 0; i-- {
+		v := qF[i]
+		if distF[v] >= m {
+			continue
+		}
+		for _, w := range g.out[v] {
+			if markF.has(w) && distF[w] == distF[v]+1 && good[w] == 1 {
+				good[v] = 1
+				break
+			}
 		}
 	}
-	slices.Reverse(path)
-	for v := meet; v != b; {
-		v = parB[v]
-		path = append(path, v)
+	// Walk from a, taking at every step the first WP in key order that
+	// lies on a shortest chain: up to meet the good ones, after it those
+	// one step closer to b.
+	path := []int32{a}
+	for u, pos := a, int32(0); u != b; pos++ {
+		next := int32(-1)
+		for _, w := range g.out[u] {
+			if pos+1 <= m {
+				if markF.has(w) && distF[w] == pos+1 && good[w] == 1 {
+					next = w
+					break
+				}
+			} else if markB.has(w) && distB[w] == distB[u]-1 {
+				next = w
+				break
+			}
+		}
+		path = append(path, next)
+		u = next
 	}
 	return g.nodeList(path), nil
 }
@@ -747,7 +792,9 @@ type GraphImpact struct {
 
 // Impact returns the WPs that transitively depend on ref (an id or key),
 // ref excluded, in any state: their number and the total estimate of those
-// not done, and the first limit of them (all if limit <= 0). Errors:
+// not done (added up in key order, so the float sum is the same whatever
+// computes it in that order), and the first limit of them (all if limit <=
+// 0). Errors:
 // ENOTFOUND (field "wp").
 func (g *Graph) Impact(ref string, limit int) (*GraphImpact, error) {
 	v, err := g.resolve("wp", ref)

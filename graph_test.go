@@ -368,6 +368,23 @@ func TestGraphRandomDAG(t *testing.T) {
 						t.Fatalf("path %v: %s does not depend on %s", nodeKeys(path), path[i-1].Key, path[i].Key)
 					}
 				}
+				// The first WP in key order at every step: walk from a to
+				// the first target one step closer to b.
+				toB := bfs(d.in, b)
+				want := []string{d.nodes[a].Key}
+				for u := a; u != b; {
+					next := int32(-1)
+					for _, w := range d.out[u] {
+						if toB[w] == toB[u]-1 && (next < 0 || keyBefore(d.nodes[w].Key, d.nodes[next].Key)) {
+							next = w
+						}
+					}
+					want = append(want, d.nodes[next].Key)
+					u = next
+				}
+				if got := nodeKeys(path); !slices.Equal(got, want) {
+					t.Fatalf("path %s -> %s: got %v, want the first in key order %v", d.nodes[a].Key, d.nodes[b].Key, got, want)
+				}
 			}
 		}
 		if found < 500 || checked-found < 50 {
@@ -463,7 +480,14 @@ func TestGraphRandomDAG(t *testing.T) {
 			slices.SortFunc(got, func(a, b string) int { return strings.Compare(a, b) })
 			wantKeys := d.sortedKeys(want)
 			slices.SortFunc(wantKeys, func(a, b string) int { return strings.Compare(a, b) })
-			if !slices.Equal(got, wantKeys) || res.Count != len(want) || res.Open != open || !near(res.Estimate, est) {
+			// Added up in key order, exactly.
+			keyEst := 0.0
+			for _, k := range d.sortedKeys(want) {
+				if n := d.nodes[d.byKey[k]]; n.State != WPDone {
+					keyEst += n.Estimate
+				}
+			}
+			if !slices.Equal(got, wantKeys) || res.Count != len(want) || res.Open != open || !near(res.Estimate, est) || res.Estimate != keyEst {
 				t.Fatalf("impact of %s: got %d WPs (%d open, %gh), want %d (%d open, %gh)",
 					d.nodes[x].Key, res.Count, res.Open, res.Estimate, len(want), open, est)
 			}

@@ -8,7 +8,9 @@ import (
 )
 
 // Graph queries. The service resolves project and feature refs in the store
-// and answers from the store's in-memory graph index.
+// and answers from the store's in-memory graph index, except for the
+// queries that start from one WP (blockers, dependents, path, impact) when
+// the store is a GraphTraverser: those it asks the store.
 
 // graph runs fn on the store's graph index.
 func (s *Service) graph(ctx context.Context, fn func(*Graph) error) error {
@@ -85,15 +87,17 @@ func checkDepth(transitive bool, depth int) (int, error) {
 
 // Blockers returns what ref depends on: direct, or transitive up to depth.
 func (s *Service) Blockers(ctx context.Context, ref string, transitive bool, depth int) (*GraphReach, error) {
-	return s.reach(ctx, ref, transitive, depth, (*Graph).Blockers)
+	return s.reach(ctx, ref, transitive, depth, GraphTraverser.Blockers, (*Graph).Blockers)
 }
 
 // Dependents returns what depends on ref: direct, or transitive up to depth.
 func (s *Service) Dependents(ctx context.Context, ref string, transitive bool, depth int) (*GraphReach, error) {
-	return s.reach(ctx, ref, transitive, depth, (*Graph).Dependents)
+	return s.reach(ctx, ref, transitive, depth, GraphTraverser.Dependents, (*Graph).Dependents)
 }
 
-func (s *Service) reach(ctx context.Context, ref string, transitive bool, depth int, q func(*Graph, string, bool, int) (*GraphReach, error)) (*GraphReach, error) {
+func (s *Service) reach(ctx context.Context, ref string, transitive bool, depth int,
+	tq func(GraphTraverser, context.Context, string, bool, int) (*GraphReach, error),
+	gq func(*Graph, string, bool, int) (*GraphReach, error)) (*GraphReach, error) {
 	if err := wpRef("wp", ref); err != nil {
 		return nil, err
 	}
@@ -101,10 +105,14 @@ func (s *Service) reach(ctx context.Context, ref string, transitive bool, depth 
 	if err != nil {
 		return nil, err
 	}
+	if t, ok := s.Store.(GraphTraverser); ok {
+		res, err := tq(t, ctx, ref, transitive, depth)
+		return res, renameField(err, "wp")
+	}
 	var res *GraphReach
 	err = s.graph(ctx, func(g *Graph) error {
 		var err error
-		res, err = q(g, ref, transitive, depth)
+		res, err = gq(g, ref, transitive, depth)
 		return renameField(err, "wp")
 	})
 	return res, err
@@ -118,6 +126,9 @@ func (s *Service) Path(ctx context.Context, from, to string) ([]GraphNode, error
 	}
 	if err := wpRef("to", to); err != nil {
 		return nil, err
+	}
+	if t, ok := s.Store.(GraphTraverser); ok {
+		return t.Path(ctx, from, to)
 	}
 	var res []GraphNode
 	err := s.graph(ctx, func(g *Graph) error {
@@ -172,6 +183,10 @@ func (s *Service) Impact(ctx context.Context, ref string, limit int) (*GraphImpa
 	limit, err := ClampLimit(limit)
 	if err != nil {
 		return nil, err
+	}
+	if t, ok := s.Store.(GraphTraverser); ok {
+		res, err := t.Impact(ctx, ref, limit)
+		return res, renameField(err, "wp")
 	}
 	var res *GraphImpact
 	err = s.graph(ctx, func(g *Graph) error {

@@ -123,3 +123,26 @@ type Tx interface {
 type GraphReader interface {
 	ReadGraph(ctx context.Context, fn func(*Graph) error) error
 }
+
+// GraphTraverser is an optional port: a store that can answer the graph
+// queries that start from one WP in its own query engine, without the
+// whole graph in memory (Neo4j with Cypher). The Service uses it when the
+// store implements it and answers from the GraphReader's index otherwise.
+// Whole-graph queries (layers, critical path, cycles, exports, feature
+// roll-ups) always run on the GraphReader's graph.
+//
+// Contract: each method returns exactly what the Graph method of the same
+// name returns on the store's committed graph: the same WPs, depths, order
+// and tie-breaking (depth, then key order; a shortest path takes the first
+// WP in key order at every step; impact estimates are added up in key
+// order), and the same errors: ENOTFOUND with field "wp", "from" or "to"
+// for an unknown WP, EINVALID (field "depth") for a depth outside 1 to
+// MaxGraphDepth when transitive, EINVALID (field "to") for a path from a
+// WP to itself, ENOTFOUND "no blocking path from A to B". An unreachable
+// store is EUNAVAILABLE.
+type GraphTraverser interface {
+	Blockers(ctx context.Context, ref string, transitive bool, depth int) (*GraphReach, error)
+	Dependents(ctx context.Context, ref string, transitive bool, depth int) (*GraphReach, error)
+	Path(ctx context.Context, from, to string) ([]GraphNode, error)
+	Impact(ctx context.Context, ref string, limit int) (*GraphImpact, error)
+}

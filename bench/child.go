@@ -33,15 +33,20 @@ type child struct {
 
 // startChild runs serve on a fresh port and returns once /ready says 200.
 func (b *bench) startChild(ctx context.Context, dataDir, durability string) (*child, error) {
+	return b.startServe(ctx, dataDir, nil, "--nats-listen", "127.0.0.1:0", "--durability", durability)
+}
+
+// startServe runs serve on a fresh port with the data directory, the extra
+// environment variables and flags, and returns once /ready says 200.
+func (b *bench) startServe(ctx context.Context, dataDir string, env []string, args ...string) (*child, error) {
 	c := &child{dataDir: dataDir, logPath: dataDir + ".log", exited: make(chan struct{})}
 	logf, err := os.Create(c.logPath)
 	if err != nil {
 		return nil, err
 	}
 	defer logf.Close() // the child keeps its own descriptor
-	c.cmd = exec.Command(b.bin, "serve", "--addr", "127.0.0.1:0", "--data", dataDir,
-		"--nats-listen", "127.0.0.1:0", "--durability", durability)
-	c.cmd.Env = childEnv()
+	c.cmd = exec.Command(b.bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--data", dataDir}, args...)...)
+	c.cmd.Env = append(childEnv(), env...)
 	c.cmd.Stderr = logf
 	stdout, err := c.cmd.StdoutPipe()
 	if err != nil {
@@ -116,7 +121,7 @@ func childEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "AGILEPLUS_") || strings.HasPrefix(k, "NATS_") || strings.HasPrefix(k, "SERVER_") {
+		if strings.HasPrefix(k, "AGILEPLUS_") || strings.HasPrefix(k, "NATS_") || strings.HasPrefix(k, "SERVER_") || strings.HasPrefix(k, "NEO4J_") {
 			continue
 		}
 		env = append(env, kv)

@@ -9,7 +9,10 @@
 //  3. cold start, idle memory, and memory after loading 100,000 WPs;
 //  4. graph queries (ready, layers, blockers, dependents, path, impact,
 //     critical path, cycles, export) on a generated 100,000-WP project, in
-//     process, through the HTTP handler and through the Service.
+//     process, through the HTTP handler and through the Service;
+//  5. with -only neo4j: the graph project copied into a real Neo4j, every
+//     graph query on both stores side by side, and write commands through
+//     HTTP on Neo4j with one and two serve processes.
 //
 // It prints an aligned table on stdout and progress on stderr. Figures never
 // fail the run: it exits 0 unless something errors. See README.md.
@@ -112,7 +115,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	workers := fs.Int("workers", 0, "concurrent HTTP clients (default 32)")
 	base := fs.String("dir", "", "where to put the scratch directory (default: the system temp dir)")
 	keep := fs.Bool("keep", false, "keep the scratch directory (data dirs, child logs)")
-	only := fs.String("only", "", "run only these steps, comma-separated: writes, reads, start, graph, relay, events")
+	only := fs.String("only", "", "run only these steps, comma-separated: writes, reads, start, graph, relay, events, neo4j (neo4j runs only when named)")
 	cpuprofile := fs.String("cpuprofile", "", "instead of the benchmarks, profile the HTTP write path in process and write a CPU profile here")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
@@ -160,10 +163,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		{"graph", "graph queries", b.graphQueries},
 		{"relay", "relay drain", b.relayDrain},
 		{"events", "event delivery", b.events},
+		{"neo4j", "Neo4j against the embedded index", b.neo4j},
 	}
 	for _, s := range steps {
 		if *only != "" && !slices.Contains(strings.Split(*only, ","), s.flag) {
 			continue
+		}
+		if *only == "" && s.flag == "neo4j" {
+			continue // starts a JVM and copies the graph project: only when asked
 		}
 		t := time.Now()
 		b.logf("== %s", s.name)

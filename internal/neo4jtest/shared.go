@@ -92,3 +92,39 @@ func StopShared() {
 	}
 	_ = os.RemoveAll(shared.dir)
 }
+
+// Launch starts a Neo4j server outside of any test (a benchmark, an
+// experiment by hand) with its home and log under dir, and waits until it
+// accepts Bolt clients; extraJVM are added to the JVM's arguments (a later
+// -Xmx wins over the default 512 MB heap). Close stops it. Of its methods,
+// those that end a test on failure (Driver, Stop, Kill, Restart) are for
+// servers from Start and Shared only; URL, User, Password, Reset and Close
+// are for any.
+func Launch(dir string, extraJVM ...string) (*Server, error) {
+	l, err := buildLauncher()
+	if err != nil {
+		return nil, fmt.Errorf("neo4jtest: %w", err)
+	}
+	port, err := pickPort()
+	if err != nil {
+		return nil, fmt.Errorf("neo4jtest: %w", err)
+	}
+	p, err := newProcess(l, dir, port)
+	if err != nil {
+		return nil, fmt.Errorf("neo4jtest: %w", err)
+	}
+	p.jvm = extraJVM
+	if err := p.startAndWait(); err != nil {
+		return nil, fmt.Errorf("neo4jtest: %w\n%s", err, p.logTail())
+	}
+	return &Server{p: p}, nil
+}
+
+// Close stops a server from Launch (SIGTERM, then SIGKILL after 30
+// seconds) and waits until its process is gone.
+func (s *Server) Close() error {
+	if err := s.p.stop(); err != nil {
+		return fmt.Errorf("neo4jtest: %w", err)
+	}
+	return nil
+}
