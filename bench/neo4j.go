@@ -85,13 +85,19 @@ func (b *bench) neo4j(ctx context.Context) error {
 		p99 := ms(r.neo.pct(99)) / ms(r.lite.pct(99))
 		how := "Cypher"
 		if r.whole {
-			how = "fetched graph"
-			if minWhole == 0 || p50 < minWhole {
-				minWhole = p50
-			}
+			how = "fetched graph, no write since"
 		}
 		sec.row(r.name, fmtDur(r.lite.pct(50)), fmtDur(r.lite.pct(99)), fmtDur(r.neo.pct(50)), fmtDur(r.neo.pct(99)),
 			fmt.Sprintf("%.1fx", p50), fmt.Sprintf("%.1fx", p99), how)
+		if a := r.afterWrite; a != nil {
+			p50 = ms(a.pct(50)) / ms(r.lite.pct(50))
+			p99 = ms(a.pct(99)) / ms(r.lite.pct(99))
+			if minWhole == 0 || p50 < minWhole {
+				minWhole = p50
+			}
+			sec.row(r.name+", after a write", fmtDur(r.lite.pct(50)), fmtDur(r.lite.pct(99)), fmtDur(a.pct(50)), fmtDur(a.pct(99)),
+				fmt.Sprintf("%.1fx", p50), fmt.Sprintf("%.1fx", p99), "graph fetched again")
+		}
 		if r.name == "blockers, transitive, depth 5" {
 			b.rep.below("Neo4j blockers 5 hops deep, p99", ms(r.neo.pct(99)), targetNeo4jHops5, fmtMS)
 		}
@@ -100,7 +106,8 @@ func (b *bench) neo4j(ctx context.Context) error {
 		migrated.Round(time.Second), fmtInt(mrep.WPs), fmtInt(mrep.Dependencies), fmtInt(mrep.Events), fmtInt(mrep.AuditEntries))
 	sec.note("first graph fetch from Neo4j (ReadGraph after a write, every WP and edge): %s; while nothing is written the fetched graph is reused after one version query", fmtDur(loaded))
 	sec.note("whole-graph queries on Neo4j run on the fetched graph: Cypher has no efficient way to carry a value along every edge in topological order")
-	b.rep.atLeast("whole-graph queries: embedded index / Neo4j, p50, worst", minWhole, targetWholeRatio, func(v float64) string { return fmt.Sprintf("%.1fx", v) })
+	sec.note("the embedded index is updated in each commit, so a write costs its queries nothing; on Neo4j, whole-graph queries after a write pay the fetch")
+	b.rep.atLeast("whole-graph queries after a write: Neo4j / embedded index, p50, least", minWhole, targetWholeRatio, func(v float64) string { return fmt.Sprintf("%.1fx", v) })
 
 	return b.neo4jWrites(ctx, srv)
 }
@@ -109,6 +116,9 @@ type neo4jRow struct {
 	name      string
 	whole     bool
 	lite, neo result
+	// afterWrite is Neo4j's time when a write came just before, so the
+	// graph must be fetched again (the state under a write load).
+	afterWrite *result
 }
 
 // neo4jQueries times each graph query through both Services on the same
@@ -181,6 +191,25 @@ func (b *bench) neo4jQueries(ctx context.Context, lite, neo *agileplus.Service, 
 		}
 		if row.neo, _, err = timeQuery(readWarmup, calls, func(i int) error { return q.fn(neo, args[i]) }); err != nil {
 			return nil, fmt.Errorf("%s (Neo4j): %w", q.name, err)
+		}
+		if q.whole {
+			// A write first (any write changes the version the fetched
+			// graph is keyed on), then the timed query.
+			k := max(calls/2, 3)
+			lat := make([]time.Duration, 0, k)
+			for i := range k {
+				name := fmt.Sprintf("Graph benchmark %d", i)
+				if _, err := neo.UpdateProject(ctx, project, agileplus.ProjectUpdate{Name: &name}, 0); err != nil {
+					return nil, fmt.Errorf("%s (Neo4j, a write first): %w", q.name, err)
+				}
+				t := time.Now()
+				if err := q.fn(neo, args[i]); err != nil {
+					return nil, fmt.Errorf("%s (Neo4j, after a write): %w", q.name, err)
+				}
+				lat = append(lat, time.Since(t))
+			}
+			slices.Sort(lat)
+			row.afterWrite = &result{ops: k, lat: lat}
 		}
 		b.logf("neo4j: %-34s embedded p50 %s p99 %s | Neo4j p50 %s p99 %s", q.name,
 			fmtDur(row.lite.pct(50)), fmtDur(row.lite.pct(99)), fmtDur(row.neo.pct(50)), fmtDur(row.neo.pct(99)))
