@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // Graph is an in-memory index of WPs and the depends_on edges between them,
@@ -49,6 +50,10 @@ type Graph struct {
 	done     int32 // sym of WPDone
 	edges    int
 	pool     sync.Pool // *graphScratch
+	// gen counts the writes; feats caches the feature index of one gen
+	// (see featureIndex), built by the first feature query after a write.
+	gen   uint64
+	feats atomic.Pointer[featureIndex]
 }
 
 // gproject is a project as the graph knows it: the key of its WP keys.
@@ -173,6 +178,7 @@ func (g *Graph) PutNode(n GraphNode) error {
 	if i, ok := g.byKey[n.Key]; ok && g.nodes[i].id != n.ID {
 		return &Error{Code: ECONFLICT, Field: "key", Message: fmt.Sprintf("key %s belongs to %s", n.Key, g.nodes[i].id)}
 	}
+	g.gen++
 	project := g.intern(n.ProjectID)
 	rank, err := g.projectRank(project, prefix)
 	if err != nil {
@@ -291,6 +297,7 @@ func (g *Graph) AddEdge(from, to string) error {
 	if err != nil {
 		return err
 	}
+	g.gen++
 	g.out[f] = g.insertSorted(g.out[f], t)
 	g.in[t] = g.insertSorted(g.in[t], f)
 	if !g.isDone(t) {
@@ -316,6 +323,7 @@ func (g *Graph) RemoveEdge(from, to string) error {
 	if !ok {
 		return Errorf(ENOTFOUND, "no depends_on edge from %s to %s", g.nodes[f].key, g.nodes[t].key)
 	}
+	g.gen++
 	g.out[f] = out
 	g.in[t], _ = g.removeSorted(g.in[t], f)
 	if !g.isDone(t) {
@@ -1320,6 +1328,7 @@ func (g *Graph) Clone() *Graph {
 		members:  make(map[int32][]int32, len(g.members)),
 		done:     g.done,
 		edges:    g.edges,
+		gen:      g.gen,
 	}
 	for i := range g.out {
 		c.out[i] = slices.Clone(g.out[i])

@@ -60,6 +60,12 @@ type Tracker interface {
 	Path(ctx context.Context, from, to string) ([]GraphNode, error)
 	CriticalPath(ctx context.Context, projectRef, featureRef string) (*GraphCriticalPath, error)
 	Impact(ctx context.Context, wpRef string, limit int) (*GraphImpact, error)
+	// Feature-level queries (see featuregraph.go): feature F waits on G
+	// when a WP of F depends on a WP of G or F depends_on G directly.
+	FeatureBlockers(ctx context.Context, featureRef string, transitive bool, depth int) (*GraphFeatureReach, error)
+	FeatureDependents(ctx context.Context, featureRef string, transitive bool, depth int) (*GraphFeatureReach, error)
+	FeatureImpact(ctx context.Context, featureRef string, limit int) (*GraphFeatureImpact, error)
+	FeaturePath(ctx context.Context, from, to string) ([]GraphFeatureNode, error)
 	Cycles(ctx context.Context, projectRef string) (*GraphCycles, error)
 	Export(ctx context.Context, projectRef, format string) ([]byte, error)
 }

@@ -383,6 +383,35 @@ func (c *Client) Impact(ctx context.Context, ref string, limit int) (im *agilepl
 	return im, callErr
 }
 
+// FeatureBlockers implements agileplus.Tracker.
+func (c *Client) FeatureBlockers(ctx context.Context, ref string, transitive bool, depth int) (g *agileplus.GraphFeatureReach, err error) {
+	callErr := c.do(ctx, "GET", "/v1/features/"+esc(ref)+"/blockers", reachValues(transitive, depth), 0, nil, &g)
+	return g, callErr
+}
+
+// FeatureDependents implements agileplus.Tracker.
+func (c *Client) FeatureDependents(ctx context.Context, ref string, transitive bool, depth int) (g *agileplus.GraphFeatureReach, err error) {
+	callErr := c.do(ctx, "GET", "/v1/features/"+esc(ref)+"/dependents", reachValues(transitive, depth), 0, nil, &g)
+	return g, callErr
+}
+
+// FeatureImpact implements agileplus.Tracker.
+func (c *Client) FeatureImpact(ctx context.Context, ref string, limit int) (im *agileplus.GraphFeatureImpact, err error) {
+	q := url.Values{}
+	if limit != 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	callErr := c.do(ctx, "GET", "/v1/features/"+esc(ref)+"/impact", q, 0, nil, &im)
+	return im, callErr
+}
+
+// FeaturePath implements agileplus.Tracker.
+func (c *Client) FeaturePath(ctx context.Context, from, to string) ([]agileplus.GraphFeatureNode, error) {
+	var p GraphFeaturePath
+	callErr := c.do(ctx, "GET", "/v1/graph/feature-path", url.Values{"from": {from}, "to": {to}}, 0, nil, &p)
+	return p.Features, callErr
+}
+
 // Cycles implements agileplus.Tracker.
 func (c *Client) Cycles(ctx context.Context, projectRef string) (cy *agileplus.GraphCycles, err error) {
 	callErr := c.do(ctx, "GET", "/v1/graph/cycles", url.Values{"project": {projectRef}}, 0, nil, &cy)

@@ -43,6 +43,12 @@ type GraphPath struct {
 	WPs  []agileplus.GraphNode `json:"wps"`
 }
 
+// GraphFeaturePath is the answer of /v1/graph/feature-path.
+type GraphFeaturePath struct {
+	Hops     int                          `json:"hops"`
+	Features []agileplus.GraphFeatureNode `json:"features"`
+}
+
 func reachQuery(r *http.Request) (bool, int, error) {
 	tr, err := queryBool(r, "transitive")
 	if err != nil {
@@ -289,6 +295,35 @@ func (s *Server) trackerRoutes() []route {
 				return nil, err
 			}
 			return &GraphPath{Hops: len(p) - 1, WPs: p}, nil
+		}),
+		op(s, "GET", "/v1/features/{feature}/blockers", "The features a feature waits on (through its WPs' dependencies or feature-level depends_on), directly or transitively", 200, reachParams, func(r *http.Request, _ *noBody) (*agileplus.GraphFeatureReach, error) {
+			tr, depth, err := reachQuery(r)
+			if err != nil {
+				return nil, err
+			}
+			return t.FeatureBlockers(r.Context(), r.PathValue("feature"), tr, depth)
+		}),
+		op(s, "GET", "/v1/features/{feature}/dependents", "The features that wait on a feature, directly or transitively", 200, reachParams, func(r *http.Request, _ *noBody) (*agileplus.GraphFeatureReach, error) {
+			tr, depth, err := reachQuery(r)
+			if err != nil {
+				return nil, err
+			}
+			return t.FeatureDependents(r.Context(), r.PathValue("feature"), tr, depth)
+		}),
+		op(s, "GET", "/v1/features/{feature}/impact", "Every feature that transitively waits on a feature, and the open hours that slip", 200, []param{{"limit", "integer", "features to list, 1-1000, default 100; counts cover all"}}, func(r *http.Request, _ *noBody) (*agileplus.GraphFeatureImpact, error) {
+			limit, err := queryInt(r, "limit", 1, agileplus.MaxPageLimit)
+			if err != nil {
+				return nil, err
+			}
+			return t.FeatureImpact(r.Context(), r.PathValue("feature"), int(limit))
+		}),
+		op(s, "GET", "/v1/graph/feature-path", "The shortest chain of features: from waits on ... waits on to (404 when there is none)", 200, []param{{"from", "string", "feature id or slug"}, {"to", "string", "feature id or slug"}}, func(r *http.Request, _ *noBody) (*GraphFeaturePath, error) {
+			q := r.URL.Query()
+			p, err := t.FeaturePath(r.Context(), q.Get("from"), q.Get("to"))
+			if err != nil {
+				return nil, err
+			}
+			return &GraphFeaturePath{Hops: len(p) - 1, Features: p}, nil
 		}),
 		op(s, "GET", "/v1/graph/critical-path", "Critical path of a project or feature by estimate, with earliest and latest start and slack of every open WP", 200, []param{{"project", "string", "project id or key"}, {"feature", "string", "feature id or slug"}}, func(r *http.Request, _ *noBody) (*agileplus.GraphCriticalPath, error) {
 			q := r.URL.Query()

@@ -136,6 +136,16 @@ func TestBadInput(t *testing.T) {
 		{"critical path of nothing", "GET", "/v1/graph/critical-path", ``, nil, 400, "project", "required"},
 		{"impact of unknown", "GET", "/v1/wps/CORE-42/impact", ``, nil, 404, "wp", "CORE-42"},
 		{"impact bad limit", "GET", "/v1/wps/CORE-1/impact?limit=0", ``, nil, 400, "limit", "limit"},
+		{"feature blockers of unknown feature", "GET", "/v1/features/nope/blockers", ``, nil, 404, "feature", "nope"},
+		{"feature dependents depth out of range", "GET", "/v1/features/login/dependents?transitive=true&depth=101", ``, nil, 400, "depth", "depth"},
+		{"feature blockers depth not a number", "GET", "/v1/features/login/blockers?transitive=true&depth=deep", ``, nil, 400, "depth", "depth"},
+		{"feature blockers depth without transitive", "GET", "/v1/features/login/blockers?depth=2", ``, nil, 400, "depth", "transitive"},
+		{"feature blockers of a wp", "GET", "/v1/features/CORE-1/blockers", ``, nil, 400, "feature", "work package"},
+		{"feature impact of unknown", "GET", "/v1/features/nope/impact", ``, nil, 404, "feature", "nope"},
+		{"feature impact bad limit", "GET", "/v1/features/login/impact?limit=x", ``, nil, 400, "limit", "limit"},
+		{"feature path to itself", "GET", "/v1/graph/feature-path?from=login&to=login", ``, nil, 400, "to", "same feature login"},
+		{"feature path without to", "GET", "/v1/graph/feature-path?from=login", ``, nil, 400, "to", "required"},
+		{"feature path from unknown", "GET", "/v1/graph/feature-path?from=nope&to=login", ``, nil, 404, "from", "nope"},
 		{"export bad format", "GET", "/v1/graph/export?project=CORE&format=svg", ``, nil, 400, "format", "svg"},
 		{"cycles unknown project", "GET", "/v1/graph/cycles?project=ZZ", ``, nil, 404, "project", "ZZ"},
 		{"reference without kind", "POST", "/v1/wps/CORE-1/references", `{}`, nil, 400, "kind", "commit"},
@@ -221,6 +231,8 @@ func TestOpenAPIDocument(t *testing.T) {
 		"/v1/projects": {"get", "post"}, "/v1/wps/{wp}/claim": {"post", "put", "delete"},
 		"/v1/dependencies": {"post"}, "/v1/ready": {"get"}, "/v1/events": {"get"},
 		"/v1/features/{feature}/audit/verify": {"get"}, "/health": {"get"}, "/ready": {"get"},
+		"/v1/features/{feature}/blockers": {"get"}, "/v1/features/{feature}/dependents": {"get"},
+		"/v1/features/{feature}/impact": {"get"}, "/v1/graph/feature-path": {"get"},
 	} {
 		for _, m := range methods {
 			if doc.Paths[path][m] == nil {

@@ -9,7 +9,7 @@ import (
 )
 
 func newGraphCmd(e *env) *cobra.Command {
-	return group("graph", "Ask the dependency graph: layers, blockers, paths, critical path, impact, cycles, export",
+	return group("graph", "Ask the dependency graph of work packages and features: layers, blockers, paths, critical path, impact, cycles, export",
 		newGraphLayersCmd(e), newGraphFeaturesCmd(e), newGraphReachCmd(e, "blockers"), newGraphReachCmd(e, "dependents"), newGraphPathCmd(e),
 		newGraphCriticalCmd(e), newGraphImpactCmd(e), newGraphCyclesCmd(e), newGraphExportCmd(e))
 }
@@ -48,17 +48,42 @@ func newGraphLayersCmd(e *env) *cobra.Command {
 func newGraphReachCmd(e *env, which string) *cobra.Command {
 	var transitive bool
 	var depth int
-	short := "What a work package depends on"
+	short := "What a work package or feature waits on"
 	if which == "dependents" {
-		short = "What depends on a work package"
+		short = "What waits on a work package or feature"
 	}
 	cmd := &cobra.Command{
-		Use:   which + " WP [--transitive] [--depth N]",
+		Use:   which + " (WP | FEATURE) [--transitive] [--depth N]",
 		Short: short + ", directly or transitively",
-		Args:  argNames("WP"),
+		Long: short + ", directly or transitively.\n\n" +
+			"A work package key or id (CORE-12) asks about work packages. A feature slug or id\n" +
+			"asks about features, across projects: feature F waits on feature G when a work\n" +
+			"package of F depends on one of G, or F depends_on G itself; relates_to never counts.",
+		Example: "  agileplus graph " + which + " CORE-12 --transitive\n  agileplus graph " + which + " login-flow --transitive --depth 2",
+		Args:    argNames("WP|FEATURE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if depth != 0 && !transitive {
 				return usagef(cmd, "--depth needs --transitive")
+			}
+			if !agileplus.IsWPRef(args[0]) {
+				q := e.tracker().FeatureBlockers
+				if which == "dependents" {
+					q = e.tracker().FeatureDependents
+				}
+				r, err := q(cmd.Context(), args[0], transitive, depth)
+				if err != nil {
+					return err
+				}
+				if e.asJSON {
+					return printJSON(e.stdout, r)
+				}
+				if err := featureHops(e, r.Features); err != nil {
+					return err
+				}
+				if r.Truncated {
+					fmt.Fprintf(e.stderr, "(more beyond depth %d: pass a larger --depth)\n", r.Depth)
+				}
+				return nil
 			}
 			q := e.tracker().Blockers
 			if which == "dependents" {
@@ -89,28 +114,57 @@ func newGraphReachCmd(e *env, which string) *cobra.Command {
 	return cmd
 }
 
+// featureHops prints features found by a search.
+func featureHops(e *env, hs []agileplus.GraphFeatureHop) error {
+	t := newTable(e.stdout, "DEPTH", "FEATURE", "OPEN", "OPEN EST")
+	for _, h := range hs {
+		t.row(h.Depth, h.Slug, h.Open, hours(h.OpenEstimate))
+	}
+	return t.flush()
+}
+
 func newGraphPathCmd(e *env) *cobra.Command {
 	return &cobra.Command{
 		Use:   "path FROM TO",
-		Short: "The shortest chain FROM depends_on ... depends_on TO",
-		Args:  argNames("FROM", "TO"),
+		Short: "The shortest chain FROM depends_on ... depends_on TO, between work packages or features",
+		Long: "The shortest chain FROM depends_on ... depends_on TO. FROM and TO are two work\n" +
+			"packages (keys or ids) or two features (slugs or ids); between features a step\n" +
+			"is \"waits on\": through their work packages' dependencies or a feature-level one.",
+		Example: "  agileplus graph path WEB-4 CORE-1\n  agileplus graph path checkout login-flow",
+		Args:    argNames("FROM", "TO"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := e.tracker().Path(cmd.Context(), args[0], args[1])
-			if err != nil {
-				return err
+			if agileplus.IsWPRef(args[0]) != agileplus.IsWPRef(args[1]) {
+				return usagef(cmd, "FROM and TO must be two work packages or two features")
 			}
-			if e.asJSON {
-				return printJSON(e.stdout, p)
-			}
-			keys := make([]string, len(p))
-			for i, n := range p {
-				keys[i] = n.Key + " (" + n.State + ")"
+			var names []string
+			if !agileplus.IsWPRef(args[0]) {
+				p, err := e.tracker().FeaturePath(cmd.Context(), args[0], args[1])
+				if err != nil {
+					return err
+				}
+				if e.asJSON {
+					return printJSON(e.stdout, p)
+				}
+				for _, f := range p {
+					names = append(names, fmt.Sprintf("%s (%d open)", f.Slug, f.Open))
+				}
+			} else {
+				p, err := e.tracker().Path(cmd.Context(), args[0], args[1])
+				if err != nil {
+					return err
+				}
+				if e.asJSON {
+					return printJSON(e.stdout, p)
+				}
+				for _, n := range p {
+					names = append(names, n.Key+" ("+n.State+")")
+				}
 			}
 			hops := "hops"
-			if len(p) == 2 {
+			if len(names) == 2 {
 				hops = "hop"
 			}
-			_, err = fmt.Fprintf(e.stdout, "%s\n%d %s\n", strings.Join(keys, " -> "), len(p)-1, hops)
+			_, err := fmt.Fprintf(e.stdout, "%s\n%d %s\n", strings.Join(names, " -> "), len(names)-1, hops)
 			return err
 		},
 	}
@@ -153,10 +207,34 @@ func newGraphCriticalCmd(e *env) *cobra.Command {
 func newGraphImpactCmd(e *env) *cobra.Command {
 	var limit int
 	cmd := &cobra.Command{
-		Use:   "impact WP [--limit N]",
-		Short: "Everything that transitively waits on a work package, and the estimate that slips",
-		Args:  argNames("WP"),
+		Use:   "impact (WP | FEATURE) [--limit N]",
+		Short: "Everything that transitively waits on a work package or feature, and the estimate that slips",
+		Long: "Everything that transitively waits on a work package or feature, and the estimate\n" +
+			"that slips. For a feature (slug or id): the features that wait on it, across\n" +
+			"projects, how many have open work packages, and those work packages' hours.",
+		Example: "  agileplus graph impact CORE-3\n  agileplus graph impact login-flow",
+		Args:    argNames("WP|FEATURE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if !agileplus.IsWPRef(args[0]) {
+				im, err := e.tracker().FeatureImpact(cmd.Context(), args[0], limit)
+				if err != nil {
+					return err
+				}
+				if e.asJSON {
+					return printJSON(e.stdout, im)
+				}
+				fmt.Fprintf(e.stdout, "%s: %d features wait on it, %d with open work, %s of open work slips\n", im.Feature.Slug, im.Count, im.Open, hours(im.Estimate))
+				if len(im.Features) == 0 {
+					return nil
+				}
+				if err := featureHops(e, im.Features); err != nil {
+					return err
+				}
+				if im.Truncated {
+					fmt.Fprintf(e.stderr, "(%d listed of %d: pass --limit up to 1000)\n", len(im.Features), im.Count)
+				}
+				return nil
+			}
 			im, err := e.tracker().Impact(cmd.Context(), args[0], limit)
 			if err != nil {
 				return err
@@ -181,7 +259,7 @@ func newGraphImpactCmd(e *env) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().IntVar(&limit, "limit", 0, "work packages to list (default 100, at most 1000); the counts cover all")
+	cmd.Flags().IntVar(&limit, "limit", 0, "work packages or features to list (default 100, at most 1000); the counts cover all")
 	return cmd
 }
 

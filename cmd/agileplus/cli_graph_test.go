@@ -328,7 +328,11 @@ func TestCLIGraphBadInput(t *testing.T) {
 		{"no path", []string{"graph", "path", "CORE-1", "CORE-5"}, []string{"no blocking path from CORE-1 to CORE-5"}, agileplus.ENOTFOUND, false},
 		{"path to itself", []string{"graph", "path", "CORE-2", "CORE-2"}, []string{"same work package CORE-2"}, agileplus.EINVALID, true},
 		{"path from an unknown wp", []string{"graph", "path", "CORE-99", "CORE-1"}, []string{"CORE-99"}, agileplus.ENOTFOUND, false},
-		{"not a wp", []string{"graph", "blockers", "core-api"}, []string{`"core-api" is not a work package id or key`}, agileplus.EINVALID, true},
+		{"unknown feature", []string{"graph", "blockers", "nope"}, []string{`no feature "nope"`}, agileplus.ENOTFOUND, false},
+		{"feature depth too deep", []string{"graph", "dependents", "core-api", "--transitive", "--depth", "101"}, []string{"depth must be an integer between 1 and 100"}, agileplus.EINVALID, true},
+		{"feature path to itself", []string{"graph", "path", "core-api", "core-api"}, []string{"same feature core-api"}, agileplus.EINVALID, true},
+		{"feature path to a wp", []string{"graph", "path", "core-api", "CORE-1"}, []string{"two work packages or two features"}, "", true},
+		{"no feature path", []string{"graph", "path", "core-api", "web-site"}, []string{"no blocking path from feature core-api to feature web-site"}, agileplus.ENOTFOUND, false},
 		{"unknown wp", []string{"graph", "impact", "CORE-99"}, []string{"CORE-99"}, agileplus.ENOTFOUND, false},
 		{"unknown project", []string{"graph", "layers", "NOPE"}, []string{"NOPE"}, agileplus.ENOTFOUND, false},
 		{"unknown feature", []string{"graph", "critical", "--feature", "nope"}, []string{"nope"}, agileplus.ENOTFOUND, false},
@@ -348,5 +352,64 @@ func TestCLIGraphBadInput(t *testing.T) {
 				t.Errorf("exit code %d for %q, want usage status: %v", exitCode(err), err, want)
 			}
 		})
+	}
+}
+
+// TestCLIGraphFeatures asks the feature variants of blockers, dependents,
+// impact and path. On top of graphProject (web-site waits on core-api
+// through WEB-1 -> CORE-5), core-docs depends_on web-site at feature level
+// and has no WPs, and misc only relates to core-api.
+func TestCLIGraphFeatures(t *testing.T) {
+	url := graphProject(t)
+	cliOK(t, url, "feature", "create", "CORE", "core-docs", "--title", "Docs")
+	cliOK(t, url, "feature", "create", "WEB", "misc", "--title", "Misc")
+	cliOK(t, url, "dep", "add", "core-docs", "web-site")
+	cliOK(t, url, "dep", "add", "misc", "core-api", "--kind", "relates_to")
+
+	sameRows(t, "graph blockers core-docs --transitive", tableRows(cliOK(t, url, "graph", "blockers", "core-docs", "--transitive")), [][]string{
+		{"DEPTH", "FEATURE", "OPEN", "OPEN", "EST"},
+		{"1", "web-site", "1", "2h"},
+		{"2", "core-api", "5", "14h"},
+	})
+	out, errOut, err := runCLI(t, url, "graph", "blockers", "core-docs", "--transitive", "--depth", "1")
+	if err != nil || !strings.Contains(errOut, "more beyond depth 1") {
+		t.Errorf("blockers core-docs --depth 1: err %v, stderr %q; want a note that there is more", err, errOut)
+	}
+	sameRows(t, "graph blockers core-docs --transitive --depth 1", tableRows(out), [][]string{
+		{"DEPTH", "FEATURE", "OPEN", "OPEN", "EST"},
+		{"1", "web-site", "1", "2h"},
+	})
+	sameRows(t, "graph dependents core-api", tableRows(cliOK(t, url, "graph", "dependents", "core-api")), [][]string{
+		{"DEPTH", "FEATURE", "OPEN", "OPEN", "EST"},
+		{"1", "web-site", "1", "2h"},
+	})
+	r := cliJSON[agileplus.GraphFeatureReach](t, url, "graph", "dependents", "core-api", "--transitive")
+	var got []string
+	for _, h := range r.Features {
+		got = append(got, h.Slug+"@"+strconv.Itoa(h.Depth))
+	}
+	if !slices.Equal(got, []string{"web-site@1", "core-docs@2"}) || r.Feature.Slug != "core-api" || r.Feature.Open != 5 || r.Feature.OpenEstimate != 14 ||
+		r.Direction != "dependents" || r.Truncated {
+		t.Errorf("dependents core-api --transitive --json: got %v, %+v", got, r)
+	}
+
+	im := cliOK(t, url, "graph", "impact", "core-api")
+	if !strings.HasPrefix(im, "core-api: 2 features wait on it, 1 with open work, 2h of open work slips\n") {
+		t.Errorf("impact core-api: got\n%s", im)
+	}
+	if p := cliOK(t, url, "graph", "path", "core-docs", "core-api"); p != "core-docs (0 open) -> web-site (1 open) -> core-api (5 open)\n2 hops\n" {
+		t.Errorf("path core-docs core-api: got %q", p)
+	}
+	fp := cliJSON[[]agileplus.GraphFeatureNode](t, url, "graph", "path", "web-site", "core-api")
+	if len(fp) != 2 || fp[0].Slug != "web-site" || fp[1].Slug != "core-api" {
+		t.Errorf("path web-site core-api --json: got %+v", fp)
+	}
+	err = cliFails(t, url, "graph", "path", "misc", "core-api")
+	if agileplus.ErrorCode(err) != agileplus.ENOTFOUND || !strings.Contains(err.Error(), "no blocking path") {
+		t.Errorf("path misc core-api (relates_to only): got %v, want no blocking path", err)
+	}
+	// WP keys still ask about WPs.
+	if out := cliOK(t, url, "graph", "impact", "CORE-5"); !strings.HasPrefix(out, "CORE-5: 1 work packages wait on it") {
+		t.Errorf("impact CORE-5: got\n%s", out)
 	}
 }
