@@ -36,8 +36,13 @@ type MigrateReport struct {
 // it (total 0 when unknown).
 type MigrateProgress func(stage string, done, total int)
 
-// migrateChunk is how many records one target transaction writes.
-const migrateChunk = 1000
+// migrateChunk is how many records one target transaction writes, one
+// call per record; bulkChunk is how many when the target's Tx implements
+// BulkTx and takes them with one statement per kind.
+const (
+	migrateChunk = 1000
+	bulkChunk    = 5000
+)
 
 // Migrate copies everything src holds into dst, which must be empty:
 // projects, features, WPs with their leases and fencing counters,
@@ -49,7 +54,11 @@ const migrateChunk = 1000
 // error. A failure leaves dst partly written: empty it before trying
 // again.
 //
-// Both stores must also implement Outbox.
+// Both stores must also implement Outbox. When the target's Tx implements
+// BulkTx, Migrate writes bulkChunk records of a kind per transaction with
+// one call; when the source's (or, for Verify, a store's) ReadTx
+// implements FenceReader, it reads fencing counters a page at a time in
+// the read transaction. Otherwise it goes record by record.
 func Migrate(ctx context.Context, src, dst Store, progress MigrateProgress) (*MigrateReport, error) {
 	if progress == nil {
 		progress = func(string, int, int) {}
@@ -68,7 +77,15 @@ func Migrate(ctx context.Context, src, dst Store, progress MigrateProgress) (*Mi
 	if err != nil {
 		return nil, fmt.Errorf("migrate: the source does not verify: %w", err)
 	}
-	m := &migration{ctx: ctx, src: src, dst: dst, rep: rep, progress: progress, maxNum: map[string]int64{}}
+	m := &migration{ctx: ctx, src: src, dst: dst, rep: rep, progress: progress, maxNum: map[string]int64{}, chunk: migrateChunk}
+	// Does the target take records in bulk? Ask one of its write
+	// transactions (which writes nothing).
+	if err := dst.Update(ctx, func(tx Tx) error { _, m.bulk = tx.(BulkTx); return nil }); err != nil {
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	if m.bulk {
+		m.chunk = bulkChunk
+	}
 	steps := []func() error{m.projects, m.features, m.wps, m.dependencies, m.references, m.events, m.audit}
 	for _, step := range steps {
 		if err := step(); err != nil {
@@ -117,6 +134,9 @@ type migration struct {
 	projectIDs []string
 	featureIDs []string
 	maxNum     map[string]int64 // project id -> highest WP number
+
+	bulk  bool // the target's Tx implements BulkTx
+	chunk int  // records per page and target transaction
 }
 
 // copyPages reads pages from the source with read and writes each in one
@@ -146,7 +166,7 @@ func copyPages[T any](m *migration, stage string, count *int, read func(tx ReadT
 			*count += len(items)
 			m.progress(stage, *count, 0)
 		}
-		if len(items) < migrateChunk || next == "" {
+		if len(items) < m.chunk || next == "" {
 			return nil
 		}
 		after = next
@@ -155,12 +175,15 @@ func copyPages[T any](m *migration, stage string, count *int, read func(tx ReadT
 
 func (m *migration) projects() error {
 	return copyPages(m, "projects", &m.rep.Projects, func(tx ReadTx, after string) ([]*Project, string, error) {
-		ps, err := tx.Projects(m.ctx, Page{After: after, Limit: migrateChunk})
+		ps, err := tx.Projects(m.ctx, Page{After: after, Limit: m.chunk})
 		if len(ps) == 0 {
 			return ps, "", err
 		}
 		return ps, ps[len(ps)-1].ID, err
 	}, func(tx Tx, ps []*Project) error {
+		if bt, ok := tx.(BulkTx); ok {
+			return bt.InsertProjects(m.ctx, ps)
+		}
 		for _, p := range ps {
 			if err := tx.InsertProject(m.ctx, p); err != nil {
 				return err
@@ -177,12 +200,15 @@ func (m *migration) projects() error {
 func (m *migration) features() error {
 	for _, pid := range m.projectIDs {
 		err := copyPages(m, "features", &m.rep.Features, func(tx ReadTx, after string) ([]*Feature, string, error) {
-			fs, err := tx.Features(m.ctx, pid, Page{After: after, Limit: migrateChunk})
+			fs, err := tx.Features(m.ctx, pid, Page{After: after, Limit: m.chunk})
 			if len(fs) == 0 {
 				return fs, "", err
 			}
 			return fs, fs[len(fs)-1].ID, err
 		}, func(tx Tx, fs []*Feature) error {
+			if bt, ok := tx.(BulkTx); ok {
+				return bt.InsertFeatures(m.ctx, fs)
+			}
 			for _, f := range fs {
 				if err := tx.InsertFeature(m.ctx, f); err != nil {
 					return err
@@ -201,35 +227,57 @@ func (m *migration) features() error {
 	return nil
 }
 
+// fencedWP is a WP with its fencing counter on the source, if the source
+// read it in bulk (otherwise the write reads it with FenceToken).
+type fencedWP struct {
+	w     *WP
+	fence int64
+	known bool
+}
+
 // wps copies WPs with their leases, then raises each one's fencing
 // counter to the source's, which a released lease no longer shows.
 func (m *migration) wps() error {
 	for _, pid := range m.projectIDs {
-		err := copyPages(m, "work packages", &m.rep.WPs, func(tx ReadTx, after string) ([]*WP, string, error) {
-			ws, err := tx.WPs(m.ctx, WPFilter{ProjectID: pid, Page: Page{After: after, Limit: migrateChunk}})
-			if len(ws) == 0 {
-				return ws, "", err
+		err := copyPages(m, "work packages", &m.rep.WPs, func(tx ReadTx, after string) ([]fencedWP, string, error) {
+			ws, err := tx.WPs(m.ctx, WPFilter{ProjectID: pid, Page: Page{After: after, Limit: m.chunk}})
+			if err != nil || len(ws) == 0 {
+				return nil, "", err
 			}
-			return ws, ws[len(ws)-1].ID, err
-		}, func(tx Tx, ws []*WP) error {
-			fences := make([]int64, len(ws))
-			// FenceToken is only on write transactions; this one writes
-			// nothing.
-			err := m.src.Update(m.ctx, func(stx Tx) error {
-				for i, w := range ws {
-					f, err := stx.FenceToken(m.ctx, w.ID)
-					if err != nil {
-						return err
-					}
-					fences[i] = f
-				}
-				return nil
-			})
-			if err != nil {
-				return fmt.Errorf("read fencing counters: %w", err)
-			}
+			items := make([]fencedWP, len(ws))
 			for i, w := range ws {
 				w.References = nil
+				items[i].w = w
+			}
+			if fr, ok := tx.(FenceReader); ok {
+				fences, err := fr.FenceTokens(m.ctx, wpIDs(ws))
+				if err == nil && len(fences) != len(ws) {
+					err = fmt.Errorf("got %d for %d WPs", len(fences), len(ws))
+				}
+				if err != nil {
+					return nil, "", fmt.Errorf("read fencing counters: %w", err)
+				}
+				for i, f := range fences {
+					items[i].fence, items[i].known = f, true
+				}
+			}
+			return items, ws[len(ws)-1].ID, nil
+		}, func(tx Tx, items []fencedWP) error {
+			ws := make([]*WP, len(items))
+			fences := make([]int64, len(items))
+			for i, it := range items {
+				ws[i], fences[i] = it.w, it.fence
+			}
+			if !items[0].known {
+				var err error
+				if fences, err = m.srcFences(ws); err != nil {
+					return err
+				}
+			}
+			if bt, ok := tx.(BulkTx); ok {
+				return bt.InsertWPs(m.ctx, ws, fences)
+			}
+			for i, w := range ws {
 				if err := tx.InsertWP(m.ctx, w); err != nil {
 					return err
 				}
@@ -239,11 +287,14 @@ func (m *migration) wps() error {
 						return err
 					}
 				}
-				if n, err := strconv.ParseInt(w.Key[strings.LastIndexByte(w.Key, '-')+1:], 10, 64); err == nil {
+			}
+			return nil
+		}, func(items []fencedWP) {
+			for _, it := range items {
+				if n, err := strconv.ParseInt(it.w.Key[strings.LastIndexByte(it.w.Key, '-')+1:], 10, 64); err == nil {
 					m.maxNum[pid] = max(m.maxNum[pid], n)
 				}
 			}
-			return nil
 		})
 		if err != nil {
 			return err
@@ -257,14 +308,45 @@ func (m *migration) wps() error {
 	return nil
 }
 
+// srcFences reads the WPs' fencing counters on the source one by one.
+// FenceToken is only on write transactions; this one writes nothing.
+func (m *migration) srcFences(ws []*WP) ([]int64, error) {
+	fences := make([]int64, len(ws))
+	err := m.src.Update(m.ctx, func(stx Tx) error {
+		for i, w := range ws {
+			f, err := stx.FenceToken(m.ctx, w.ID)
+			if err != nil {
+				return err
+			}
+			fences[i] = f
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read fencing counters: %w", err)
+	}
+	return fences, nil
+}
+
+func wpIDs(ws []*WP) []string {
+	ids := make([]string, len(ws))
+	for i, w := range ws {
+		ids[i] = w.ID
+	}
+	return ids
+}
+
 func (m *migration) dependencies() error {
 	return copyPages(m, "dependencies", &m.rep.Dependencies, func(tx ReadTx, after string) ([]*Dependency, string, error) {
-		ds, err := tx.AllDependencies(m.ctx, Page{After: after, Limit: migrateChunk})
+		ds, err := tx.AllDependencies(m.ctx, Page{After: after, Limit: m.chunk})
 		if len(ds) == 0 {
 			return ds, "", err
 		}
 		return ds, ds[len(ds)-1].ID, err
 	}, func(tx Tx, ds []*Dependency) error {
+		if bt, ok := tx.(BulkTx); ok {
+			return bt.InsertDependencies(m.ctx, ds)
+		}
 		for _, d := range ds {
 			if err := tx.InsertDependency(m.ctx, d); err != nil {
 				return err
@@ -276,12 +358,15 @@ func (m *migration) dependencies() error {
 
 func (m *migration) references() error {
 	return copyPages(m, "references", &m.rep.References, func(tx ReadTx, after string) ([]*Reference, string, error) {
-		rs, err := tx.AllReferences(m.ctx, Page{After: after, Limit: migrateChunk})
+		rs, err := tx.AllReferences(m.ctx, Page{After: after, Limit: m.chunk})
 		if len(rs) == 0 {
 			return rs, "", err
 		}
 		return rs, rs[len(rs)-1].ID, err
 	}, func(tx Tx, rs []*Reference) error {
+		if bt, ok := tx.(BulkTx); ok {
+			return bt.PutReferences(m.ctx, rs)
+		}
 		for _, r := range rs {
 			if err := tx.PutReference(m.ctx, r); err != nil {
 				return err
@@ -297,15 +382,24 @@ func (m *migration) references() error {
 func (m *migration) events() error {
 	return copyPages(m, "events", &m.rep.Events, func(tx ReadTx, after string) ([]*Event, string, error) {
 		a, _ := strconv.ParseInt(after, 10, 64)
-		es, err := tx.Events(m.ctx, EventFilter{After: a, Limit: migrateChunk})
+		es, err := tx.Events(m.ctx, EventFilter{After: a, Limit: m.chunk})
 		if len(es) == 0 {
 			return es, "", err
 		}
 		return es, strconv.FormatInt(es[len(es)-1].GlobalSeq, 10), err
 	}, func(tx Tx, es []*Event) error {
-		for _, e := range es {
+		// The target sets GlobalSeq on what it appends: copies, so that a
+		// retried transaction sends the source's events again.
+		cs := make([]*Event, len(es))
+		for i, e := range es {
 			c := *e
-			if err := tx.AppendEvent(m.ctx, &c); err != nil {
+			cs[i] = &c
+		}
+		if bt, ok := tx.(BulkTx); ok {
+			return bt.AppendEvents(m.ctx, cs)
+		}
+		for _, c := range cs {
+			if err := tx.AppendEvent(m.ctx, c); err != nil {
 				return err
 			}
 		}
@@ -317,12 +411,15 @@ func (m *migration) audit() error {
 	for _, fid := range m.featureIDs {
 		err := copyPages(m, "audit entries", &m.rep.AuditEntries, func(tx ReadTx, after string) ([]*AuditEntry, string, error) {
 			a, _ := strconv.ParseInt(after, 10, 64)
-			as, err := tx.Audit(m.ctx, fid, a, migrateChunk)
+			as, err := tx.Audit(m.ctx, fid, a, m.chunk)
 			if len(as) == 0 {
 				return as, "", err
 			}
 			return as, strconv.FormatInt(as[len(as)-1].Seq, 10), err
 		}, func(tx Tx, as []*AuditEntry) error {
+			if bt, ok := tx.(BulkTx); ok {
+				return bt.AppendAudits(m.ctx, as)
+			}
 			for _, a := range as {
 				if err := tx.AppendAudit(m.ctx, a); err != nil {
 					return err
@@ -398,7 +495,9 @@ func Verify(ctx context.Context, st Store) (digest string, eventChains, auditCha
 		return nil
 	}
 	var projects, features, wps []string
+	var fences []int64 // of wps, when the ReadTx is a FenceReader
 	err = st.View(ctx, func(tx ReadTx) error {
+		fr, _ := tx.(FenceReader)
 		section("projects")
 		if err := eachPage(func(after string) (string, int, error) {
 			ps, err := tx.Projects(ctx, Page{After: after, Limit: MaxPageLimit})
@@ -431,6 +530,9 @@ func Verify(ctx context.Context, st Store) (digest string, eventChains, auditCha
 		for _, pid := range projects {
 			if err := eachPage(func(after string) (string, int, error) {
 				ws, err := tx.WPs(ctx, WPFilter{ProjectID: pid, Page: Page{After: after, Limit: MaxPageLimit}})
+				if err != nil {
+					return "", 0, err
+				}
 				for _, w := range ws {
 					w.References = nil
 					wps = append(wps, w.ID)
@@ -438,7 +540,17 @@ func Verify(ctx context.Context, st Store) (digest string, eventChains, auditCha
 						return "", 0, err
 					}
 				}
-				return lastID(ws, func(w *WP) string { return w.ID }), len(ws), err
+				if fr != nil && len(ws) > 0 {
+					fs, err := fr.FenceTokens(ctx, wpIDs(ws))
+					if err == nil && len(fs) != len(ws) {
+						err = fmt.Errorf("read fencing counters: got %d for %d WPs", len(fs), len(ws))
+					}
+					if err != nil {
+						return "", 0, err
+					}
+					fences = append(fences, fs...)
+				}
+				return lastID(ws, func(w *WP) string { return w.ID }), len(ws), nil
 			}); err != nil {
 				return err
 			}
@@ -505,9 +617,15 @@ func Verify(ctx context.Context, st Store) (digest string, eventChains, auditCha
 	if err != nil {
 		return "", 0, 0, err
 	}
-	// Fencing counters are only readable in a write transaction; these
-	// write nothing.
 	section("fences")
+	if fences != nil {
+		for i, id := range wps {
+			fmt.Fprintf(h, "%s %d\n", id, fences[i])
+		}
+		wps = nil
+	}
+	// Without a FenceReader, fencing counters are only readable in a
+	// write transaction; these write nothing.
 	for len(wps) > 0 {
 		chunk := wps[:min(len(wps), migrateChunk)]
 		wps = wps[len(chunk):]

@@ -146,3 +146,37 @@ type GraphTraverser interface {
 	Path(ctx context.Context, from, to string) ([]GraphNode, error)
 	Impact(ctx context.Context, ref string, limit int) (*GraphImpact, error)
 }
+
+// BulkTx is an optional port: a write transaction that stores many new
+// records with one statement each (Migrate uses it when the target's Tx
+// implements it, and the per-record methods otherwise). Each method stores
+// exactly what calling the per-record method on every item in order
+// would, in the same transaction, and fails where that would fail (it
+// may then name a different item); the transaction must then be rolled
+// back.
+type BulkTx interface {
+	InsertProjects(ctx context.Context, ps []*Project) error
+	InsertFeatures(ctx context.Context, fs []*Feature) error
+	// InsertWPs stores new WPs with their leases, as InsertWP does, and
+	// sets WP i's fencing counter to fences[i], or to its lease's token if
+	// that is higher (what InsertWP then RaiseFence(fences[i]) leave).
+	// len(fences) must be len(ws).
+	InsertWPs(ctx context.Context, ws []*WP, fences []int64) error
+	InsertDependencies(ctx context.Context, ds []*Dependency) error
+	PutReferences(ctx context.Context, rs []*Reference) error
+	// AppendEvents stores the events in order with consecutive global
+	// sequences, which it sets on them, and puts each in the outbox, as
+	// AppendEvent does.
+	AppendEvents(ctx context.Context, es []*Event) error
+	AppendAudits(ctx context.Context, as []*AuditEntry) error
+}
+
+// FenceReader is an optional port of a store's transactions, read ones
+// included: the fencing counters of many WPs in one query. Migrate and
+// Verify use it when the source's ReadTx implements it, and FenceToken in
+// a write transaction per WP otherwise.
+type FenceReader interface {
+	// FenceTokens returns, for each id in order, what FenceToken returns;
+	// an unknown id is ENOTFOUND.
+	FenceTokens(ctx context.Context, wpIDs []string) ([]int64, error)
+}

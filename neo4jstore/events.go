@@ -53,15 +53,8 @@ func (t *Tx) chainHead(ctx context.Context, op, q, id string) (int64, string, er
 // (Incrementing a sequence on the lock node instead would lock it a second
 // time, which Neo4j reports as a deadlock with every writer queued on it.)
 func (t *Tx) AppendEvent(ctx context.Context, e *agileplus.Event) error {
-	if !t.gseqRead {
-		recs, err := t.run(ctx, "last global sequence", `MATCH (e:Event) WHERE e.gseq IS NOT NULL RETURN e.gseq ORDER BY e.gseq DESC LIMIT 1`, nil)
-		if err != nil {
-			return err
-		}
-		if len(recs) > 0 {
-			t.gseq, _ = recs[0].Values[0].(int64)
-		}
-		t.gseqRead = true
+	if err := t.lastGseq(ctx); err != nil {
+		return err
 	}
 	gseq := t.gseq + 1
 	_, err := t.run(ctx, "append event", `CREATE (e:Event:Pending {gseq: $gseq, id: $id, type: $type, entity_kind: $entityKind,
@@ -82,7 +75,7 @@ func (t *Tx) AppendEvent(ctx context.Context, e *agileplus.Event) error {
 
 // Events lists events by global sequence, or one entity's by its seq.
 func (t *Tx) Events(ctx context.Context, f agileplus.EventFilter) ([]*agileplus.Event, error) {
-	q := `MATCH (e:Event) WHERE e.gseq > $after RETURN ` + eventMap + ` ORDER BY e.gseq LIMIT $limit`
+	q := `MATCH (e:Event) USING INDEX e:Event(gseq) WHERE e.gseq > $after RETURN ` + eventMap + ` ORDER BY e.gseq LIMIT $limit`
 	if f.EntityID != "" {
 		q = `MATCH (e:Event) USING INDEX e:Event(entity_id, seq) WHERE e.entity_id = $entity AND e.seq IS NOT NULL AND e.gseq > $after
 			RETURN ` + eventMap + ` ORDER BY e.seq LIMIT $limit`
@@ -141,7 +134,8 @@ func (s *Store) PendingEvents(ctx context.Context, after int64, lim int) ([]*agi
 	var out []*agileplus.Event
 	err := s.View(ctx, func(rt agileplus.ReadTx) error {
 		t := rt.(*Tx)
-		rows, err := t.runMaps(ctx, "pending events", `MATCH (e:Pending) WHERE e.gseq > $after RETURN `+eventMap+` ORDER BY e.gseq LIMIT $limit`,
+		rows, err := t.runMaps(ctx, "pending events", `MATCH (e:Pending) USING INDEX e:Pending(gseq) WHERE e.gseq > $after
+			RETURN `+eventMap+` ORDER BY e.gseq LIMIT $limit`,
 			map[string]any{"after": after, "limit": limit(lim)})
 		if err != nil {
 			return err
