@@ -12,8 +12,6 @@ import (
 	"github.com/agileplus/agileplus"
 	"github.com/agileplus/agileplus/natsbus"
 	"github.com/agileplus/agileplus/sqlitestore"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // targetRelayShare is the relay's throughput goal as a share of raw
@@ -141,51 +139,4 @@ func fillOutbox(ctx context.Context, svc *agileplus.Service, n int) error {
 	wg.Wait()
 	close(errs)
 	return <-errs
-}
-
-// rawPublishConn is rawPublish on an existing connection.
-func rawPublishConn(ctx context.Context, nc *nats.Conn, n int, payload []byte) (rawResult, error) {
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
-	if err != nil {
-		return rawResult{}, err
-	}
-	const stream = "BENCHRAWRELAY"
-	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{
-		Name: stream, Subjects: []string{"benchrawrelay.>"}, Storage: jetstream.FileStorage, Duplicates: 2 * time.Minute,
-	}); err != nil {
-		return rawResult{}, fmt.Errorf("create stream %s: %w", stream, err)
-	}
-	defer js.DeleteStream(context.Background(), stream)
-	prefix := strconv.FormatInt(time.Now().UnixNano(), 36) + "-"
-	stall := jetstream.WithStallWait(time.Minute)
-	futures := make([]jetstream.PubAckFuture, 0, n)
-	t0 := time.Now()
-	for i := range n {
-		id := prefix + strconv.Itoa(i)
-		f, err := js.PublishMsgAsync(&nats.Msg{
-			Subject: "benchrawrelay.RELAY.wp." + strconv.Itoa(i%1024) + ".transitioned",
-			Data:    payload,
-			Header: nats.Header{
-				jetstream.MsgIDHeader:     {id},
-				natsbus.HeaderContentType: {natsbus.ContentTypeCloudEvent},
-				natsbus.HeaderSpecVersion: {"1.0"},
-				natsbus.HeaderID:          {id},
-				natsbus.HeaderType:        {"dev.agileplus.wp.transitioned"},
-			},
-		}, stall)
-		if err != nil {
-			return rawResult{}, fmt.Errorf("publish %d: %w", i, err)
-		}
-		futures = append(futures, f)
-	}
-	for i, f := range futures {
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			return rawResult{}, fmt.Errorf("publish %d: %w", i, err)
-		case <-ctx.Done():
-			return rawResult{}, ctx.Err()
-		}
-	}
-	return rawResult{msgs: n, size: len(payload), elapsed: time.Since(t0)}, nil
 }

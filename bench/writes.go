@@ -254,14 +254,20 @@ type rawResult struct {
 func (r rawResult) rate() float64 { return float64(r.msgs) / r.elapsed.Seconds() }
 
 // rawPublish measures async publishing straight to JetStream on the server
-// at url: a stream of its own, messages shaped like the relay's (same
-// headers, a real CloudEvent body, unique Nats-Msg-Id), every ack awaited.
+// at url: see rawPublishConn.
 func rawPublish(ctx context.Context, url string, n int, payload []byte) (rawResult, error) {
 	nc, err := nats.Connect(url, nats.Name("agileplus-bench"))
 	if err != nil {
 		return rawResult{}, fmt.Errorf("connect %s: %w", url, err)
 	}
 	defer nc.Close()
+	return rawPublishConn(ctx, nc, n, payload)
+}
+
+// rawPublishConn measures async publishing on an existing connection: a
+// stream of its own, messages shaped like the relay's (same headers, a real
+// CloudEvent body, unique Nats-Msg-Id), every ack awaited.
+func rawPublishConn(ctx context.Context, nc *nats.Conn, n int, payload []byte) (rawResult, error) {
 	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
 	if err != nil {
 		return rawResult{}, err
@@ -279,38 +285,33 @@ func rawPublish(ctx context.Context, url string, n int, payload []byte) (rawResu
 	futures := make([]jetstream.PubAckFuture, 0, n)
 	t0 := time.Now()
 	for i := range n {
-		m := &nats.Msg{
+		id := prefix + strconv.Itoa(i)
+		f, err := js.PublishMsgAsync(&nats.Msg{
 			Subject: "benchraw.BENCH.wp." + strconv.Itoa(i%1024) + ".transitioned",
 			Data:    payload,
 			Header: nats.Header{
-				jetstream.MsgIDHeader:     {prefix + strconv.Itoa(i)},
+				jetstream.MsgIDHeader:     {id},
 				natsbus.HeaderContentType: {natsbus.ContentTypeCloudEvent},
 				natsbus.HeaderSpecVersion: {"1.0"},
-				natsbus.HeaderID:          {prefix + strconv.Itoa(i)},
+				natsbus.HeaderID:          {id},
 				natsbus.HeaderType:        {"dev.agileplus.wp.transitioned"},
 			},
-		}
-		f, err := js.PublishMsgAsync(m, stall)
+		}, stall)
 		if err != nil {
 			return rawResult{}, fmt.Errorf("publish %d: %w", i, err)
 		}
 		futures = append(futures, f)
 	}
-	select {
-	case <-js.PublishAsyncComplete():
-	case <-time.After(5 * time.Minute):
-		return rawResult{}, errors.New("acks still pending after 5m")
-	case <-ctx.Done():
-		return rawResult{}, ctx.Err()
-	}
-	elapsed := time.Since(t0)
 	for i, f := range futures {
 		select {
 		case <-f.Ok():
 		case err := <-f.Err():
 			return rawResult{}, fmt.Errorf("publish %d: %w", i, err)
+		case <-ctx.Done():
+			return rawResult{}, ctx.Err()
 		}
 	}
+	elapsed := time.Since(t0)
 	info, err := js.Stream(ctx, stream)
 	if err != nil {
 		return rawResult{}, err
