@@ -526,7 +526,7 @@ func TestGraphRandomDAG(t *testing.T) {
 				in = func(GraphNode) bool { return true }
 			}
 			es, lf, length, considered := d.schedule(in)
-			res, err := g.CriticalPath(filter)
+			res, err := g.CriticalPath(filter, "", 0)
 			if err != nil {
 				t.Fatalf("%s: %v", name, err)
 			}
@@ -598,7 +598,9 @@ func TestGraphDeterministic(t *testing.T) {
 				out = append(out, string(b), err)
 			}
 		}
-		cp, err := g.CriticalPath(nil)
+		cp, err := g.CriticalPath(nil, "", 0)
+		out = append(out, cp, err)
+		cp, err = g.CriticalPath(InProject("prj_B"), d.nodes[101].Key, 30)
 		out = append(out, cp, err)
 		for i := range 200 {
 			a, b := d.nodes[i*3%600].Key, d.nodes[(i*7+5)%600].Key
@@ -660,7 +662,7 @@ func TestGraphEdgeCases(t *testing.T) {
 		if c := g.Cycles("prj_X"); c == nil || len(c) != 0 {
 			t.Fatalf("got %v, want []", c)
 		}
-		cp, err := g.CriticalPath(nil)
+		cp, err := g.CriticalPath(nil, "", 0)
 		if err != nil || cp.Length != 0 || len(cp.Path) != 0 || len(cp.WPs) != 0 {
 			t.Fatalf("got %+v %v, want an empty critical path", cp, err)
 		}
@@ -676,7 +678,7 @@ func TestGraphEdgeCases(t *testing.T) {
 		if l.Open != 1 || len(l.Layers) != 1 || l.Layers[0][0].Key != "CORE-1" {
 			t.Fatalf("got %+v", l)
 		}
-		cp, err := g.CriticalPath(InProject("prj_CORE"))
+		cp, err := g.CriticalPath(InProject("prj_CORE"), "", 0)
 		if err != nil || cp.Length != 2.5 || len(cp.Path) != 1 || cp.WPs[0].Slack != 0 || cp.WPs[0].LatestFinish != 2.5 {
 			t.Fatalf("got %+v %v", cp, err)
 		}
@@ -757,7 +759,7 @@ func TestGraphEdgeCases(t *testing.T) {
 			}
 		}
 		// The critical path of CORE ignores the edge into WEB.
-		cp, err := g.CriticalPath(InProject("prj_CORE"))
+		cp, err := g.CriticalPath(InProject("prj_CORE"), "", 0)
 		if err != nil || cp.Length != 1 || nodeKeys(cp.Path)[0] != "CORE-1" {
 			t.Fatalf("got %+v %v", cp, err)
 		}
@@ -770,7 +772,7 @@ func TestGraphEdgeCases(t *testing.T) {
 		g := NewGraph()
 		put(t, g, "CORE-1 planned 0", "CORE-2 planned 3", "CORE-3 planned 0", "CORE-4 planned 1",
 			"CORE-2>CORE-1", "CORE-3>CORE-2", "CORE-4>CORE-1")
-		cp, err := g.CriticalPath(nil)
+		cp, err := g.CriticalPath(nil, "", 0)
 		if err != nil || cp.Length != 3 || !slices.Equal(nodeKeys(cp.Path), []string{"CORE-1", "CORE-2"}) {
 			t.Fatalf("got %+v %v", cp, err)
 		}
@@ -778,6 +780,138 @@ func TestGraphEdgeCases(t *testing.T) {
 			t.Fatalf("got %+v, want CORE-4 with slack 2", s)
 		}
 	})
+}
+
+// TestGraphCriticalPathPages pages through schedules and wants the pages to
+// add up to the whole one, with the whole path on every page.
+func TestGraphCriticalPathPages(t *testing.T) {
+	d := newTestDAG(5, 900, 2400, 3, 6)
+	g := d.build(t, 1, 0)
+	filters := []struct {
+		name   string
+		filter func(GraphNode) bool
+	}{{"all", nil}, {"project B", InProject("prj_B")}, {"feature", InFeature("fea_C2")}, {"nothing", InProject("prj_X")}}
+	for _, f := range filters {
+		whole, err := g.CriticalPath(f.filter, "", 0)
+		if err != nil {
+			t.Fatalf("%s: %v", f.name, err)
+		}
+		if whole.Total != len(whole.WPs) || whole.Next != "" || whole.WPs == nil {
+			t.Fatalf("%s, whole: got total %d, %d WPs, next %q; want total = WPs, no next", f.name, whole.Total, len(whole.WPs), whole.Next)
+		}
+		for _, limit := range []int{1, 7, 100, whole.Total, whole.Total + 1} {
+			if limit < 1 {
+				continue
+			}
+			t.Run(fmt.Sprintf("%s by %d", f.name, limit), func(t *testing.T) {
+				var got []GraphSchedule
+				after, pages := "", 0
+				for {
+					cp, err := g.CriticalPath(f.filter, after, limit)
+					if err != nil {
+						t.Fatalf("page after %q: %v", after, err)
+					}
+					pages++
+					if cp.Total != whole.Total || cp.Length != whole.Length || !reflect.DeepEqual(cp.Path, whole.Path) {
+						t.Fatalf("page after %q: got total %d, length %g, path %v; want %d, %g, %v", after,
+							cp.Total, cp.Length, nodeKeys(cp.Path), whole.Total, whole.Length, nodeKeys(whole.Path))
+					}
+					got = append(got, cp.WPs...)
+					if cp.Next == "" {
+						break
+					}
+					if len(cp.WPs) != limit || cp.Next != cp.WPs[limit-1].Key {
+						t.Fatalf("page after %q: got %d WPs and next %q, want %d and the last key", after, len(cp.WPs), cp.Next, limit)
+					}
+					after = cp.Next
+				}
+				if want := max(1, (whole.Total+limit-1)/limit); pages != want {
+					t.Errorf("got %d pages, want %d", pages, want)
+				}
+				if len(got) != len(whole.WPs) || len(got) > 0 && !reflect.DeepEqual(got, whole.WPs) {
+					t.Errorf("pages hold %d WPs, want the %d of the whole schedule in order", len(got), len(whole.WPs))
+				}
+			})
+		}
+	}
+
+	// Cursors that name no considered WP start at the first key after them.
+	all, _ := g.CriticalPath(nil, "", 0)
+	inB, _ := g.CriticalPath(InProject("prj_B"), "", 0)
+	var doneKey string
+	for _, n := range d.nodes {
+		if n.State == WPDone && n.ProjectID == "prj_A" {
+			doneKey = n.Key
+			break
+		}
+	}
+	keyAfter := func(k, after string) bool { // the key order, from scratch
+		i, j := strings.LastIndexByte(k, '-'), strings.LastIndexByte(after, '-')
+		if k[:i] != after[:j] {
+			return k[:i] > after[:j]
+		}
+		x, _ := strconv.ParseUint(k[i+1:], 10, 64)
+		y, _ := strconv.ParseUint(after[j+1:], 10, 64)
+		if x != y {
+			return x > y
+		}
+		return k > after
+	}
+	cursors := []struct {
+		name, after string
+		whole       *GraphCriticalPath
+		filter      func(GraphNode) bool
+		limit       int
+	}{
+		{"before every project", "P-5", all, nil, 5},
+		{"before a project's first", "PB-0", all, nil, 5},
+		{"between two projects", "PAA-3", all, nil, 5},
+		{"past a project's last", "PA-100000", all, nil, 5},
+		{"a done WP", doneKey, all, nil, 5},
+		{"leading zeros", "PA-007", all, nil, 5},
+		{"past everything", "ZZ-1", all, nil, 5},
+		{"another project before", "PA-5", inB, InProject("prj_B"), 0},
+		{"another project after", "PC-1", inB, InProject("prj_B"), 3},
+		{"a WP of the page's own project", inB.WPs[3].Key, inB, InProject("prj_B"), 4},
+	}
+	for _, tt := range cursors {
+		t.Run("after "+tt.name, func(t *testing.T) {
+			want := []GraphSchedule{}
+			for _, s := range tt.whole.WPs {
+				if keyAfter(s.Key, tt.after) {
+					want = append(want, s)
+				}
+			}
+			wantNext := ""
+			if tt.limit > 0 && len(want) > tt.limit {
+				want = want[:tt.limit]
+				wantNext = want[tt.limit-1].Key
+			}
+			cp, err := g.CriticalPath(tt.filter, tt.after, tt.limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(cp.WPs, want) || cp.Next != wantNext || cp.Total != tt.whole.Total {
+				t.Fatalf("got %v next %q total %d, want %v next %q total %d", scheduleKeys(cp.WPs), cp.Next, cp.Total,
+					scheduleKeys(want), wantNext, tt.whole.Total)
+			}
+		})
+	}
+
+	for _, after := range []string{"nope", "PA-", "-1", "PA-x", "PA-1.5", "wp_00000000000000000000000001", "PA-99999999999999"} {
+		t.Run("bad after "+after, func(t *testing.T) {
+			_, err := g.CriticalPath(nil, after, 10)
+			wantCode(t, err, EINVALID, "after")
+		})
+	}
+}
+
+func scheduleKeys(ss []GraphSchedule) []string {
+	keys := make([]string, len(ss))
+	for i, s := range ss {
+		keys[i] = s.Key
+	}
+	return keys
 }
 
 func second[T any](_ T, err error) error { return err }
@@ -810,12 +944,12 @@ func TestGraphCycles(t *testing.T) {
 	if got := g.Cycles("prj_WEB"); !reflect.DeepEqual(got, [][]string{{"WEB-1", "WEB-2", "CORE-6", "WEB-1"}}) {
 		t.Fatalf("got %v", got)
 	}
-	_, err := g.CriticalPath(InProject("prj_CORE"))
+	_, err := g.CriticalPath(InProject("prj_CORE"), "", 0)
 	wantCode(t, err, ERULE, "")
 	if got, want := ErrorMessage(err), "dependency cycle: CORE-1 -> CORE-3 -> CORE-2 -> CORE-1"; got != want {
 		t.Fatalf("got %q, want %q", got, want)
 	}
-	if _, err := g.CriticalPath(InFeature("fea_WEB")); err != nil {
+	if _, err := g.CriticalPath(InFeature("fea_WEB"), "", 0); err != nil {
 		t.Fatalf("WEB alone has no cycle: %v", err)
 	}
 	l := g.Layers("prj_CORE")
@@ -891,7 +1025,7 @@ func TestGraphCycles(t *testing.T) {
 					}
 				}
 			}
-			if _, err := g.CriticalPath(InProject(pid)); (ErrorCode(err) == ERULE) != hasOpenCycle(d, pid) {
+			if _, err := g.CriticalPath(InProject(pid), "", 0); (ErrorCode(err) == ERULE) != hasOpenCycle(d, pid) {
 				t.Fatalf("%s: got %v, want a cycle error", pid, err)
 			}
 		}
@@ -1053,6 +1187,12 @@ func TestGraphIncremental(t *testing.T) {
 			model[[2]int{a, b}]--
 			edges--
 		}
+		if step%97 == 0 {
+			// Lists laid out one after another: later inserts and
+			// removals must move or shrink one list, never its
+			// neighbours.
+			g.Compact()
+		}
 		// The index mirrors the model: out and in lists hold each edge as
 		// often as it was added, sorted in key order.
 		if g.EdgeCount() != edges || g.Len() != len(state) {
@@ -1136,7 +1276,7 @@ func TestGraphIncremental(t *testing.T) {
 func TestGraphConcurrentQueries(t *testing.T) {
 	d := newTestDAG(13, 500, 1500, 2, 4)
 	g := d.build(t, 1, 0)
-	want, _ := g.CriticalPath(nil)
+	want, _ := g.CriticalPath(nil, "", 0)
 	var wg sync.WaitGroup
 	for w := range 8 {
 		wg.Go(func() {
@@ -1147,7 +1287,7 @@ func TestGraphConcurrentQueries(t *testing.T) {
 				g.Impact(a, 20)
 				g.Blockers(b, true, 3)
 				g.Cycles("prj_B")
-				if got, _ := g.CriticalPath(nil); !reflect.DeepEqual(got, want) {
+				if got, _ := g.CriticalPath(nil, "", 0); !reflect.DeepEqual(got, want) {
 					t.Error("critical path differs under concurrency")
 					return
 				}
@@ -1174,6 +1314,7 @@ var benchDAG = sync.OnceValues(func() (*testDAG, *Graph) {
 			panic(err)
 		}
 	}
+	g.Compact() // as the stores do after loading
 	return d, g
 })
 
@@ -1238,12 +1379,12 @@ func BenchmarkGraphImpactFirst100(b *testing.B) {
 
 func BenchmarkGraphCriticalPathProject(b *testing.B) {
 	_, g := benchDAG()
-	benchQuery(b, func(i int) { g.CriticalPath(InProject("prj_A")) })
+	benchQuery(b, func(i int) { g.CriticalPath(InProject("prj_A"), "", DefaultPageLimit) })
 }
 
 func BenchmarkGraphCriticalPathFeature(b *testing.B) {
 	_, g := benchDAG()
-	benchQuery(b, func(i int) { g.CriticalPath(InFeature(fmt.Sprintf("fea_A%d", i%1000))) })
+	benchQuery(b, func(i int) { g.CriticalPath(InFeature(fmt.Sprintf("fea_A%d", i%1000)), "", DefaultPageLimit) })
 }
 
 func BenchmarkGraphCycles(b *testing.B) {

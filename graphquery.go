@@ -140,8 +140,15 @@ func (s *Service) Path(ctx context.Context, from, to string) ([]GraphNode, error
 }
 
 // CriticalPath schedules the open WPs of a project or of a feature (exactly
-// one of the two refs) by their estimates.
-func (s *Service) CriticalPath(ctx context.Context, projectRef, featureRef string) (*GraphCriticalPath, error) {
+// one of the two refs) by their estimates. The answer holds the whole path
+// and one page of the schedule in key order: pg.After is the last WP key
+// of the previous page (the answer's Next), pg.Limit is clamped by
+// ClampLimit.
+func (s *Service) CriticalPath(ctx context.Context, projectRef, featureRef string, pg Page) (*GraphCriticalPath, error) {
+	limit, err := ClampLimit(pg.Limit)
+	if err != nil {
+		return nil, err
+	}
 	var filter func(GraphNode) bool
 	switch {
 	case projectRef != "" && featureRef != "":
@@ -162,9 +169,9 @@ func (s *Service) CriticalPath(ctx context.Context, projectRef, featureRef strin
 		return nil, FieldErrorf("project", "project or feature is required")
 	}
 	var res *GraphCriticalPath
-	err := s.graph(ctx, func(g *Graph) error {
+	err = s.graph(ctx, func(g *Graph) error {
 		var err error
-		res, err = g.CriticalPath(filter)
+		res, err = g.CriticalPath(filter, pg.After, limit)
 		return err
 	})
 	return res, err

@@ -58,7 +58,9 @@ type Tracker interface {
 	Blockers(ctx context.Context, wpRef string, transitive bool, depth int) (*GraphReach, error)
 	Dependents(ctx context.Context, wpRef string, transitive bool, depth int) (*GraphReach, error)
 	Path(ctx context.Context, from, to string) ([]GraphNode, error)
-	CriticalPath(ctx context.Context, projectRef, featureRef string) (*GraphCriticalPath, error)
+	// CriticalPath answers the whole path and one page of the schedule;
+	// Page.After is the previous page's Next.
+	CriticalPath(ctx context.Context, projectRef, featureRef string, pg Page) (*GraphCriticalPath, error)
 	Impact(ctx context.Context, wpRef string, limit int) (*GraphImpact, error)
 	// Feature-level queries (see featuregraph.go): feature F waits on G
 	// when a WP of F depends on a WP of G or F depends_on G directly.

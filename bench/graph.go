@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -25,7 +26,7 @@ import (
 // Graph query targets.
 const (
 	targetGraphP99    = 5.0  // ms: ready, blockers, dependents, path, impact
-	targetCriticalP99 = 50.0 // ms: the whole project's critical path
+	targetCriticalP99 = 50.0 // ms: the whole project's critical path, first page
 	// beadsReady10k is the time beads publishes for its ready query on a
 	// 10,000-issue database: "GetReadyWork (10K) | 30ms" in its
 	// BENCHMARKS.md (BenchmarkGetReadyWork_Large, a Go benchmark of the
@@ -544,6 +545,70 @@ func (q *graphRunner) ready(project string) (graphRow, error) {
 	return row, err
 }
 
+// criticalAll times reading a project's whole critical path schedule a
+// page of MaxPageLimit at a time, through the Service and through HTTP:
+// what a client that wants every WP's slack pays. Every page schedules
+// the whole project again, so a call costs about Total/1,000 page calls;
+// it gets n calls after one warm-up.
+func (q *graphRunner) criticalAll(project string, n int) (graphRow, error) {
+	row := graphRow{name: "critical path, whole schedule (all pages)"}
+	var pages, wps int
+	var err error
+	if row.svc, _, err = timeQuery(1, n, func(int) error {
+		pages, wps = 0, 0
+		for pg := (agileplus.Page{Limit: agileplus.MaxPageLimit}); ; {
+			cp, err := q.svc.CriticalPath(q.ctx, project, "", pg)
+			if err != nil {
+				return err
+			}
+			pages++
+			wps += len(cp.WPs)
+			if cp.Next == "" {
+				return nil
+			}
+			pg.After = cp.Next
+		}
+	}); err != nil {
+		return row, fmt.Errorf("%s (Service): %w", row.name, err)
+	}
+	size := 0
+	if row.http, _, err = timeQuery(1, n, func(i int) error {
+		if i == 1 {
+			size = 0
+		}
+		after := ""
+		for {
+			path := fmt.Sprintf("/v1/graph/critical-path?project=%s&limit=%d", project, agileplus.MaxPageLimit)
+			if after != "" {
+				path += "&after=" + after
+			}
+			rec := httptest.NewRecorder()
+			q.srv.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+			if rec.Code != http.StatusOK {
+				return fmt.Errorf("GET %s: %d %.300s", path, rec.Code, rec.Body.Bytes())
+			}
+			size += rec.Body.Len()
+			var page struct {
+				Next string `json:"next"`
+			}
+			if err := json.Unmarshal(rec.Body.Bytes(), &page); err != nil {
+				return fmt.Errorf("GET %s: %w", path, err)
+			}
+			if page.Next == "" {
+				return nil
+			}
+			after = page.Next
+		}
+	}); err != nil {
+		return row, fmt.Errorf("%s (HTTP): %w", row.name, err)
+	}
+	row.bytes = size / n
+	row.note = fmt.Sprintf("%s WPs in %d pages of up to %s; %d calls after 1 warm-up", fmtInt(wps), pages, fmtInt(agileplus.MaxPageLimit), n)
+	q.b.logf("graph: %-34s Service p50 %s p99 %s | HTTP p50 %s p99 %s, %s bytes", row.name,
+		fmtDur(row.svc.pct(50)), fmtDur(row.svc.pct(99)), fmtDur(row.http.pct(50)), fmtDur(row.http.pct(99)), fmtInt(row.bytes))
+	return row, nil
+}
+
 func (q *graphRunner) run(project string) ([]graphRow, pathStats, error) {
 	var rows []graphRow
 	var ps pathStats
@@ -660,17 +725,21 @@ func (q *graphRunner) run(project string) ([]graphRow, pathStats, error) {
 		return nil, ps, err
 	}
 
+	// What a client gets from the endpoint: the default page.
 	var cpLen float64
-	var cpPath, cpWPs int
-	row, err = q.measure("critical path, whole project", targetCriticalP99, 3, heavy, whole, func(p string) error {
-		cp, err := q.svc.CriticalPath(q.ctx, p, "")
+	var cpPath, cpWPs, cpTotal int
+	row, err = q.measure("critical path, first page of the schedule (100 WPs) plus the whole path", targetCriticalP99, 3, heavy, whole, func(p string) error {
+		cp, err := q.svc.CriticalPath(q.ctx, p, "", agileplus.Page{})
 		if err == nil {
-			cpLen, cpPath, cpWPs = cp.Length, len(cp.Path), len(cp.WPs)
+			cpLen, cpPath, cpWPs, cpTotal = cp.Length, len(cp.Path), len(cp.WPs), cp.Total
 		}
 		return err
 	}, func(p string) string { return "/v1/graph/critical-path?project=" + p })
-	row.note = fmt.Sprintf("%s over %d WPs, %s open WPs scheduled", hours(cpLen), cpPath, fmtInt(cpWPs))
+	row.note = fmt.Sprintf("%s over %d WPs, %s of %s open WPs scheduled", hours(cpLen), cpPath, fmtInt(cpWPs), fmtInt(cpTotal))
 	if err := add(row, err); err != nil {
+		return nil, ps, err
+	}
+	if err := add(q.criticalAll(project, max(heavy/10, 5))); err != nil {
 		return nil, ps, err
 	}
 

@@ -361,8 +361,8 @@ func (c *Client) Path(ctx context.Context, from, to string) ([]agileplus.GraphNo
 }
 
 // CriticalPath implements agileplus.Tracker.
-func (c *Client) CriticalPath(ctx context.Context, projectRef, featureRef string) (cp *agileplus.GraphCriticalPath, err error) {
-	q := url.Values{}
+func (c *Client) CriticalPath(ctx context.Context, projectRef, featureRef string, pg agileplus.Page) (cp *agileplus.GraphCriticalPath, err error) {
+	q := pageQuery(pg)
 	if projectRef != "" {
 		q.Set("project", projectRef)
 	}

@@ -325,9 +325,13 @@ func (s *Server) trackerRoutes() []route {
 			}
 			return &GraphFeaturePath{Hops: len(p) - 1, Features: p}, nil
 		}),
-		op(s, "GET", "/v1/graph/critical-path", "Critical path of a project or feature by estimate, with earliest and latest start and slack of every open WP", 200, []param{{"project", "string", "project id or key"}, {"feature", "string", "feature id or slug"}}, func(r *http.Request, _ *noBody) (*agileplus.GraphCriticalPath, error) {
+		op(s, "GET", "/v1/graph/critical-path", "Critical path of a project or feature by estimate: the whole path, and a page of the open WPs in key order with earliest and latest start and slack (total counts them all)", 200, append([]param{{"project", "string", "project id or key"}, {"feature", "string", "feature id or slug"}}, pageParams...), func(r *http.Request, _ *noBody) (*agileplus.GraphCriticalPath, error) {
+			pg, err := page(r)
+			if err != nil {
+				return nil, err
+			}
 			q := r.URL.Query()
-			return t.CriticalPath(r.Context(), q.Get("project"), q.Get("feature"))
+			return t.CriticalPath(r.Context(), q.Get("project"), q.Get("feature"), pg)
 		}),
 		op(s, "GET", "/v1/graph/cycles", "Dependency cycles among a project's work packages (only imported data can have one)", 200, []param{{"project", "string", "project id or key (required)"}}, func(r *http.Request, _ *noBody) (*agileplus.GraphCycles, error) {
 			return t.Cycles(r.Context(), r.URL.Query().Get("project"))

@@ -134,6 +134,10 @@ func TestBadInput(t *testing.T) {
 		{"path from unknown", "GET", "/v1/graph/path?from=CORE-9&to=CORE-1", ``, nil, 404, "from", "CORE-9"},
 		{"critical path of both", "GET", "/v1/graph/critical-path?project=CORE&feature=login", ``, nil, 400, "feature", "not both"},
 		{"critical path of nothing", "GET", "/v1/graph/critical-path", ``, nil, 400, "project", "required"},
+		{"critical path limit too large", "GET", "/v1/graph/critical-path?project=CORE&limit=1001", ``, nil, 400, "limit", "between 1 and 1000"},
+		{"critical path limit not a number", "GET", "/v1/graph/critical-path?project=CORE&limit=all", ``, nil, 400, "limit", "limit"},
+		{"critical path after not a key", "GET", "/v1/graph/critical-path?project=CORE&after=login", ``, nil, 400, "after", "last WP key"},
+		{"critical path after a huge number", "GET", "/v1/graph/critical-path?feature=login&after=CORE-99999999999999999999", ``, nil, 400, "after", "last WP key"},
 		{"impact of unknown", "GET", "/v1/wps/CORE-42/impact", ``, nil, 404, "wp", "CORE-42"},
 		{"impact bad limit", "GET", "/v1/wps/CORE-1/impact?limit=0", ``, nil, 400, "limit", "limit"},
 		{"feature blockers of unknown feature", "GET", "/v1/features/nope/blockers", ``, nil, 404, "feature", "nope"},
@@ -238,6 +242,19 @@ func TestOpenAPIDocument(t *testing.T) {
 			if doc.Paths[path][m] == nil {
 				t.Errorf("openapi lacks %s %s", m, path)
 			}
+		}
+	}
+	var cpParams []string
+	for _, p := range doc.Paths["/v1/graph/critical-path"]["get"]["parameters"].([]any) {
+		cpParams = append(cpParams, p.(map[string]any)["name"].(string))
+	}
+	if got := strings.Join(cpParams, " "); got != "project feature after limit" {
+		t.Errorf("critical-path parameters: got %s, want project feature after limit", got)
+	}
+	cp, _ := doc.Components.Schemas["GraphCriticalPath"]["properties"].(map[string]any)
+	for _, f := range []string{"length", "path", "total", "wps", "next"} {
+		if cp[f] == nil {
+			t.Errorf("schema GraphCriticalPath lacks property %s", f)
 		}
 	}
 	wp := doc.Components.Schemas["WP"]

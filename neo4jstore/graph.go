@@ -123,6 +123,7 @@ func (t *Tx) loadGraph(ctx context.Context) (*agileplus.Graph, error) {
 			}
 		}
 	}
+	g.Compact()
 	return g, nil
 }
 

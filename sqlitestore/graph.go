@@ -66,6 +66,7 @@ func (s *Store) buildGraph(ctx context.Context) error {
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("sqlitestore: load graph: %w", err)
 	}
+	g.Compact()
 	s.graph.mu.Lock()
 	s.graph.g = g
 	s.graph.mu.Unlock()

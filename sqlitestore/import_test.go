@@ -175,7 +175,7 @@ func TestImportWithCyclesAllowed(t *testing.T) {
 	if err != nil || len(cy.Cycles) != 1 || strings.Join(cy.Cycles[0], " ") != "A1-1 A1-2 A1-1" {
 		t.Fatalf("got %+v, %v; want the cycle A1-1 A1-2 A1-1", cy, err)
 	}
-	if _, err := svc.CriticalPath(ctx, "A1", ""); agileplus.ErrorCode(err) != agileplus.ERULE {
+	if _, err := svc.CriticalPath(ctx, "A1", "", agileplus.Page{}); agileplus.ErrorCode(err) != agileplus.ERULE {
 		t.Fatalf("got %v, want the critical path refused over a cycle", err)
 	}
 }

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/agileplus/agileplus"
@@ -172,15 +174,25 @@ func newGraphPathCmd(e *env) *cobra.Command {
 
 func newGraphCriticalCmd(e *env) *cobra.Command {
 	var project, feature string
+	var pg agileplus.Page
+	var all bool
 	cmd := &cobra.Command{
-		Use:   "critical (--project P | --feature F)",
-		Short: "Critical path by estimate, with earliest and latest start and slack of every open work package",
-		Args:  argNames(),
+		Use:   "critical (--project P | --feature F) [--limit N] [--after KEY | --all]",
+		Short: "Critical path by estimate, with earliest and latest start and slack of the open work packages",
+		Long: "Critical path by estimate, with earliest and latest start and slack of the open\n" +
+			"work packages. The path is always whole; the schedule comes a page at a time in\n" +
+			"key order: --limit work packages (default 100), after --after KEY, or every page\n" +
+			"with --all (one JSON object with --json).",
+		Example: "  agileplus graph critical --project CORE\n  agileplus graph critical --project CORE --after CORE-100\n  agileplus graph critical --feature login-flow --all --json",
+		Args:    argNames(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if (project == "") == (feature == "") {
 				return usagef(cmd, "pass exactly one of --project and --feature")
 			}
-			cp, err := e.tracker().CriticalPath(cmd.Context(), project, feature)
+			if all && pg.After != "" {
+				return usagef(cmd, "pass --after or --all, not both")
+			}
+			cp, err := criticalPath(cmd.Context(), e.tracker(), project, feature, pg, all)
 			if err != nil {
 				return err
 			}
@@ -196,12 +208,62 @@ func newGraphCriticalCmd(e *env) *cobra.Command {
 			for _, s := range cp.WPs {
 				t.row(s.Key, s.State, hours(s.Estimate), hours(s.EarliestStart), hours(s.LatestStart), hours(s.Slack))
 			}
-			return t.flush()
+			if err := t.flush(); err != nil {
+				return err
+			}
+			if cp.Next != "" {
+				fmt.Fprintf(e.stderr, "showing %s of %s open WPs; --all or --after %s for more\n", thousands(len(cp.WPs)), thousands(cp.Total), cp.Next)
+			}
+			return nil
 		},
 	}
 	cmd.Flags().StringVar(&project, "project", "", "project id or key")
 	cmd.Flags().StringVar(&feature, "feature", "", "feature id or slug")
+	cmd.Flags().IntVar(&pg.Limit, "limit", 0, "work packages per page (default 100, at most 1000)")
+	cmd.Flags().StringVar(&pg.After, "after", "", "work packages after this key: the last key of the previous page")
+	cmd.Flags().BoolVar(&all, "all", false, "every work package, a page at a time")
 	return cmd
+}
+
+// criticalPath asks for one page of the schedule, or with all for every
+// page, merged into one answer.
+func criticalPath(ctx context.Context, t agileplus.Tracker, project, feature string, pg agileplus.Page, all bool) (*agileplus.GraphCriticalPath, error) {
+	if !all {
+		return t.CriticalPath(ctx, project, feature, pg)
+	}
+	if pg.Limit == 0 {
+		pg.Limit = agileplus.MaxPageLimit
+	}
+	var res *agileplus.GraphCriticalPath
+	for {
+		cp, err := t.CriticalPath(ctx, project, feature, pg)
+		if err != nil {
+			return nil, err
+		}
+		if res == nil {
+			res = cp
+		} else {
+			res.WPs = append(res.WPs, cp.WPs...)
+		}
+		if cp.Next == "" {
+			res.Next = ""
+			return res, nil
+		}
+		pg.After = cp.Next
+	}
+}
+
+// thousands writes a count with commas: 65,130.
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
 }
 
 func newGraphImpactCmd(e *env) *cobra.Command {

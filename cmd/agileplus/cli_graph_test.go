@@ -191,13 +191,51 @@ func TestCLIGraph(t *testing.T) {
 			t.Fatalf("graph critical printed\n%s\nwant a first line naming CORE-2 -> CORE-3 -> CORE-5 of 9h", out)
 		}
 		// Columns: KEY STATE EST EARLIEST START, LATEST START, SLACK.
-		sameRows(t, "graph critical --project CORE", tableRows(table)[1:], [][]string{
+		rows := [][]string{
 			{"CORE-2", "planned", "3h", "0h", "0h", "0h"},
 			{"CORE-3", "planned", "5h", "3h", "3h", "0h"},
 			{"CORE-4", "planned", "1h", "3h", "7h", "4h"},
 			{"CORE-5", "planned", "1h", "8h", "8h", "0h"},
 			{"CORE-6", "planned", "4h", "0h", "5h", "5h"},
-		})
+		}
+		sameRows(t, "graph critical --project CORE", tableRows(table)[1:], rows)
+
+		// Pages of two: the path line on each, a hint while more follow.
+		pages := []struct {
+			args []string
+			rows [][]string
+			hint string
+		}{
+			{[]string{"--limit", "2"}, rows[:2], "showing 2 of 5 open WPs; --all or --after CORE-3 for more\n"},
+			{[]string{"--limit", "2", "--after", "CORE-3"}, rows[2:4], "showing 2 of 5 open WPs; --all or --after CORE-5 for more\n"},
+			{[]string{"--limit", "2", "--after", "CORE-5"}, rows[4:], ""},
+			{[]string{"--limit", "2", "--all"}, rows, ""},
+			{[]string{"--after", "CORE-1"}, rows, ""}, // CORE-1 is done: the page starts after it all the same
+		}
+		for _, pg := range pages {
+			args := append([]string{"graph", "critical", "--project", "CORE"}, pg.args...)
+			out, errOut, err := runCLI(t, url, args...)
+			if err != nil {
+				t.Fatalf("%v: %v", args, err)
+			}
+			head, table, _ := strings.Cut(out, "\n\n")
+			if head != "critical path (9h): CORE-2 -> CORE-3 -> CORE-5" {
+				t.Errorf("%v: got first line %q, want the whole path", args, head)
+			}
+			sameRows(t, strings.Join(args, " "), tableRows(table)[1:], pg.rows)
+			if errOut != pg.hint {
+				t.Errorf("%v: got stderr %q, want %q", args, errOut, pg.hint)
+			}
+		}
+		all := cliJSON[agileplus.GraphCriticalPath](t, url, "graph", "critical", "--project", "CORE", "--all", "--limit", "2")
+		if all.Total != 5 || len(all.WPs) != 5 || all.Next != "" || all.WPs[4].Key != "CORE-6" || len(all.Path) != 3 {
+			t.Errorf("critical --all --json: got total %d, %d WPs, next %q, path %v; want every one of 5 in one object", all.Total, len(all.WPs), all.Next, graphKeys(all.Path))
+		}
+		page := cliJSON[agileplus.GraphCriticalPath](t, url, "graph", "critical", "--project", "CORE", "--limit", "3")
+		if page.Total != 5 || len(page.WPs) != 3 || page.Next != "CORE-4" {
+			t.Errorf("critical --limit 3 --json: got total %d, %d WPs, next %q; want 5, 3, CORE-4", page.Total, len(page.WPs), page.Next)
+		}
+
 		cp := cliJSON[agileplus.GraphCriticalPath](t, url, "graph", "critical", "--feature", "core-api")
 		if cp.Length != 9 || !slices.Equal(graphKeys(cp.Path), []string{"CORE-2", "CORE-3", "CORE-5"}) || len(cp.WPs) != 5 {
 			t.Errorf("critical --feature --json: length %v, path %v, %d WPs; want 9, [CORE-2 CORE-3 CORE-5], 5", cp.Length, graphKeys(cp.Path), len(cp.WPs))
@@ -319,6 +357,9 @@ func TestCLIGraphBadInput(t *testing.T) {
 		{"critical with an argument", []string{"graph", "critical", "CORE"}, []string{`unexpected argument "CORE"`}, "", true},
 		{"critical without project or feature", []string{"graph", "critical"}, []string{"exactly one of --project and --feature"}, "", true},
 		{"critical with both", []string{"graph", "critical", "--project", "CORE", "--feature", "core-api"}, []string{"exactly one of --project and --feature"}, "", true},
+		{"critical with after and all", []string{"graph", "critical", "--project", "CORE", "--after", "CORE-2", "--all"}, []string{"--after or --all"}, "", true},
+		{"critical after not a key", []string{"graph", "critical", "--project", "CORE", "--after", "core"}, []string{"after must be the last WP key"}, agileplus.EINVALID, true},
+		{"critical limit too large", []string{"graph", "critical", "--project", "CORE", "--limit", "1001"}, []string{"limit"}, agileplus.EINVALID, true},
 		{"bad format", []string{"graph", "export", "CORE", "--format", "png"}, []string{`unknown format "png"`, "json, dot, mermaid or compact"}, agileplus.EINVALID, true},
 		{"empty format", []string{"graph", "export", "CORE", "--format", ""}, []string{"format is required"}, agileplus.EINVALID, true},
 		{"depth without transitive", []string{"graph", "blockers", "CORE-5", "--depth", "2"}, []string{"--depth needs --transitive"}, "", true},

@@ -155,9 +155,17 @@ func TestEndToEnd(t *testing.T) {
 		if _, err := c.Path(ctx, "CORE-1", "WEB-1"); agileplus.ErrorCode(err) != agileplus.ENOTFOUND {
 			t.Fatalf("got %v, want no path", err)
 		}
-		cp := must(c.CriticalPath(ctx, "CORE", ""))
-		if cp.Length != 2 || len(cp.Path) != 2 {
-			t.Fatalf("got critical path %+v, want CORE-3 -> CORE-2 of 2h", cp)
+		cp := must(c.CriticalPath(ctx, "CORE", "", agileplus.Page{}))
+		if cp.Length != 2 || len(cp.Path) != 2 || cp.Total != 2 || len(cp.WPs) != 2 || cp.Next != "" {
+			t.Fatalf("got critical path %+v, want CORE-3 -> CORE-2 of 2h, both WPs on one page", cp)
+		}
+		cp = must(c.CriticalPath(ctx, "CORE", "", agileplus.Page{Limit: 1}))
+		if len(cp.WPs) != 1 || cp.WPs[0].Key != "CORE-2" || cp.Next != "CORE-2" || cp.Total != 2 || len(cp.Path) != 2 {
+			t.Fatalf("got first page %+v, want CORE-2 of 2, next CORE-2, the whole path", cp)
+		}
+		cp = must(c.CriticalPath(ctx, "CORE", "", agileplus.Page{After: cp.Next, Limit: 1}))
+		if len(cp.WPs) != 1 || cp.WPs[0].Key != "CORE-3" || cp.Next != "" || len(cp.Path) != 2 {
+			t.Fatalf("got last page %+v, want CORE-3, no next, the whole path", cp)
 		}
 		im := must(c.Impact(ctx, "CORE-3", 0))
 		if im.Count != 1 || im.WPs[0].Key != "CORE-2" {
