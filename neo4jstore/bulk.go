@@ -304,57 +304,26 @@ func (t *Tx) lastGseq(ctx context.Context) error {
 }
 
 // AppendEvents stores the events in order with the next global sequences
-// and puts them in the outbox (label Pending), as AppendEvent does; it
-// sets their GlobalSeq.
+// and puts them in the outbox (label Pending), as AppendEvent does, in one
+// statement with whatever was appended before; it sets their GlobalSeq.
 func (t *Tx) AppendEvents(ctx context.Context, es []*agileplus.Event) error {
-	if len(es) == 0 {
-		return nil
-	}
-	if err := t.lastGseq(ctx); err != nil {
-		return err
-	}
-	rows := make([]any, len(es))
-	for i, e := range es {
-		rows[i] = map[string]any{"gseq": t.gseq + 1 + int64(i), "id": e.ID, "type": e.Type, "entityKind": e.EntityKind,
-			"entityID": e.EntityID, "projectKey": e.ProjectKey, "featureID": e.FeatureID, "seq": e.Seq, "prevHash": e.PrevHash,
-			"hash": e.Hash, "time": fmtTime(e.Time), "actor": e.Actor, "data": string(e.Data), "traceparent": e.TraceParent}
-	}
-	_, err := t.run(ctx, "append events", `UNWIND $rows AS r
-		CREATE (e:Event:Pending {gseq: r.gseq, id: r.id, type: r.type, entity_kind: r.entityKind,
-			entity_id: r.entityID, project_key: r.projectKey, feature_id: r.featureID, seq: r.seq, prev_hash: r.prevHash, hash: r.hash,
-			time: r.time, actor: r.actor, data: r.data, traceparent: r.traceparent})`, map[string]any{"rows": rows})
-	if err != nil {
-		if isConstraint(t.err) {
-			return agileplus.Errorf(agileplus.ECONFLICT, "one of %d events was appended concurrently", len(es))
+	for _, e := range es {
+		if err := t.AppendEvent(ctx, e); err != nil {
+			return err
 		}
-		return err
 	}
-	for i, e := range es {
-		e.GlobalSeq = t.gseq + 1 + int64(i)
-	}
-	t.gseq += int64(len(es))
-	return nil
+	return t.flush(ctx)
 }
 
-// AppendAudits stores audit entries, as AppendAudit does.
+// AppendAudits stores audit entries, as AppendAudit does, in one statement
+// with whatever was appended before.
 func (t *Tx) AppendAudits(ctx context.Context, as []*agileplus.AuditEntry) error {
-	if len(as) == 0 {
-		return nil
+	for _, a := range as {
+		if err := t.AppendAudit(ctx, a); err != nil {
+			return err
+		}
 	}
-	rows := make([]any, len(as))
-	for i, a := range as {
-		rows[i] = map[string]any{"featureID": a.FeatureID, "seq": a.Seq, "eventID": a.EventID, "eventType": a.EventType, "entityID": a.EntityID,
-			"time": fmtTime(a.Time), "actor": a.Actor, "summary": a.Summary, "forced": a.Forced, "reason": a.Reason,
-			"detail": string(a.Detail), "prevHash": a.PrevHash, "hash": a.Hash}
-	}
-	_, err := t.run(ctx, "append audits", `UNWIND $rows AS r
-		CREATE (:AuditEntry {feature_id: r.featureID, seq: r.seq, event_id: r.eventID,
-			event_type: r.eventType, entity_id: r.entityID, time: r.time, actor: r.actor, summary: r.summary, forced: r.forced,
-			reason: r.reason, detail: r.detail, prev_hash: r.prevHash, hash: r.hash})`, map[string]any{"rows": rows})
-	if err != nil && isConstraint(t.err) {
-		return agileplus.Errorf(agileplus.ECONFLICT, "one of %d audit entries was appended concurrently", len(as))
-	}
-	return err
+	return t.flush(ctx)
 }
 
 // FenceTokens returns the fencing counters of the WPs, in order, in one

@@ -32,8 +32,8 @@ const eventMap = `e {.gseq, .id, .type, .entity_kind, .entity_id, .project_key, 
 
 // EventHead returns the seq and hash of the entity's last event.
 func (t *Tx) EventHead(ctx context.Context, entityID string) (int64, string, error) {
-	return t.chainHead(ctx, "event head", `MATCH (e:Event) USING INDEX e:Event(entity_id, seq)
-		WHERE e.entity_id = $id AND e.seq IS NOT NULL RETURN e.seq, e.hash ORDER BY e.seq DESC LIMIT 1`, entityID)
+	return t.head(ctx, true, entityID, "event head", `MATCH (e:Event) USING INDEX e:Event(entity_id, seq)
+		WHERE e.entity_id = $id AND e.seq IS NOT NULL RETURN e.seq, e.hash ORDER BY e.seq DESC LIMIT 1`)
 }
 
 // chainHead returns the last link of a chain (0, "" for an empty chain).
@@ -47,38 +47,36 @@ func (t *Tx) chainHead(ctx context.Context, op, q, id string) (int64, string, er
 	return seq, hash, nil
 }
 
-// AppendEvent stores the event with the next global sequence and puts it
-// in the outbox. The transaction holds the write lock, so the next global
-// sequence is the highest stored one plus 1, read once per transaction.
+// AppendEvent gives the event the next global sequence and puts it, in
+// the outbox, among the appends the next flush creates. The transaction
+// holds the write lock, so the next global sequence is the highest stored
+// one plus 1, read once per transaction if the store does not know it.
 // (Incrementing a sequence on the lock node instead would lock it a second
 // time, which Neo4j reports as a deadlock with every writer queued on it.)
 func (t *Tx) AppendEvent(ctx context.Context, e *agileplus.Event) error {
+	if t.done {
+		return errClosed
+	}
 	if err := t.lastGseq(ctx); err != nil {
 		return err
 	}
 	gseq := t.gseq + 1
-	_, err := t.run(ctx, "append event", `CREATE (e:Event:Pending {gseq: $gseq, id: $id, type: $type, entity_kind: $entityKind,
-			entity_id: $entityID, project_key: $projectKey, feature_id: $featureID, seq: $seq, prev_hash: $prevHash, hash: $hash,
-			time: $time, actor: $actor, data: $data, traceparent: $traceparent})`,
-		map[string]any{"gseq": gseq, "id": e.ID, "type": e.Type, "entityKind": e.EntityKind, "entityID": e.EntityID, "projectKey": e.ProjectKey,
-			"featureID": e.FeatureID, "seq": e.Seq, "prevHash": e.PrevHash, "hash": e.Hash, "time": fmtTime(e.Time),
-			"actor": e.Actor, "data": string(e.Data), "traceparent": e.TraceParent})
-	if err != nil {
-		if isConstraint(t.err) {
-			return agileplus.Errorf(agileplus.ECONFLICT, "event %d of %s was appended concurrently", e.Seq, e.EntityID)
-		}
-		return err
-	}
+	t.pendingEvents = append(t.pendingEvents, eventParams(e, gseq))
+	t.setHead(true, e.EntityID, chainHead{e.Seq, e.Hash})
 	t.gseq, e.GlobalSeq = gseq, gseq
 	return nil
 }
 
 // Events lists events by global sequence, or one entity's by its seq.
 func (t *Tx) Events(ctx context.Context, f agileplus.EventFilter) ([]*agileplus.Event, error) {
-	q := `MATCH (e:Event) USING INDEX e:Event(gseq) WHERE e.gseq > $after RETURN ` + eventMap + ` ORDER BY e.gseq LIMIT $limit`
+	if err := t.flush(ctx); err != nil {
+		return nil, err
+	}
+	q := `MATCH (e:Event) USING INDEX e:Event(gseq) WHERE e.gseq > $after
+		WITH e ORDER BY e.gseq LIMIT $limit RETURN ` + eventMap
 	if f.EntityID != "" {
 		q = `MATCH (e:Event) USING INDEX e:Event(entity_id, seq) WHERE e.entity_id = $entity AND e.seq IS NOT NULL AND e.gseq > $after
-			RETURN ` + eventMap + ` ORDER BY e.seq LIMIT $limit`
+			WITH e ORDER BY e.seq LIMIT $limit RETURN ` + eventMap
 	}
 	rows, err := t.runMaps(ctx, "events", q, map[string]any{"entity": f.EntityID, "after": f.After, "limit": limit(f.Limit)})
 	if err != nil {
@@ -91,28 +89,28 @@ func (t *Tx) Events(ctx context.Context, f agileplus.EventFilter) ([]*agileplus.
 
 // AuditHead returns the seq and hash of the feature's last audit entry.
 func (t *Tx) AuditHead(ctx context.Context, featureID string) (int64, string, error) {
-	return t.chainHead(ctx, "audit head", `MATCH (a:AuditEntry) USING INDEX a:AuditEntry(feature_id, seq)
-		WHERE a.feature_id = $id AND a.seq IS NOT NULL RETURN a.seq, a.hash ORDER BY a.seq DESC LIMIT 1`, featureID)
+	return t.head(ctx, false, featureID, "audit head", `MATCH (a:AuditEntry) USING INDEX a:AuditEntry(feature_id, seq)
+		WHERE a.feature_id = $id AND a.seq IS NOT NULL RETURN a.seq, a.hash ORDER BY a.seq DESC LIMIT 1`)
 }
 
-// AppendAudit stores an audit entry.
+// AppendAudit puts an audit entry among the appends the next flush
+// creates.
 func (t *Tx) AppendAudit(ctx context.Context, a *agileplus.AuditEntry) error {
-	_, err := t.run(ctx, "append audit", `CREATE (:AuditEntry {feature_id: $featureID, seq: $seq, event_id: $eventID,
-			event_type: $eventType, entity_id: $entityID, time: $time, actor: $actor, summary: $summary, forced: $forced,
-			reason: $reason, detail: $detail, prev_hash: $prevHash, hash: $hash})`,
-		map[string]any{"featureID": a.FeatureID, "seq": a.Seq, "eventID": a.EventID, "eventType": a.EventType, "entityID": a.EntityID,
-			"time": fmtTime(a.Time), "actor": a.Actor, "summary": a.Summary, "forced": a.Forced, "reason": a.Reason,
-			"detail": string(a.Detail), "prevHash": a.PrevHash, "hash": a.Hash})
-	if err != nil && isConstraint(t.err) {
-		return agileplus.Errorf(agileplus.ECONFLICT, "audit entry %d of feature %s was appended concurrently", a.Seq, a.FeatureID)
+	if t.done {
+		return errClosed
 	}
-	return err
+	t.pendingAudits = append(t.pendingAudits, auditParams(a))
+	t.setHead(false, a.FeatureID, chainHead{a.Seq, a.Hash})
+	return nil
 }
 
 // Audit returns a feature's audit entries after a seq.
 func (t *Tx) Audit(ctx context.Context, featureID string, after int64, lim int) ([]*agileplus.AuditEntry, error) {
+	if err := t.flush(ctx); err != nil {
+		return nil, err
+	}
 	rows, err := t.runMaps(ctx, "audit", `MATCH (a:AuditEntry) USING INDEX a:AuditEntry(feature_id, seq) WHERE a.feature_id = $feature AND a.seq > $after
-		RETURN a {.*} ORDER BY a.seq LIMIT $limit`, map[string]any{"feature": featureID, "after": after, "limit": limit(lim)})
+		WITH a ORDER BY a.seq LIMIT $limit RETURN a {.*}`, map[string]any{"feature": featureID, "after": after, "limit": limit(lim)})
 	if err != nil {
 		return nil, err
 	}
@@ -135,7 +133,7 @@ func (s *Store) PendingEvents(ctx context.Context, after int64, lim int) ([]*agi
 	err := s.View(ctx, func(rt agileplus.ReadTx) error {
 		t := rt.(*Tx)
 		rows, err := t.runMaps(ctx, "pending events", `MATCH (e:Pending) USING INDEX e:Pending(gseq) WHERE e.gseq > $after
-			RETURN `+eventMap+` ORDER BY e.gseq LIMIT $limit`,
+			WITH e ORDER BY e.gseq LIMIT $limit RETURN `+eventMap,
 			map[string]any{"after": after, "limit": limit(lim)})
 		if err != nil {
 			return err

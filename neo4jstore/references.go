@@ -36,7 +36,7 @@ func (t *Tx) References(ctx context.Context, wpID string) ([]*agileplus.Referenc
 // AllReferences pages through every reference by id.
 func (t *Tx) AllReferences(ctx context.Context, p agileplus.Page) ([]*agileplus.Reference, error) {
 	rows, err := t.runMaps(ctx, "references", `MATCH (w:WorkPackage)-[r:REFERENCES]->(c) WHERE r.id > $after
-		RETURN `+refMap+` AS ref ORDER BY ref.id LIMIT $limit`, map[string]any{"after": p.After, "limit": limit(p.Limit)})
+		WITH w, r, c ORDER BY r.id LIMIT $limit RETURN `+refMap+` AS ref`, map[string]any{"after": p.After, "limit": limit(p.Limit)})
 	if err != nil {
 		return nil, err
 	}

@@ -84,6 +84,7 @@ type Store struct {
 	log       *slog.Logger
 	bookmarks neo4j.BookmarkManager
 	graph     graphCache
+	heads     heads
 	closed    atomic.Bool
 }
 

@@ -22,6 +22,15 @@ type Tx struct {
 
 	gseq     int64 // the last global sequence, once gseqRead
 	gseqRead bool
+
+	// Write transactions (see heads.go): the counter and epoch the lock
+	// saw, the store's remembered heads if they hold, the heads this
+	// transaction appended or read, and the appends not yet flushed.
+	writes                       int64
+	epoch                        string
+	known                        *heads
+	events, audits               map[string]chainHead
+	pendingEvents, pendingAudits []any
 }
 
 var _ agileplus.Tx = (*Tx)(nil)
@@ -32,13 +41,17 @@ var _ agileplus.Tx = (*Tx)(nil)
 // not write the counter again: Neo4j would report a deadlock with the
 // writers queued on it.
 func (t *Tx) lock(ctx context.Context) error {
-	recs, err := t.run(ctx, "lock", `MATCH (c:Counter {name: 'gseq'}) SET c.writes = c.writes + 1 RETURN c.writes`, nil)
+	recs, err := t.run(ctx, "lock", `MATCH (c:Counter {name: 'gseq'})
+		SET c.writes = c.writes + 1, c.epoch = coalesce(c.epoch, randomUUID()) RETURN c.writes, c.epoch`, nil)
 	if err != nil {
 		return err
 	}
 	if len(recs) == 0 {
 		return agileplus.Errorf(agileplus.EUNAVAILABLE, "neo4j store: the database at %s has no gseq counter: it was emptied under a running store; restart to set it up again", t.s.url)
 	}
+	t.writes, _ = recs[0].Values[0].(int64)
+	t.epoch, _ = recs[0].Values[1].(string)
+	t.s.heads.begin(t, t.epoch, t.writes)
 	return nil
 }
 
@@ -252,7 +265,7 @@ func (t *Tx) Project(ctx context.Context, ref string) (*agileplus.Project, error
 
 // Projects lists projects by id.
 func (t *Tx) Projects(ctx context.Context, pg agileplus.Page) ([]*agileplus.Project, error) {
-	rows, err := t.runMaps(ctx, "projects", `MATCH (p:Project) WHERE p.id > $after RETURN p {.*} ORDER BY p.id LIMIT $limit`,
+	rows, err := t.runMaps(ctx, "projects", `MATCH (p:Project) WHERE p.id > $after WITH p ORDER BY p.id LIMIT $limit RETURN p {.*}`,
 		map[string]any{"after": pg.After, "limit": limit(pg.Limit)})
 	if err != nil {
 		return nil, err
@@ -327,7 +340,7 @@ func (t *Tx) Feature(ctx context.Context, ref string) (*agileplus.Feature, error
 // Features lists a project's features by id.
 func (t *Tx) Features(ctx context.Context, projectID string, pg agileplus.Page) ([]*agileplus.Feature, error) {
 	rows, err := t.runMaps(ctx, "features", `MATCH (f:Feature) WHERE f.project_id = $project AND f.id > $after
-		RETURN f {.*} ORDER BY f.id LIMIT $limit`,
+		WITH f ORDER BY f.id LIMIT $limit RETURN f {.*}`,
 		map[string]any{"project": projectID, "after": pg.After, "limit": limit(pg.Limit)})
 	if err != nil {
 		return nil, err

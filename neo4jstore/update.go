@@ -94,6 +94,9 @@ func (s *Store) update(ctx context.Context, fn func(agileplus.Tx) error) (retry 
 	if err := runFn(fn, t); err != nil {
 		return isRetryable(t.err), err
 	}
+	if err := t.flush(ctx); err != nil {
+		return isRetryable(t.err), err
+	}
 	if t.err != nil {
 		// fn went on after a failed statement; the server has rolled the
 		// transaction back.
@@ -106,6 +109,7 @@ func (s *Store) update(ctx context.Context, fn func(agileplus.Tx) error) (retry 
 	// commit is not abandoned when ctx ends.
 	committed = true
 	if err := ntx.Commit(context.WithoutCancel(ctx)); err != nil {
+		s.heads.forget()
 		var ne *neo4j.Neo4jError
 		if errors.As(err, &ne) {
 			// The server answered: the transaction was rolled back.
@@ -116,6 +120,7 @@ func (s *Store) update(ctx context.Context, fn func(agileplus.Tx) error) (retry 
 		}
 		return false, agileplus.Errorf(agileplus.EUNAVAILABLE, "neo4j store: commit: Neo4j at %s: %v; the change may or may not have been committed", s.url, err)
 	}
+	s.heads.commit(t)
 	return false, nil
 }
 

@@ -27,7 +27,9 @@ import org.neo4j.logging.log4j.Log4jLogProvider;
  * and everything Neo4j writes lives under DIR, so a second run on the same DIR
  * finds the data of the first. The line {@code NEO4J READY bolt://127.0.0.1:PORT}
  * on stdout says Bolt accepts clients. SIGTERM shuts down cleanly; so does the
- * end of stdin, which ties the server's life to its parent's.
+ * end of stdin, which ties the server's life to its parent's. The system
+ * property {@code neo4jtest.pagecache} sets the page cache in bytes (96 MB
+ * when absent).
  */
 public final class Launcher {
     private static final String READY = "NEO4J READY";
@@ -90,8 +92,10 @@ public final class Launcher {
                         GraphDatabaseSettings.auth_enabled, true,
                         GraphDatabaseSettings.udc_enabled, false))
                 .setConfig(Map.of(
-                        // Small enough for a shared 2-core machine, big enough for test data.
-                        GraphDatabaseSettings.pagecache_memory, 96L * 1024 * 1024,
+                        // Small enough for a shared 2-core machine, big enough for test
+                        // data; a benchmark on a large graph raises it with
+                        // -Dneo4jtest.pagecache=BYTES.
+                        GraphDatabaseSettings.pagecache_memory, Long.getLong("neo4jtest.pagecache", 96L * 1024 * 1024),
                         GraphDatabaseSettings.pagecache_warmup_enabled, false,
                         // Transaction logs: no 256 MB preallocation per database, and
                         // only what recovery needs.
