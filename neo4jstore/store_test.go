@@ -332,3 +332,99 @@ func TestViewCannotWrite(t *testing.T) {
 		t.Fatalf("project written in a View: got %v, want %s", err, agileplus.ENOTFOUND)
 	}
 }
+
+// TestRememberedHeads writes one WP's event chain and one feature's audit
+// chain from two stores, in turns and then at once, with refused commands
+// in between: each store remembers chain heads between its commits only
+// while nobody else wrote, so every write must succeed and both chains
+// and the global sequence must come out whole.
+func TestRememberedHeads(t *testing.T) {
+	srv := neo4jtest.Shared(t)
+	a := open(t, srv)
+	ctx := agileplus.WithActor(t.Context(), "test")
+	b, err := neo4jstore.Open(ctx, neo4jstore.Config{URL: srv.URL(), User: srv.User(), Password: srv.Password()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	svcs := []*agileplus.Service{
+		{Store: a, Now: time.Now, IDs: agileplus.NewIDGenerator(time.Now)},
+		{Store: b, Now: time.Now, IDs: agileplus.NewIDGenerator(time.Now)},
+	}
+	if _, err := svcs[0].CreateProject(ctx, agileplus.ProjectCreate{Key: "CORE", Name: "Core"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svcs[0].CreateFeature(ctx, "CORE", agileplus.FeatureCreate{Slug: "alpha", Title: "Alpha"}); err != nil {
+		t.Fatal(err)
+	}
+	w, err := svcs[1].CreateWP(ctx, "alpha", agileplus.WPCreate{Title: "wp"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	update := func(svc *agileplus.Service, i int) error {
+		title := fmt.Sprint("title ", i)
+		_, err := svc.UpdateWP(ctx, w.Key, agileplus.WPUpdate{Title: &title}, 0)
+		return err
+	}
+	updates := 0
+	for i, who := range []int{0, 0, 1, 0, 1, 1, 0, 0} {
+		if err := update(svcs[who], i); err != nil {
+			t.Fatalf("update %d through store %d: %v", i, who, err)
+		}
+		updates++
+		// A refused command rolls back; what the store remembers stays true.
+		title := "stale"
+		if _, err := svcs[who].UpdateWP(ctx, w.Key, agileplus.WPUpdate{Title: &title}, 1); agileplus.ErrorCode(err) != agileplus.ECONFLICT {
+			t.Fatalf("update with a stale version: got %v, want ECONFLICT", err)
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 40)
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 5 {
+				errs <- update(svcs[g%2], 100+g*10+i)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("concurrent update: %v", err)
+		}
+		updates++
+	}
+
+	var all, chain []*agileplus.Event
+	err = b.View(ctx, func(tx agileplus.ReadTx) (err error) {
+		if all, err = tx.Events(ctx, agileplus.EventFilter{Limit: -1}); err != nil {
+			return err
+		}
+		chain, err = tx.Events(ctx, agileplus.EventFilter{EntityID: w.ID, Limit: -1})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range all {
+		if e.GlobalSeq != int64(i+1) {
+			t.Fatalf("event %d: global sequence %d, want %d", i, e.GlobalSeq, i+1)
+		}
+	}
+	if len(chain) != 1+updates {
+		t.Fatalf("got %d events of the WP, want %d", len(chain), 1+updates)
+	}
+	for i, e := range chain {
+		if e.Seq != int64(i+1) || (i > 0 && e.PrevHash != chain[i-1].Hash) || e.Hash != e.ComputeHash() {
+			t.Fatalf("event %d of the WP: seq %d, chain broken or hash wrong", i, e.Seq)
+		}
+	}
+	v, err := svcs[0].VerifyAudit(ctx, "alpha")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !v.Valid || v.Entries != int64(2+updates) {
+		t.Fatalf("audit of alpha: %+v, want OK with %d entries", v, 2+updates)
+	}
+}
