@@ -129,6 +129,15 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
+	if l, ok := v.(*List[*agileplus.WP]); ok && fastLists {
+		bp := listBufs.Get().(*[]byte)
+		defer listBufs.Put(bp)
+		if b, ok := appendWPList((*bp)[:0], l); ok {
+			*bp = b
+			w.Write(b)
+			return
+		}
+	}
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	enc.Encode(v)
