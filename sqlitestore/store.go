@@ -42,6 +42,10 @@ type Config struct {
 type Store struct {
 	writer *sql.DB // one connection, owned by the writer goroutine
 	reader *sql.DB
+	// readStmts holds the read transactions' statements, prepared once
+	// per reader connection (query -> *sql.Stmt); readStmtN counts them.
+	readStmts sync.Map
+	readStmtN atomic.Int32
 
 	graph    graphIndex
 	graphErr atomic.Pointer[error] // set when the index could not be rebuilt
@@ -129,6 +133,7 @@ func (s *Store) Close() error {
 		s.mu.Unlock()
 		close(s.quit)
 		<-s.writerDone
+		s.readStmts.Range(func(_, v any) bool { v.(*sql.Stmt).Close(); return true })
 		err = errors.Join(s.reader.Close(), s.writer.Close())
 	})
 	return err
@@ -197,7 +202,32 @@ func (s *Store) View(ctx context.Context, fn func(agileplus.ReadTx) error) error
 		return unavailable("begin read", err)
 	}
 	defer sqltx.Rollback()
-	return fn(&Tx{tx: sqltx, s: s})
+	return fn(&Tx{tx: sqltx, s: s, read: true})
+}
+
+// maxReadStmts bounds the statements readStmt keeps; queries past it are
+// prepared each time.
+const maxReadStmts = 256
+
+// readStmt returns q prepared on the reader pool, preparing it the first
+// time: parsing a query costs more than running a small one.
+func (s *Store) readStmt(ctx context.Context, q string) *sql.Stmt {
+	if v, ok := s.readStmts.Load(q); ok {
+		return v.(*sql.Stmt)
+	}
+	if s.readStmtN.Load() >= maxReadStmts {
+		return nil
+	}
+	st, err := s.reader.PrepareContext(ctx, q)
+	if err != nil {
+		return nil
+	}
+	if v, loaded := s.readStmts.LoadOrStore(q, st); loaded {
+		st.Close()
+		return v.(*sql.Stmt)
+	}
+	s.readStmtN.Add(1)
+	return st
 }
 
 func unavailable(op string, err error) error {

@@ -19,6 +19,7 @@ type Tx struct {
 	gops  []graphOp            // graph changes of the running command (writes only)
 	s     *Store               // for the graph index
 	local map[string]*sql.Stmt // statements prepared for this transaction only
+	read  bool                 // a View: statements come from Store.readStmt
 }
 
 var _ agileplus.Tx = (*Tx)(nil)
@@ -26,6 +27,12 @@ var _ agileplus.Tx = (*Tx)(nil)
 // stmt returns the prepared form of q bound to this transaction, or nil; a
 // query seen for the first time is prepared after this transaction ends.
 func (t *Tx) stmt(ctx context.Context, q string) *sql.Stmt {
+	if t.read {
+		if st := t.s.readStmt(ctx, q); st != nil {
+			return t.tx.StmtContext(ctx, st)
+		}
+		return nil
+	}
 	if t.stmts == nil {
 		return nil
 	}
