@@ -141,20 +141,27 @@ func (s *Store) Impact(ctx context.Context, ref string, limit int) (*agileplus.G
 	if limit <= 0 {
 		limit = -1
 	}
+	// Two passes over the same expansion: the counts and the estimate (in
+	// key order), then the first limit by depth. Carrying the list of every
+	// dependent into the second (a COLLECT over it, or an UNWIND of it)
+	// makes Neo4j account the whole list to every row: over a 2 GB
+	// transaction memory at 40,000 dependents.
 	q := `MATCH (s:WorkPackage {` + refProp(ref) + `: $ref})
-		OPTIONAL MATCH p = (s)<-[:DEPENDS_ON*1..]-(w:WorkPackage) WHERE w <> s
-		WITH s, w, min(length(p)) AS depth
-		ORDER BY ` + keyOrder("w") + `
-		WITH s, collect(CASE WHEN w IS NOT NULL THEN {w: w, depth: depth} END) AS rows
-		WITH s, rows, [r IN rows WHERE r.w.state <> 'done' | r.w.estimate] AS open
-		RETURN ` + wpFields("s") + `, size(rows), size(open), reduce(sum = 0.0, e IN open | sum + e),
-			COLLECT {
-				UNWIND rows AS r
-				WITH r.w AS w, r.depth AS depth
-				ORDER BY depth, ` + keyOrder("w") + `
-				LIMIT $limit
-				RETURN ` + wpFields("w") + ` + [depth]
-			}`
+		CALL {
+			WITH s
+			OPTIONAL MATCH (s)<-[:DEPENDS_ON*1..]-(w:WorkPackage) WHERE w <> s
+			WITH DISTINCT w ORDER BY ` + keyOrder("w") + `
+			RETURN count(w) AS n, collect(CASE WHEN w.state <> 'done' THEN w.estimate END) AS open
+		}
+		CALL {
+			WITH s
+			OPTIONAL MATCH p = (s)<-[:DEPENDS_ON*1..]-(w:WorkPackage) WHERE w <> s
+			WITH w, min(length(p)) AS depth
+			ORDER BY depth, ` + keyOrder("w") + `
+			LIMIT $limit
+			RETURN collect(CASE WHEN w IS NOT NULL THEN ` + wpFields("w") + ` + [depth] END) AS listed
+		}
+		RETURN ` + wpFields("s") + `, n, size(open), reduce(sum = 0.0, e IN open | sum + e), listed`
 	var res *agileplus.GraphImpact
 	err := s.View(ctx, func(rt agileplus.ReadTx) error {
 		recs, err := rt.(*Tx).run(ctx, "impact", q, map[string]any{"ref": ref, "limit": limitParam(limit)})
