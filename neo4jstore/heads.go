@@ -44,6 +44,10 @@ type heads struct {
 	gseq   int64
 	events map[string]chainHead
 	audits map[string]chainHead
+	// gen counts the times the maps were dropped: a transaction that
+	// began on them adds to them at its commit only if they are still
+	// the same.
+	gen uint64
 }
 
 // begin gives a transaction that took the lock, and saw the counter at
@@ -52,27 +56,40 @@ func (h *heads) begin(t *Tx, epoch string, writes int64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.writes == 0 || writes != h.writes+1 || epoch != h.epoch {
-		h.writes, h.events, h.audits = 0, nil, nil
+		h.drop()
 		return
 	}
 	t.gseq, t.gseqRead = h.gseq, true
-	t.known = h
+	t.known, t.knownGen = h, h.gen
+}
+
+func (h *heads) drop() {
+	h.writes, h.events, h.audits = 0, nil, nil
+	h.gen++
 }
 
 // commit records what a committed transaction leaves: the counter it set
-// and the heads it appended or read. A transaction that saw someone
-// else's write started from nothing and fills the maps again.
+// and the heads it appended or read. Commits of one process may get here
+// out of order (the next writer's lock returns as soon as the server has
+// committed): an older one than what is recorded changes nothing. A
+// transaction that did not begin on the maps as they are replaces them
+// with its own heads.
 func (h *heads) commit(t *Tx) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if t.known != h {
+	if h.writes != 0 && t.epoch == h.epoch && t.writes <= h.writes {
+		return
+	}
+	if t.known != h || t.knownGen != h.gen {
 		h.events, h.audits = nil, nil
+		h.gen++
 	}
 	h.epoch, h.writes = t.epoch, t.writes
 	if t.gseqRead {
 		h.gseq = t.gseq
 	} else {
-		h.writes = 0 // no event appended and the sequence never read
+		h.drop() // no event appended and the sequence never read
+		return
 	}
 	h.events = merge(h.events, t.events)
 	h.audits = merge(h.audits, t.audits)
@@ -81,7 +98,7 @@ func (h *heads) commit(t *Tx) {
 // forget drops everything: a commit whose outcome is unknown.
 func (h *heads) forget() {
 	h.mu.Lock()
-	h.writes, h.events, h.audits = 0, nil, nil
+	h.drop()
 	h.mu.Unlock()
 }
 

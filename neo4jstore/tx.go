@@ -29,6 +29,7 @@ type Tx struct {
 	writes                       int64
 	epoch                        string
 	known                        *heads
+	knownGen                     uint64
 	events, audits               map[string]chainHead
 	pendingEvents, pendingAudits []any
 }
