@@ -30,19 +30,23 @@ import (
 //
 // Memory, measured by BenchmarkGraphMemory (runtime.MemStats after GC) on
 // 100,000 WPs in 10 projects of 100 features with 300,000 edges, ids of 29
-// bytes and keys of about 8: 241 bytes per WP (the 64-byte node, two
-// adjacency slice headers, id and key strings and the two lookup maps) and
-// 11.3 bytes per edge (an int32 in each direction plus slice growth
-// headroom): 27.5 MB in all. Each query running at a time also keeps up to
+// bytes and keys of about 8: 250 bytes per WP (the 64-byte node, its
+// 8-byte open estimate, two adjacency slice headers, id and key strings
+// and the two lookup maps) and 13.2 bytes per edge (an int32 in each
+// direction, slice growth headroom, and the room lists that grew since the
+// last Compact left behind; about 8 right after one): 28.9 MB in all. Each query running at a time also keeps up to
 // about 55 bytes per WP of pooled scratch.
 type Graph struct {
-	nodes  []gnode
-	out    [][]int32 // depends_on targets, in key order
-	in     [][]int32 // dependents, in key order
-	byID   map[string]int32
-	byKey  map[string]int32
-	syms   []string         // interned project ids, feature ids and states
-	symIdx map[string]int32 // inverse of syms
+	nodes []gnode
+	// openEst[v] is the estimate of WP v if it is not done, -1 if it is:
+	// what impact adds up, 8 bytes a WP instead of a 64-byte gnode.
+	openEst []float64
+	out     [][]int32 // depends_on targets, in key order
+	in      [][]int32 // dependents, in key order
+	byID    map[string]int32
+	byKey   map[string]int32
+	syms    []string         // interned project ids, feature ids and states
+	symIdx  map[string]int32 // inverse of syms
 	// projects are in the order of their keys, members[project sym] in
 	// key order: together they list every WP in key order.
 	projects []gproject
@@ -194,6 +198,7 @@ func (g *Graph) PutNode(n GraphNode) error {
 	if !ok {
 		v = int32(len(g.nodes))
 		g.nodes = append(g.nodes, gn)
+		g.openEst = append(g.openEst, g.openEstimate(gn))
 		g.out = append(g.out, nil)
 		g.in = append(g.in, nil)
 		g.byID[n.ID] = v
@@ -220,6 +225,7 @@ func (g *Graph) PutNode(n GraphNode) error {
 		g.members[old.project] = slices.DeleteFunc(g.members[old.project], func(x int32) bool { return x == v })
 	}
 	g.nodes[v] = gn
+	g.openEst[v] = g.openEstimate(gn)
 	if old.key != gn.key {
 		// Keys do not change in practice; if one does, every list holding
 		// v is re-sorted.
@@ -239,6 +245,13 @@ func (g *Graph) PutNode(n GraphNode) error {
 		g.members[project] = g.insertSorted(g.members[project], v)
 	}
 	return nil
+}
+
+func (g *Graph) openEstimate(n gnode) float64 {
+	if n.state == g.done {
+		return -1
+	}
+	return n.est
 }
 
 // order is the key order: project key, then key number.
@@ -656,9 +669,9 @@ func (g *Graph) reach(src int32, adj [][]int32, maxDepth, limit int, imp *GraphI
 		// order.
 		imp.Count = len(q) - 1
 		count := func(v int32) {
-			if n := &g.nodes[v]; n.state != g.done {
+			if e := g.openEst[v]; e >= 0 {
 				imp.Open++
-				imp.Estimate += n.est
+				imp.Estimate += e
 			}
 		}
 		if len(q)-1 <= len(g.nodes)/16 {
@@ -1436,6 +1449,7 @@ func mermaidID(key string) string { return strings.ReplaceAll(key, "-", "_") }
 func (g *Graph) Clone() *Graph {
 	c := &Graph{
 		nodes:    slices.Clone(g.nodes),
+		openEst:  slices.Clone(g.openEst),
 		out:      make([][]int32, len(g.out)),
 		in:       make([][]int32, len(g.in)),
 		byID:     make(map[string]int32, len(g.byID)),
