@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Bulk import and export move whole plans as JSON lines, one record per
@@ -103,28 +105,66 @@ func (e *ImportError) Unwrap() error {
 const MaxImportLine = 1 << 20
 
 // ParseRecords reads JSON lines. Blank lines are skipped. Problems are
-// collected, not returned one at a time.
+// collected, not returned one at a time: reading stops after the line of
+// the MaxImportProblems-th problem.
+//
+// Lines are read here and decoded by a worker per CPU, parseChunk lines at
+// a time; the chunks are put together in order, so the result is what
+// decoding one line after the other gives.
 func ParseRecords(r io.Reader) ([]Record, []ImportProblem, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), MaxImportLine)
-	var recs []Record
-	var probs []ImportProblem
-	for line := 1; sc.Scan(); line++ {
-		b := bytes.TrimSpace(sc.Bytes())
-		if len(b) == 0 {
-			continue
+	workers := runtime.GOMAXPROCS(0)
+	jobs := make(chan *lineChunk, 2*workers)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for c := range jobs {
+				c.decode()
+				close(c.done)
+			}
+		})
+	}
+	defer wg.Wait()
+	var out parsed
+	var queue []*lineChunk // submitted, not yet taken in
+	// takeDone takes in the decoded chunks at the head of the queue, or
+	// waits for every chunk, until the problems are full.
+	takeDone := func(wait bool) {
+		for len(queue) > 0 && !out.full() {
+			if wait {
+				<-queue[0].done
+			} else {
+				select {
+				case <-queue[0].done:
+				default:
+					return
+				}
+			}
+			out.take(queue[0])
+			queue = queue[1:]
 		}
-		dec := json.NewDecoder(bytes.NewReader(b))
-		dec.DisallowUnknownFields()
-		rec := Record{Line: line}
-		if err := dec.Decode(&rec); err != nil {
-			probs = append(probs, ImportProblem{Line: line, Message: "not a valid record: " + err.Error()})
-		} else {
-			recs = append(recs, rec)
+	}
+	c := newLineChunk(1, 64<<10)
+	line := 1
+	for ; !out.full() && sc.Scan(); line++ {
+		c.add(sc.Bytes())
+		if len(c.ends) == parseChunk {
+			size := cap(c.buf)
+			queue = append(queue, c)
+			jobs <- c // the worker owns c now
+			c = newLineChunk(line+1, size)
+			takeDone(false)
 		}
-		if len(probs) >= MaxImportProblems {
-			break
-		}
+	}
+	queue = append(queue, c)
+	jobs <- c
+	close(jobs)
+	takeDone(true)
+	if out.full() {
+		// Reading would have stopped at that line: what came after it,
+		// errors included, does not count.
+		return out.records(), out.probs, nil
 	}
 	if err := sc.Err(); err != nil {
 		if errors.Is(err, bufio.ErrTooLong) {
@@ -132,7 +172,113 @@ func ParseRecords(r io.Reader) ([]Record, []ImportProblem, error) {
 		}
 		return nil, nil, err
 	}
-	return recs, probs, nil
+	return out.records(), out.probs, nil
+}
+
+// parseChunk is how many lines a ParseRecords worker decodes at a time.
+const parseChunk = 2048
+
+// lineChunk is consecutive lines of a bulk file and, once done is closed,
+// their records and problems.
+type lineChunk struct {
+	first int    // line number of the first line
+	buf   []byte // the lines, one after the other
+	ends  []int  // line i is buf[ends[i-1]:ends[i]]
+	recs  []Record
+	probs []ImportProblem
+	done  chan struct{}
+}
+
+// newLineChunk starts a chunk at line first, with room for size bytes.
+func newLineChunk(first, size int) *lineChunk {
+	return &lineChunk{first: first, buf: make([]byte, 0, size), ends: make([]int, 0, parseChunk), done: make(chan struct{})}
+}
+
+// add appends a line; a newline keeps it apart from the next.
+func (c *lineChunk) add(line []byte) {
+	c.buf = append(c.buf, line...)
+	c.ends = append(c.ends, len(c.buf))
+	c.buf = append(c.buf, '\n')
+}
+
+// decode decodes each line as a JSON value of its own. One decoder reads
+// the lines one value after the other, which is what a decoder per line
+// gives as long as each value starts and ends where its line's text does;
+// a line where that is not so (an error, text after the value, a value
+// over several lines, a space JSON does not skip) is decoded on its own,
+// and the next line starts a new decoder.
+func (c *lineChunk) decode() {
+	c.recs = make([]Record, 0, len(c.ends))
+	var dec *json.Decoder // reads c.buf from base
+	base, start := 0, 0
+	for i, end := range c.ends {
+		text := c.buf[start:end]
+		b := bytes.TrimSpace(text)
+		from := start + cap(text) - cap(b) // b is c.buf[from : from+len(b)]
+		start = end + 1
+		if len(b) == 0 {
+			continue
+		}
+		line := c.first + i
+		c.recs = append(c.recs, Record{Line: line})
+		rec := &c.recs[len(c.recs)-1]
+		if dec == nil {
+			dec = json.NewDecoder(bytes.NewReader(c.buf[from:]))
+			dec.DisallowUnknownFields()
+			base = from
+		}
+		if err := dec.Decode(rec); err == nil && base+int(dec.InputOffset()) == from+len(b) {
+			continue
+		}
+		dec = nil
+		*rec = Record{Line: line}
+		one := json.NewDecoder(bytes.NewReader(b))
+		one.DisallowUnknownFields()
+		if err := one.Decode(rec); err != nil {
+			c.recs = c.recs[:len(c.recs)-1]
+			c.probs = append(c.probs, ImportProblem{Line: line, Message: "not a valid record: " + err.Error()})
+		}
+	}
+	c.buf, c.ends = nil, nil
+}
+
+// parsed puts decoded chunks together, up to the line of the
+// MaxImportProblems-th problem.
+type parsed struct {
+	chunks [][]Record
+	n      int // records in chunks
+	probs  []ImportProblem
+}
+
+func (p *parsed) full() bool { return len(p.probs) >= MaxImportProblems }
+
+func (p *parsed) take(c *lineChunk) {
+	probs := c.probs[:min(len(c.probs), MaxImportProblems-len(p.probs))]
+	p.probs = append(p.probs, probs...)
+	recs := c.recs
+	if p.full() {
+		last := probs[len(probs)-1].Line
+		n := 0
+		for n < len(recs) && recs[n].Line < last {
+			n++
+		}
+		recs = recs[:n]
+	}
+	p.chunks = append(p.chunks, recs)
+	p.n += len(recs)
+}
+
+// records returns the records of every chunk taken, in one slice.
+func (p *parsed) records() []Record {
+	if p.n == 0 {
+		return nil
+	}
+	recs := make([]Record, 0, p.n)
+	for i, c := range p.chunks {
+		recs = append(recs, c...)
+		p.chunks[i] = nil
+	}
+	return recs
 }
 
 // WriteRecords writes records as JSON lines.
@@ -149,11 +295,51 @@ func WriteRecords(w io.Writer, recs []Record) error {
 }
 
 // SortRecords puts records in the canonical export order: by type, then by
-// key (WP keys by project and number).
+// key (WP keys by project and number). It sorts positions, with every WP
+// key parsed once, and then moves the records.
 func SortRecords(recs []Record) {
 	rank := map[string]int{RecProject: 0, RecFeature: 1, RecWP: 2, RecDependency: 3, RecReference: 4}
-	slices.SortStableFunc(recs, func(a, b Record) int {
-		if c := cmp.Compare(rank[a.Type], rank[b.Type]); c != 0 {
+	type wpKey struct {
+		prefix string
+		num    int64
+		ok     bool
+	}
+	parsed := []wpKey{{}} // 0: the empty string
+	index := map[string]int32{}
+	parse := func(k string) int32 {
+		if k == "" {
+			return 0
+		}
+		i, ok := index[k]
+		if !ok {
+			prefix, num, ok := splitWPKey(k)
+			i = int32(len(parsed))
+			parsed = append(parsed, wpKey{prefix, num, ok})
+			index[k] = i
+		}
+		return i
+	}
+	type sortKey struct {
+		rank              int
+		key, from, to, wp int32 // in parsed
+	}
+	keys := make([]sortKey, len(recs))
+	pos := make([]int32, len(recs))
+	for i := range recs {
+		r := &recs[i]
+		keys[i] = sortKey{rank[r.Type], parse(r.Key), parse(r.From), parse(r.To), parse(r.WP)}
+		pos[i] = int32(i)
+	}
+	// compareWPKeys, on parsed keys.
+	wpCmp := func(a, b int32, as, bs string) int {
+		if pa, pb := &parsed[a], &parsed[b]; pa.ok && pb.ok {
+			return cmp.Or(cmp.Compare(pa.prefix, pb.prefix), cmp.Compare(pa.num, pb.num))
+		}
+		return cmp.Compare(as, bs)
+	}
+	slices.SortStableFunc(pos, func(x, y int32) int {
+		a, b, ka, kb := &recs[x], &recs[y], &keys[x], &keys[y]
+		if c := cmp.Compare(ka.rank, kb.rank); c != 0 {
 			return c
 		}
 		switch a.Type {
@@ -162,13 +348,31 @@ func SortRecords(recs []Record) {
 		case RecFeature:
 			return cmp.Or(cmp.Compare(a.Project, b.Project), cmp.Compare(a.Slug, b.Slug))
 		case RecWP:
-			return compareWPKeys(a.Key, b.Key)
+			return wpCmp(ka.key, kb.key, a.Key, b.Key)
 		case RecDependency:
-			return cmp.Or(compareWPKeys(a.From, b.From), compareWPKeys(a.To, b.To), cmp.Compare(a.Kind, b.Kind))
+			return cmp.Or(wpCmp(ka.from, kb.from, a.From, b.From), wpCmp(ka.to, kb.to, a.To, b.To), cmp.Compare(a.Kind, b.Kind))
 		default:
-			return cmp.Or(compareWPKeys(a.WP, b.WP), cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Repo, b.Repo), cmp.Compare(a.SHA, b.SHA), cmp.Compare(a.URL, b.URL))
+			return cmp.Or(wpCmp(ka.wp, kb.wp, a.WP, b.WP), cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Repo, b.Repo), cmp.Compare(a.SHA, b.SHA), cmp.Compare(a.URL, b.URL))
 		}
 	})
+	// Record i goes to where pos names it: follow each cycle once.
+	for i := range pos {
+		if pos[i] < 0 {
+			continue
+		}
+		held := recs[i]
+		j := int32(i)
+		for {
+			k := pos[j]
+			pos[j] = -1
+			if k == int32(i) {
+				recs[j] = held
+				break
+			}
+			recs[j] = recs[k]
+			j = k
+		}
+	}
 }
 
 // compareWPKeys orders "CORE-9" before "CORE-10"; other strings as text.

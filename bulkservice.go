@@ -161,8 +161,13 @@ func (s *Service) BulkImport(ctx context.Context, r io.Reader, opts ImportOption
 }
 
 func (s *Service) planImport(ctx context.Context, tx Tx, recs []Record, opts ImportOptions) (*importPlan, error) {
+	count := map[string]int{}
+	for i := range recs {
+		count[recs[i].Type]++
+	}
 	p := &importPlan{recs: recs, line: make([]int, len(recs)), newRecord: make([]bool, len(recs)),
-		projects: map[string]*Project{}, features: map[string]*Feature{}, wps: map[string]*WP{}, newIDs: map[string]bool{},
+		projects: map[string]*Project{}, features: map[string]*Feature{}, wps: make(map[string]*WP, count[RecWP]),
+		newIDs: make(map[string]bool, count[RecWP]+count[RecFeature]+count[RecProject]),
 		result: ImportResult{Created: map[string]int{}, Unchanged: map[string]int{}}}
 	for i := range recs {
 		p.line[i] = recs[i].Line
@@ -178,9 +183,11 @@ func (s *Service) planImport(ctx context.Context, tx Tx, recs []Record, opts Imp
 	}
 	now := s.now()
 	type depKey struct{ from, to, kind string }
-	seenDeps := map[depKey]bool{}
-	var newEdges []importEdge
+	seenDeps := make(map[depKey]bool, count[RecDependency])
+	newEdges := make([]importEdge, 0, count[RecDependency])
 	seenRefs := map[[5]string]bool{}
+	edgesRead := map[string]bool{} // entities whose stored edges are in stored
+	stored := map[depKey]bool{}    // stored edges from them
 	for i := range recs {
 		rec := &recs[i]
 		switch rec.Type {
@@ -205,7 +212,9 @@ func (s *Service) planImport(ctx context.Context, tx Tx, recs []Record, opts Imp
 				p.result.Unchanged[RecProject]++
 				continue
 			}
-			p.projects[rec.Key] = &Project{ID: s.IDs.New(PrefixProject), Key: rec.Key, Name: strings.TrimSpace(rec.Name), Version: 1, CreatedAt: now, UpdatedAt: now}
+			pid := s.IDs.New(PrefixProject)
+			p.newIDs[pid] = true
+			p.projects[rec.Key] = &Project{ID: pid, Key: rec.Key, Name: strings.TrimSpace(rec.Name), Version: 1, CreatedAt: now, UpdatedAt: now}
 			p.newRecord[i] = true
 		case RecFeature:
 			c := FeatureCreate{Slug: rec.Slug, Title: rec.Title, Description: rec.Description}
@@ -284,10 +293,18 @@ func (s *Service) planImport(ctx context.Context, tx Tx, recs []Record, opts Imp
 			if rec.Estimate != nil {
 				est = *rec.Estimate
 			}
-			old, err := tx.WP(ctx, rec.Key)
-			if ok, err := found(err); err != nil {
-				return nil, err
-			} else if ok {
+			// A WP key starts with its project's key: no WP of a project
+			// the file creates can exist.
+			var old *WP
+			if !p.newIDs[f.ProjectID] {
+				w, err := tx.WP(ctx, rec.Key)
+				if ok, err := found(err); err != nil {
+					return nil, err
+				} else if ok {
+					old = w
+				}
+			}
+			if old != nil {
 				if old.FeatureID != f.ID || old.Title != strings.TrimSpace(rec.Title) || old.Description != rec.Description || old.State != state || old.Estimate != est {
 					p.problem(i, "key", "wp %s exists with other content", rec.Key)
 				}
@@ -339,15 +356,19 @@ func (s *Service) planImport(ctx context.Context, tx Tx, recs []Record, opts Imp
 			seenDeps[k] = true
 			exists := false
 			if !from.isNew && !to.isNew {
-				edges, err := tx.Edges(ctx, from.id)
-				if err != nil {
-					return nil, err
-				}
-				for _, e := range edges {
-					if e.From == from.id && e.To == to.id && e.Kind == kind {
-						exists = true
+				if !edgesRead[from.id] {
+					edges, err := tx.Edges(ctx, from.id)
+					if err != nil {
+						return nil, err
 					}
+					for _, e := range edges {
+						if e.From == from.id {
+							stored[depKey{e.From, e.To, e.Kind}] = true
+						}
+					}
+					edgesRead[from.id] = true
 				}
+				exists = stored[k]
 			}
 			if exists {
 				p.result.Unchanged[RecDependency]++
@@ -455,23 +476,42 @@ func (p *importPlan) checkCycles(ctx context.Context, s *Service, edges []import
 		return err
 	}
 	projects := map[string]bool{}
-	for _, w := range p.wps {
-		if _, ok := g.Node(w.ID); !ok {
-			if err := g.PutNode(GraphNode{ID: w.ID, Key: w.Key, ProjectID: w.ProjectID, FeatureID: w.FeatureID, State: w.State, Estimate: w.Estimate}); err != nil {
+	put := func(w *WP) error {
+		if _, ok := g.Node(w.ID); ok {
+			return nil
+		}
+		return g.PutNode(GraphNode{ID: w.ID, Key: w.Key, ProjectID: w.ProjectID, FeatureID: w.FeatureID, State: w.State, Estimate: w.Estimate})
+	}
+	// The graph keeps each project's WPs in key order: the file's, sorted,
+	// go in at the end of the lists; then any others it names.
+	for i := range p.recs {
+		if w := p.wps[p.recs[i].Key]; w != nil && p.recs[i].Type == RecWP {
+			if err := put(w); err != nil {
 				return err
 			}
 		}
 	}
-	lineOf := map[[2]string]int{}
-	for _, e := range edges {
-		if err := g.AddEdge(e.from, e.to); err != nil {
+	for _, w := range p.wps {
+		if err := put(w); err != nil {
 			return err
 		}
-		projects[p.wps[e.from].ProjectID] = true
-		lineOf[[2]string{p.wps[e.from].Key, p.wps[e.to].Key}] = e.line
 	}
+	for _, e := range edges {
+		from, to := p.wps[e.from], p.wps[e.to]
+		if err := g.AddEdge(from.ID, to.ID); err != nil {
+			return err
+		}
+		projects[from.ProjectID] = true
+	}
+	var lineOf map[[2]string]int // the file's edges by their keys, once a cycle needs it
 	for pid := range projects {
 		for _, c := range g.Cycles(pid) {
+			if lineOf == nil {
+				lineOf = make(map[[2]string]int, len(edges))
+				for _, e := range edges {
+					lineOf[[2]string{p.wps[e.from].Key, p.wps[e.to].Key}] = e.line
+				}
+			}
 			for i := 0; i+1 < len(c); i++ {
 				if line, ok := lineOf[[2]string{c[i], c[i+1]}]; ok {
 					p.problems = append(p.problems, ImportProblem{Line: line, Field: "to", Message: "dependencies close a cycle: " + strings.Join(c, " -> ")})
@@ -484,9 +524,25 @@ func (p *importPlan) checkCycles(ctx context.Context, s *Service, edges []import
 }
 
 func (s *Service) writeImport(ctx context.Context, tx Tx, p *importPlan) error {
+	if bt, ok := tx.(BulkTx); ok {
+		b := newImportTx(tx, bt)
+		defer b.wait() // the store's Tx is not used once this returns
+		if err := s.writeImportTo(ctx, b, p); err != nil {
+			return err
+		}
+		return b.flush(ctx, true)
+	}
+	return s.writeImportTo(ctx, tx, p)
+}
+
+func (s *Service) writeImportTo(ctx context.Context, tx Tx, p *importPlan) error {
 	touched := map[string]int{}           // feature id -> records imported into it
 	touchedProject := map[string]string{} // feature id -> its project key
+	var touchOrder []string               // feature ids, first touched first
 	touch := func(featureID, projectKey string) {
+		if touched[featureID] == 0 {
+			touchOrder = append(touchOrder, featureID)
+		}
 		touched[featureID]++
 		touchedProject[featureID] = projectKey
 	}
@@ -575,7 +631,8 @@ func (s *Service) writeImport(ctx context.Context, tx Tx, p *importPlan) error {
 		p.result.Created[rec.Type]++
 	}
 	// One audit entry per feature records the import as a whole.
-	for fid, n := range touched {
+	for _, fid := range touchOrder {
+		n := touched[fid]
 		if _, err := s.record(ctx, tx, change{kind: KindFeature, entityID: fid, projectKey: touchedProject[fid], action: "import_applied",
 			data: map[string]any{"records": n}, features: []string{fid}, summary: "bulk import: " + strconv.Itoa(n) + " records"}); err != nil {
 			return err

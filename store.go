@@ -171,6 +171,19 @@ type BulkTx interface {
 	AppendAudits(ctx context.Context, as []*AuditEntry) error
 }
 
+// BulkGraphTx is an optional port of a BulkTx, for a store that keeps
+// per-WP figures derived from the WP's dependencies (SQLite counts each
+// WP's open depends_on targets): new WPs stored together with new
+// dependencies, so that the store writes the figures with the WPs instead
+// of updating them edge by edge. BulkImport uses it when the store's Tx
+// implements it, and InsertWPs then InsertDependencies otherwise.
+type BulkGraphTx interface {
+	// InsertWPsWithDependencies stores exactly what InsertWPs(ws, fences
+	// of 0) then InsertDependencies(ds) store, and fails where they fail.
+	// ds may hold edges from WPs outside ws, and ws WPs without edges.
+	InsertWPsWithDependencies(ctx context.Context, ws []*WP, ds []*Dependency) error
+}
+
 // FenceReader is an optional port of a store's transactions, read ones
 // included: the fencing counters of many WPs in one query. Migrate and
 // Verify use it when the source's ReadTx implements it, and FenceToken in

@@ -49,6 +49,15 @@ func (c *headCache) put(key string, h head) {
 	}
 }
 
+// update replaces a head the cache holds; one it does not hold is read
+// from the database when needed. A bulk append uses it so as not to fill
+// the cache with the heads of many new chains.
+func (c *headCache) update(key string, h head) {
+	if _, ok := c.get(key); ok {
+		c.cmd[key] = h
+	}
+}
+
 // commandDone keeps (ok) or forgets what the command learned.
 func (c *headCache) commandDone(ok bool) {
 	if ok {

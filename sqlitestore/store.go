@@ -82,7 +82,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		cfg.Readers = 4
 	}
 	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "foreign_keys(1)", "busy_timeout(10000)", "synchronous(" + sync + ")", "temp_store(MEMORY)"} {
+	// The writer checkpoints itself, after answering (see checkpoint).
+	for _, p := range []string{"journal_mode(WAL)", "foreign_keys(1)", "busy_timeout(10000)", "synchronous(" + sync + ")", "temp_store(MEMORY)", "wal_autocheckpoint(0)"} {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")

@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 
 	"github.com/agileplus/agileplus"
+	"modernc.org/sqlite"
 )
 
 // Group commit. SQLite has one writer; a commit costs about as much as the
@@ -104,6 +105,40 @@ func (s *Store) writeLoop() {
 		}
 		s.runBatch(st, heads, batch)
 		st.prepareMissing(context.Background())
+		s.checkpoint(context.Background())
+	}
+}
+
+// checkpointPages is how many pages the writer appends to the WAL before
+// it copies them back into the database (SQLite's automatic checkpoint).
+const checkpointPages = 1000
+
+// checkpoint copies the WAL back into the database once the writer has
+// appended checkpointPages pages to it. SQLite's own automatic checkpoint
+// is off on the write connection: it runs inside the commit that crosses
+// the mark, so the commands of that batch (a whole import) would wait for
+// it; here it runs after they are answered. A failed checkpoint is tried
+// again after the next batch.
+func (s *Store) checkpoint(ctx context.Context) {
+	conn, err := s.writer.Conn(ctx)
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	pages := func(reset bool) (n int) {
+		conn.Raw(func(dc any) error {
+			if st, ok := dc.(sqlite.DBStatus); ok {
+				n, _, _ = st.Status(sqlite.DBStatusCacheWrite, reset)
+			}
+			return nil
+		})
+		return n
+	}
+	if pages(false) < checkpointPages {
+		return
+	}
+	if _, err := conn.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`); err == nil {
+		pages(true)
 	}
 }
 
