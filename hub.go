@@ -12,6 +12,9 @@ import "sync"
 type Hub struct {
 	mu   sync.Mutex
 	subs map[*HubSubscription]struct{}
+	// OnSubscribe, if set before the hub is used, runs in Subscribe before
+	// it returns (for instance to make sure a feed is running).
+	OnSubscribe func()
 }
 
 // NewHub returns a hub without subscribers.
@@ -35,6 +38,9 @@ func (h *Hub) Subscribe(buffer int) *HubSubscription {
 	h.mu.Lock()
 	h.subs[s] = struct{}{}
 	h.mu.Unlock()
+	if h.OnSubscribe != nil {
+		h.OnSubscribe()
+	}
 	return s
 }
 

@@ -41,10 +41,15 @@ const (
 // own clients, whereas a durable consumer would split the events among
 // them.
 func (b *Bus) Follow(ctx context.Context, fn func(*agileplus.Event)) error {
-	var (
-		start   uint64 // stream sequence to read from; 0 until known
-		backoff = followMinBackoff
-	)
+	return b.FollowFrom(ctx, 0, fn)
+}
+
+// FollowFrom is Follow from the stream sequence start (0: the next message
+// published, fixed when Follow first reads the stream's state). With
+// LastSeq, a caller fixes "from now on" before it returns to its own
+// caller.
+func (b *Bus) FollowFrom(ctx context.Context, start uint64, fn func(*agileplus.Event)) error {
+	backoff := followMinBackoff
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -121,4 +126,17 @@ func (b *Bus) followFrom(ctx context.Context, start *uint64, fn func(*agileplus.
 		fn(ce.Event())
 		n++
 	}
+}
+
+// LastSeq returns the sequence of the last message in the stream (0 when
+// it is empty).
+func (b *Bus) LastSeq(ctx context.Context) (uint64, error) {
+	if err := b.checkOpen(); err != nil {
+		return 0, err
+	}
+	info, err := b.stream.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("natsbus: stream %s: %w", b.cfg.StreamName, err)
+	}
+	return info.State.LastSeq, nil
 }

@@ -195,21 +195,21 @@ func serve(ctx context.Context, e *env, c serveConfig) error {
 	defer dispatcher.Close() // before the bus closes (defers run in reverse)
 	api.Backbone = backbone{dispatcher, bus}
 
-	// Live event stream (SSE): this process follows the bus and fans each
-	// event out to its open streams, which replay history from the store.
-	// Only events the store confirms reach the hub: one read per event,
-	// so that a forged event on the bus cannot move the streams' positions.
+	// Live event stream (SSE): while a stream is open, this process follows
+	// the bus and fans each event out to its open streams, which replay
+	// history from the store. Only events the store confirms reach the
+	// hub: one read per event, so that a forged event on the bus cannot
+	// move the streams' positions.
 	hub := agileplus.NewHub()
 	api.Feed = hub
 	confirmed := &httpapi.ConfirmedFeed{Tracker: svc, Broadcast: hub.Broadcast, Logger: logger}
 	followCtx, stopFollow := context.WithCancel(ctx)
+	feed := &liveFeed{ctx: followCtx, bus: bus, hub: hub, confirm: confirmed.Confirm, log: logger}
+	hub.OnSubscribe = feed.ensure
 	followDone := make(chan struct{})
 	go func() {
 		defer close(followDone)
-		confirm := func(e *agileplus.Event) { confirmed.Confirm(followCtx, e) }
-		if err := bus.Follow(followCtx, confirm); followCtx.Err() == nil {
-			logger.Error("live event feed stopped", "err", err)
-		}
+		feed.run()
 	}()
 	defer func() { stopFollow(); <-followDone }() // before the bus closes
 
