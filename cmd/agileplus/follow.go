@@ -29,7 +29,9 @@ type liveFeed struct {
 	done   chan struct{}
 }
 
-const idleStop = 30 * time.Second
+// idleStop is how long the follower runs with no stream open (a variable
+// for tests).
+var idleStop = 30 * time.Second
 
 // ensure starts the follower unless it runs.
 func (f *liveFeed) ensure() {
