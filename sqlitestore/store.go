@@ -269,10 +269,7 @@ func (c timeCol) Scan(v any) error {
 	default:
 		return fmt.Errorf("time column holds %T, not text", v)
 	}
-	t, err := time.Parse(timeLayout, s)
-	if err != nil {
-		return fmt.Errorf("stored time %q: %w", s, err)
-	}
+	t, err := parseStoredTime(s)
 	*c.t = t
-	return nil
+	return err
 }

@@ -245,22 +245,33 @@ func (t *Tx) UpdateFeature(ctx context.Context, f *agileplus.Feature) error {
 // ---- work packages ----
 
 // A WP's project key is the prefix of its key, so WP queries need no join.
-const wpCols = `w.id, w.key, w.project_id, w.feature_id, w.title, w.description, w.state, w.estimate, w.version,
-	w.lease_agent, w.lease_token, w.lease_claimed_at, w.lease_expires_at, w.created_at, w.updated_at`
+// wpCols selects a work package: the estimate, the free text, and every
+// other field packed into one value (see packed).
+var wpCols = `w.estimate, w.lease_agent, ` + packed("w.id", "w.key", "w.project_id", "w.feature_id", "w.state", "w.version",
+	"w.lease_token", "w.lease_claimed_at", "w.lease_expires_at", "w.created_at", "w.updated_at") + `||char(31)||octet_length(w.title)||':'||w.title||w.description`
+
 const wpFrom = ` FROM wps w`
 
 func scanWP(sc interface{ Scan(...any) error }) (*agileplus.WP, error) {
 	var w agileplus.WP
+	var row string
 	var agent sql.NullString
-	var token sql.NullInt64
-	var claimed, expires time.Time
-	if err := sc.Scan(&w.ID, &w.Key, &w.ProjectID, &w.FeatureID, &w.Title, &w.Description, &w.State, &w.Estimate, &w.Version,
-		&agent, &token, timeCol{&claimed}, timeCol{&expires}, timeCol{&w.CreatedAt}, timeCol{&w.UpdatedAt}); err != nil {
+	if err := sc.Scan(&w.Estimate, &agent, &row); err != nil {
+		return nil, err
+	}
+	u := unpacker{s: row}
+	w.ID, w.Key, w.ProjectID, w.FeatureID, w.State = u.str(), u.str(), u.str(), u.str(), u.str()
+	w.Version, _ = u.int()
+	token, leased := u.int()
+	claimed, expires := u.time(), u.time()
+	w.CreatedAt, w.UpdatedAt = u.time(), u.time()
+	w.Title, w.Description = u.text(), u.rest()
+	if err := u.done(); err != nil {
 		return nil, err
 	}
 	w.ProjectKey = w.Key[:max(strings.LastIndexByte(w.Key, '-'), 0)]
-	if token.Valid {
-		w.Lease = &agileplus.Lease{WPID: w.ID, Agent: agent.String, Token: token.Int64, ClaimedAt: claimed, ExpiresAt: expires}
+	if leased {
+		w.Lease = &agileplus.Lease{WPID: w.ID, Agent: agent.String, Token: token, ClaimedAt: claimed, ExpiresAt: expires}
 	}
 	return &w, nil
 }
