@@ -11,6 +11,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -568,5 +570,63 @@ func TestCheckpointAfterAnswering(t *testing.T) {
 			t.Fatalf("the database file holds %d bytes after a large import: the WAL was not checkpointed", fi.Size())
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestWALStartsOverUnderSustainedWrites writes without a pause from many
+// goroutines, so the checkpointer always races the writer, and checks that
+// the WAL file stays a small multiple of the checkpoint interval instead
+// of growing with everything written: the writer copies the tail and its
+// next transaction starts the WAL over.
+func TestWALStartsOverUnderSustainedWrites(t *testing.T) {
+	sqlitestore.SetCheckpointPages(100)
+	ctx := agileplus.WithActor(t.Context(), "test")
+	st, path := openAt(t)
+	sqlitestore.SetCheckpointPages(1000)
+	svc := agileplus.NewService(st)
+	if _, err := svc.CreateProject(ctx, agileplus.ProjectCreate{Key: "WAL", Name: "w"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.CreateFeature(ctx, "WAL", agileplus.FeatureCreate{Slug: "f", Title: "f"}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var maxWAL atomic.Int64
+	stop := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+			if fi, err := os.Stat(path + "-wal"); err == nil && fi.Size() > maxWAL.Load() {
+				maxWAL.Store(fi.Size())
+			}
+		}
+	}()
+	for range 8 {
+		wg.Go(func() {
+			for range 250 {
+				if _, err := svc.CreateWP(ctx, "f", agileplus.WPCreate{Title: "a work package with a title", Description: strings.Repeat("words ", 100)}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(stop)
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The WAL file keeps the largest size the WAL ever had. A WAL that
+	// never started over holds every page written, several times the
+	// database; one that does stays well under it.
+	walPages, dbPages := maxWAL.Load()/4096, fi.Size()/4096
+	t.Logf("the WAL grew to %d pages at most; the database has %d", walPages, dbPages)
+	if dbPages < 2000 || walPages >= dbPages {
+		t.Fatalf("the WAL grew to %d pages, the database file has %d: the WAL does not start over", walPages, dbPages)
 	}
 }

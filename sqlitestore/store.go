@@ -53,9 +53,15 @@ type Store struct {
 	writes     chan *writeReq
 	quit       chan struct{}
 	writerDone chan struct{}
-	mu         sync.RWMutex // guards closed against concurrent Update
-	closed     bool
-	closeOnce  sync.Once
+
+	ckpt      *sql.DB       // the checkpointer's connection
+	ckptWake  chan struct{} // the writer asks for a checkpoint
+	ckptDone  chan struct{}
+	ckptTail  atomic.Bool  // the checkpointer is done: the writer copies the rest
+	ckptPages int          // see checkpointPages
+	mu        sync.RWMutex // guards closed against concurrent Update
+	closed    bool
+	closeOnce sync.Once
 }
 
 var (
@@ -82,7 +88,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		cfg.Readers = 4
 	}
 	q := url.Values{}
-	// The writer checkpoints itself, after answering (see checkpoint).
+	// The checkpointer copies the WAL back (see noteWrites).
 	for _, p := range []string{"journal_mode(WAL)", "foreign_keys(1)", "busy_timeout(10000)", "synchronous(" + sync + ")", "temp_store(MEMORY)", "wal_autocheckpoint(0)"} {
 		q.Add("_pragma", p)
 	}
@@ -117,10 +123,24 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	reader.SetMaxIdleConns(cfg.Readers)
 	reader.SetConnMaxLifetime(0)
 	s.reader = reader
+	ckpt, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		reader.Close()
+		writer.Close()
+		return nil, fmt.Errorf("sqlitestore: open %s: %w", cfg.Path, err)
+	}
+	ckpt.SetMaxOpenConns(1)
+	ckpt.SetMaxIdleConns(1)
+	ckpt.SetConnMaxLifetime(0)
+	s.ckpt = ckpt
 	s.writes = make(chan *writeReq, maxBatch)
 	s.quit = make(chan struct{})
 	s.writerDone = make(chan struct{})
+	s.ckptWake = make(chan struct{}, 1)
+	s.ckptPages = checkpointPages
+	s.ckptDone = make(chan struct{})
 	go s.writeLoop()
+	go s.checkpointLoop()
 	return s, nil
 }
 
@@ -134,8 +154,9 @@ func (s *Store) Close() error {
 		s.mu.Unlock()
 		close(s.quit)
 		<-s.writerDone
+		<-s.ckptDone
 		s.readStmts.Range(func(_, v any) bool { v.(*sql.Stmt).Close(); return true })
-		err = errors.Join(s.reader.Close(), s.writer.Close())
+		err = errors.Join(s.reader.Close(), s.ckpt.Close(), s.writer.Close())
 	})
 	return err
 }

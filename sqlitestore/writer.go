@@ -105,26 +105,42 @@ func (s *Store) writeLoop() {
 		}
 		s.runBatch(st, heads, batch)
 		st.prepareMissing(context.Background())
-		s.checkpoint(context.Background())
+		s.noteWrites(context.Background())
 	}
 }
 
 // checkpointPages is how many pages the writer appends to the WAL before
-// it copies them back into the database (SQLite's automatic checkpoint).
-const checkpointPages = 1000
+// the checkpointer copies them back into the database (a variable for
+// tests; Open reads it).
+var checkpointPages = 1000
 
-// checkpoint copies the WAL back into the database once the writer has
-// appended checkpointPages pages to it. SQLite's own automatic checkpoint
-// is off on the write connection: it runs inside the commit that crosses
-// the mark, so the commands of that batch (a whole import) would wait for
-// it; here it runs after they are answered. A failed checkpoint is tried
-// again after the next batch.
-func (s *Store) checkpoint(ctx context.Context) {
+// noteWrites counts the pages the writer has appended to the WAL and wakes
+// the checkpointer every checkpointPages. SQLite's own automatic
+// checkpoint is off on the write connection: it runs inside the commit that
+// crosses the mark, so the commands of that batch would wait for it, and
+// copying pages costs the single writer about as much as the commands that
+// wrote them. The checkpointer copies them on its own connection instead,
+// on the other core, while the writer goes on.
+//
+// The WAL starts over from its beginning only when a write transaction
+// begins with every frame already copied back, which a checkpoint racing
+// the writer never achieves. So once the checkpointer is done, the writer
+// copies the few frames committed meanwhile itself, between two batches,
+// and its next transaction starts the WAL over.
+func (s *Store) noteWrites(ctx context.Context) {
 	conn, err := s.writer.Conn(ctx)
 	if err != nil {
 		return
 	}
 	defer conn.Close()
+	if s.ckptTail.Load() {
+		// Busy while the checkpointer runs again: the next batch retries.
+		var busy, log, done int64
+		err := conn.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &log, &done)
+		if err == nil && busy == 0 && log == done {
+			s.ckptTail.Store(false)
+		}
+	}
 	pages := func(reset bool) (n int) {
 		conn.Raw(func(dc any) error {
 			if st, ok := dc.(sqlite.DBStatus); ok {
@@ -134,11 +150,31 @@ func (s *Store) checkpoint(ctx context.Context) {
 		})
 		return n
 	}
-	if pages(false) < checkpointPages {
+	if pages(false) < s.ckptPages {
 		return
 	}
-	if _, err := conn.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`); err == nil {
-		pages(true)
+	pages(true)
+	select {
+	case s.ckptWake <- struct{}{}:
+	default: // a checkpoint is already due
+	}
+}
+
+// checkpointLoop copies the WAL back into the database when the writer
+// asks (see noteWrites), then leaves the tail to the writer. A failed
+// checkpoint is tried again at the next wake-up.
+func (s *Store) checkpointLoop() {
+	defer close(s.ckptDone)
+	ctx := context.Background()
+	for {
+		select {
+		case <-s.quit:
+			return
+		case <-s.ckptWake:
+		}
+		if _, err := s.ckpt.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`); err == nil {
+			s.ckptTail.Store(true)
+		}
 	}
 }
 
