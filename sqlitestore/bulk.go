@@ -11,8 +11,8 @@ import (
 )
 
 // Bulk writes (agileplus.BulkTx): multi-row INSERT statements instead of
-// one statement per record, storing exactly the rows, counters, outbox
-// entries and graph changes the per-record methods store. A statement that
+// one statement per record, storing exactly the rows, counters, pending
+// events and graph changes the per-record methods store. A statement that
 // fails is undone by SQLite as a whole; its rows are then stored one at a
 // time, so that the error is the one the per-record method gives.
 
@@ -425,7 +425,7 @@ func (t *Tx) PutReferences(ctx context.Context, rs []*agileplus.Reference) error
 }
 
 // AppendEvents stores the events in order with consecutive global
-// sequences and puts each in the outbox, as AppendEvent does.
+// sequences, as AppendEvent does.
 func (t *Tx) AppendEvents(ctx context.Context, es []*agileplus.Event) (err error) {
 	if len(es) == 0 {
 		return nil
@@ -435,11 +435,6 @@ func (t *Tx) AppendEvents(ctx context.Context, es []*agileplus.Event) (err error
 	if err := t.queryRow(ctx, `SELECT COALESCE(max(gseq), 0) FROM events`).Scan(&last); err != nil {
 		return wrap("append events", err)
 	}
-	resume, err := t.deferTrigger(ctx, "events_outbox")
-	if err != nil {
-		return err
-	}
-	defer func() { err = cmp.Or(err, resume()) }()
 	err = t.insertRows(ctx, eventRows, len(es), func(i int, dst []any) []any {
 		e := es[i]
 		return append(dst, last+1+int64(i), e.ID, e.Type, e.EntityKind, e.EntityID, e.ProjectKey, e.FeatureID, e.Seq, e.PrevHash, e.Hash,
@@ -447,9 +442,6 @@ func (t *Tx) AppendEvents(ctx context.Context, es []*agileplus.Event) (err error
 	}, func(i int) error { return t.AppendEvent(ctx, es[i]) })
 	if err != nil {
 		return err
-	}
-	if _, err := t.exec(ctx, `INSERT INTO outbox (gseq, event_id) SELECT gseq, id FROM events WHERE gseq > ? ORDER BY gseq`, last); err != nil {
-		return wrap("append events: outbox", err)
 	}
 	for i, e := range es {
 		e.GlobalSeq = last + 1 + int64(i)

@@ -68,7 +68,8 @@ func dumpTables(t *testing.T, path string, hide ...string) []string {
 		`SELECT rowid, * FROM dependencies ORDER BY rowid`,
 		`SELECT rowid, * FROM wp_references ORDER BY rowid`,
 		`SELECT * FROM events ORDER BY gseq`,
-		`SELECT * FROM outbox ORDER BY gseq`,
+		`SELECT * FROM relay_mark`,
+		`SELECT * FROM published_early ORDER BY gseq`,
 		`SELECT * FROM audit ORDER BY feature_id, seq`,
 		`SELECT * FROM deferred_triggers`,
 	} {

@@ -44,15 +44,19 @@ func (t *Tx) chainHead(ctx context.Context, key, query, id string) (int64, strin
 	return h.seq, h.hash, nil
 }
 
-// AppendEvent stores the event, assigns its GlobalSeq, and queues it in the
-// outbox.
+// AppendEvent stores the event and assigns its GlobalSeq; being past the
+// relay's mark, it is pending.
 func (t *Tx) AppendEvent(ctx context.Context, e *agileplus.Event) error {
-	err := t.queryRow(ctx, `INSERT INTO events (id, type, entity_kind, entity_id, project_key, feature_id, seq, prev_hash, hash, time, actor, data, traceparent)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING gseq`,
-		e.ID, e.Type, e.EntityKind, e.EntityID, e.ProjectKey, e.FeatureID, e.Seq, e.PrevHash, e.Hash, fmtTime(e.Time), e.Actor, []byte(e.Data), e.TraceParent).Scan(&e.GlobalSeq)
+	res, err := t.exec(ctx, `INSERT INTO events (id, type, entity_kind, entity_id, project_key, feature_id, seq, prev_hash, hash, time, actor, data, traceparent)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.ID, e.Type, e.EntityKind, e.EntityID, e.ProjectKey, e.FeatureID, e.Seq, e.PrevHash, e.Hash, fmtTime(e.Time), e.Actor, []byte(e.Data), e.TraceParent)
 	if isUnique(err) {
 		return agileplus.Errorf(agileplus.ECONFLICT, "event %d of %s was appended concurrently", e.Seq, e.EntityID)
 	} else if err != nil {
+		return wrap("append event", err)
+	}
+	// gseq is the rowid.
+	if e.GlobalSeq, err = res.LastInsertId(); err != nil {
 		return wrap("append event", err)
 	}
 	t.heads.put(eventHead(e.EntityID), head{e.Seq, e.Hash})
@@ -121,13 +125,17 @@ func (t *Tx) Audit(ctx context.Context, featureID string, after int64, limit int
 
 // ---- outbox ----
 
+// The outbox is a mark (migration 0006): the events after relay_mark.upto
+// are pending, except those in published_early.
+
 // PendingEvents returns unpublished events in commit order.
 func (s *Store) PendingEvents(ctx context.Context, after int64, limit int) ([]*agileplus.Event, error) {
 	var out []*agileplus.Event
 	err := s.View(ctx, func(rt agileplus.ReadTx) error {
 		t := rt.(*Tx)
-		rows, err := t.query(ctx, `SELECT e.gseq, e.id, e.type, e.entity_kind, e.entity_id, e.project_key, e.feature_id, e.seq, e.prev_hash, e.hash, e.time, e.actor, e.data, e.traceparent
-			FROM outbox o JOIN events e ON e.gseq = o.gseq WHERE o.gseq > ? ORDER BY o.gseq LIMIT ?`, after, limit)
+		rows, err := t.query(ctx, `SELECT `+eventCols+` FROM events
+			WHERE gseq > max(?, (SELECT upto FROM relay_mark)) AND gseq NOT IN (SELECT gseq FROM published_early)
+			ORDER BY gseq LIMIT ?`, after, limit)
 		if err != nil {
 			return wrap("pending events", err)
 		}
@@ -137,33 +145,102 @@ func (s *Store) PendingEvents(ctx context.Context, after int64, limit int) ([]*a
 	return out, err
 }
 
-// MarkPublished removes published events from the outbox.
+// MarkPublished marks events published: it moves the mark past every
+// event published in order and keeps the ones marked ahead of an older
+// pending event in published_early.
 func (s *Store) MarkPublished(ctx context.Context, ids []string) error {
 	if len(ids) == 0 {
 		return nil
 	}
 	return s.Update(ctx, func(at agileplus.Tx) error {
+		ctx := context.WithoutCancel(ctx)
 		t := at.(*Tx)
-		for len(ids) > 0 {
-			n := min(len(ids), 500)
-			args := make([]any, n)
-			for i, id := range ids[:n] {
-				args[i] = id
+		var upto int64
+		if err := t.queryRow(ctx, `SELECT upto FROM relay_mark`).Scan(&upto); err != nil {
+			return wrap("mark published", err)
+		}
+		// The events' global sequences past the mark, and those marked
+		// before.
+		marked := map[int64]bool{}
+		for rest := ids; len(rest) > 0; {
+			n := min(len(rest), 500)
+			args := make([]any, 0, n+1)
+			args = append(args, upto)
+			for _, id := range rest[:n] {
+				args = append(args, id)
 			}
-			q := `DELETE FROM outbox WHERE event_id IN (?` + strings.Repeat(",?", n-1) + `)`
-			if _, err := t.tx.ExecContext(context.WithoutCancel(ctx), q, args...); err != nil {
+			rows, err := t.tx.QueryContext(ctx, `SELECT gseq FROM events WHERE gseq > ? AND id IN (?`+strings.Repeat(",?", n-1)+`)`, args...)
+			if err != nil {
 				return wrap("mark published", err)
 			}
-			ids = ids[n:]
+			gs, err := collect(rows, scanInt64)
+			if err != nil {
+				return err
+			}
+			for _, g := range gs {
+				marked[g] = true
+			}
+			rest = rest[n:]
+		}
+		if len(marked) == 0 {
+			return nil
+		}
+		rows, err := t.query(ctx, `SELECT gseq FROM published_early`)
+		if err != nil {
+			return wrap("mark published", err)
+		}
+		early, err := collect(rows, scanInt64)
+		if err != nil {
+			return err
+		}
+		for _, g := range early {
+			marked[g] = true
+		}
+		// Move the mark over the events that follow it and are all marked.
+		rows, err = t.query(ctx, `SELECT gseq FROM events WHERE gseq > ? ORDER BY gseq LIMIT ?`, upto, len(marked)+1)
+		if err != nil {
+			return wrap("mark published", err)
+		}
+		next, err := collect(rows, scanInt64)
+		if err != nil {
+			return err
+		}
+		for _, g := range next {
+			if !marked[g] {
+				break
+			}
+			upto = g
+		}
+		if _, err := t.exec(ctx, `UPDATE relay_mark SET upto = ?`, upto); err != nil {
+			return wrap("mark published", err)
+		}
+		if len(early) > 0 {
+			if _, err := t.exec(ctx, `DELETE FROM published_early WHERE gseq <= ?`, upto); err != nil {
+				return wrap("mark published", err)
+			}
+		}
+		for g := range marked {
+			if g > upto {
+				if _, err := t.exec(ctx, `INSERT OR IGNORE INTO published_early (gseq) VALUES (?)`, g); err != nil {
+					return wrap("mark published", err)
+				}
+			}
 		}
 		return nil
 	})
 }
 
+func scanInt64(sc interface{ Scan(...any) error }) (int64, error) {
+	var n int64
+	err := sc.Scan(&n)
+	return n, err
+}
+
 // PendingCount returns the number of unpublished events.
 func (s *Store) PendingCount(ctx context.Context) (int64, error) {
 	var n int64
-	err := s.reader.QueryRowContext(ctx, `SELECT count(*) FROM outbox`).Scan(&n)
+	err := s.reader.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM events WHERE gseq > (SELECT upto FROM relay_mark))
+		- (SELECT count(*) FROM published_early)`).Scan(&n)
 	if err != nil {
 		return 0, unavailable("pending count", err)
 	}

@@ -301,3 +301,93 @@ func TestTraceParentMigrationKeepsOldEvents(t *testing.T) {
 		t.Errorf("chain: %v", err)
 	}
 }
+
+// TestOutboxMarkMigrationKeepsPendingEvents takes a database with the
+// outbox table of migration 0001 (some events published in order, one out
+// of order) through migration 0006 and checks that the same events are
+// pending, in order, and that marking goes on from there.
+func TestOutboxMarkMigrationKeepsPendingEvents(t *testing.T) {
+	ctx := agileplus.WithActor(context.Background(), "test")
+	path := filepath.Join(t.TempDir(), "agileplus.db")
+	s, err := sqlitestore.Open(ctx, sqlitestore.Config{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := agileplus.NewService(s)
+	if _, err := svc.CreateProject(ctx, agileplus.ProjectCreate{Key: "CORE", Name: "Core"}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 7 {
+		name := fmt.Sprint("name ", i)
+		if _, err := svc.UpdateProject(ctx, "CORE", agileplus.ProjectUpdate{Name: &name}, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all, err := s.PendingEvents(ctx, 0, 100)
+	if err != nil || len(all) != 8 {
+		t.Fatalf("got %d events, %v; want 8", len(all), err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Back to the schema before migration 0006: events 1, 2 and 5 were
+	// published, so the outbox holds 3, 4, 6, 7 and 8.
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`CREATE TABLE outbox (gseq INTEGER PRIMARY KEY REFERENCES events(gseq), event_id TEXT NOT NULL UNIQUE)`,
+		`INSERT INTO outbox SELECT gseq, id FROM events WHERE gseq NOT IN (1, 2, 5)`,
+		`CREATE TRIGGER events_outbox AFTER INSERT ON events BEGIN INSERT INTO outbox (gseq, event_id) VALUES (NEW.gseq, NEW.id); END`,
+		`DROP TABLE relay_mark`, `DROP TABLE published_early`, `DELETE FROM schema_migrations WHERE version = 6`,
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err = sqlitestore.Open(ctx, sqlitestore.Config{Path: path})
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	defer s.Close()
+	pending := func(want ...int) {
+		t.Helper()
+		got, err := s.PendingEvents(ctx, 0, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var seqs []int
+		for _, e := range got {
+			seqs = append(seqs, int(e.GlobalSeq))
+		}
+		if fmt.Sprint(seqs) != fmt.Sprint(want) {
+			t.Fatalf("pending %v, want %v", seqs, want)
+		}
+		if n, err := s.PendingCount(ctx); err != nil || n != int64(len(want)) {
+			t.Fatalf("pending count %d, %v; want %d", n, err, len(want))
+		}
+	}
+	pending(3, 4, 6, 7, 8)
+	name := "after"
+	if _, err := agileplus.NewService(s).UpdateProject(ctx, "CORE", agileplus.ProjectUpdate{Name: &name}, 0); err != nil {
+		t.Fatal(err)
+	}
+	pending(3, 4, 6, 7, 8, 9)
+	if err := s.MarkPublished(ctx, []string{all[3].ID, all[2].ID}); err != nil {
+		t.Fatal(err)
+	}
+	pending(6, 7, 8, 9)
+	if err := s.MarkPublished(ctx, []string{all[7].ID}); err != nil {
+		t.Fatal(err)
+	}
+	pending(6, 7, 9)
+	if err := s.MarkPublished(ctx, []string{all[5].ID, all[6].ID}); err != nil {
+		t.Fatal(err)
+	}
+	pending(9)
+}
