@@ -3,18 +3,33 @@ package sqlitestore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
-	"strings"
 
 	"github.com/agileplus/agileplus"
 )
 
-const eventCols = `gseq, id, type, entity_kind, entity_id, project_key, feature_id, seq, prev_hash, hash, time, actor, data, traceparent`
+// eventCols selects an event as its data and every other field packed into
+// one value (see packed); the actor, free text, ends it.
+var eventCols = `data, ` + packed("gseq", "id", "type", "entity_kind", "entity_id", "project_key", "feature_id", "seq", "prev_hash", "hash", "time", "traceparent") +
+	`||char(31)||actor`
 
 func scanEvent(sc interface{ Scan(...any) error }) (*agileplus.Event, error) {
 	var e agileplus.Event
 	var data []byte
-	if err := sc.Scan(&e.GlobalSeq, &e.ID, &e.Type, &e.EntityKind, &e.EntityID, &e.ProjectKey, &e.FeatureID, &e.Seq, &e.PrevHash, &e.Hash, timeCol{&e.Time}, &e.Actor, &data, &e.TraceParent); err != nil {
+	var row string
+	if err := sc.Scan(&data, &row); err != nil {
+		return nil, err
+	}
+	u := unpacker{s: row}
+	e.GlobalSeq, _ = u.int()
+	e.ID, e.Type, e.EntityKind, e.EntityID, e.ProjectKey, e.FeatureID = u.str(), u.str(), u.str(), u.str(), u.str(), u.str()
+	e.Seq, _ = u.int()
+	e.PrevHash, e.Hash = u.str(), u.str()
+	e.Time = u.time()
+	e.TraceParent = u.str()
+	e.Actor = u.rest()
+	if err := u.done(); err != nil {
 		return nil, err
 	}
 	e.Data = data
@@ -161,31 +176,26 @@ func (s *Store) MarkPublished(ctx context.Context, ids []string) error {
 		}
 		// The events' global sequences past the mark, and those marked
 		// before.
-		marked := map[int64]bool{}
-		for rest := ids; len(rest) > 0; {
-			n := min(len(rest), 500)
-			args := make([]any, 0, n+1)
-			args = append(args, upto)
-			for _, id := range rest[:n] {
-				args = append(args, id)
-			}
-			rows, err := t.tx.QueryContext(ctx, `SELECT gseq FROM events WHERE gseq > ? AND id IN (?`+strings.Repeat(",?", n-1)+`)`, args...)
-			if err != nil {
-				return wrap("mark published", err)
-			}
-			gs, err := collect(rows, scanInt64)
-			if err != nil {
-				return err
-			}
-			for _, g := range gs {
-				marked[g] = true
-			}
-			rest = rest[n:]
+		js, err := json.Marshal(ids)
+		if err != nil {
+			return wrap("mark published", err)
+		}
+		rows, err := t.query(ctx, `SELECT e.gseq FROM json_each(?) j JOIN events e ON e.id = j.value WHERE e.gseq > ?`, js, upto)
+		if err != nil {
+			return wrap("mark published", err)
+		}
+		gs, err := collect(rows, scanInt64)
+		if err != nil {
+			return err
+		}
+		marked := make(map[int64]bool, len(gs))
+		for _, g := range gs {
+			marked[g] = true
 		}
 		if len(marked) == 0 {
 			return nil
 		}
-		rows, err := t.query(ctx, `SELECT gseq FROM published_early`)
+		rows, err = t.query(ctx, `SELECT gseq FROM published_early`)
 		if err != nil {
 			return wrap("mark published", err)
 		}
