@@ -270,7 +270,7 @@ func (t *Tx) PutReferences(ctx context.Context, rs []*agileplus.Reference) error
 		}
 		recs, err := t.run(ctx, "put references", `UNWIND $rows AS r
 			MATCH (w:WorkPackage {id: r.wp}) `+g.target+`
-			CREATE (w)-[x:REFERENCES {id: r.id, state: r.state, created_at: r.created, updated_at: r.updated}]->(c)
+			CREATE (w)-[x:REFERENCES {id: r.id, repo: r.repo, state: r.state, created_at: r.created, updated_at: r.updated}]->(c)
 			RETURN count(x)`, map[string]any{"rows": g.rows})
 		if err != nil {
 			return conflict(err, t, "id", fmt.Sprintf("a reference id of %d new references already exists", len(rs)))

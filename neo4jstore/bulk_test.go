@@ -134,13 +134,14 @@ func TestBulkMatchesPerRecord(t *testing.T) {
 // references, released claims and published events.
 func addVariety(t *testing.T, ctx context.Context, lite *agileplus.Service, sqlite *sqlitestore.Store, keys []string) {
 	t.Helper()
-	// References: commits, a pull request named by three WPs (Neo4j keeps
-	// one repo per pull request, so they agree), one updated.
+	// References: commits, a pull request named by three WPs with three
+	// different repos (each reference keeps its own), one updated.
 	for i, k := range keys[:3] {
 		if _, err := lite.AddReference(ctx, k, agileplus.ReferenceCreate{Repo: "github.com/acme/api", SHA: fmt.Sprintf("%040d", i)}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := lite.AddReference(ctx, k, agileplus.ReferenceCreate{Repo: "github.com/acme/api", URL: "https://github.com/acme/api/pull/7", State: "open"}); err != nil {
+		repo := []string{"github.com/acme/api", "github.com/fork/api", ""}[i]
+		if _, err := lite.AddReference(ctx, k, agileplus.ReferenceCreate{Repo: repo, URL: "https://github.com/acme/api/pull/7", State: "open"}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -9,14 +9,16 @@ import (
 
 // References. A reference is a REFERENCES relationship from its WP, holding
 // the reference's id, state and times, to the commit or pull request it
-// names: a (:CodeCommit {repo, sha}) or a (:PullRequest {url, repo}),
-// shared by every WP that references it. A pull request's repo is the one
-// its first reference gave.
+// names: a (:CodeCommit {repo, sha}) or a (:PullRequest {url}), shared by
+// every WP that references it. Each reference keeps the repo it was given
+// (two WPs may name one pull request URL with different repos); the
+// pull request node keeps the first one, which is also what references
+// stored without their own repo read back.
 
 // refMap returns a reference r from w to the commit or pull request c.
 const refMap = `r {.id, .state, .created_at, .updated_at, wp_id: w.id,
 	kind: CASE WHEN c:CodeCommit THEN 'commit' ELSE 'pull_request' END,
-	repo: coalesce(c.repo, ''), sha: coalesce(c.sha, ''), url: coalesce(c.url, '')}`
+	repo: coalesce(r.repo, c.repo, ''), sha: coalesce(c.sha, ''), url: coalesce(c.url, '')}`
 
 func decodeReference(r *row) *agileplus.Reference {
 	return &agileplus.Reference{ID: r.str("id"), WPID: r.str("wp_id"), Kind: r.str("kind"), Repo: r.str("repo"), SHA: r.str("sha"),
@@ -63,7 +65,7 @@ func (t *Tx) PutReference(ctx context.Context, r *agileplus.Reference) error {
 		return err
 	}
 	recs, err = t.run(ctx, "put reference", `MATCH (w:WorkPackage {id: $wp}) `+target+`
-		CREATE (w)-[r:REFERENCES {id: $id, state: $state, created_at: $created, updated_at: $updated}]->(c)
+		CREATE (w)-[r:REFERENCES {id: $id, repo: $repo, state: $state, created_at: $created, updated_at: $updated}]->(c)
 		RETURN r.id`, params)
 	if err != nil {
 		return conflict(err, t, "id", fmt.Sprintf("reference %s already exists", r.ID))

@@ -2463,6 +2463,26 @@ func testReferences(t *testing.T, f *fixture) {
 	mustEqual(t, "last event", evs[len(evs)-1].Type, "wp.reference_updated")
 	mustEqual(t, "audit entry", f.lastAudit(t, "alpha").EventType, "wp.reference_updated")
 
+	// Another WP names the same pull request with another repo: each
+	// reference keeps its own.
+	w2 := f.wp(t, "alpha", "two")
+	other, err := f.svc.AddReference(f.ctx, w2.ID, agileplus.ReferenceCreate{URL: "https://github.com/acme/api/pull/7", Repo: "github.com/fork/api"})
+	mustOK(t, err)
+	mustEqual(t, "repo of the other WP's pr", other.Repo, "github.com/fork/api")
+	mustEqual(t, "repo of the other WP's pr, read back", f.getWP(t, w2.Key).References[0].Repo, "github.com/fork/api")
+	mustEqual(t, "repo of the first WP's pr, read back", f.getWP(t, "CORE-1").References[1].Repo, "")
+	mustOK(t, f.store.View(f.ctx, func(tx agileplus.ReadTx) error {
+		rs, err := tx.AllReferences(f.ctx, agileplus.Page{Limit: 10})
+		if err != nil {
+			return err
+		}
+		repos := map[string]string{}
+		for _, r := range rs {
+			repos[r.ID] = r.Repo
+		}
+		mustEqual(t, "repos from AllReferences", fmt.Sprint(repos), fmt.Sprint(map[string]string{c.ID: "github.com/acme/api", pr.ID: "", other.ID: "github.com/fork/api"}))
+		return nil
+	}))
 	_, err = f.svc.AddReference(f.ctx, "CORE-9", agileplus.ReferenceCreate{SHA: "3f2a9c1", Repo: "r"})
 	mustCode(t, err, agileplus.ENOTFOUND)
 	_, err = f.svc.AddReference(f.ctx, "CORE-1", agileplus.ReferenceCreate{URL: "mailto:x@y"})
