@@ -105,7 +105,7 @@ func (t *Tx) InsertWPs(ctx context.Context, ws []*agileplus.WP, fences []int64) 
 		MATCH (p:Project {id: r.project}), (f:Feature {id: r.feature})
 		CREATE (f)-[:DEFINES]->(w:WorkPackage {id: r.id, key: r.key, num: r.num, project_id: p.id, project_key: p.key, feature_id: f.id,
 			title: r.title, description: r.description, state: r.state, estimate: r.estimate, version: r.version,
-			fence: r.fence, created_at: r.created, updated_at: r.updated})-[:IN_PROJECT]->(p)
+			fence: r.fence, open_deps: 0, created_at: r.created, updated_at: r.updated})-[:IN_PROJECT]->(p)
 		RETURN count(w)`, map[string]any{"rows": rows})
 	if err != nil {
 		return conflict(err, t, "key", fmt.Sprintf("a work package id or key of %d new work packages already exists", len(ws)))
@@ -178,7 +178,7 @@ func (t *Tx) InsertDependencies(ctx context.Context, ds []*agileplus.Dependency)
 			MATCH (f:`+g.label+` {id: r.from}), (t:`+g.label+` {id: r.to})
 			WITH r, f, t, EXISTS { (f)-[:`+g.typ+`]->(t) } AS existing
 			FOREACH (_ IN CASE WHEN existing THEN [] ELSE [1] END |
-				CREATE (f)-[:`+g.typ+` {id: r.id, entity_kind: r.entityKind, version: r.version, created_at: r.created}]->(t))
+				CREATE (f)-[:`+g.typ+` {id: r.id, entity_kind: r.entityKind, version: r.version, created_at: r.created}]->(t)`+countOpen(g.label, g.typ, "f", "t")+`)
 			WITH r, existing
 			RETURN count(r), collect(CASE WHEN existing THEN r END)[0]`,
 			map[string]any{"rows": g.rows})

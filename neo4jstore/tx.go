@@ -467,7 +467,7 @@ func (t *Tx) InsertWP(ctx context.Context, w *agileplus.WP) error {
 	recs, err := t.run(ctx, "insert wp", `MATCH (p:Project {id: $project}), (f:Feature {id: $feature})
 		CREATE (f)-[:DEFINES]->(w:WorkPackage {id: $id, key: $key, num: $num, project_id: p.id, project_key: p.key, feature_id: f.id,
 			title: $title, description: $description, state: $state, estimate: $estimate, version: $version,
-			fence: coalesce($token, 0), created_at: $created, updated_at: $updated})-[:IN_PROJECT]->(p)
+			fence: coalesce($token, 0), open_deps: 0, created_at: $created, updated_at: $updated})-[:IN_PROJECT]->(p)
 		WITH w`+setLease, params)
 	if err != nil {
 		return conflict(err, t, "key", fmt.Sprintf("work package %s already exists", w.Key))
@@ -485,8 +485,15 @@ func (t *Tx) UpdateWP(ctx context.Context, w *agileplus.WP) error {
 		"state": w.State, "estimate": w.Estimate, "version": w.Version, "updated": fmtTime(w.UpdatedAt)}
 	leaseParams(params, w.Lease)
 	recs, err := t.run(ctx, "update wp", `MATCH (w:WorkPackage {id: $id}) WHERE w.version = $prev
+		WITH w, w.state = 'done' AS wasDone
 		SET w.title = $title, w.description = $description, w.state = $state, w.estimate = $estimate, w.version = $version,
 			w.updated_at = $updated, w.fence = CASE WHEN coalesce($token, 0) > w.fence THEN $token ELSE w.fence END
+		WITH w, wasDone
+		CALL (w, wasDone) {
+			WITH w, wasDone WHERE wasDone <> ($state = 'done')
+			MATCH (x:WorkPackage)-[:DEPENDS_ON]->(w)
+			SET x.open_deps = coalesce(x.open_deps, 0) + CASE WHEN wasDone THEN 1 ELSE -1 END
+		}
 		WITH w`+setLease, params)
 	if err != nil {
 		return err
@@ -527,9 +534,8 @@ func (t *Tx) RaiseFence(ctx context.Context, wpID string, token int64) error {
 // Ready returns the planned WPs of a project whose depends_on targets are
 // all done and that hold no live lease, by key number.
 func (t *Tx) Ready(ctx context.Context, projectID string, now time.Time, afterNum int64, lim int) ([]*agileplus.WP, error) {
-	rows, err := t.runMaps(ctx, "ready", `MATCH (w:WorkPackage) USING INDEX w:WorkPackage(project_id, state, num)
-		WHERE w.project_id = $project AND w.state = 'planned' AND w.num > $after
-			AND NOT EXISTS { (w)-[:DEPENDS_ON]->(d:WorkPackage) WHERE d.state <> 'done' }
+	rows, err := t.runMaps(ctx, "ready", `MATCH (w:WorkPackage) USING INDEX w:WorkPackage(project_id, state, open_deps, num)
+		WHERE w.project_id = $project AND w.state = 'planned' AND w.open_deps = 0 AND w.num > $after
 			AND NOT EXISTS { (w)-[l:CLAIMED_BY]->() WHERE l.expires_at > $now }
 		WITH w ORDER BY w.num LIMIT $limit`+wpReturn+` ORDER BY w.num`,
 		map[string]any{"project": projectID, "after": afterNum, "now": fmtTime(now), "limit": limit(lim)})
@@ -658,6 +664,17 @@ func (t *Tx) DependsOnPath(ctx context.Context, from, to string) ([]string, erro
 	return keys, nil
 }
 
+// countOpen is the clause that keeps open_deps when a depends_on edge
+// between two WPs is created from f to t: f waits on one more WP unless t
+// is done. Other edges count nothing.
+func countOpen(label, typ, f, t string) string {
+	if label != "WorkPackage" || typ != "DEPENDS_ON" {
+		return ""
+	}
+	return `
+			SET ` + f + `.open_deps = coalesce(` + f + `.open_deps, 0) + CASE WHEN ` + t + `.state <> 'done' THEN 1 ELSE 0 END`
+}
+
 // InsertDependency stores a new edge between two WPs or two features.
 func (t *Tx) InsertDependency(ctx context.Context, d *agileplus.Dependency) error {
 	typ, err := relType(d.Kind)
@@ -672,7 +689,7 @@ func (t *Tx) InsertDependency(ctx context.Context, d *agileplus.Dependency) erro
 		OPTIONAL MATCH (f)-[x:`+typ+`]->(t)
 		WITH f, t, count(x) AS existing
 		FOREACH (_ IN CASE WHEN existing = 0 THEN [1] ELSE [] END |
-			CREATE (f)-[:`+typ+` {id: $id, entity_kind: $entityKind, version: $version, created_at: $created}]->(t))
+			CREATE (f)-[:`+typ+` {id: $id, entity_kind: $entityKind, version: $version, created_at: $created}]->(t)`+countOpen(label, typ, "f", "t")+`)
 		RETURN existing`,
 		map[string]any{"from": d.From, "to": d.To, "id": d.ID, "entityKind": d.EntityKind, "version": d.Version, "created": fmtTime(d.CreatedAt)})
 	if err != nil {
@@ -693,7 +710,11 @@ func (t *Tx) DeleteDependency(ctx context.Context, id string) error {
 			MATCH ()-[d:DEPENDS_ON {id: $id}]->() RETURN d
 			UNION ALL
 			MATCH ()-[d:RELATES_TO {id: $id}]->() RETURN d
-		} DELETE d RETURN count(*)`, map[string]any{"id": id})
+		}
+		WITH d, startNode(d) AS f, endNode(d) AS t
+		FOREACH (_ IN CASE WHEN type(d) = 'DEPENDS_ON' AND f:WorkPackage AND t.state <> 'done' THEN [1] ELSE [] END |
+			SET f.open_deps = coalesce(f.open_deps, 0) - 1)
+		DELETE d RETURN count(*)`, map[string]any{"id": id})
 	if err != nil {
 		return err
 	}
