@@ -195,36 +195,37 @@ func (s *Store) MarkPublished(ctx context.Context, ids []string) error {
 		if len(marked) == 0 {
 			return nil
 		}
-		rows, err = t.query(ctx, `SELECT gseq FROM published_early`)
-		if err != nil {
-			return wrap("mark published", err)
-		}
-		early, err := collect(rows, scanInt64)
-		if err != nil {
-			return err
-		}
-		for _, g := range early {
-			marked[g] = true
-		}
-		// Move the mark over the events that follow it and are all marked.
-		rows, err = t.query(ctx, `SELECT gseq FROM events WHERE gseq > ? ORDER BY gseq LIMIT ?`, upto, len(marked)+1)
-		if err != nil {
-			return wrap("mark published", err)
-		}
-		next, err := collect(rows, scanInt64)
-		if err != nil {
-			return err
-		}
-		for _, g := range next {
-			if !marked[g] {
-				break
+		// Move the mark over the events that follow it and are marked now
+		// or were marked early, reading only as far as that goes.
+		passedEarly := false
+		for walk := true; walk; {
+			rows, err = t.query(ctx, `SELECT e.gseq, p.gseq IS NOT NULL FROM events e LEFT JOIN published_early p ON p.gseq = e.gseq
+				WHERE e.gseq > ? ORDER BY e.gseq LIMIT ?`, upto, len(marked)+1)
+			if err != nil {
+				return wrap("mark published", err)
 			}
-			upto = g
+			next, err := collect(rows, func(sc interface{ Scan(...any) error }) (earlyMark, error) {
+				var m earlyMark
+				err := sc.Scan(&m.gseq, &m.early)
+				return m, err
+			})
+			if err != nil {
+				return err
+			}
+			walk = len(next) == len(marked)+1
+			for _, m := range next {
+				if !marked[m.gseq] && !m.early {
+					walk = false
+					break
+				}
+				passedEarly = passedEarly || m.early
+				upto = m.gseq
+			}
 		}
 		if _, err := t.exec(ctx, `UPDATE relay_mark SET upto = ?`, upto); err != nil {
 			return wrap("mark published", err)
 		}
-		if len(early) > 0 {
+		if passedEarly {
 			if _, err := t.exec(ctx, `DELETE FROM published_early WHERE gseq <= ?`, upto); err != nil {
 				return wrap("mark published", err)
 			}
@@ -238,6 +239,13 @@ func (s *Store) MarkPublished(ctx context.Context, ids []string) error {
 		}
 		return nil
 	})
+}
+
+// earlyMark is an event after the relay's mark and whether it was marked
+// published ahead of it.
+type earlyMark struct {
+	gseq  int64
+	early bool
 }
 
 func scanInt64(sc interface{ Scan(...any) error }) (int64, error) {

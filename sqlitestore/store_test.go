@@ -391,3 +391,87 @@ func TestOutboxMarkMigrationKeepsPendingEvents(t *testing.T) {
 	}
 	pending(9)
 }
+
+// TestMarkPublishedScattered marks events far ahead of the mark, then the
+// rest in reverse order, and checks the pending set at each step and that
+// nothing is left in published_early once the mark has passed everything.
+func TestMarkPublishedScattered(t *testing.T) {
+	ctx := agileplus.WithActor(context.Background(), "test")
+	path := filepath.Join(t.TempDir(), "agileplus.db")
+	s, err := sqlitestore.Open(ctx, sqlitestore.Config{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	svc := agileplus.NewService(s)
+	if _, err := svc.CreateProject(ctx, agileplus.ProjectCreate{Key: "CORE", Name: "Core"}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 59 {
+		name := fmt.Sprint("name ", i)
+		if _, err := svc.UpdateProject(ctx, "CORE", agileplus.ProjectUpdate{Name: &name}, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all, err := s.PendingEvents(ctx, 0, 100)
+	if err != nil || len(all) != 60 {
+		t.Fatalf("got %d events, %v; want 60", len(all), err)
+	}
+	check := func(step string, published map[int]bool) {
+		t.Helper()
+		var want []string
+		for i, e := range all {
+			if !published[i] {
+				want = append(want, e.ID)
+			}
+		}
+		got, err := s.PendingEvents(ctx, 0, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, e := range got {
+			ids = append(ids, e.ID)
+		}
+		if fmt.Sprint(ids) != fmt.Sprint(want) {
+			t.Fatalf("%s: pending %d events %v, want %d %v", step, len(ids), ids, len(want), want)
+		}
+		if n, err := s.PendingCount(ctx); err != nil || n != int64(len(want)) {
+			t.Fatalf("%s: pending count %d, %v; want %d", step, n, err, len(want))
+		}
+	}
+	published := map[int]bool{}
+	var ids []string
+	for i := 2; i < 60; i += 3 {
+		ids = append(ids, all[i].ID)
+		published[i] = true
+	}
+	if err := s.MarkPublished(ctx, ids); err != nil {
+		t.Fatal(err)
+	}
+	check("every third marked", published)
+	for _, half := range [][2]int{{30, 60}, {0, 30}} {
+		ids = nil
+		for i := half[1] - 1; i >= half[0]; i-- {
+			ids = append(ids, all[i].ID)
+			published[i] = true
+		}
+		if err := s.MarkPublished(ctx, ids); err != nil {
+			t.Fatal(err)
+		}
+		check(fmt.Sprintf("events %d to %d marked", half[0], half[1]), published)
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=query_only(1)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var early int
+	var upto int64
+	if err := db.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM published_early), (SELECT upto FROM relay_mark)`).Scan(&early, &upto); err != nil {
+		t.Fatal(err)
+	}
+	if early != 0 || upto != all[59].GlobalSeq {
+		t.Fatalf("published_early holds %d, the mark is at %d; want 0 and %d", early, upto, all[59].GlobalSeq)
+	}
+}
