@@ -302,12 +302,10 @@ func TestTraceParentMigrationKeepsOldEvents(t *testing.T) {
 	}
 }
 
-// TestOutboxMarkMigrationKeepsPendingEvents takes a database with the
-// outbox table of migration 0001 (some events published in order, one out
-// of order) through migration 0006 and checks that the same events are
-// pending, in order, and that marking goes on from there.
-func TestOutboxMarkMigrationKeepsPendingEvents(t *testing.T) {
-	ctx := agileplus.WithActor(context.Background(), "test")
+// storeWithEvents opens a new store holding project CORE with n events
+// (its creation and n-1 renames), all pending, and returns them.
+func storeWithEvents(t *testing.T, ctx context.Context, n int) (*sqlitestore.Store, string, []*agileplus.Event) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "agileplus.db")
 	s, err := sqlitestore.Open(ctx, sqlitestore.Config{Path: path})
 	if err != nil {
@@ -317,16 +315,26 @@ func TestOutboxMarkMigrationKeepsPendingEvents(t *testing.T) {
 	if _, err := svc.CreateProject(ctx, agileplus.ProjectCreate{Key: "CORE", Name: "Core"}); err != nil {
 		t.Fatal(err)
 	}
-	for i := range 7 {
+	for i := range n - 1 {
 		name := fmt.Sprint("name ", i)
 		if _, err := svc.UpdateProject(ctx, "CORE", agileplus.ProjectUpdate{Name: &name}, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
-	all, err := s.PendingEvents(ctx, 0, 100)
-	if err != nil || len(all) != 8 {
-		t.Fatalf("got %d events, %v; want 8", len(all), err)
+	all, err := s.PendingEvents(ctx, 0, n+1)
+	if err != nil || len(all) != n {
+		t.Fatalf("got %d events, %v; want %d", len(all), err, n)
 	}
+	return s, path, all
+}
+
+// TestOutboxMarkMigrationKeepsPendingEvents takes a database with the
+// outbox table of migration 0001 (some events published in order, one out
+// of order) through migration 0006 and checks that the same events are
+// pending, in order, and that marking goes on from there.
+func TestOutboxMarkMigrationKeepsPendingEvents(t *testing.T) {
+	ctx := agileplus.WithActor(context.Background(), "test")
+	s, path, all := storeWithEvents(t, ctx, 8)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -397,26 +405,8 @@ func TestOutboxMarkMigrationKeepsPendingEvents(t *testing.T) {
 // nothing is left in published_early once the mark has passed everything.
 func TestMarkPublishedScattered(t *testing.T) {
 	ctx := agileplus.WithActor(context.Background(), "test")
-	path := filepath.Join(t.TempDir(), "agileplus.db")
-	s, err := sqlitestore.Open(ctx, sqlitestore.Config{Path: path})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, path, all := storeWithEvents(t, ctx, 60)
 	defer s.Close()
-	svc := agileplus.NewService(s)
-	if _, err := svc.CreateProject(ctx, agileplus.ProjectCreate{Key: "CORE", Name: "Core"}); err != nil {
-		t.Fatal(err)
-	}
-	for i := range 59 {
-		name := fmt.Sprint("name ", i)
-		if _, err := svc.UpdateProject(ctx, "CORE", agileplus.ProjectUpdate{Name: &name}, 0); err != nil {
-			t.Fatal(err)
-		}
-	}
-	all, err := s.PendingEvents(ctx, 0, 100)
-	if err != nil || len(all) != 60 {
-		t.Fatalf("got %d events, %v; want 60", len(all), err)
-	}
 	check := func(step string, published map[int]bool) {
 		t.Helper()
 		var want []string
