@@ -18,7 +18,7 @@ type Tx struct {
 	heads *headCache           // write transactions only
 	gops  []graphOp            // graph changes of the running command (writes only)
 	s     *Store               // for the graph index
-	local map[string]*sql.Stmt // statements prepared for this transaction only
+	local map[string]*sql.Stmt // statements bound to this write transaction
 	read  bool                 // a View: statements come from Store.readStmt
 }
 
@@ -36,18 +36,23 @@ func (t *Tx) stmt(ctx context.Context, q string) *sql.Stmt {
 	if t.stmts == nil {
 		return nil
 	}
-	if s := t.stmts.ready[q]; s != nil {
-		return t.tx.StmtContext(ctx, s)
-	}
-	t.stmts.pending[q] = true
-	// Until it is prepared for good (after this transaction), prepare it
-	// for this transaction: a long one (an import) then parses it once.
+	// The statement bound to this transaction is kept for its other
+	// commands: a batch runs the same few statements many times.
 	if s := t.local[q]; s != nil {
 		return s
 	}
-	s, err := t.tx.PrepareContext(ctx, q)
-	if err != nil {
-		return nil
+	var s *sql.Stmt
+	if ready := t.stmts.ready[q]; ready != nil {
+		s = t.tx.StmtContext(ctx, ready)
+	} else {
+		// Until it is prepared for good (after this transaction), prepare
+		// it for this transaction: a long one (an import) then parses it
+		// once.
+		t.stmts.pending[q] = true
+		var err error
+		if s, err = t.tx.PrepareContext(ctx, q); err != nil {
+			return nil
+		}
 	}
 	if t.local == nil {
 		t.local = map[string]*sql.Stmt{}
