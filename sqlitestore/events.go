@@ -43,7 +43,7 @@ func (t *Tx) EventHead(ctx context.Context, entityID string) (int64, string, err
 
 // chainHead returns the last link of a chain, from the writer's cache or
 // the database (0, "" for an empty chain), and remembers it.
-func (t *Tx) chainHead(ctx context.Context, key, query, id string) (int64, string, error) {
+func (t *Tx) chainHead(ctx context.Context, key headKey, query, id string) (int64, string, error) {
 	if h, ok := t.heads.get(key); ok {
 		return h.seq, h.hash, nil
 	}

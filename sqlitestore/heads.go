@@ -1,5 +1,7 @@
 package sqlitestore
 
+import "encoding/hex"
+
 // Chain heads. Every command reads the last event of its entity and the last
 // audit entry of its feature to chain the new ones. The writer goroutine
 // remembers heads it has read or written, so the hot path skips those two
@@ -12,49 +14,83 @@ type head struct {
 	hash string
 }
 
-func eventHead(entityID string) string  { return "e" + entityID }
-func auditHead(featureID string) string { return "a" + featureID }
+// headKey names a chain: an entity's events or a feature's audit entries.
+// It shares the id's string, so remembering a head allocates no key.
+type headKey struct {
+	audit bool
+	id    string
+}
 
-// maxHeads bounds the committed heads kept; past it the cache starts over.
-const maxHeads = 200_000
+func eventHead(entityID string) headKey  { return headKey{id: entityID} }
+func auditHead(featureID string) headKey { return headKey{audit: true, id: featureID} }
+
+// cachedHead is a head as the cache keeps it: the SHA-256 hash as its 32
+// bytes rather than 64 hex digits, which halves what a remembered chain
+// costs (a busy project remembers tens of thousands of them). A head whose hash
+// is not in that form (ok false) is not kept; its entry hides older ones,
+// so the next lookup reads the database.
+type cachedHead struct {
+	seq int64
+	sum [32]byte
+	ok  bool
+}
+
+func toCached(h head) cachedHead {
+	c := cachedHead{seq: h.seq}
+	if len(h.hash) == 64 {
+		if n, err := hex.Decode(c.sum[:], []byte(h.hash)); err == nil && n == 32 && hex.EncodeToString(c.sum[:]) == h.hash {
+			c.ok = true
+		}
+	}
+	return c
+}
+
+func (c cachedHead) head() head { return head{c.seq, hex.EncodeToString(c.sum[:])} }
+
+// maxHeads bounds the committed heads kept (about 4 MB); past it the cache
+// starts over. A chain not kept costs one indexed read when next written.
+const maxHeads = 50_000
 
 type headCache struct {
-	committed map[string]head
-	batch     map[string]head
-	cmd       map[string]head
+	committed map[headKey]cachedHead
+	batch     map[headKey]cachedHead
+	cmd       map[headKey]cachedHead
 }
 
 func newHeadCache() *headCache {
-	return &headCache{committed: map[string]head{}, batch: map[string]head{}, cmd: map[string]head{}}
+	return &headCache{committed: map[headKey]cachedHead{}, batch: map[headKey]cachedHead{}, cmd: map[headKey]cachedHead{}}
 }
 
 // get and put are no-ops on a nil cache: read transactions have none.
-func (c *headCache) get(key string) (head, bool) {
+func (c *headCache) get(key headKey) (head, bool) {
 	if c == nil {
 		return head{}, false
 	}
-	if h, ok := c.cmd[key]; ok {
-		return h, true
+	h, ok := c.cmd[key]
+	if !ok {
+		h, ok = c.batch[key]
 	}
-	if h, ok := c.batch[key]; ok {
-		return h, true
+	if !ok {
+		h, ok = c.committed[key]
 	}
-	h, ok := c.committed[key]
-	return h, ok
+	if !ok || !h.ok {
+		return head{}, false
+	}
+	return h.head(), true
 }
 
-func (c *headCache) put(key string, h head) {
+func (c *headCache) put(key headKey, h head) {
 	if c != nil {
-		c.cmd[key] = h
+		c.cmd[key] = toCached(h)
 	}
 }
 
 // update replaces a head the cache holds; one it does not hold is read
 // from the database when needed. A bulk append uses it so as not to fill
 // the cache with the heads of many new chains.
-func (c *headCache) update(key string, h head) {
+func (c *headCache) update(key headKey, h head) {
 	if _, ok := c.get(key); ok {
-		c.cmd[key] = h
+		c.cmd[key] = toCached(h)
 	}
 }
 
@@ -78,7 +114,11 @@ func (c *headCache) batchDone(committed bool) {
 			clear(c.committed)
 		}
 		for k, h := range c.batch {
-			c.committed[k] = h
+			if h.ok {
+				c.committed[k] = h
+			} else {
+				delete(c.committed, k)
+			}
 		}
 	}
 	clear(c.batch)
