@@ -178,7 +178,7 @@ func (t *Tx) InsertDependencies(ctx context.Context, ds []*agileplus.Dependency)
 			MATCH (f:`+g.label+` {id: r.from}), (t:`+g.label+` {id: r.to})
 			WITH r, f, t, EXISTS { (f)-[:`+g.typ+`]->(t) } AS existing
 			FOREACH (_ IN CASE WHEN existing THEN [] ELSE [1] END |
-				CREATE (f)-[:`+g.typ+` {id: r.id, entity_kind: r.entityKind, version: r.version, created_at: r.created}]->(t)`+countOpen(g.label, g.typ, "f", "t")+`)
+				CREATE (f)-[:`+g.typ+` {id: r.id, entity_kind: r.entityKind, version: r.version, created_at: r.created}]->(t)`+countOpen(g.label, g.typ)+`)
 			WITH r, existing
 			RETURN count(r), collect(CASE WHEN existing THEN r END)[0]`,
 			map[string]any{"rows": g.rows})

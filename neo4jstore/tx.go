@@ -667,12 +667,12 @@ func (t *Tx) DependsOnPath(ctx context.Context, from, to string) ([]string, erro
 // countOpen is the clause that keeps open_deps when a depends_on edge
 // between two WPs is created from f to t: f waits on one more WP unless t
 // is done. Other edges count nothing.
-func countOpen(label, typ, f, t string) string {
+func countOpen(label, typ string) string {
 	if label != "WorkPackage" || typ != "DEPENDS_ON" {
 		return ""
 	}
 	return `
-			SET ` + f + `.open_deps = coalesce(` + f + `.open_deps, 0) + CASE WHEN ` + t + `.state <> 'done' THEN 1 ELSE 0 END`
+			SET f.open_deps = coalesce(f.open_deps, 0) + CASE WHEN t.state <> 'done' THEN 1 ELSE 0 END`
 }
 
 // InsertDependency stores a new edge between two WPs or two features.
@@ -689,7 +689,7 @@ func (t *Tx) InsertDependency(ctx context.Context, d *agileplus.Dependency) erro
 		OPTIONAL MATCH (f)-[x:`+typ+`]->(t)
 		WITH f, t, count(x) AS existing
 		FOREACH (_ IN CASE WHEN existing = 0 THEN [1] ELSE [] END |
-			CREATE (f)-[:`+typ+` {id: $id, entity_kind: $entityKind, version: $version, created_at: $created}]->(t)`+countOpen(label, typ, "f", "t")+`)
+			CREATE (f)-[:`+typ+` {id: $id, entity_kind: $entityKind, version: $version, created_at: $created}]->(t)`+countOpen(label, typ)+`)
 		RETURN existing`,
 		map[string]any{"from": d.From, "to": d.To, "id": d.ID, "entityKind": d.EntityKind, "version": d.Version, "created": fmtTime(d.CreatedAt)})
 	if err != nil {

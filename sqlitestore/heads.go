@@ -37,11 +37,16 @@ type cachedHead struct {
 
 func toCached(h head) cachedHead {
 	c := cachedHead{seq: h.seq}
-	if len(h.hash) == 64 {
-		if n, err := hex.Decode(c.sum[:], []byte(h.hash)); err == nil && n == 32 && hex.EncodeToString(c.sum[:]) == h.hash {
-			c.ok = true
+	if len(h.hash) != 64 {
+		return c
+	}
+	for i := range len(h.hash) {
+		if b := h.hash[i]; (b < '0' || b > '9') && (b < 'a' || b > 'f') {
+			return c // not lower-case hex: head() would not give it back
 		}
 	}
+	_, err := hex.Decode(c.sum[:], []byte(h.hash))
+	c.ok = err == nil
 	return c
 }
 

@@ -9,11 +9,13 @@ import (
 
 // Packed rows. The driver pays for every column of every row: a few calls
 // into SQLite, each taking the connection's mutex, and an allocation to box
-// the value. For the rows read in bulk (WP lists, the ready set) SQLite
-// joins the columns that cannot hold free text (ids, keys, states,
+// the value. For the rows read in bulk (WP lists, the ready set, events)
+// SQLite joins the columns that cannot hold free text (ids, keys, states,
 // integers, times) into one value with a unit separator (0x1F) between
 // them, and Go cuts the fields back out of that one string without copying.
-// Free text (titles, descriptions, agent names) stays in columns of its own.
+// Free text may follow: length-prefixed (lengthPrefixed, read with text),
+// and the last field as the rest of the value (read with rest). Other free
+// text, REALs and blobs stay in columns of their own.
 
 // packed returns a SQL expression that joins cols, none of which may hold
 // the unit separator; NULL joins as empty text.
@@ -50,8 +52,13 @@ func (u *unpacker) next() (v string, ok bool) {
 	return v, v != ""
 }
 
-// text returns a field of free text written as its byte length, a colon
-// and the text (octet_length(x)||':'||x), which may hold the separator.
+// lengthPrefixed returns a SQL expression for the text column col as its
+// byte length, a colon and the text, which may hold the separator.
+func lengthPrefixed(col string) string {
+	return "octet_length(" + col + ")||':'||" + col
+}
+
+// text returns a field written by lengthPrefixed.
 func (u *unpacker) text() string {
 	if u.err != nil {
 		return ""

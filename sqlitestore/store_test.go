@@ -248,38 +248,19 @@ func TestCanceledCommandDoesNotFailItsBatch(t *testing.T) {
 // events read back with no traceparent and their chains still verify.
 func TestTraceParentMigrationKeepsOldEvents(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "agileplus.db")
-	s, err := sqlitestore.Open(ctx, sqlitestore.Config{Path: path})
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := agileplus.NewService(s)
-	if _, err := svc.CreateProject(ctx, agileplus.ProjectCreate{Key: "CORE", Name: "Core"}); err != nil {
-		t.Fatal(err)
-	}
+	s, path, _ := storeWithEvents(t, ctx, 1)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
 	// Back to the schema before migration 0004.
-	db, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range []string{`ALTER TABLE events DROP COLUMN traceparent`, `DELETE FROM schema_migrations WHERE version = 4`} {
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
+	execAll(t, path, `ALTER TABLE events DROP COLUMN traceparent`, `DELETE FROM schema_migrations WHERE version = 4`)
 
-	s, err = sqlitestore.Open(ctx, sqlitestore.Config{Path: path})
+	s, err := sqlitestore.Open(ctx, sqlitestore.Config{Path: path})
 	if err != nil {
 		t.Fatalf("reopen: %v", err)
 	}
 	defer s.Close()
-	svc = agileplus.NewService(s)
+	svc := agileplus.NewService(s)
 	const tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 	name := "Renamed"
 	if _, err := svc.UpdateProject(agileplus.WithTraceParent(ctx, tp), "CORE", agileplus.ProjectUpdate{Name: &name}, 0); err != nil {
@@ -299,6 +280,25 @@ func TestTraceParentMigrationKeepsOldEvents(t *testing.T) {
 	}
 	if err := agileplus.VerifyEventChain(got); err != nil {
 		t.Errorf("chain: %v", err)
+	}
+}
+
+// execAll runs statements on the closed database at path, in order: the
+// migration tests take a database back to an older schema with it.
+func execAll(t *testing.T, path string, qs ...string) {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, q := range qs {
+		if _, err := db.ExecContext(t.Context(), q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -340,25 +340,13 @@ func TestOutboxMarkMigrationKeepsPendingEvents(t *testing.T) {
 	}
 	// Back to the schema before migration 0006: events 1, 2 and 5 were
 	// published, so the outbox holds 3, 4, 6, 7 and 8.
-	db, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range []string{
+	execAll(t, path,
 		`CREATE TABLE outbox (gseq INTEGER PRIMARY KEY REFERENCES events(gseq), event_id TEXT NOT NULL UNIQUE)`,
 		`INSERT INTO outbox SELECT gseq, id FROM events WHERE gseq NOT IN (1, 2, 5)`,
 		`CREATE TRIGGER events_outbox AFTER INSERT ON events BEGIN INSERT INTO outbox (gseq, event_id) VALUES (NEW.gseq, NEW.id); END`,
-		`DROP TABLE relay_mark`, `DROP TABLE published_early`, `DELETE FROM schema_migrations WHERE version = 6`,
-	} {
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
+		`DROP TABLE relay_mark`, `DROP TABLE published_early`, `DELETE FROM schema_migrations WHERE version = 6`)
 
-	s, err = sqlitestore.Open(ctx, sqlitestore.Config{Path: path})
+	s, err := sqlitestore.Open(ctx, sqlitestore.Config{Path: path})
 	if err != nil {
 		t.Fatalf("reopen: %v", err)
 	}

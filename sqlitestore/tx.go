@@ -253,7 +253,8 @@ func (t *Tx) UpdateFeature(ctx context.Context, f *agileplus.Feature) error {
 // wpCols selects a work package: the estimate, the free text, and every
 // other field packed into one value (see packed).
 var wpCols = `w.estimate, w.lease_agent, ` + packed("w.id", "w.key", "w.project_id", "w.feature_id", "w.state", "w.version",
-	"w.lease_token", "w.lease_claimed_at", "w.lease_expires_at", "w.created_at", "w.updated_at") + `||char(31)||octet_length(w.title)||':'||w.title||w.description`
+	"w.lease_token", "w.lease_claimed_at", "w.lease_expires_at", "w.created_at", "w.updated_at") +
+	`||char(31)||` + lengthPrefixed("w.title") + `||w.description`
 
 const wpFrom = ` FROM wps w`
 
