@@ -63,8 +63,8 @@ func (b *bench) coldStart(ctx context.Context) error {
 			return err
 		}
 	}
-	hc := newHTTPClient(b.sz.workers)
-	defer hc.CloseIdleConnections()
+	hc := b.loadClient(b.sz.workers)
+	defer hc.close()
 	body := []byte(`{"title":"loaded work package","description":"Loaded by the memory benchmark through the HTTP API, with a sentence of description.","estimate":3}`)
 	r, err := load(ctx, hc, last.base, b.sz.loadWPs, b.sz.workers, func(w, j int) request {
 		return request{"POST", "/v1/features/" + slugs[(j*b.sz.workers+w)%len(slugs)] + "/wps", body}

@@ -267,10 +267,10 @@ func (b *bench) neo4jWrites(ctx context.Context, srv *neo4jtest.Server) error {
 		}
 		// Untimed first: a fresh JVM plans and compiles the write
 		// statements during the first hundreds of commands.
-		if _, err := splitLoad(ctx, children, max(ops/10, 4*neo4jWriteWorkers), create); err != nil {
+		if _, err := b.splitLoad(ctx, children, max(ops/10, 4*neo4jWriteWorkers), create); err != nil {
 			return fmt.Errorf("create warm-up on %d processes: %w", procs, err)
 		}
-		r, err := splitLoad(ctx, children, ops, create)
+		r, err := b.splitLoad(ctx, children, ops, create)
 		if err != nil {
 			return fmt.Errorf("create load on %d processes: %w", procs, err)
 		}
@@ -288,9 +288,9 @@ func (b *bench) neo4jWrites(ctx context.Context, srv *neo4jtest.Server) error {
 
 // splitLoad runs ops requests from neo4jWriteWorkers clients, split evenly
 // over the children, and merges the results.
-func splitLoad(ctx context.Context, children []*child, ops int, gen func(w, j int) request) (result, error) {
-	hc := newHTTPClient(neo4jWriteWorkers)
-	defer hc.CloseIdleConnections()
+func (b *bench) splitLoad(ctx context.Context, children []*child, ops int, gen func(w, j int) request) (result, error) {
+	hc := b.loadClient(neo4jWriteWorkers)
+	defer hc.close()
 	rs := make([]result, len(children))
 	errs := make(chan error, len(children))
 	for i, c := range children {

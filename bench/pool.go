@@ -54,12 +54,70 @@ func percentile(sorted []time.Duration, q float64) time.Duration {
 	return sorted[max(0, min(i, len(sorted)-1))]
 }
 
+// loadClient is how a load's workers send their requests: a lean
+// keep-alive connection each (the default), or net/http's client when the
+// run asks for it with -nethttp-client.
+type loadClient struct {
+	hc *http.Client // nil: lean connections
+}
+
+func (b *bench) loadClient(workers int) loadClient {
+	if !b.netHTTP {
+		return loadClient{}
+	}
+	return loadClient{newHTTPClient(workers)}
+}
+
+func (c loadClient) close() {
+	if c.hc != nil {
+		c.hc.CloseIdleConnections()
+	}
+}
+
+// caller sends one request; each load worker has its own.
+type caller interface {
+	do(ctx context.Context, r request) error
+	close()
+}
+
+type netHTTPCaller struct {
+	hc   *http.Client
+	base string
+}
+
+func (c netHTTPCaller) do(ctx context.Context, r request) error { return call(ctx, c.hc, c.base, r) }
+func (netHTTPCaller) close()                                    {}
+
 // load sends n requests from a fixed pool of workers; worker w makes the
 // calls gen(w, 0), gen(w, 1), ... so a generator can give each worker WPs
 // of its own. Any response other than 2xx stops the load with an error.
-func load(ctx context.Context, hc *http.Client, base string, n, workers int, gen func(w, j int) request) (result, error) {
+// The lean workers connect before the clock starts.
+func load(ctx context.Context, lc loadClient, base string, n, workers int, gen func(w, j int) request) (result, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	callers := make([]caller, workers)
+	for w := range callers {
+		if lc.hc != nil {
+			callers[w] = netHTTPCaller{lc.hc, base}
+			continue
+		}
+		c, err := newLeanConn(base)
+		if err == nil {
+			err = c.dial(ctx)
+		}
+		if err != nil {
+			for _, c := range callers[:w] {
+				c.close()
+			}
+			return result{}, err
+		}
+		callers[w] = c
+	}
+	defer func() {
+		for _, c := range callers {
+			c.close()
+		}
+	}()
 	lats := make([][]time.Duration, workers)
 	var wg sync.WaitGroup
 	t0 := time.Now()
@@ -76,7 +134,7 @@ func load(ctx context.Context, hc *http.Client, base string, n, workers int, gen
 				}
 				r := gen(w, j)
 				t := time.Now()
-				if err := call(ctx, hc, base, r); err != nil {
+				if err := callers[w].do(ctx, r); err != nil {
 					cancel(err)
 					return
 				}

@@ -67,7 +67,8 @@ func (b *bench) profileWrites(ctx context.Context, path string) error {
 	if err := pprof.StartCPUProfile(f); err != nil {
 		return err
 	}
-	hc := newHTTPClient(b.sz.workers)
+	hc := b.loadClient(b.sz.workers)
+	defer hc.close()
 	wl := &writeLoad{workers: b.sz.workers, cursor: make([]int, b.sz.workers)}
 	ops := b.sz.writeOps
 	for i, kind := range writeKinds {

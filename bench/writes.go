@@ -105,8 +105,8 @@ func (b *bench) writeRun(ctx context.Context, durability string, ops, rawMsgs in
 		return nil, err
 	}
 
-	hc := newHTTPClient(b.sz.workers)
-	defer hc.CloseIdleConnections()
+	hc := b.loadClient(b.sz.workers)
+	defer hc.close()
 	wl := &writeLoad{workers: b.sz.workers, cursor: make([]int, b.sz.workers)}
 	res := &writeResult{durability: durability}
 	for i, kind := range writeKinds {
