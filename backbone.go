@@ -280,6 +280,15 @@ type ConsumerHost interface {
 	Consume(ctx context.Context, spec ConsumerSpec) (Consumer, error)
 	// DeleteConsumer removes a durable consumer and its position.
 	DeleteConsumer(ctx context.Context, name string) error
+	// Consumers lists the durable consumers whose name starts with prefix,
+	// by name.
+	Consumers(ctx context.Context, prefix string) ([]ConsumerInfo, error)
+}
+
+// ConsumerInfo describes a durable consumer on the bus.
+type ConsumerInfo struct {
+	Name    string
+	Created time.Time // as the bus's clock tells it
 }
 
 // Consumer is a running consumer.

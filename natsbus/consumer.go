@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/agileplus/agileplus"
@@ -127,6 +129,30 @@ func (b *Bus) DeleteConsumer(ctx context.Context, name string) error {
 		return unavailable(fmt.Errorf("natsbus: delete consumer %s: %w", name, err))
 	}
 	return nil
+}
+
+// Consumers lists the durable consumers on the event stream whose name
+// starts with prefix, by name.
+func (b *Bus) Consumers(ctx context.Context, prefix string) ([]agileplus.ConsumerInfo, error) {
+	if err := b.checkOpen(); err != nil {
+		return nil, err
+	}
+	s, err := b.js.Stream(ctx, b.cfg.StreamName)
+	if err != nil {
+		return nil, unavailable(fmt.Errorf("natsbus: list consumers: %w", err))
+	}
+	l := s.ListConsumers(ctx)
+	var out []agileplus.ConsumerInfo
+	for ci := range l.Info() {
+		if strings.HasPrefix(ci.Name, prefix) {
+			out = append(out, agileplus.ConsumerInfo{Name: ci.Name, Created: ci.Created})
+		}
+	}
+	if err := l.Err(); err != nil {
+		return nil, unavailable(fmt.Errorf("natsbus: list consumers: %w", err))
+	}
+	slices.SortFunc(out, func(a, b agileplus.ConsumerInfo) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
 }
 
 // consumer is one durable consumer running in this process.

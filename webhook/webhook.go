@@ -71,9 +71,17 @@ type Config struct {
 	// Timeout bounds one attempt (default 10s).
 	Timeout   time.Duration
 	UserAgent string
-	Logger    *slog.Logger
-	IDs       *agileplus.IDGenerator
-	Now       func() time.Time
+	// OrphanGrace is how old the durable consumer of a webhook that is not
+	// registered must be before the sweep removes it (default 1 minute):
+	// CreateWebhook makes the consumer a moment before the registration,
+	// maybe in another process sharing the bus.
+	OrphanGrace time.Duration
+	// SweepEvery is how often the dispatcher looks for such consumers
+	// (default 10 minutes; also once at Start).
+	SweepEvery time.Duration
+	Logger     *slog.Logger
+	IDs        *agileplus.IDGenerator
+	Now        func() time.Time
 }
 
 // Dispatcher runs the webhooks.
@@ -87,6 +95,8 @@ type Dispatcher struct {
 	mu      sync.Mutex
 	running map[string]agileplus.Consumer // by webhook id
 	closed  bool
+
+	sweeping sync.WaitGroup
 }
 
 // ConsumerName is the durable consumer name of a webhook.
@@ -105,6 +115,12 @@ func New(cfg Config) *Dispatcher {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.OrphanGrace <= 0 {
+		cfg.OrphanGrace = time.Minute
+	}
+	if cfg.SweepEvery <= 0 {
+		cfg.SweepEvery = 10 * time.Minute
 	}
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = "agileplus-webhook"
@@ -141,9 +157,10 @@ func New(cfg Config) *Dispatcher {
 
 // Start starts a consumer for every registered webhook and follows the
 // registry, so webhooks registered or removed through any server process
-// start or stop here too.
+// start or stop here too. In the background it removes, now and every
+// SweepEvery, the consumers of webhooks that are not registered.
 func (d *Dispatcher) Start(ctx context.Context) error {
-	return d.cfg.Registry.WatchWebhooks(d.ctx, func(id string, h *agileplus.Webhook) {
+	err := d.cfg.Registry.WatchWebhooks(d.ctx, func(id string, h *agileplus.Webhook) {
 		if h == nil {
 			d.stop(id)
 			return
@@ -152,6 +169,70 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 			d.cfg.Logger.Error("webhook: cannot start delivery", "webhook", id, "err", err)
 		}
 	})
+	if err != nil {
+		return err
+	}
+	d.sweeping.Add(1)
+	go d.sweepLoop()
+	return nil
+}
+
+// sweepLoop runs SweepOrphans at once and then every SweepEvery until
+// Close.
+func (d *Dispatcher) sweepLoop() {
+	defer d.sweeping.Done()
+	t := time.NewTicker(d.cfg.SweepEvery)
+	defer t.Stop()
+	for {
+		if _, err := d.SweepOrphans(d.ctx); err != nil && d.ctx.Err() == nil {
+			d.cfg.Logger.Warn("webhook: sweep of unregistered consumers failed; will retry", "err", err, "retry_in", d.cfg.SweepEvery)
+		}
+		select {
+		case <-d.ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// SweepOrphans removes the durable consumers of webhooks that are not
+// registered and are older than OrphanGrace, and returns how many it
+// removed. They are left behind when a process stops between creating a
+// webhook's consumer and registering it, or when DeleteWebhook removed the
+// registration but could not remove the consumer; each keeps a position
+// and server state for nothing.
+func (d *Dispatcher) SweepOrphans(ctx context.Context) (int, error) {
+	prefix := ConsumerName("")
+	cs, err := d.cfg.Consumers.Consumers(ctx, prefix)
+	if err != nil {
+		return 0, err
+	}
+	removed := 0
+	for _, c := range cs {
+		id := strings.TrimPrefix(c.Name, prefix)
+		if d.cfg.Now().Sub(c.Created) < d.cfg.OrphanGrace {
+			continue
+		}
+		d.mu.Lock()
+		running := d.running[id] != nil
+		d.mu.Unlock()
+		if running {
+			continue
+		}
+		_, err := d.cfg.Registry.GetWebhook(ctx, id)
+		if err == nil {
+			continue
+		}
+		if agileplus.ErrorCode(err) != agileplus.ENOTFOUND {
+			return removed, err
+		}
+		if err := d.cfg.Consumers.DeleteConsumer(ctx, c.Name); err != nil {
+			return removed, err
+		}
+		d.cfg.Logger.Warn("webhook: removed the durable consumer of a webhook that is not registered", "consumer", c.Name, "created", c.Created)
+		removed++
+	}
+	return removed, nil
 }
 
 // Close stops every delivery in this process; durable consumers keep their
@@ -163,6 +244,7 @@ func (d *Dispatcher) Close() {
 	d.running = map[string]agileplus.Consumer{}
 	d.mu.Unlock()
 	d.cancel()
+	d.sweeping.Wait()
 	for _, c := range cs {
 		c.Stop()
 	}
