@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"math"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -65,6 +67,9 @@ func TestFastJSONMatchesEncodingJSON(t *testing.T) {
 		if err := enc.Encode(l); err != nil {
 			t.Fatal(err)
 		}
+		for _, w := range l.Items {
+			checkWriteJSONWP(t, i, w)
+		}
 		got, ok := appendWPList(nil, l)
 		if !ok {
 			t.Fatalf("case %d: fell back to encoding/json", i)
@@ -87,5 +92,27 @@ func TestFastJSONFallsBack(t *testing.T) {
 		if _, ok := appendWPList(nil, &List[*agileplus.WP]{Items: []*agileplus.WP{w}}); ok {
 			t.Errorf("%s: encoded, want a fall back", name)
 		}
+		if name != "NaN" && name != "year 10000" && name != "lease year" { // encoding/json refuses these
+			checkWriteJSONWP(t, 0, w)
+		}
+	}
+}
+
+// checkWriteJSONWP compares writeJSON's answer for one WP with encoding/json's.
+func checkWriteJSONWP(t *testing.T, i int, w *agileplus.WP) {
+	t.Helper()
+	var want bytes.Buffer
+	enc := json.NewEncoder(&want)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(w); err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	writeJSON(rec, http.StatusCreated, w)
+	if got := rec.Body.String(); got != want.String() {
+		t.Fatalf("case %d: writeJSON of one WP\n got %s\nwant %s", i, got, want.String())
+	}
+	if rec.Code != http.StatusCreated || rec.Header().Get("Content-Type") != "application/json" {
+		t.Fatalf("case %d: status %d, content type %q", i, rec.Code, rec.Header().Get("Content-Type"))
 	}
 }

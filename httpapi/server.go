@@ -129,13 +129,26 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	if l, ok := v.(*List[*agileplus.WP]); ok && fastLists {
-		bp := listBufs.Get().(*[]byte)
-		defer listBufs.Put(bp)
-		if b, ok := appendWPList((*bp)[:0], l); ok {
-			*bp = b
-			w.Write(b)
-			return
+	switch v := v.(type) {
+	case *List[*agileplus.WP]:
+		if fastLists {
+			bp := listBufs.Get().(*[]byte)
+			defer listBufs.Put(bp)
+			if b, ok := appendWPList((*bp)[:0], v); ok {
+				*bp = b
+				w.Write(b)
+				return
+			}
+		}
+	case *agileplus.WP: // what a WP's create, update, transition and claim answer
+		if fastLists && v != nil {
+			bp := listBufs.Get().(*[]byte)
+			defer listBufs.Put(bp)
+			if b, ok := appendWP((*bp)[:0], v); ok {
+				*bp = append(b, '\n')
+				w.Write(*bp)
+				return
+			}
 		}
 	}
 	enc := json.NewEncoder(w)
