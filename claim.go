@@ -30,7 +30,7 @@ const (
 
 // ClaimRequest is the input of Claim and Renew.
 type ClaimRequest struct {
-	Agent      string `json:"agent,omitempty" doc:"who claims; required to claim"`
+	Agent      string `json:"agent,omitempty" doc:"who claims; required to claim; on renew or release, optional and then checked against the holder"`
 	TTLSeconds int64  `json:"ttl_seconds,omitempty" doc:"lease length, default 900"`
 	Token      int64  `json:"token,omitempty" doc:"the lease's fencing token; required to renew or release"`
 }
@@ -54,6 +54,15 @@ func (c *ClaimRequest) Validate(needToken bool) error {
 	}
 	if needToken && c.Token <= 0 {
 		return FieldErrorf("token", "token is required: pass the fencing token the claim returned")
+	}
+	if !needToken && c.Token != 0 {
+		return FieldErrorf("token", "a claim takes no token: the claim returns one")
+	}
+	if needToken && c.Agent != "" {
+		// Optional on renew and release; when given it must be the holder.
+		if err := validateName("agent", c.Agent, true); err != nil {
+			return err
+		}
 	}
 	if c.TTLSeconds != 0 && (c.TTLSeconds < int64(MinLeaseTTL/time.Second) || c.TTLSeconds > int64(MaxLeaseTTL/time.Second)) {
 		return FieldErrorf("ttl_seconds", "ttl_seconds must be between %d and %d", int64(MinLeaseTTL/time.Second), int64(MaxLeaseTTL/time.Second))

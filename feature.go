@@ -1,6 +1,7 @@
 package agileplus
 
 import (
+	"fmt"
 	"regexp"
 	"slices"
 	"time"
@@ -89,7 +90,7 @@ func FeatureTransitionCheck(from, to string) (skipped []string, err error) {
 		return nil, FieldErrorf("to", "unknown feature state %q; states are %v", to, FeatureStates)
 	}
 	if j <= i {
-		return nil, Errorf(ERULE, "feature cannot move from %q to %q: feature states only move forward", from, to)
+		return nil, &Error{Code: ERULE, Field: "to", Message: fmt.Sprintf("feature cannot move from %q to %q: feature states only move forward", from, to)}
 	}
 	return slices.Clone(FeatureStates[i+1 : j]), nil
 }

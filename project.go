@@ -4,6 +4,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Project holds features. Its Key (e.g. "CORE") prefixes the keys of its
@@ -48,23 +50,37 @@ func (u *ProjectUpdate) Validate() error {
 	return nil
 }
 
-// validateName checks a short single-line text field.
+// validateName checks a short single-line text field: names, titles,
+// agents and repos end up in table cells, log lines and terminals, where
+// control characters and line separators would break or forge lines.
 func validateName(field, s string, required bool) error {
 	switch {
 	case required && strings.TrimSpace(s) == "":
 		return FieldErrorf(field, "%s is required", field)
-	case len(s) > 200:
+	case utf8.RuneCountInString(s) > 200:
 		return FieldErrorf(field, "%s is longer than 200 characters", field)
-	case strings.ContainsAny(s, "\n\r"):
+	case strings.ContainsAny(s, "\n\r\u2028\u2029"):
 		return FieldErrorf(field, "%s must be a single line", field)
 	}
-	return nil
+	return checkPrintable(field, s, false)
 }
 
 // validateText checks a long free-text field.
 func validateText(field, s string) error {
 	if len(s) > 64<<10 {
 		return FieldErrorf(field, "%s is longer than 65536 bytes", field)
+	}
+	return checkPrintable(field, s, true)
+}
+
+// checkPrintable refuses control characters (C0, DEL, C1); multiline text
+// may hold tabs and line breaks.
+func checkPrintable(field, s string, multiline bool) error {
+	for i, r := range s {
+		if !unicode.IsControl(r) || multiline && (r == '\t' || r == '\n' || r == '\r') {
+			continue
+		}
+		return FieldErrorf(field, "%s holds the control character %U at byte %d; only printable text is allowed", field, r, i)
 	}
 	return nil
 }

@@ -42,10 +42,10 @@ func TestFeatureTransitionCheck(t *testing.T) {
 			FeatureSpecified, FeatureResearched, FeaturePlanned, FeatureImplementing, FeatureValidated, FeatureShipped}},
 		{from: FeatureValidated, to: FeatureShipped},
 		{from: FeatureShipped, to: FeatureRetrospected},
-		{from: FeaturePlanned, to: FeaturePlanned, code: ERULE},
-		{from: FeaturePlanned, to: FeatureSpecified, code: ERULE},
-		{from: FeatureRetrospected, to: FeatureCreated, code: ERULE},
-		{from: FeatureRetrospected, to: FeatureRetrospected, code: ERULE},
+		{from: FeaturePlanned, to: FeaturePlanned, code: ERULE, field: "to"},
+		{from: FeaturePlanned, to: FeatureSpecified, code: ERULE, field: "to"},
+		{from: FeatureRetrospected, to: FeatureCreated, code: ERULE, field: "to"},
+		{from: FeatureRetrospected, to: FeatureRetrospected, code: ERULE, field: "to"},
 		{from: FeatureCreated, to: "bogus", code: EINVALID, field: "to"},
 		{from: FeatureCreated, to: "", code: EINVALID, field: "to"},
 		{from: FeatureCreated, to: "Specified", code: EINVALID, field: "to"},
@@ -109,7 +109,7 @@ func TestWPTransitionCheck(t *testing.T) {
 				if allowed[[2]string{from, to}] {
 					checkErr(t, err, "", "")
 				} else {
-					checkErr(t, err, ERULE, "")
+					checkErr(t, err, ERULE, "to")
 				}
 			})
 		}

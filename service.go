@@ -162,7 +162,8 @@ func (s *Service) Projects(ctx context.Context, pg Page) (ps []*Project, err err
 	return ps, err
 }
 
-// UpdateProject changes a project's name.
+// UpdateProject changes a project's name. An update that changes nothing
+// records nothing: the answer is the project as it is.
 func (s *Service) UpdateProject(ctx context.Context, ref string, u ProjectUpdate, ifVersion int64) (p *Project, err error) {
 	if err := u.Validate(); err != nil {
 		return nil, err
@@ -173,8 +174,12 @@ func (s *Service) UpdateProject(ctx context.Context, ref string, u ProjectUpdate
 		} else if err := checkVersion("project", p.Key, p.Version, ifVersion); err != nil {
 			return err
 		}
-		if u.Name != nil {
-			p.Name = strings.TrimSpace(*u.Name)
+		changed := false
+		if u.Name != nil && strings.TrimSpace(*u.Name) != p.Name {
+			p.Name, changed = strings.TrimSpace(*u.Name), true
+		}
+		if !changed {
+			return nil // nothing to record: the version and the event chain stay
 		}
 		p.Version++
 		p.UpdatedAt = s.now()
@@ -243,7 +248,8 @@ func (s *Service) Features(ctx context.Context, projectRef string, pg Page) (fs 
 	return fs, err
 }
 
-// UpdateFeature changes a feature's title or description.
+// UpdateFeature changes a feature's title or description; one that
+// changes nothing records nothing.
 func (s *Service) UpdateFeature(ctx context.Context, ref string, u FeatureUpdate, ifVersion int64) (f *Feature, err error) {
 	if err := u.Validate(); err != nil {
 		return nil, err
@@ -254,11 +260,15 @@ func (s *Service) UpdateFeature(ctx context.Context, ref string, u FeatureUpdate
 		} else if err := checkVersion("feature", f.Slug, f.Version, ifVersion); err != nil {
 			return err
 		}
-		if u.Title != nil {
-			f.Title = strings.TrimSpace(*u.Title)
+		changed := false
+		if u.Title != nil && strings.TrimSpace(*u.Title) != f.Title {
+			f.Title, changed = strings.TrimSpace(*u.Title), true
 		}
-		if u.Description != nil {
-			f.Description = *u.Description
+		if u.Description != nil && *u.Description != f.Description {
+			f.Description, changed = *u.Description, true
+		}
+		if !changed {
+			return nil // nothing to record: the version and the event chain stay
 		}
 		f.Version++
 		f.UpdatedAt = s.now()
@@ -402,7 +412,8 @@ func (s *Service) WPs(ctx context.Context, q WPQuery) (ws []*WP, err error) {
 	return ws, err
 }
 
-// UpdateWP changes a work package's title, description or estimate.
+// UpdateWP changes a work package's title, description or estimate; one
+// that changes nothing records nothing.
 func (s *Service) UpdateWP(ctx context.Context, ref string, u WPUpdate, ifVersion int64) (w *WP, err error) {
 	if err := u.Validate(); err != nil {
 		return nil, err
@@ -413,14 +424,18 @@ func (s *Service) UpdateWP(ctx context.Context, ref string, u WPUpdate, ifVersio
 		} else if err := checkVersion("wp", w.Key, w.Version, ifVersion); err != nil {
 			return err
 		}
-		if u.Title != nil {
-			w.Title = strings.TrimSpace(*u.Title)
+		changed := false
+		if u.Title != nil && strings.TrimSpace(*u.Title) != w.Title {
+			w.Title, changed = strings.TrimSpace(*u.Title), true
 		}
-		if u.Description != nil {
-			w.Description = *u.Description
+		if u.Description != nil && *u.Description != w.Description {
+			w.Description, changed = *u.Description, true
 		}
-		if u.Estimate != nil {
-			w.Estimate = *u.Estimate
+		if u.Estimate != nil && *u.Estimate != w.Estimate {
+			w.Estimate, changed = *u.Estimate, true
+		}
+		if !changed {
+			return nil // nothing to record: the version and the event chain stay
 		}
 		w.Version++
 		w.UpdatedAt = s.now()
@@ -623,8 +638,9 @@ func (s *Service) Claim(ctx context.Context, ref string, c ClaimRequest) (l *Lea
 	return l, nil
 }
 
-// leaseOf loads the WP and checks that token is its live lease's.
-func (s *Service) leaseOf(ctx context.Context, tx Tx, ref string, token int64, now time.Time) (*WP, error) {
+// leaseOf loads the WP and checks that token, and agent when given, are
+// its live lease's.
+func (s *Service) leaseOf(ctx context.Context, tx Tx, ref string, token int64, agent string, now time.Time) (*WP, error) {
 	w, err := tx.WP(ctx, ref)
 	if err != nil {
 		return nil, err
@@ -634,6 +650,9 @@ func (s *Service) leaseOf(ctx context.Context, tx Tx, ref string, token int64, n
 	}
 	if w.Lease.Token != token {
 		return nil, &Error{Code: ECONFLICT, Field: "token", Message: fmt.Sprintf("stale fencing token %d for wp %s: the live lease of %s has token %d", token, w.Key, w.Lease.Agent, w.Lease.Token)}
+	}
+	if agent != "" && agent != w.Lease.Agent {
+		return nil, &Error{Code: ECONFLICT, Field: "agent", Message: fmt.Sprintf("wp %s is leased to %s, not %s", w.Key, w.Lease.Agent, agent)}
 	}
 	return w, nil
 }
@@ -645,7 +664,7 @@ func (s *Service) Renew(ctx context.Context, ref string, c ClaimRequest) (l *Lea
 	}
 	err = s.update(ctx, func(tx Tx) error {
 		now := s.now()
-		w, err := s.leaseOf(ctx, tx, ref, c.Token, now)
+		w, err := s.leaseOf(ctx, tx, ref, c.Token, c.Agent, now)
 		if err != nil {
 			return err
 		}
@@ -673,7 +692,7 @@ func (s *Service) Release(ctx context.Context, ref string, c ClaimRequest) error
 	}
 	return s.update(ctx, func(tx Tx) error {
 		now := s.now()
-		w, err := s.leaseOf(ctx, tx, ref, c.Token, now)
+		w, err := s.leaseOf(ctx, tx, ref, c.Token, c.Agent, now)
 		if err != nil {
 			return err
 		}
@@ -717,7 +736,7 @@ func refNotFound(err error, field, ref, what string) error {
 	if ErrorCode(err) != ENOTFOUND {
 		return err
 	}
-	return &Error{Code: ENOTFOUND, Field: field, Message: fmt.Sprintf("%s: no %s %q", field, what, ref)}
+	return &Error{Code: ENOTFOUND, Field: field, Message: fmt.Sprintf("%s: no %s %s", field, what, QuoteRef(ref))}
 }
 
 // IsWPRef reports whether ref names a work package: an id "wp_..." or a key

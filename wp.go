@@ -1,9 +1,11 @@
 package agileplus
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"time"
+	"unicode/utf8"
 )
 
 // Work package states.
@@ -33,10 +35,10 @@ func WPTransitionCheck(from, to string) error {
 		return FieldErrorf("to", "unknown work package state %q; states are %v", to, WPStates)
 	}
 	if from == WPDone {
-		return Errorf(ERULE, "work package is done; done is terminal")
+		return &Error{Code: ERULE, Field: "to", Message: "work package is done; done is terminal"}
 	}
 	if !slices.Contains(wpTransitions[from], to) {
-		return Errorf(ERULE, "work package cannot move from %q to %q; from %q it can move to %v", from, to, from, wpTransitions[from])
+		return &Error{Code: ERULE, Field: "to", Message: fmt.Sprintf("work package cannot move from %q to %q; from %q it can move to %v", from, to, from, wpTransitions[from])}
 	}
 	return nil
 }
@@ -85,9 +87,14 @@ type WPUpdate struct {
 	Estimate    *float64 `json:"estimate,omitempty"`
 }
 
+// validateEstimate checks an estimate and turns -0 into 0, which JSON
+// would otherwise echo back as -0.
 func validateEstimate(e *float64) error {
 	if e != nil && (math.IsNaN(*e) || *e < 0 || *e > MaxEstimate) {
 		return FieldErrorf("estimate", "estimate must be a number of hours between 0 and %g", MaxEstimate)
+	}
+	if e != nil && *e == 0 {
+		*e = 0
 	}
 	return nil
 }
@@ -138,8 +145,11 @@ func (t *Transition) Validate() error {
 	if t.Force && t.Reason == "" {
 		return FieldErrorf("reason", "reason is required when force is true")
 	}
-	if len(t.Reason) > 2000 {
+	if utf8.RuneCountInString(t.Reason) > 2000 {
 		return FieldErrorf("reason", "reason is longer than 2000 characters")
+	}
+	if err := checkPrintable("reason", t.Reason, true); err != nil {
+		return err
 	}
 	if t.Token < 0 {
 		return FieldErrorf("token", "token must be positive")
