@@ -3,6 +3,8 @@ package agileplus
 import (
 	"errors"
 	"fmt"
+	"strconv"
+	"unicode/utf8"
 )
 
 // Error codes. Transports map each code to a status in one place.
@@ -70,4 +72,18 @@ func ErrorField(err error) string {
 		return e.Field
 	}
 	return ""
+}
+
+// QuoteRef quotes a reference for an error message, cut to 100 bytes (on a
+// character boundary) so that a huge input is not echoed back whole.
+func QuoteRef(ref string) string {
+	const max = 100
+	if len(ref) <= max {
+		return strconv.Quote(ref)
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(ref[cut]) {
+		cut--
+	}
+	return strconv.Quote(ref[:cut]) + fmt.Sprintf("... (%d bytes)", len(ref))
 }

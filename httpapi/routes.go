@@ -3,6 +3,8 @@ package httpapi
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"reflect"
 	"slices"
@@ -136,7 +138,7 @@ func (s *Server) trackerRoutes() []route {
 			return t.CreateProject(r.Context(), *in)
 		}),
 		op(s, "GET", "/v1/projects", "List projects", 200, pageParams, func(r *http.Request, _ *noBody) (*List[*agileplus.Project], error) {
-			pg, err := page(r)
+			pg, err := idPage(r, agileplus.PrefixProject)
 			if err != nil {
 				return nil, err
 			}
@@ -154,7 +156,7 @@ func (s *Server) trackerRoutes() []route {
 			return t.CreateFeature(r.Context(), r.PathValue("project"), *in)
 		}),
 		op(s, "GET", "/v1/projects/{project}/features", "List a project's features", 200, pageParams, func(r *http.Request, _ *noBody) (*List[*agileplus.Feature], error) {
-			pg, err := page(r)
+			pg, err := idPage(r, agileplus.PrefixFeature)
 			if err != nil {
 				return nil, err
 			}
@@ -171,8 +173,7 @@ func (s *Server) trackerRoutes() []route {
 			return t.TransitionFeature(r.Context(), r.PathValue("feature"), *in, v)
 		}),
 		op(s, "GET", "/v1/features/{feature}/dependencies", "List the dependencies of a feature", 200, nil, func(r *http.Request, _ *noBody) (*List[*agileplus.Edge], error) {
-			es, err := t.Dependencies(r.Context(), r.PathValue("feature"))
-			return &List[*agileplus.Edge]{Items: nonNil(es)}, err
+			return dependenciesOf(r, t, "feature")
 		}),
 
 		op(s, "POST", "/v1/features/{feature}/wps", "Create a work package in a feature", 201, nil, func(r *http.Request, in *agileplus.WPCreate) (*agileplus.WP, error) {
@@ -210,8 +211,7 @@ func (s *Server) trackerRoutes() []route {
 			return t.AddReference(r.Context(), r.PathValue("wp"), *in)
 		}),
 		op(s, "GET", "/v1/wps/{wp}/dependencies", "List the dependencies of a work package", 200, nil, func(r *http.Request, _ *noBody) (*List[*agileplus.Edge], error) {
-			es, err := t.Dependencies(r.Context(), r.PathValue("wp"))
-			return &List[*agileplus.Edge]{Items: nonNil(es)}, err
+			return dependenciesOf(r, t, "wp")
 		}),
 
 		op(s, "POST", "/v1/dependencies", "Add a dependency: from depends_on | blocks | relates_to to", 201, nil, func(r *http.Request, in *agileplus.DependencyCreate) (*agileplus.Dependency, error) {
@@ -348,7 +348,7 @@ func (s *Server) trackerRoutes() []route {
 }
 
 func (s *Server) listWPs(r *http.Request, q agileplus.WPQuery) (*List[*agileplus.WP], error) {
-	pg, err := page(r)
+	pg, err := idPage(r, agileplus.PrefixWP)
 	if err != nil {
 		return nil, err
 	}
@@ -399,6 +399,9 @@ func op[In, Out any](s *Server, method, path, summary string, status int, query 
 				s.fail(w, r, err)
 				return
 			}
+		} else if err := refuseBody(w, r, rt.query); err != nil {
+			s.fail(w, r, err)
+			return
 		}
 		out, err := fn(r, in)
 		if err != nil {
@@ -465,3 +468,47 @@ func withActor(r *http.Request) *http.Request {
 }
 
 func formatInt(n int64) string { return strconv.FormatInt(n, 10) }
+
+// dependenciesOf lists the edges of the WP or feature in the path; field
+// is "wp" or "feature", and a ref of the other kind is not found.
+func dependenciesOf(r *http.Request, t agileplus.Tracker, field string) (*List[*agileplus.Edge], error) {
+	ref := r.PathValue(field)
+	what := "feature"
+	if field == "wp" {
+		what = "work package"
+	}
+	notFound := &agileplus.Error{Code: agileplus.ENOTFOUND, Field: field, Message: fmt.Sprintf("%s: no %s %s", field, what, agileplus.QuoteRef(ref))}
+	if agileplus.IsWPRef(ref) != (field == "wp") {
+		return nil, notFound
+	}
+	es, err := t.Dependencies(r.Context(), ref)
+	if agileplus.ErrorCode(err) == agileplus.ENOTFOUND {
+		return nil, notFound
+	}
+	return &List[*agileplus.Edge]{Items: nonNil(es)}, err
+}
+
+// refuseBody fails a request that sends a body to a route that reads none,
+// rather than ignore what the caller meant, such as a filter sent as JSON
+// to a route that takes it as a query parameter.
+func refuseBody(w http.ResponseWriter, r *http.Request, query []param) error {
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+		return nil
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, 4096))
+	if err != nil {
+		return agileplus.FieldErrorf("body", "cannot read the request body: %v", err)
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("%s %s takes no request body", r.Method, r.URL.Path)
+	if len(query) > 0 {
+		names := make([]string, len(query))
+		for i, q := range query {
+			names[i] = q.name
+		}
+		msg += "; its options are query parameters: " + strings.Join(names, ", ")
+	}
+	return agileplus.FieldErrorf("body", "%s", msg)
+}

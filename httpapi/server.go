@@ -9,7 +9,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
+	"net/url"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -67,6 +70,19 @@ func NewServer(t agileplus.Tracker, checks []Check, logger *slog.Logger, version
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if p := r.URL.Path; p != "/" && path.Clean(p) != p {
+		// ServeMux would answer a redirect to the cleaned path, which a
+		// client following it replays as a write somewhere else.
+		writeError(w, http.StatusNotFound, ErrorDetail{Code: agileplus.ENOTFOUND, Message: "no such endpoint: " + agileplus.QuoteRef(p) + " (paths have no empty, . or .. segments and no trailing slash; see /openapi.json)"})
+		return
+	}
+	if r.URL.RawQuery != "" {
+		// r.URL.Query() drops what it cannot decode without a word.
+		if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
+			writeError(w, http.StatusBadRequest, ErrorDetail{Code: agileplus.EINVALID, Field: "query", Message: "the query string is malformed: " + err.Error()})
+			return
+		}
+	}
 	s.handler.ServeHTTP(w, r)
 }
 
@@ -105,7 +121,7 @@ func (s *Server) mux(rs []route) http.Handler {
 		})
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, ErrorDetail{Code: agileplus.ENOTFOUND, Message: "no such endpoint: " + r.URL.Path + " (see /openapi.json)"})
+		writeError(w, http.StatusNotFound, ErrorDetail{Code: agileplus.ENOTFOUND, Message: "no such endpoint: " + agileplus.QuoteRef(r.URL.Path) + " (see /openapi.json)"})
 	})
 	return traced(s.recoverer(mux))
 }
@@ -182,8 +198,11 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 // decode reads a JSON body into v: at most MaxBodyBytes, no unknown fields,
 // nothing after the value. Errors name the field at fault.
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") && !strings.HasSuffix(strings.Split(ct, ";")[0], "+json") {
-		return &agileplus.Error{Code: agileplus.EINVALID, Message: fmt.Sprintf("content type %q is not JSON: send application/json", ct)}
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != "application/json" && !strings.HasSuffix(mt, "+json") {
+			return &agileplus.Error{Code: agileplus.EINVALID, Field: "Content-Type", Message: fmt.Sprintf("content type %q is not JSON: send application/json", ct)}
+		}
 	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	dec.DisallowUnknownFields()
@@ -207,7 +226,12 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 		if typ.Field == "" {
 			return agileplus.Errorf(agileplus.EINVALID, "request body must be a JSON object, not %s", typ.Value)
 		}
-		return agileplus.FieldErrorf(typ.Field, "field %s must be %s, not %s", typ.Field, jsonKind(typ.Type.Kind().String()), typ.Value)
+		want := jsonKind(typ.Type.Kind().String())
+		if strings.HasPrefix(typ.Value, "number ") && (want == "a number" || want == "an integer") {
+			// The right type, but out of range for it (1e400, or 2^63 for an integer).
+			return agileplus.FieldErrorf(typ.Field, "field %s is out of range: %s", typ.Field, strings.TrimPrefix(typ.Value, "number "))
+		}
+		return agileplus.FieldErrorf(typ.Field, "field %s must be %s, not %s", typ.Field, want, typ.Value)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		return agileplus.FieldErrorf(f, "unknown field %q", f)
@@ -272,6 +296,16 @@ func queryBool(r *http.Request, name string) (bool, error) {
 	default:
 		return false, agileplus.FieldErrorf(name, "%s must be true or false, not %q", name, v)
 	}
+}
+
+// idPage is page for lists whose cursor is the id of the last item, which
+// starts with prefix: anything else cannot come from a previous page.
+func idPage(r *http.Request, prefix string) (agileplus.Page, error) {
+	pg, err := page(r)
+	if err == nil && pg.After != "" && !strings.HasPrefix(pg.After, prefix) {
+		err = agileplus.FieldErrorf("after", "after must be the next cursor of the previous page (an id starting with %s), not %s", prefix, agileplus.QuoteRef(pg.After))
+	}
+	return pg, err
 }
 
 // page reads ?after= and ?limit=.

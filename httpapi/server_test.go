@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -92,13 +93,30 @@ func TestBadInput(t *testing.T) {
 		{"bad key", "POST", "/v1/projects", `{"key":"lower","name":"x"}`, nil, 400, "key", "upper-case"},
 		{"missing name", "POST", "/v1/projects", `{"key":"ABC"}`, nil, 400, "name", "required"},
 		{"duplicate key", "POST", "/v1/projects", `{"key":"CORE","name":"x"}`, nil, 409, "key", "already exists"},
-		{"not json content type", "POST", "/v1/projects", `key=ABC`, []string{"Content-Type", "text/plain"}, 400, "", "not JSON"},
+		{"not json content type", "POST", "/v1/projects", `key=ABC`, []string{"Content-Type", "text/plain"}, 400, "Content-Type", "not JSON"},
+		{"json-like content type", "POST", "/v1/projects", `{"key":"CTX","name":"x"}`, []string{"Content-Type", "application/jsonx"}, 400, "Content-Type", "not JSON"},
+		{"name with a control character", "POST", "/v1/projects", `{"key":"NULX","name":"a\u0000b"}`, nil, 400, "name", "control character U+0000"},
+		{"title with a line separator", "POST", "/v1/features/login/wps", `{"title":"a\u2028b"}`, nil, 400, "title", "single line"},
+		{"description with an escape", "POST", "/v1/features/login/wps", `{"title":"t","description":"a\u001b[2Jb"}`, nil, 400, "description", "U+001B"},
+		{"name of 201 characters", "POST", "/v1/projects", `{"key":"LONGF","name":"` + strings.Repeat("é", 201) + `"}`, nil, 400, "name", "longer than 200 characters"},
+		{"estimate out of range", "POST", "/v1/features/login/wps", `{"title":"t","estimate":1e400}`, nil, 400, "estimate", "out of range: 1e400"},
+		{"body on a route that reads none", "DELETE", "/v1/dependencies/dep_nope", `{"id":"dep_nope"}`, nil, 400, "body", "takes no request body"},
+		{"body on a list route", "GET", "/v1/projects", `{"limit":1}`, nil, 400, "body", "query parameters: after, limit"},
+		{"dependencies of a feature on the wp route", "GET", "/v1/wps/login/dependencies", ``, nil, 404, "wp", "no work package"},
+		{"dependencies of a wp on the feature route", "GET", "/v1/features/CORE-1/dependencies", ``, nil, 404, "feature", "no feature"},
+		{"dependencies of an unknown wp", "GET", "/v1/wps/CORE-99/dependencies", ``, nil, 404, "wp", "CORE-99"},
+		{"project list after a foreign cursor", "GET", "/v1/projects?after=garbage", ``, nil, 400, "after", "prj_"},
+		{"wp list after a foreign cursor", "GET", "/v1/features/login/wps?after=prj_x", ``, nil, 400, "after", "wp_"},
+		{"query with a broken escape", "GET", "/v1/events?limit=1%zz", ``, nil, 400, "query", "malformed"},
+		{"path with an empty segment", "PATCH", "/v1/wps//CORE-1", `{"title":"x"}`, nil, 404, "", "no such endpoint"},
+		{"path with a dot-dot segment", "GET", "/v1/projects/CORE/../NOPE", ``, nil, 404, "", "no such endpoint"},
+		{"huge reference is not echoed whole", "POST", "/v1/dependencies", `{"from":"login","to":"` + strings.Repeat("x", 5000) + `"}`, nil, 404, "to", "(5000 bytes)"},
 		{"unknown project", "GET", "/v1/projects/NOPE", ``, nil, 404, "project", "not found"},
 		{"unknown wp", "GET", "/v1/wps/CORE-99", ``, nil, 404, "wp", "not found"},
 		{"unknown feature state", "POST", "/v1/features/login/transition", `{"to":"flying"}`, nil, 400, "to", "unknown feature state"},
-		{"backward feature", "POST", "/v1/features/login/transition", `{"to":"created"}`, nil, 422, "", "forward"},
+		{"backward feature", "POST", "/v1/features/login/transition", `{"to":"created"}`, nil, 422, "to", "forward"},
 		{"unknown wp state", "POST", "/v1/wps/CORE-1/transition", `{"to":"finished"}`, nil, 400, "to", "unknown work package state"},
-		{"illegal wp move", "POST", "/v1/wps/CORE-1/transition", `{"to":"done"}`, nil, 422, "", "cannot move"},
+		{"illegal wp move", "POST", "/v1/wps/CORE-1/transition", `{"to":"done"}`, nil, 422, "to", "cannot move"},
 		{"blocked start", "POST", "/v1/wps/CORE-1/transition", `{"to":"doing"}`, nil, 422, "", "CORE-2"},
 		{"force without reason", "POST", "/v1/wps/CORE-1/transition", `{"to":"doing","force":true}`, nil, 400, "reason", "reason"},
 		{"self dependency", "POST", "/v1/dependencies", `{"from":"CORE-1","to":"CORE-1"}`, nil, 400, "to", "itself"},
@@ -181,6 +199,107 @@ func TestBadInput(t *testing.T) {
 	// Nothing half-written: no refused request added an event.
 	if got, _ := store.PendingCount(context.Background()); got != pendingBefore {
 		t.Errorf("got %d events after refused requests, want %d", got, pendingBefore)
+	}
+}
+
+// What the stricter checks must still let through.
+func TestStrictInputStillAccepts(t *testing.T) {
+	srv, _ := newTestAPI(t)
+	for _, tt := range []struct {
+		name, method, path, body string
+		hdr                      []string
+		want                     int
+	}{
+		{"content type in capitals with a charset", "POST", "/v1/projects", `{"key":"CTY","name":"x"}`, []string{"Content-Type", "Application/JSON; charset=utf-8"}, 201},
+		{"vendor json content type", "POST", "/v1/projects", `{"key":"CTZ","name":"x"}`, []string{"Content-Type", "application/vnd.agileplus+json"}, 201},
+		{"name of 150 characters in 300 bytes", "POST", "/v1/projects", `{"key":"LONGE","name":"` + strings.Repeat("é", 150) + `"}`, nil, 201},
+		{"feature in that project", "POST", "/v1/projects/CTY/features", `{"slug":"f","title":"F","description":"two lines\n\tand a tab"}`, nil, 201},
+		{"whitespace body on a route that reads none", "GET", "/v1/projects/CTY", "  \n", nil, 200},
+		{"wp list after a wp cursor", "GET", "/v1/features/f/wps?after=wp_0", ``, nil, 200},
+	} {
+		if code, eb, raw := do(t, srv, tt.method, tt.path, tt.body, tt.hdr...); code != tt.want {
+			t.Errorf("%s: status %d (%s), want %d; %s", tt.name, code, eb.Error.Message, tt.want, raw)
+		}
+	}
+}
+
+// An update that changes nothing records nothing: same version, no event.
+func TestNoOpUpdateRecordsNothing(t *testing.T) {
+	srv, store := newTestAPI(t)
+	for _, c := range [][3]string{
+		{"POST", "/v1/projects", `{"key":"NO","name":"n"}`},
+		{"POST", "/v1/projects/NO/features", `{"slug":"no","title":"t","description":"d"}`},
+		{"POST", "/v1/features/no/wps", `{"title":"w","estimate":2}`},
+	} {
+		if code, eb, _ := do(t, srv, c[0], c[1], c[2]); code != 201 {
+			t.Fatalf("%s %s: %d %s", c[0], c[1], code, eb.Error.Message)
+		}
+	}
+	ctx := context.Background()
+	before, _ := store.PendingCount(ctx)
+	for _, c := range [][2]string{
+		{"/v1/projects/NO", `null`}, {"/v1/projects/NO", `{}`}, {"/v1/projects/NO", `{"name":" n "}`},
+		{"/v1/features/no", `{}`}, {"/v1/features/no", `{"title":"t","description":"d"}`},
+		{"/v1/wps/NO-1", `{}`}, {"/v1/wps/NO-1", `{"title":"w","estimate":2}`}, {"/v1/wps/NO-1", `{"estimate":2.0}`},
+	} {
+		code, _, raw := do(t, srv, "PATCH", c[0], c[1])
+		var v struct{ Version int64 }
+		if err := json.Unmarshal(raw, &v); code != 200 || err != nil || v.Version != 1 {
+			t.Errorf("PATCH %s %s: %d %s, want 200 at version 1", c[0], c[1], code, raw)
+		}
+	}
+	if after, _ := store.PendingCount(ctx); after != before {
+		t.Errorf("no-op updates recorded %d events", after-before)
+	}
+	code, _, raw := do(t, srv, "PATCH", "/v1/wps/NO-1", `{"estimate":3}`)
+	var v struct{ Version int64 }
+	if err := json.Unmarshal(raw, &v); code != 200 || err != nil || v.Version != 2 {
+		t.Errorf("a real change: %d %s, want version 2", code, raw)
+	}
+	code, _, raw = do(t, srv, "POST", "/v1/features/no/wps", `{"title":"z","estimate":-0}`)
+	if code != 201 || !strings.Contains(string(raw), `"estimate":0,`) {
+		t.Errorf("estimate -0: %d %s, want 0", code, raw)
+	}
+}
+
+// Renew and release may name the agent; it must then be the holder.
+func TestRenewChecksAgent(t *testing.T) {
+	srv, _ := newTestAPI(t)
+	for _, c := range [][3]string{
+		{"POST", "/v1/projects", `{"key":"AG","name":"a"}`},
+		{"POST", "/v1/projects/AG/features", `{"slug":"ag","title":"a"}`},
+		{"POST", "/v1/features/ag/wps", `{"title":"w"}`},
+	} {
+		if code, eb, _ := do(t, srv, c[0], c[1], c[2]); code != 201 {
+			t.Fatalf("%s %s: %d %s", c[0], c[1], code, eb.Error.Message)
+		}
+	}
+	code, eb, raw := do(t, srv, "POST", "/v1/wps/AG-1/claim", `{"agent":"alice","token":3}`)
+	if code != 400 || eb.Error.Field != "token" {
+		t.Errorf("claim with a token: %d %s, want 400 on token", code, raw)
+	}
+	code, _, raw = do(t, srv, "POST", "/v1/wps/AG-1/claim", `{"agent":"alice"}`)
+	if code != 201 {
+		t.Fatalf("claim: %d %s", code, raw)
+	}
+	var l agileplus.Lease
+	if err := json.Unmarshal(raw, &l); err != nil {
+		t.Fatal(err)
+	}
+	tok := strconv.FormatInt(l.Token, 10)
+	for _, tt := range []struct{ body, field string }{
+		{`{"token":` + tok + `,"agent":"mallory"}`, "agent"},
+		{`{"token":` + tok + `,"agent":"alice\nline2"}`, "agent"},
+	} {
+		if code, eb, raw := do(t, srv, "PUT", "/v1/wps/AG-1/claim", tt.body); code/100 != 4 || eb.Error.Field != tt.field {
+			t.Errorf("renew %s: %d %s, want 4xx on %s", tt.body, code, raw, tt.field)
+		}
+	}
+	if code, _, raw := do(t, srv, "PUT", "/v1/wps/AG-1/claim", `{"token":`+tok+`,"agent":"alice"}`); code != 200 {
+		t.Errorf("renew by the holder: %d %s", code, raw)
+	}
+	if code, _, raw := do(t, srv, "PUT", "/v1/wps/AG-1/claim", `{"token":`+tok+`}`); code != 200 {
+		t.Errorf("renew without agent: %d %s", code, raw)
 	}
 }
 

@@ -220,7 +220,7 @@ func decodeOne[T any](op string, rows []row, dec func(*row) T, notFound error) (
 // ---- errors ----
 
 func notFound(field, what, ref string) error {
-	return &agileplus.Error{Code: agileplus.ENOTFOUND, Field: field, Message: fmt.Sprintf("%s %q not found", what, ref)}
+	return &agileplus.Error{Code: agileplus.ENOTFOUND, Field: field, Message: fmt.Sprintf("%s %s not found", what, agileplus.QuoteRef(ref))}
 }
 
 func versionConflict(what, key string) error {

@@ -97,7 +97,7 @@ func (t *Tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
 }
 
 func notFound(field, what, ref string) error {
-	return &agileplus.Error{Code: agileplus.ENOTFOUND, Field: field, Message: fmt.Sprintf("%s %q not found", what, ref)}
+	return &agileplus.Error{Code: agileplus.ENOTFOUND, Field: field, Message: fmt.Sprintf("%s %s not found", what, agileplus.QuoteRef(ref))}
 }
 
 // wrap gives a store error context, keeping domain errors as they are.

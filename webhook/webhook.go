@@ -335,6 +335,14 @@ func (d *Dispatcher) CreateWebhook(ctx context.Context, c agileplus.WebhookCreat
 	if err := filter.Validate(); err != nil {
 		var e *agileplus.Error
 		if errors.As(err, &e) && e.Field != "" {
+			// The selector names its query parameters; the filter's JSON
+			// fields are plural.
+			switch e.Field {
+			case "entity":
+				e.Field = "entities"
+			case "type":
+				e.Field = "types"
+			}
 			e.Field = "filter." + e.Field
 		}
 		return nil, err

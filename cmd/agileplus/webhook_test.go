@@ -330,9 +330,9 @@ func TestWebhookBadInput(t *testing.T) {
 		{"credentials", agileplus.WebhookCreate{URL: "http://u:p@example.com/"}, "url"},
 		{"bad port", agileplus.WebhookCreate{URL: "http://example.com:99999/"}, "url"},
 		{"bad project", agileplus.WebhookCreate{URL: "http://example.com/", Filter: agileplus.EventSelector{Project: "lower"}}, "filter.project"},
-		{"unknown entity", agileplus.WebhookCreate{URL: "http://example.com/", Filter: agileplus.EventSelector{Entities: []string{"epic"}}}, "filter.entity"},
-		{"unknown type", agileplus.WebhookCreate{URL: "http://example.com/", Filter: agileplus.EventSelector{Types: []string{"wp.exploded"}}}, "filter.type"},
-		{"type outside entities", agileplus.WebhookCreate{URL: "http://example.com/", Filter: agileplus.EventSelector{Entities: []string{"feature"}, Types: []string{"wp.created"}}}, "filter.type"},
+		{"unknown entity", agileplus.WebhookCreate{URL: "http://example.com/", Filter: agileplus.EventSelector{Entities: []string{"epic"}}}, "filter.entities"},
+		{"unknown type", agileplus.WebhookCreate{URL: "http://example.com/", Filter: agileplus.EventSelector{Types: []string{"wp.exploded"}}}, "filter.types"},
+		{"type outside entities", agileplus.WebhookCreate{URL: "http://example.com/", Filter: agileplus.EventSelector{Entities: []string{"feature"}, Types: []string{"wp.created"}}}, "filter.types"},
 		{"short secret", agileplus.WebhookCreate{URL: "http://example.com/", Secret: "short"}, "secret"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
