@@ -793,6 +793,19 @@ func (s *Service) AddDependency(ctx context.Context, c DependencyCreate) (d *Dep
 				return CycleError(append([]string{from.key}, path...))
 			}
 		}
+		if kind == RelatesTo {
+			// relates_to has no direction: B relates_to A is the edge
+			// A relates_to B already stored.
+			es, err := tx.Edges(ctx, from.id)
+			if err != nil {
+				return err
+			}
+			for _, e := range es {
+				if e.Kind == RelatesTo && e.From == to.id && e.To == from.id {
+					return &Error{Code: ECONFLICT, Field: "to", Message: fmt.Sprintf("%s already relates_to %s (dependency %s); relates_to has no direction", to.key, from.key, e.ID)}
+				}
+			}
+		}
 		d = &Dependency{ID: s.IDs.New(PrefixDependency), EntityKind: from.kind, Kind: kind, From: from.id, To: to.id,
 			FromKey: from.key, ToKey: to.key, Version: 1, CreatedAt: s.now()}
 		if err := tx.InsertDependency(ctx, d); err != nil {

@@ -262,6 +262,30 @@ func TestNoOpUpdateRecordsNothing(t *testing.T) {
 	}
 }
 
+// relates_to has no direction: the reverse of a stored edge is a duplicate.
+func TestRelatesToReverseIsDuplicate(t *testing.T) {
+	srv, _ := newTestAPI(t)
+	for _, c := range [][3]string{
+		{"POST", "/v1/projects", `{"key":"RT","name":"r"}`},
+		{"POST", "/v1/projects/RT/features", `{"slug":"rt","title":"r"}`},
+		{"POST", "/v1/features/rt/wps", `{"title":"a"}`},
+		{"POST", "/v1/features/rt/wps", `{"title":"b"}`},
+		{"POST", "/v1/dependencies", `{"from":"RT-2","to":"RT-1","kind":"relates_to"}`},
+	} {
+		if code, eb, _ := do(t, srv, c[0], c[1], c[2]); code != 201 {
+			t.Fatalf("%s %s: %d %s", c[0], c[1], code, eb.Error.Message)
+		}
+	}
+	for _, body := range []string{`{"from":"RT-1","to":"RT-2","kind":"relates_to"}`, `{"from":"RT-2","to":"RT-1","kind":"relates_to"}`} {
+		if code, eb, raw := do(t, srv, "POST", "/v1/dependencies", body); code != 409 || eb.Error.Field == "" {
+			t.Errorf("%s: %d %s, want 409 naming a field", body, code, raw)
+		}
+	}
+	if code, _, raw := do(t, srv, "POST", "/v1/dependencies", `{"from":"RT-1","to":"RT-2"}`); code != 201 {
+		t.Errorf("depends_on next to relates_to: %d %s", code, raw)
+	}
+}
+
 // Renew and release may name the agent; it must then be the holder.
 func TestRenewChecksAgent(t *testing.T) {
 	srv, _ := newTestAPI(t)
