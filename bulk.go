@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"runtime"
 	"slices"
 	"strconv"
@@ -30,7 +31,8 @@ const (
 	RecReference  = "reference"
 )
 
-// Record is one line of a bulk file. Which fields apply depends on Type.
+// Record is one line of a bulk file. Which fields apply depends on Type
+// (recordTakes); a record that sets others is refused.
 type Record struct {
 	Type        string   `json:"type"`
 	Key         string   `json:"key,omitempty"`     // project key, WP key
@@ -55,8 +57,9 @@ type Record struct {
 
 // ImportOptions control an import.
 type ImportOptions struct {
-	// AllowCycles imports depends_on cycles instead of refusing the file
-	// ("checks off"); /v1/graph/cycles reports them afterwards.
+	// AllowCycles imports depends_on cycles, between WPs or between
+	// features, instead of refusing the file ("checks off");
+	// /v1/graph/cycles reports the WP ones afterwards.
 	AllowCycles bool
 }
 
@@ -170,10 +173,23 @@ func ParseRecords(r io.Reader) ([]Record, []ImportProblem, error) {
 		if errors.Is(err, bufio.ErrTooLong) {
 			return nil, nil, FieldErrorf("body", "a line is longer than %d bytes", MaxImportLine)
 		}
-		return nil, nil, err
+		// A body cut short is the client's doing, not the server's; the
+		// read error stays reachable (transports look for their own, such
+		// as a body over the size limit).
+		return nil, nil, &readError{FieldErrorf("body", "cannot read the body: %v", err), err}
 	}
 	return out.records(), out.probs, nil
 }
+
+// readError is an EINVALID *Error about the body that also unwraps to the
+// error reading it.
+type readError struct {
+	invalid *Error
+	read    error
+}
+
+func (e *readError) Error() string   { return e.invalid.Error() }
+func (e *readError) Unwrap() []error { return []error{e.invalid, e.read} }
 
 // parseChunk is how many lines a ParseRecords worker decodes at a time.
 const parseChunk = 2048
@@ -232,14 +248,147 @@ func (c *lineChunk) decode() {
 		}
 		dec = nil
 		*rec = Record{Line: line}
-		one := json.NewDecoder(bytes.NewReader(b))
-		one.DisallowUnknownFields()
-		if err := one.Decode(rec); err != nil {
+		if prob, ok := decodeLine(b, rec); !ok {
 			c.recs = c.recs[:len(c.recs)-1]
-			c.probs = append(c.probs, ImportProblem{Line: line, Message: "not a valid record: " + err.Error()})
+			c.probs = append(c.probs, prob)
 		}
 	}
 	c.buf, c.ends = nil, nil
+}
+
+// decodeLine decodes b, one trimmed line that is not empty, into rec on
+// its own. A line that is not one record gives a problem worded for the
+// author of the file, who knows JSON and the record fields, not Go types.
+func decodeLine(b []byte, rec *Record) (ImportProblem, bool) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(rec)
+	if err == nil {
+		// b is trimmed: what follows the value is text, not spaces.
+		if dec.InputOffset() < int64(len(b)) {
+			return ImportProblem{Line: rec.Line, Message: "not a valid record: text after the JSON object (one record per line)"}, false
+		}
+		return ImportProblem{}, true
+	}
+	prob := ImportProblem{Line: rec.Line}
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &typ) && typ.Field == "":
+		prob.Message = "a line must be a JSON object, not " + jsonValueName(typ.Value)
+	case errors.As(err, &typ):
+		prob.Field = typ.Field
+		want := "a string"
+		if k := typ.Type.Kind(); k == reflect.Float64 || k == reflect.Float32 {
+			want = "a number"
+		}
+		if num, ok := strings.CutPrefix(typ.Value, "number "); ok && want == "a number" {
+			// A number, but too large for one (1e400).
+			prob.Message = fmt.Sprintf("%s is out of range: %s", typ.Field, num)
+		} else {
+			prob.Message = fmt.Sprintf("%s must be %s, not %s", typ.Field, want, jsonValueName(typ.Value))
+		}
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		// Decoding goes on past an unknown field, so rec.Type is known
+		// when the line gives it as a string.
+		name, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
+		if len(name) <= maxFieldName {
+			prob.Field = name
+		}
+		if recordTakes(rec.Type) != 0 {
+			prob.Message = fmt.Sprintf("%s is not a field of a %s record", QuoteRef(name), rec.Type)
+		} else {
+			prob.Message = fmt.Sprintf("%s is not a field of any record", QuoteRef(name))
+		}
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		prob.Message = "not a valid record: the line ends inside the JSON value"
+	default:
+		prob.Message = "not a valid record: " + err.Error()
+	}
+	return prob, false
+}
+
+// maxFieldName bounds the unknown field name a problem repeats as its field.
+const maxFieldName = 100
+
+// jsonValueName names a JSON value as json.UnmarshalTypeError.Value gives
+// its kind ("number", "array", "number 1e400", ...).
+func jsonValueName(v string) string {
+	switch kind, _, _ := strings.Cut(v, " "); kind {
+	case "array", "object":
+		return "an " + kind
+	case "bool":
+		return "a boolean"
+	default:
+		return "a " + kind
+	}
+}
+
+// Record fields, as bits of recordTakes.
+const (
+	fKey = 1 << iota
+	fName
+	fProject
+	fSlug
+	fFeature
+	fTitle
+	fDescription
+	fState
+	fEstimate
+	fFrom
+	fTo
+	fKind
+	fWP
+	fRepo
+	fSHA
+	fURL
+)
+
+// recordTakes returns the fields a type of record takes: those the export
+// writes for it, so that an exported file imports again. 0 for an unknown
+// type.
+func recordTakes(typ string) int {
+	switch typ {
+	case RecProject:
+		return fKey | fName
+	case RecFeature:
+		return fProject | fSlug | fTitle | fDescription | fState
+	case RecWP:
+		return fKey | fFeature | fTitle | fDescription | fState | fEstimate
+	case RecDependency:
+		return fFrom | fTo | fKind
+	case RecReference:
+		return fWP | fKind | fRepo | fSHA | fURL | fState
+	}
+	return 0
+}
+
+// strayFields returns the fields set in r that its type does not take,
+// which the import would otherwise drop without a word. Nil for an
+// unknown type, which is a problem of its own.
+func (r *Record) strayFields() []string {
+	takes := recordTakes(r.Type)
+	if takes == 0 {
+		return nil
+	}
+	set := [...]struct {
+		bit  int
+		name string
+		set  bool
+	}{
+		{fKey, "key", r.Key != ""}, {fName, "name", r.Name != ""}, {fProject, "project", r.Project != ""},
+		{fSlug, "slug", r.Slug != ""}, {fFeature, "feature", r.Feature != ""}, {fTitle, "title", r.Title != ""},
+		{fDescription, "description", r.Description != ""}, {fState, "state", r.State != ""},
+		{fEstimate, "estimate", r.Estimate != nil}, {fFrom, "from", r.From != ""}, {fTo, "to", r.To != ""},
+		{fKind, "kind", r.Kind != ""}, {fWP, "wp", r.WP != ""}, {fRepo, "repo", r.Repo != ""},
+		{fSHA, "sha", r.SHA != ""}, {fURL, "url", r.URL != ""},
+	}
+	var stray []string
+	for _, f := range set {
+		if f.set && takes&f.bit == 0 {
+			stray = append(stray, f.name)
+		}
+	}
+	return stray
 }
 
 // parsed puts decoded chunks together, up to the line of the

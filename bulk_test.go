@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"cmp"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -27,11 +26,9 @@ func parseOneByOne(r io.Reader) ([]Record, []ImportProblem, error) {
 		if len(b) == 0 {
 			continue
 		}
-		dec := json.NewDecoder(bytes.NewReader(b))
-		dec.DisallowUnknownFields()
 		rec := Record{Line: line}
-		if err := dec.Decode(&rec); err != nil {
-			probs = append(probs, ImportProblem{Line: line, Message: "not a valid record: " + err.Error()})
+		if prob, ok := decodeLine(b, &rec); !ok {
+			probs = append(probs, prob)
 		} else {
 			recs = append(recs, rec)
 		}
@@ -43,7 +40,7 @@ func parseOneByOne(r io.Reader) ([]Record, []ImportProblem, error) {
 		if errors.Is(err, bufio.ErrTooLong) {
 			return nil, nil, FieldErrorf("body", "a line is longer than %d bytes", MaxImportLine)
 		}
-		return nil, nil, err
+		return nil, nil, &readError{FieldErrorf("body", "cannot read the body: %v", err), err}
 	}
 	return recs, probs, nil
 }

@@ -185,11 +185,17 @@ func (s *Service) planImport(ctx context.Context, tx Tx, recs []Record, opts Imp
 	type depKey struct{ from, to, kind string }
 	seenDeps := make(map[depKey]bool, count[RecDependency])
 	newEdges := make([]importEdge, 0, count[RecDependency])
+	var newFeatureEdges []importEdge
 	seenRefs := map[[5]string]bool{}
 	edgesRead := map[string]bool{} // entities whose stored edges are in stored
 	stored := map[depKey]bool{}    // stored edges from them
 	for i := range recs {
 		rec := &recs[i]
+		// A field the type does not take is reported, and the record
+		// checked as usual, so that the records naming it are too.
+		for _, f := range rec.strayFields() {
+			p.problem(i, f, "%s is not a field of a %s record", f, rec.Type)
+		}
 		switch rec.Type {
 		case RecProject:
 			c := ProjectCreate{Key: rec.Key, Name: rec.Name}
@@ -246,7 +252,7 @@ func (s *Service) planImport(ctx context.Context, tx Tx, recs []Record, opts Imp
 			if ok, err := found(err); err != nil {
 				return nil, err
 			} else if ok {
-				if old.ProjectKey != rec.Project || old.Title != strings.TrimSpace(rec.Title) || old.Description != rec.Description || old.State != state {
+				if old.ProjectID != proj.ID || old.Title != strings.TrimSpace(rec.Title) || old.Description != rec.Description || old.State != state {
 					p.problem(i, "slug", "feature %s exists with other content", rec.Slug)
 				}
 				p.features[rec.Slug] = old
@@ -378,6 +384,8 @@ func (s *Service) planImport(ctx context.Context, tx Tx, recs []Record, opts Imp
 			rec.Kind = kind
 			if kind == DependsOn && from.kind == KindWP {
 				newEdges = append(newEdges, importEdge{rec.From, rec.To, rec.Line})
+			} else if kind == DependsOn {
+				newFeatureEdges = append(newFeatureEdges, importEdge{rec.From, rec.To, rec.Line})
 			}
 		case RecReference:
 			c := ReferenceCreate{Kind: rec.Kind, Repo: rec.Repo, SHA: rec.SHA, URL: rec.URL, State: rec.State}
@@ -397,9 +405,11 @@ func (s *Service) planImport(ctx context.Context, tx Tx, recs []Record, opts Imp
 				w = old
 			}
 			rec.Kind, rec.SHA, rec.State = c.Kind, c.SHA, c.State
-			rk := [5]string{rec.WP, c.Kind, c.Repo, c.SHA, c.URL}
+			// By the WP's id: a file may name it by key on one line and by
+			// id on another.
+			rk := [5]string{w.ID, c.Kind, c.Repo, c.SHA, c.URL}
 			if seenRefs[rk] {
-				p.problem(i, "wp", "reference of %s appears twice", rec.WP)
+				p.problem(i, "wp", "reference of %s appears twice", w.Key)
 				continue
 			}
 			seenRefs[rk] = true
@@ -408,13 +418,20 @@ func (s *Service) planImport(ctx context.Context, tx Tx, recs []Record, opts Imp
 				if err != nil {
 					return nil, err
 				}
-				dup := false
+				var old *Reference
 				for _, r := range refs {
 					if r.Kind == c.Kind && r.Repo == c.Repo && r.SHA == c.SHA && r.URL == c.URL {
-						dup = true
+						old = r
 					}
 				}
-				if dup {
+				if old != nil && old.State != c.State {
+					// As for the other kinds, the import creates and does
+					// not update: a pull request's new state goes through
+					// AddReference.
+					p.problem(i, "state", "reference of %s to %s exists with the state %q", w.Key, c.URL, old.State)
+					continue
+				}
+				if old != nil {
 					p.result.Unchanged[RecReference]++
 					continue
 				}
@@ -424,6 +441,11 @@ func (s *Service) planImport(ctx context.Context, tx Tx, recs []Record, opts Imp
 	}
 	if len(p.problems) == 0 && len(newEdges) > 0 && !opts.AllowCycles {
 		if err := p.checkCycles(ctx, s, newEdges); err != nil {
+			return nil, err
+		}
+	}
+	if len(p.problems) == 0 && len(newFeatureEdges) > 0 && !opts.AllowCycles {
+		if err := p.checkFeatureCycles(ctx, tx, newFeatureEdges); err != nil {
 			return nil, err
 		}
 	}
@@ -438,26 +460,27 @@ type importEdge struct {
 
 type importEnd struct {
 	kind, id string
+	key      string // WP key or feature slug, also when the file gives the id
 	isNew    bool
 }
 
 func (p *importPlan) endpoint(ctx context.Context, tx Tx, ref string) (importEnd, bool) {
 	if w := p.wps[ref]; w != nil {
-		return importEnd{KindWP, w.ID, p.newIDs[w.ID]}, true
+		return importEnd{KindWP, w.ID, w.Key, p.newIDs[w.ID]}, true
 	}
 	if f := p.features[ref]; f != nil {
-		return importEnd{KindFeature, f.ID, p.newIDs[f.ID]}, true
+		return importEnd{KindFeature, f.ID, f.Slug, p.newIDs[f.ID]}, true
 	}
 	if IsWPRef(ref) {
 		if w, err := tx.WP(ctx, ref); err == nil {
 			p.wps[ref] = w
-			return importEnd{KindWP, w.ID, false}, true
+			return importEnd{KindWP, w.ID, w.Key, false}, true
 		}
 		return importEnd{}, false
 	}
 	if f, err := tx.Feature(ctx, ref); err == nil {
 		p.features[ref] = f
-		return importEnd{KindFeature, f.ID, false}, true
+		return importEnd{KindFeature, f.ID, f.Slug, false}, true
 	}
 	return importEnd{}, false
 }
@@ -519,6 +542,115 @@ func (p *importPlan) checkCycles(ctx context.Context, s *Service, edges []import
 				}
 			}
 		}
+	}
+	return nil
+}
+
+// checkFeatureCycles reports the cycles that the file's feature-level
+// depends_on edges would close, among themselves or with the stored ones,
+// once for each strongly connected component, at the line of one of the
+// file's edges on it. As AddDependency does, it looks at feature-level
+// edges only: features waiting on each other through their WPs are not a
+// cycle of dependencies.
+func (p *importPlan) checkFeatureCycles(ctx context.Context, tx Tx, edges []importEdge) error {
+	out := map[string][]string{} // feature id -> the ones it depends on
+	slug := map[string]string{}
+	for _, e := range edges {
+		from, to := p.features[e.from], p.features[e.to]
+		out[from.ID] = append(out[from.ID], to.ID)
+		slug[from.ID], slug[to.ID] = from.Slug, to.Slug
+	}
+	loaded := map[string]bool{}
+	next := func(id string) ([]string, error) {
+		if !loaded[id] {
+			loaded[id] = true
+			if !p.newIDs[id] { // a feature the file creates has no stored edges
+				es, err := tx.Edges(ctx, id)
+				if err != nil {
+					return nil, err
+				}
+				for _, e := range es {
+					if e.From == id && e.Kind == DependsOn {
+						out[id] = append(out[id], e.To)
+						slug[e.To] = e.ToKey
+					}
+				}
+			}
+		}
+		return out[id], nil
+	}
+	// Tarjan's strongly connected components, over what the file's edges
+	// reach.
+	index, low, comp := map[string]int{}, map[string]int{}, map[string]int{}
+	var stack []string
+	onStack := map[string]bool{}
+	var visit func(v string) error
+	visit = func(v string) error {
+		index[v], low[v] = len(index), len(index)
+		stack = append(stack, v)
+		onStack[v] = true
+		ws, err := next(v)
+		if err != nil {
+			return err
+		}
+		for _, w := range ws {
+			if _, seen := index[w]; !seen {
+				if err := visit(w); err != nil {
+					return err
+				}
+				low[v] = min(low[v], low[w])
+			} else if onStack[w] {
+				low[v] = min(low[v], index[w])
+			}
+		}
+		if low[v] == index[v] {
+			for {
+				w := stack[len(stack)-1]
+				stack = stack[:len(stack)-1]
+				onStack[w] = false
+				comp[w] = index[v]
+				if w == v {
+					break
+				}
+			}
+		}
+		return nil
+	}
+	for _, e := range edges {
+		if _, seen := index[p.features[e.from].ID]; !seen {
+			if err := visit(p.features[e.from].ID); err != nil {
+				return err
+			}
+		}
+	}
+	reported := map[int]bool{}
+	for _, e := range edges {
+		from, to := p.features[e.from].ID, p.features[e.to].ID
+		c := comp[from]
+		if comp[to] != c || reported[c] {
+			continue
+		}
+		reported[c] = true
+		// A shortest way back from to to from, inside the component.
+		prev := map[string]string{to: ""}
+		queue := []string{to}
+		for len(queue) > 0 {
+			v := queue[0]
+			queue = queue[1:]
+			for _, w := range out[v] {
+				if _, seen := prev[w]; !seen && comp[w] == c {
+					prev[w] = v
+					queue = append(queue, w)
+				}
+			}
+		}
+		var back []string
+		for id := from; id != ""; id = prev[id] {
+			back = append(back, slug[id])
+		}
+		slices.Reverse(back)
+		cycle := append([]string{slug[from]}, back...)
+		p.problems = append(p.problems, ImportProblem{Line: e.line, Field: "to", Message: "dependencies close a cycle: " + strings.Join(cycle, " -> ")})
 	}
 	return nil
 }
@@ -594,7 +726,7 @@ func (s *Service) writeImportTo(ctx context.Context, tx Tx, p *importPlan) error
 			from, _ := p.endpoint(ctx, tx, rec.From)
 			to, _ := p.endpoint(ctx, tx, rec.To)
 			d := &Dependency{ID: s.IDs.New(PrefixDependency), EntityKind: from.kind, Kind: rec.Kind, From: from.id, To: to.id,
-				FromKey: rec.From, ToKey: rec.To, Version: 1, CreatedAt: s.now()}
+				FromKey: from.key, ToKey: to.key, Version: 1, CreatedAt: s.now()}
 			if err := tx.InsertDependency(ctx, d); err != nil {
 				return err
 			}
