@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -29,10 +30,13 @@ type serveConfig struct {
 	addr       string
 	dataDir    string
 	durability string // "normal" or "strict"
-	natsURL    string
-	natsListen string
-	logLevel   string
-	neo4jURL   string
+	// durabilityFrom names where durability came from when it was not the
+	// flag: the environment variable.
+	durabilityFrom string
+	natsURL        string
+	natsListen     string
+	logLevel       string
+	neo4jURL       string
 
 	// Stream policy.
 	replicas    int
@@ -60,8 +64,15 @@ embedded in the process, both under --data. NATS_URL connects to an external
 NATS server or cluster instead.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if ed.err != nil {
-				return ed.err
+			// A flag given wins over its environment variable, even a
+			// variable that does not parse.
+			for _, bad := range ed.errs {
+				if !cmd.Flags().Changed(bad.flag) {
+					return bad.err
+				}
+			}
+			if !cmd.Flags().Changed("durability") && e.getenv("AGILEPLUS_DURABILITY") != "" {
+				c.durabilityFrom = "AGILEPLUS_DURABILITY"
 			}
 			return serve(cmd.Context(), e, c)
 		},
@@ -82,26 +93,45 @@ NATS server or cluster instead.`,
 	f.StringVar(&c.natsListen, "nats-listen", e.getenv("AGILEPLUS_NATS_LISTEN"), "also expose the embedded NATS server to clients on this address, e.g. 127.0.0.1:4222; clients present the token in DATA/nats-client-token or AGILEPLUS_NATS_TOKEN (env AGILEPLUS_NATS_LISTEN)")
 	f.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&c.neo4jURL, "neo4j-url", e.getenv("NEO4J_URL"), "keep the system of record in Neo4j (neo4j://, bolt://, +s for TLS; user and password from NEO4J_USER, NEO4J_PASSWORD) instead of SQLite in --data (env NEO4J_URL)")
-	f.IntVar(&c.replicas, "stream-replicas", ed.int("NATS_STREAM_REPLICAS", 1), "replicas of the event stream: 1 embedded, 3 on a three-node cluster (env NATS_STREAM_REPLICAS)")
-	f.DurationVar(&c.maxAge, "stream-max-age", ed.duration("AGILEPLUS_STREAM_MAX_AGE", 7*24*time.Hour), "events older than this leave the stream (env AGILEPLUS_STREAM_MAX_AGE)")
-	f.Int64Var(&c.maxBytes, "stream-max-bytes", int64(ed.int("AGILEPLUS_STREAM_MAX_BYTES", -1)), "size limit of the stream in bytes, oldest events go first; -1 unlimited (env AGILEPLUS_STREAM_MAX_BYTES)")
-	f.DurationVar(&c.dedupWindow, "dedup-window", ed.duration("AGILEPLUS_DEDUP_WINDOW", 10*time.Minute), "the stream drops a re-published event id within this window (env AGILEPLUS_DEDUP_WINDOW)")
-	f.IntVar(&c.maxDeliver, "consumer-max-deliver", ed.int("AGILEPLUS_CONSUMER_MAX_DELIVER", 5), "attempts per event for webhooks and other consumers before the event is dead-lettered (env AGILEPLUS_CONSUMER_MAX_DELIVER)")
+	f.IntVar(&c.replicas, "stream-replicas", ed.int("stream-replicas", "NATS_STREAM_REPLICAS", 1), "replicas of the event stream: 1 embedded, 3 on a three-node cluster (env NATS_STREAM_REPLICAS)")
+	f.DurationVar(&c.maxAge, "stream-max-age", ed.duration("stream-max-age", "AGILEPLUS_STREAM_MAX_AGE", 7*24*time.Hour), "events older than this leave the stream (env AGILEPLUS_STREAM_MAX_AGE)")
+	f.Int64Var(&c.maxBytes, "stream-max-bytes", int64(ed.int("stream-max-bytes", "AGILEPLUS_STREAM_MAX_BYTES", -1)), "size limit of the stream in bytes, oldest events go first; -1 unlimited (env AGILEPLUS_STREAM_MAX_BYTES)")
+	f.DurationVar(&c.dedupWindow, "dedup-window", ed.duration("dedup-window", "AGILEPLUS_DEDUP_WINDOW", 10*time.Minute), "the stream drops a re-published event id within this window (env AGILEPLUS_DEDUP_WINDOW)")
+	f.IntVar(&c.maxDeliver, "consumer-max-deliver", ed.int("consumer-max-deliver", "AGILEPLUS_CONSUMER_MAX_DELIVER", 5), "attempts per event for webhooks and other consumers before the event is dead-lettered (env AGILEPLUS_CONSUMER_MAX_DELIVER)")
 	f.StringVar(&c.backoff, "consumer-backoff", ed.str("AGILEPLUS_CONSUMER_BACKOFF", "1s,5s,30s"), "waits before the 2nd, 3rd, ... attempt; the last repeats (env AGILEPLUS_CONSUMER_BACKOFF)")
-	f.DurationVar(&c.ackWait, "consumer-ack-wait", ed.duration("AGILEPLUS_CONSUMER_ACK_WAIT", time.Minute), "an attempt not acknowledged within this is delivered again (a consumer that died) (env AGILEPLUS_CONSUMER_ACK_WAIT)")
-	f.BoolVar(&c.webhookDenyPrivate, "webhook-deny-private", ed.bool("AGILEPLUS_WEBHOOK_DENY_PRIVATE", false), "refuse webhook targets on loopback, private and link-local addresses (env AGILEPLUS_WEBHOOK_DENY_PRIVATE)")
-	f.DurationVar(&c.webhookTimeout, "webhook-timeout", ed.duration("AGILEPLUS_WEBHOOK_TIMEOUT", 10*time.Second), "time limit of one webhook delivery attempt (env AGILEPLUS_WEBHOOK_TIMEOUT)")
+	f.DurationVar(&c.ackWait, "consumer-ack-wait", ed.duration("consumer-ack-wait", "AGILEPLUS_CONSUMER_ACK_WAIT", time.Minute), "an attempt not acknowledged within this is delivered again (a consumer that died) (env AGILEPLUS_CONSUMER_ACK_WAIT)")
+	f.BoolVar(&c.webhookDenyPrivate, "webhook-deny-private", ed.bool("webhook-deny-private", "AGILEPLUS_WEBHOOK_DENY_PRIVATE", false), "refuse webhook targets on loopback, private and link-local addresses (env AGILEPLUS_WEBHOOK_DENY_PRIVATE)")
+	f.DurationVar(&c.webhookTimeout, "webhook-timeout", ed.duration("webhook-timeout", "AGILEPLUS_WEBHOOK_TIMEOUT", 10*time.Second), "time limit of one webhook delivery attempt (env AGILEPLUS_WEBHOOK_TIMEOUT)")
 	return cmd
 }
 
 func serve(ctx context.Context, e *env, c serveConfig) error {
+	// Everything the command line can get wrong is checked before anything
+	// is created or started.
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
-		return fmt.Errorf("--log-level: %w", err)
+		return configErrorf("--log-level must be debug, info, warn or error, not %q", c.logLevel)
 	}
 	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
 	if c.durability != "normal" && c.durability != "strict" {
-		return fmt.Errorf("--durability must be normal or strict, not %q", c.durability)
+		return configErrorf("%s must be normal or strict, not %q", cmpOr(c.durabilityFrom, "--durability"), c.durability)
+	}
+	if strings.TrimSpace(c.dataDir) == "" {
+		return configErrorf("--data must name a directory (env AGILEPLUS_DATA_DIR)")
+	}
+	if err := checkListenAddr("--addr", c.addr); err != nil {
+		return err
+	}
+	if c.natsListen != "" {
+		if err := checkListenAddr("--nats-listen", c.natsListen); err != nil {
+			return err
+		}
+	}
+	if c.neo4jURL != "" && !isNeo4jURL(c.neo4jURL) {
+		return configErrorf("--neo4j-url %q must start with neo4j://, bolt://, neo4j+s:// or bolt+s://", c.neo4jURL)
+	}
+	if err := checkNATSURLs(c.natsURL); err != nil {
+		return err
 	}
 	if err := c.validateStream(); err != nil {
 		return err
@@ -118,6 +148,14 @@ func serve(ctx context.Context, e *env, c serveConfig) error {
 		return err
 	}
 	defer lock.Close()
+	// The port next, so that one in use stops the start before the store
+	// and the bus open; connections that arrive meanwhile wait in the
+	// backlog.
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", c.addr, err)
+	}
+	defer ln.Close() // Serve owns it once it runs; closing twice is harmless
 
 	store, err := openServeStore(ctx, e, c, logger)
 	if err != nil {
@@ -213,11 +251,6 @@ func serve(ctx context.Context, e *env, c serveConfig) error {
 	}()
 	defer func() { stopFollow(); <-followDone }() // before the bus closes
 
-	ln, err := net.Listen("tcp", c.addr)
-	if err != nil {
-		relay.Close()
-		return fmt.Errorf("listen on %s: %w", c.addr, err)
-	}
 	srv := &http.Server{
 		Handler:           api,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -256,6 +289,59 @@ func serve(ctx context.Context, e *env, c serveConfig) error {
 	return err
 }
 
+// configError is a bad flag or environment value: a usage error (exit
+// status 2) without a usage line, since serve's flags are many.
+type configError struct{ msg string }
+
+func (c *configError) Error() string        { return c.msg }
+func (c *configError) Is(target error) bool { return target == errUsage }
+
+func configErrorf(format string, args ...any) error {
+	return &configError{fmt.Sprintf(format, args...)}
+}
+
+// checkListenAddr checks a host:port to listen on.
+func checkListenAddr(flag, addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err == nil {
+		_, err = net.LookupPort("tcp", port)
+	}
+	if err != nil {
+		return configErrorf("%s %q must be host:port, such as 127.0.0.1:8080 (:0 picks a free port): %v", flag, addr, err)
+	}
+	return nil
+}
+
+// checkNATSURLs checks the form of --nats-url's comma-separated URLs; a
+// bare host:port means nats://host:port, as the NATS client reads it.
+func checkNATSURLs(urls string) error {
+	if urls == "" {
+		return nil
+	}
+	for raw := range strings.SplitSeq(urls, ",") {
+		raw = strings.TrimSpace(raw)
+		s := raw
+		if !strings.Contains(s, "://") {
+			s = "nats://" + s
+		}
+		u, err := url.Parse(s)
+		if err == nil && u.Host == "" {
+			err = errors.New("no host")
+		}
+		if err == nil {
+			switch u.Scheme {
+			case "nats", "tls", "ws", "wss":
+			default:
+				err = fmt.Errorf("scheme %s is not nats, tls, ws or wss", u.Scheme)
+			}
+		}
+		if err != nil {
+			return configErrorf("--nats-url %q: %v (env NATS_URL; a URL such as nats://host:4222, comma-separated for a cluster)", raw, err)
+		}
+	}
+	return nil
+}
+
 // serveStore is what serve needs of a system of record.
 type serveStore interface {
 	agileplus.Store
@@ -267,9 +353,6 @@ type serveStore interface {
 // data directory.
 func openServeStore(ctx context.Context, e *env, c serveConfig, logger *slog.Logger) (serveStore, error) {
 	if c.neo4jURL != "" {
-		if !isNeo4jURL(c.neo4jURL) {
-			return nil, fmt.Errorf("--neo4j-url %q must start with neo4j://, bolt://, neo4j+s:// or bolt+s://", c.neo4jURL)
-		}
 		return neo4jstore.Open(ctx, neo4jstore.Config{
 			URL: c.neo4jURL, User: cmpOr(e.getenv("NEO4J_USER"), "neo4j"), Password: e.getenv("NEO4J_PASSWORD"), Logger: logger,
 		})
@@ -312,15 +395,15 @@ func redact(u string) string {
 func (c serveConfig) validateStream() error {
 	switch {
 	case c.replicas < 1 || c.replicas > 5:
-		return fmt.Errorf("--stream-replicas must be between 1 and 5, not %d", c.replicas)
+		return configErrorf("--stream-replicas must be between 1 and 5, not %d", c.replicas)
 	case c.replicas > 1 && c.natsURL == "":
-		return fmt.Errorf("--stream-replicas %d needs a NATS cluster (--nats-url); the embedded server keeps one replica", c.replicas)
+		return configErrorf("--stream-replicas %d needs a NATS cluster (--nats-url); the embedded server keeps one replica", c.replicas)
 	case c.maxAge < time.Minute:
-		return fmt.Errorf("--stream-max-age must be at least 1m, not %s", c.maxAge)
+		return configErrorf("--stream-max-age must be at least 1m, not %s", c.maxAge)
 	case c.maxBytes == 0 || c.maxBytes < -1:
-		return fmt.Errorf("--stream-max-bytes must be positive or -1 (unlimited), not %d", c.maxBytes)
+		return configErrorf("--stream-max-bytes must be positive or -1 (unlimited), not %d", c.maxBytes)
 	case c.dedupWindow < time.Second || c.dedupWindow > c.maxAge:
-		return fmt.Errorf("--dedup-window must be between 1s and --stream-max-age (%s), not %s", c.maxAge, c.dedupWindow)
+		return configErrorf("--dedup-window must be between 1s and --stream-max-age (%s), not %s", c.maxAge, c.dedupWindow)
 	}
 	return nil
 }
@@ -329,19 +412,27 @@ func (c serveConfig) validateStream() error {
 // first variable that does not parse, which serve reports before starting.
 type envDefaults struct {
 	getenv func(string) string
-	err    error
+	errs   []envError // in the order the flags were defined
 }
 
-func (d *envDefaults) int(key string, def int) int {
+// envError is a variable that does not parse, and the flag it defaults.
+type envError struct {
+	flag string
+	err  error
+}
+
+func (d *envDefaults) fail(flag, key, v, want string) {
+	d.errs = append(d.errs, envError{flag, configErrorf("%s=%q is not %s (or pass --%s)", key, v, want, flag)})
+}
+
+func (d *envDefaults) int(flag, key string, def int) int {
 	v := d.getenv(key)
 	if v == "" {
 		return def
 	}
 	n, err := strconv.Atoi(v)
-	if err != nil && d.err == nil {
-		d.err = fmt.Errorf("%s=%q is not an integer", key, v)
-	}
 	if err != nil {
+		d.fail(flag, key, v, "an integer")
 		return def
 	}
 	return n
@@ -354,31 +445,27 @@ func (d *envDefaults) str(key, def string) string {
 	return def
 }
 
-func (d *envDefaults) bool(key string, def bool) bool {
+func (d *envDefaults) bool(flag, key string, def bool) bool {
 	v := d.getenv(key)
 	if v == "" {
 		return def
 	}
 	b, err := strconv.ParseBool(v)
-	if err != nil && d.err == nil {
-		d.err = fmt.Errorf("%s=%q is not a boolean (true or false)", key, v)
-	}
 	if err != nil {
+		d.fail(flag, key, v, "a boolean (true or false)")
 		return def
 	}
 	return b
 }
 
-func (d *envDefaults) duration(key string, def time.Duration) time.Duration {
+func (d *envDefaults) duration(flag, key string, def time.Duration) time.Duration {
 	v := d.getenv(key)
 	if v == "" {
 		return def
 	}
 	dur, err := time.ParseDuration(v)
-	if err != nil && d.err == nil {
-		d.err = fmt.Errorf("%s=%q is not a duration like 90s, 10m or 168h", key, v)
-	}
 	if err != nil {
+		d.fail(flag, key, v, "a duration like 90s, 10m or 168h")
 		return def
 	}
 	return dur
@@ -388,20 +475,20 @@ func (d *envDefaults) duration(key string, def time.Duration) time.Duration {
 func (c serveConfig) consumerPolicy() (agileplus.ConsumerPolicy, error) {
 	p := agileplus.ConsumerPolicy{MaxDeliver: c.maxDeliver, AckWait: c.ackWait}
 	if c.maxDeliver < 1 || c.maxDeliver > 100 {
-		return p, fmt.Errorf("--consumer-max-deliver must be between 1 and 100, not %d", c.maxDeliver)
+		return p, configErrorf("--consumer-max-deliver must be between 1 and 100, not %d", c.maxDeliver)
 	}
 	for part := range strings.SplitSeq(c.backoff, ",") {
 		d, err := time.ParseDuration(strings.TrimSpace(part))
 		if err != nil || d < 0 || d > time.Hour {
-			return p, fmt.Errorf("--consumer-backoff %q: each wait must be a duration between 0s and 1h, like 1s,5s,30s", c.backoff)
+			return p, configErrorf("--consumer-backoff %q: each wait must be a duration between 0s and 1h, like 1s,5s,30s", c.backoff)
 		}
 		p.Backoff = append(p.Backoff, d)
 	}
 	if c.ackWait < time.Second {
-		return p, fmt.Errorf("--consumer-ack-wait must be at least 1s, not %s", c.ackWait)
+		return p, configErrorf("--consumer-ack-wait must be at least 1s, not %s", c.ackWait)
 	}
 	if c.webhookTimeout < 100*time.Millisecond || c.webhookTimeout >= c.ackWait {
-		return p, fmt.Errorf("--webhook-timeout must be at least 100ms and shorter than --consumer-ack-wait (%s), not %s", c.ackWait, c.webhookTimeout)
+		return p, configErrorf("--webhook-timeout must be at least 100ms and shorter than --consumer-ack-wait (%s), not %s", c.ackWait, c.webhookTimeout)
 	}
 	return p, nil
 }

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Bad serve flags and environment values are usage errors (status 2) that
+// name the flag or variable, found before anything is created or started.
+func TestServeRefusesBadConfigurationBeforeStarting(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"log level", []string{"--log-level", "loud"}, nil, "--log-level must be debug, info, warn or error"},
+		{"durability flag", []string{"--durability", "forever"}, nil, "--durability must be normal or strict"},
+		{"durability variable", nil, map[string]string{"AGILEPLUS_DURABILITY": "forever"}, "AGILEPLUS_DURABILITY must be normal or strict"},
+		{"empty data", []string{"--data", " "}, nil, "--data must name a directory"},
+		{"addr without port", []string{"--addr", "bogus"}, nil, `--addr "bogus" must be host:port`},
+		{"addr with a bad port", []string{"--addr", "127.0.0.1:99999"}, nil, "--addr"},
+		{"nats listen", []string{"--nats-listen", "nowhere"}, nil, "--nats-listen"},
+		{"neo4j url", []string{"--neo4j-url", "http://x"}, nil, "--neo4j-url"},
+		{"nats url scheme", []string{"--nats-url", "ftp://x:1"}, nil, "scheme ftp"},
+		{"nats url in a list", []string{"--nats-url", "nats://a:4222,http://b:4222"}, nil, `"http://b:4222"`},
+		{"stream replicas", []string{"--stream-replicas", "0"}, nil, "--stream-replicas must be between 1 and 5"},
+		{"variable that does not parse", nil, map[string]string{"NATS_STREAM_REPLICAS": "abc"}, `NATS_STREAM_REPLICAS="abc" is not an integer (or pass --stream-replicas)`},
+		// The flag wins over its variable, even one that does not parse:
+		// what stops this start is the log level.
+		{"flag over a bad variable", []string{"--stream-replicas", "1", "--log-level", "loud"}, map[string]string{"NATS_STREAM_REPLICAS": "abc"}, "--log-level"},
+		{"consumer backoff", []string{"--consumer-backoff", "1s,soon"}, nil, "--consumer-backoff"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := filepath.Join(t.TempDir(), "data")
+			args := []string{"agileplus", "serve", "--addr", "127.0.0.1:0", "--data", data}
+			args = append(args, tt.args...)
+			getenv := func(k string) string { return tt.env[k] }
+			err := run(context.Background(), args, getenv, strings.NewReader(""), io.Discard, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want it to contain %q", err, tt.want)
+			}
+			if !errors.Is(err, errUsage) || exitCode(err) != 2 {
+				t.Errorf("exit code %d for %v, want 2", exitCode(err), err)
+			}
+			if _, err := os.Stat(data); !os.IsNotExist(err) {
+				t.Errorf("the data directory was created (%v)", err)
+			}
+		})
+	}
+}
+
+// A port in use stops the start before the store and the bus open.
+func TestServePortInUseOpensNothing(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	data := filepath.Join(t.TempDir(), "data")
+	args := []string{"agileplus", "serve", "--addr", ln.Addr().String(), "--data", data}
+	err = run(context.Background(), args, func(string) string { return "" }, strings.NewReader(""), io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "listen on") {
+		t.Fatalf("err = %v, want a listen error", err)
+	}
+	for _, name := range []string{"agileplus.db", "nats"} {
+		if _, err := os.Stat(filepath.Join(data, name)); !os.IsNotExist(err) {
+			t.Errorf("%s exists after the failed start (%v)", name, err)
+		}
+	}
+}
