@@ -121,7 +121,7 @@ func seedSample(ctx context.Context, t agileplus.Tracker, data sample) (*seedSum
 	}
 	for _, k := range keys {
 		if _, err := t.Project(ctx, k); err == nil {
-			return nil, fmt.Errorf("the sample data is already loaded: project %s exists (seed loads projects %s into a server that has none of them)", k, strings.Join(keys, ", "))
+			return nil, fmt.Errorf("project %s exists (is the sample already loaded?): seed loads the sample's projects %s into a server that has none of them; run it against a fresh --data directory", k, strings.Join(keys, ", "))
 		} else if agileplus.ErrorCode(err) != agileplus.ENOTFOUND {
 			return nil, fmt.Errorf("seed: check project %s: %w", k, err)
 		}
@@ -136,6 +136,17 @@ func seedSample(ctx context.Context, t agileplus.Tracker, data sample) (*seedSum
 		}
 	}
 
+	sum, err := loadSample(ctx, t, data, order, keys)
+	if err != nil {
+		// Commands went through one by one, each recorded in the event
+		// history, so what came before the failure stays.
+		return nil, fmt.Errorf("%w; seed stopped part way and what it loaded of projects %s stays: load the sample into a fresh --data directory", err, strings.Join(keys, ", "))
+	}
+	return sum, nil
+}
+
+// loadSample runs the sample's commands, in order, through t.
+func loadSample(ctx context.Context, t agileplus.Tracker, data sample, order []string, keys []string) (*seedSummary, error) {
 	sum := &seedSummary{Projects: keys, WPStates: map[string]int{}, Claims: []*agileplus.Lease{}}
 	wpKeys := map[string]string{} // handle -> key
 	wps := map[string]sampleWP{}
