@@ -398,6 +398,10 @@ func (s *Service) WPs(ctx context.Context, q WPQuery) (ws []*WP, err error) {
 			if err != nil {
 				return err
 			}
+			if f.ProjectID != "" && fe.ProjectID != f.ProjectID {
+				// Not an empty answer: the two filters cannot both hold.
+				return FieldErrorf("feature", "feature %s is in project %s, not %s", fe.Slug, fe.ProjectKey, q.Project)
+			}
 			f.FeatureID = fe.ID
 		}
 		ws, err = tx.WPs(ctx, f)

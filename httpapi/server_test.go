@@ -65,6 +65,7 @@ func TestBadInput(t *testing.T) {
 		{"POST", "/v1/features/login/wps", `{"title":"A"}`},
 		{"POST", "/v1/features/login/wps", `{"title":"B"}`},
 		{"POST", "/v1/dependencies", `{"from":"CORE-1","to":"CORE-2"}`},
+		{"POST", "/v1/projects", `{"key":"OTHER","name":"Other"}`},
 	}
 	for _, s := range setup {
 		if code, eb, _ := do(t, srv, s.method, s.path, s.body); code >= 300 {
@@ -107,6 +108,7 @@ func TestBadInput(t *testing.T) {
 		{"dependencies of an unknown wp", "GET", "/v1/wps/CORE-99/dependencies", ``, nil, 404, "wp", "CORE-99"},
 		{"project list after a foreign cursor", "GET", "/v1/projects?after=garbage", ``, nil, 400, "after", "prj_"},
 		{"wp list after a foreign cursor", "GET", "/v1/features/login/wps?after=prj_x", ``, nil, 400, "after", "wp_"},
+		{"wp list of a feature in another project", "GET", "/v1/wps?project=OTHER&feature=login", ``, nil, 400, "feature", "is in project CORE, not OTHER"},
 		{"query with a broken escape", "GET", "/v1/events?limit=1%zz", ``, nil, 400, "query", "malformed"},
 		{"path with an empty segment", "PATCH", "/v1/wps//CORE-1", `{"title":"x"}`, nil, 404, "", "no such endpoint"},
 		{"path with a dot-dot segment", "GET", "/v1/projects/CORE/../NOPE", ``, nil, 404, "", "no such endpoint"},

@@ -1074,8 +1074,17 @@ func testDependencyCycles(t *testing.T, f *fixture) {
 		refuse(t, agileplus.DependencyCreate{From: "CORE-2", To: "CORE-1"}, "CORE-2 -> CORE-1 -> CORE-2")
 	})
 	t.Run("relates_to never closes a cycle", func(t *testing.T) {
+		// A loop of relates_to edges beside the depends_on chain.
 		f.dep(t, "CORE-3", "CORE-1", agileplus.RelatesTo)
-		f.dep(t, "CORE-1", "CORE-3", agileplus.RelatesTo)
+		f.dep(t, "CORE-1", "CORE-2", agileplus.RelatesTo)
+		f.dep(t, "CORE-2", "CORE-3", agileplus.RelatesTo)
+		// relates_to has no direction: the reverse of one is a duplicate.
+		before := f.fingerprint(t)
+		_, err := f.svc.AddDependency(f.ctx, agileplus.DependencyCreate{From: "CORE-1", To: "CORE-3", Kind: agileplus.RelatesTo})
+		mustField(t, err, agileplus.ECONFLICT, "to")
+		if after := f.fingerprint(t); after != before {
+			t.Errorf("the refused dependency changed the store:\nbefore:\n%s\nafter:\n%s", before, after)
+		}
 		// CORE-4 relates to CORE-5, which depends on CORE-6: CORE-6 may
 		// depend on CORE-4, relates_to edges are not followed.
 		f.dep(t, "CORE-4", "CORE-5", agileplus.RelatesTo)
