@@ -3,14 +3,21 @@ package httpapi
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/agileplus/agileplus"
 )
@@ -20,6 +27,9 @@ type Client struct {
 	base  string
 	http  *http.Client
 	actor string
+	// bad is why base or actor cannot be sent, found by NewClient and
+	// returned by every call.
+	bad error
 }
 
 var _ agileplus.Tracker = (*Client)(nil)
@@ -30,27 +40,92 @@ type ClientOption func(*Client)
 // WithHTTPClient sets the HTTP client (default: one with a 30 s timeout).
 func WithHTTPClient(h *http.Client) ClientOption { return func(c *Client) { c.http = h } }
 
-// WithActor names who makes the changes the client sends.
+// WithActor names who makes the changes the client sends (see CheckActor).
 func WithActor(actor string) ClientOption { return func(c *Client) { c.actor = actor } }
 
 // NewClient returns a client of the server at base, e.g. http://127.0.0.1:8080.
+// A base that CheckBaseURL refuses, or an actor CheckActor refuses, makes
+// every call fail with EINVALID without sending anything.
 func NewClient(base string, opts ...ClientOption) *Client {
 	c := &Client{base: strings.TrimRight(base, "/"), http: &http.Client{Timeout: 30 * time.Second}}
 	for _, o := range opts {
 		o(c)
 	}
+	if err := CheckBaseURL(base); err != nil {
+		c.bad = agileplus.Errorf(agileplus.EINVALID, "bad server URL %q: %v", base, err)
+	} else if err := CheckActor(c.actor); err != nil {
+		c.bad = agileplus.Errorf(agileplus.EINVALID, "bad actor %s: %v", agileplus.QuoteRef(c.actor), err)
+	}
 	return c
+}
+
+// CheckBaseURL says why base cannot be the URL of a server: it must be
+// http or https with a host, and have no query or fragment, which the API
+// paths appended to it would land in.
+func CheckBaseURL(base string) error {
+	if base == "" {
+		return errors.New("it is empty")
+	}
+	if !strings.Contains(base, "://") {
+		return errors.New("it has no http:// or https://")
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		return errors.Unwrap(err) // the url.Error repeats base
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Errorf("the scheme is %q, not http or https", u.Scheme)
+	case u.Hostname() == "":
+		return errors.New("it has no host")
+	case u.RawQuery != "" || u.ForceQuery:
+		return errors.New("it has a query (?...)")
+	case u.Fragment != "" || strings.Contains(base, "#"):
+		return errors.New("it has a fragment (#...)")
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("port %s is not from 1 to 65535", p)
+		}
+	}
+	return nil
+}
+
+// MaxActorBytes is the most of an actor the server keeps: it cuts a longer
+// one, silently, on a character boundary.
+const MaxActorBytes = 200
+
+// CheckActor says why actor cannot be sent as the actor header: a header
+// cannot carry control characters, and the server would change invalid
+// UTF-8 or cut a long actor, so events and audit would record another name.
+func CheckActor(actor string) error {
+	if !utf8.ValidString(actor) {
+		return errors.New("it is not valid UTF-8")
+	}
+	if len(actor) > MaxActorBytes {
+		return fmt.Errorf("it is %d bytes long; the server keeps at most %d", len(actor), MaxActorBytes)
+	}
+	for _, r := range actor {
+		if unicode.IsControl(r) {
+			return fmt.Errorf("it contains the control character %U", r)
+		}
+	}
+	return nil
 }
 
 // do sends a request and decodes a JSON response into out (if not nil).
 // Error responses become *agileplus.Error with the server's code, message
-// and field; an unreachable server is EUNAVAILABLE.
+// and field; an unreachable server is EUNAVAILABLE, and so is an answer no
+// AgilePlus server gives (see answerProblem).
 func (c *Client) do(ctx context.Context, method, path string, q url.Values, ifVersion int64, in, out any) error {
+	if c.bad != nil {
+		return c.bad
+	}
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
-			return fmt.Errorf("httpapi: encode request: %w", err)
+			return fmt.Errorf("httpapi: %s %s: encode the request: %w", method, path, err)
 		}
 		body = bytes.NewReader(b)
 	}
@@ -60,7 +135,7 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, ifVe
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u, body)
 	if err != nil {
-		return agileplus.Errorf(agileplus.EINVALID, "bad server URL %q: %v", c.base, err)
+		return fmt.Errorf("httpapi: %s %s: make the request: %w", method, path, err)
 	}
 	req.Header.Set("Accept", "application/json")
 	if in != nil {
@@ -75,7 +150,7 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, ifVe
 	setTraceParent(req)
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return agileplus.Errorf(agileplus.EUNAVAILABLE, "cannot reach the server at %s: %v", c.base, err)
+		return c.sendError(ctx, method, path, err, nil)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 400 {
@@ -93,9 +168,92 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, ifVe
 		return nil
 	}
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		return fmt.Errorf("httpapi: decode %s %s response: %w", method, path, err)
+		if isTransport(err) {
+			return agileplus.Errorf(agileplus.EUNAVAILABLE, "reading the response of %s %s: %v", method, path, err)
+		}
+		return c.notAgilePlus(method, path, err.Error())
+	}
+	if p := answerProblem(out); p != "" {
+		return c.notAgilePlus(method, path, p)
 	}
 	return nil
+}
+
+// sendError describes a request http.Client.Do could not complete. Only a
+// failure to reach or talk to the server is EUNAVAILABLE ("cannot reach");
+// a body that could not be read, a cancelled ctx or a request that could
+// not be made say so.
+func (c *Client) sendError(ctx context.Context, method, path string, err error, body *bodyReader) error {
+	switch {
+	case body != nil && body.err != nil:
+		return fmt.Errorf("httpapi: %s %s: reading the request body: %w", method, path, body.err)
+	case errors.Is(ctx.Err(), context.Canceled):
+		return fmt.Errorf("httpapi: %s %s: %w", method, path, ctx.Err())
+	case isTransport(err):
+		return agileplus.Errorf(agileplus.EUNAVAILABLE, "cannot reach the server at %s: %v", c.base, err)
+	}
+	return fmt.Errorf("httpapi: %s %s: %w", method, path, err)
+}
+
+// isTransport reports whether err is a failure of the connection: dial,
+// DNS, TLS, a timeout, or a connection the peer closed or reset.
+func isTransport(err error) bool {
+	var (
+		netErr    net.Error
+		certErr   *tls.CertificateVerificationError
+		recordErr tls.RecordHeaderError
+		alertErr  tls.AlertError
+	)
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err // a url.Error is a net.Error whatever it wraps
+	}
+	return errors.As(err, &netErr) || errors.As(err, &certErr) || errors.As(err, &recordErr) || errors.As(err, &alertErr) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EPIPE)
+}
+
+// bodyReader remembers the error reading a request body gave, which
+// http.Client.Do reports like a failed connection.
+type bodyReader struct {
+	r   io.Reader
+	err error
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF {
+		b.err = err
+	}
+	return n, err
+}
+
+// notAgilePlus is the error for a 2xx answer an AgilePlus server does not
+// give: the base URL names some other HTTP server.
+func (c *Client) notAgilePlus(method, path, problem string) error {
+	return agileplus.Errorf(agileplus.EUNAVAILABLE, "the server at %s did not answer like an AgilePlus server: %s %s returned %s", c.base, method, path, problem)
+}
+
+// answerProblem says what is wrong with a decoded 2xx answer that cannot
+// come from AgilePlus, or "": JSON null where an object was due, or an
+// entity (a struct with a string ID) without its id. Lists and raw bodies
+// are not checked.
+func answerProblem(out any) string {
+	v := reflect.ValueOf(out)
+	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Pointer {
+		return ""
+	}
+	if v.Elem().IsNil() {
+		return "null instead of an object"
+	}
+	obj := v.Elem().Elem()
+	if obj.Kind() != reflect.Struct {
+		return ""
+	}
+	if id := obj.FieldByName("ID"); id.IsValid() && id.Kind() == reflect.String && id.String() == "" {
+		return "an object without an id"
+	}
+	return ""
 }
 
 // responseError turns an error response into the domain error it carries:
@@ -224,15 +382,26 @@ func (c *Client) TransitionWP(ctx context.Context, ref string, t agileplus.Trans
 }
 
 // Claim implements agileplus.Tracker.
-func (c *Client) Claim(ctx context.Context, ref string, in agileplus.ClaimRequest) (l *agileplus.Lease, err error) {
-	callErr := c.do(ctx, "POST", "/v1/wps/"+esc(ref)+"/claim", nil, 0, in, &l)
-	return l, callErr
+func (c *Client) Claim(ctx context.Context, ref string, in agileplus.ClaimRequest) (*agileplus.Lease, error) {
+	return c.lease(ctx, "POST", "/v1/wps/"+esc(ref)+"/claim", in)
 }
 
 // Renew implements agileplus.Tracker.
-func (c *Client) Renew(ctx context.Context, ref string, in agileplus.ClaimRequest) (l *agileplus.Lease, err error) {
-	callErr := c.do(ctx, "PUT", "/v1/wps/"+esc(ref)+"/claim", nil, 0, in, &l)
-	return l, callErr
+func (c *Client) Renew(ctx context.Context, ref string, in agileplus.ClaimRequest) (*agileplus.Lease, error) {
+	return c.lease(ctx, "PUT", "/v1/wps/"+esc(ref)+"/claim", in)
+}
+
+// lease takes or renews a claim. A lease has no id; a fencing token is
+// what every lease the server grants has.
+func (c *Client) lease(ctx context.Context, method, path string, in agileplus.ClaimRequest) (*agileplus.Lease, error) {
+	var l *agileplus.Lease
+	if err := c.do(ctx, method, path, nil, 0, in, &l); err != nil {
+		return nil, err
+	}
+	if l.Token <= 0 {
+		return nil, c.notAgilePlus(method, path, "a lease without a fencing token")
+	}
+	return l, nil
 }
 
 // Release implements agileplus.Tracker.
@@ -425,15 +594,20 @@ func (c *Client) Export(ctx context.Context, projectRef, format string) ([]byte,
 	return raw, callErr
 }
 
-// BulkImport implements agileplus.Tracker.
+// BulkImport implements agileplus.Tracker. An error reading r is returned
+// as such, not as an unreachable server.
 func (c *Client) BulkImport(ctx context.Context, r io.Reader, opts agileplus.ImportOptions) (*agileplus.ImportResult, error) {
-	u := c.base + "/v1/import"
-	if opts.AllowCycles {
-		u += "?allow_cycles=true"
+	if c.bad != nil {
+		return nil, c.bad
 	}
-	req, err := http.NewRequestWithContext(ctx, "POST", u, r)
+	path := "/v1/import"
+	if opts.AllowCycles {
+		path += "?allow_cycles=true"
+	}
+	body := &bodyReader{r: r}
+	req, err := http.NewRequestWithContext(ctx, "POST", c.base+path, body)
 	if err != nil {
-		return nil, agileplus.Errorf(agileplus.EINVALID, "bad server URL %q: %v", c.base, err)
+		return nil, fmt.Errorf("httpapi: POST %s: make the request: %w", path, err)
 	}
 	req.Header.Set("Content-Type", "application/x-ndjson")
 	if c.actor != "" {
@@ -445,7 +619,7 @@ func (c *Client) BulkImport(ctx context.Context, r io.Reader, opts agileplus.Imp
 	hc.Timeout = 0
 	resp, err := hc.Do(req)
 	if err != nil {
-		return nil, agileplus.Errorf(agileplus.EUNAVAILABLE, "cannot reach the server at %s: %v", c.base, err)
+		return nil, c.sendError(ctx, "POST", path, err, body)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 400 {
@@ -453,7 +627,7 @@ func (c *Client) BulkImport(ctx context.Context, r io.Reader, opts agileplus.Imp
 	}
 	var res agileplus.ImportResult
 	if err := json.NewDecoder(resp.Body).Decode(&res); err != nil {
-		return nil, fmt.Errorf("httpapi: decode import result: %w", err)
+		return nil, c.notAgilePlus("POST", path, err.Error())
 	}
 	return &res, nil
 }
@@ -473,13 +647,16 @@ type rawBody []byte
 
 // Readiness returns the server's /ready document.
 func (c *Client) Readiness(ctx context.Context) (*Readiness, error) {
+	if c.bad != nil {
+		return nil, c.bad
+	}
 	req, err := http.NewRequestWithContext(ctx, "GET", c.base+"/ready", nil)
 	if err != nil {
-		return nil, agileplus.Errorf(agileplus.EINVALID, "bad server URL %q: %v", c.base, err)
+		return nil, fmt.Errorf("httpapi: GET /ready: make the request: %w", err)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, agileplus.Errorf(agileplus.EUNAVAILABLE, "cannot reach the server at %s: %v", c.base, err)
+		return nil, c.sendError(ctx, "GET", "/ready", err, nil)
 	}
 	defer resp.Body.Close()
 	var r Readiness

@@ -1,9 +1,13 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -32,22 +36,21 @@ file twice is safe.`,
 			var r io.Reader = e.stdin
 			var size int64 = -1
 			if args[0] != "-" {
-				f, err := os.Open(args[0])
+				f, st, err := openImportFile(args[0])
 				if err != nil {
 					return err
 				}
 				defer f.Close()
-				if st, err := f.Stat(); err == nil {
-					size = st.Size()
-				}
-				r = f
+				size, r = st.Size(), f
 			}
 			pr := &progressReader{r: r}
 			stop := make(chan bool, 1) // true: the import succeeded
 			done := make(chan struct{})
 			go func() {
 				defer close(done)
-				if quiet {
+				// The progress line redraws itself with \r: only for a
+				// person watching, not for a log or a pipe.
+				if quiet || !isTerminal(e.stderr) {
 					return
 				}
 				t := time.NewTicker(200 * time.Millisecond)
@@ -67,10 +70,7 @@ file twice is safe.`,
 			<-done
 			if err != nil {
 				if ie, ok := err.(*agileplus.ImportError); ok {
-					for _, p := range ie.Problems {
-						fmt.Fprintf(e.stderr, "line %d: %s\n", p.Line, p.Message)
-					}
-					return fmt.Errorf("import refused: %d problem(s), nothing was written", len(ie.Problems))
+					return importRefused(e.stderr, ie)
 				}
 				return err
 			}
@@ -82,9 +82,82 @@ file twice is safe.`,
 		},
 	}
 	cmd.Flags().BoolVar(&opts.AllowCycles, "allow-cycles", false, "import dependency cycles instead of refusing the file (checks off)")
-	cmd.Flags().BoolVar(&quiet, "quiet", false, "no progress on standard error")
+	cmd.Flags().BoolVar(&quiet, "quiet", false, "no progress on standard error (there is none unless it is a terminal)")
 	return cmd
 }
+
+// openImportFile opens the file to import, refusing what is not a
+// readable regular file (a directory would fail half-way through the
+// upload, reported as a broken connection).
+func openImportFile(name string) (*os.File, os.FileInfo, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, nil, agileplus.Errorf(agileplus.EINVALID, "cannot read the import file %s: %v", name, pathErr(err))
+	}
+	st, err := f.Stat()
+	switch {
+	case err != nil:
+		err = agileplus.Errorf(agileplus.EINVALID, "cannot read the import file %s: %v", name, pathErr(err))
+	case st.IsDir():
+		err = agileplus.Errorf(agileplus.EINVALID, "the import file %s is a directory", name)
+	}
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, st, nil
+}
+
+// pathErr is the cause of a file error without the operation and path,
+// which the caller's message already names.
+func pathErr(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// isTerminal reports whether w is a terminal (a character device).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// importRefused prints the problems of a refused import, one a line, and
+// returns the error that says so. The server lists at most
+// MaxImportProblems: a full list means there may be more.
+func importRefused(w io.Writer, ie *agileplus.ImportError) error {
+	n := len(ie.Problems)
+	count := fmt.Sprintf("%d problem", n)
+	if n != 1 {
+		count += "s"
+	}
+	listed := count
+	if n >= agileplus.MaxImportProblems {
+		count = fmt.Sprintf("at least %d problems", n)
+		listed = fmt.Sprintf("%s; the first %d", count, n)
+	}
+	fmt.Fprintf(w, "import refused, nothing was written: %s:\n", listed)
+	for _, p := range ie.Problems {
+		fmt.Fprintf(w, "line %d: %s\n", p.Line, p.Message)
+	}
+	return &importRefusedError{msg: "import refused: " + count + ", listed above", cause: ie}
+}
+
+// importRefusedError keeps the ImportError (EINVALID) under the CLI's
+// message, so a refused file exits with the status of invalid input.
+type importRefusedError struct {
+	msg   string
+	cause *agileplus.ImportError
+}
+
+func (e *importRefusedError) Error() string { return e.msg }
+func (e *importRefusedError) Unwrap() error { return e.cause }
 
 func counts(m map[string]int) string {
 	if len(m) == 0 {
@@ -132,18 +205,54 @@ func newExportCmd(e *env) *cobra.Command {
 	return &cobra.Command{
 		Use:   "export [FILE]",
 		Short: "Export everything as JSON lines, in the form import reads (standard output without FILE)",
-		Args:  cobra.MaximumNArgs(1),
+		Long: `Export everything as JSON lines, in the form import reads, to FILE or
+standard output. FILE is replaced only once the whole export has arrived:
+a failed export leaves it as it was.`,
+		Args: optionalArg(),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			w := e.stdout
-			if len(args) == 1 && args[0] != "-" {
-				f, err := os.Create(args[0])
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				w = f
+			if len(args) == 0 || args[0] == "-" {
+				return e.tracker().BulkExport(cmd.Context(), e.stdout)
 			}
-			return e.tracker().BulkExport(cmd.Context(), w)
+			return exportToFile(cmd.Context(), e.tracker(), args[0])
 		},
 	}
+}
+
+// exportToFile writes the export to a temporary file next to name and
+// renames it over name once it is whole, so that a failure (the server
+// down, the disk full) never leaves name empty or cut short.
+func exportToFile(ctx context.Context, t agileplus.Tracker, name string) (err error) {
+	mode := fs.FileMode(0o644)
+	if st, err := os.Stat(name); err == nil {
+		if st.IsDir() {
+			return agileplus.Errorf(agileplus.EINVALID, "the export file %s is a directory", name)
+		}
+		mode = st.Mode().Perm() // replacing the file keeps its permissions
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".*.tmp")
+	if err != nil {
+		return agileplus.Errorf(agileplus.EINVALID, "cannot write the export file %s: %v", name, pathErr(err))
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if err := t.BulkExport(ctx, tmp); err != nil {
+		return err
+	}
+	if err := tmp.Chmod(mode); err != nil {
+		return fmt.Errorf("export to %s: %w", name, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fmt.Errorf("export to %s: %w", name, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("export to %s: %w", name, err)
+	}
+	if err := os.Rename(tmp.Name(), name); err != nil {
+		return fmt.Errorf("export to %s: %w", name, err)
+	}
+	return nil
 }

@@ -73,7 +73,7 @@ func newDepListCmd(e *env) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			edges, err := e.tracker().Dependencies(cmd.Context(), args[0])
 			if err != nil {
-				return err
+				return notFoundAs(err, args[0])
 			}
 			if e.asJSON {
 				return printJSON(e.stdout, listJSON(edges))
@@ -81,4 +81,17 @@ func newDepListCmd(e *env) *cobra.Command {
 			return printEdges(e.stdout, edges)
 		},
 	}
+}
+
+// notFoundAs words a dependency list's not found the way show does
+// (work package "X" not found), not the server's "wp: no work package".
+func notFoundAs(err error, ref string) error {
+	if agileplus.ErrorCode(err) != agileplus.ENOTFOUND {
+		return err
+	}
+	what, field := "feature", "feature"
+	if agileplus.IsWPRef(ref) {
+		what, field = "work package", "wp"
+	}
+	return &agileplus.Error{Code: agileplus.ENOTFOUND, Field: field, Message: fmt.Sprintf("%s %s not found", what, agileplus.QuoteRef(ref))}
 }

@@ -219,7 +219,7 @@ func newGraphCriticalCmd(e *env) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&project, "project", "", "project id or key")
 	cmd.Flags().StringVar(&feature, "feature", "", "feature id or slug")
-	cmd.Flags().IntVar(&pg.Limit, "limit", 0, "work packages per page (default 100, at most 1000)")
+	limitVar(cmd, &pg.Limit, "work packages per page")
 	cmd.Flags().StringVar(&pg.After, "after", "", "work packages after this key: the last key of the previous page")
 	cmd.Flags().BoolVar(&all, "all", false, "every work package, a page at a time")
 	return cmd
@@ -321,7 +321,7 @@ func newGraphImpactCmd(e *env) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().IntVar(&limit, "limit", 0, "work packages or features to list (default 100, at most 1000); the counts cover all")
+	limitVar(cmd, &limit, "work packages or features listed (the counts cover all)")
 	return cmd
 }
 
@@ -359,7 +359,10 @@ func newGraphExportCmd(e *env) *cobra.Command {
   agileplus graph export CORE   # one line per work package: key, state, what it waits on`,
 		Args: argNames("PROJECT"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if e.asJSON && !cmd.Flags().Changed("format") {
+			if e.asJSON {
+				if cmd.Flags().Changed("format") && format != agileplus.ExportJSON {
+					return usagef(cmd, "--json and --format %s do not go together: pass --format %s or drop --json", format, agileplus.ExportJSON)
+				}
 				format = agileplus.ExportJSON
 			}
 			out, err := e.tracker().Export(cmd.Context(), args[0], format)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 
 	"github.com/agileplus/agileplus"
@@ -72,7 +73,7 @@ func newProjectListCmd(e *env) *cobra.Command {
 
 // pageFlags adds --limit and --after for lists ordered by id.
 func pageFlags(cmd *cobra.Command, pg *agileplus.Page) {
-	cmd.Flags().IntVar(&pg.Limit, "limit", 0, "at most this many items (default 100, at most 1000)")
+	limitVar(cmd, &pg.Limit, "items")
 	cmd.Flags().StringVar(&pg.After, "after", "", "items after this id: the last id of the previous page")
 }
 
@@ -143,7 +144,9 @@ func newProjectUpdateCmd(e *env) *cobra.Command {
 	return cmd
 }
 
-// ifVersionFlag adds --if-version, the optimistic concurrency guard.
+// ifVersionFlag adds --if-version, the optimistic concurrency guard. Left
+// at 0 it is not sent; set, it must be a version, which starts at 1.
 func ifVersionFlag(cmd *cobra.Command, v *int64) {
-	cmd.Flags().Int64Var(v, "if-version", 0, "only change it if it is still at this version (else a conflict error)")
+	cmd.Flags().Var(intFlag[int64]{v: v, name: "if-version", min: 1, max: math.MaxInt64, want: "a version, 1 or more"},
+		"if-version", "only change it if it is still at this version (else a conflict error)")
 }

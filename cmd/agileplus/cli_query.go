@@ -43,7 +43,7 @@ work package they depend on done, and not claimed.`,
 			return tw.flush()
 		},
 	}
-	cmd.Flags().IntVar(&pg.Limit, "limit", 0, "at most this many items (default 100, at most 1000)")
+	limitVar(cmd, &pg.Limit, "work packages")
 	cmd.Flags().StringVar(&pg.After, "after", "", "items after this WP key: the last key of the previous page")
 	return cmd
 }
@@ -80,7 +80,7 @@ func newEventsCmd(e *env) *cobra.Command {
 	}
 	cmd.Flags().Int64Var(&q.After, "after", 0, "events after this global sequence number")
 	cmd.Flags().StringVar(&q.Entity, "entity", "", "only events of this project, feature, work package or dependency")
-	cmd.Flags().IntVar(&q.Limit, "limit", 0, "at most this many events (default 100, at most 1000)")
+	limitVar(cmd, &q.Limit, "events")
 	cmd.AddCommand(newEventsTailCmd(e))
 	return cmd
 }
@@ -125,7 +125,7 @@ func newAuditShowCmd(e *env) *cobra.Command {
 		},
 	}
 	cmd.Flags().Int64Var(&after, "after", 0, "entries after this sequence number")
-	cmd.Flags().IntVar(&limit, "limit", 0, "at most this many entries (default 100, at most 1000)")
+	limitVar(cmd, &limit, "entries")
 	return cmd
 }
 

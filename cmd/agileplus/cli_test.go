@@ -448,7 +448,7 @@ func TestCLIBadInput(t *testing.T) {
 		{"unknown wp", []string{"wp", "show", "BAD-99"}, []string{"BAD-99"}, false},
 		{"renew without token", []string{"claim", "renew", "BAD-1"}, []string{"--token is required"}, true},
 		{"ttl too short", []string{"claim", "take", "BAD-1", "--ttl", "10ms"}, []string{"--ttl 10ms is too short"}, true},
-		{"ttl too long", []string{"claim", "take", "BAD-1", "--ttl", "800h"}, []string{"ttl_seconds"}, true},
+		{"ttl too long", []string{"claim", "take", "BAD-1", "--ttl", "800h"}, []string{"--ttl 800h is too long", "1s to 168h"}, true},
 		{"nothing to update", []string{"wp", "update", "BAD-1"}, []string{"nothing to update"}, true},
 		{"seed without flag", []string{"seed"}, []string{"--sample-data"}, true},
 		{"bad limit", []string{"project", "list", "--limit", "5000"}, []string{"limit"}, true},

@@ -82,7 +82,7 @@ func newWebhookListCmd(e *env) *cobra.Command {
 	return &cobra.Command{
 		Use:   "list",
 		Short: "List webhooks",
-		Args:  cobra.NoArgs,
+		Args:  argNames(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			hs, err := e.client().ListWebhooks(cmd.Context())
 			if err != nil {
@@ -174,8 +174,8 @@ func newWebhookDeliveriesCmd(e *env) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().Uint64Var(&after, "after", 0, "attempts after this seq")
-	cmd.Flags().IntVar(&limit, "limit", 0, "at most this many (default 100, at most 1000)")
+	afterSeqVar(cmd, &after, "attempts after this seq")
+	limitVar(cmd, &limit, "attempts")
 	return cmd
 }
 
@@ -191,7 +191,7 @@ func newDeadLettersListCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list [--consumer NAME] [--after SEQ] [--limit N]",
 		Short: "List dead letters, oldest first",
-		Args:  cobra.NoArgs,
+		Args:  argNames(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ds, err := e.client().DeadLetters(cmd.Context(), consumer, after, limit)
 			if err != nil {
@@ -218,8 +218,8 @@ func newDeadLettersListCmd(e *env) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&consumer, "consumer", "", "only this consumer's, e.g. webhook-whk_...")
-	cmd.Flags().Uint64Var(&after, "after", 0, "dead letters after this seq")
-	cmd.Flags().IntVar(&limit, "limit", 0, "at most this many (default 100, at most 1000)")
+	afterSeqVar(cmd, &after, "dead letters after this seq")
+	limitVar(cmd, &limit, "dead letters")
 	return cmd
 }
 
@@ -229,6 +229,10 @@ func newDeadLettersRedriveCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "redrive SEQ... | --all [--consumer NAME]",
 		Short: "Hand dead letters to their consumer again; each is removed when it succeeds",
+		Long: `Hand dead letters to their consumer again; each is removed when it
+succeeds. Every SEQ is checked before any is re-driven; then each is tried,
+and each that cannot be re-driven (not found, say) is reported on its own
+line while the others go ahead.`,
 		Example: `  agileplus deadletters redrive 12 13
   agileplus deadletters redrive --all --consumer webhook-whk_01jd...`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -251,18 +255,14 @@ func newDeadLettersRedriveCmd(e *env) *cobra.Command {
 			case len(args) == 0:
 				return usagef(cmd, "give the seq of one or more dead letters (agileplus deadletters list), or --all")
 			default:
-				seqs := make([]uint64, len(args))
-				for i, a := range args {
-					seq, err := strconv.ParseUint(a, 10, 64)
-					if err != nil || seq == 0 {
-						return usagef(cmd, "%q is not a dead letter seq (a positive integer)", a)
-					}
-					seqs[i] = seq
+				seqs, err := parseSeqs(cmd, args)
+				if err != nil {
+					return err
 				}
 				for _, seq := range seqs {
 					r, err := c.Redrive(cmd.Context(), seq)
 					if err != nil {
-						errs = append(errs, fmt.Errorf("dead letter %d: %w", seq, err))
+						errs = append(errs, &itemError{item: deadLetterName(seq), err: err})
 						continue
 					}
 					results = append(results, r)
@@ -274,23 +274,8 @@ func newDeadLettersRedriveCmd(e *env) *cobra.Command {
 					failed++
 				}
 			}
-			if e.asJSON {
-				if err := printJSON(e.stdout, listJSON(results)); err != nil {
-					return err
-				}
-			} else {
-				t := newTable(e.stdout, "SEQ", "CONSUMER", "EVENT", "RESULT")
-				for _, r := range results {
-					res := "delivered"
-					if !r.Delivered {
-						res = "failed: " + r.Error
-					}
-					t.row(r.Seq, r.Consumer, orDash(r.EventID), res)
-				}
-				if err := t.flush(); err != nil {
-					return err
-				}
-				fmt.Fprintf(e.stdout, "%d re-driven, %d failed\n", len(results)-failed, failed)
+			if err := printRedrive(e, results, failed, len(errs)); err != nil {
+				return err
 			}
 			if failed > 0 {
 				errs = append(errs, fmt.Errorf("%d of %d dead letters failed again and stay in the dead-letter stream", failed, len(results)))
@@ -303,28 +288,96 @@ func newDeadLettersRedriveCmd(e *env) *cobra.Command {
 	return cmd
 }
 
+// printRedrive prints what a redrive did: with --json the results, else a
+// table and a count, or nothing when no dead letter was re-driven (the
+// errors say why).
+func printRedrive(e *env, results []*agileplus.RedriveResult, failed, notTried int) error {
+	if e.asJSON {
+		return printJSON(e.stdout, listJSON(results))
+	}
+	if len(results) == 0 {
+		return nil
+	}
+	t := newTable(e.stdout, "SEQ", "CONSUMER", "EVENT", "RESULT")
+	for _, r := range results {
+		res := "delivered"
+		if !r.Delivered {
+			res = "failed: " + r.Error
+		}
+		t.row(r.Seq, r.Consumer, orDash(r.EventID), res)
+	}
+	if err := t.flush(); err != nil {
+		return err
+	}
+	summary := fmt.Sprintf("%d re-driven, %d failed", len(results)-failed, failed)
+	if notTried > 0 {
+		summary += fmt.Sprintf(", %d could not be re-driven", notTried)
+	}
+	_, err := fmt.Fprintln(e.stdout, summary)
+	return err
+}
+
+// parseSeqs reads dead letter seqs, all of them before anything is done.
+func parseSeqs(cmd *cobra.Command, args []string) ([]uint64, error) {
+	seqs := make([]uint64, len(args))
+	for i, a := range args {
+		seq, err := strconv.ParseUint(a, 10, 64)
+		if err != nil || seq == 0 {
+			return nil, usagef(cmd, "%q is not a dead letter seq (a positive integer)", a)
+		}
+		seqs[i] = seq
+	}
+	return seqs, nil
+}
+
+func deadLetterName(seq uint64) string { return "dead letter " + strconv.FormatUint(seq, 10) }
+
+// discardFailure is a dead letter discard could not remove, in its --json.
+type discardFailure struct {
+	Seq   uint64 `json:"seq"`
+	Error string `json:"error"`
+}
+
 func newDeadLettersDiscardCmd(e *env) *cobra.Command {
 	return &cobra.Command{
 		Use:   "discard SEQ...",
 		Short: "Remove dead letters without re-driving them",
-		Args:  cobra.MinimumNArgs(1),
+		Long: `Remove dead letters without re-driving them. Every SEQ is checked before
+any is removed; then each is tried, and each that cannot be removed (not
+found, say) is reported on its own line while the others go ahead.`,
+		Args: someArgs("SEQ"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			for _, a := range args {
-				seq, err := strconv.ParseUint(a, 10, 64)
-				if err != nil || seq == 0 {
-					return usagef(cmd, "%q is not a dead letter seq (a positive integer)", a)
-				}
+			seqs, err := parseSeqs(cmd, args)
+			if err != nil {
+				return err
+			}
+			discarded := []uint64{}
+			var failures []discardFailure
+			var errs []error
+			for _, seq := range seqs {
 				if err := e.client().DiscardDeadLetter(cmd.Context(), seq); err != nil {
-					return err
+					ie := &itemError{item: deadLetterName(seq), err: err}
+					errs = append(errs, ie)
+					failures = append(failures, discardFailure{Seq: seq, Error: describe(ie)})
+					continue
 				}
+				discarded = append(discarded, seq)
 				if !e.asJSON {
 					fmt.Fprintf(e.stdout, "discarded %d\n", seq)
 				}
 			}
 			if e.asJSON {
-				return printJSON(e.stdout, map[string]any{"discarded": args})
+				if err := printJSON(e.stdout, struct {
+					Discarded []uint64         `json:"discarded"`
+					Failed    []discardFailure `json:"failed,omitempty"`
+				}{discarded, failures}); err != nil {
+					return err
+				}
 			}
-			return nil
+			if len(errs) > 0 {
+				errs = append(errs, fmt.Errorf("%d of %d dead letters discarded", len(discarded), len(seqs)))
+			}
+			return errors.Join(errs...)
 		},
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -17,10 +18,8 @@ func newWPCmd(e *env) *cobra.Command {
 }
 
 func newWPCreateCmd(e *env) *cobra.Command {
-	var (
-		c        agileplus.WPCreate
-		estimate float64
-	)
+	var c agileplus.WPCreate
+	estimate := agileplus.DefaultEstimate
 	cmd := &cobra.Command{
 		Use:     "create FEATURE --title TITLE [--estimate HOURS]",
 		Short:   "Create a work package in a feature; it gets the project's next key",
@@ -46,7 +45,7 @@ func newWPCreateCmd(e *env) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&c.Title, "title", "", "title (required)")
 	cmd.Flags().StringVar(&c.Description, "description", "", "longer description")
-	cmd.Flags().Float64Var(&estimate, "estimate", agileplus.DefaultEstimate, "estimate in hours")
+	estimateVar(cmd, &estimate, "estimate in hours")
 	return cmd
 }
 
@@ -196,9 +195,12 @@ func newWPRefCmd(e *env) *cobra.Command {
   agileplus wp ref CORE-12 --pr https://github.com/acme/api/pull/481 --state merged`,
 		Args: argNames("WP"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkRefFlags(cmd, in); err != nil {
+				return err
+			}
 			r, err := e.tracker().AddReference(cmd.Context(), args[0], in)
 			if err != nil {
-				return err
+				return inFlagWords(err, refFlags)
 			}
 			if e.asJSON {
 				return printJSON(e.stdout, r)
@@ -216,6 +218,36 @@ func newWPRefCmd(e *env) *cobra.Command {
 	cmd.Flags().StringVar(&in.URL, "pr", "", "pull request URL")
 	cmd.Flags().StringVar(&in.State, "state", "", "pull request state: draft, open (default), merged, closed")
 	return cmd
+}
+
+// refFlags are the flags of wp ref by the request field each sets.
+var refFlags = map[string]string{"sha": "--sha", "repo": "--repo", "url": "--pr", "state": "--state", "kind": "--sha or --pr"}
+
+// checkRefFlags says which flags of wp ref are missing or do not go
+// together; the server would answer about a kind field the CLI has no flag
+// for.
+func checkRefFlags(cmd *cobra.Command, in agileplus.ReferenceCreate) error {
+	switch {
+	case in.SHA != "" && in.URL != "":
+		return usagef(cmd, "pass --sha and --repo for a commit, or --pr for a pull request, not both")
+	case in.SHA == "" && in.URL == "":
+		return usagef(cmd, "missing --sha and --repo (a commit) or --pr (a pull request)")
+	case in.SHA != "" && in.Repo == "":
+		return usagef(cmd, "--sha needs --repo, the repository of the commit")
+	case in.SHA != "" && in.State != "":
+		return usagef(cmd, "--state is a pull request's: it goes with --pr, not --sha")
+	}
+	return nil
+}
+
+// inFlagWords names the flag instead of the request field in a domain
+// error the server gave about a field, for the fields that flags set.
+func inFlagWords(err error, flags map[string]string) error {
+	var de *agileplus.Error
+	if !errors.As(err, &de) || flags[de.Field] == "" {
+		return err
+	}
+	return &agileplus.Error{Code: de.Code, Message: de.Message + " (" + flags[de.Field] + ")"}
 }
 
 func newWPUpdateCmd(e *env) *cobra.Command {
@@ -255,7 +287,7 @@ func newWPUpdateCmd(e *env) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&title, "title", "", "new title")
 	cmd.Flags().StringVar(&description, "description", "", "new description")
-	cmd.Flags().Float64Var(&estimate, "estimate", 0, "new estimate in hours")
+	estimateVar(cmd, &estimate, "new estimate in hours")
 	ifVersionFlag(cmd, &ifVersion)
 	return cmd
 }
@@ -289,7 +321,7 @@ work package is claimed, pass the claim's fencing token with --token.`,
 			t.To = args[1]
 			w, err := e.tracker().TransitionWP(cmd.Context(), args[0], t, ifVersion)
 			if err != nil {
-				return err
+				return forceHint(err)
 			}
 			if e.asJSON {
 				return printJSON(e.stdout, w)
@@ -303,4 +335,18 @@ work package is claimed, pass the claim's fencing token with --token.`,
 	cmd.Flags().StringVar(&t.Reason, "reason", "", "why, recorded in the audit trail")
 	ifVersionFlag(cmd, &ifVersion)
 	return cmd
+}
+
+// forceHint puts the flags in the server's advice to "pass force with a
+// reason", which speaks of the API's fields.
+func forceHint(err error) error {
+	var de *agileplus.Error
+	if !errors.As(err, &de) || de.Code != agileplus.ERULE || !strings.Contains(de.Message, "pass force") {
+		return err
+	}
+	msg := strings.Replace(de.Message, "pass force with a reason", "pass --force --reason TEXT", 1)
+	if msg == de.Message {
+		msg += " (flags: --force --reason TEXT)"
+	}
+	return &agileplus.Error{Code: de.Code, Message: msg, Field: de.Field}
 }

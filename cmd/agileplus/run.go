@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/agileplus/agileplus"
@@ -44,9 +45,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
 	if err != nil && strings.HasPrefix(err.Error(), "unknown command ") {
-		return fmt.Errorf("%w: %v", errUsage, err)
+		return unknownCommand(root, err)
 	}
 	return err
+}
+
+// unknownCommand rewrites cobra's error for an unknown top-level command,
+// which spreads its suggestions over several lines, into a usage error of
+// one line, as group gives for an unknown subcommand.
+func unknownCommand(root *cobra.Command, err error) error {
+	msg, _, _ := strings.Cut(err.Error(), "\n")
+	if name, err := strconv.QuotedPrefix(strings.TrimPrefix(msg, "unknown command ")); err == nil {
+		if name, err := strconv.Unquote(name); err == nil {
+			msg += didYouMean(root, name)
+		}
+	}
+	return &usageError{msg: msg}
 }
 
 func newRootCmd(e *env) *cobra.Command {
@@ -60,6 +74,8 @@ over HTTP (--server, or AGILEPLUS_SERVER).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       version,
+		// unknownCommand says the suggestions on one line instead.
+		DisableSuggestions: true,
 	}
 	defServer := e.getenv("AGILEPLUS_SERVER")
 	if defServer == "" {
@@ -75,6 +91,20 @@ over HTTP (--server, or AGILEPLUS_SERVER).`,
 	pf.StringVar(&e.actor, "as", defActor, "who makes the change, recorded in events and audit (env AGILEPLUS_ACTOR)")
 	root.AddCommand(newServeCmd(e), newMigrateCmd(e), newVersionCmd(e))
 	addWorkCommands(root, e)
+	root.InitDefaultCompletionCmd()
+	if c := subcommand(root, "completion"); c != nil {
+		// Cobra's completion command prints help and succeeds when the
+		// shell is missing or unknown.
+		c.Args, c.RunE = cobra.ArbitraryArgs, unknownSubcommand
+	}
+	root.SetHelpCommand(newHelpCmd())
+	root.SetFlagErrorFunc(flagError)
+	walk(root, func(c *cobra.Command) {
+		c.Args = usageArgs(c.Args)
+		// Cobra suggests only prefixes unless the distance is set, on
+		// each command that lists its subcommands.
+		c.SuggestionsMinimumDistance = 2
+	})
 	return root
 }
 
@@ -82,12 +112,88 @@ func newVersionCmd(e *env) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print the version",
-		Args:  cobra.NoArgs,
+		Args:  argNames(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if e.asJSON {
+				return printJSON(e.stdout, map[string]string{"version": version})
+			}
 			_, err := io.WriteString(e.stdout, "agileplus "+version+"\n")
 			return err
 		},
 	}
+}
+
+// newHelpCmd replaces cobra's help command, which prints the general usage
+// and succeeds when asked about a command that does not exist.
+func newHelpCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "help [COMMAND]...",
+		Short: "Help about any command",
+		Args:  cobra.ArbitraryArgs,
+		ValidArgsFunction: func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			c, _, err := cmd.Root().Find(args)
+			if err != nil {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			var names []cobra.Completion
+			for _, sub := range c.Commands() {
+				if sub.IsAvailableCommand() && strings.HasPrefix(sub.Name(), toComplete) {
+					names = append(names, sub.Name())
+				}
+			}
+			return names, cobra.ShellCompDirectiveNoFileComp
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			topic := cmd.Root()
+			for i, a := range args {
+				sub := subcommand(topic, a)
+				if sub == nil {
+					return usagef(cmd, "unknown help topic %q%s", strings.Join(args[:i+1], " "), didYouMean(topic, a))
+				}
+				topic = sub
+			}
+			return topic.Help()
+		},
+	}
+}
+
+// subcommand returns the subcommand of c called name, or nil.
+func subcommand(c *cobra.Command, name string) *cobra.Command {
+	for _, sub := range c.Commands() {
+		if sub.Name() == name || sub.HasAlias(name) {
+			return sub
+		}
+	}
+	return nil
+}
+
+// checkClientFlags refuses a --server or --as the client cannot use, before
+// any request: otherwise the request fails and the mistake is reported as
+// an unreachable server.
+func (e *env) checkClientFlags(cmd *cobra.Command, _ []string) error {
+	if err := httpapi.CheckBaseURL(e.server); err != nil {
+		return &usageError{msg: fmt.Sprintf("bad server URL %q (%s): %v; want http:// or https:// and a host, such as http://127.0.0.1:8080",
+			e.server, e.flagSource(cmd, "server", "AGILEPLUS_SERVER"), err)}
+	}
+	if err := httpapi.CheckActor(e.actor); err != nil {
+		return &usageError{msg: fmt.Sprintf("bad --as %s (%s): %v", agileplus.QuoteRef(e.actor), e.flagSource(cmd, "as", "AGILEPLUS_ACTOR"), err)}
+	}
+	return nil
+}
+
+// flagSource says where the value of a client flag came from: the flag, or
+// the environment variable that sets its default.
+func (e *env) flagSource(cmd *cobra.Command, flag, envVar string) string {
+	if f := cmd.Flag(flag); f != nil && f.Changed {
+		return "from --" + flag
+	}
+	switch {
+	case e.getenv(envVar) != "":
+		return "from " + envVar + "; pass --" + flag + " to override"
+	case flag == "server":
+		return "made of SERVER_HOST and SERVER_PORT; pass --server to override"
+	}
+	return "from USER; pass --as to override"
 }
 
 // defaultAddr is the server address from SERVER_HOST and SERVER_PORT.
@@ -114,8 +220,29 @@ func exitCode(err error) int {
 var errUsage = errors.New("usage")
 
 // describe is the message printed for err: the domain message (with the
-// field at fault) for domain errors, the whole chain otherwise.
+// field at fault) for domain errors, the whole chain otherwise. A command
+// that acts on several items joins their errors; each gets a line, with
+// the "agileplus: " main puts before the first.
 func describe(err error) string {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var lines []string
+		for _, e := range j.Unwrap() {
+			lines = append(lines, describe(e))
+		}
+		return strings.Join(lines, "\nagileplus: ")
+	}
+	if ie, ok := err.(*itemError); ok {
+		// The item says what the request field (such as seq) would.
+		msg := describe(ie.err)
+		var de *agileplus.Error
+		if errors.As(ie.err, &de) {
+			msg = de.Message
+		}
+		if strings.Contains(msg, ie.item) {
+			return msg
+		}
+		return ie.item + ": " + msg
+	}
 	var de *agileplus.Error
 	if !errors.As(err, &de) {
 		return err.Error()
@@ -124,9 +251,24 @@ func describe(err error) string {
 	if de.Field != "" && !strings.Contains(msg, de.Field) {
 		msg += " (field " + de.Field + ")"
 	}
-	// Keep the context a caller wrapped around the domain error.
+	// Keep the context a caller wrapped around the domain error; an error
+	// that only keeps one underneath says what it means itself.
 	if s := err.Error(); s != de.Error() {
+		if !strings.HasSuffix(s, de.Error()) {
+			return s
+		}
 		return strings.TrimSuffix(s, de.Error()) + msg
 	}
 	return msg
 }
+
+// itemError is the failure of one item of a command that acts on several,
+// such as one dead letter of a redrive. describe names the item once, even
+// when the server's message names it too.
+type itemError struct {
+	item string
+	err  error
+}
+
+func (e *itemError) Error() string { return e.item + ": " + e.err.Error() }
+func (e *itemError) Unwrap() error { return e.err }
