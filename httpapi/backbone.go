@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"math"
 	"net/http"
 	"strconv"
 
@@ -22,9 +23,11 @@ func seqCursor(r *http.Request, name string) (uint64, error) {
 	if v == "" {
 		return 0, nil
 	}
-	n, err := strconv.ParseUint(v, 10, 64)
+	// Below 2^63: the stores read after+1, which must not wrap to 0 and
+	// start over.
+	n, err := strconv.ParseUint(v, 10, 63)
 	if err != nil {
-		return 0, agileplus.FieldErrorf(name, "%s must be a non-negative integer (the seq of the last item seen)", name)
+		return 0, agileplus.FieldErrorf(name, "%s must be an integer from 0 to %d (the seq of the last item seen)", name, uint64(math.MaxInt64))
 	}
 	return n, nil
 }

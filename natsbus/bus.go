@@ -263,18 +263,8 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 		_ = b.Close()
 		return nil, fmt.Errorf("natsbus: jetstream: %w", err)
 	}
-	b.stream, err = b.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:        cfg.StreamName,
-		Description: "AgilePlus domain events (CloudEvents JSON, Nats-Msg-Id = event id)",
-		Subjects:    []string{agileplus.SubjectPrefix + ".>"},
-		Storage:     jetstream.FileStorage,
-		Retention:   jetstream.LimitsPolicy,
-		Discard:     jetstream.DiscardOld,
-		MaxAge:      cfg.MaxAge,
-		MaxBytes:    cfg.MaxBytes,
-		MaxMsgs:     -1,
-		Duplicates:  cfg.Duplicates,
-		Replicas:    cfg.Replicas,
+	b.stream, err = retryAPI(ctx, func(ctx context.Context) (jetstream.Stream, error) {
+		return b.js.CreateOrUpdateStream(ctx, streamConfig(cfg))
 	})
 	if err != nil {
 		_ = b.Close()
@@ -292,6 +282,52 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 		return nil, err
 	}
 	return b, nil
+}
+
+// streamConfig is the event stream's configuration.
+func streamConfig(cfg Config) jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:        cfg.StreamName,
+		Description: "AgilePlus domain events (CloudEvents JSON, Nats-Msg-Id = event id)",
+		Subjects:    []string{agileplus.SubjectPrefix + ".>"},
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.LimitsPolicy,
+		Discard:     jetstream.DiscardOld,
+		MaxAge:      cfg.MaxAge,
+		MaxBytes:    cfg.MaxBytes,
+		MaxMsgs:     -1,
+		Duplicates:  cfg.Duplicates,
+		Replicas:    cfg.Replicas,
+	}
+}
+
+// apiAttempt bounds one JetStream API call that sets the bus up, and
+// apiAttempts how many are made. On a cluster whose stream or meta leader
+// just changed hands, a request can go unanswered; without a bound of its
+// own it would wait for the caller's whole deadline. The calls are
+// idempotent (create or update), so an unanswered one is sent again.
+var (
+	apiAttempt  = 10 * time.Second
+	apiAttempts = 6
+)
+
+// retryAPI runs fn, each attempt bounded by apiAttempt, until it succeeds,
+// fails otherwise than by going unanswered, or ctx ends.
+func retryAPI[T any](ctx context.Context, fn func(context.Context) (T, error)) (T, error) {
+	for attempt := 1; ; attempt++ {
+		actx, cancel := context.WithTimeout(ctx, apiAttempt)
+		v, err := fn(actx)
+		cancel()
+		unanswered := errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, nats.ErrNoResponders)
+		if err == nil || !unanswered || ctx.Err() != nil || attempt == apiAttempts {
+			return v, err
+		}
+		select {
+		case <-ctx.Done():
+			return v, err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // waitConnected waits for the first connection, which RetryOnFailedConnect

@@ -29,7 +29,19 @@ func (b *Bus) DeadLetterStream() string { return b.cfg.StreamName + "_DLQ" }
 // dead letters and the webhook registry and delivery log.
 func (b *Bus) openAuxiliary(ctx context.Context) error {
 	var err error
-	b.dlq, err = b.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	b.dlq, err = retryAPI(ctx, func(ctx context.Context) (jetstream.Stream, error) {
+		return b.js.CreateOrUpdateStream(ctx, b.dlqConfig())
+	})
+	if err != nil {
+		return fmt.Errorf("natsbus: create stream %s: %w", b.DeadLetterStream(), err)
+	}
+	b.webhooks, err = openWebhookStore(ctx, b)
+	return err
+}
+
+// dlqConfig is the dead-letter stream's configuration.
+func (b *Bus) dlqConfig() jetstream.StreamConfig {
+	return jetstream.StreamConfig{
 		Name:        b.DeadLetterStream(),
 		Description: "Events consumers of " + b.cfg.StreamName + " gave up on (JetStream advisories)",
 		Subjects: []string{
@@ -42,12 +54,7 @@ func (b *Bus) openAuxiliary(ctx context.Context) error {
 		// A dead letter is useful as long as its event is in the stream.
 		MaxAge:   b.cfg.MaxAge,
 		Replicas: b.cfg.Replicas,
-	})
-	if err != nil {
-		return fmt.Errorf("natsbus: create stream %s: %w", b.DeadLetterStream(), err)
 	}
-	b.webhooks, err = openWebhookStore(ctx, b)
-	return err
 }
 
 // advisory is the part of a JetStream consumer advisory we read.

@@ -132,7 +132,7 @@ func newGraphPathCmd(e *env) *cobra.Command {
 		Long: "The shortest chain FROM depends_on ... depends_on TO. FROM and TO are two work\n" +
 			"packages (keys or ids) or two features (slugs or ids); between features a step\n" +
 			"is \"waits on\": through their work packages' dependencies or a feature-level one.",
-		Example: "  agileplus graph path WEB-4 CORE-1\n  agileplus graph path checkout login-flow",
+		Example: "  agileplus graph path WEB-4 CORE-1\n  agileplus graph path login-flow auth-service",
 		Args:    argNames("FROM", "TO"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if agileplus.IsWPRef(args[0]) != agileplus.IsWPRef(args[1]) {

@@ -357,6 +357,8 @@ func TestWebhookBadInput(t *testing.T) {
 		{"GET", "/v1/webhooks/x/deliveries?after=abc", 400, "after"},
 		{"GET", "/v1/deadletters?consumer=bad.name", 400, "consumer"},
 		{"GET", "/v1/deadletters?limit=0", 400, "limit"},
+		{"GET", "/v1/deadletters?after=18446744073709551615", 400, "after"},
+		{"GET", "/v1/deadletters?after=9223372036854775808", 400, "after"},
 		{"POST", "/v1/deadletters/abc/redrive", 400, "seq"},
 		{"POST", "/v1/deadletters/0/redrive", 400, "seq"},
 		{"POST", "/v1/deadletters/999/redrive", 404, "seq"},
