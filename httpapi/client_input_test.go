@@ -194,3 +194,28 @@ func TestClientNotAgilePlusServer(t *testing.T) {
 		})
 	}
 }
+
+// The event stream refuses a bad base or actor before sending anything,
+// and says "cannot reach" only when the server cannot be reached.
+func TestStreamEventsInputErrors(t *testing.T) {
+	ctx := context.Background()
+	none := func(*agileplus.CloudEvent) error { return nil }
+	err := httpapi.NewClient("ftp://x").StreamEvents(ctx, agileplus.EventSelector{}, 0, "", none)
+	if agileplus.ErrorCode(err) != agileplus.EINVALID || !strings.Contains(err.Error(), "bad server URL") {
+		t.Errorf("bad base: %v, want invalid bad server URL", err)
+	}
+	err = httpapi.NewClient("http://127.0.0.1:1", httpapi.WithActor("a\x1bb")).StreamEvents(ctx, agileplus.EventSelector{}, 0, "", none)
+	if agileplus.ErrorCode(err) != agileplus.EINVALID {
+		t.Errorf("bad actor: %v, want invalid", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	err = httpapi.NewClient("http://"+addr).StreamEvents(ctx, agileplus.EventSelector{}, 0, "", none)
+	if agileplus.ErrorCode(err) != agileplus.EUNAVAILABLE || !strings.Contains(err.Error(), "cannot reach") {
+		t.Errorf("nobody listening: %v, want unavailable cannot reach", err)
+	}
+}

@@ -45,6 +45,9 @@ const (
 // 4xx answers end the stream; network errors and 5xx (a restarting server)
 // are retried.
 func (c *Client) StreamEvents(ctx context.Context, sel agileplus.EventSelector, after int64, since string, fn func(*agileplus.CloudEvent) error) error {
+	if c.bad != nil {
+		return c.bad
+	}
 	if after < 0 {
 		return agileplus.FieldErrorf("after", "after must be 0 or a global sequence")
 	}
@@ -171,7 +174,8 @@ func (st *clientStream) once(ctx context.Context, q url.Values, lastID string) (
 	}
 	resp, err := st.http.Do(req)
 	if err != nil {
-		return false, false, agileplus.Errorf(agileplus.EUNAVAILABLE, "cannot reach the server at %s: %v", st.c.base, err)
+		// Only a failed connection says "cannot reach", as for the other calls.
+		return false, false, st.c.sendError(ctx, http.MethodGet, "/v1/events/stream", err, nil)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
