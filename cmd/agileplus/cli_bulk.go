@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -220,16 +222,36 @@ a failed export leaves it as it was.`,
 
 // exportToFile writes the export to a temporary file next to name and
 // renames it over name once it is whole, so that a failure (the server
-// down, the disk full) never leaves name empty or cut short.
+// down, the disk full) never leaves name empty or cut short. A symlink is
+// followed and its target replaced; a name that is not a regular file (a
+// device such as /dev/stdout, a pipe) is written to directly, as a shell
+// redirection would.
 func exportToFile(ctx context.Context, t agileplus.Tracker, name string) (err error) {
-	mode := fs.FileMode(0o644)
-	if st, err := os.Stat(name); err == nil {
-		if st.IsDir() {
-			return agileplus.Errorf(agileplus.EINVALID, "the export file %s is a directory", name)
+	var keepMode fs.FileMode // of the file replaced; 0 for a new one
+	if resolved, err := filepath.EvalSymlinks(name); err == nil {
+		name = resolved
+		st, err := os.Stat(name)
+		if err != nil {
+			return agileplus.Errorf(agileplus.EINVALID, "cannot write the export file %s: %v", name, pathErr(err))
 		}
-		mode = st.Mode().Perm() // replacing the file keeps its permissions
+		switch {
+		case st.IsDir():
+			return agileplus.Errorf(agileplus.EINVALID, "the export file %s is a directory", name)
+		case !st.Mode().IsRegular():
+			f, err := os.OpenFile(name, os.O_WRONLY|os.O_TRUNC, 0)
+			if err != nil {
+				return agileplus.Errorf(agileplus.EINVALID, "cannot write the export file %s: %v", name, pathErr(err))
+			}
+			if err := t.BulkExport(ctx, f); err != nil {
+				f.Close()
+				return err
+			}
+			return f.Close()
+		}
+		keepMode = st.Mode().Perm()
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".*.tmp")
+	// Made with 0666 less the umask, as os.Create would make name.
+	tmp, err := createTempLike(name)
 	if err != nil {
 		return agileplus.Errorf(agileplus.EINVALID, "cannot write the export file %s: %v", name, pathErr(err))
 	}
@@ -242,8 +264,10 @@ func exportToFile(ctx context.Context, t agileplus.Tracker, name string) (err er
 	if err := t.BulkExport(ctx, tmp); err != nil {
 		return err
 	}
-	if err := tmp.Chmod(mode); err != nil {
-		return fmt.Errorf("export to %s: %w", name, err)
+	if keepMode != 0 {
+		if err := tmp.Chmod(keepMode); err != nil { // replacing the file keeps its permissions
+			return fmt.Errorf("export to %s: %w", name, err)
+		}
 	}
 	if err := tmp.Sync(); err != nil {
 		return fmt.Errorf("export to %s: %w", name, err)
@@ -255,4 +279,19 @@ func exportToFile(ctx context.Context, t agileplus.Tracker, name string) (err er
 		return fmt.Errorf("export to %s: %w", name, err)
 	}
 	return nil
+}
+
+// createTempLike creates a new file next to name, with the permissions
+// os.Create gives (0666 less the umask; os.CreateTemp would give 0600).
+func createTempLike(name string) (*os.File, error) {
+	for range 100 {
+		var b [6]byte
+		rand.Read(b[:])
+		tmp := filepath.Join(filepath.Dir(name), "."+filepath.Base(name)+"."+hex.EncodeToString(b[:])+".tmp")
+		f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
+		if !errors.Is(err, fs.ErrExist) {
+			return f, err
+		}
+	}
+	return nil, errors.New("no free temporary name")
 }

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -283,6 +284,57 @@ func TestCLIExportKeepsFileOnFailure(t *testing.T) {
 	t.Run("to a directory", func(t *testing.T) {
 		if r := against(t, url, "export", dir); r.code != 2 || !strings.Contains(r.stderr, "is a directory") {
 			t.Errorf("exit status %d, stderr:\n%s\nwant 2 and is a directory", r.code, r.stderr)
+		}
+	})
+	t.Run("through a symlink", func(t *testing.T) {
+		other := t.TempDir()
+		target := filepath.Join(other, "real.jsonl")
+		if err := os.WriteFile(target, []byte(old), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		link := filepath.Join(other, "link.jsonl")
+		if err := os.Symlink(target, link); err != nil {
+			t.Fatal(err)
+		}
+		if r := against(t, url, "export", link); r.code != 0 {
+			t.Fatalf("export: exit status %d\n%s", r.code, r.stderr)
+		}
+		if st, err := os.Lstat(link); err != nil || st.Mode()&os.ModeSymlink == 0 {
+			t.Errorf("the symlink was replaced: %v %v", st.Mode(), err)
+		}
+		if b, _ := os.ReadFile(target); !strings.HasPrefix(string(b), `{"type":"project"`) {
+			t.Errorf("the link's target holds %q", b[:min(80, len(b))])
+		}
+	})
+	t.Run("to a pipe", func(t *testing.T) {
+		fifo := filepath.Join(t.TempDir(), "fifo")
+		if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		got := make(chan []byte)
+		go func() {
+			b, _ := os.ReadFile(fifo) // blocks until the export opens it
+			got <- b
+		}()
+		if r := against(t, url, "export", fifo); r.code != 0 {
+			t.Fatalf("export: exit status %d\n%s", r.code, r.stderr)
+		}
+		if b := <-got; !strings.HasPrefix(string(b), `{"type":"project"`) {
+			t.Errorf("the reader got %q", b[:min(80, len(b))])
+		}
+		if st, err := os.Lstat(fifo); err != nil || st.Mode()&os.ModeNamedPipe == 0 {
+			t.Errorf("the pipe was replaced: %v %v", st.Mode(), err)
+		}
+	})
+	t.Run("new file follows the umask", func(t *testing.T) {
+		old := syscall.Umask(0o077)
+		defer syscall.Umask(old)
+		file := filepath.Join(t.TempDir(), "new.jsonl")
+		if r := against(t, url, "export", file); r.code != 0 {
+			t.Fatalf("export: exit status %d\n%s", r.code, r.stderr)
+		}
+		if st, err := os.Stat(file); err != nil || st.Mode().Perm() != 0o600 {
+			t.Errorf("new export file mode %v (%v), want 0600 under umask 077", st.Mode(), err)
 		}
 	})
 }
