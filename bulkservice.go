@@ -199,7 +199,7 @@ func (s *Service) planImport(ctx context.Context, tx Tx, recs []Record, opts Imp
 		switch rec.Type {
 		case RecProject:
 			c := ProjectCreate{Key: rec.Key, Name: rec.Name}
-			if err := c.Validate(); err != nil {
+			if err := c.validate(false); err != nil { // older exports may hold text the API refuses now
 				p.problem(i, ErrorField(err), "%s", ErrorMessage(err))
 				continue
 			}
@@ -224,7 +224,7 @@ func (s *Service) planImport(ctx context.Context, tx Tx, recs []Record, opts Imp
 			p.newRecord[i] = true
 		case RecFeature:
 			c := FeatureCreate{Slug: rec.Slug, Title: rec.Title, Description: rec.Description}
-			if err := c.Validate(); err != nil {
+			if err := c.validate(false); err != nil { // older exports may hold text the API refuses now
 				p.problem(i, ErrorField(err), "%s", ErrorMessage(err))
 				continue
 			}
@@ -266,7 +266,7 @@ func (s *Service) planImport(ctx context.Context, tx Tx, recs []Record, opts Imp
 			p.newRecord[i] = true
 		case RecWP:
 			c := WPCreate{Title: rec.Title, Description: rec.Description, Estimate: rec.Estimate}
-			if err := c.Validate(); err != nil {
+			if err := c.validate(false); err != nil { // older exports may hold text the API refuses now
 				p.problem(i, ErrorField(err), "%s", ErrorMessage(err))
 				continue
 			}
@@ -389,7 +389,7 @@ func (s *Service) planImport(ctx context.Context, tx Tx, recs []Record, opts Imp
 			}
 		case RecReference:
 			c := ReferenceCreate{Kind: rec.Kind, Repo: rec.Repo, SHA: rec.SHA, URL: rec.URL, State: rec.State}
-			if err := c.Validate(); err != nil {
+			if err := c.validate(false); err != nil { // older exports may hold text the API refuses now
 				p.problem(i, ErrorField(err), "%s", ErrorMessage(err))
 				continue
 			}

@@ -57,16 +57,19 @@ type FeatureUpdate struct {
 var slugRE = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
 
 // Validate checks the fields of a FeatureCreate.
-func (c *FeatureCreate) Validate() error {
+func (c *FeatureCreate) Validate() error { return c.validate(true) }
+
+// validate is Validate; strict false is for imports (see checkName).
+func (c *FeatureCreate) validate(strict bool) error {
 	if c.Slug == "" {
 		return FieldErrorf("slug", "slug is required")
 	} else if len(c.Slug) > 64 || !slugRE.MatchString(c.Slug) {
 		return FieldErrorf("slug", "slug %q must be at most 64 lower-case letters, digits and single dashes", c.Slug)
 	}
-	if err := validateName("title", c.Title, true); err != nil {
+	if err := checkName("title", c.Title, true, strict); err != nil {
 		return err
 	}
-	return validateText("description", c.Description)
+	return checkText("description", c.Description, strict)
 }
 
 // Validate checks the fields of a FeatureUpdate.

@@ -399,3 +399,36 @@ func TestImportPullRequestStateConflict(t *testing.T) {
 		}
 	})
 }
+
+// Text written before control characters were refused (a tab pasted into a
+// name, a colour code in a description, a line separator in a title) is in
+// older exports: the import takes it, and takes the file again unchanged,
+// while the API refuses such text in new writes.
+func TestImportTakesTextOfOlderExports(t *testing.T) {
+	svc := openImportService(t)
+	file := `{"type":"project","key":"OLD","name":"tab\there"}
+{"type":"feature","project":"OLD","slug":"old","title":"line\u2028separator","description":"colour \u001b[31mred\u001b[0m"}
+{"type":"wp","key":"OLD-1","feature":"old","title":"bell\u0007","description":"nul \u0000 inside"}
+{"type":"reference","wp":"OLD-1","kind":"commit","repo":"acme\u001b/repo","sha":"abc1234"}
+`
+	res := mustImport(t, svc, file, agileplus.ImportOptions{})
+	if res.Created[agileplus.RecWP] != 1 || res.Created[agileplus.RecReference] != 1 {
+		t.Fatalf("import: %+v", res)
+	}
+	again := mustImport(t, svc, file, agileplus.ImportOptions{})
+	if len(again.Created) != 0 {
+		t.Errorf("second import created %v, want nothing", again.Created)
+	}
+	w, err := svc.WP(context.Background(), "OLD-1")
+	if err != nil || w.Title != "bell\a" || w.Description != "nul \x00 inside" {
+		t.Fatalf("WP read back as %+v, %v", w, err)
+	}
+	// New writes still follow the rules.
+	_, err = svc.CreateWP(context.Background(), "old", agileplus.WPCreate{Title: "bell\a"})
+	if agileplus.ErrorCode(err) != agileplus.EINVALID || agileplus.ErrorField(err) != "title" {
+		t.Errorf("API create with a control character: %v, want invalid title", err)
+	}
+	// Length and line rules hold for imports too.
+	probs := importProblems(t, svc, `{"type":"project","key":"NEW","name":"two\nlines"}`+"\n", agileplus.ImportOptions{})
+	hasProblem(t, probs, 1, "name", "single line")
+}

@@ -33,13 +33,16 @@ type ProjectUpdate struct {
 var projectKeyRE = regexp.MustCompile(`^[A-Z][A-Z0-9]{1,15}$`)
 
 // Validate checks the fields of a ProjectCreate.
-func (c *ProjectCreate) Validate() error {
+func (c *ProjectCreate) Validate() error { return c.validate(true) }
+
+// validate is Validate; strict false is for imports (see checkName).
+func (c *ProjectCreate) validate(strict bool) error {
 	if c.Key == "" {
 		return FieldErrorf("key", "key is required")
 	} else if !projectKeyRE.MatchString(c.Key) {
 		return FieldErrorf("key", "key %q must be 2-16 upper-case letters or digits, starting with a letter", c.Key)
 	}
-	return validateName("name", c.Name, true)
+	return checkName("name", c.Name, true, strict)
 }
 
 // Validate checks the fields of a ProjectUpdate.
@@ -54,21 +57,37 @@ func (u *ProjectUpdate) Validate() error {
 // agents and repos end up in table cells, log lines and terminals, where
 // control characters and line separators would break or forge lines.
 func validateName(field, s string, required bool) error {
+	return checkName(field, s, required, true)
+}
+
+// checkName is validateName; strict false applies the rules text was
+// written under before control characters were refused, which an import
+// of an older export must still take.
+func checkName(field, s string, required, strict bool) error {
 	switch {
 	case required && strings.TrimSpace(s) == "":
 		return FieldErrorf(field, "%s is required", field)
 	case utf8.RuneCountInString(s) > 200:
 		return FieldErrorf(field, "%s is longer than 200 characters", field)
-	case strings.ContainsAny(s, "\n\r\u2028\u2029"):
+	case strings.ContainsAny(s, "\n\r"), strict && strings.ContainsAny(s, "\u2028\u2029"):
 		return FieldErrorf(field, "%s must be a single line", field)
+	}
+	if !strict {
+		return nil
 	}
 	return checkPrintable(field, s, false)
 }
 
 // validateText checks a long free-text field.
-func validateText(field, s string) error {
+func validateText(field, s string) error { return checkText(field, s, true) }
+
+// checkText is validateText; strict as for checkName.
+func checkText(field, s string, strict bool) error {
 	if len(s) > 64<<10 {
 		return FieldErrorf(field, "%s is longer than 65536 bytes", field)
+	}
+	if !strict {
+		return nil
 	}
 	return checkPrintable(field, s, true)
 }

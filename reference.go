@@ -47,7 +47,10 @@ const PrefixReference = "ref_"
 var shaRE = regexp.MustCompile(`^[0-9a-f]{7,64}$`)
 
 // Validate checks and normalizes a ReferenceCreate.
-func (c *ReferenceCreate) Validate() error {
+func (c *ReferenceCreate) Validate() error { return c.validate(true) }
+
+// validate is Validate; strict false is for imports (see checkName).
+func (c *ReferenceCreate) validate(strict bool) error {
 	c.SHA = strings.ToLower(strings.TrimSpace(c.SHA))
 	c.URL = strings.TrimSpace(c.URL)
 	c.Repo = strings.TrimSpace(c.Repo)
@@ -73,7 +76,7 @@ func (c *ReferenceCreate) Validate() error {
 		case c.URL != "" || c.State != "":
 			return FieldErrorf("url", "a commit takes sha and repo, not url or state")
 		}
-		return validateName("repo", c.Repo, true)
+		return checkName("repo", c.Repo, true, strict)
 	case RefPullRequest:
 		u, err := url.Parse(c.URL)
 		switch {
@@ -92,7 +95,7 @@ func (c *ReferenceCreate) Validate() error {
 			return FieldErrorf("state", "unknown pull request state %q; states are %v", c.State, PRStates)
 		}
 		if c.Repo != "" {
-			return validateName("repo", c.Repo, false)
+			return checkName("repo", c.Repo, false, strict)
 		}
 		return nil
 	default:

@@ -100,11 +100,14 @@ func validateEstimate(e *float64) error {
 }
 
 // Validate checks the fields of a WPCreate.
-func (c *WPCreate) Validate() error {
-	if err := validateName("title", c.Title, true); err != nil {
+func (c *WPCreate) Validate() error { return c.validate(true) }
+
+// validate is Validate; strict false is for imports (see checkName).
+func (c *WPCreate) validate(strict bool) error {
+	if err := checkName("title", c.Title, true, strict); err != nil {
 		return err
 	}
-	if err := validateText("description", c.Description); err != nil {
+	if err := checkText("description", c.Description, strict); err != nil {
 		return err
 	}
 	return validateEstimate(c.Estimate)
