@@ -189,10 +189,22 @@ func (c *Client) sendError(ctx context.Context, method, path string, err error, 
 		return fmt.Errorf("httpapi: %s %s: reading the request body: %w", method, path, body.err)
 	case errors.Is(ctx.Err(), context.Canceled):
 		return fmt.Errorf("httpapi: %s %s: %w", method, path, ctx.Err())
+	case isTimeout(err) && method != http.MethodGet:
+		// The request may have arrived: a write may have been applied.
+		return agileplus.Errorf(agileplus.EUNAVAILABLE, "no answer from the server at %s to %s %s in time (%v); the change may have been applied: read it back before retrying", c.base, method, path, err)
+	case isTimeout(err):
+		return agileplus.Errorf(agileplus.EUNAVAILABLE, "no answer from the server at %s to %s %s in time: %v", c.base, method, path, err)
 	case isTransport(err):
 		return agileplus.Errorf(agileplus.EUNAVAILABLE, "cannot reach the server at %s: %v", c.base, err)
 	}
 	return fmt.Errorf("httpapi: %s %s: %w", method, path, err)
+}
+
+// isTimeout reports whether err is a deadline that passed: the caller's,
+// or the client's own timeout.
+func isTimeout(err error) bool {
+	var netErr net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &netErr) && netErr.Timeout()
 }
 
 // isTransport reports whether err is a failure of the connection: dial,

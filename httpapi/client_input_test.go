@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/agileplus/agileplus"
 	"github.com/agileplus/agileplus/httpapi"
@@ -217,5 +218,23 @@ func TestStreamEventsInputErrors(t *testing.T) {
 	err = httpapi.NewClient("http://"+addr).StreamEvents(ctx, agileplus.EventSelector{}, 0, "", none)
 	if agileplus.ErrorCode(err) != agileplus.EUNAVAILABLE || !strings.Contains(err.Error(), "cannot reach") {
 		t.Errorf("nobody listening: %v, want unavailable cannot reach", err)
+	}
+}
+
+// A server that takes the request and never answers is a timeout, not an
+// unreachable server: a write may have been applied.
+func TestClientTimeoutIsNotUnreachable(t *testing.T) {
+	hang := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-hang }))
+	defer srv.Close()
+	defer close(hang)
+	c := httpapi.NewClient(srv.URL, httpapi.WithHTTPClient(&http.Client{Timeout: 100 * time.Millisecond}))
+	_, err := c.CreateProject(context.Background(), agileplus.ProjectCreate{Key: "TO", Name: "t"})
+	if agileplus.ErrorCode(err) != agileplus.EUNAVAILABLE || strings.Contains(err.Error(), "cannot reach") || !strings.Contains(err.Error(), "may have been applied") {
+		t.Errorf("write: %v, want a timeout that says the change may have been applied", err)
+	}
+	_, err = c.Project(context.Background(), "TO")
+	if agileplus.ErrorCode(err) != agileplus.EUNAVAILABLE || !strings.Contains(err.Error(), "no answer") {
+		t.Errorf("read: %v, want a timeout", err)
 	}
 }

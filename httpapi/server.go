@@ -227,9 +227,9 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 			return agileplus.Errorf(agileplus.EINVALID, "request body must be a JSON object, not %s", typ.Value)
 		}
 		want := jsonKind(typ.Type.Kind().String())
-		if strings.HasPrefix(typ.Value, "number ") && (want == "a number" || want == "an integer") {
+		if num, ok := strings.CutPrefix(typ.Value, "number "); ok && (want == "a number" || want == "an integer" && !strings.ContainsAny(num, ".eE")) {
 			// The right type, but out of range for it (1e400, or 2^63 for an integer).
-			return agileplus.FieldErrorf(typ.Field, "field %s is out of range: %s", typ.Field, strings.TrimPrefix(typ.Value, "number "))
+			return agileplus.FieldErrorf(typ.Field, "field %s is out of range: %s", typ.Field, num)
 		}
 		return agileplus.FieldErrorf(typ.Field, "field %s must be %s, not %s", typ.Field, want, typ.Value)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):

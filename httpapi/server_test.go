@@ -100,6 +100,8 @@ func TestBadInput(t *testing.T) {
 		{"title with a line separator", "POST", "/v1/features/login/wps", `{"title":"a\u2028b"}`, nil, 400, "title", "single line"},
 		{"description with an escape", "POST", "/v1/features/login/wps", `{"title":"t","description":"a\u001b[2Jb"}`, nil, 400, "description", "U+001B"},
 		{"name of 201 characters", "POST", "/v1/projects", `{"key":"LONGF","name":"` + strings.Repeat("é", 201) + `"}`, nil, 400, "name", "longer than 200 characters"},
+		{"fraction for an integer", "POST", "/v1/wps/CORE-1/claim", `{"agent":"a","ttl_seconds":1.5}`, nil, 400, "ttl_seconds", "must be an integer, not number 1.5"},
+		{"integer out of range", "POST", "/v1/wps/CORE-1/claim", `{"agent":"a","ttl_seconds":9223372036854775808}`, nil, 400, "ttl_seconds", "out of range"},
 		{"estimate out of range", "POST", "/v1/features/login/wps", `{"title":"t","estimate":1e400}`, nil, 400, "estimate", "out of range: 1e400"},
 		{"body on a route that reads none", "DELETE", "/v1/dependencies/dep_nope", `{"id":"dep_nope"}`, nil, 400, "body", "takes no request body"},
 		{"body on a list route", "GET", "/v1/projects", `{"limit":1}`, nil, 400, "body", "query parameters: after, limit"},

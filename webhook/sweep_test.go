@@ -15,7 +15,7 @@ import (
 // consumerNames lists the webhook consumers on the bus.
 func consumerNames(t *testing.T, bus *natsbus.Bus) []string {
 	t.Helper()
-	cs, err := bus.Consumers(context.Background(), webhook.ConsumerName(""))
+	cs, err := bus.Consumers(context.Background(), webhook.ConsumerName(agileplus.PrefixWebhook))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,10 +69,11 @@ func TestSweepRemovesUnregisteredConsumers(t *testing.T) {
 	d1.Close()
 	kept2 := webhook.ConsumerName(h2.ID)
 
-	orphan := webhook.ConsumerName("wh_orphan")
+	orphan := webhook.ConsumerName("whk_orphan")
 	leaveConsumer(t, bus, orphan)
 	// A consumer that is not a webhook's is none of the sweep's business.
 	leaveConsumer(t, bus, "other-consumer")
+	leaveConsumer(t, bus, "webhook-by-an-operator")
 
 	// Consumers are younger than the default grace of a minute: nothing goes.
 	d2 := webhook.New(webhook.Config{Registry: bus.Webhooks(), Consumers: bus})
@@ -107,8 +108,10 @@ func TestSweepRemovesUnregisteredConsumers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.ContainsFunc(all, func(c agileplus.ConsumerInfo) bool { return c.Name == "other-consumer" }) {
-		t.Errorf("the sweep removed a consumer that is not a webhook's: %v", all)
+	for _, name := range []string{"other-consumer", "webhook-by-an-operator"} {
+		if !slices.ContainsFunc(all, func(c agileplus.ConsumerInfo) bool { return c.Name == name }) {
+			t.Errorf("the sweep removed %s, which is not a webhook's: %v", name, all)
+		}
 	}
 	if n, err := d3.SweepOrphans(ctx); err != nil || n != 0 {
 		t.Errorf("second sweep: removed %d, err %v; want 0, nil", n, err)

@@ -172,8 +172,12 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	d.sweeping.Add(1)
-	go d.sweepLoop()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.closed { // Close waits for the sweep only once Add is done
+		d.sweeping.Add(1)
+		go d.sweepLoop()
+	}
 	return nil
 }
 
@@ -202,14 +206,16 @@ func (d *Dispatcher) sweepLoop() {
 // registration but could not remove the consumer; each keeps a position
 // and server state for nothing.
 func (d *Dispatcher) SweepOrphans(ctx context.Context) (int, error) {
-	prefix := ConsumerName("")
+	// Only names a webhook's consumer can have: other consumers on the
+	// stream are not the dispatcher's, whatever they are called.
+	prefix := ConsumerName(agileplus.PrefixWebhook)
 	cs, err := d.cfg.Consumers.Consumers(ctx, prefix)
 	if err != nil {
 		return 0, err
 	}
 	removed := 0
 	for _, c := range cs {
-		id := strings.TrimPrefix(c.Name, prefix)
+		id := strings.TrimPrefix(c.Name, ConsumerName(""))
 		if d.cfg.Now().Sub(c.Created) < d.cfg.OrphanGrace {
 			continue
 		}

@@ -122,6 +122,7 @@ func TestCLIUsageErrorsExit2(t *testing.T) {
 		{"actor from the environment", map[string]string{"AGILEPLUS_ACTOR": "bad\x7factor"}, []string{"--server", dead, "project", "list"}, []string{"--as", "AGILEPLUS_ACTOR"}},
 		{"long actor", nil, []string{"--server", dead, "--as", strings.Repeat("x", 201), "project", "list"}, []string{"--as", "201 bytes", "at most 200"}},
 		{"import a directory", nil, []string{"--server", dead, "import", t.TempDir()}, []string{"is a directory", "import file"}},
+		{"subcommand typo", nil, []string{"--server", dead, "graph", "expor"}, []string{`unknown command "expor" for "agileplus graph"; did you mean export? (usage:`}},
 		{"import a missing file", nil, []string{"--server", dead, "import", filepath.Join(t.TempDir(), "nope.jsonl")}, []string{"nope.jsonl", "no such file"}},
 	}
 	for _, tt := range tests {
@@ -134,6 +135,9 @@ func TestCLIUsageErrorsExit2(t *testing.T) {
 				if !strings.Contains(r.stderr, w) {
 					t.Errorf("stderr lacks %q:\n%s", w, r.stderr)
 				}
+			}
+			if n := strings.Count(r.stderr, "did you mean"); n > 1 {
+				t.Errorf("%d suggestions:\n%s", n, r.stderr)
 			}
 			for _, bad := range []string{"cannot reach", "agileplus: agileplus", "Unknown help topic", "Usage:"} {
 				if strings.Contains(r.stderr, bad) {

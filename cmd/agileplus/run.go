@@ -44,7 +44,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
-	if err != nil && strings.HasPrefix(err.Error(), "unknown command ") {
+	// A group's own usage error for an unknown subcommand already suggests
+	// the right one; only cobra's top-level error is rewritten.
+	if err != nil && !errors.Is(err, errUsage) && strings.HasPrefix(err.Error(), "unknown command ") {
 		return unknownCommand(root, err)
 	}
 	return err
