@@ -76,8 +76,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, ErrorDetail{Code: agileplus.ENOTFOUND, Message: "no such endpoint: " + agileplus.QuoteRef(p) + " (paths have no empty, . or .. segments and no trailing slash; see /openapi.json)"})
 		return
 	}
-	if r.URL.RawQuery != "" {
-		// r.URL.Query() drops what it cannot decode without a word.
+	// r.URL.Query() drops what it cannot decode without a word: an escape
+	// or a semicolon, the only things ParseQuery refuses.
+	if strings.ContainsAny(r.URL.RawQuery, "%;") {
 		if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
 			writeError(w, http.StatusBadRequest, ErrorDetail{Code: agileplus.EINVALID, Field: "query", Message: "the query string is malformed: " + err.Error()})
 			return
@@ -142,29 +143,36 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 	})
 }
 
+// writeFast writes what appendJSON encodes in a pooled buffer; false when
+// the hand-written encoding is off or gives up and encoding/json must do it.
+func writeFast(w http.ResponseWriter, appendJSON func([]byte) ([]byte, bool)) bool {
+	if !fastLists {
+		return false
+	}
+	bp := listBufs.Get().(*[]byte)
+	defer listBufs.Put(bp)
+	b, ok := appendJSON((*bp)[:0])
+	*bp = b
+	if ok {
+		w.Write(b)
+	}
+	return ok
+}
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	switch v := v.(type) {
 	case *List[*agileplus.WP]:
-		if fastLists {
-			bp := listBufs.Get().(*[]byte)
-			defer listBufs.Put(bp)
-			if b, ok := appendWPList((*bp)[:0], v); ok {
-				*bp = b
-				w.Write(b)
-				return
-			}
+		if writeFast(w, func(b []byte) ([]byte, bool) { return appendWPList(b, v) }) {
+			return
 		}
 	case *agileplus.WP: // what a WP's create, update, transition and claim answer
-		if fastLists && v != nil {
-			bp := listBufs.Get().(*[]byte)
-			defer listBufs.Put(bp)
-			if b, ok := appendWP((*bp)[:0], v); ok {
-				*bp = append(b, '\n')
-				w.Write(*bp)
-				return
-			}
+		if v != nil && writeFast(w, func(b []byte) ([]byte, bool) {
+			b, ok := appendWP(b, v)
+			return append(b, '\n'), ok
+		}) {
+			return
 		}
 	}
 	enc := json.NewEncoder(w)

@@ -263,9 +263,7 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 		_ = b.Close()
 		return nil, fmt.Errorf("natsbus: jetstream: %w", err)
 	}
-	b.stream, err = retryAPI(ctx, func(ctx context.Context) (jetstream.Stream, error) {
-		return b.js.CreateOrUpdateStream(ctx, streamConfig(cfg))
-	})
+	b.stream, err = b.setUpStream(ctx, streamConfig(cfg))
 	if err != nil {
 		_ = b.Close()
 		err = fmt.Errorf("natsbus: create stream %s: %w", cfg.StreamName, err)
@@ -310,6 +308,16 @@ var (
 	apiAttempt  = 10 * time.Second
 	apiAttempts = 6
 )
+
+// setUpStream creates or updates a stream, sent again when unanswered.
+func (b *Bus) setUpStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+	return retryAPI(ctx, func(ctx context.Context) (jetstream.Stream, error) { return b.js.CreateOrUpdateStream(ctx, cfg) })
+}
+
+// setUpKeyValue creates or updates a bucket, sent again when unanswered.
+func (b *Bus) setUpKeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	return retryAPI(ctx, func(ctx context.Context) (jetstream.KeyValue, error) { return b.js.CreateOrUpdateKeyValue(ctx, cfg) })
+}
 
 // retryAPI runs fn, each attempt bounded by apiAttempt, until it succeeds,
 // fails otherwise than by going unanswered, or ctx ends.

@@ -29,9 +29,7 @@ func (b *Bus) DeadLetterStream() string { return b.cfg.StreamName + "_DLQ" }
 // dead letters and the webhook registry and delivery log.
 func (b *Bus) openAuxiliary(ctx context.Context) error {
 	var err error
-	b.dlq, err = retryAPI(ctx, func(ctx context.Context) (jetstream.Stream, error) {
-		return b.js.CreateOrUpdateStream(ctx, b.dlqConfig())
-	})
+	b.dlq, err = b.setUpStream(ctx, b.dlqConfig())
 	if err != nil {
 		return fmt.Errorf("natsbus: create stream %s: %w", b.DeadLetterStream(), err)
 	}

@@ -31,40 +31,34 @@ func openWebhookStore(ctx context.Context, b *Bus) (*webhookStore, error) {
 	base := strings.ToLower(b.cfg.StreamName)
 	w := &webhookStore{bus: b, logSubject: base + "_deliveries"}
 	var err error
-	w.hooks, err = retryAPI(ctx, func(ctx context.Context) (jetstream.KeyValue, error) {
-		return b.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-			Bucket:      base + "_webhooks",
-			Description: "AgilePlus webhook registrations",
-			Storage:     jetstream.FileStorage,
-			Replicas:    b.cfg.Replicas,
-		})
+	w.hooks, err = b.setUpKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      base + "_webhooks",
+		Description: "AgilePlus webhook registrations",
+		Storage:     jetstream.FileStorage,
+		Replicas:    b.cfg.Replicas,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("natsbus: webhook bucket: %w", err)
 	}
-	w.done, err = retryAPI(ctx, func(ctx context.Context) (jetstream.KeyValue, error) {
-		return b.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-			Bucket:      base + "_webhook_done",
-			Description: "AgilePlus webhook deliveries that succeeded (idempotence marks)",
-			Storage:     jetstream.FileStorage,
-			TTL:         b.cfg.MaxAge,
-			Replicas:    b.cfg.Replicas,
-		})
+	w.done, err = b.setUpKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      base + "_webhook_done",
+		Description: "AgilePlus webhook deliveries that succeeded (idempotence marks)",
+		Storage:     jetstream.FileStorage,
+		TTL:         b.cfg.MaxAge,
+		Replicas:    b.cfg.Replicas,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("natsbus: webhook bucket: %w", err)
 	}
-	w.log, err = retryAPI(ctx, func(ctx context.Context) (jetstream.Stream, error) {
-		return b.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-			Name:        b.cfg.StreamName + "_DELIVERIES",
-			Description: "AgilePlus webhook delivery log",
-			Subjects:    []string{w.logSubject + ".*"},
-			Storage:     jetstream.FileStorage,
-			Retention:   jetstream.LimitsPolicy,
-			Discard:     jetstream.DiscardOld,
-			MaxAge:      b.cfg.MaxAge,
-			Replicas:    b.cfg.Replicas,
-		})
+	w.log, err = b.setUpStream(ctx, jetstream.StreamConfig{
+		Name:        b.cfg.StreamName + "_DELIVERIES",
+		Description: "AgilePlus webhook delivery log",
+		Subjects:    []string{w.logSubject + ".*"},
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.LimitsPolicy,
+		Discard:     jetstream.DiscardOld,
+		MaxAge:      b.cfg.MaxAge,
+		Replicas:    b.cfg.Replicas,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("natsbus: webhook delivery log: %w", err)

@@ -208,8 +208,9 @@ func newExportCmd(e *env) *cobra.Command {
 		Use:   "export [FILE]",
 		Short: "Export everything as JSON lines, in the form import reads (standard output without FILE)",
 		Long: `Export everything as JSON lines, in the form import reads, to FILE or
-standard output. FILE is replaced only once the whole export has arrived:
-a failed export leaves it as it was.`,
+standard output. FILE (or a symlink's target) is replaced only once the
+whole export has arrived: a failed export leaves it as it was. A pipe or
+device is written directly.`,
 		Args: optionalArg(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 || args[0] == "-" {
