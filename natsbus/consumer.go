@@ -9,8 +9,10 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/agileplus/agileplus"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -34,8 +36,9 @@ const consumerMaxAckPending = 256
 // the policy's backoff (a NAK with that delay), and after the last attempt
 // the server's max-deliveries advisory puts the event in the dead-letter
 // stream. A message that is not a CloudEvent is terminated at once and
-// dead-lettered the same way. A process that dies mid-attempt leaves the
-// event to be delivered again after the ack wait.
+// dead-lettered the same way. A process that stops (Stop, Close) releases
+// the event it was given at once, so another process takes it over; one
+// that dies mid-attempt leaves it to be delivered again after the ack wait.
 func (b *Bus) Consume(ctx context.Context, spec agileplus.ConsumerSpec) (agileplus.Consumer, error) {
 	if err := b.checkOpen(); err != nil {
 		return nil, err
@@ -83,38 +86,89 @@ func (b *Bus) Consume(ctx context.Context, spec agileplus.ConsumerSpec) (agilepl
 	}
 
 	cctx, cancel := context.WithCancel(context.Background())
-	c := &consumer{bus: b, spec: spec, ctx: cctx, cancel: cancel}
+	c := &consumer{bus: b, spec: spec, ctx: cctx, cancel: cancel, done: make(chan struct{})}
 	if !b.consumers.add(c) {
 		cancel()
 		return nil, agileplus.Errorf(agileplus.ECONFLICT, "natsbus: consumer %s already runs in this process", spec.Name)
 	}
-	// One message at a time: the ack wait runs from when the server hands
-	// a message over, so messages waiting in a prefetch buffer behind a
-	// slow handler would time out and be redelivered without an attempt.
-	c.cc, err = cons.Consume(c.handle,
-		jetstream.PullMaxMessages(1),
-		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-			if cctx.Err() == nil {
-				b.cfg.Logger.Debug("natsbus: consumer", "consumer", spec.Name, "err", err)
-			}
-		}),
-	)
-	if err != nil {
-		b.consumers.remove(c)
-		cancel()
-		return nil, unavailable(fmt.Errorf("natsbus: consumer %s: %w", spec.Name, err))
-	}
-	c.done = make(chan struct{})
-	go func() {
-		<-c.cc.Closed()
-		if cctx.Err() == nil {
-			b.cfg.Logger.Error("natsbus: consumer stopped: its durable consumer is gone from the server", "consumer", spec.Name)
-			b.consumers.remove(c)
-			cancel()
-		}
-		close(c.done)
-	}()
+	go c.run(cons)
 	return c, nil
+}
+
+// pullWait is how long one pull request waits on the server for an event.
+// It bounds how long Stop waits for the request in flight to end, and it is
+// what an idle consumer costs: one request per pullWait.
+const pullWait = time.Second
+
+// run pulls events one at a time until Stop or until the durable consumer
+// is gone from the server, then closes done.
+//
+// One event per pull request: the ack wait runs from when the server hands
+// an event over, so events waiting in a prefetch buffer behind a slow
+// handler would time out and be redelivered without an attempt. The loop
+// issues its own requests, each after the previous one ended, rather than
+// the client library's Consume, whose next request can be skipped when a
+// handler finishes before the previous request's bookkeeping: that stalls
+// the consumer until the request's expiry.
+//
+// A request is never abandoned: after Stop the loop waits for the one in
+// flight to end (at most pullWait), and releases whatever it brings, so the
+// server is never left to deliver to a process that no longer listens.
+func (c *consumer) run(cons jetstream.Consumer) {
+	defer close(c.done)
+	log := c.bus.cfg.Logger
+	retry := retryStart
+	for c.ctx.Err() == nil {
+		batch, err := cons.Fetch(1, jetstream.FetchMaxWait(pullWait))
+		if err == nil {
+			for m := range batch.Messages() {
+				c.handle(m)
+			}
+			err = batch.Error()
+		}
+		if err == nil || errors.Is(err, jetstream.ErrNoMessages) || errors.Is(err, nats.ErrTimeout) {
+			retry = retryStart
+			continue
+		}
+		if c.gone(cons, err) {
+			if c.ctx.Err() == nil {
+				log.Error("natsbus: consumer stopped: its durable consumer is gone from the server", "consumer", c.spec.Name)
+				c.bus.consumers.remove(c)
+				c.cancel()
+			}
+			return
+		}
+		if c.ctx.Err() == nil {
+			log.Debug("natsbus: consumer: pull failed; trying again", "consumer", c.spec.Name, "in", retry, "err", err)
+		}
+		select {
+		case <-c.ctx.Done():
+		case <-time.After(retry):
+		}
+		retry = min(2*retry, retryMax)
+	}
+}
+
+// The delays between pulls that fail (the bus unreachable, a leader change).
+const (
+	retryStart = 100 * time.Millisecond
+	retryMax   = 2 * time.Second
+)
+
+// gone reports whether a failed pull means the durable consumer was deleted:
+// the server says so, or, when nobody answered the pull, asking for the
+// consumer says it does not exist.
+func (c *consumer) gone(cons jetstream.Consumer, err error) bool {
+	if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return true
+	}
+	if !errors.Is(err, nats.ErrNoResponders) {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err = cons.Info(ctx)
+	return errors.Is(err, jetstream.ErrConsumerNotFound)
 }
 
 // DeleteConsumer stops the consumer in this process, if it runs here, and
@@ -159,29 +213,41 @@ func (b *Bus) Consumers(ctx context.Context, prefix string) ([]agileplus.Consume
 type consumer struct {
 	bus    *Bus
 	spec   agileplus.ConsumerSpec
-	cc     jetstream.ConsumeContext
 	ctx    context.Context
 	cancel context.CancelFunc
 	once   sync.Once
-	done   chan struct{} // closed once the consume loop has ended
+	done   chan struct{} // closed once the pull loop has ended
 }
 
 // Done is closed when the consumer has stopped.
 func (c *consumer) Done() <-chan struct{} { return c.done }
 
-// Stop stops receiving events and waits for the handler call in flight.
+// Stop stops receiving events, waits for the handler call in flight and
+// for the pull request in flight, and hands every event this process was
+// given and did not finish back to the server at once, so another process
+// running the same consumer gets it without waiting out the ack wait.
 func (c *consumer) Stop() {
 	c.once.Do(func() {
 		c.bus.consumers.remove(c)
 		c.cancel()
-		if c.cc != nil {
-			c.cc.Stop()
-			<-c.cc.Closed()
+		<-c.done
+		// The releases are on the wire before Stop returns.
+		if err := c.bus.nc.FlushTimeout(releaseFlushTimeout); err != nil && !c.bus.nc.IsClosed() {
+			c.bus.cfg.Logger.Debug("natsbus: consumer: releases not confirmed; the ack wait covers them", "consumer", c.spec.Name, "err", err)
 		}
 	})
 }
 
+// releaseFlushTimeout bounds how long Stop waits for the server to take the
+// released events; past it the ack wait redelivers them, as after a crash.
+const releaseFlushTimeout = 5 * time.Second
+
 func (c *consumer) handle(m jetstream.Msg) {
+	if c.ctx.Err() != nil {
+		// Delivered while stopping: release it to the next puller now.
+		_ = m.Nak()
+		return
+	}
 	log := c.bus.cfg.Logger
 	md, err := m.Metadata()
 	if err != nil {
@@ -272,7 +338,10 @@ func (r *registry) stopAll() {
 		cs = append(cs, c)
 	}
 	r.mu.Unlock()
+	// Together: each waits for its pull request in flight.
+	var wg sync.WaitGroup
 	for _, c := range cs {
-		c.Stop()
+		wg.Go(c.Stop)
 	}
+	wg.Wait()
 }

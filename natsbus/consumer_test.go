@@ -274,3 +274,95 @@ func TestRedriveWithoutConsumer(t *testing.T) {
 		t.Errorf("redrive to a stopped consumer: %+v %v", res, err)
 	}
 }
+
+// TestConsumerGracefulStopHandsOver stops a consumer in one process while it
+// holds an event and while it has a pull request open on the server, and
+// checks that the same consumer in another process gets every event long
+// before the ack wait, which is what a crash would cost.
+func TestConsumerGracefulStopHandsOver(t *testing.T) {
+	const ackWait = 2 * time.Minute
+	policy := agileplus.ConsumerPolicy{MaxDeliver: 5, Backoff: []time.Duration{50 * time.Millisecond}, AckWait: ackWait}
+	ctx, cancel := context.WithTimeout(t.Context(), 3*ackWait)
+	defer cancel()
+	b1 := openBus(t, natsbus.Config{DataDir: t.TempDir(), ListenAddr: "127.0.0.1:0", Consumer: policy})
+	b2 := openBus(t, natsbus.Config{URL: b1.ClientURL(), Consumer: policy})
+	s := newSeen()
+	record := func(_ context.Context, e *agileplus.Event, d agileplus.Delivery) error {
+		s.add(e, d, true)
+		return nil
+	}
+	// Within half the ack wait, nothing can have come back by expiry.
+	bound := ackWait / 2
+
+	t.Run("idle with a pull request open", func(t *testing.T) {
+		c1, err := b2.Consume(ctx, agileplus.ConsumerSpec{Name: "handover", Handle: record})
+		if err != nil {
+			t.Fatal(err)
+		}
+		first := testEvents("a", 1)
+		if err := b1.Publish(ctx, first); err != nil {
+			t.Fatal(err)
+		}
+		waitUntil(t, bound, "the first event", func() bool { return s.appliedCount() == 1 })
+		// c1 pulls again at once; stop it while that request waits on the
+		// server, and publish before anyone else pulls.
+		c1.Stop()
+		more := testEvents("b", 20)
+		if err := b1.Publish(ctx, more); err != nil {
+			t.Fatal(err)
+		}
+		c2, err := b1.Consume(ctx, agileplus.ConsumerSpec{Name: "handover", Handle: record})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c2.Stop()
+		start := time.Now()
+		waitUntil(t, bound, "the events published after the stop", func() bool { return s.appliedCount() == 21 })
+		t.Logf("handed over in %s (ack wait %s)", time.Since(start).Round(time.Millisecond), ackWait)
+	})
+
+	t.Run("holding an event", func(t *testing.T) {
+		held := make(chan string, 1)
+		c1, err := b2.Consume(ctx, agileplus.ConsumerSpec{Name: "holder", Handle: func(hctx context.Context, e *agileplus.Event, _ agileplus.Delivery) error {
+			select {
+			case held <- e.ID:
+			default:
+			}
+			<-hctx.Done() // an attempt that outlives the process's stop
+			return hctx.Err()
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		events := testEvents("c", 21)
+		if err := b1.Publish(ctx, events[:1]); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-held:
+		case <-ctx.Done():
+			t.Fatal("the first process never got the event")
+		}
+		if err := b1.Publish(ctx, events[1:]); err != nil {
+			t.Fatal(err)
+		}
+		c1.Stop()
+		got := newSeen()
+		c2, err := b1.Consume(ctx, agileplus.ConsumerSpec{Name: "holder", Handle: func(_ context.Context, e *agileplus.Event, d agileplus.Delivery) error {
+			got.add(e, d, true)
+			return nil
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c2.Stop()
+		start := time.Now()
+		waitUntil(t, bound, "the held event and the ones behind it", func() bool { return got.appliedCount() == len(events) })
+		t.Logf("handed over in %s (ack wait %s)", time.Since(start).Round(time.Millisecond), ackWait)
+		got.mu.Lock()
+		defer got.mu.Unlock()
+		if a := got.attempts[events[0].ID]; len(a) != 1 || a[0].Attempt != 2 {
+			t.Errorf("held event: got attempts %+v, want one, the second delivery", a)
+		}
+	})
+}
