@@ -103,7 +103,7 @@ func (b *bench) graphQueries(ctx context.Context) error {
 	runtime.GC()
 	runtime.ReadMemStats(&ms0)
 	var gWPs, gEdges int
-	if err := store.ReadGraph(ctx, func(g *agileplus.Graph) error { gWPs, gEdges = g.Len(), g.EdgeCount(); return nil }); err != nil {
+	if err := store.ReadGraph(ctx, func(g agileplus.GraphIndex) error { gWPs, gEdges = g.Len(), g.EdgeCount(); return nil }); err != nil {
 		return err
 	}
 	if gWPs != spec.wps || gEdges != spec.edges {

@@ -1,16 +1,18 @@
-package agileplus
+package depgraph
 
 import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/agileplus/agileplus"
 )
 
 // TestGraphFeatureRollup checks the rollup against counts taken directly
 // from the nodes and edges put into a random graph.
 func TestGraphFeatureRollup(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 5))
-	g := NewGraph()
+	g := New()
 	const n, features = 600, 12
 	type wp struct {
 		feature string
@@ -21,11 +23,11 @@ func TestGraphFeatureRollup(t *testing.T) {
 	for i := 1; i <= n; i++ {
 		w := wp{feature: fmt.Sprintf("fea_%02d", rng.IntN(features)), done: rng.IntN(3) == 0, est: float64(1 + rng.IntN(8))}
 		wps[i] = w
-		state := WPPlanned
+		state := agileplus.WPPlanned
 		if w.done {
-			state = WPDone
+			state = agileplus.WPDone
 		}
-		if err := g.PutNode(GraphNode{ID: fmt.Sprintf("wp_%03d", i), Key: fmt.Sprintf("RU-%d", i), ProjectID: "prj_ru", FeatureID: w.feature, State: state, Estimate: w.est}); err != nil {
+		if err := g.PutNode(agileplus.GraphNode{ID: fmt.Sprintf("wp_%03d", i), Key: fmt.Sprintf("RU-%d", i), ProjectID: "prj_ru", FeatureID: w.feature, State: state, Estimate: w.est}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -82,24 +84,5 @@ func TestGraphFeatureRollup(t *testing.T) {
 	}
 	if got := g.FeatureRollup("prj_none"); len(got.Features) != 0 {
 		t.Errorf("got %d features for an unknown project, want 0", len(got.Features))
-	}
-}
-
-func TestFeatureLayers(t *testing.T) {
-	fg := &GraphFeatures{Features: []GraphFeature{
-		{FeatureID: "a", Slug: "api", Open: 2, DependsOn: []GraphFeatureEdge{{FeatureID: "d", Open: 1, WPEdges: 1}}},
-		{FeatureID: "b", Slug: "billing", Open: 1, DependsOn: []GraphFeatureEdge{{FeatureID: "a", Open: 1, WPEdges: 2}, {FeatureID: "c", Explicit: true}}},
-		{FeatureID: "c", Slug: "core", Open: 0, DependsOn: []GraphFeatureEdge{}},                                      // all done: not layered
-		{FeatureID: "d", Slug: "db", Open: 3, DependsOn: []GraphFeatureEdge{{FeatureID: "x", Open: 4, WPEdges: 4}}},   // x: another project
-		{FeatureID: "e", Slug: "edge", Open: 1, DependsOn: []GraphFeatureEdge{{FeatureID: "a", Open: 0, WPEdges: 3}}}, // only done WPs: no wait
-		{FeatureID: "f", Slug: "fx", Open: 1, DependsOn: []GraphFeatureEdge{{FeatureID: "g", Explicit: true}}},
-		{FeatureID: "g", Slug: "gx", Open: 1, DependsOn: []GraphFeatureEdge{{FeatureID: "f", Open: 1, WPEdges: 1}}},
-	}}
-	fg.FeatureLayers()
-	if got, want := fmt.Sprint(fg.Layers), "[[db edge] [api] [billing]]"; got != want {
-		t.Errorf("got layers %s, want %s", got, want)
-	}
-	if got, want := fmt.Sprint(fg.Cyclic), "[fx gx]"; got != want {
-		t.Errorf("got cyclic %s, want %s", got, want)
 	}
 }
