@@ -39,14 +39,14 @@ var (
 // list of WPs, is kept sorted in key order (project key, then key number),
 // so results do not depend on the order the index was loaded in.
 //
-// Memory, measured by BenchmarkGraphMemory (runtime.MemStats after GC) on
-// 100,000 WPs in 10 projects of 100 features with 300,000 edges, ids of 29
-// bytes and keys of about 8: 250 bytes per WP (the 64-byte node, its
-// 8-byte open estimate, two adjacency slice headers, id and key strings
-// and the two lookup maps) and 13.2 bytes per edge (an int32 in each
-// direction, slice growth headroom, and the room lists that grew since the
-// last Compact left behind; about 8 right after one): 28.9 MB in all. Each query running at a time also keeps up to
-// about 55 bytes per WP of pooled scratch.
+// Memory per WP is the 64-byte node, its 8-byte open estimate, two
+// adjacency slice headers, the id and key strings and two lookup map
+// entries; per edge an int32 in each direction, plus the growth headroom
+// of the lists and the room that lists grown since the last Compact left
+// behind. BenchmarkGraphMemory measures it (bench/README.md has the
+// figures). Each query running at a time also keeps pooled scratch: five
+// arrays indexed by WP (three of int32, two of float64), four queues of
+// WPs and two bitsets.
 type Graph struct {
 	nodes []gnode
 	// openEst[v] is the estimate of WP v if it is not done, -1 if it is:
@@ -608,8 +608,7 @@ func (g *Graph) reach(src int32, adj [][]int32, maxDepth, limit int, imp *agilep
 		ends = append(ends, hi)
 		if hi-lo >= sortLevelMin {
 			// Expanding a big level in index order reads the adjacency
-			// lists in memory order instead of at random: on a
-			// 100,000-WP graph the walk takes about half the time.
+			// lists in memory order instead of at random.
 			sortByIndex(q[lo:hi], s.mark2)
 		}
 	}

@@ -1402,7 +1402,8 @@ func BenchmarkGraphExportCompact(b *testing.B) {
 }
 
 // BenchmarkGraphMemory measures the heap the index holds per WP and per
-// edge, strings included, for the figures in the Graph doc comment.
+// edge, strings included (bench/README.md and bench/graph.go use its
+// figures).
 func BenchmarkGraphMemory(b *testing.B) {
 	const n, m = 100_000, 300_000
 	d := newTestDAG(42, n, m, 10, 100)
