@@ -1034,6 +1034,33 @@ func TestGraphCycles(t *testing.T) {
 	})
 }
 
+// TestGraphClone changes a clone and its original apart and wants each to
+// see only its own changes.
+func TestGraphClone(t *testing.T) {
+	g := New()
+	put(t, g, "CORE-1 planned 1", "CORE-2 planned 1", "CORE-2>CORE-1")
+	c := g.Clone()
+	if err := c.PutNode(agileplus.GraphNode{ID: "wp_CORE-3", Key: "CORE-3", ProjectID: "prj_CORE", State: agileplus.WPPlanned}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.AddEdge("CORE-1", "CORE-2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.RemoveEdge("CORE-2", "CORE-1"); err != nil {
+		t.Fatal(err)
+	}
+	if g.Len() != 2 || g.EdgeCount() != 0 || len(g.Cycles("prj_CORE")) != 0 {
+		t.Fatalf("original: got %d WPs, %d edges, cycles %v; want 2, 0, none", g.Len(), g.EdgeCount(), g.Cycles("prj_CORE"))
+	}
+	want := [][]string{{"CORE-1", "CORE-2", "CORE-1"}}
+	if got := c.Cycles("prj_CORE"); c.Len() != 3 || c.EdgeCount() != 2 || !reflect.DeepEqual(got, want) {
+		t.Fatalf("clone: got %d WPs, %d edges, cycles %v; want 3, 2, %v", c.Len(), c.EdgeCount(), got, want)
+	}
+	if _, ok := g.Node("CORE-3"); ok {
+		t.Fatal("a WP put into the clone is in the original")
+	}
+}
+
 // hasOpenCycle reports whether the open WPs of a project hold a cycle, by
 // peeling those that wait on no open WP of the project left.
 func hasOpenCycle(d *testDAG, pid string) bool {
