@@ -494,8 +494,8 @@ func (p *importPlan) checkCycles(ctx context.Context, s *Service, edges []import
 	if !ok {
 		return nil
 	}
-	var g *Graph
-	if err := gr.ReadGraph(ctx, func(cur *Graph) error { g = cur.Clone(); return nil }); err != nil {
+	var g GraphCopy
+	if err := gr.ReadGraph(ctx, func(cur GraphIndex) error { g = cur.Clone(); return nil }); err != nil {
 		return err
 	}
 	projects := map[string]bool{}

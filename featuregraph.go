@@ -13,10 +13,10 @@ import (
 // Feature F waits on feature G (G != F) when some WP of F depends_on some
 // WP of G, in any state, or when there is a feature-level depends_on edge
 // from F to G (explicit). relates_to never counts. The WP part comes from
-// the store's graph index (a per-write-generation feature index, see
-// featureIndex); the explicit edges from the store: for a search that may
-// go far, all of them at once when paging through every dependency costs
-// less than a lookup per feature, and otherwise for each feature it visits.
+// the store's graph index (GraphIndex.FeatureIndex); the explicit edges
+// from the store: for a search that may go far, all of them at once when
+// paging through every dependency costs less than a lookup per feature,
+// and otherwise for each feature it visits.
 
 // GraphFeatureNode is a feature as the feature queries see it.
 type GraphFeatureNode struct {
@@ -64,104 +64,6 @@ type GraphFeatureImpact struct {
 	Truncated bool              `json:"truncated"`
 }
 
-// featureIndex is the feature-level digraph that the WP depends_on edges of
-// one generation of a Graph imply: the features with WPs, their open WPs
-// and hours, and for each the distinct other features it waits on (out) and
-// that wait on it (in). It is immutable once built, so it may be used after
-// the graph's read lock is released.
-type featureIndex struct {
-	gen     uint64
-	wpEdges int              // depends_on edges between WPs
-	num     map[string]int32 // feature id -> index
-	ids     []string
-	open    []int32
-	est     []float64 // hours of open WPs, added up in key order
-	out, in [][]int32
-}
-
-// featureIndex returns the feature index of the graph's current contents,
-// building it (O(WPs + edges)) after a write. Callers hold the read lock;
-// concurrent callers may both build it.
-func (g *Graph) featureIndex() *featureIndex {
-	if fi := g.feats.Load(); fi != nil && fi.gen == g.gen {
-		return fi
-	}
-	fi := g.buildFeatureIndex()
-	g.feats.Store(fi)
-	return fi
-}
-
-func (g *Graph) buildFeatureIndex() *featureIndex {
-	fi := &featureIndex{gen: g.gen, wpEdges: g.edges, num: map[string]int32{}}
-	bySym := make([]int32, len(g.syms)) // feature sym -> index + 1
-	fnum := make([]int32, len(g.nodes)) // WP -> feature index, -1 for none
-	var count []int32
-	for _, p := range g.projects {
-		for _, v := range g.members[p.sym] {
-			n := &g.nodes[v]
-			id := g.syms[n.feature]
-			if id == "" {
-				fnum[v] = -1
-				continue
-			}
-			f := bySym[n.feature] - 1
-			if f < 0 {
-				f = int32(len(fi.ids))
-				bySym[n.feature] = f + 1
-				fi.num[id] = f
-				fi.ids = append(fi.ids, id)
-				fi.open = append(fi.open, 0)
-				fi.est = append(fi.est, 0)
-				count = append(count, 0)
-			}
-			fnum[v] = f
-			count[f]++
-			if n.state != g.done {
-				fi.open[f]++
-				fi.est[f] += n.est
-			}
-		}
-	}
-	nf := len(fi.ids)
-	// The WPs of each feature, grouped by a counting sort.
-	start := make([]int32, nf+1)
-	for f, c := range count {
-		start[f+1] = start[f] + c
-	}
-	wps := make([]int32, len(g.nodes))
-	pos := slices.Clone(start[:nf])
-	for v, f := range fnum {
-		if f >= 0 {
-			wps[pos[f]] = int32(v)
-			pos[f]++
-		}
-	}
-	fi.out = make([][]int32, nf)
-	fi.in = make([][]int32, nf)
-	mark := make([]int32, nf) // last feature + 1 that listed this one
-	indeg := make([]int32, nf)
-	for f := range nf {
-		for _, v := range wps[start[f]:start[f+1]] {
-			for _, t := range g.out[v] {
-				if tf := fnum[t]; tf >= 0 && tf != int32(f) && mark[tf] != int32(f)+1 {
-					mark[tf] = int32(f) + 1
-					fi.out[f] = append(fi.out[f], tf)
-					indeg[tf]++
-				}
-			}
-		}
-	}
-	for f := range nf {
-		fi.in[f] = make([]int32, 0, indeg[f])
-	}
-	for f, ts := range fi.out {
-		for _, t := range ts {
-			fi.in[t] = append(fi.in[t], int32(f))
-		}
-	}
-	return fi
-}
-
 // Directions of a feature search.
 const (
 	waitsOn  = 0 // the features a feature waits on
@@ -173,7 +75,7 @@ const (
 type featureWalk struct {
 	ctx   context.Context
 	tx    ReadTx
-	fi    *featureIndex
+	fi    FeatureIndex
 	nodes map[string]*GraphFeatureNode
 	adj   [2]map[string][]string
 	// explicit holds every feature-level depends_on edge when loaded:
@@ -185,8 +87,8 @@ type featureWalk struct {
 // that may go far (far true) loads the explicit feature edges up front when
 // that is the cheaper way.
 func (s *Service) featureWalk(ctx context.Context, far bool, fn func(w *featureWalk) error) error {
-	var fi *featureIndex
-	if err := s.graph(ctx, func(g *Graph) error { fi = g.featureIndex(); return nil }); err != nil {
+	var fi FeatureIndex
+	if err := s.graph(ctx, func(g GraphIndex) error { fi = g.FeatureIndex(); return nil }); err != nil {
 		return err
 	}
 	return s.view(ctx, func(tx ReadTx) error {
@@ -195,7 +97,7 @@ func (s *Service) featureWalk(ctx context.Context, far bool, fn func(w *featureW
 		// Preloading decodes every dependency row; the other way costs a
 		// query per feature reached, worth about 16 rows. Preload when the
 		// rows are few next to the features.
-		if far && fi.wpEdges <= 16*len(fi.ids) {
+		if far && fi.WPEdges() <= 16*fi.Len() {
 			if err := w.loadExplicit(); err != nil {
 				return err
 			}
@@ -247,9 +149,7 @@ func (w *featureWalk) remember(f *Feature) *GraphFeatureNode {
 		return n
 	}
 	n := &GraphFeatureNode{FeatureID: f.ID, Slug: f.Slug, ProjectID: f.ProjectID}
-	if i, ok := w.fi.num[f.ID]; ok {
-		n.Open, n.OpenEstimate = int(w.fi.open[i]), w.fi.est[i]
-	}
+	n.Open, n.OpenEstimate = w.fi.Open(f.ID)
 	w.nodes[f.ID] = n
 	return n
 }
@@ -280,14 +180,12 @@ func (w *featureWalk) neighbors(id string, dir int) ([]string, error) {
 			ns = append(ns, o)
 		}
 	}
-	if i, ok := w.fi.num[id]; ok {
-		adj := w.fi.out
-		if dir == waitedBy {
-			adj = w.fi.in
-		}
-		for _, j := range adj[i] {
-			add(w.fi.ids[j])
-		}
+	seq := w.fi.WaitsOn
+	if dir == waitedBy {
+		seq = w.fi.WaitedBy
+	}
+	for o := range seq(id) {
+		add(o)
 	}
 	if w.explicit != nil {
 		for _, o := range w.explicit[dir][id] {

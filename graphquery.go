@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // Graph queries. The service resolves project and feature refs in the store
@@ -13,7 +14,7 @@ import (
 // the store is a GraphTraverser: those it asks the store.
 
 // graph runs fn on the store's graph index.
-func (s *Service) graph(ctx context.Context, fn func(*Graph) error) error {
+func (s *Service) graph(ctx context.Context, fn func(GraphIndex) error) error {
 	gr, ok := s.Store.(GraphReader)
 	if !ok {
 		return Errorf(EUNAVAILABLE, "this store keeps no graph index")
@@ -67,7 +68,7 @@ func (s *Service) Layers(ctx context.Context, projectRef string) (*GraphLayers, 
 		return nil, err
 	}
 	var res *GraphLayers
-	err = s.graph(ctx, func(g *Graph) error { res = g.Layers(pid); return nil })
+	err = s.graph(ctx, func(g GraphIndex) error { res = g.Layers(pid); return nil })
 	return res, err
 }
 
@@ -87,17 +88,17 @@ func checkDepth(transitive bool, depth int) (int, error) {
 
 // Blockers returns what ref depends on: direct, or transitive up to depth.
 func (s *Service) Blockers(ctx context.Context, ref string, transitive bool, depth int) (*GraphReach, error) {
-	return s.reach(ctx, ref, transitive, depth, GraphTraverser.Blockers, (*Graph).Blockers)
+	return s.reach(ctx, ref, transitive, depth, GraphTraverser.Blockers, GraphIndex.Blockers)
 }
 
 // Dependents returns what depends on ref: direct, or transitive up to depth.
 func (s *Service) Dependents(ctx context.Context, ref string, transitive bool, depth int) (*GraphReach, error) {
-	return s.reach(ctx, ref, transitive, depth, GraphTraverser.Dependents, (*Graph).Dependents)
+	return s.reach(ctx, ref, transitive, depth, GraphTraverser.Dependents, GraphIndex.Dependents)
 }
 
 func (s *Service) reach(ctx context.Context, ref string, transitive bool, depth int,
 	tq func(GraphTraverser, context.Context, string, bool, int) (*GraphReach, error),
-	gq func(*Graph, string, bool, int) (*GraphReach, error)) (*GraphReach, error) {
+	gq func(GraphIndex, string, bool, int) (*GraphReach, error)) (*GraphReach, error) {
 	if err := wpRef("wp", ref); err != nil {
 		return nil, err
 	}
@@ -110,7 +111,7 @@ func (s *Service) reach(ctx context.Context, ref string, transitive bool, depth 
 		return res, renameField(err, "wp")
 	}
 	var res *GraphReach
-	err = s.graph(ctx, func(g *Graph) error {
+	err = s.graph(ctx, func(g GraphIndex) error {
 		var err error
 		res, err = gq(g, ref, transitive, depth)
 		return renameField(err, "wp")
@@ -131,7 +132,7 @@ func (s *Service) Path(ctx context.Context, from, to string) ([]GraphNode, error
 		return t.Path(ctx, from, to)
 	}
 	var res []GraphNode
-	err := s.graph(ctx, func(g *Graph) error {
+	err := s.graph(ctx, func(g GraphIndex) error {
 		var err error
 		res, err = g.Path(from, to)
 		return err
@@ -169,7 +170,7 @@ func (s *Service) CriticalPath(ctx context.Context, projectRef, featureRef strin
 		return nil, FieldErrorf("project", "project or feature is required")
 	}
 	var res *GraphCriticalPath
-	err = s.graph(ctx, func(g *Graph) error {
+	err = s.graph(ctx, func(g GraphIndex) error {
 		var err error
 		res, err = g.CriticalPath(filter, pg.After, limit)
 		return err
@@ -196,7 +197,7 @@ func (s *Service) Impact(ctx context.Context, ref string, limit int) (*GraphImpa
 		return res, renameField(err, "wp")
 	}
 	var res *GraphImpact
-	err = s.graph(ctx, func(g *Graph) error {
+	err = s.graph(ctx, func(g GraphIndex) error {
 		var err error
 		res, err = g.Impact(ref, limit)
 		return renameField(err, "wp")
@@ -217,7 +218,7 @@ func (s *Service) Cycles(ctx context.Context, projectRef string) (*GraphCycles, 
 		return nil, err
 	}
 	res := &GraphCycles{ProjectID: pid}
-	err = s.graph(ctx, func(g *Graph) error { res.Cycles = g.Cycles(pid); return nil })
+	err = s.graph(ctx, func(g GraphIndex) error { res.Cycles = g.Cycles(pid); return nil })
 	if res.Cycles == nil {
 		res.Cycles = [][]string{}
 	}
@@ -238,7 +239,7 @@ func (s *Service) Export(ctx context.Context, projectRef, format string) ([]byte
 		return nil, err
 	}
 	var out []byte
-	err = s.graph(ctx, func(g *Graph) error {
+	err = s.graph(ctx, func(g GraphIndex) error {
 		var err error
 		out, err = g.Export(pid, format)
 		return err
@@ -258,7 +259,7 @@ func (s *Service) FeatureGraph(ctx context.Context, projectRef string) (*GraphFe
 		return nil, err
 	}
 	var res *GraphFeatures
-	if err := s.graph(ctx, func(g *Graph) error { res = g.FeatureRollup(pid); return nil }); err != nil {
+	if err := s.graph(ctx, func(g GraphIndex) error { res = g.FeatureRollup(pid); return nil }); err != nil {
 		return nil, err
 	}
 	err = s.view(ctx, func(tx ReadTx) error {
@@ -316,4 +317,70 @@ func (s *Service) FeatureGraph(ctx context.Context, projectRef string) (*GraphFe
 	slices.SortFunc(res.Features, func(a, b GraphFeature) int { return cmp.Compare(a.Slug, b.Slug) })
 	res.FeatureLayers()
 	return res, nil
+}
+
+// FeatureLayers fills Layers and Cyclic: feature F waits on feature G of the
+// same project when an edge from F to G is open (a WP edge to a WP not done,
+// or a feature-level edge) and G has open WPs.
+func (fg *GraphFeatures) FeatureLayers() {
+	open := map[string]bool{}
+	slug := map[string]string{}
+	for _, f := range fg.Features {
+		slug[f.FeatureID] = f.Slug
+		if f.Open > 0 {
+			open[f.FeatureID] = true
+		}
+	}
+	waits := map[string]map[string]bool{}
+	pending := map[string]int{}
+	for _, f := range fg.Features {
+		if !open[f.FeatureID] {
+			continue
+		}
+		pending[f.FeatureID] += 0
+		for _, d := range f.DependsOn {
+			if !open[d.FeatureID] || d.FeatureID == f.FeatureID || (!d.Explicit && d.Open == 0) {
+				continue
+			}
+			if waits[d.FeatureID] == nil {
+				waits[d.FeatureID] = map[string]bool{}
+			}
+			if !waits[d.FeatureID][f.FeatureID] {
+				waits[d.FeatureID][f.FeatureID] = true
+				pending[f.FeatureID]++
+			}
+		}
+	}
+	fg.Layers = [][]string{}
+	var layer []string
+	for id, n := range pending {
+		if n == 0 {
+			layer = append(layer, id)
+		}
+	}
+	done := 0
+	for len(layer) > 0 {
+		slices.SortFunc(layer, func(a, b string) int { return strings.Compare(slug[a], slug[b]) })
+		names := make([]string, len(layer))
+		var next []string
+		for i, id := range layer {
+			names[i] = slug[id]
+			for w := range waits[id] {
+				if pending[w]--; pending[w] == 0 {
+					next = append(next, w)
+				}
+			}
+		}
+		fg.Layers = append(fg.Layers, names)
+		done += len(layer)
+		layer = next
+	}
+	if done < len(pending) {
+		for id, n := range pending {
+			if n > 0 {
+				fg.Cyclic = append(fg.Cyclic, slug[id])
+			}
+		}
+		slices.Sort(fg.Cyclic)
+	}
 }

@@ -76,3 +76,22 @@ func TestServiceCriticalPathPages(t *testing.T) {
 		})
 	}
 }
+
+func TestFeatureLayers(t *testing.T) {
+	fg := &agileplus.GraphFeatures{Features: []agileplus.GraphFeature{
+		{FeatureID: "a", Slug: "api", Open: 2, DependsOn: []agileplus.GraphFeatureEdge{{FeatureID: "d", Open: 1, WPEdges: 1}}},
+		{FeatureID: "b", Slug: "billing", Open: 1, DependsOn: []agileplus.GraphFeatureEdge{{FeatureID: "a", Open: 1, WPEdges: 2}, {FeatureID: "c", Explicit: true}}},
+		{FeatureID: "c", Slug: "core", Open: 0, DependsOn: []agileplus.GraphFeatureEdge{}},                                      // all done: not layered
+		{FeatureID: "d", Slug: "db", Open: 3, DependsOn: []agileplus.GraphFeatureEdge{{FeatureID: "x", Open: 4, WPEdges: 4}}},   // x: another project
+		{FeatureID: "e", Slug: "edge", Open: 1, DependsOn: []agileplus.GraphFeatureEdge{{FeatureID: "a", Open: 0, WPEdges: 3}}}, // only done WPs: no wait
+		{FeatureID: "f", Slug: "fx", Open: 1, DependsOn: []agileplus.GraphFeatureEdge{{FeatureID: "g", Explicit: true}}},
+		{FeatureID: "g", Slug: "gx", Open: 1, DependsOn: []agileplus.GraphFeatureEdge{{FeatureID: "f", Open: 1, WPEdges: 1}}},
+	}}
+	fg.FeatureLayers()
+	if got, want := fmt.Sprint(fg.Layers), "[[db edge] [api] [billing]]"; got != want {
+		t.Errorf("got layers %s, want %s", got, want)
+	}
+	if got, want := fmt.Sprint(fg.Cyclic), "[fx gx]"; got != want {
+		t.Errorf("got cyclic %s, want %s", got, want)
+	}
+}

@@ -117,11 +117,15 @@ type Tx interface {
 // GraphReader gives read access to the in-memory dependency graph of every
 // WP that a store keeps in step with its commits.
 //
-// Contract: fn runs under a read lock and must not keep the graph after it
-// returns; the graph holds every committed WP and depends_on edge between
-// WPs (and possibly those of a batch about to commit).
+// Contract: fn runs under a read lock; it only reads the index and must not
+// keep it after it returns (GraphIndex.Clone makes a copy it may change and
+// keep). The index holds every committed WP and depends_on edge between
+// WPs (and possibly those of a batch about to commit). ReadGraph returns
+// what fn returns; when fn cannot run, the context's error or an
+// EUNAVAILABLE *Error (a store that is closed, unreachable or whose index
+// fell out of step with its data).
 type GraphReader interface {
-	ReadGraph(ctx context.Context, fn func(*Graph) error) error
+	ReadGraph(ctx context.Context, fn func(GraphIndex) error) error
 }
 
 // GraphTraverser is an optional port: a store that can answer the graph
@@ -131,8 +135,8 @@ type GraphReader interface {
 // Whole-graph queries (layers, critical path, cycles, exports, feature
 // roll-ups) always run on the GraphReader's graph.
 //
-// Contract: each method returns exactly what the Graph method of the same
-// name returns on the store's committed graph: the same WPs, depths, order
+// Contract: each method returns exactly what the GraphIndex method of the
+// same name returns on the store's committed graph: the same WPs, depths, order
 // and tie-breaking (depth, then key order; a shortest path takes the first
 // WP in key order at every step; impact estimates are added up in key
 // order), and the same errors: ENOTFOUND with field "wp", "from" or "to"

@@ -52,7 +52,7 @@ type Tracker interface {
 	BulkImport(ctx context.Context, r io.Reader, opts ImportOptions) (*ImportResult, error)
 	BulkExport(ctx context.Context, w io.Writer) error
 
-	// Graph queries over depends_on edges between WPs (see graph.go).
+	// Graph queries over depends_on edges between WPs (see graphindex.go).
 	Layers(ctx context.Context, projectRef string) (*GraphLayers, error)
 	FeatureGraph(ctx context.Context, projectRef string) (*GraphFeatures, error)
 	Blockers(ctx context.Context, wpRef string, transitive bool, depth int) (*GraphReach, error)

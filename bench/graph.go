@@ -37,7 +37,9 @@ const (
 
 	graphProject = "GRAPH"
 	beadsProject = "TENK"
-	// The index's size as graph.go documents it (BenchmarkGraphMemory).
+	// The index's size as BenchmarkGraphMemory (package depgraph)
+	// measures it, and the scratch a query keeps: five arrays indexed by
+	// WP with a quarter's room, four queues and two bitsets.
 	graphBytesPerWP   = 249.9
 	graphBytesPerEdge = 13.2
 	graphScratchPerWP = 55.0
@@ -103,7 +105,7 @@ func (b *bench) graphQueries(ctx context.Context) error {
 	runtime.GC()
 	runtime.ReadMemStats(&ms0)
 	var gWPs, gEdges int
-	if err := store.ReadGraph(ctx, func(g *agileplus.Graph) error { gWPs, gEdges = g.Len(), g.EdgeCount(); return nil }); err != nil {
+	if err := store.ReadGraph(ctx, func(g agileplus.GraphIndex) error { gWPs, gEdges = g.Len(), g.EdgeCount(); return nil }); err != nil {
 		return err
 	}
 	if gWPs != spec.wps || gEdges != spec.edges {
@@ -836,7 +838,7 @@ func (b *bench) graphReport(spec graphSpec, gb *graphBuild, rows []graphRow, ps 
 	s.note("cheap queries: %d calls after %d warm-up, random WPs; whole-project queries: %d calls after 3 warm-up; a GC before each; HTTP: httpapi.NewServer(...).ServeHTTP with httptest.NewRecorder; load average %s before the queries, %s after",
 		b.sz.graphCalls, readWarmup, rows[len(rows)-1].svc.ops, load0, load1)
 	est := graphBytesPerWP*float64(spec.wps) + graphBytesPerEdge*float64(spec.edges)
-	s.note("index memory, from graph.go's figures: %s WPs x %.0f B + %s edges x %.1f B = %s (plus %s of scratch per query running); Go heap after the build: %s; reopening the store (Open rebuilds the index) took %s and grew the heap by %s",
+	s.note("index memory, from BenchmarkGraphMemory's figures: %s WPs x %.0f B + %s edges x %.1f B = %s (plus %s of scratch per query running); Go heap after the build: %s; reopening the store (Open rebuilds the index) took %s and grew the heap by %s",
 		fmtInt(spec.wps), graphBytesPerWP, fmtInt(spec.edges), graphBytesPerEdge, fmtMB(est/(1<<20)), fmtMB(graphScratchPerWP*float64(spec.wps)/(1<<20)),
 		fmtMB(mb(int64(heap))), fmtDur(reopen), fmtMB(mb(heapDelta)))
 	mean := tenk.http.elapsed / time.Duration(tenk.http.ops)

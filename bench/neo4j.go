@@ -68,7 +68,7 @@ func (b *bench) neo4j(ctx context.Context) error {
 	migrated := time.Since(t0)
 	b.logf("neo4j: migrated %d WPs, %d dependencies, %d events in %s", mrep.WPs, mrep.Dependencies, mrep.Events, migrated.Round(time.Second))
 	t0 = time.Now()
-	if err := neo.ReadGraph(ctx, func(*agileplus.Graph) error { return nil }); err != nil {
+	if err := neo.ReadGraph(ctx, func(agileplus.GraphIndex) error { return nil }); err != nil {
 		return err
 	}
 	loaded := time.Since(t0)

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/agileplus/agileplus"
+	"github.com/agileplus/agileplus/depgraph"
 )
 
 // The dependency graph index. Other processes write to the same database,
@@ -17,13 +18,13 @@ import (
 // otherwise it loads every WP and every depends_on edge between WPs again.
 //
 // Cost: one small query per ReadGraph while nothing is written; after a
-// write, the next ReadGraph reads the whole graph, O(WPs + edges) (about a
-// second per 100,000 WPs). Built graphs are never changed, so any number of
-// readers share one without locking.
+// write, the next ReadGraph reads the whole graph, O(WPs + edges). Built
+// graphs are never changed, so any number of readers share one without
+// locking.
 
 type graphCache struct {
 	mu      sync.Mutex // guards g and version; held while loading, so one load at a time
-	g       *agileplus.Graph
+	g       *depgraph.Graph
 	version graphVersion // what g holds at least
 }
 
@@ -34,7 +35,7 @@ type graphVersion struct {
 
 // ReadGraph runs fn on a graph of every committed WP and depends_on edge
 // between WPs; fn must not keep the graph after it returns.
-func (s *Store) ReadGraph(ctx context.Context, fn func(*agileplus.Graph) error) error {
+func (s *Store) ReadGraph(ctx context.Context, fn func(agileplus.GraphIndex) error) error {
 	g, err := s.currentGraph(ctx)
 	if err != nil {
 		return err
@@ -42,11 +43,11 @@ func (s *Store) ReadGraph(ctx context.Context, fn func(*agileplus.Graph) error) 
 	return fn(g)
 }
 
-func (s *Store) currentGraph(ctx context.Context) (*agileplus.Graph, error) {
+func (s *Store) currentGraph(ctx context.Context) (*depgraph.Graph, error) {
 	if s.closed.Load() {
 		return nil, agileplus.Errorf(agileplus.EUNAVAILABLE, "neo4j store is closed")
 	}
-	var g *agileplus.Graph
+	var g *depgraph.Graph
 	err := s.View(ctx, func(rt agileplus.ReadTx) error {
 		t := rt.(*Tx)
 		v, err := t.graphVersion(ctx)
@@ -87,14 +88,14 @@ func (t *Tx) graphVersion(ctx context.Context) (graphVersion, error) {
 // loadGraph reads every WP with its depends_on targets in one statement.
 // Each target comes with its own fields, so a WP created while the
 // statement runs still arrives whole with the edge that names it.
-func (t *Tx) loadGraph(ctx context.Context) (*agileplus.Graph, error) {
+func (t *Tx) loadGraph(ctx context.Context) (*depgraph.Graph, error) {
 	recs, err := t.run(ctx, "load graph", `MATCH (w:WorkPackage)
 		RETURN [w.id, w.key, w.project_id, w.feature_id, w.state, w.estimate],
 			[(w)-[:DEPENDS_ON]->(d:WorkPackage) | [d.id, d.key, d.project_id, d.feature_id, d.state, d.estimate]]`, nil)
 	if err != nil {
 		return nil, err
 	}
-	g := agileplus.NewGraph()
+	g := depgraph.New()
 	for _, rec := range recs {
 		n, err := graphNode(rec.Values[0])
 		if err != nil {

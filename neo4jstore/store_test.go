@@ -115,7 +115,7 @@ func TestTwoStores(t *testing.T) {
 	nodes := func(s *neo4jstore.Store) int {
 		t.Helper()
 		var n int
-		if err := s.ReadGraph(ctx, func(g *agileplus.Graph) error { n = g.Len(); return nil }); err != nil {
+		if err := s.ReadGraph(ctx, func(g agileplus.GraphIndex) error { n = g.Len(); return nil }); err != nil {
 			t.Fatal(err)
 		}
 		return n
@@ -135,7 +135,7 @@ func TestTwoStores(t *testing.T) {
 		t.Fatal(err)
 	}
 	var blockers int
-	err = b.ReadGraph(ctx, func(g *agileplus.Graph) error {
+	err = b.ReadGraph(ctx, func(g agileplus.GraphIndex) error {
 		r, err := g.Blockers("CORE-3", false, 0)
 		if err == nil {
 			blockers = len(r.WPs)
@@ -225,7 +225,7 @@ func TestKilled(t *testing.T) {
 	_, err = s.PendingCount(ctx)
 	down("PendingCount", err)
 	down("MarkPublished", s.MarkPublished(ctx, []string{"evt_x"}))
-	down("ReadGraph", s.ReadGraph(ctx, func(*agileplus.Graph) error { return nil }))
+	down("ReadGraph", s.ReadGraph(ctx, func(agileplus.GraphIndex) error { return nil }))
 	_, err = neo4jstore.Open(ctx, neo4jstore.Config{URL: srv.URL(), User: srv.User(), Password: srv.Password()})
 	down("Open", err)
 
@@ -260,7 +260,7 @@ func TestKilled(t *testing.T) {
 	if len(es) != 1 || es[0].GlobalSeq != 2 {
 		t.Errorf("got events %v of the new project, want one with global sequence 2", fmt.Sprint(es))
 	}
-	if err := s.ReadGraph(ctx, func(*agileplus.Graph) error { return nil }); err != nil {
+	if err := s.ReadGraph(ctx, func(agileplus.GraphIndex) error { return nil }); err != nil {
 		t.Errorf("ReadGraph after restart: %v", err)
 	}
 }

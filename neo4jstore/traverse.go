@@ -13,7 +13,7 @@ import (
 // dependents, path, impact) run in the database: Neo4j walks only the part
 // of the graph they reach, and the answer needs no copy of the whole graph
 // in this process, so it is fresh even while other replicas write. They
-// give exactly the answers of agileplus.Graph: the same depths, the same
+// give exactly the answers of depgraph.Graph: the same depths, the same
 // order (depth, then key order: project key, then key number, then key),
 // the same shortest chain among equally short ones, the same float sums.
 //
@@ -34,7 +34,7 @@ func wpFields(v string) string {
 	return "[" + v + ".id, " + v + ".key, " + v + ".project_id, " + v + ".feature_id, " + v + ".state, " + v + ".estimate]"
 }
 
-// keyOrder orders WPs bound to v in key order, as agileplus.Graph does.
+// keyOrder orders WPs bound to v in key order, as depgraph.Graph does.
 func keyOrder(v string) string {
 	return v + ".project_key, " + v + ".num, " + v + ".key"
 }
@@ -47,7 +47,7 @@ func refProp(ref string) string {
 	return "key"
 }
 
-// noWP is Graph's error for a ref that names no WP.
+// noWP is depgraph.Graph's error for a ref that names no WP.
 func noWP(field, ref string) error {
 	if ref == "" {
 		return agileplus.FieldErrorf(field, "%s is required", field)
@@ -56,13 +56,13 @@ func noWP(field, ref string) error {
 }
 
 // Blockers returns the WPs that ref depends on, direct or transitive to
-// depth edges, as agileplus.Graph.Blockers does.
+// depth edges, as depgraph.Graph.Blockers does.
 func (s *Store) Blockers(ctx context.Context, ref string, transitive bool, depth int) (*agileplus.GraphReach, error) {
 	return s.reach(ctx, ref, "blockers", "-[:DEPENDS_ON*1..%d]->", transitive, depth)
 }
 
 // Dependents returns the WPs that depend on ref, direct or transitive to
-// depth edges, as agileplus.Graph.Dependents does.
+// depth edges, as depgraph.Graph.Dependents does.
 func (s *Store) Dependents(ctx context.Context, ref string, transitive bool, depth int) (*agileplus.GraphReach, error) {
 	return s.reach(ctx, ref, "dependents", "<-[:DEPENDS_ON*1..%d]-", transitive, depth)
 }
@@ -130,7 +130,7 @@ func graphHops(v any) ([]agileplus.GraphHop, error) {
 	return hops, nil
 }
 
-// Impact returns what transitively waits on ref, as agileplus.Graph.Impact
+// Impact returns what transitively waits on ref, as depgraph.Graph.Impact
 // does: every dependent at its shortest distance (a pruning breadth-first
 // expansion), counted, the estimates of the open ones added up in key
 // order, and the first limit of them by depth, then key order.
@@ -193,10 +193,10 @@ func (s *Store) Impact(ctx context.Context, ref string, limit int) (*agileplus.G
 func limitParam(n int) int64 { return limit(n) }
 
 // Path returns the shortest depends_on chain from -> ... -> to, as
-// agileplus.Graph.Path does: shortestPath finds its length, then a walk
+// depgraph.Graph.Path does: shortestPath finds its length, then a walk
 // from from takes at every step the first dependency in key order that is
 // one step less far from to (a bounded shortestPath per candidate), which
-// is the chain Graph picks among equally short ones.
+// is the chain depgraph.Graph picks among equally short ones.
 func (s *Store) Path(ctx context.Context, from, to string) ([]agileplus.GraphNode, error) {
 	if from == "" {
 		return nil, noWP("from", from)

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/agileplus/agileplus"
+	"github.com/agileplus/agileplus/depgraph"
 )
 
 // graphIndex is the in-memory dependency graph of every WP, built at Open and
@@ -15,7 +16,7 @@ import (
 // commit fails, the index is rebuilt from the database.
 type graphIndex struct {
 	mu sync.RWMutex
-	g  *agileplus.Graph
+	g  *depgraph.Graph
 }
 
 var _ agileplus.GraphReader = (*Store)(nil)
@@ -29,7 +30,7 @@ type graphOp struct {
 
 // buildGraph loads every WP, then every depends_on edge between WPs.
 func (s *Store) buildGraph(ctx context.Context) error {
-	g := agileplus.NewGraph()
+	g := depgraph.New()
 	rows, err := s.writer.QueryContext(ctx, `SELECT id, key, project_id, feature_id, state, estimate FROM wps`)
 	if err != nil {
 		return fmt.Errorf("sqlitestore: load graph: %w", err)
@@ -101,7 +102,7 @@ func (s *Store) applyGraph(ops []graphOp) error {
 
 // ReadGraph runs fn on the dependency graph of every WP under a read lock;
 // fn must not keep the graph after it returns.
-func (s *Store) ReadGraph(ctx context.Context, fn func(*agileplus.Graph) error) error {
+func (s *Store) ReadGraph(ctx context.Context, fn func(agileplus.GraphIndex) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -120,7 +121,7 @@ func graphNode(w *agileplus.WP) *agileplus.GraphNode {
 // graphPath answers DependsOnPath between two WPs from the index.
 func (s *Store) graphPath(ctx context.Context, from, to string) ([]string, error) {
 	var keys []string
-	err := s.ReadGraph(ctx, func(g *agileplus.Graph) error {
+	err := s.ReadGraph(ctx, func(g agileplus.GraphIndex) error {
 		path, err := g.Path(from, to)
 		if agileplus.ErrorCode(err) == agileplus.ENOTFOUND {
 			return nil

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/agileplus/agileplus"
+	"github.com/agileplus/agileplus/depgraph"
 	"github.com/agileplus/agileplus/sqlitestore"
 )
 
@@ -88,8 +89,8 @@ func TestReadyMatchesDependencies(t *testing.T) {
 		}
 		// The in-memory graph index agrees (there are no claims here).
 		var fromGraph []string
-		s.ReadGraph(ctx, func(g *agileplus.Graph) error {
-			for _, n := range g.Ready(p.ID, 0, 1000) {
+		s.ReadGraph(ctx, func(g agileplus.GraphIndex) error {
+			for _, n := range g.(*depgraph.Graph).Ready(p.ID, 0, 1000) {
 				if n.State == agileplus.WPPlanned {
 					fromGraph = append(fromGraph, n.Key)
 				}
@@ -112,7 +113,7 @@ func TestReadyMatchesDependencies(t *testing.T) {
 
 func graphSnapshot(t *testing.T, s *sqlitestore.Store, projectID string) string {
 	var out []byte
-	err := s.ReadGraph(context.Background(), func(g *agileplus.Graph) error {
+	err := s.ReadGraph(context.Background(), func(g agileplus.GraphIndex) error {
 		var err error
 		out, err = g.Export(projectID, agileplus.ExportCompact)
 		return err

@@ -2515,7 +2515,7 @@ func testGraphIndex(t *testing.T, f *fixture) {
 	f.dep(t, "CORE-1", "CORE-3", agileplus.RelatesTo)
 	path := func() string {
 		var keys []string
-		err := gr.ReadGraph(f.ctx, func(g *agileplus.Graph) error {
+		err := gr.ReadGraph(f.ctx, func(g agileplus.GraphIndex) error {
 			p, err := g.Path("CORE-3", "CORE-1")
 			for _, n := range p {
 				keys = append(keys, n.Key+":"+n.State)

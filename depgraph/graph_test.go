@@ -1,4 +1,4 @@
-package agileplus
+package depgraph
 
 import (
 	"bytes"
@@ -15,12 +15,14 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/agileplus/agileplus"
 )
 
 // testDAG is a random DAG of WPs with its own plain adjacency, so queries
 // can be checked against computations that do not use Graph.
 type testDAG struct {
-	nodes  []GraphNode
+	nodes  []agileplus.GraphNode
 	rank   []int      // topological rank: edges go from a higher rank to a lower one
 	edges  [][2]int32 // from depends on to
 	out    [][]int32  // distinct depends_on targets
@@ -34,16 +36,16 @@ type testDAG struct {
 // half uniform, about a third of the WPs done and mixed estimates.
 func newTestDAG(seed uint64, n, m, nprojs, nfeat int) *testDAG {
 	r := rand.New(rand.NewPCG(seed, 1))
-	d := &testDAG{nodes: make([]GraphNode, n), out: make([][]int32, n), in: make([][]int32, n),
+	d := &testDAG{nodes: make([]agileplus.GraphNode, n), out: make([][]int32, n), in: make([][]int32, n),
 		byKey: make(map[string]int32, n), nprojs: nprojs}
 	ests := []float64{0, 0.1, 0.2, 0.3, 0.5, 1, 1, 1, 2, 3, 8, 13.7}
 	for j := range n {
 		p, num := j%nprojs, j/nprojs+1
-		state := WPStates[r.IntN(len(WPStates))]
+		state := agileplus.WPStates[r.IntN(len(agileplus.WPStates))]
 		if r.IntN(10) < 2 {
-			state = WPDone
+			state = agileplus.WPDone
 		}
-		d.nodes[j] = GraphNode{
+		d.nodes[j] = agileplus.GraphNode{
 			ID:        fmt.Sprintf("wp_%026d", j),
 			Key:       fmt.Sprintf("P%c-%d", 'A'+p, num),
 			ProjectID: fmt.Sprintf("prj_%c", 'A'+p),
@@ -86,7 +88,7 @@ func newTestDAG(seed uint64, n, m, nprojs, nfeat int) *testDAG {
 func (d *testDAG) build(tb testing.TB, seed uint64, dup int) *Graph {
 	tb.Helper()
 	r := rand.New(rand.NewPCG(seed, 2))
-	g := NewGraph()
+	g := New()
 	for _, j := range r.Perm(len(d.nodes)) {
 		if err := g.PutNode(d.nodes[j]); err != nil {
 			tb.Fatal(err)
@@ -103,7 +105,7 @@ func (d *testDAG) build(tb testing.TB, seed uint64, dup int) *Graph {
 	return g
 }
 
-func (d *testDAG) done(v int32) bool { return d.nodes[v].State == WPDone }
+func (d *testDAG) done(v int32) bool { return d.nodes[v].State == agileplus.WPDone }
 
 // keyBefore is the key order, parsed from scratch: project key, then number.
 func keyBefore(a, b string) bool {
@@ -125,7 +127,7 @@ func (d *testDAG) sortedKeys(vs []int32) []string {
 	return keys
 }
 
-func nodeKeys(ns []GraphNode) []string {
+func nodeKeys(ns []agileplus.GraphNode) []string {
 	keys := make([]string, len(ns))
 	for i, n := range ns {
 		keys[i] = n.Key
@@ -220,11 +222,11 @@ func (d *testDAG) peel() []int {
 
 // schedule computes ES and LF over the open WPs passing in by relaxing
 // every edge until nothing changes.
-func (d *testDAG) schedule(in func(GraphNode) bool) (es, lf []float64, length float64, considered []bool) {
+func (d *testDAG) schedule(in func(agileplus.GraphNode) bool) (es, lf []float64, length float64, considered []bool) {
 	n := len(d.nodes)
 	considered = make([]bool, n)
 	for v, nd := range d.nodes {
-		considered[v] = nd.State != WPDone && in(nd)
+		considered[v] = nd.State != agileplus.WPDone && in(nd)
 	}
 	es, lf = make([]float64, n), make([]float64, n)
 	for changed := true; changed; {
@@ -260,10 +262,10 @@ func near(a, b float64) bool { return math.Abs(a-b) <= 1e-7*max(1, math.Abs(a), 
 
 func wantCode(t *testing.T, err error, code, field string) {
 	t.Helper()
-	if got := ErrorCode(err); got != code {
+	if got := agileplus.ErrorCode(err); got != code {
 		t.Fatalf("got code %q (err %v), want %q", got, err, code)
 	}
-	if got := ErrorField(err); got != field {
+	if got := agileplus.ErrorField(err); got != field {
 		t.Fatalf("got field %q (err %v), want %q", got, err, field)
 	}
 }
@@ -347,9 +349,9 @@ func TestGraphRandomDAG(t *testing.T) {
 				checked++
 				path, err := g.Path(d.nodes[a].Key, d.nodes[b].ID)
 				if dist[b] < 0 {
-					wantCode(t, err, ENOTFOUND, "")
-					if want := fmt.Sprintf("no blocking path from %s to %s", d.nodes[a].Key, d.nodes[b].Key); ErrorMessage(err) != want {
-						t.Fatalf("got message %q, want %q", ErrorMessage(err), want)
+					wantCode(t, err, agileplus.ENOTFOUND, "")
+					if want := fmt.Sprintf("no blocking path from %s to %s", d.nodes[a].Key, d.nodes[b].Key); agileplus.ErrorMessage(err) != want {
+						t.Fatalf("got message %q, want %q", agileplus.ErrorMessage(err), want)
 					}
 					continue
 				}
@@ -483,7 +485,7 @@ func TestGraphRandomDAG(t *testing.T) {
 			// Added up in key order, exactly.
 			keyEst := 0.0
 			for _, k := range d.sortedKeys(want) {
-				if n := d.nodes[d.byKey[k]]; n.State != WPDone {
+				if n := d.nodes[d.byKey[k]]; n.State != agileplus.WPDone {
 					keyEst += n.Estimate
 				}
 			}
@@ -497,7 +499,7 @@ func TestGraphRandomDAG(t *testing.T) {
 					t.Fatalf("impact of %s: %s@%d before %s@%d", d.nodes[x].Key, a.Key, a.Depth, b.Key, b.Depth)
 				}
 			}
-			bl, err := g.Blockers(d.nodes[x].Key, true, MaxGraphDepth)
+			bl, err := g.Blockers(d.nodes[x].Key, true, agileplus.MaxGraphDepth)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -513,17 +515,17 @@ func TestGraphRandomDAG(t *testing.T) {
 	})
 
 	t.Run("critical path", func(t *testing.T) {
-		filters := map[string]func(GraphNode) bool{
+		filters := map[string]func(agileplus.GraphNode) bool{
 			"all":       nil,
-			"project A": InProject("prj_A"),
-			"project C": InProject("prj_C"),
-			"feature":   InFeature("fea_B3"),
-			"estimate":  func(n GraphNode) bool { return n.Estimate >= 1 },
+			"project A": agileplus.InProject("prj_A"),
+			"project C": agileplus.InProject("prj_C"),
+			"feature":   agileplus.InFeature("fea_B3"),
+			"estimate":  func(n agileplus.GraphNode) bool { return n.Estimate >= 1 },
 		}
 		for name, filter := range filters {
 			in := filter
 			if in == nil {
-				in = func(GraphNode) bool { return true }
+				in = func(agileplus.GraphNode) bool { return true }
 			}
 			es, lf, length, considered := d.schedule(in)
 			res, err := g.CriticalPath(filter, "", 0)
@@ -593,14 +595,14 @@ func TestGraphDeterministic(t *testing.T) {
 		var out []any
 		for _, p := range []string{"prj_A", "prj_B"} {
 			out = append(out, g.Layers(p), g.Ready(p, 0, 0), g.Ready(p, 50, 10), g.Cycles(p))
-			for _, f := range []string{ExportJSON, ExportDOT, ExportMermaid, ExportCompact} {
+			for _, f := range []string{agileplus.ExportJSON, agileplus.ExportDOT, agileplus.ExportMermaid, agileplus.ExportCompact} {
 				b, err := g.Export(p, f)
 				out = append(out, string(b), err)
 			}
 		}
 		cp, err := g.CriticalPath(nil, "", 0)
 		out = append(out, cp, err)
-		cp, err = g.CriticalPath(InProject("prj_B"), d.nodes[101].Key, 30)
+		cp, err = g.CriticalPath(agileplus.InProject("prj_B"), d.nodes[101].Key, 30)
 		out = append(out, cp, err)
 		for i := range 200 {
 			a, b := d.nodes[i*3%600].Key, d.nodes[(i*7+5)%600].Key
@@ -643,7 +645,7 @@ func put(t *testing.T, g *Graph, specs ...string) {
 		f := strings.Fields(s)
 		est, _ := strconv.ParseFloat(f[2], 64)
 		prj := f[0][:strings.IndexByte(f[0], '-')]
-		err := g.PutNode(GraphNode{ID: "wp_" + f[0], Key: f[0], ProjectID: "prj_" + prj, FeatureID: "fea_" + prj, State: f[1], Estimate: est})
+		err := g.PutNode(agileplus.GraphNode{ID: "wp_" + f[0], Key: f[0], ProjectID: "prj_" + prj, FeatureID: "fea_" + prj, State: f[1], Estimate: est})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -652,7 +654,7 @@ func put(t *testing.T, g *Graph, specs ...string) {
 
 func TestGraphEdgeCases(t *testing.T) {
 	t.Run("empty", func(t *testing.T) {
-		g := NewGraph()
+		g := New()
 		if l := g.Layers("prj_X"); l.Open != 0 || len(l.Layers) != 0 || l.Layers == nil {
 			t.Fatalf("got %+v, want no layers", l)
 		}
@@ -666,19 +668,19 @@ func TestGraphEdgeCases(t *testing.T) {
 		if err != nil || cp.Length != 0 || len(cp.Path) != 0 || len(cp.WPs) != 0 {
 			t.Fatalf("got %+v %v, want an empty critical path", cp, err)
 		}
-		b, err := g.Export("prj_X", ExportJSON)
+		b, err := g.Export("prj_X", agileplus.ExportJSON)
 		if err != nil || !bytes.Contains(b, []byte(`"wps": []`)) || !bytes.Contains(b, []byte(`"edges": []`)) {
 			t.Fatalf("got %s %v", b, err)
 		}
 	})
 	t.Run("single", func(t *testing.T) {
-		g := NewGraph()
+		g := New()
 		put(t, g, "CORE-1 planned 2.5")
 		l := g.Layers("prj_CORE")
 		if l.Open != 1 || len(l.Layers) != 1 || l.Layers[0][0].Key != "CORE-1" {
 			t.Fatalf("got %+v", l)
 		}
-		cp, err := g.CriticalPath(InProject("prj_CORE"), "", 0)
+		cp, err := g.CriticalPath(agileplus.InProject("prj_CORE"), "", 0)
 		if err != nil || cp.Length != 2.5 || len(cp.Path) != 1 || cp.WPs[0].Slack != 0 || cp.WPs[0].LatestFinish != 2.5 {
 			t.Fatalf("got %+v %v", cp, err)
 		}
@@ -692,53 +694,53 @@ func TestGraphEdgeCases(t *testing.T) {
 		}
 	})
 	t.Run("errors", func(t *testing.T) {
-		g := NewGraph()
+		g := New()
 		put(t, g, "CORE-1 planned 1", "CORE-2 planned 1", "CORE-2>CORE-1")
 		tests := []struct {
 			name        string
 			err         error
 			code, field string
 		}{
-			{"path same", second(g.Path("CORE-1", "wp_CORE-1")), EINVALID, "to"},
-			{"path no path", second(g.Path("CORE-1", "CORE-2")), ENOTFOUND, ""},
-			{"path unknown from", second(g.Path("CORE-9", "CORE-2")), ENOTFOUND, "from"},
-			{"path unknown to", second(g.Path("CORE-1", "wp_nope")), ENOTFOUND, "to"},
-			{"path empty from", second(g.Path("", "CORE-2")), EINVALID, "from"},
-			{"blockers depth 0", second(g.Blockers("CORE-2", true, 0)), EINVALID, "depth"},
-			{"blockers depth 101", second(g.Blockers("CORE-2", true, 101)), EINVALID, "depth"},
-			{"dependents depth -1", second(g.Dependents("CORE-2", true, -1)), EINVALID, "depth"},
-			{"blockers unknown", second(g.Blockers("CORE-3", false, 0)), ENOTFOUND, "wp"},
-			{"impact unknown", second(g.Impact("nope", 0)), ENOTFOUND, "wp"},
-			{"export format", second(g.Export("prj_CORE", "svg")), EINVALID, "format"},
-			{"add edge unknown", g.AddEdge("CORE-1", "CORE-7"), ENOTFOUND, "to"},
-			{"remove missing edge", g.RemoveEdge("CORE-1", "CORE-2"), ENOTFOUND, ""},
-			{"put no id", g.PutNode(GraphNode{Key: "CORE-3", ProjectID: "p", State: WPPlanned}), EINVALID, "id"},
-			{"put bad key", g.PutNode(GraphNode{ID: "wp_3", Key: "CORE", ProjectID: "p", State: WPPlanned}), EINVALID, "key"},
-			{"put bad state", g.PutNode(GraphNode{ID: "wp_3", Key: "CORE-3", ProjectID: "p", State: "open"}), EINVALID, "state"},
-			{"put NaN", g.PutNode(GraphNode{ID: "wp_3", Key: "CORE-3", ProjectID: "p", State: WPPlanned, Estimate: math.NaN()}), EINVALID, "estimate"},
-			{"put key taken", g.PutNode(GraphNode{ID: "wp_3", Key: "CORE-1", ProjectID: "p", State: WPPlanned}), ECONFLICT, "key"},
-			{"put key of another project", g.PutNode(GraphNode{ID: "wp_3", Key: "CORE-3", ProjectID: "p", State: WPPlanned}), ECONFLICT, "key"},
-			{"put key not the project's", g.PutNode(GraphNode{ID: "wp_3", Key: "WEB-3", ProjectID: "prj_CORE", State: WPPlanned}), EINVALID, "key"},
+			{"path same", second(g.Path("CORE-1", "wp_CORE-1")), agileplus.EINVALID, "to"},
+			{"path no path", second(g.Path("CORE-1", "CORE-2")), agileplus.ENOTFOUND, ""},
+			{"path unknown from", second(g.Path("CORE-9", "CORE-2")), agileplus.ENOTFOUND, "from"},
+			{"path unknown to", second(g.Path("CORE-1", "wp_nope")), agileplus.ENOTFOUND, "to"},
+			{"path empty from", second(g.Path("", "CORE-2")), agileplus.EINVALID, "from"},
+			{"blockers depth 0", second(g.Blockers("CORE-2", true, 0)), agileplus.EINVALID, "depth"},
+			{"blockers depth 101", second(g.Blockers("CORE-2", true, 101)), agileplus.EINVALID, "depth"},
+			{"dependents depth -1", second(g.Dependents("CORE-2", true, -1)), agileplus.EINVALID, "depth"},
+			{"blockers unknown", second(g.Blockers("CORE-3", false, 0)), agileplus.ENOTFOUND, "wp"},
+			{"impact unknown", second(g.Impact("nope", 0)), agileplus.ENOTFOUND, "wp"},
+			{"export format", second(g.Export("prj_CORE", "svg")), agileplus.EINVALID, "format"},
+			{"add edge unknown", g.AddEdge("CORE-1", "CORE-7"), agileplus.ENOTFOUND, "to"},
+			{"remove missing edge", g.RemoveEdge("CORE-1", "CORE-2"), agileplus.ENOTFOUND, ""},
+			{"put no id", g.PutNode(agileplus.GraphNode{Key: "CORE-3", ProjectID: "p", State: agileplus.WPPlanned}), agileplus.EINVALID, "id"},
+			{"put bad key", g.PutNode(agileplus.GraphNode{ID: "wp_3", Key: "CORE", ProjectID: "p", State: agileplus.WPPlanned}), agileplus.EINVALID, "key"},
+			{"put bad state", g.PutNode(agileplus.GraphNode{ID: "wp_3", Key: "CORE-3", ProjectID: "p", State: "open"}), agileplus.EINVALID, "state"},
+			{"put NaN", g.PutNode(agileplus.GraphNode{ID: "wp_3", Key: "CORE-3", ProjectID: "p", State: agileplus.WPPlanned, Estimate: math.NaN()}), agileplus.EINVALID, "estimate"},
+			{"put key taken", g.PutNode(agileplus.GraphNode{ID: "wp_3", Key: "CORE-1", ProjectID: "p", State: agileplus.WPPlanned}), agileplus.ECONFLICT, "key"},
+			{"put key of another project", g.PutNode(agileplus.GraphNode{ID: "wp_3", Key: "CORE-3", ProjectID: "p", State: agileplus.WPPlanned}), agileplus.ECONFLICT, "key"},
+			{"put key not the project's", g.PutNode(agileplus.GraphNode{ID: "wp_3", Key: "WEB-3", ProjectID: "prj_CORE", State: agileplus.WPPlanned}), agileplus.EINVALID, "key"},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) { wantCode(t, tt.err, tt.code, tt.field) })
 		}
-		if _, err := g.Path("CORE-1", "CORE-2"); ErrorMessage(err) != "no blocking path from CORE-1 to CORE-2" {
-			t.Fatalf("got %q", ErrorMessage(err))
+		if _, err := g.Path("CORE-1", "CORE-2"); agileplus.ErrorMessage(err) != "no blocking path from CORE-1 to CORE-2" {
+			t.Fatalf("got %q", agileplus.ErrorMessage(err))
 		}
 		if g.Len() != 2 || g.EdgeCount() != 1 {
 			t.Fatalf("failed calls changed the graph: %d WPs, %d edges", g.Len(), g.EdgeCount())
 		}
 	})
 	t.Run("direct blockers list done ones", func(t *testing.T) {
-		g := NewGraph()
+		g := New()
 		put(t, g, "CORE-1 done 1", "CORE-2 planned 1", "CORE-3 doing 1", "CORE-4 done 1",
 			"CORE-3>CORE-1", "CORE-3>CORE-2", "CORE-2>CORE-1", "CORE-2>CORE-4")
 		res, err := g.Blockers("CORE-3", false, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := nodeKeys(hopNodes(res.WPs)); !slices.Equal(got, []string{"CORE-1", "CORE-2"}) || res.WPs[0].State != WPDone || !res.Truncated {
+		if got := nodeKeys(hopNodes(res.WPs)); !slices.Equal(got, []string{"CORE-1", "CORE-2"}) || res.WPs[0].State != agileplus.WPDone || !res.Truncated {
 			t.Fatalf("got %+v", res)
 		}
 		if got := nodeKeys(g.Ready("prj_CORE", 0, 0)); !slices.Equal(got, []string{"CORE-2"}) {
@@ -746,7 +748,7 @@ func TestGraphEdgeCases(t *testing.T) {
 		}
 	})
 	t.Run("other projects block", func(t *testing.T) {
-		g := NewGraph()
+		g := New()
 		put(t, g, "WEB-1 planned 1", "WEB-2 planned 1", "WEB-2>WEB-1", "CORE-1 planned 1", "CORE-2 review 1", "CORE-1>WEB-2")
 		l := g.Layers("prj_CORE")
 		want := [][]string{{"CORE-2"}, {}, {"CORE-1"}}
@@ -759,7 +761,7 @@ func TestGraphEdgeCases(t *testing.T) {
 			}
 		}
 		// The critical path of CORE ignores the edge into WEB.
-		cp, err := g.CriticalPath(InProject("prj_CORE"), "", 0)
+		cp, err := g.CriticalPath(agileplus.InProject("prj_CORE"), "", 0)
 		if err != nil || cp.Length != 1 || nodeKeys(cp.Path)[0] != "CORE-1" {
 			t.Fatalf("got %+v %v", cp, err)
 		}
@@ -769,7 +771,7 @@ func TestGraphEdgeCases(t *testing.T) {
 		}
 	})
 	t.Run("critical path with zero estimates", func(t *testing.T) {
-		g := NewGraph()
+		g := New()
 		put(t, g, "CORE-1 planned 0", "CORE-2 planned 3", "CORE-3 planned 0", "CORE-4 planned 1",
 			"CORE-2>CORE-1", "CORE-3>CORE-2", "CORE-4>CORE-1")
 		cp, err := g.CriticalPath(nil, "", 0)
@@ -789,8 +791,8 @@ func TestGraphCriticalPathPages(t *testing.T) {
 	g := d.build(t, 1, 0)
 	filters := []struct {
 		name   string
-		filter func(GraphNode) bool
-	}{{"all", nil}, {"project B", InProject("prj_B")}, {"feature", InFeature("fea_C2")}, {"nothing", InProject("prj_X")}}
+		filter func(agileplus.GraphNode) bool
+	}{{"all", nil}, {"project B", agileplus.InProject("prj_B")}, {"feature", agileplus.InFeature("fea_C2")}, {"nothing", agileplus.InProject("prj_X")}}
 	for _, f := range filters {
 		whole, err := g.CriticalPath(f.filter, "", 0)
 		if err != nil {
@@ -804,7 +806,7 @@ func TestGraphCriticalPathPages(t *testing.T) {
 				continue
 			}
 			t.Run(fmt.Sprintf("%s by %d", f.name, limit), func(t *testing.T) {
-				var got []GraphSchedule
+				var got []agileplus.GraphSchedule
 				after, pages := "", 0
 				for {
 					cp, err := g.CriticalPath(f.filter, after, limit)
@@ -837,10 +839,10 @@ func TestGraphCriticalPathPages(t *testing.T) {
 
 	// Cursors that name no considered WP start at the first key after them.
 	all, _ := g.CriticalPath(nil, "", 0)
-	inB, _ := g.CriticalPath(InProject("prj_B"), "", 0)
+	inB, _ := g.CriticalPath(agileplus.InProject("prj_B"), "", 0)
 	var doneKey string
 	for _, n := range d.nodes {
-		if n.State == WPDone && n.ProjectID == "prj_A" {
+		if n.State == agileplus.WPDone && n.ProjectID == "prj_A" {
 			doneKey = n.Key
 			break
 		}
@@ -859,8 +861,8 @@ func TestGraphCriticalPathPages(t *testing.T) {
 	}
 	cursors := []struct {
 		name, after string
-		whole       *GraphCriticalPath
-		filter      func(GraphNode) bool
+		whole       *agileplus.GraphCriticalPath
+		filter      func(agileplus.GraphNode) bool
 		limit       int
 	}{
 		{"before every project", "P-5", all, nil, 5},
@@ -870,13 +872,13 @@ func TestGraphCriticalPathPages(t *testing.T) {
 		{"a done WP", doneKey, all, nil, 5},
 		{"leading zeros", "PA-007", all, nil, 5},
 		{"past everything", "ZZ-1", all, nil, 5},
-		{"another project before", "PA-5", inB, InProject("prj_B"), 0},
-		{"another project after", "PC-1", inB, InProject("prj_B"), 3},
-		{"a WP of the page's own project", inB.WPs[3].Key, inB, InProject("prj_B"), 4},
+		{"another project before", "PA-5", inB, agileplus.InProject("prj_B"), 0},
+		{"another project after", "PC-1", inB, agileplus.InProject("prj_B"), 3},
+		{"a WP of the page's own project", inB.WPs[3].Key, inB, agileplus.InProject("prj_B"), 4},
 	}
 	for _, tt := range cursors {
 		t.Run("after "+tt.name, func(t *testing.T) {
-			want := []GraphSchedule{}
+			want := []agileplus.GraphSchedule{}
 			for _, s := range tt.whole.WPs {
 				if keyAfter(s.Key, tt.after) {
 					want = append(want, s)
@@ -901,12 +903,12 @@ func TestGraphCriticalPathPages(t *testing.T) {
 	for _, after := range []string{"nope", "PA-", "-1", "PA-x", "PA-1.5", "wp_00000000000000000000000001", "PA-99999999999999"} {
 		t.Run("bad after "+after, func(t *testing.T) {
 			_, err := g.CriticalPath(nil, after, 10)
-			wantCode(t, err, EINVALID, "after")
+			wantCode(t, err, agileplus.EINVALID, "after")
 		})
 	}
 }
 
-func scheduleKeys(ss []GraphSchedule) []string {
+func scheduleKeys(ss []agileplus.GraphSchedule) []string {
 	keys := make([]string, len(ss))
 	for i, s := range ss {
 		keys[i] = s.Key
@@ -916,8 +918,8 @@ func scheduleKeys(ss []GraphSchedule) []string {
 
 func second[T any](_ T, err error) error { return err }
 
-func hopNodes(hs []GraphHop) []GraphNode {
-	ns := make([]GraphNode, len(hs))
+func hopNodes(hs []agileplus.GraphHop) []agileplus.GraphNode {
+	ns := make([]agileplus.GraphNode, len(hs))
 	for i, h := range hs {
 		ns[i] = h.GraphNode
 	}
@@ -925,7 +927,7 @@ func hopNodes(hs []GraphHop) []GraphNode {
 }
 
 func TestGraphCycles(t *testing.T) {
-	g := NewGraph()
+	g := New()
 	put(t, g, "CORE-1 planned 1", "CORE-2 planned 1", "CORE-3 doing 1", "CORE-4 planned 1", "CORE-5 done 1",
 		"CORE-6 planned 1", "CORE-7 planned 1", "WEB-1 planned 1", "WEB-2 planned 1",
 		"CORE-2>CORE-1", "CORE-3>CORE-2", "CORE-1>CORE-3", "CORE-1>CORE-4", "CORE-4>CORE-2", // one component: 1 2 3 4
@@ -944,12 +946,12 @@ func TestGraphCycles(t *testing.T) {
 	if got := g.Cycles("prj_WEB"); !reflect.DeepEqual(got, [][]string{{"WEB-1", "WEB-2", "CORE-6", "WEB-1"}}) {
 		t.Fatalf("got %v", got)
 	}
-	_, err := g.CriticalPath(InProject("prj_CORE"), "", 0)
-	wantCode(t, err, ERULE, "")
-	if got, want := ErrorMessage(err), "dependency cycle: CORE-1 -> CORE-3 -> CORE-2 -> CORE-1"; got != want {
+	_, err := g.CriticalPath(agileplus.InProject("prj_CORE"), "", 0)
+	wantCode(t, err, agileplus.ERULE, "")
+	if got, want := agileplus.ErrorMessage(err), "dependency cycle: CORE-1 -> CORE-3 -> CORE-2 -> CORE-1"; got != want {
 		t.Fatalf("got %q, want %q", got, want)
 	}
-	if _, err := g.CriticalPath(InFeature("fea_WEB"), "", 0); err != nil {
+	if _, err := g.CriticalPath(agileplus.InFeature("fea_WEB"), "", 0); err != nil {
 		t.Fatalf("WEB alone has no cycle: %v", err)
 	}
 	l := g.Layers("prj_CORE")
@@ -1025,11 +1027,38 @@ func TestGraphCycles(t *testing.T) {
 					}
 				}
 			}
-			if _, err := g.CriticalPath(InProject(pid), "", 0); (ErrorCode(err) == ERULE) != hasOpenCycle(d, pid) {
+			if _, err := g.CriticalPath(agileplus.InProject(pid), "", 0); (agileplus.ErrorCode(err) == agileplus.ERULE) != hasOpenCycle(d, pid) {
 				t.Fatalf("%s: got %v, want a cycle error", pid, err)
 			}
 		}
 	})
+}
+
+// TestGraphClone changes a clone and its original apart and wants each to
+// see only its own changes.
+func TestGraphClone(t *testing.T) {
+	g := New()
+	put(t, g, "CORE-1 planned 1", "CORE-2 planned 1", "CORE-2>CORE-1")
+	c := g.Clone()
+	if err := c.PutNode(agileplus.GraphNode{ID: "wp_CORE-3", Key: "CORE-3", ProjectID: "prj_CORE", State: agileplus.WPPlanned}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.AddEdge("CORE-1", "CORE-2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.RemoveEdge("CORE-2", "CORE-1"); err != nil {
+		t.Fatal(err)
+	}
+	if g.Len() != 2 || g.EdgeCount() != 0 || len(g.Cycles("prj_CORE")) != 0 {
+		t.Fatalf("original: got %d WPs, %d edges, cycles %v; want 2, 0, none", g.Len(), g.EdgeCount(), g.Cycles("prj_CORE"))
+	}
+	want := [][]string{{"CORE-1", "CORE-2", "CORE-1"}}
+	if got := c.Cycles("prj_CORE"); c.Len() != 3 || c.EdgeCount() != 2 || !reflect.DeepEqual(got, want) {
+		t.Fatalf("clone: got %d WPs, %d edges, cycles %v; want 3, 2, %v", c.Len(), c.EdgeCount(), got, want)
+	}
+	if _, ok := g.Node("CORE-3"); ok {
+		t.Fatal("a WP put into the clone is in the original")
+	}
 }
 
 // hasOpenCycle reports whether the open WPs of a project hold a cycle, by
@@ -1061,20 +1090,20 @@ func hasOpenCycle(d *testDAG, pid string) bool {
 }
 
 func TestGraphExport(t *testing.T) {
-	g := NewGraph()
+	g := New()
 	put(t, g, "CORE-1 done 1", "CORE-2 planned 2", "CORE-10 doing 0.5", "WEB-3 planned 1",
 		"CORE-10>CORE-2", "CORE-10>CORE-1", "CORE-10>WEB-3", "CORE-2>CORE-1", "WEB-3>CORE-2")
 	tests := []struct {
 		format string
 		lines  []string
 	}{
-		{ExportCompact, []string{
+		{agileplus.ExportCompact, []string{
 			"# project CORE: 3 WPs. KEY [state estimate] -> waits on: open dependencies (done: finished ones)",
 			"CORE-1 [done 1h]",
 			"CORE-2 [planned 2h] -> waits on: nothing (done: CORE-1)",
 			"CORE-10 [doing 0.5h] -> waits on: CORE-2, WEB-3 (done: CORE-1)",
 		}},
-		{ExportDOT, []string{
+		{agileplus.ExportDOT, []string{
 			`digraph "prj_CORE" {`,
 			`  "CORE-1" [label="CORE-1\ndone 1h", style="filled"];`,
 			`  "WEB-3" [label="WEB-3\nplanned 1h", style="dashed"];`,
@@ -1083,7 +1112,7 @@ func TestGraphExport(t *testing.T) {
 			`  "CORE-1" -> "CORE-2";`,
 			"}",
 		}},
-		{ExportMermaid, []string{
+		{agileplus.ExportMermaid, []string{
 			"flowchart LR",
 			`  CORE_1["CORE-1 done 1h"]:::done`,
 			`  CORE_10["CORE-10 doing 0.5h"]`,
@@ -1110,25 +1139,25 @@ func TestGraphExport(t *testing.T) {
 		})
 	}
 	t.Run("compact has one line per WP", func(t *testing.T) {
-		b, _ := g.Export("prj_CORE", ExportCompact)
+		b, _ := g.Export("prj_CORE", agileplus.ExportCompact)
 		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
 		if len(lines) != 4 || !strings.HasPrefix(lines[0], "# ") || !strings.HasPrefix(lines[3], "CORE-10 ") {
 			t.Fatalf("got %q", lines)
 		}
 	})
 	t.Run("json", func(t *testing.T) {
-		b, err := g.Export("prj_CORE", ExportJSON)
+		b, err := g.Export("prj_CORE", agileplus.ExportJSON)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var x GraphExport
+		var x agileplus.GraphExport
 		if err := json.Unmarshal(b, &x); err != nil {
 			t.Fatal(err)
 		}
 		if got := nodeKeys(x.WPs); !slices.Equal(got, []string{"CORE-1", "CORE-2", "CORE-10", "WEB-3"}) {
 			t.Fatalf("got %v", got)
 		}
-		want := GraphEdge{From: "wp_CORE-10", To: "wp_WEB-3", FromKey: "CORE-10", ToKey: "WEB-3"}
+		want := agileplus.GraphEdge{From: "wp_CORE-10", To: "wp_WEB-3", FromKey: "CORE-10", ToKey: "WEB-3"}
 		if len(x.Edges) != 4 || !slices.Contains(x.Edges, want) {
 			t.Fatalf("got %+v", x.Edges)
 		}
@@ -1142,7 +1171,7 @@ func TestGraphExport(t *testing.T) {
 // model after each one.
 func TestGraphIncremental(t *testing.T) {
 	r := rand.New(rand.NewPCG(21, 21))
-	g := NewGraph()
+	g := New()
 	const n = 60
 	model := map[[2]int]int{} // edge -> multiplicity
 	state := map[int]string{}
@@ -1152,8 +1181,8 @@ func TestGraphIncremental(t *testing.T) {
 		ida, idb := fmt.Sprintf("wp_%d", a), fmt.Sprintf("wp_%d", b)
 		switch op := r.IntN(10); {
 		case op < 3:
-			st := WPStates[r.IntN(len(WPStates))]
-			err := g.PutNode(GraphNode{ID: ida, Key: fmt.Sprintf("P%c-%d", 'A'+a%2, a), ProjectID: fmt.Sprintf("prj_%d", a%2),
+			st := agileplus.WPStates[r.IntN(len(agileplus.WPStates))]
+			err := g.PutNode(agileplus.GraphNode{ID: ida, Key: fmt.Sprintf("P%c-%d", 'A'+a%2, a), ProjectID: fmt.Sprintf("prj_%d", a%2),
 				FeatureID: fmt.Sprintf("fea_%d", r.IntN(3)), State: st, Estimate: float64(r.IntN(5))})
 			if err != nil {
 				t.Fatal(err)
@@ -1162,10 +1191,10 @@ func TestGraphIncremental(t *testing.T) {
 		case op < 7:
 			err := g.AddEdge(ida, idb)
 			if _, ok := state[a]; !ok {
-				wantCode(t, err, ENOTFOUND, "from")
+				wantCode(t, err, agileplus.ENOTFOUND, "from")
 				continue
 			} else if _, ok := state[b]; !ok {
-				wantCode(t, err, ENOTFOUND, "to")
+				wantCode(t, err, agileplus.ENOTFOUND, "to")
 				continue
 			}
 			if err != nil {
@@ -1207,7 +1236,7 @@ func TestGraphIncremental(t *testing.T) {
 			var out, in []string
 			open := 0
 			for b := range state {
-				if state[b] != WPDone {
+				if state[b] != agileplus.WPDone {
 					open += model[[2]int{a, b}]
 				}
 				for range model[[2]int{a, b}] {
@@ -1242,13 +1271,13 @@ func TestGraphIncremental(t *testing.T) {
 	}
 	// Project and key changes move a WP in every list that holds it.
 	put(t, g, "ZZ-1 planned 1", "ZZ-1>wp_5", "wp_7>ZZ-1")
-	if err := g.PutNode(GraphNode{ID: "wp_ZZ-1", Key: "AA-1", ProjectID: "prj_AA", State: WPDoing, Estimate: 2}); err != nil {
+	if err := g.PutNode(agileplus.GraphNode{ID: "wp_ZZ-1", Key: "AA-1", ProjectID: "prj_AA", State: agileplus.WPDoing, Estimate: 2}); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := g.Node("ZZ-1"); ok {
 		t.Fatal("old key still resolves")
 	}
-	if nd, ok := g.Node("AA-1"); !ok || nd.ID != "wp_ZZ-1" || nd.State != WPDoing || nd.FeatureID != "" {
+	if nd, ok := g.Node("AA-1"); !ok || nd.ID != "wp_ZZ-1" || nd.State != agileplus.WPDoing || nd.FeatureID != "" {
 		t.Fatalf("got %+v %v", nd, ok)
 	}
 	if aa, zz := g.Layers("prj_AA"), g.Layers("prj_ZZ"); aa.Open != 1 || zz.Open != 0 {
@@ -1303,7 +1332,7 @@ func TestGraphConcurrentQueries(t *testing.T) {
 // queries cover the whole graph.
 var benchDAG = sync.OnceValues(func() (*testDAG, *Graph) {
 	d := newTestDAG(42, 100_000, 300_000, 1, 1000)
-	g := NewGraph()
+	g := New()
 	for _, n := range d.nodes {
 		if err := g.PutNode(n); err != nil {
 			panic(err)
@@ -1379,12 +1408,14 @@ func BenchmarkGraphImpactFirst100(b *testing.B) {
 
 func BenchmarkGraphCriticalPathProject(b *testing.B) {
 	_, g := benchDAG()
-	benchQuery(b, func(i int) { g.CriticalPath(InProject("prj_A"), "", DefaultPageLimit) })
+	benchQuery(b, func(i int) { g.CriticalPath(agileplus.InProject("prj_A"), "", agileplus.DefaultPageLimit) })
 }
 
 func BenchmarkGraphCriticalPathFeature(b *testing.B) {
 	_, g := benchDAG()
-	benchQuery(b, func(i int) { g.CriticalPath(InFeature(fmt.Sprintf("fea_A%d", i%1000)), "", DefaultPageLimit) })
+	benchQuery(b, func(i int) {
+		g.CriticalPath(agileplus.InFeature(fmt.Sprintf("fea_A%d", i%1000)), "", agileplus.DefaultPageLimit)
+	})
 }
 
 func BenchmarkGraphCycles(b *testing.B) {
@@ -1394,11 +1425,12 @@ func BenchmarkGraphCycles(b *testing.B) {
 
 func BenchmarkGraphExportCompact(b *testing.B) {
 	_, g := benchDAG()
-	benchQuery(b, func(i int) { g.Export("prj_A", ExportCompact) })
+	benchQuery(b, func(i int) { g.Export("prj_A", agileplus.ExportCompact) })
 }
 
 // BenchmarkGraphMemory measures the heap the index holds per WP and per
-// edge, strings included, for the figures in the Graph doc comment.
+// edge, strings included (bench/README.md and bench/graph.go use its
+// figures).
 func BenchmarkGraphMemory(b *testing.B) {
 	const n, m = 100_000, 300_000
 	d := newTestDAG(42, n, m, 10, 100)
@@ -1414,7 +1446,7 @@ func BenchmarkGraphMemory(b *testing.B) {
 	}
 	for b.Loop() {
 		before := heap()
-		g := NewGraph()
+		g := New()
 		for j := range n {
 			nd := d.nodes[j]
 			// Fresh strings, as the store would read them from a row.

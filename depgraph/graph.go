@@ -1,4 +1,8 @@
-package agileplus
+// Package depgraph is the dependency-graph engine: an in-memory index of
+// every WP and the depends_on edges between them that answers the graph
+// queries of agileplus.GraphIndex. The stores build one and keep it in step
+// with their commits.
+package depgraph
 
 import (
 	"bytes"
@@ -11,6 +15,13 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/agileplus/agileplus"
+)
+
+var (
+	_ agileplus.GraphIndex = (*Graph)(nil)
+	_ agileplus.GraphCopy  = (*Graph)(nil)
 )
 
 // Graph is an in-memory index of WPs and the depends_on edges between them,
@@ -28,14 +39,14 @@ import (
 // list of WPs, is kept sorted in key order (project key, then key number),
 // so results do not depend on the order the index was loaded in.
 //
-// Memory, measured by BenchmarkGraphMemory (runtime.MemStats after GC) on
-// 100,000 WPs in 10 projects of 100 features with 300,000 edges, ids of 29
-// bytes and keys of about 8: 250 bytes per WP (the 64-byte node, its
-// 8-byte open estimate, two adjacency slice headers, id and key strings
-// and the two lookup maps) and 13.2 bytes per edge (an int32 in each
-// direction, slice growth headroom, and the room lists that grew since the
-// last Compact left behind; about 8 right after one): 28.9 MB in all. Each query running at a time also keeps up to
-// about 55 bytes per WP of pooled scratch.
+// Memory per WP is the 64-byte node, its 8-byte open estimate, two
+// adjacency slice headers, the id and key strings and two lookup map
+// entries; per edge an int32 in each direction, plus the growth headroom
+// of the lists and the room that lists grown since the last Compact left
+// behind. BenchmarkGraphMemory measures it (bench/README.md has the
+// figures). Each query running at a time also keeps pooled scratch: five
+// arrays indexed by WP (three of int32, two of float64), four queues of
+// WPs and two bitsets.
 type Graph struct {
 	nodes []gnode
 	// openEst[v] is the estimate of WP v if it is not done, -1 if it is:
@@ -56,7 +67,7 @@ type Graph struct {
 	edges    int
 	pool     sync.Pool // *graphScratch
 	// gen counts the writes; feats caches the feature index of one gen
-	// (see featureIndex), built by the first feature query after a write.
+	// (see FeatureIndex), built by the first feature query after a write.
 	gen   uint64
 	feats atomic.Pointer[featureIndex]
 	// compacted is the gen of the last compact.
@@ -83,21 +94,8 @@ type gnode struct {
 
 const rankShift = 40
 
-// GraphNode is a WP as the graph knows it.
-type GraphNode struct {
-	ID        string  `json:"id"`
-	Key       string  `json:"key"`
-	ProjectID string  `json:"project_id"`
-	FeatureID string  `json:"feature_id"`
-	State     string  `json:"state"`
-	Estimate  float64 `json:"estimate"` // hours
-}
-
-// MaxGraphDepth bounds the depth of Blockers and Dependents.
-const MaxGraphDepth = 100
-
-// NewGraph returns an empty graph.
-func NewGraph() *Graph {
+// New returns an empty graph.
+func New() *Graph {
 	g := &Graph{
 		byID:     make(map[string]int32),
 		byKey:    make(map[string]int32),
@@ -105,7 +103,7 @@ func NewGraph() *Graph {
 		prefixOf: make(map[int32]string),
 		members:  make(map[int32][]int32),
 	}
-	g.done = g.intern(WPDone)
+	g.done = g.intern(agileplus.WPDone)
 	return g
 }
 
@@ -145,12 +143,12 @@ func (g *Graph) projectRank(project int32, prefix string) (uint64, error) {
 	i, found := slices.BinarySearchFunc(g.projects, prefix, func(p gproject, k string) int { return strings.Compare(p.prefix, k) })
 	if found {
 		if g.projects[i].sym != project {
-			return 0, &Error{Code: ECONFLICT, Field: "key", Message: fmt.Sprintf("keys %s-... belong to project %s", prefix, g.syms[g.projects[i].sym])}
+			return 0, &agileplus.Error{Code: agileplus.ECONFLICT, Field: "key", Message: fmt.Sprintf("keys %s-... belong to project %s", prefix, g.syms[g.projects[i].sym])}
 		}
 		return uint64(i), nil
 	}
 	if pre, ok := g.prefixOf[project]; ok {
-		return 0, FieldErrorf("key", "keys of project %s start with %s-, not %s-", g.syms[project], pre, prefix)
+		return 0, agileplus.FieldErrorf("key", "keys of project %s start with %s-, not %s-", g.syms[project], pre, prefix)
 	}
 	g.projects = slices.Insert(g.projects, i, gproject{project, prefix})
 	g.prefixOf[project] = prefix
@@ -168,22 +166,22 @@ func (g *Graph) projectRank(project int32, prefix string) (uint64, error) {
 // WPs, or an estimate that is not a number of hours >= 0; ECONFLICT when
 // another WP holds the key or another project the PROJECT part. A refused
 // call leaves the graph as it was.
-func (g *Graph) PutNode(n GraphNode) error {
+func (g *Graph) PutNode(n agileplus.GraphNode) error {
 	prefix, num, ok := parseWPKey(n.Key)
 	switch {
 	case n.ID == "":
-		return FieldErrorf("id", "id is required")
+		return agileplus.FieldErrorf("id", "id is required")
 	case !ok:
-		return FieldErrorf("key", "key %q is not a work package key such as CORE-12", n.Key)
+		return agileplus.FieldErrorf("key", "key %q is not a work package key such as CORE-12", n.Key)
 	case n.ProjectID == "":
-		return FieldErrorf("project_id", "project_id is required")
-	case !slices.Contains(WPStates, n.State):
-		return FieldErrorf("state", "unknown work package state %q; states are %v", n.State, WPStates)
+		return agileplus.FieldErrorf("project_id", "project_id is required")
+	case !slices.Contains(agileplus.WPStates, n.State):
+		return agileplus.FieldErrorf("state", "unknown work package state %q; states are %v", n.State, agileplus.WPStates)
 	case math.IsNaN(n.Estimate) || n.Estimate < 0 || math.IsInf(n.Estimate, 0):
-		return FieldErrorf("estimate", "estimate must be a number of hours >= 0")
+		return agileplus.FieldErrorf("estimate", "estimate must be a number of hours >= 0")
 	}
 	if i, ok := g.byKey[n.Key]; ok && g.nodes[i].id != n.ID {
-		return &Error{Code: ECONFLICT, Field: "key", Message: fmt.Sprintf("key %s belongs to %s", n.Key, g.nodes[i].id)}
+		return &agileplus.Error{Code: agileplus.ECONFLICT, Field: "key", Message: fmt.Sprintf("key %s belongs to %s", n.Key, g.nodes[i].id)}
 	}
 	g.gen++
 	project := g.intern(n.ProjectID)
@@ -291,11 +289,11 @@ func (g *Graph) lookup(ref string) (int32, bool) {
 // resolve finds a WP by id or key; field names the input in errors.
 func (g *Graph) resolve(field, ref string) (int32, error) {
 	if ref == "" {
-		return 0, FieldErrorf(field, "%s is required", field)
+		return 0, agileplus.FieldErrorf(field, "%s is required", field)
 	}
 	v, ok := g.lookup(ref)
 	if !ok {
-		return 0, &Error{Code: ENOTFOUND, Field: field, Message: fmt.Sprintf("%s: no work package %q", field, ref)}
+		return 0, &agileplus.Error{Code: agileplus.ENOTFOUND, Field: field, Message: fmt.Sprintf("%s: no work package %q", field, ref)}
 	}
 	return v, nil
 }
@@ -338,7 +336,7 @@ func (g *Graph) RemoveEdge(from, to string) error {
 	}
 	out, ok := g.removeSorted(g.out[f], t)
 	if !ok {
-		return Errorf(ENOTFOUND, "no depends_on edge from %s to %s", g.nodes[f].key, g.nodes[t].key)
+		return agileplus.Errorf(agileplus.ENOTFOUND, "no depends_on edge from %s to %s", g.nodes[f].key, g.nodes[t].key)
 	}
 	g.gen++
 	g.out[f] = out
@@ -384,22 +382,22 @@ func (g *Graph) maybeCompact() {
 }
 
 // Node returns the WP with the id or key ref.
-func (g *Graph) Node(ref string) (GraphNode, bool) {
+func (g *Graph) Node(ref string) (agileplus.GraphNode, bool) {
 	v, ok := g.lookup(ref)
 	if !ok {
-		return GraphNode{}, false
+		return agileplus.GraphNode{}, false
 	}
 	return g.node(v), true
 }
 
-func (g *Graph) node(v int32) GraphNode {
+func (g *Graph) node(v int32) agileplus.GraphNode {
 	n := &g.nodes[v]
-	return GraphNode{ID: n.id, Key: n.key, ProjectID: g.syms[n.project], FeatureID: g.syms[n.feature],
+	return agileplus.GraphNode{ID: n.id, Key: n.key, ProjectID: g.syms[n.project], FeatureID: g.syms[n.feature],
 		State: g.syms[n.state], Estimate: n.est}
 }
 
-func (g *Graph) nodeList(vs []int32) []GraphNode {
-	ns := make([]GraphNode, len(vs))
+func (g *Graph) nodeList(vs []int32) []agileplus.GraphNode {
+	ns := make([]agileplus.GraphNode, len(vs))
 	for i, v := range vs {
 		ns[i] = g.node(v)
 	}
@@ -447,8 +445,8 @@ func (b bitset) unset(v int32)    { b[v>>6] &^= 1 << (v & 63) }
 // afterNum. It includes every state but done; claims are not in the graph,
 // so callers filter claimed WPs out if they need to. It reads a counter
 // kept by the writes: O(WPs scanned), not O(edges).
-func (g *Graph) Ready(projectID string, afterNum int64, limit int) []GraphNode {
-	ready := []GraphNode{}
+func (g *Graph) Ready(projectID string, afterNum int64, limit int) []agileplus.GraphNode {
+	ready := []agileplus.GraphNode{}
 	p, ok := g.symIdx[projectID]
 	if !ok {
 		return ready
@@ -471,27 +469,11 @@ func (g *Graph) Ready(projectID string, afterNum int64, limit int) []GraphNode {
 	return ready
 }
 
-// GraphLayers is the project's open work in the order it can be done.
-type GraphLayers struct {
-	ProjectID string `json:"project_id"`
-	// Open counts the project's WPs that are not done.
-	Open int `json:"open"`
-	// Layers[0] is the ready frontier: WPs that are not done and whose
-	// depends_on targets are all done. Layers[i] holds the WPs whose
-	// longest chain of open dependencies is i long: they can start once
-	// layers 0 to i-1 are done. Open dependencies in other projects count,
-	// so a layer of this project can be empty. Each layer is in key order.
-	Layers [][]GraphNode `json:"layers"`
-	// Cyclic holds the open WPs that are on a cycle or wait on one, and so
-	// have no layer (a cycle exists only if data was imported unchecked).
-	Cyclic []GraphNode `json:"cyclic,omitempty"`
-}
-
 // Layers returns the project's open WPs (every state but done) by layer.
 // Claims are not in the graph: callers filter claimed WPs out of layer 0 if
 // they need to.
-func (g *Graph) Layers(projectID string) *GraphLayers {
-	res := &GraphLayers{ProjectID: projectID, Layers: [][]GraphNode{}}
+func (g *Graph) Layers(projectID string) *agileplus.GraphLayers {
+	res := &agileplus.GraphLayers{ProjectID: projectID, Layers: [][]agileplus.GraphNode{}}
 	p, ok := g.symIdx[projectID]
 	if !ok {
 		return res
@@ -553,8 +535,8 @@ func (g *Graph) Layers(projectID string) *GraphLayers {
 			sizes[depth[v]]++
 		}
 	}
-	res.Layers = make([][]GraphNode, len(sizes))
-	all := make([]GraphNode, 0, res.Open)
+	res.Layers = make([][]agileplus.GraphNode, len(sizes))
+	all := make([]agileplus.GraphNode, 0, res.Open)
 	for i, n := range sizes {
 		res.Layers[i], all = all[:0:n], all[n:cap(all)]
 	}
@@ -571,61 +553,41 @@ func (g *Graph) Layers(projectID string) *GraphLayers {
 	return res
 }
 
-// GraphHop is a WP found by a search, with its distance in edges.
-type GraphHop struct {
-	GraphNode
-	Depth int `json:"depth"`
-}
-
-// GraphReach is the answer of Blockers and Dependents.
-type GraphReach struct {
-	WP GraphNode `json:"wp"`
-	// Direction is "blockers" (what WP depends on) or "dependents" (what
-	// depends on WP).
-	Direction string `json:"direction"`
-	// Depth is the depth searched: 1 for direct ones.
-	Depth int `json:"depth"`
-	// WPs are by depth, then key order, each at its shortest distance.
-	WPs []GraphHop `json:"wps"`
-	// Truncated says that more WPs lie beyond Depth.
-	Truncated bool `json:"truncated"`
-}
-
 // Blockers returns the WPs that ref (an id or key) depends on, in every
 // state, done ones included so callers see what is still open. Direct
 // (transitive false) ones are the depends_on targets at depth 1 and
 // maxDepth is ignored; transitive ones follow depends_on edges through WPs
-// in any state, to maxDepth (1 to MaxGraphDepth) edges. Errors: ENOTFOUND
-// (field "wp"), EINVALID (field "depth").
-func (g *Graph) Blockers(ref string, transitive bool, maxDepth int) (*GraphReach, error) {
+// in any state, to maxDepth (1 to agileplus.MaxGraphDepth) edges. Errors:
+// ENOTFOUND (field "wp"), EINVALID (field "depth").
+func (g *Graph) Blockers(ref string, transitive bool, maxDepth int) (*agileplus.GraphReach, error) {
 	return g.search(ref, "blockers", g.out, transitive, maxDepth)
 }
 
 // Dependents returns the WPs that depend on ref (an id or key), the other
 // way round from Blockers and with the same rules.
-func (g *Graph) Dependents(ref string, transitive bool, maxDepth int) (*GraphReach, error) {
+func (g *Graph) Dependents(ref string, transitive bool, maxDepth int) (*agileplus.GraphReach, error) {
 	return g.search(ref, "dependents", g.in, transitive, maxDepth)
 }
 
-func (g *Graph) search(ref, direction string, adj [][]int32, transitive bool, maxDepth int) (*GraphReach, error) {
+func (g *Graph) search(ref, direction string, adj [][]int32, transitive bool, maxDepth int) (*agileplus.GraphReach, error) {
 	if !transitive {
 		maxDepth = 1
-	} else if maxDepth < 1 || maxDepth > MaxGraphDepth {
-		return nil, FieldErrorf("depth", "depth must be between 1 and %d", MaxGraphDepth)
+	} else if maxDepth < 1 || maxDepth > agileplus.MaxGraphDepth {
+		return nil, agileplus.FieldErrorf("depth", "depth must be between 1 and %d", agileplus.MaxGraphDepth)
 	}
 	v, err := g.resolve("wp", ref)
 	if err != nil {
 		return nil, err
 	}
 	hops, truncated := g.reach(v, adj, maxDepth, 0, nil)
-	return &GraphReach{WP: g.node(v), Direction: direction, Depth: maxDepth, WPs: hops, Truncated: truncated}, nil
+	return &agileplus.GraphReach{WP: g.node(v), Direction: direction, Depth: maxDepth, WPs: hops, Truncated: truncated}, nil
 }
 
 // reach is a breadth-first search from src along adj to maxDepth edges (no
 // limit if 0), src excluded, listing the first limit WPs (all if limit <=
 // 0) by depth, then key order. If imp is not nil, it gets the count of WPs
 // reached and the open ones' number and estimate.
-func (g *Graph) reach(src int32, adj [][]int32, maxDepth, limit int, imp *GraphImpact) (hops []GraphHop, truncated bool) {
+func (g *Graph) reach(src int32, adj [][]int32, maxDepth, limit int, imp *agileplus.GraphImpact) (hops []agileplus.GraphHop, truncated bool) {
 	s := g.scratch()
 	defer g.pool.Put(s)
 	mark, depth := s.mark, s.i1
@@ -646,8 +608,7 @@ func (g *Graph) reach(src int32, adj [][]int32, maxDepth, limit int, imp *GraphI
 		ends = append(ends, hi)
 		if hi-lo >= sortLevelMin {
 			// Expanding a big level in index order reads the adjacency
-			// lists in memory order instead of at random: on a
-			// 100,000-WP graph the walk takes about half the time.
+			// lists in memory order instead of at random.
 			sortByIndex(q[lo:hi], s.mark2)
 		}
 	}
@@ -697,14 +658,14 @@ func (g *Graph) reach(src int32, adj [][]int32, maxDepth, limit int, imp *GraphI
 	if limit > 0 && limit < n {
 		n = limit
 	}
-	hops = make([]GraphHop, n)
+	hops = make([]agileplus.GraphHop, n)
 	if n <= len(g.nodes)/16 {
 		// Few: sort the levels that are listed.
 		for d := 1; d < len(ends) && ends[d-1]-1 < n; d++ {
 			level := q[ends[d-1]:ends[d]]
 			slices.SortFunc(level, g.order)
 			for i, v := range level[:min(len(level), n-(ends[d-1]-1))] {
-				hops[ends[d-1]-1+i] = GraphHop{GraphNode: g.node(v), Depth: d}
+				hops[ends[d-1]-1+i] = agileplus.GraphHop{GraphNode: g.node(v), Depth: d}
 			}
 		}
 		return hops, truncated
@@ -726,7 +687,7 @@ func (g *Graph) reach(src int32, adj [][]int32, maxDepth, limit int, imp *GraphI
 				continue
 			}
 			if d := depth[v]; next[d] < n {
-				hops[next[d]] = GraphHop{GraphNode: g.node(v), Depth: int(d)}
+				hops[next[d]] = agileplus.GraphHop{GraphNode: g.node(v), Depth: int(d)}
 				next[d]++
 			}
 		}
@@ -765,7 +726,7 @@ func sortByIndex(vs []int32, tmp bitset) {
 // Errors: ENOTFOUND with field "from" or "to" for an unknown WP, ENOTFOUND
 // "no blocking path from A to B" when to does not block from, EINVALID
 // (field "to") when both are the same WP.
-func (g *Graph) Path(from, to string) ([]GraphNode, error) {
+func (g *Graph) Path(from, to string) ([]agileplus.GraphNode, error) {
 	a, err := g.resolve("from", from)
 	if err != nil {
 		return nil, err
@@ -775,7 +736,7 @@ func (g *Graph) Path(from, to string) ([]GraphNode, error) {
 		return nil, err
 	}
 	if a == b {
-		return nil, FieldErrorf("to", "from and to are the same work package %s", g.nodes[a].key)
+		return nil, agileplus.FieldErrorf("to", "from and to are the same work package %s", g.nodes[a].key)
 	}
 	s := g.scratch()
 	defer g.pool.Put(s)
@@ -828,7 +789,7 @@ func (g *Graph) Path(from, to string) ([]GraphNode, error) {
 	}
 	s.q, s.q2, s.q3 = qF, qB, meet
 	if len(meet) == 0 {
-		return nil, Errorf(ENOTFOUND, "no blocking path from %s to %s", g.nodes[a].key, g.nodes[b].key)
+		return nil, agileplus.Errorf(agileplus.ENOTFOUND, "no blocking path from %s to %s", g.nodes[a].key, g.nodes[b].key)
 	}
 	// good marks the WPs before position m that lead to meet through WPs
 	// one step further from a each: those on a shortest chain.
@@ -874,74 +835,21 @@ func (g *Graph) Path(from, to string) ([]GraphNode, error) {
 	return g.nodeList(path), nil
 }
 
-// GraphImpact is what slips if a WP slips.
-type GraphImpact struct {
-	WP GraphNode `json:"wp"`
-	// Count is the number of WPs that wait on WP, directly or not; Open is
-	// how many of them are not done and Estimate their hours.
-	Count    int     `json:"count"`
-	Open     int     `json:"open"`
-	Estimate float64 `json:"estimate"`
-	// WPs are the first of them by depth, then key order; Truncated says
-	// that there are more than listed.
-	WPs       []GraphHop `json:"wps"`
-	Truncated bool       `json:"truncated"`
-}
-
 // Impact returns the WPs that transitively depend on ref (an id or key),
 // ref excluded, in any state: their number and the total estimate of those
 // not done (added up in key order, so the float sum is the same whatever
 // computes it in that order), and the first limit of them (all if limit <=
 // 0). Errors:
 // ENOTFOUND (field "wp").
-func (g *Graph) Impact(ref string, limit int) (*GraphImpact, error) {
+func (g *Graph) Impact(ref string, limit int) (*agileplus.GraphImpact, error) {
 	v, err := g.resolve("wp", ref)
 	if err != nil {
 		return nil, err
 	}
-	res := &GraphImpact{WP: g.node(v)}
+	res := &agileplus.GraphImpact{WP: g.node(v)}
 	res.WPs, _ = g.reach(v, g.in, 0, limit, res)
 	res.Truncated = res.Count > len(res.WPs)
 	return res, nil
-}
-
-// GraphSchedule is a WP's place in the critical path computation, in hours
-// from now.
-type GraphSchedule struct {
-	GraphNode
-	EarliestStart  float64 `json:"earliest_start"`
-	EarliestFinish float64 `json:"earliest_finish"`
-	LatestStart    float64 `json:"latest_start"`
-	LatestFinish   float64 `json:"latest_finish"`
-	Slack          float64 `json:"slack"`
-}
-
-// GraphCriticalPath is the answer of CriticalPath: the whole path and one
-// page of the schedule.
-type GraphCriticalPath struct {
-	// Length is the hours the considered work takes at best.
-	Length float64 `json:"length"`
-	// Path is a chain of zero-slack WPs in execution order: Path[0] waits
-	// on nothing considered, each next one depends on the one before, and
-	// their estimates add up to Length. It is whole on every page.
-	Path []GraphNode `json:"path"`
-	// Total counts the considered WPs: the schedule on all pages.
-	Total int `json:"total"`
-	// WPs are one page of the schedule of the considered WPs, in key order.
-	WPs []GraphSchedule `json:"wps"`
-	// Next is the key of the last WP of this page when more follow (the
-	// after of the next page), empty on the last page.
-	Next string `json:"next,omitempty"`
-}
-
-// InProject selects the WPs of a project for CriticalPath.
-func InProject(projectID string) func(GraphNode) bool {
-	return func(n GraphNode) bool { return n.ProjectID == projectID }
-}
-
-// InFeature selects the WPs of a feature for CriticalPath.
-func InFeature(featureID string) func(GraphNode) bool {
-	return func(n GraphNode) bool { return n.FeatureID == featureID }
 }
 
 // CriticalPath schedules the WPs that are not done and pass filter (every
@@ -961,10 +869,10 @@ func InFeature(featureID string) func(GraphNode) bool {
 // it need not be a WP of the graph). Length, Path and Total cover every
 // considered WP whatever the page. An after that is not a WP key is
 // EINVALID (field "after").
-func (g *Graph) CriticalPath(filter func(GraphNode) bool, after string, limit int) (*GraphCriticalPath, error) {
+func (g *Graph) CriticalPath(filter func(agileplus.GraphNode) bool, after string, limit int) (*agileplus.GraphCriticalPath, error) {
 	afterPrefix, afterNum, ok := parseWPKey(after)
 	if after != "" && !ok {
-		return nil, FieldErrorf("after", "after must be the last WP key of the previous page, such as CORE-12")
+		return nil, agileplus.FieldErrorf("after", "after must be the last WP key of the previous page, such as CORE-12")
 	}
 	s := g.scratch()
 	defer g.pool.Put(s)
@@ -1054,10 +962,10 @@ func (g *Graph) CriticalPath(filter func(GraphNode) bool, after string, limit in
 	if limit > 0 && limit < end-start {
 		end = start + limit
 	}
-	res := &GraphCriticalPath{Length: length, Path: []GraphNode{}, Total: len(set), WPs: make([]GraphSchedule, 0, end-start)}
+	res := &agileplus.GraphCriticalPath{Length: length, Path: []agileplus.GraphNode{}, Total: len(set), WPs: make([]agileplus.GraphSchedule, 0, end-start)}
 	for _, v := range set[start:end] {
 		est := g.nodes[v].est
-		res.WPs = append(res.WPs, GraphSchedule{GraphNode: g.node(v), EarliestStart: es[v], EarliestFinish: es[v] + est,
+		res.WPs = append(res.WPs, agileplus.GraphSchedule{GraphNode: g.node(v), EarliestStart: es[v], EarliestFinish: es[v] + est,
 			LatestStart: lf[v] - est, LatestFinish: lf[v], Slack: slack(v)})
 	}
 	if end < len(set) {
@@ -1120,7 +1028,7 @@ func (b bitset) hasAny(vs []int32) bool {
 // the first in key order at each step, until one repeats, and returns the
 // cycle as an ERULE error. Every WP passing in must have an edge to another
 // one. It uses s.mark2 and s.i3.
-func (g *Graph) cycleFrom(s *graphScratch, v int32, in func(int32) bool) *Error {
+func (g *Graph) cycleFrom(s *graphScratch, v int32, in func(int32) bool) *agileplus.Error {
 	pos := s.i3
 	var walk []int32
 	for !s.mark2.has(v) {
@@ -1139,7 +1047,7 @@ func (g *Graph) cycleFrom(s *graphScratch, v int32, in func(int32) bool) *Error 
 		keys = append(keys, g.nodes[w].key)
 	}
 	keys = append(keys, g.nodes[v].key)
-	return Errorf(ERULE, "dependency cycle: %s", strings.Join(keys, " -> "))
+	return agileplus.Errorf(agileplus.ERULE, "dependency cycle: %s", strings.Join(keys, " -> "))
 }
 
 // Cycles returns the depends_on cycles that pass through the project's
@@ -1257,34 +1165,9 @@ search:
 	return append(keys, g.nodes[f].key)
 }
 
-// GraphEdge is a depends_on edge: From waits on To.
-type GraphEdge struct {
-	From    string `json:"from"` // id
-	To      string `json:"to"`   // id
-	FromKey string `json:"from_key"`
-	ToKey   string `json:"to_key"`
-}
-
-// GraphExport is a project's graph as Export writes it in JSON: the
-// project's WPs in key order, then the WPs of other projects they depend
-// on, and the depends_on edges out of the project's WPs.
-type GraphExport struct {
-	ProjectID string      `json:"project_id"`
-	WPs       []GraphNode `json:"wps"`
-	Edges     []GraphEdge `json:"edges"`
-}
-
-// Graph export formats.
-const (
-	ExportJSON    = "json"
-	ExportDOT     = "dot"
-	ExportMermaid = "mermaid"
-	ExportCompact = "compact"
-)
-
-// Export writes the project's graph (see GraphExport) as "json", "dot"
-// (Graphviz), "mermaid" (a flowchart) or "compact": one line per WP of the
-// project, sized for an LLM, such as
+// Export writes the project's graph (see agileplus.GraphExport) as "json",
+// "dot" (Graphviz), "mermaid" (a flowchart) or "compact": one line per WP
+// of the project, sized for an LLM, such as
 //
 //	CORE-7 [planned 2h] -> waits on: CORE-3, WEB-2 (done: CORE-1)
 //
@@ -1294,9 +1177,9 @@ const (
 // (field "format").
 func (g *Graph) Export(projectID, format string) ([]byte, error) {
 	switch format {
-	case ExportJSON, ExportDOT, ExportMermaid, ExportCompact:
+	case agileplus.ExportJSON, agileplus.ExportDOT, agileplus.ExportMermaid, agileplus.ExportCompact:
 	default:
-		return nil, FieldErrorf("format", "unknown format %q; formats are json, dot, mermaid, compact", format)
+		return nil, agileplus.FieldErrorf("format", "unknown format %q; formats are json, dot, mermaid, compact", format)
 	}
 	var members []int32
 	name := projectID // the project's key when the graph knows it
@@ -1332,11 +1215,11 @@ func (g *Graph) Export(projectID, format string) ([]byte, error) {
 	}
 	var b bytes.Buffer
 	switch format {
-	case ExportJSON:
-		x := GraphExport{ProjectID: projectID, WPs: g.nodeList(slices.Concat(members, others)), Edges: []GraphEdge{}}
+	case agileplus.ExportJSON:
+		x := agileplus.GraphExport{ProjectID: projectID, WPs: g.nodeList(slices.Concat(members, others)), Edges: []agileplus.GraphEdge{}}
 		for _, v := range members {
 			targets(v, func(t int32) {
-				x.Edges = append(x.Edges, GraphEdge{From: g.nodes[v].id, To: g.nodes[t].id, FromKey: g.nodes[v].key, ToKey: g.nodes[t].key})
+				x.Edges = append(x.Edges, agileplus.GraphEdge{From: g.nodes[v].id, To: g.nodes[t].id, FromKey: g.nodes[v].key, ToKey: g.nodes[t].key})
 			})
 		}
 		enc := json.NewEncoder(&b)
@@ -1344,7 +1227,7 @@ func (g *Graph) Export(projectID, format string) ([]byte, error) {
 		if err := enc.Encode(x); err != nil {
 			return nil, fmt.Errorf("graph: export json: %w", err)
 		}
-	case ExportDOT:
+	case agileplus.ExportDOT:
 		fmt.Fprintf(&b, "// Project %s. Arrows run from a prerequisite to the WP that waits on it.\n", name)
 		fmt.Fprintf(&b, "digraph %q {\n  rankdir=LR;\n  node [shape=box];\n", projectID)
 		for _, v := range members {
@@ -1359,14 +1242,14 @@ func (g *Graph) Export(projectID, format string) ([]byte, error) {
 			targets(v, func(t int32) { fmt.Fprintf(&b, "  %q -> %q;\n", g.nodes[t].key, g.nodes[v].key) })
 		}
 		b.WriteString("}\n")
-	case ExportMermaid:
+	case agileplus.ExportMermaid:
 		b.WriteString("flowchart LR\n")
 		fmt.Fprintf(&b, "  %%%% Project %s. Arrows run from a prerequisite to the WP that waits on it.\n", name)
 		b.WriteString("  classDef done fill:#d8f0d8,color:#555\n  classDef other stroke-dasharray:4 3\n")
 		for i, v := range slices.Concat(members, others) {
 			n := &g.nodes[v]
 			class := ""
-			if g.syms[n.state] == WPDone {
+			if g.syms[n.state] == agileplus.WPDone {
 				class = ":::done"
 			} else if i >= len(members) {
 				class = ":::other"
@@ -1378,7 +1261,7 @@ func (g *Graph) Export(projectID, format string) ([]byte, error) {
 				fmt.Fprintf(&b, "  %s --> %s\n", mermaidID(g.nodes[t].key), mermaidID(g.nodes[v].key))
 			})
 		}
-	case ExportCompact:
+	case agileplus.ExportCompact:
 		fmt.Fprintf(&b, "# project %s: %d WPs. KEY [state estimate] -> waits on: open dependencies (done: finished ones)\n", name, len(members))
 		var done []int32
 		for _, v := range members {
@@ -1431,7 +1314,7 @@ func dotStyle(state string, other bool) string {
 	if other {
 		st = append(st, "dashed")
 	}
-	if state == WPDone {
+	if state == agileplus.WPDone {
 		st = append(st, "filled")
 	}
 	if len(st) == 0 {
@@ -1445,8 +1328,11 @@ func dotStyle(state string, other bool) string {
 func mermaidID(key string) string { return strings.ReplaceAll(key, "-", "_") }
 
 // Clone returns a deep copy of the graph, for what-if checks such as an
-// import's cycle check; the caller holds the read lock while cloning.
-func (g *Graph) Clone() *Graph {
+// import's cycle check; the caller holds the read lock while cloning. The
+// copy is the caller's: it may change it and keep it.
+func (g *Graph) Clone() agileplus.GraphCopy { return g.clone() }
+
+func (g *Graph) clone() *Graph {
 	c := &Graph{
 		nodes:    slices.Clone(g.nodes),
 		openEst:  slices.Clone(g.openEst),
@@ -1482,162 +1368,4 @@ func (g *Graph) Clone() *Graph {
 		c.members[k] = slices.Clone(v)
 	}
 	return c
-}
-
-// GraphFeature is a feature rolled up from its WPs.
-type GraphFeature struct {
-	FeatureID string `json:"feature_id"`
-	Slug      string `json:"slug,omitempty"` // filled in by the service
-	ProjectID string `json:"project_id"`
-	WPs       int    `json:"wps"`
-	Open      int    `json:"open"`
-	// OpenEstimate is the hours of its WPs not done.
-	OpenEstimate float64 `json:"open_estimate"`
-	// DependsOn lists the features this one waits on through its WPs'
-	// depends_on edges (and, added by the service, feature-level edges).
-	DependsOn []GraphFeatureEdge `json:"depends_on"`
-}
-
-// GraphFeatureEdge is a rolled-up edge: WPEdges depends_on edges from the
-// feature's WPs to the other feature's WPs, Open of them to WPs not done.
-type GraphFeatureEdge struct {
-	FeatureID string `json:"feature_id"`
-	Slug      string `json:"slug,omitempty"`
-	WPEdges   int    `json:"wp_edges"`
-	Open      int    `json:"open"`
-	Explicit  bool   `json:"explicit,omitempty"` // a feature-level depends_on
-}
-
-// GraphFeatures is a project's features rolled up from their WPs.
-type GraphFeatures struct {
-	ProjectID string         `json:"project_id"`
-	Features  []GraphFeature `json:"features"`
-	// Layers orders the project's features with open work: layer 0 waits
-	// on no open work of another feature of the project, layer 1 only on
-	// layer 0, and so on (slugs). Cyclic lists features that wait on each
-	// other, directly or not.
-	Layers [][]string `json:"layers"`
-	Cyclic []string   `json:"cyclic,omitempty"`
-}
-
-// FeatureLayers fills Layers and Cyclic: feature F waits on feature G of the
-// same project when an edge from F to G is open (a WP edge to a WP not done,
-// or a feature-level edge) and G has open WPs.
-func (fg *GraphFeatures) FeatureLayers() {
-	open := map[string]bool{}
-	slug := map[string]string{}
-	for _, f := range fg.Features {
-		slug[f.FeatureID] = f.Slug
-		if f.Open > 0 {
-			open[f.FeatureID] = true
-		}
-	}
-	waits := map[string]map[string]bool{}
-	pending := map[string]int{}
-	for _, f := range fg.Features {
-		if !open[f.FeatureID] {
-			continue
-		}
-		pending[f.FeatureID] += 0
-		for _, d := range f.DependsOn {
-			if !open[d.FeatureID] || d.FeatureID == f.FeatureID || (!d.Explicit && d.Open == 0) {
-				continue
-			}
-			if waits[d.FeatureID] == nil {
-				waits[d.FeatureID] = map[string]bool{}
-			}
-			if !waits[d.FeatureID][f.FeatureID] {
-				waits[d.FeatureID][f.FeatureID] = true
-				pending[f.FeatureID]++
-			}
-		}
-	}
-	fg.Layers = [][]string{}
-	var layer []string
-	for id, n := range pending {
-		if n == 0 {
-			layer = append(layer, id)
-		}
-	}
-	done := 0
-	for len(layer) > 0 {
-		slices.SortFunc(layer, func(a, b string) int { return strings.Compare(slug[a], slug[b]) })
-		names := make([]string, len(layer))
-		var next []string
-		for i, id := range layer {
-			names[i] = slug[id]
-			for w := range waits[id] {
-				if pending[w]--; pending[w] == 0 {
-					next = append(next, w)
-				}
-			}
-		}
-		fg.Layers = append(fg.Layers, names)
-		done += len(layer)
-		layer = next
-	}
-	if done < len(pending) {
-		for id, n := range pending {
-			if n > 0 {
-				fg.Cyclic = append(fg.Cyclic, slug[id])
-			}
-		}
-		slices.Sort(fg.Cyclic)
-	}
-}
-
-// FeatureRollup rolls the project's WPs up to their features: counts, open
-// hours, and the features each waits on through WP edges (in any project).
-// Features without WPs do not appear; the service adds them.
-func (g *Graph) FeatureRollup(projectID string) *GraphFeatures {
-	res := &GraphFeatures{ProjectID: projectID, Features: []GraphFeature{}}
-	p, ok := g.symIdx[projectID]
-	if !ok {
-		return res
-	}
-	index := map[int32]int{} // feature sym -> position in res.Features
-	edges := map[[2]int32]*GraphFeatureEdge{}
-	var order [][2]int32
-	for _, v := range g.members[p] {
-		n := &g.nodes[v]
-		i, ok := index[n.feature]
-		if !ok {
-			i = len(res.Features)
-			index[n.feature] = i
-			res.Features = append(res.Features, GraphFeature{FeatureID: g.syms[n.feature], ProjectID: projectID})
-		}
-		f := &res.Features[i]
-		f.WPs++
-		if n.state != g.done {
-			f.Open++
-			f.OpenEstimate += n.est
-		}
-		for _, t := range g.out[v] {
-			tf := g.nodes[t].feature
-			if tf == n.feature {
-				continue
-			}
-			k := [2]int32{n.feature, tf}
-			e := edges[k]
-			if e == nil {
-				e = &GraphFeatureEdge{FeatureID: g.syms[tf]}
-				edges[k] = e
-				order = append(order, k)
-			}
-			e.WPEdges++
-			if g.nodes[t].state != g.done {
-				e.Open++
-			}
-		}
-	}
-	for _, k := range order {
-		f := &res.Features[index[k[0]]]
-		f.DependsOn = append(f.DependsOn, *edges[k])
-	}
-	for i := range res.Features {
-		if res.Features[i].DependsOn == nil {
-			res.Features[i].DependsOn = []GraphFeatureEdge{}
-		}
-	}
-	return res
 }
