@@ -17,9 +17,9 @@ import (
 // otherwise it loads every WP and every depends_on edge between WPs again.
 //
 // Cost: one small query per ReadGraph while nothing is written; after a
-// write, the next ReadGraph reads the whole graph, O(WPs + edges) (about a
-// second per 100,000 WPs). Built graphs are never changed, so any number of
-// readers share one without locking.
+// write, the next ReadGraph reads the whole graph, O(WPs + edges). Built
+// graphs are never changed, so any number of readers share one without
+// locking.
 
 type graphCache struct {
 	mu      sync.Mutex // guards g and version; held while loading, so one load at a time
