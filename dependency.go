@@ -66,6 +66,21 @@ type Edge struct {
 	OtherState string `json:"other_state"`
 }
 
+// EdgeDirection is the Direction of an Edge over a stored dependency of
+// the kind, seen from its From end (atFrom) or its To end: From waits on
+// To, so from From a depends_on edge reads depends_on and from To it reads
+// blocks; relates_to reads the same from both ends.
+func EdgeDirection(kind string, atFrom bool) string {
+	switch {
+	case kind == RelatesTo:
+		return RelatesTo
+	case atFrom:
+		return kind
+	default:
+		return Blocks
+	}
+}
+
 // CycleError formats the cycle a new depends_on edge would close: from,
 // then the existing chain back to from.
 func CycleError(keys []string) *Error {

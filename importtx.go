@@ -7,6 +7,8 @@ import (
 	"time"
 )
 
+const bulkChunk = 5000 // events (and the records they announce) per BulkTx call
+
 // importTx is the transaction writeImport writes through when the store's
 // Tx implements BulkTx. It keeps what writeImport inserts and appends and
 // stores it with the BulkTx methods bulkChunk events (and the records they

@@ -152,7 +152,7 @@ type GraphTraverser interface {
 }
 
 // BulkTx is an optional port: a write transaction that stores many new
-// records with one statement each (Migrate uses it when the target's Tx
+// records with one statement each (storemigrate uses it when the target's Tx
 // implements it, and the per-record methods otherwise). Each method stores
 // exactly what calling the per-record method on every item in order
 // would, in the same transaction, and fails where that would fail (it
@@ -189,8 +189,8 @@ type BulkGraphTx interface {
 }
 
 // FenceReader is an optional port of a store's transactions, read ones
-// included: the fencing counters of many WPs in one query. Migrate and
-// Verify use it when the source's ReadTx implements it, and FenceToken in
+// included: the fencing counters of many WPs in one query. storemigrate
+// uses it when the source's ReadTx implements it, and FenceToken in
 // a write transaction per WP otherwise.
 type FenceReader interface {
 	// FenceTokens returns, for each id in order, what FenceToken returns;

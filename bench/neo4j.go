@@ -11,6 +11,7 @@ import (
 	"github.com/agileplus/agileplus/httpapi"
 	"github.com/agileplus/agileplus/internal/neo4jtest"
 	"github.com/agileplus/agileplus/neo4jstore"
+	"github.com/agileplus/agileplus/storemigrate"
 )
 
 // Neo4j targets.
@@ -24,7 +25,7 @@ const (
 
 // neo4j compares the two systems of record on the graph benchmark's
 // project: generated into SQLite through the Service, copied into a real
-// Neo4j (neo4jtest.Launch) with agileplus.Migrate, then every graph query
+// Neo4j (neo4jtest.Launch) with storemigrate.Run, then every graph query
 // through both Services on the same inputs. Then write commands through
 // HTTP on Neo4j with one and with two serve processes sharing it and one
 // NATS server.
@@ -56,7 +57,7 @@ func (b *bench) neo4j(ctx context.Context) error {
 
 	t0 = time.Now()
 	last := time.Now()
-	mrep, err := agileplus.Migrate(ctx, lite, neo, func(stage string, done, total int) {
+	mrep, err := storemigrate.Run(ctx, lite, neo, func(stage string, done, total int) {
 		if time.Since(last) > 15*time.Second {
 			b.logf("neo4j: migrate: %s %d/%d", stage, done, total)
 			last = time.Now()
@@ -103,7 +104,7 @@ func (b *bench) neo4j(ctx context.Context) error {
 			b.rep.below("Neo4j blockers 5 hops deep, p99", ms(r.neo.pct(99)), targetNeo4jHops5, fmtMS)
 		}
 	}
-	sec.note("migrate SQLite -> Neo4j (agileplus.Migrate, verified both sides): %s (%s WPs, %s dependencies, %s events, %s audit entries)",
+	sec.note("migrate SQLite -> Neo4j (storemigrate.Run, verified both sides): %s (%s WPs, %s dependencies, %s events, %s audit entries)",
 		migrated.Round(time.Second), fmtInt(mrep.WPs), fmtInt(mrep.Dependencies), fmtInt(mrep.Events), fmtInt(mrep.AuditEntries))
 	sec.note("first graph fetch from Neo4j (ReadGraph after a write, every WP and edge): %s; while nothing is written the fetched graph is reused after one version query", fmtDur(loaded))
 	sec.note("whole-graph queries on Neo4j run on the fetched graph: Cypher has no efficient way to carry a value along every edge in topological order")

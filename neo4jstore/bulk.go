@@ -14,7 +14,7 @@ import (
 // round trip per record, storing exactly the nodes, labels, properties
 // and relationships the per-record methods store. Rows go in slice order,
 // so records are created in the same order as by the per-record methods.
-// Migrate uses them to copy a store into Neo4j and to read fencing
+// storemigrate.Run uses them to copy a store into Neo4j and to read fencing
 // counters out of it.
 
 var (

@@ -16,11 +16,12 @@ import (
 	"github.com/agileplus/agileplus/internal/neo4jtest"
 	"github.com/agileplus/agileplus/neo4jstore"
 	"github.com/agileplus/agileplus/sqlitestore"
+	"github.com/agileplus/agileplus/storemigrate"
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
 )
 
 // plainStore hides the optional bulk ports of a store's transactions, so
-// that Migrate and Verify take the per-record path.
+// that storemigrate's Run and Verify take the per-record path.
 type plainStore struct {
 	agileplus.Store
 	agileplus.Outbox
@@ -90,14 +91,14 @@ func TestBulkMatchesPerRecord(t *testing.T) {
 	addVariety(t, ctx, lite, sqlite, keys)
 
 	srv := neo4jtest.Shared(t)
-	load := func(bulk bool) (*agileplus.MigrateReport, []string) {
+	load := func(bulk bool) (*storemigrate.Report, []string) {
 		neo := open(t, srv)
 		var src, dst agileplus.Store = sqlite, neo
 		if !bulk {
 			src, dst = plain(sqlite), plain(neo)
 		}
 		began := time.Now()
-		rep, err := agileplus.Migrate(ctx, src, dst, nil)
+		rep, err := storemigrate.Run(ctx, src, dst, nil)
 		if err != nil {
 			t.Fatalf("migrate (bulk %v): %v", bulk, err)
 		}
@@ -105,7 +106,7 @@ func TestBulkMatchesPerRecord(t *testing.T) {
 			time.Since(began).Round(time.Millisecond))
 		// Verify reads the same digest with and without FenceReader.
 		for _, st := range []agileplus.Store{neo, plain(neo)} {
-			d, _, _, err := agileplus.Verify(ctx, st)
+			d, _, _, err := storemigrate.Verify(ctx, st)
 			if err != nil || d != rep.Digest {
 				t.Errorf("verify: %s, %v; want %s", d, err, rep.Digest)
 			}

@@ -16,10 +16,11 @@ import (
 	"github.com/agileplus/agileplus"
 	"github.com/agileplus/agileplus/internal/neo4jtest"
 	"github.com/agileplus/agileplus/sqlitestore"
+	"github.com/agileplus/agileplus/storemigrate"
 )
 
 // TestGraphAnswers builds one random plan through the Service into a
-// SQLite store, copies it into Neo4j with agileplus.Migrate, and asks both
+// SQLite store, copies it into Neo4j with storemigrate.Run, and asks both
 // Services every graph query: the embedded index on SQLite and Cypher (or
 // the fetched graph) on Neo4j must give the same answers and the same
 // errors, for every WP and a sample of pairs.
@@ -44,7 +45,7 @@ func TestGraphAnswers(t *testing.T) {
 
 	neo := open(t, neo4jtest.Shared(t))
 	began = time.Now()
-	if _, err := agileplus.Migrate(ctx, sqlite, neo, nil); err != nil {
+	if _, err := storemigrate.Run(ctx, sqlite, neo, nil); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
 	t.Logf("plan of %d WPs built on SQLite in %s, migrated to Neo4j in %s", len(keys), built.Round(time.Millisecond), time.Since(began).Round(time.Millisecond))

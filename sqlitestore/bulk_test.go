@@ -18,10 +18,11 @@ import (
 
 	"github.com/agileplus/agileplus"
 	"github.com/agileplus/agileplus/sqlitestore"
+	"github.com/agileplus/agileplus/storemigrate"
 )
 
 // plainStore hides the optional bulk ports of a store's transactions
-// (BulkTx, BulkGraphTx, FenceReader), so that Migrate and BulkImport take
+// (BulkTx, BulkGraphTx, FenceReader), so that storemigrate.Run and BulkImport take
 // the per-record path; the graph index and the outbox stay.
 type plainStore struct {
 	*sqlitestore.Store
@@ -292,7 +293,7 @@ func TestImportBulkMatchesPerRecord(t *testing.T) {
 			t.Fatal(err)
 		}
 		exports = append(exports, out.Bytes())
-		if _, ec, ac, err := agileplus.Verify(ctx, s.svc.Store); err != nil || ec == 0 || ac == 0 {
+		if _, ec, ac, err := storemigrate.Verify(ctx, s.svc.Store); err != nil || ec == 0 || ac == 0 {
 			t.Fatalf("%s: verify: %d event chains, %d audit chains, %v", s.name, ec, ac, err)
 		}
 		checkOpenDeps(t, s.path)
@@ -329,7 +330,7 @@ func TestImportBulkMatchesPerRecord(t *testing.T) {
 }
 
 // TestBulkTxMatchesPerRecord copies one varied store into two new ones
-// with Migrate, through BulkTx and record by record, and finds exactly the
+// with storemigrate.Run, through BulkTx and record by record, and finds exactly the
 // same rows in the same order.
 func TestBulkTxMatchesPerRecord(t *testing.T) {
 	ctx := agileplus.WithActor(t.Context(), "test")
@@ -359,7 +360,7 @@ func TestBulkTxMatchesPerRecord(t *testing.T) {
 		if !bulk {
 			to = plainStore{dst}
 		}
-		rep, err := agileplus.Migrate(ctx, src, to, nil)
+		rep, err := storemigrate.Run(ctx, src, to, nil)
 		if err != nil {
 			t.Fatalf("migrate (bulk %v): %v", bulk, err)
 		}

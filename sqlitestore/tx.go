@@ -439,14 +439,12 @@ func (t *Tx) Edges(ctx context.Context, id string) ([]*agileplus.Edge, error) {
 	}
 	out := make([]*agileplus.Edge, 0, len(deps))
 	for _, r := range deps {
-		e := &agileplus.Edge{Dependency: r.d}
-		if r.d.From == id {
-			e.Direction, e.Other, e.OtherKey, e.OtherState = r.d.Kind, r.d.To, r.d.ToKey, r.toState
+		atFrom := r.d.From == id
+		e := &agileplus.Edge{Dependency: r.d, Direction: agileplus.EdgeDirection(r.d.Kind, atFrom)}
+		if atFrom {
+			e.Other, e.OtherKey, e.OtherState = r.d.To, r.d.ToKey, r.toState
 		} else {
-			e.Direction, e.Other, e.OtherKey, e.OtherState = agileplus.Blocks, r.d.From, r.d.FromKey, r.fromState
-			if r.d.Kind == agileplus.RelatesTo {
-				e.Direction = agileplus.RelatesTo
-			}
+			e.Other, e.OtherKey, e.OtherState = r.d.From, r.d.FromKey, r.fromState
 		}
 		out = append(out, e)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/agileplus/agileplus"
 	"github.com/agileplus/agileplus/neo4jstore"
 	"github.com/agileplus/agileplus/sqlitestore"
+	"github.com/agileplus/agileplus/storemigrate"
 	"github.com/spf13/cobra"
 )
 
@@ -81,7 +82,7 @@ func runMigrate(ctx context.Context, e *env, from, to string) error {
 		last = stage
 		fmt.Fprintf(e.stderr, "\r%s", line)
 	}
-	rep, err := agileplus.Migrate(ctx, src, dst, progress)
+	rep, err := storemigrate.Run(ctx, src, dst, progress)
 	if last != "" && !e.asJSON {
 		fmt.Fprintln(e.stderr)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/agileplus/agileplus"
 	"github.com/agileplus/agileplus/sqlitestore"
+	"github.com/agileplus/agileplus/storemigrate"
 )
 
 // buildMigrationSource fills a data directory with the seeded sample and a
@@ -103,7 +104,7 @@ func storeDigest(t *testing.T, dir string) (string, int, int) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	d, ec, ac, err := agileplus.Verify(context.Background(), st)
+	d, ec, ac, err := storemigrate.Verify(context.Background(), st)
 	if err != nil {
 		t.Fatalf("verify %s: %v", dir, err)
 	}
@@ -156,7 +157,7 @@ func TestMigrateSQLiteRoundTrip(t *testing.T) {
 	if err != nil || w.Key != "BIG-10001" {
 		t.Fatalf("new WP after migration: %+v, %v; want BIG-10001", w, err)
 	}
-	if _, _, _, err := agileplus.Verify(ctx, st); err != nil {
+	if _, _, _, err := storemigrate.Verify(ctx, st); err != nil {
 		t.Errorf("chains after new writes: %v", err)
 	}
 }
@@ -199,8 +200,8 @@ func TestMigrateRefuses(t *testing.T) {
 		b, _ := sqlitestore.Open(ctx, sqlitestore.Config{Path: filepath.Join(other, "agileplus.db")})
 		defer a.Close()
 		defer b.Close()
-		if _, err := agileplus.Migrate(ctx, a, b, nil); agileplus.ErrorCode(err) != agileplus.ECONFLICT {
-			t.Fatalf("Migrate into a non-empty store: %v", err)
+		if _, err := storemigrate.Run(ctx, a, b, nil); agileplus.ErrorCode(err) != agileplus.ECONFLICT {
+			t.Fatalf("migrate into a non-empty store: %v", err)
 		}
 	})
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/agileplus/agileplus/internal/neo4jtest"
 	"github.com/agileplus/agileplus/natsbus"
 	"github.com/agileplus/agileplus/neo4jstore"
+	"github.com/agileplus/agileplus/storemigrate"
 )
 
 func TestMain(m *testing.M) {
@@ -74,7 +75,7 @@ func TestMigrateNeo4jRoundTrip(t *testing.T) {
 	runWithEnv("migrate", "--from", src, "--to", neo.URL())
 	t.Logf("SQLite -> Neo4j in %s", time.Since(t0).Round(time.Millisecond))
 	st := openNeo4jStore(t, neo)
-	got, gec, gac, err := agileplus.Verify(context.Background(), st)
+	got, gec, gac, err := storemigrate.Verify(context.Background(), st)
 	if err != nil || got != want || gec != ec || gac != ac {
 		t.Fatalf("Neo4j after migration: digest %s (%d, %d) %v, want %s (%d, %d)", got, gec, gac, err, want, ec, ac)
 	}
@@ -281,7 +282,7 @@ func TestNeo4jScaleOut(t *testing.T) {
 		if len(msgs) != len(stored) {
 			t.Errorf("stream holds %d messages, the store %d events", len(msgs), len(stored))
 		}
-		if _, _, _, err := agileplus.Verify(ctx, openNeo4jStore(t, neo)); err != nil {
+		if _, _, _, err := storemigrate.Verify(ctx, openNeo4jStore(t, neo)); err != nil {
 			t.Errorf("chains: %v", err)
 		}
 	})
@@ -384,7 +385,7 @@ func TestNeo4jDownMidLoad(t *testing.T) {
 			t.Errorf("acknowledged WP %s: %v", id, err)
 		}
 	}
-	if _, _, _, err := agileplus.Verify(ctx, openNeo4jStore(t, neo)); err != nil {
+	if _, _, _, err := storemigrate.Verify(ctx, openNeo4jStore(t, neo)); err != nil {
 		t.Errorf("chains after the outage: %v", err)
 	}
 }

@@ -16,7 +16,7 @@ import (
 )
 
 // archiveTimeout bounds the JVM's dump of the class-data archive at exit
-// (about 110 MB; seconds on an idle machine).
+// (about 110 MB).
 const archiveTimeout = 3 * time.Minute
 
 // ensureArchive returns the launcher's class-data-sharing archive for its

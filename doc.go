@@ -1,0 +1,37 @@
+// Package agileplus is the domain of AgilePlus, a tracker of software work
+// for developers and coding agents, and the glossary to read first. It
+// imports only the standard library.
+//
+// The domain: projects hold features, features are split into work
+// packages (WPs), and WPs and features depend on each other (depends_on,
+// blocks, relates_to; see Dependency and EdgeDirection), across projects;
+// a dependency that would close a cycle is refused. Features and WPs move
+// through state machines, a WP may be claimed by one agent at a time
+// (Lease, with a fencing token), and every change is an Event, hash-chained
+// per entity, with an AuditEntry chained per feature for feature-scoped
+// changes. Service implements Tracker, the whole set of commands and
+// queries, over a Store: one command, one transaction that checks the
+// rules, writes, appends the event and puts it in the outbox. Errors are
+// one type, *Error, with a code.
+//
+// The ports, each documented with its contract:
+//   - Store, with ReadTx and Tx: the system of record; the optional BulkTx,
+//     BulkGraphTx and FenceReader for bulk writes and reads.
+//   - Outbox and Publisher: a store's committed events waiting for the bus,
+//     and the bus that takes them.
+//   - GraphReader and the optional GraphTraverser: the dependency graph in
+//     memory, or answered by the store's own query engine.
+//   - ConsumerHost and Consumer: durable consumers on the event stream;
+//     Backbone: webhooks and dead letters over it.
+//   - Pinger: a dependency that can say whether it is reachable.
+//
+// Adapters, one package each, never importing one another: sqlitestore
+// (embedded SQLite) and neo4jstore (Neo4j) implement Store; natsbus (NATS
+// JetStream) implements Publisher and ConsumerHost; httpapi is the HTTP
+// server over a Tracker and a Backbone, and a client implementing both;
+// webhook delivers events to registered endpoints. Engines that are neither domain nor
+// adapter import this package: storemigrate copies and verifies a whole
+// store; depgraph (the graph algorithms) and relay (the outbox relay) are
+// being moved into packages of those names. cmd/agileplus wires everything
+// and is the CLI.
+package agileplus

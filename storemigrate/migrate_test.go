@@ -1,0 +1,232 @@
+package storemigrate
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/agileplus/agileplus"
+)
+
+// fill gives s two projects, three features, wps WPs (one with a live
+// lease, one whose leases were all released), dependencies, references,
+// an event chain per entity, an audit chain per feature long enough to
+// take two pages, and every third event still pending.
+func fill(t *testing.T, s *memStore, wps int) {
+	t.Helper()
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	seqs := map[string]int64{}
+	heads := map[string]string{}
+	event := func(kind, id, project, feature string) {
+		seqs[id]++
+		e := &agileplus.Event{ID: fmt.Sprintf("evt_%06d", len(s.events)+1), Type: kind + ".created", EntityKind: kind, EntityID: id,
+			ProjectKey: project, FeatureID: feature, Seq: seqs[id], PrevHash: heads[id], Time: at, Actor: "test", Data: []byte(`{}`)}
+		e.Hash = e.ComputeHash()
+		heads[id] = e.Hash
+		e.GlobalSeq = int64(len(s.events) + 1)
+		s.events = append(s.events, e)
+		if len(s.events)%3 == 0 {
+			s.pending[e.ID] = true
+		}
+	}
+	audit := func(feature, entity string) {
+		seqs["audit "+feature]++
+		a := &agileplus.AuditEntry{FeatureID: feature, Seq: seqs["audit "+feature], EventID: "evt", EventType: "wp.created", EntityID: entity,
+			Time: at, Actor: "test", Summary: "created", PrevHash: heads["audit "+feature]}
+		a.Hash = a.ComputeHash()
+		heads["audit "+feature] = a.Hash
+		s.audit = append(s.audit, a)
+	}
+	for i, key := range []string{"CORE", "WEB"} {
+		p := &agileplus.Project{ID: fmt.Sprintf("prj_%d", i), Key: key, Name: key, Version: 1, CreatedAt: at, UpdatedAt: at}
+		s.projects = append(s.projects, p)
+		event(agileplus.KindProject, p.ID, key, "")
+	}
+	for i := range 3 {
+		p := s.projects[i%2]
+		f := &agileplus.Feature{ID: fmt.Sprintf("fea_%d", i), ProjectID: p.ID, ProjectKey: p.Key, Slug: fmt.Sprintf("f%d", i), Title: "F", State: "created", Version: 1, CreatedAt: at, UpdatedAt: at}
+		s.features = append(s.features, f)
+		event(agileplus.KindFeature, f.ID, p.Key, f.ID)
+	}
+	for i := range wps {
+		f := s.features[i%3]
+		w := &agileplus.WP{ID: fmt.Sprintf("wp_%06d", i), Key: fmt.Sprintf("%s-%d", f.ProjectKey, i+1), ProjectID: f.ProjectID, ProjectKey: f.ProjectKey,
+			FeatureID: f.ID, Title: "W", State: agileplus.WPPlanned, Version: 1, CreatedAt: at, UpdatedAt: at}
+		switch i {
+		case 0: // released three times: the counter is above any lease
+			s.fences[w.ID] = 3
+		case 1:
+			w.Lease = &agileplus.Lease{WPID: w.ID, Agent: "a", Token: 2, ClaimedAt: at, ExpiresAt: at.Add(time.Hour)}
+			s.fences[w.ID] = 2
+		}
+		s.wps = append(s.wps, w)
+		event(agileplus.KindWP, w.ID, f.ProjectKey, f.ID)
+		event(agileplus.KindWP, w.ID, f.ProjectKey, f.ID)
+		audit(f.ID, w.ID)
+		if i > 0 && i%2 == 0 {
+			d := &agileplus.Dependency{ID: fmt.Sprintf("dep_%06d", i), EntityKind: agileplus.KindWP, Kind: agileplus.DependsOn,
+				From: w.ID, To: s.wps[i-1].ID, FromKey: w.Key, ToKey: s.wps[i-1].Key, Version: 1, CreatedAt: at}
+			s.deps = append(s.deps, d)
+			event(agileplus.KindDependency, d.ID, f.ProjectKey, f.ID)
+		}
+	}
+	s.refs = append(s.refs, &agileplus.Reference{ID: "ref_1", WPID: s.wps[0].ID, Kind: "commit", Repo: "github.com/acme/api", SHA: "0123456789abcdef", CreatedAt: at, UpdatedAt: at})
+}
+
+func TestRun(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name       string
+		srcBulk    bool // the source reads fencing counters in bulk
+		dstBulk    bool // the target writes in bulk
+		wantCalls  map[string]int
+		wantRaised bool
+	}{
+		{"record by record", false, false, map[string]int{
+			"InsertProject": 2, "InsertFeature": 3, "InsertWP": 2500, "RaiseFence": 1, "InsertDependency": 1249,
+			"PutReference": 1, "AppendEvent": 6254, "AppendAudit": 2500}, true},
+		{"in bulk", true, true, map[string]int{
+			// a call per kind and page of bulkChunk; features and WPs page per project
+			"InsertProjects": 1, "InsertFeatures": 2, "InsertWPs": 2, "InsertDependencies": 1,
+			"PutReferences": 1, "AppendEvents": 2, "AppendAudits": 3}, false},
+		{"bulk source, per-record target", true, false, nil, true},
+		{"per-record source, bulk target", false, true, nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src, dst := newMemStore(tc.srcBulk), newMemStore(tc.dstBulk)
+			fill(t, src, 2500)
+			var stages []string
+			rep, err := Run(ctx, src, dst, func(stage string, done, total int) {
+				if len(stages) == 0 || stages[len(stages)-1] != stage {
+					stages = append(stages, stage)
+				}
+			})
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			want := Report{Projects: 2, Features: 3, WPs: 2500, Dependencies: 1249, References: 1, Events: 6254, AuditEntries: 2500,
+				Pending: 6254 / 3, EventChains: 2 + 3 + 2500 + 1249, AuditChains: 3, Digest: rep.Digest}
+			if *rep != want {
+				t.Errorf("got report %+v, want %+v", *rep, want)
+			}
+			d, _, _, err := Verify(ctx, src)
+			if err != nil || d != rep.Digest {
+				t.Errorf("source digest %s, %v; want %s", d, err, rep.Digest)
+			}
+			if got, want := nonzero(dst.fences), nonzero(src.fences); !maps.Equal(got, want) {
+				t.Errorf("got fencing counters %v, want %v", got, want)
+			}
+			if got := dst.reserved; got["prj_0"] != 2500 || got["prj_1"] != 2498 {
+				t.Errorf("got reserved WP numbers %v, want prj_0 2500, prj_1 2498", got)
+			}
+			if tc.wantCalls != nil && !maps.Equal(dst.calls, tc.wantCalls) {
+				t.Errorf("got write calls %v, want %v", dst.calls, tc.wantCalls)
+			}
+			if raised := dst.calls["RaiseFence"] > 0; raised != tc.wantRaised {
+				t.Errorf("RaiseFence called: %v, want %v", raised, tc.wantRaised)
+			}
+			wantStages := "verifying the source,projects,features,work packages,dependencies,references,events,audit entries,published marks,verifying the target"
+			if got := strings.Join(stages, ","); got != wantStages {
+				t.Errorf("got stages %s, want %s", got, wantStages)
+			}
+		})
+	}
+}
+
+// nonzero returns the fencing counters above 0.
+func nonzero(fences map[string]int64) map[string]int64 {
+	out := maps.Clone(fences)
+	maps.DeleteFunc(out, func(_ string, f int64) bool { return f == 0 })
+	return out
+}
+
+func TestRunRefusesNonEmptyTarget(t *testing.T) {
+	src, dst := newMemStore(false), newMemStore(false)
+	fill(t, src, 3)
+	fill(t, dst, 1)
+	_, err := Run(context.Background(), src, dst, nil)
+	if agileplus.ErrorCode(err) != agileplus.ECONFLICT || !strings.Contains(err.Error(), "not empty") {
+		t.Fatalf("got %v, want ECONFLICT: the target store is not empty", err)
+	}
+	if len(dst.calls) != 0 {
+		t.Errorf("wrote to the target: %v", dst.calls)
+	}
+}
+
+func TestVerify(t *testing.T) {
+	ctx := context.Background()
+	base := newMemStore(false)
+	fill(t, base, 10)
+	want, ec, ac, err := Verify(ctx, base)
+	if err != nil || ec != 2+3+10+4 || ac != 3 {
+		t.Fatalf("Verify: %d event chains, %d audit chains, %v; want 19, 3", ec, ac, err)
+	}
+	t.Run("with a FenceReader", func(t *testing.T) {
+		s := newMemStore(true)
+		fill(t, s, 10)
+		if got, _, _, err := Verify(ctx, s); err != nil || got != want {
+			t.Errorf("got digest %s, %v; want %s", got, err, want)
+		}
+	})
+	for _, tc := range []struct {
+		name   string
+		change func(s *memStore)
+		broken string // "" when the chains still verify but the digest differs
+	}{
+		{"a project renamed", func(s *memStore) { s.projects[1].Name = "Web" }, ""},
+		{"a WP's fencing counter", func(s *memStore) { s.fences[s.wps[4].ID]++ }, ""},
+		{"an event published", func(s *memStore) { delete(s.pending, s.events[2].ID) }, ""},
+		{"an event missing", func(s *memStore) {
+			n := len(s.events) // the last two are the last WP's
+			s.events = append(s.events[:n-2:n-2], s.events[n-1])
+		}, "has seq 2, want 1"},
+		{"an event's data", func(s *memStore) { s.events[5].Data = []byte(`{"x":1}`) }, "hash mismatch"},
+		{"an event's prev_hash", func(s *memStore) {
+			e := s.events[len(s.events)-1]
+			e.PrevHash = strings.Repeat("0", 64)
+			e.Hash = e.ComputeHash()
+		}, "prev_hash does not match"},
+		{"an audit entry's summary", func(s *memStore) { s.audit[4].Summary = "moved" }, "audit chain of feature"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newMemStore(false)
+			fill(t, s, 10)
+			tc.change(s)
+			got, _, _, err := Verify(ctx, s)
+			switch {
+			case tc.broken == "" && err != nil:
+				t.Fatalf("Verify: %v", err)
+			case tc.broken == "" && got == want:
+				t.Errorf("the digest did not change")
+			case tc.broken != "" && (agileplus.ErrorCode(err) != agileplus.ECONFLICT || !strings.Contains(err.Error(), tc.broken)):
+				t.Errorf("got %v, want ECONFLICT about %q", err, tc.broken)
+			}
+		})
+	}
+}
+
+func TestWriteAll(t *testing.T) {
+	ctx := context.Background()
+	ps := []*agileplus.Project{{ID: "prj_1"}, {ID: "prj_2"}, {ID: "prj_3"}}
+	for _, tc := range []struct {
+		bulk bool
+		want map[string]int
+	}{
+		{false, map[string]int{"InsertProject": 3}},
+		{true, map[string]int{"InsertProjects": 1}},
+	} {
+		s := newMemStore(tc.bulk)
+		err := s.Update(ctx, func(tx agileplus.Tx) error {
+			return writeAll(ctx, tx, ps, agileplus.BulkTx.InsertProjects, agileplus.Tx.InsertProject)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !maps.Equal(s.calls, tc.want) || len(s.projects) != 3 {
+			t.Errorf("bulk %v: got calls %v and %d projects, want %v and 3", tc.bulk, s.calls, len(s.projects), tc.want)
+		}
+	}
+}
