@@ -20,6 +20,7 @@ import (
 	"github.com/agileplus/agileplus/httpapi"
 	"github.com/agileplus/agileplus/natsbus"
 	"github.com/agileplus/agileplus/neo4jstore"
+	"github.com/agileplus/agileplus/relay"
 	"github.com/agileplus/agileplus/sqlitestore"
 	"github.com/agileplus/agileplus/webhook"
 	"github.com/spf13/cobra"
@@ -194,10 +195,10 @@ func serve(ctx context.Context, e *env, c serveConfig) error {
 	}
 	defer bus.Close()
 
-	relay := &agileplus.Relay{Outbox: store, Publisher: bus, Logger: logger}
-	relay.Open()
+	rel := &relay.Relay{Outbox: store, Publisher: bus, Logger: logger}
+	rel.Open()
 	svc := agileplus.NewService(store)
-	svc.OnCommit = relay.Poke
+	svc.OnCommit = rel.Poke
 
 	checks := []httpapi.Check{
 		{Name: "store", Func: func(ctx context.Context) (map[string]any, error) { return nil, store.Ping(ctx) }},
@@ -206,7 +207,7 @@ func serve(ctx context.Context, e *env, c serveConfig) error {
 			if n, err := store.PendingCount(ctx); err == nil {
 				detail["outbox_pending"] = n
 			}
-			if err := relay.LastError(); err != nil {
+			if err := rel.LastError(); err != nil {
 				detail["relay_error"] = err.Error()
 			}
 			if u := bus.ClientURL(); u != "" {
@@ -227,7 +228,7 @@ func serve(ctx context.Context, e *env, c serveConfig) error {
 		Logger:      logger,
 	})
 	if err := dispatcher.Start(ctx); err != nil {
-		relay.Close()
+		rel.Close()
 		return err
 	}
 	defer dispatcher.Close() // before the bus closes (defers run in reverse)
@@ -275,12 +276,12 @@ func serve(ctx context.Context, e *env, c serveConfig) error {
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
-	relay.Close()
+	rel.Close()
 	// Publish what the last requests committed, if the bus is there; what
 	// is left stays in the outbox for the next start.
 	dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	for {
-		n, derr := relay.Drain(dctx)
+		n, derr := rel.Drain(dctx)
 		if derr != nil || n == 0 {
 			break
 		}
