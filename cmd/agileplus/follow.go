@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/agileplus/agileplus"
+	"github.com/agileplus/agileplus/httpapi"
 	"github.com/agileplus/agileplus/natsbus"
 )
 
@@ -20,7 +21,7 @@ import (
 type liveFeed struct {
 	ctx     context.Context
 	bus     *natsbus.Bus
-	hub     *agileplus.Hub
+	hub     *httpapi.Hub
 	confirm func(context.Context, *agileplus.Event) bool
 	log     *slog.Logger
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/agileplus/agileplus"
+	"github.com/agileplus/agileplus/httpapi"
 	"github.com/agileplus/agileplus/natsbus"
 )
 
@@ -26,7 +27,7 @@ func TestLiveFeedFollowsOnlyWhileStreamsAreOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer bus.Close()
-	hub := agileplus.NewHub()
+	hub := httpapi.NewHub()
 	feed := &liveFeed{ctx: ctx, bus: bus, hub: hub, log: slog.New(slog.DiscardHandler),
 		confirm: func(_ context.Context, e *agileplus.Event) bool { hub.Broadcast(e); return true }}
 	hub.OnSubscribe = feed.ensure
@@ -51,7 +52,7 @@ func TestLiveFeedFollowsOnlyWhileStreamsAreOpen(t *testing.T) {
 		defer feed.mu.Unlock()
 		return feed.cancel != nil
 	}
-	expect := func(sub *agileplus.HubSubscription, want *agileplus.Event) {
+	expect := func(sub *httpapi.HubSubscription, want *agileplus.Event) {
 		t.Helper()
 		select {
 		case got := <-sub.Events():

@@ -239,7 +239,7 @@ func serve(ctx context.Context, e *env, c serveConfig) error {
 	// history from the store. Only events the store confirms reach the
 	// hub: one read per event, so that a forged event on the bus cannot
 	// move the streams' positions.
-	hub := agileplus.NewHub()
+	hub := httpapi.NewHub()
 	api.Feed = hub
 	confirmed := &httpapi.ConfirmedFeed{Tracker: svc, Broadcast: hub.Broadcast, Logger: logger}
 	followCtx, stopFollow := context.WithCancel(ctx)
