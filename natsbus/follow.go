@@ -11,6 +11,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
+var _ agileplus.Follower = (*Bus)(nil)
+
 // Tuning of Follow.
 const (
 	// followBatch is how many messages the consumer keeps in flight.

@@ -242,15 +242,9 @@ func serve(ctx context.Context, e *env, c serveConfig) error {
 	hub := httpapi.NewHub()
 	api.Feed = hub
 	confirmed := &httpapi.ConfirmedFeed{Tracker: svc, Broadcast: hub.Broadcast, Logger: logger}
-	followCtx, stopFollow := context.WithCancel(ctx)
-	feed := &liveFeed{ctx: followCtx, bus: bus, hub: hub, confirm: confirmed.Confirm, log: logger}
-	hub.OnSubscribe = feed.ensure
-	followDone := make(chan struct{})
-	go func() {
-		defer close(followDone)
-		feed.run()
-	}()
-	defer func() { stopFollow(); <-followDone }() // before the bus closes
+	feed := &httpapi.LiveFeed{Bus: bus, Hub: hub, Confirm: confirmed.Confirm, Logger: logger}
+	feed.Open()
+	defer feed.Close() // before the bus closes
 
 	srv := &http.Server{
 		Handler:           api,
