@@ -33,3 +33,18 @@ type Outbox interface {
 type Pinger interface {
 	Ping(ctx context.Context) error
 }
+
+// Follower reads the bus as it is written, for this process only: it feeds
+// the server's live event streams. Unlike a durable consumer it keeps no
+// position on the bus, and every process that follows sees every event.
+//
+// Contract: LastSeq returns the bus position of the newest event (0 when
+// there is none). FollowFrom calls fn with each event from position start
+// on (0: from the next one published), one at a time and in bus order,
+// until ctx ends (it returns ctx.Err()) or the bus is closed (an
+// EUNAVAILABLE error); after any other failure it resumes where it
+// stopped. fn runs on FollowFrom's goroutine and should return quickly.
+type Follower interface {
+	LastSeq(ctx context.Context) (uint64, error)
+	FollowFrom(ctx context.Context, start uint64, fn func(*Event)) error
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/agileplus/agileplus"
 	"github.com/agileplus/agileplus/httpapi"
 	"github.com/agileplus/agileplus/natsbus"
+	"github.com/agileplus/agileplus/relay"
 	"github.com/agileplus/agileplus/sqlitestore"
 )
 
@@ -36,11 +37,11 @@ func (b *bench) profileWrites(ctx context.Context, path string) error {
 		return err
 	}
 	defer bus.Close()
-	relay := &agileplus.Relay{Outbox: store, Publisher: bus}
-	relay.Open()
-	defer relay.Close()
+	rel := &relay.Relay{Outbox: store, Publisher: bus}
+	rel.Open()
+	defer rel.Close()
 	svc := agileplus.NewService(store)
-	svc.OnCommit = relay.Poke
+	svc.OnCommit = rel.Poke
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

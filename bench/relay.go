@@ -11,6 +11,7 @@ import (
 
 	"github.com/agileplus/agileplus"
 	"github.com/agileplus/agileplus/natsbus"
+	"github.com/agileplus/agileplus/relay"
 	"github.com/agileplus/agileplus/sqlitestore"
 )
 
@@ -48,11 +49,11 @@ func (b *bench) relayDrain(ctx context.Context) error {
 		return err
 	}
 	defer bus.Close()
-	relay := &agileplus.Relay{Outbox: store, Publisher: bus}
+	rel := &relay.Relay{Outbox: store, Publisher: bus}
 	t0 := time.Now()
 	moved := 0
 	for {
-		k, err := relay.Drain(ctx)
+		k, err := rel.Drain(ctx)
 		if err != nil {
 			return fmt.Errorf("relay drain after %d events: %w", moved, err)
 		}

@@ -1,5 +1,11 @@
 // Package httpapi is the HTTP transport: a server over any agileplus.Tracker
 // and a client that implements agileplus.Tracker against such a server.
+//
+// The live side of the event stream (SSE) lives here too, next to its only
+// consumer: Hub fans events out to the open streams, and LiveFeed feeds the
+// hub from the bus. LiveFeed follows the bus through the root's
+// agileplus.Follower port, which natsbus implements, so this adapter never
+// imports the bus adapter; cmd/agileplus wires the two together.
 package httpapi
 
 import (

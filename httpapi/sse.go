@@ -16,10 +16,10 @@ import (
 	"github.com/agileplus/agileplus"
 )
 
-// Feed is where the event stream gets live events from: an *agileplus.Hub
-// that the server feeds from the bus.
+// Feed is where the event stream gets live events from: a *Hub that the
+// server feeds from the bus.
 type Feed interface {
-	Subscribe(buffer int) *agileplus.HubSubscription
+	Subscribe(buffer int) *HubSubscription
 }
 
 // LastEventIDHeader is the header an SSE client reconnects with: the id
@@ -335,7 +335,7 @@ func checkPosition(ctx context.Context, t agileplus.Tracker, field string, pos i
 // up on the next event).
 type ConfirmedFeed struct {
 	Tracker   agileplus.Tracker
-	Broadcast func(*agileplus.Event) // e.g. (*agileplus.Hub).Broadcast
+	Broadcast func(*agileplus.Event) // e.g. (*Hub).Broadcast
 	Logger    *slog.Logger           // nil: slog.Default()
 
 	dropped atomic.Int64

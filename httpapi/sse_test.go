@@ -30,7 +30,7 @@ import (
 // the faults a stream must absorb: events the feed never delivers and
 // events it delivers twice.
 type streamFeeder struct {
-	hub    *agileplus.Hub
+	hub    *httpapi.Hub
 	svc    *agileplus.Service
 	skip   func(seq int64) bool
 	repeat func(seq int64) bool
@@ -68,28 +68,28 @@ func (f *streamFeeder) poke() {
 
 // tinyFeed gives every stream a one-event buffer, so that any burst
 // overflows it and the stream must resubscribe and catch up.
-type tinyFeed struct{ hub *agileplus.Hub }
+type tinyFeed struct{ hub *httpapi.Hub }
 
-func (f tinyFeed) Subscribe(int) *agileplus.HubSubscription { return f.hub.Subscribe(1) }
+func (f tinyFeed) Subscribe(int) *httpapi.HubSubscription { return f.hub.Subscribe(1) }
 
 type streamAPI struct {
 	srv    *httptest.Server
 	api    *httpapi.Server
 	svc    *agileplus.Service
-	hub    *agileplus.Hub
+	hub    *httpapi.Hub
 	feeder *streamFeeder
 }
 
 // newStreamAPI serves the API over a real SQLite store, with a hub fed
 // after every commit, its handler wrapped by wrap if given.
-func newStreamAPI(t *testing.T, feed func(*agileplus.Hub) httpapi.Feed, wrap ...func(http.Handler) http.Handler) *streamAPI {
+func newStreamAPI(t *testing.T, feed func(*httpapi.Hub) httpapi.Feed, wrap ...func(http.Handler) http.Handler) *streamAPI {
 	t.Helper()
 	store, err := sqlitestore.Open(context.Background(), sqlitestore.Config{Path: filepath.Join(t.TempDir(), "a.db")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	a := &streamAPI{svc: agileplus.NewService(store), hub: agileplus.NewHub()}
+	a := &streamAPI{svc: agileplus.NewService(store), hub: httpapi.NewHub()}
 	a.feeder = &streamFeeder{hub: a.hub, svc: a.svc}
 	a.svc.OnCommit = a.feeder.poke
 	a.api = httpapi.NewServer(a.svc, nil, nil, "test")
@@ -107,7 +107,7 @@ func newStreamAPI(t *testing.T, feed func(*agileplus.Hub) httpapi.Feed, wrap ...
 	return a
 }
 
-func hubFeed(h *agileplus.Hub) httpapi.Feed { return h }
+func hubFeed(h *httpapi.Hub) httpapi.Feed { return h }
 
 // sseFrame is one event of a stream as a client sees it.
 type sseFrame struct {
@@ -367,9 +367,9 @@ func TestSSEBadInput(t *testing.T) {
 // a feed that loses events, repeats events and overflows every stream's
 // buffer: the stream still delivers every event once, in order.
 func TestSSEReplayThenLive(t *testing.T) {
-	feeds := map[string]func(*agileplus.Hub) httpapi.Feed{
+	feeds := map[string]func(*httpapi.Hub) httpapi.Feed{
 		"hub":  hubFeed,
-		"tiny": func(h *agileplus.Hub) httpapi.Feed { return tinyFeed{h} },
+		"tiny": func(h *httpapi.Hub) httpapi.Feed { return tinyFeed{h} },
 	}
 	for name, feed := range feeds {
 		t.Run(name, func(t *testing.T) {
@@ -815,7 +815,7 @@ func stuckClient(t *testing.T, srv *httptest.Server) net.Conn {
 // floodStream broadcasts far more than the socket buffers of a loopback
 // connection hold (about 20 MB): large synthetic events straight into the
 // hub, numbered from 1 so the stream takes them as they come.
-func floodStream(t *testing.T, hub *agileplus.Hub) {
+func floodStream(t *testing.T, hub *httpapi.Hub) {
 	t.Helper()
 	data, _ := json.Marshal(strings.Repeat("x", 100<<10))
 	for i := range int64(200) {
@@ -842,7 +842,7 @@ func handlerReturns() (func(http.Handler) http.Handler, <-chan struct{}) {
 }
 
 // waitSubscribed waits until n streams are subscribed to the hub.
-func waitSubscribed(t *testing.T, hub *agileplus.Hub, n int) {
+func waitSubscribed(t *testing.T, hub *httpapi.Hub, n int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for hub.Subscribers() != n {

@@ -11,6 +11,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
+var _ agileplus.Follower = (*Bus)(nil)
+
 // Tuning of Follow.
 const (
 	// followBatch is how many messages the consumer keeps in flight.
@@ -31,7 +33,7 @@ const (
 // after the last message it handed to fn, backing off between attempts, so
 // it gives up only with ctx or the bus. A message that is not a CloudEvent
 // is logged and skipped. fn runs on Follow's goroutine: it should return
-// quickly (agileplus.Hub.Broadcast never blocks).
+// quickly (a hub that fans events out must not block it).
 //
 // It is per process on purpose, not a shared durable consumer. It feeds the
 // server's live event streams (SSE), whose clients carry their own

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/agileplus/agileplus"
+	"github.com/agileplus/agileplus/relay"
 	"github.com/agileplus/agileplus/sqlitestore"
 )
 
@@ -34,11 +35,11 @@ func BenchmarkWriterMixed(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	relay := &agileplus.Relay{Outbox: s, Publisher: discardPublisher{}}
-	relay.Open()
-	defer relay.Close()
+	rel := &relay.Relay{Outbox: s, Publisher: discardPublisher{}}
+	rel.Open()
+	defer rel.Close()
 	svc := agileplus.NewService(s)
-	svc.OnCommit = relay.Poke
+	svc.OnCommit = rel.Poke
 	if _, err := svc.CreateProject(ctx, agileplus.ProjectCreate{Key: "BENCH", Name: "b"}); err != nil {
 		b.Fatal(err)
 	}

@@ -2,41 +2,33 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/agileplus/agileplus"
-	"github.com/agileplus/agileplus/httpapi"
 	"github.com/agileplus/agileplus/natsbus"
 	"github.com/agileplus/agileplus/neo4jstore"
 	"github.com/agileplus/agileplus/sqlitestore"
-	"github.com/agileplus/agileplus/webhook"
 	"github.com/spf13/cobra"
 )
 
-// serveConfig is everything serve needs, from flags and environment.
+// serveConfig is serve's flags and environment as given; check turns it
+// into the app's configuration.
 type serveConfig struct {
 	addr       string
 	dataDir    string
 	durability string // "normal" or "strict"
-	// durabilityFrom names where durability came from when it was not the
-	// flag: the environment variable.
-	durabilityFrom string
-	natsURL        string
-	natsListen     string
-	logLevel       string
-	neo4jURL       string
+	natsURL    string
+	natsListen string
+	logLevel   string
+	neo4jURL   string
 
 	// Stream policy.
 	replicas    int
@@ -50,11 +42,13 @@ type serveConfig struct {
 	ackWait            time.Duration
 	webhookDenyPrivate bool
 	webhookTimeout     time.Duration
+
+	// badEnv are the variables behind flag defaults that do not parse.
+	badEnv []envError
 }
 
 func newServeCmd(e *env) *cobra.Command {
 	var c serveConfig
-	ed := &envDefaults{getenv: e.getenv}
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the server: HTTP API, SQLite store and embedded NATS JetStream in one process",
@@ -64,35 +58,36 @@ embedded in the process, both under --data. NATS_URL connects to an external
 NATS server or cluster instead.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			// A flag given wins over its environment variable, even a
-			// variable that does not parse.
-			for _, bad := range ed.errs {
-				if !cmd.Flags().Changed(bad.flag) {
-					return bad.err
-				}
+			cfg, err := c.check(e, cmd.Flags().Changed)
+			if err != nil {
+				return err
 			}
-			if !cmd.Flags().Changed("durability") && e.getenv("AGILEPLUS_DURABILITY") != "" {
-				c.durabilityFrom = "AGILEPLUS_DURABILITY"
-			}
-			return serve(cmd.Context(), e, c)
+			return serve(cmd.Context(), e, cfg)
 		},
 	}
-	dataDir := e.getenv("AGILEPLUS_DATA_DIR")
+	c.addFlags(cmd, e.getenv)
+	return cmd
+}
+
+// addFlags defines serve's flags on cmd, with defaults from getenv.
+func (c *serveConfig) addFlags(cmd *cobra.Command, getenv func(string) string) {
+	ed := &envDefaults{getenv: getenv}
+	dataDir := getenv("AGILEPLUS_DATA_DIR")
 	if dataDir == "" {
 		dataDir = "agileplus-data"
 	}
-	durability := e.getenv("AGILEPLUS_DURABILITY")
+	durability := getenv("AGILEPLUS_DURABILITY")
 	if durability == "" {
 		durability = "normal"
 	}
 	f := cmd.Flags()
-	f.StringVar(&c.addr, "addr", defaultAddr(e.getenv), "HTTP listen address (env SERVER_HOST, SERVER_PORT)")
+	f.StringVar(&c.addr, "addr", defaultAddr(getenv), "HTTP listen address (env SERVER_HOST, SERVER_PORT)")
 	f.StringVar(&c.dataDir, "data", dataDir, "data directory (env AGILEPLUS_DATA_DIR)")
 	f.StringVar(&c.durability, "durability", durability, "normal: survive process crashes; strict: also survive power loss, fsync on every commit (env AGILEPLUS_DURABILITY)")
-	f.StringVar(&c.natsURL, "nats-url", e.getenv("NATS_URL"), "external NATS server URL(s), comma-separated; empty runs NATS embedded (env NATS_URL)")
-	f.StringVar(&c.natsListen, "nats-listen", e.getenv("AGILEPLUS_NATS_LISTEN"), "also expose the embedded NATS server to clients on this address, e.g. 127.0.0.1:4222; clients present the token in DATA/nats-client-token or AGILEPLUS_NATS_TOKEN (env AGILEPLUS_NATS_LISTEN)")
+	f.StringVar(&c.natsURL, "nats-url", getenv("NATS_URL"), "external NATS server URL(s), comma-separated; empty runs NATS embedded (env NATS_URL)")
+	f.StringVar(&c.natsListen, "nats-listen", getenv("AGILEPLUS_NATS_LISTEN"), "also expose the embedded NATS server to clients on this address, e.g. 127.0.0.1:4222; clients present the token in DATA/nats-client-token or AGILEPLUS_NATS_TOKEN (env AGILEPLUS_NATS_LISTEN)")
 	f.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
-	f.StringVar(&c.neo4jURL, "neo4j-url", e.getenv("NEO4J_URL"), "keep the system of record in Neo4j (neo4j://, bolt://, +s for TLS; user and password from NEO4J_USER, NEO4J_PASSWORD) instead of SQLite in --data (env NEO4J_URL)")
+	f.StringVar(&c.neo4jURL, "neo4j-url", getenv("NEO4J_URL"), "keep the system of record in Neo4j (neo4j://, bolt://, +s for TLS; user and password from NEO4J_USER, NEO4J_PASSWORD) instead of SQLite in --data (env NEO4J_URL)")
 	f.IntVar(&c.replicas, "stream-replicas", ed.int("stream-replicas", "NATS_STREAM_REPLICAS", 1), "replicas of the event stream: 1 embedded, 3 on a three-node cluster (env NATS_STREAM_REPLICAS)")
 	f.DurationVar(&c.maxAge, "stream-max-age", ed.duration("stream-max-age", "AGILEPLUS_STREAM_MAX_AGE", 7*24*time.Hour), "events older than this leave the stream (env AGILEPLUS_STREAM_MAX_AGE)")
 	f.Int64Var(&c.maxBytes, "stream-max-bytes", int64(ed.int("stream-max-bytes", "AGILEPLUS_STREAM_MAX_BYTES", -1)), "size limit of the stream in bytes, oldest events go first; -1 unlimited (env AGILEPLUS_STREAM_MAX_BYTES)")
@@ -102,190 +97,116 @@ NATS server or cluster instead.`,
 	f.DurationVar(&c.ackWait, "consumer-ack-wait", ed.duration("consumer-ack-wait", "AGILEPLUS_CONSUMER_ACK_WAIT", time.Minute), "an attempt not acknowledged within this is delivered again (a consumer that died) (env AGILEPLUS_CONSUMER_ACK_WAIT)")
 	f.BoolVar(&c.webhookDenyPrivate, "webhook-deny-private", ed.bool("webhook-deny-private", "AGILEPLUS_WEBHOOK_DENY_PRIVATE", false), "refuse webhook targets on loopback, private and link-local addresses (env AGILEPLUS_WEBHOOK_DENY_PRIVATE)")
 	f.DurationVar(&c.webhookTimeout, "webhook-timeout", ed.duration("webhook-timeout", "AGILEPLUS_WEBHOOK_TIMEOUT", 10*time.Second), "time limit of one webhook delivery attempt (env AGILEPLUS_WEBHOOK_TIMEOUT)")
-	return cmd
+	c.badEnv = ed.errs
 }
 
-func serve(ctx context.Context, e *env, c serveConfig) error {
-	// Everything the command line can get wrong is checked before anything
-	// is created or started.
+// check checks everything the command line and the environment can get
+// wrong, creating nothing, and returns the app's configuration. changed
+// reports whether a flag was given.
+func (c serveConfig) check(e *env, changed func(flag string) bool) (appConfig, error) {
+	// A flag given wins over its environment variable, even a variable
+	// that does not parse.
+	for _, bad := range c.badEnv {
+		if !changed(bad.flag) {
+			return appConfig{}, bad.err
+		}
+	}
+	durabilityFrom := "--durability"
+	if !changed("durability") && e.getenv("AGILEPLUS_DURABILITY") != "" {
+		durabilityFrom = "AGILEPLUS_DURABILITY"
+	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
-		return configErrorf("--log-level must be debug, info, warn or error, not %q", c.logLevel)
+		return appConfig{}, configErrorf("--log-level must be debug, info, warn or error, not %q", c.logLevel)
 	}
-	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
 	if c.durability != "normal" && c.durability != "strict" {
-		return configErrorf("%s must be normal or strict, not %q", cmpOr(c.durabilityFrom, "--durability"), c.durability)
+		return appConfig{}, configErrorf("%s must be normal or strict, not %q", durabilityFrom, c.durability)
 	}
 	if strings.TrimSpace(c.dataDir) == "" {
-		return configErrorf("--data must name a directory (env AGILEPLUS_DATA_DIR)")
+		return appConfig{}, configErrorf("--data must name a directory (env AGILEPLUS_DATA_DIR)")
 	}
 	if err := checkListenAddr("--addr", c.addr); err != nil {
-		return err
+		return appConfig{}, err
 	}
 	if c.natsListen != "" {
 		if err := checkListenAddr("--nats-listen", c.natsListen); err != nil {
-			return err
+			return appConfig{}, err
 		}
 	}
 	if c.neo4jURL != "" && !isNeo4jURL(c.neo4jURL) {
-		return configErrorf("--neo4j-url %q must start with neo4j://, bolt://, neo4j+s:// or bolt+s://", c.neo4jURL)
+		return appConfig{}, configErrorf("--neo4j-url %q must start with neo4j://, bolt://, neo4j+s:// or bolt+s://", c.neo4jURL)
 	}
 	if err := checkNATSURLs(c.natsURL); err != nil {
-		return err
+		return appConfig{}, err
 	}
 	if err := c.validateStream(); err != nil {
-		return err
+		return appConfig{}, err
 	}
 	policy, err := c.consumerPolicy()
 	if err != nil {
-		return err
+		return appConfig{}, err
 	}
-	if err := os.MkdirAll(c.dataDir, 0o755); err != nil {
-		return fmt.Errorf("create data directory: %w", err)
-	}
-	lock, err := lockDataDir(c.dataDir)
-	if err != nil {
-		return err
-	}
-	defer lock.Close()
-	// The port next, so that one in use stops the start before the store
-	// and the bus open; connections that arrive meanwhile wait in the
-	// backlog.
-	ln, err := net.Listen("tcp", c.addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", c.addr, err)
-	}
-	defer ln.Close() // Serve owns it once it runs; closing twice is harmless
 
-	store, err := openServeStore(ctx, e, c, logger)
-	if err != nil {
-		return err
+	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+	strict := c.durability == "strict"
+	sync := "normal"
+	if strict {
+		sync = "full"
 	}
-	defer store.Close()
-
-	var listenToken string
-	if c.natsListen != "" && c.natsURL == "" {
-		if listenToken, err = natsClientToken(e, c.dataDir); err != nil {
-			return err
+	cfg := appConfig{
+		addr:       c.addr,
+		dataDir:    c.dataDir,
+		durability: c.durability,
+		sqlite:     sqlitestore.Config{Path: filepath.Join(c.dataDir, "agileplus.db"), Synchronous: sync},
+		bus: natsbus.Config{
+			URL:        c.natsURL,
+			Token:      e.getenv("NATS_TOKEN"),
+			User:       e.getenv("NATS_USER"),
+			Password:   e.getenv("NATS_PASSWORD"),
+			CredsFile:  e.getenv("NATS_CREDS"),
+			DataDir:    filepath.Join(c.dataDir, "nats"),
+			ListenAddr: c.natsListen,
+			SyncAlways: strict,
+			TLSCA:      e.getenv("NATS_TLS_CA"),
+			TLSCert:    e.getenv("NATS_TLS_CERT"),
+			TLSKey:     e.getenv("NATS_TLS_KEY"),
+			Replicas:   c.replicas,
+			MaxAge:     c.maxAge,
+			MaxBytes:   c.maxBytes,
+			Duplicates: c.dedupWindow,
+			Consumer:   policy,
+			Logger:     logger,
+		},
+		natsToken:          e.getenv("AGILEPLUS_NATS_TOKEN"),
+		webhookDenyPrivate: c.webhookDenyPrivate,
+		webhookTimeout:     c.webhookTimeout,
+		logger:             logger,
+	}
+	if c.neo4jURL != "" {
+		cfg.neo4j = neo4jstore.Config{
+			URL: c.neo4jURL, User: cmpOr(e.getenv("NEO4J_USER"), "neo4j"), Password: e.getenv("NEO4J_PASSWORD"), Logger: logger,
 		}
 	}
-	bus, err := natsbus.Open(ctx, natsbus.Config{
-		URL:         c.natsURL,
-		Token:       e.getenv("NATS_TOKEN"),
-		User:        e.getenv("NATS_USER"),
-		Password:    e.getenv("NATS_PASSWORD"),
-		CredsFile:   e.getenv("NATS_CREDS"),
-		DataDir:     filepath.Join(c.dataDir, "nats"),
-		ListenAddr:  c.natsListen,
-		ListenToken: listenToken,
-		SyncAlways:  c.durability == "strict",
-		TLSCA:       e.getenv("NATS_TLS_CA"),
-		TLSCert:     e.getenv("NATS_TLS_CERT"),
-		TLSKey:      e.getenv("NATS_TLS_KEY"),
-		Replicas:    c.replicas,
-		MaxAge:      c.maxAge,
-		MaxBytes:    c.maxBytes,
-		Duplicates:  c.dedupWindow,
-		Consumer:    policy,
-		Logger:      logger,
-	})
-	if err != nil {
+	return cfg, nil
+}
+
+// serve runs the app until ctx ends or HTTP fails.
+func serve(ctx context.Context, e *env, cfg appConfig) error {
+	a := newApp(cfg)
+	if err := a.Open(ctx); err != nil {
 		return err
 	}
-	defer bus.Close()
-
-	relay := &agileplus.Relay{Outbox: store, Publisher: bus, Logger: logger}
-	relay.Open()
-	svc := agileplus.NewService(store)
-	svc.OnCommit = relay.Poke
-
-	checks := []httpapi.Check{
-		{Name: "store", Func: func(ctx context.Context) (map[string]any, error) { return nil, store.Ping(ctx) }},
-		{Name: "bus", Func: func(ctx context.Context) (map[string]any, error) {
-			detail := map[string]any{}
-			if n, err := store.PendingCount(ctx); err == nil {
-				detail["outbox_pending"] = n
-			}
-			if err := relay.LastError(); err != nil {
-				detail["relay_error"] = err.Error()
-			}
-			if u := bus.ClientURL(); u != "" {
-				detail["url"] = redact(u)
-			}
-			return detail, bus.Ping(ctx)
-		}},
-	}
-	api := httpapi.NewServer(svc, checks, logger, version)
-
-	// Webhooks: one durable consumer per webhook, registry on the bus.
-	dispatcher := webhook.New(webhook.Config{
-		Registry:    bus.Webhooks(),
-		Consumers:   bus,
-		DenyPrivate: c.webhookDenyPrivate,
-		Timeout:     c.webhookTimeout,
-		UserAgent:   "agileplus-webhook/" + version,
-		Logger:      logger,
-	})
-	if err := dispatcher.Start(ctx); err != nil {
-		relay.Close()
-		return err
-	}
-	defer dispatcher.Close() // before the bus closes (defers run in reverse)
-	api.Backbone = backbone{dispatcher, bus}
-
-	// Live event stream (SSE): while a stream is open, this process follows
-	// the bus and fans each event out to its open streams, which replay
-	// history from the store. Only events the store confirms reach the
-	// hub: one read per event, so that a forged event on the bus cannot
-	// move the streams' positions.
-	hub := agileplus.NewHub()
-	api.Feed = hub
-	confirmed := &httpapi.ConfirmedFeed{Tracker: svc, Broadcast: hub.Broadcast, Logger: logger}
-	followCtx, stopFollow := context.WithCancel(ctx)
-	feed := &liveFeed{ctx: followCtx, bus: bus, hub: hub, confirm: confirmed.Confirm, log: logger}
-	hub.OnSubscribe = feed.ensure
-	followDone := make(chan struct{})
-	go func() {
-		defer close(followDone)
-		feed.run()
-	}()
-	defer func() { stopFollow(); <-followDone }() // before the bus closes
-
-	srv := &http.Server{
-		Handler:           api,
-		ReadHeaderTimeout: 10 * time.Second,
-		// No whole-request timeout: a bulk import body may take minutes.
-		IdleTimeout: 2 * time.Minute,
-		ErrorLog:    slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
-	srv.RegisterOnShutdown(api.CloseStreams) // open streams would hold Shutdown up
-	fmt.Fprintf(e.stdout, "agileplus %s serving on http://%s (data %s)\n", version, ln.Addr(), c.dataDir)
-	logger.Info("serving", "addr", ln.Addr().String(), "data", c.dataDir, "durability", c.durability, "nats", natsMode(c))
-
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	fmt.Fprintf(e.stdout, "agileplus %s serving on http://%s (data %s)\n", version, a.Addr(), cfg.dataDir)
+	cfg.logger.Info("serving", "addr", a.Addr().String(), "data", cfg.dataDir, "durability", cfg.durability, "nats", natsMode(cfg.bus.URL))
+	var err error
 	select {
-	case err = <-errc:
+	case err = <-a.Failed():
 	case <-ctx.Done():
-		logger.Info("shutting down")
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		err = srv.Shutdown(sctx)
-		cancel()
+		cfg.logger.Info("shutting down")
 	}
-	if errors.Is(err, http.ErrServerClosed) {
-		err = nil
+	if cerr := a.Close(); cerr != nil {
+		err = errors.Join(err, cerr)
 	}
-	relay.Close()
-	// Publish what the last requests committed, if the bus is there; what
-	// is left stays in the outbox for the next start.
-	dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	for {
-		n, derr := relay.Drain(dctx)
-		if derr != nil || n == 0 {
-			break
-		}
-	}
-	cancel()
 	return err
 }
 
@@ -342,28 +263,6 @@ func checkNATSURLs(urls string) error {
 	return nil
 }
 
-// serveStore is what serve needs of a system of record.
-type serveStore interface {
-	agileplus.Store
-	agileplus.Outbox
-	agileplus.Pinger
-}
-
-// openServeStore opens Neo4j when --neo4j-url is set, else SQLite in the
-// data directory.
-func openServeStore(ctx context.Context, e *env, c serveConfig, logger *slog.Logger) (serveStore, error) {
-	if c.neo4jURL != "" {
-		return neo4jstore.Open(ctx, neo4jstore.Config{
-			URL: c.neo4jURL, User: cmpOr(e.getenv("NEO4J_USER"), "neo4j"), Password: e.getenv("NEO4J_PASSWORD"), Logger: logger,
-		})
-	}
-	sync := "normal"
-	if c.durability == "strict" {
-		sync = "full"
-	}
-	return sqlitestore.Open(ctx, sqlitestore.Config{Path: filepath.Join(c.dataDir, "agileplus.db"), Synchronous: sync})
-}
-
 func cmpOr(a, b string) string {
 	if a != "" {
 		return a
@@ -371,11 +270,12 @@ func cmpOr(a, b string) string {
 	return b
 }
 
-func natsMode(c serveConfig) string {
-	if c.natsURL == "" {
+// natsMode is how the log names the bus: embedded, or its URLs.
+func natsMode(urls string) string {
+	if urls == "" {
 		return "embedded"
 	}
-	return redact(c.natsURL)
+	return redact(urls)
 }
 
 // redact hides credentials in URLs.
@@ -491,33 +391,4 @@ func (c serveConfig) consumerPolicy() (agileplus.ConsumerPolicy, error) {
 		return p, configErrorf("--webhook-timeout must be at least 100ms and shorter than --consumer-ack-wait (%s), not %s", c.ackWait, c.webhookTimeout)
 	}
 	return p, nil
-}
-
-// backbone serves webhooks from the dispatcher and dead letters from the bus.
-type backbone struct {
-	*webhook.Dispatcher
-	*natsbus.Bus
-}
-
-// NATSTokenFile is where serve keeps the token clients of the embedded
-// NATS server present when --nats-listen exposes it.
-const NATSTokenFile = "nats-client-token"
-
-// natsClientToken returns AGILEPLUS_NATS_TOKEN, else the token in the data
-// directory, made on first use (readable by the owner only).
-func natsClientToken(e *env, dataDir string) (string, error) {
-	if t := e.getenv("AGILEPLUS_NATS_TOKEN"); t != "" {
-		return t, nil
-	}
-	path := filepath.Join(dataDir, NATSTokenFile)
-	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) >= 16 {
-		return strings.TrimSpace(string(b)), nil
-	}
-	b := make([]byte, 24)
-	rand.Read(b)
-	token := hex.EncodeToString(b)
-	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("write the NATS client token: %w", err)
-	}
-	return token, nil
 }

@@ -1,4 +1,4 @@
-package agileplus
+package relay
 
 import (
 	"context"
@@ -8,12 +8,14 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/agileplus/agileplus"
 )
 
 // memOutbox is an in-memory Outbox.
 type memOutbox struct {
 	mu        sync.Mutex
-	events    []*Event
+	events    []*agileplus.Event
 	published map[string]bool
 	reads     int   // PendingEvents calls
 	readErr   error // returned by PendingEvents when set
@@ -22,7 +24,7 @@ type memOutbox struct {
 	failMark  int   // MarkPublished call number that fails with errStoreDown (0: none)
 }
 
-var errStoreDown = Errorf(EUNAVAILABLE, "store down")
+var errStoreDown = agileplus.Errorf(agileplus.EUNAVAILABLE, "store down")
 
 func newMemOutbox(n int) *memOutbox {
 	o := &memOutbox{published: map[string]bool{}}
@@ -36,18 +38,18 @@ func (o *memOutbox) add(n int) {
 	defer o.mu.Unlock()
 	for range n {
 		gs := int64(len(o.events) + 1)
-		o.events = append(o.events, &Event{ID: fmt.Sprintf("evt_%04d", gs), GlobalSeq: gs, Type: "wp.updated"})
+		o.events = append(o.events, &agileplus.Event{ID: fmt.Sprintf("evt_%04d", gs), GlobalSeq: gs, Type: "wp.updated"})
 	}
 }
 
-func (o *memOutbox) PendingEvents(ctx context.Context, after int64, limit int) ([]*Event, error) {
+func (o *memOutbox) PendingEvents(ctx context.Context, after int64, limit int) ([]*agileplus.Event, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.reads++
 	if o.readErr != nil {
 		return nil, o.readErr
 	}
-	var out []*Event
+	var out []*agileplus.Event
 	for _, e := range o.events {
 		if len(out) >= limit {
 			break
@@ -108,9 +110,9 @@ type flakyPublisher struct {
 	seen      map[string]bool
 }
 
-var errBusDown = Errorf(EUNAVAILABLE, "bus down")
+var errBusDown = agileplus.Errorf(agileplus.EUNAVAILABLE, "bus down")
 
-func (p *flakyPublisher) Publish(ctx context.Context, events []*Event) error {
+func (p *flakyPublisher) Publish(ctx context.Context, events []*agileplus.Event) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.calls++
@@ -208,7 +210,7 @@ func TestRelayDrainErrors(t *testing.T) {
 	})
 	t.Run("read", func(t *testing.T) {
 		o, p := newMemOutbox(3), &flakyPublisher{}
-		o.readErr = Errorf(EUNAVAILABLE, "store down")
+		o.readErr = agileplus.Errorf(agileplus.EUNAVAILABLE, "store down")
 		r := &Relay{Outbox: o, Publisher: p, BatchSize: 10}
 		if n, err := r.Drain(ctx); !errors.Is(err, o.readErr) || n != 0 {
 			t.Fatalf("got %d, %v, want 0, %v", n, err, o.readErr)
@@ -221,7 +223,7 @@ func TestRelayDrainErrors(t *testing.T) {
 		// Published but not marked: the events stay pending and are
 		// published again; the bus de-duplicates them.
 		o, p := newMemOutbox(3), &flakyPublisher{}
-		o.markErr = Errorf(EUNAVAILABLE, "store down")
+		o.markErr = agileplus.Errorf(agileplus.EUNAVAILABLE, "store down")
 		r := &Relay{Outbox: o, Publisher: p, BatchSize: 10}
 		if n, err := r.Drain(ctx); !errors.Is(err, o.markErr) || n != 0 {
 			t.Fatalf("got %d, %v, want 0, %v", n, err, o.markErr)

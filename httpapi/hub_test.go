@@ -1,4 +1,4 @@
-package agileplus_test
+package httpapi_test
 
 import (
 	"sync"
@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/agileplus/agileplus"
+	"github.com/agileplus/agileplus/httpapi"
 )
 
 func hubEvent(seq int64) *agileplus.Event {
@@ -13,7 +14,7 @@ func hubEvent(seq int64) *agileplus.Event {
 }
 
 // recv reads the next event or fails after a second.
-func recv(t *testing.T, s *agileplus.HubSubscription) (*agileplus.Event, bool) {
+func recv(t *testing.T, s *httpapi.HubSubscription) (*agileplus.Event, bool) {
 	t.Helper()
 	select {
 	case e, ok := <-s.Events():
@@ -25,9 +26,9 @@ func recv(t *testing.T, s *agileplus.HubSubscription) (*agileplus.Event, bool) {
 }
 
 func TestHubDeliversInOrderToEverySubscriber(t *testing.T) {
-	h := agileplus.NewHub()
+	h := httpapi.NewHub()
 	const n = 500
-	subs := []*agileplus.HubSubscription{h.Subscribe(n), h.Subscribe(n), h.Subscribe(n)}
+	subs := []*httpapi.HubSubscription{h.Subscribe(n), h.Subscribe(n), h.Subscribe(n)}
 	var wg sync.WaitGroup
 	got := make([][]int64, len(subs))
 	for i, s := range subs {
@@ -60,7 +61,7 @@ func TestHubDeliversInOrderToEverySubscriber(t *testing.T) {
 }
 
 func TestHubSubscriberSeesOnlyLaterEvents(t *testing.T) {
-	h := agileplus.NewHub()
+	h := httpapi.NewHub()
 	h.Broadcast(hubEvent(1))
 	s := h.Subscribe(4)
 	defer s.Close()
@@ -71,7 +72,7 @@ func TestHubSubscriberSeesOnlyLaterEvents(t *testing.T) {
 }
 
 func TestHubDropsSubscriberThatLags(t *testing.T) {
-	h := agileplus.NewHub()
+	h := httpapi.NewHub()
 	slow := h.Subscribe(2)
 	fast := h.Subscribe(10)
 	defer fast.Close()
@@ -128,7 +129,7 @@ func TestHubDropsSubscriberThatLags(t *testing.T) {
 }
 
 func TestHubClose(t *testing.T) {
-	h := agileplus.NewHub()
+	h := httpapi.NewHub()
 	s := h.Subscribe(1)
 	s.Close()
 	s.Close()

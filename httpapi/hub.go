@@ -1,6 +1,10 @@
-package agileplus
+package httpapi
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/agileplus/agileplus"
+)
 
 // Hub fans live events out to subscribers inside one process: the server
 // feeds it from the bus and every open event stream (SSE) subscribes.
@@ -26,7 +30,7 @@ func NewHub() *Hub {
 // broadcast order, until it is closed or dropped.
 type HubSubscription struct {
 	hub    *Hub
-	c      chan *Event
+	c      chan *agileplus.Event
 	lagged bool // guarded by hub.mu
 	closed bool // guarded by hub.mu
 }
@@ -34,7 +38,7 @@ type HubSubscription struct {
 // Subscribe returns a subscription that buffers up to buffer events (at
 // least 1). The caller closes it.
 func (h *Hub) Subscribe(buffer int) *HubSubscription {
-	s := &HubSubscription{hub: h, c: make(chan *Event, max(buffer, 1))}
+	s := &HubSubscription{hub: h, c: make(chan *agileplus.Event, max(buffer, 1))}
 	h.mu.Lock()
 	h.subs[s] = struct{}{}
 	h.mu.Unlock()
@@ -46,7 +50,7 @@ func (h *Hub) Subscribe(buffer int) *HubSubscription {
 
 // Broadcast hands e to every subscriber without waiting for any of them.
 // Subscribers share e and must not modify it.
-func (h *Hub) Broadcast(e *Event) {
+func (h *Hub) Broadcast(e *agileplus.Event) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for s := range h.subs {
@@ -69,7 +73,7 @@ func (h *Hub) Subscribers() int {
 // Events is the channel of broadcast events. It is closed when the
 // subscription is closed or dropped for lagging (see Lagged); events
 // buffered before that can still be read.
-func (s *HubSubscription) Events() <-chan *Event { return s.c }
+func (s *HubSubscription) Events() <-chan *agileplus.Event { return s.c }
 
 // Lagged reports whether the hub dropped the subscription because its
 // buffer was full: events broadcast since then were not delivered.

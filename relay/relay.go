@@ -1,4 +1,8 @@
-package agileplus
+// Package relay moves committed events from a store's outbox to the event bus:
+// the second half of the write path (see agileplus.Outbox and
+// agileplus.Publisher). It is an engine, neither domain nor adapter, so it
+// imports only the root package and works with any store and bus.
+package relay
 
 import (
 	"context"
@@ -6,6 +10,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/agileplus/agileplus"
 )
 
 // Relay moves committed events from the store's outbox to the bus. It is the
@@ -13,8 +19,8 @@ import (
 // relay publish those events again on restart; the bus de-duplicates them by
 // event ID, so every event is stored on the bus exactly once.
 type Relay struct {
-	Outbox    Outbox
-	Publisher Publisher
+	Outbox    agileplus.Outbox
+	Publisher agileplus.Publisher
 	Logger    *slog.Logger
 	// BatchSize bounds one publish round (default 2048).
 	BatchSize int
@@ -144,7 +150,7 @@ func (r *Relay) Drain(ctx context.Context) (int, error) {
 		return err
 	}
 	type read struct {
-		events []*Event
+		events []*agileplus.Event
 		err    error
 	}
 	for len(batch) > 0 {

@@ -1,0 +1,289 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/agileplus/agileplus"
+	"github.com/agileplus/agileplus/httpapi"
+	"github.com/agileplus/agileplus/natsbus"
+	"github.com/agileplus/agileplus/neo4jstore"
+	"github.com/agileplus/agileplus/relay"
+	"github.com/agileplus/agileplus/sqlitestore"
+	"github.com/agileplus/agileplus/webhook"
+)
+
+// appConfig is what the server runs with: serve's flags and environment,
+// checked and resolved (serveConfig.check) before anything is created.
+type appConfig struct {
+	addr       string
+	dataDir    string
+	durability string // normal or strict
+	// neo4j keeps the system of record in Neo4j when its URL is set;
+	// otherwise it is SQLite, as sqlite says.
+	neo4j  neo4jstore.Config
+	sqlite sqlitestore.Config
+	// bus is complete but for ListenToken, which Open reads from the data
+	// directory (natsToken, when set, instead).
+	bus                natsbus.Config
+	natsToken          string
+	webhookDenyPrivate bool
+	webhookTimeout     time.Duration
+	logger             *slog.Logger
+}
+
+// app is the server: the store, the bus, the relay between them, the
+// webhook consumers, the live event feed and HTTP. Open starts them in
+// that order and Close stops them in reverse, so that nothing runs on top
+// of a part already stopped.
+type app struct {
+	cfg appConfig
+
+	ln      net.Listener
+	failed  chan error     // the HTTP server's error, if it stops on its own
+	closers []func() error // what Open started, in order
+	rel     *relay.Relay
+	serving bool // HTTP served requests, whose events the relay owes the bus
+}
+
+func newApp(cfg appConfig) *app { return &app{cfg: cfg} }
+
+// Open takes the data directory, listens on the HTTP address, opens the
+// store and the bus, and starts the relay, the webhook consumers, the live
+// event feed and HTTP. ctx bounds the opening only: once Open returned,
+// Close stops the app. When a step fails, Open stops what it started and
+// returns the step's error.
+func (a *app) Open(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil {
+			if cerr := a.Close(); cerr != nil {
+				err = errors.Join(err, cerr)
+			}
+		}
+	}()
+	cfg, log := a.cfg, a.cfg.logger
+
+	if err := os.MkdirAll(cfg.dataDir, 0o755); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+	lock, err := lockDataDir(cfg.dataDir)
+	if err != nil {
+		return err
+	}
+	a.onClose(lock.Close)
+	// The port next, so that one in use stops the start before the store
+	// and the bus open; connections that arrive meanwhile wait in the
+	// backlog.
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.addr, err)
+	}
+	a.ln = ln
+	a.onClose(func() error {
+		// Serve owns it once it runs, and closes it on Shutdown.
+		if err := ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			return err
+		}
+		return nil
+	})
+
+	store, err := a.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	a.onClose(store.Close)
+
+	busCfg := cfg.bus
+	if busCfg.ListenAddr != "" && busCfg.URL == "" {
+		if busCfg.ListenToken, err = natsClientToken(cfg.natsToken, cfg.dataDir); err != nil {
+			return err
+		}
+	}
+	bus, err := natsbus.Open(ctx, busCfg)
+	if err != nil {
+		return err
+	}
+	a.onClose(bus.Close)
+
+	rel := &relay.Relay{Outbox: store, Publisher: bus, Logger: log}
+	rel.Open()
+	a.rel = rel
+	a.onClose(a.closeRelay)
+	svc := agileplus.NewService(store)
+	svc.OnCommit = rel.Poke
+
+	checks := []httpapi.Check{
+		{Name: "store", Func: func(ctx context.Context) (map[string]any, error) { return nil, store.Ping(ctx) }},
+		{Name: "bus", Func: func(ctx context.Context) (map[string]any, error) {
+			detail := map[string]any{}
+			if n, err := store.PendingCount(ctx); err == nil {
+				detail["outbox_pending"] = n
+			}
+			if err := rel.LastError(); err != nil {
+				detail["relay_error"] = err.Error()
+			}
+			if u := bus.ClientURL(); u != "" {
+				detail["url"] = redact(u)
+			}
+			return detail, bus.Ping(ctx)
+		}},
+	}
+	api := httpapi.NewServer(svc, checks, log, version)
+
+	// Webhooks: one durable consumer per webhook, registry on the bus. The
+	// dispatcher starts the consumers of webhooks registered later with
+	// the context it starts with: one that lasts until Close, which ctx
+	// ends only while Open runs.
+	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
+	a.onClose(func() error { stopRun(); return nil })
+	stopBound := context.AfterFunc(ctx, stopRun)
+	defer stopBound()
+	dispatcher := webhook.New(webhook.Config{
+		Registry:    bus.Webhooks(),
+		Consumers:   bus,
+		DenyPrivate: cfg.webhookDenyPrivate,
+		Timeout:     cfg.webhookTimeout,
+		UserAgent:   "agileplus-webhook/" + version,
+		Logger:      log,
+	})
+	a.onClose(func() error { dispatcher.Close(); return nil })
+	if err := dispatcher.Start(runCtx); err != nil {
+		return err
+	}
+	api.Backbone = backbone{dispatcher, bus}
+
+	// Live event stream (SSE): while a stream is open, this process follows
+	// the bus and fans each event out to its open streams, which replay
+	// history from the store. Only events the store confirms reach the
+	// hub: one read per event, so that a forged event on the bus cannot
+	// move the streams' positions.
+	hub := httpapi.NewHub()
+	api.Feed = hub
+	confirmed := &httpapi.ConfirmedFeed{Tracker: svc, Broadcast: hub.Broadcast, Logger: log}
+	feed := &httpapi.LiveFeed{Bus: bus, Hub: hub, Confirm: confirmed.Confirm, Logger: log}
+	feed.Open()
+	a.onClose(feed.Close)
+
+	srv := &http.Server{
+		Handler:           api,
+		ReadHeaderTimeout: 10 * time.Second,
+		// No whole-request timeout: a bulk import body may take minutes.
+		IdleTimeout: 2 * time.Minute,
+		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	srv.RegisterOnShutdown(api.CloseStreams) // open streams would hold Shutdown up
+	a.failed = make(chan error, 1)
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			a.failed <- err
+		}
+	}()
+	a.serving = true
+	a.onClose(func() error {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		err := srv.Shutdown(sctx)
+		<-served
+		return err
+	})
+	return nil
+}
+
+// Addr is the address HTTP listens on, once Open succeeded.
+func (a *app) Addr() net.Addr { return a.ln.Addr() }
+
+// Failed delivers the HTTP server's error if it stops serving without
+// Close. Close is still needed to stop the rest.
+func (a *app) Failed() <-chan error { return a.failed }
+
+// Close stops what Open started, in reverse order, and returns their
+// errors. It is safe to call more than once.
+func (a *app) Close() error {
+	var errs []error
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		if err := a.closers[i](); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	a.closers = nil
+	return errors.Join(errs...)
+}
+
+// onClose adds a step to Close: the one before the steps added earlier.
+func (a *app) onClose(f func() error) { a.closers = append(a.closers, f) }
+
+// closeRelay stops the relay and, after HTTP served, publishes what the
+// last requests committed if the bus is there; what is left stays in the
+// outbox for the next start.
+func (a *app) closeRelay() error {
+	a.rel.Close()
+	if !a.serving {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for {
+		n, err := a.rel.Drain(ctx)
+		if err != nil || n == 0 {
+			return nil
+		}
+	}
+}
+
+// serveStore is what serve needs of a system of record.
+type serveStore interface {
+	agileplus.Store
+	agileplus.Outbox
+	agileplus.Pinger
+}
+
+// openStore opens Neo4j when its URL is set, else SQLite in the data
+// directory.
+func (a *app) openStore(ctx context.Context) (serveStore, error) {
+	if a.cfg.neo4j.URL != "" {
+		return neo4jstore.Open(ctx, a.cfg.neo4j)
+	}
+	return sqlitestore.Open(ctx, a.cfg.sqlite)
+}
+
+// backbone serves webhooks from the dispatcher and dead letters from the bus.
+type backbone struct {
+	*webhook.Dispatcher
+	*natsbus.Bus
+}
+
+// NATSTokenFile is where serve keeps the token clients of the embedded
+// NATS server present when --nats-listen exposes it.
+const NATSTokenFile = "nats-client-token"
+
+// natsClientToken returns token (AGILEPLUS_NATS_TOKEN) if set, else the
+// token in the data directory, made on first use (readable by the owner
+// only).
+func natsClientToken(token, dataDir string) (string, error) {
+	if token != "" {
+		return token, nil
+	}
+	path := filepath.Join(dataDir, NATSTokenFile)
+	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) >= 16 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	b := make([]byte, 24)
+	rand.Read(b)
+	token = hex.EncodeToString(b)
+	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write the NATS client token: %w", err)
+	}
+	return token, nil
+}
