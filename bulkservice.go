@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // ExportRecords returns every project, feature, WP, dependency and
@@ -160,7 +161,81 @@ func (s *Service) BulkImport(ctx context.Context, r io.Reader, opts ImportOption
 	return res, err
 }
 
+// planImport checks every record, entities first so that dependencies and
+// references can name any of them, then the cycles the file would close.
 func (s *Service) planImport(ctx context.Context, tx Tx, recs []Record, opts ImportOptions) (*importPlan, error) {
+	pl := newImportPlanner(s, tx, recs)
+	for i := range recs {
+		rec := &recs[i]
+		// A field the type does not take is reported, and the record
+		// checked as usual, so that the records naming it are too.
+		for _, f := range rec.strayFields() {
+			pl.problem(i, f, "%s is not a field of a %s record", f, rec.Type)
+		}
+		var err error
+		switch rec.Type {
+		case RecProject:
+			err = pl.project(ctx, i)
+		case RecFeature:
+			err = pl.feature(ctx, i)
+		case RecWP:
+			err = pl.wp(ctx, i)
+		case RecDependency, RecReference:
+			// Checked once every entity of the file is known.
+		default:
+			pl.problem(i, "type", "unknown record type %q: project, feature, wp, dependency or reference", rec.Type)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	for i := range recs {
+		var err error
+		switch recs[i].Type {
+		case RecDependency:
+			err = pl.dependency(ctx, i)
+		case RecReference:
+			err = pl.reference(ctx, i)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	p := pl.importPlan
+	if len(p.problems) == 0 && len(pl.newEdges) > 0 && !opts.AllowCycles {
+		if err := p.checkCycles(ctx, s, pl.newEdges); err != nil {
+			return nil, err
+		}
+	}
+	if len(p.problems) == 0 && len(pl.newFeatureEdges) > 0 && !opts.AllowCycles {
+		if err := p.checkFeatureCycles(ctx, tx, pl.newFeatureEdges); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// importPlanner builds an importPlan record by record. Each of its record
+// methods reports what is wrong with record i as a problem and returns
+// only the store's errors.
+type importPlanner struct {
+	*importPlan
+	s   *Service
+	tx  Tx
+	now time.Time
+
+	seenDeps        map[depKey]bool
+	newEdges        []importEdge // depends_on between WPs
+	newFeatureEdges []importEdge // depends_on between features
+	seenRefs        map[[5]string]bool
+	edgesRead       map[string]bool // entities whose stored edges are in stored
+	stored          map[depKey]bool // stored edges from them
+}
+
+// depKey is a dependency by its ends' ids and its kind.
+type depKey struct{ from, to, kind string }
+
+func newImportPlanner(s *Service, tx Tx, recs []Record) *importPlanner {
 	count := map[string]int{}
 	for i := range recs {
 		count[recs[i].Type]++
@@ -172,284 +247,270 @@ func (s *Service) planImport(ctx context.Context, tx Tx, recs []Record, opts Imp
 	for i := range recs {
 		p.line[i] = recs[i].Line
 	}
-	// lookup finds an entity in the file or the store; a store miss is nil.
-	found := func(err error) (bool, error) {
-		if err == nil {
-			return true, nil
-		} else if ErrorCode(err) == ENOTFOUND {
-			return false, nil
-		}
-		return false, err
+	return &importPlanner{importPlan: p, s: s, tx: tx, now: s.now(),
+		seenDeps: make(map[depKey]bool, count[RecDependency]), newEdges: make([]importEdge, 0, count[RecDependency]),
+		seenRefs: map[[5]string]bool{}, edgesRead: map[string]bool{}, stored: map[depKey]bool{}}
+}
+
+// found tells a store lookup's miss (false) from its failure (the error).
+func found(err error) (bool, error) {
+	if err == nil {
+		return true, nil
+	} else if ErrorCode(err) == ENOTFOUND {
+		return false, nil
 	}
-	now := s.now()
-	type depKey struct{ from, to, kind string }
-	seenDeps := make(map[depKey]bool, count[RecDependency])
-	newEdges := make([]importEdge, 0, count[RecDependency])
-	var newFeatureEdges []importEdge
-	seenRefs := map[[5]string]bool{}
-	edgesRead := map[string]bool{} // entities whose stored edges are in stored
-	stored := map[depKey]bool{}    // stored edges from them
-	for i := range recs {
-		rec := &recs[i]
-		// A field the type does not take is reported, and the record
-		// checked as usual, so that the records naming it are too.
-		for _, f := range rec.strayFields() {
-			p.problem(i, f, "%s is not a field of a %s record", f, rec.Type)
+	return false, err
+}
+
+func (pl *importPlanner) project(ctx context.Context, i int) error {
+	rec := &pl.recs[i]
+	c := ProjectCreate{Key: rec.Key, Name: rec.Name}
+	if err := c.validate(false); err != nil { // older exports may hold text the API refuses now
+		pl.problem(i, ErrorField(err), "%s", ErrorMessage(err))
+		return nil
+	}
+	if pl.projects[rec.Key] != nil {
+		pl.problem(i, "key", "project %s appears twice", rec.Key)
+		return nil
+	}
+	old, err := pl.tx.Project(ctx, rec.Key)
+	if ok, err := found(err); err != nil {
+		return err
+	} else if ok {
+		if old.Name != strings.TrimSpace(rec.Name) {
+			pl.problem(i, "name", "project %s exists with the name %q", rec.Key, old.Name)
 		}
-		switch rec.Type {
-		case RecProject:
-			c := ProjectCreate{Key: rec.Key, Name: rec.Name}
-			if err := c.validate(false); err != nil { // older exports may hold text the API refuses now
-				p.problem(i, ErrorField(err), "%s", ErrorMessage(err))
-				continue
-			}
-			if p.projects[rec.Key] != nil {
-				p.problem(i, "key", "project %s appears twice", rec.Key)
-				continue
-			}
-			old, err := tx.Project(ctx, rec.Key)
-			if ok, err := found(err); err != nil {
-				return nil, err
-			} else if ok {
-				if old.Name != strings.TrimSpace(rec.Name) {
-					p.problem(i, "name", "project %s exists with the name %q", rec.Key, old.Name)
-				}
-				p.projects[rec.Key] = old
-				p.result.Unchanged[RecProject]++
-				continue
-			}
-			pid := s.IDs.New(PrefixProject)
-			p.newIDs[pid] = true
-			p.projects[rec.Key] = &Project{ID: pid, Key: rec.Key, Name: strings.TrimSpace(rec.Name), Version: 1, CreatedAt: now, UpdatedAt: now}
-			p.newRecord[i] = true
-		case RecFeature:
-			c := FeatureCreate{Slug: rec.Slug, Title: rec.Title, Description: rec.Description}
-			if err := c.validate(false); err != nil { // older exports may hold text the API refuses now
-				p.problem(i, ErrorField(err), "%s", ErrorMessage(err))
-				continue
-			}
-			state := cmpOr(rec.State, FeatureCreated)
-			if _, err := FeatureTransitionCheck("", state); err != nil && state != FeatureCreated {
-				p.problem(i, "state", "unknown feature state %q", rec.State)
-				continue
-			}
-			proj := p.projects[rec.Project]
-			if proj == nil {
-				if pr, err := tx.Project(ctx, rec.Project); err == nil {
-					proj, p.projects[rec.Project] = pr, pr
-				} else if ok, err := found(err); err != nil {
-					return nil, err
-				} else if !ok {
-					p.problem(i, "project", "feature %s: no project %q in the file or the store", rec.Slug, rec.Project)
-					continue
-				}
-			}
-			if f := p.features[rec.Slug]; f != nil && p.newIDs[f.ID] {
-				p.problem(i, "slug", "feature %s appears twice", rec.Slug)
-				continue
-			}
-			old, err := tx.Feature(ctx, rec.Slug)
-			if ok, err := found(err); err != nil {
-				return nil, err
-			} else if ok {
-				if old.ProjectID != proj.ID || old.Title != strings.TrimSpace(rec.Title) || old.Description != rec.Description || old.State != state {
-					p.problem(i, "slug", "feature %s exists with other content", rec.Slug)
-				}
-				p.features[rec.Slug] = old
-				p.result.Unchanged[RecFeature]++
-				continue
-			}
-			fid := s.IDs.New(PrefixFeature)
-			p.newIDs[fid] = true
-			p.features[rec.Slug] = &Feature{ID: fid, ProjectID: proj.ID, ProjectKey: proj.Key, Slug: rec.Slug,
-				Title: strings.TrimSpace(rec.Title), Description: rec.Description, State: state, CreatedAt: now, UpdatedAt: now}
-			p.newRecord[i] = true
-		case RecWP:
-			c := WPCreate{Title: rec.Title, Description: rec.Description, Estimate: rec.Estimate}
-			if err := c.validate(false); err != nil { // older exports may hold text the API refuses now
-				p.problem(i, ErrorField(err), "%s", ErrorMessage(err))
-				continue
-			}
-			state := cmpOr(rec.State, WPPlanned)
-			if !slices.Contains(WPStates, state) {
-				p.problem(i, "state", "unknown work package state %q; states are %v", rec.State, WPStates)
-				continue
-			}
-			f := p.features[rec.Feature]
-			if f == nil {
-				if fe, err := tx.Feature(ctx, rec.Feature); err == nil {
-					f, p.features[rec.Feature] = fe, fe
-				} else if ok, err := found(err); err != nil {
-					return nil, err
-				} else if !ok {
-					p.problem(i, "feature", "wp %s: no feature %q in the file or the store", rec.Key, rec.Feature)
-					continue
-				}
-			}
-			prefix, num, ok := splitWPKey(rec.Key)
-			if !ok || prefix != f.ProjectKey || num < 1 || num > MaxWPNumber {
-				p.problem(i, "key", "wp key %q must be %s-<number from 1 to %d> (the key of its feature's project)", rec.Key, f.ProjectKey, MaxWPNumber)
-				continue
-			}
-			if p.wps[rec.Key] != nil {
-				p.problem(i, "key", "wp %s appears twice", rec.Key)
-				continue
-			}
-			est := DefaultEstimate
-			if rec.Estimate != nil {
-				est = *rec.Estimate
-			}
-			// A WP key starts with its project's key: no WP of a project
-			// the file creates can exist.
-			var old *WP
-			if !p.newIDs[f.ProjectID] {
-				w, err := tx.WP(ctx, rec.Key)
-				if ok, err := found(err); err != nil {
-					return nil, err
-				} else if ok {
-					old = w
-				}
-			}
-			if old != nil {
-				if old.FeatureID != f.ID || old.Title != strings.TrimSpace(rec.Title) || old.Description != rec.Description || old.State != state || old.Estimate != est {
-					p.problem(i, "key", "wp %s exists with other content", rec.Key)
-				}
-				p.wps[rec.Key] = old
-				p.result.Unchanged[RecWP]++
-				continue
-			}
-			wid := s.IDs.New(PrefixWP)
-			p.newIDs[wid] = true
-			p.wps[rec.Key] = &WP{ID: wid, Key: rec.Key, ProjectID: f.ProjectID, ProjectKey: f.ProjectKey, FeatureID: f.ID,
-				Title: strings.TrimSpace(rec.Title), Description: rec.Description, State: state, Estimate: est, Version: 1, CreatedAt: now, UpdatedAt: now}
-			p.newRecord[i] = true
-		case RecDependency, RecReference:
-			// Checked once every entity of the file is known.
-		default:
-			p.problem(i, "type", "unknown record type %q: project, feature, wp, dependency or reference", rec.Type)
+		pl.projects[rec.Key] = old
+		pl.result.Unchanged[RecProject]++
+		return nil
+	}
+	pid := pl.s.IDs.New(PrefixProject)
+	pl.newIDs[pid] = true
+	pl.projects[rec.Key] = &Project{ID: pid, Key: rec.Key, Name: strings.TrimSpace(rec.Name), Version: 1, CreatedAt: pl.now, UpdatedAt: pl.now}
+	pl.newRecord[i] = true
+	return nil
+}
+
+func (pl *importPlanner) feature(ctx context.Context, i int) error {
+	rec := &pl.recs[i]
+	c := FeatureCreate{Slug: rec.Slug, Title: rec.Title, Description: rec.Description}
+	if err := c.validate(false); err != nil { // older exports may hold text the API refuses now
+		pl.problem(i, ErrorField(err), "%s", ErrorMessage(err))
+		return nil
+	}
+	state := cmpOr(rec.State, FeatureCreated)
+	if _, err := FeatureTransitionCheck("", state); err != nil && state != FeatureCreated {
+		pl.problem(i, "state", "unknown feature state %q", rec.State)
+		return nil
+	}
+	proj := pl.projects[rec.Project]
+	if proj == nil {
+		if pr, err := pl.tx.Project(ctx, rec.Project); err == nil {
+			proj, pl.projects[rec.Project] = pr, pr
+		} else if ok, err := found(err); err != nil {
+			return err
+		} else if !ok {
+			pl.problem(i, "project", "feature %s: no project %q in the file or the store", rec.Slug, rec.Project)
+			return nil
 		}
 	}
-	for i := range recs {
-		rec := &recs[i]
-		switch rec.Type {
-		case RecDependency:
-			kind := cmpOr(rec.Kind, DependsOn)
-			if kind != DependsOn && kind != RelatesTo {
-				p.problem(i, "kind", "dependency kind must be depends_on or relates_to (a blocks edge is the depends_on seen from the other end), not %q", rec.Kind)
-				continue
-			}
-			from, fromOK := p.endpoint(ctx, tx, rec.From)
-			to, toOK := p.endpoint(ctx, tx, rec.To)
-			switch {
-			case !fromOK:
-				p.problem(i, "from", "dependency: no work package or feature %q in the file or the store", rec.From)
-				continue
-			case !toOK:
-				p.problem(i, "to", "dependency: no work package or feature %q in the file or the store", rec.To)
-				continue
-			case from.kind != to.kind:
-				p.problem(i, "to", "a dependency joins two work packages or two features: %s and %s", rec.From, rec.To)
-				continue
-			case from.id == to.id:
-				p.problem(i, "to", "%s cannot depend on itself", rec.From)
-				continue
-			}
-			k := depKey{from.id, to.id, kind}
-			if seenDeps[k] {
-				p.problem(i, "to", "dependency %s %s %s appears twice", rec.From, kind, rec.To)
-				continue
-			}
-			seenDeps[k] = true
-			exists := false
-			if !from.isNew && !to.isNew {
-				if !edgesRead[from.id] {
-					edges, err := tx.Edges(ctx, from.id)
-					if err != nil {
-						return nil, err
-					}
-					for _, e := range edges {
-						if e.From == from.id {
-							stored[depKey{e.From, e.To, e.Kind}] = true
-						}
-					}
-					edgesRead[from.id] = true
-				}
-				exists = stored[k]
-			}
-			if exists {
-				p.result.Unchanged[RecDependency]++
-				continue
-			}
-			p.newRecord[i] = true
-			rec.Kind = kind
-			if kind == DependsOn && from.kind == KindWP {
-				newEdges = append(newEdges, importEdge{rec.From, rec.To, rec.Line})
-			} else if kind == DependsOn {
-				newFeatureEdges = append(newFeatureEdges, importEdge{rec.From, rec.To, rec.Line})
-			}
-		case RecReference:
-			c := ReferenceCreate{Kind: rec.Kind, Repo: rec.Repo, SHA: rec.SHA, URL: rec.URL, State: rec.State}
-			if err := c.validate(false); err != nil { // older exports may hold text the API refuses now
-				p.problem(i, ErrorField(err), "%s", ErrorMessage(err))
-				continue
-			}
-			w := p.wps[rec.WP]
-			if w == nil {
-				old, err := tx.WP(ctx, rec.WP)
-				if ok, err := found(err); err != nil {
-					return nil, err
-				} else if !ok {
-					p.problem(i, "wp", "reference: no work package %q in the file or the store", rec.WP)
-					continue
-				}
-				w = old
-			}
-			rec.Kind, rec.SHA, rec.State = c.Kind, c.SHA, c.State
-			// By the WP's id: a file may name it by key on one line and by
-			// id on another.
-			rk := [5]string{w.ID, c.Kind, c.Repo, c.SHA, c.URL}
-			if seenRefs[rk] {
-				p.problem(i, "wp", "reference of %s appears twice", w.Key)
-				continue
-			}
-			seenRefs[rk] = true
-			if !p.newIDs[w.ID] { // an existing WP: is the reference there?
-				refs, err := tx.References(ctx, w.ID)
-				if err != nil {
-					return nil, err
-				}
-				var old *Reference
-				for _, r := range refs {
-					if r.Kind == c.Kind && r.Repo == c.Repo && r.SHA == c.SHA && r.URL == c.URL {
-						old = r
-					}
-				}
-				if old != nil && old.State != c.State {
-					// As for the other kinds, the import creates and does
-					// not update: a pull request's new state goes through
-					// AddReference.
-					p.problem(i, "state", "reference of %s to %s exists with the state %q", w.Key, c.URL, old.State)
-					continue
-				}
-				if old != nil {
-					p.result.Unchanged[RecReference]++
-					continue
-				}
-			}
-			p.newRecord[i] = true
+	if f := pl.features[rec.Slug]; f != nil && pl.newIDs[f.ID] {
+		pl.problem(i, "slug", "feature %s appears twice", rec.Slug)
+		return nil
+	}
+	old, err := pl.tx.Feature(ctx, rec.Slug)
+	if ok, err := found(err); err != nil {
+		return err
+	} else if ok {
+		if old.ProjectID != proj.ID || old.Title != strings.TrimSpace(rec.Title) || old.Description != rec.Description || old.State != state {
+			pl.problem(i, "slug", "feature %s exists with other content", rec.Slug)
+		}
+		pl.features[rec.Slug] = old
+		pl.result.Unchanged[RecFeature]++
+		return nil
+	}
+	fid := pl.s.IDs.New(PrefixFeature)
+	pl.newIDs[fid] = true
+	pl.features[rec.Slug] = &Feature{ID: fid, ProjectID: proj.ID, ProjectKey: proj.Key, Slug: rec.Slug,
+		Title: strings.TrimSpace(rec.Title), Description: rec.Description, State: state, CreatedAt: pl.now, UpdatedAt: pl.now}
+	pl.newRecord[i] = true
+	return nil
+}
+
+func (pl *importPlanner) wp(ctx context.Context, i int) error {
+	rec := &pl.recs[i]
+	c := WPCreate{Title: rec.Title, Description: rec.Description, Estimate: rec.Estimate}
+	if err := c.validate(false); err != nil { // older exports may hold text the API refuses now
+		pl.problem(i, ErrorField(err), "%s", ErrorMessage(err))
+		return nil
+	}
+	state := cmpOr(rec.State, WPPlanned)
+	if !slices.Contains(WPStates, state) {
+		pl.problem(i, "state", "unknown work package state %q; states are %v", rec.State, WPStates)
+		return nil
+	}
+	f := pl.features[rec.Feature]
+	if f == nil {
+		if fe, err := pl.tx.Feature(ctx, rec.Feature); err == nil {
+			f, pl.features[rec.Feature] = fe, fe
+		} else if ok, err := found(err); err != nil {
+			return err
+		} else if !ok {
+			pl.problem(i, "feature", "wp %s: no feature %q in the file or the store", rec.Key, rec.Feature)
+			return nil
 		}
 	}
-	if len(p.problems) == 0 && len(newEdges) > 0 && !opts.AllowCycles {
-		if err := p.checkCycles(ctx, s, newEdges); err != nil {
-			return nil, err
+	prefix, num, ok := splitWPKey(rec.Key)
+	if !ok || prefix != f.ProjectKey || num < 1 || num > MaxWPNumber {
+		pl.problem(i, "key", "wp key %q must be %s-<number from 1 to %d> (the key of its feature's project)", rec.Key, f.ProjectKey, MaxWPNumber)
+		return nil
+	}
+	if pl.wps[rec.Key] != nil {
+		pl.problem(i, "key", "wp %s appears twice", rec.Key)
+		return nil
+	}
+	est := DefaultEstimate
+	if rec.Estimate != nil {
+		est = *rec.Estimate
+	}
+	// A WP key starts with its project's key: no WP of a project
+	// the file creates can exist.
+	var old *WP
+	if !pl.newIDs[f.ProjectID] {
+		w, err := pl.tx.WP(ctx, rec.Key)
+		if ok, err := found(err); err != nil {
+			return err
+		} else if ok {
+			old = w
 		}
 	}
-	if len(p.problems) == 0 && len(newFeatureEdges) > 0 && !opts.AllowCycles {
-		if err := p.checkFeatureCycles(ctx, tx, newFeatureEdges); err != nil {
-			return nil, err
+	if old != nil {
+		if old.FeatureID != f.ID || old.Title != strings.TrimSpace(rec.Title) || old.Description != rec.Description || old.State != state || old.Estimate != est {
+			pl.problem(i, "key", "wp %s exists with other content", rec.Key)
+		}
+		pl.wps[rec.Key] = old
+		pl.result.Unchanged[RecWP]++
+		return nil
+	}
+	wid := pl.s.IDs.New(PrefixWP)
+	pl.newIDs[wid] = true
+	pl.wps[rec.Key] = &WP{ID: wid, Key: rec.Key, ProjectID: f.ProjectID, ProjectKey: f.ProjectKey, FeatureID: f.ID,
+		Title: strings.TrimSpace(rec.Title), Description: rec.Description, State: state, Estimate: est, Version: 1, CreatedAt: pl.now, UpdatedAt: pl.now}
+	pl.newRecord[i] = true
+	return nil
+}
+
+func (pl *importPlanner) dependency(ctx context.Context, i int) error {
+	rec := &pl.recs[i]
+	kind := cmpOr(rec.Kind, DependsOn)
+	if kind != DependsOn && kind != RelatesTo {
+		pl.problem(i, "kind", "dependency kind must be depends_on or relates_to (a blocks edge is the depends_on seen from the other end), not %q", rec.Kind)
+		return nil
+	}
+	from, fromOK := pl.endpoint(ctx, pl.tx, rec.From)
+	to, toOK := pl.endpoint(ctx, pl.tx, rec.To)
+	switch {
+	case !fromOK:
+		pl.problem(i, "from", "dependency: no work package or feature %q in the file or the store", rec.From)
+		return nil
+	case !toOK:
+		pl.problem(i, "to", "dependency: no work package or feature %q in the file or the store", rec.To)
+		return nil
+	case from.kind != to.kind:
+		pl.problem(i, "to", "a dependency joins two work packages or two features: %s and %s", rec.From, rec.To)
+		return nil
+	case from.id == to.id:
+		pl.problem(i, "to", "%s cannot depend on itself", rec.From)
+		return nil
+	}
+	k := depKey{from.id, to.id, kind}
+	if pl.seenDeps[k] {
+		pl.problem(i, "to", "dependency %s %s %s appears twice", rec.From, kind, rec.To)
+		return nil
+	}
+	pl.seenDeps[k] = true
+	exists := false
+	if !from.isNew && !to.isNew {
+		if !pl.edgesRead[from.id] {
+			edges, err := pl.tx.Edges(ctx, from.id)
+			if err != nil {
+				return err
+			}
+			for _, e := range edges {
+				if e.From == from.id {
+					pl.stored[depKey{e.From, e.To, e.Kind}] = true
+				}
+			}
+			pl.edgesRead[from.id] = true
+		}
+		exists = pl.stored[k]
+	}
+	if exists {
+		pl.result.Unchanged[RecDependency]++
+		return nil
+	}
+	pl.newRecord[i] = true
+	rec.Kind = kind
+	if kind == DependsOn && from.kind == KindWP {
+		pl.newEdges = append(pl.newEdges, importEdge{rec.From, rec.To, rec.Line})
+	} else if kind == DependsOn {
+		pl.newFeatureEdges = append(pl.newFeatureEdges, importEdge{rec.From, rec.To, rec.Line})
+	}
+	return nil
+}
+
+func (pl *importPlanner) reference(ctx context.Context, i int) error {
+	rec := &pl.recs[i]
+	c := ReferenceCreate{Kind: rec.Kind, Repo: rec.Repo, SHA: rec.SHA, URL: rec.URL, State: rec.State}
+	if err := c.validate(false); err != nil { // older exports may hold text the API refuses now
+		pl.problem(i, ErrorField(err), "%s", ErrorMessage(err))
+		return nil
+	}
+	w := pl.wps[rec.WP]
+	if w == nil {
+		old, err := pl.tx.WP(ctx, rec.WP)
+		if ok, err := found(err); err != nil {
+			return err
+		} else if !ok {
+			pl.problem(i, "wp", "reference: no work package %q in the file or the store", rec.WP)
+			return nil
+		}
+		w = old
+	}
+	rec.Kind, rec.SHA, rec.State = c.Kind, c.SHA, c.State
+	// By the WP's id: a file may name it by key on one line and by
+	// id on another.
+	rk := [5]string{w.ID, c.Kind, c.Repo, c.SHA, c.URL}
+	if pl.seenRefs[rk] {
+		pl.problem(i, "wp", "reference of %s appears twice", w.Key)
+		return nil
+	}
+	pl.seenRefs[rk] = true
+	if !pl.newIDs[w.ID] { // an existing WP: is the reference there?
+		refs, err := pl.tx.References(ctx, w.ID)
+		if err != nil {
+			return err
+		}
+		var old *Reference
+		for _, r := range refs {
+			if r.Kind == c.Kind && r.Repo == c.Repo && r.SHA == c.SHA && r.URL == c.URL {
+				old = r
+			}
+		}
+		if old != nil && old.State != c.State {
+			// As for the other kinds, the import creates and does
+			// not update: a pull request's new state goes through
+			// AddReference.
+			pl.problem(i, "state", "reference of %s to %s exists with the state %q", w.Key, c.URL, old.State)
+			return nil
+		}
+		if old != nil {
+			pl.result.Unchanged[RecReference]++
+			return nil
 		}
 	}
-	return p, nil
+	pl.newRecord[i] = true
+	return nil
 }
 
 // importEdge is a depends_on edge between WPs that a file adds.

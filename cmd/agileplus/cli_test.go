@@ -412,7 +412,7 @@ func TestSeedSampleIsConsistent(t *testing.T) {
 		t.Errorf("sample has %d work packages, want about 60", n)
 	}
 	// A cycle among depends_on edges is caught before anything is sent.
-	data.deps = append(data.deps, sampleDep{"core-auth-schema", "core-jwks", agileplus.DependsOn})
+	data.records = append(data.records, agileplus.Record{Type: agileplus.RecDependency, From: "CORE-1", To: "CORE-3", Kind: agileplus.DependsOn})
 	if _, err := data.startOrder(); err == nil || !strings.Contains(err.Error(), "cycle") {
 		t.Errorf("sample with a cycle: got %v, want a cycle error", err)
 	}

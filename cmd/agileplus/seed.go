@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	_ "embed"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"time"
@@ -19,8 +22,11 @@ func newSeedCmd(e *env) *cobra.Command {
 		Long: `Load a realistic sample into the server, through the same API as every
 other command: three projects (CORE, WEB, MOB), features in several states,
 about sixty work packages in every state, dependencies within and across
-projects, and a few live claims. It refuses to run if any of the sample's
-projects already exists.`,
+projects, and a few live claims. Projects, features, work packages and
+dependencies go in as one import of a built-in file in the form import
+reads; features and work packages then move to their states one step at a
+time, and the claims are taken, so the history reads as a team's would. It
+refuses to run if any of the sample's projects already exists.`,
 		Args: argNames(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !sample {
@@ -40,49 +46,35 @@ projects already exists.`,
 	return cmd
 }
 
-// sample is a data set for seed. WPs and dependencies refer to WPs by
-// handle, since keys are assigned by the server.
+// sampleFile is the built-in sample in the form import reads: every
+// project, feature, work package and dependency as it stands now.
+//
+//go:embed sampledata.jsonl
+var sampleFile string
+
+// sample is a data set for seed: records to import, and what the import
+// form cannot hold, which seed then applies one command at a time.
 type sample struct {
-	projects []sampleProject
-	// deps are between WP handles or feature slugs.
-	deps   []sampleDep
-	claims []sampleClaim
+	// records are at their final states; the import creates features
+	// created and WPs planned, and seed moves them on from there.
+	records []agileplus.Record
+	// skips are, by feature slug, a state the feature skips on its way
+	// and the reason recorded with the skip.
+	skips map[string]sampleSkip
+	// blocked is the reason recorded with the move to blocked, by WP key.
+	blocked map[string]string
+	// bounced WPs go back from review to doing once on their way to done.
+	bounced []string
+	claims  []sampleClaim
 }
 
-type sampleProject struct {
-	key, name string
-	features  []sampleFeature
-}
-
-type sampleFeature struct {
-	slug, title, description string
-	// path is the sequence of states the feature moves through; a state
-	// left out of it is skipped, and the skip recorded.
-	path []sampleStep
-	wps  []sampleWP
-}
-
-type sampleStep struct {
-	to, reason string
-}
-
-type sampleWP struct {
-	handle, title string
-	estimate      float64
-	// state is where the WP ends up; reason is recorded with the move to
-	// blocked.
+type sampleSkip struct {
 	state, reason string
-	// bounce sends it back from review to doing once on its way to done.
-	bounce bool
-}
-
-type sampleDep struct {
-	from, to, kind string
 }
 
 type sampleClaim struct {
-	handle, agent string
-	ttl           time.Duration
+	wp, agent string
+	ttl       time.Duration
 }
 
 // seedSummary is what seed reports.
@@ -116,8 +108,10 @@ func seedSample(ctx context.Context, t agileplus.Tracker, data sample) (*seedSum
 		return nil, err
 	}
 	var keys []string
-	for _, p := range data.projects {
-		keys = append(keys, p.key)
+	for _, r := range data.records {
+		if r.Type == agileplus.RecProject {
+			keys = append(keys, r.Key)
+		}
 	}
 	for _, k := range keys {
 		if _, err := t.Project(ctx, k); err == nil {
@@ -126,103 +120,124 @@ func seedSample(ctx context.Context, t agileplus.Tracker, data sample) (*seedSum
 			return nil, fmt.Errorf("seed: check project %s: %w", k, err)
 		}
 	}
-	for _, p := range data.projects {
-		for _, f := range p.features {
-			if got, err := t.Feature(ctx, f.slug); err == nil {
-				return nil, fmt.Errorf("seed: the sample's feature slug %s is taken by project %s; slugs are unique across projects", f.slug, got.ProjectKey)
-			} else if agileplus.ErrorCode(err) != agileplus.ENOTFOUND {
-				return nil, fmt.Errorf("seed: check feature %s: %w", f.slug, err)
-			}
+	for _, r := range data.records {
+		if r.Type != agileplus.RecFeature {
+			continue
+		}
+		if got, err := t.Feature(ctx, r.Slug); err == nil {
+			return nil, fmt.Errorf("seed: the sample's feature slug %s is taken by project %s; slugs are unique across projects", r.Slug, got.ProjectKey)
+		} else if agileplus.ErrorCode(err) != agileplus.ENOTFOUND {
+			return nil, fmt.Errorf("seed: check feature %s: %w", r.Slug, err)
 		}
 	}
 
-	sum, err := loadSample(ctx, t, data, order, keys)
+	file, err := data.importFile()
 	if err != nil {
-		// Commands went through one by one, each recorded in the event
-		// history, so what came before the failure stays.
+		return nil, err
+	}
+	// The import is one transaction: one that fails wrote nothing, so
+	// seed did not stop part way.
+	res, err := t.BulkImport(ctx, file, agileplus.ImportOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("seed: import the sample: %w", err)
+	}
+	sum := &seedSummary{Projects: keys, Features: res.Created[agileplus.RecFeature], WPs: res.Created[agileplus.RecWP],
+		WPStates: map[string]int{}, Dependencies: res.Created[agileplus.RecDependency], Claims: []*agileplus.Lease{}}
+	if err := playSample(ctx, t, data, order, sum); err != nil {
+		// The moves and claims go one by one, each recorded in the event
+		// history, so the import and what came before the failure stay.
 		return nil, fmt.Errorf("%w; seed stopped part way and what it loaded of projects %s stays: load the sample into a fresh --data directory", err, strings.Join(keys, ", "))
 	}
 	return sum, nil
 }
 
-// loadSample runs the sample's commands, in order, through t.
-func loadSample(ctx context.Context, t agileplus.Tracker, data sample, order []string, keys []string) (*seedSummary, error) {
-	sum := &seedSummary{Projects: keys, WPStates: map[string]int{}, Claims: []*agileplus.Lease{}}
-	wpKeys := map[string]string{} // handle -> key
-	wps := map[string]sampleWP{}
-	for _, p := range data.projects {
-		if _, err := t.CreateProject(ctx, agileplus.ProjectCreate{Key: p.key, Name: p.name}); err != nil {
-			return nil, fmt.Errorf("seed: create project %s: %w", p.key, err)
+// importFile is the sample's records as they stood before any work:
+// features created, WPs planned.
+func (d sample) importFile() (io.Reader, error) {
+	recs := slices.Clone(d.records)
+	for i := range recs {
+		switch recs[i].Type {
+		case agileplus.RecFeature:
+			recs[i].State = agileplus.FeatureCreated
+		case agileplus.RecWP:
+			recs[i].State = agileplus.WPPlanned
 		}
-		for _, f := range p.features {
-			if _, err := t.CreateFeature(ctx, p.key, agileplus.FeatureCreate{Slug: f.slug, Title: f.title, Description: f.description}); err != nil {
-				return nil, fmt.Errorf("seed: create feature %s: %w", f.slug, err)
-			}
-			sum.Features++
-			for _, step := range f.path {
-				if _, err := t.TransitionFeature(ctx, f.slug, agileplus.Transition{To: step.to, Reason: step.reason}, 0); err != nil {
-					return nil, fmt.Errorf("seed: move feature %s to %s: %w", f.slug, step.to, err)
+	}
+	var b bytes.Buffer
+	if err := agileplus.WriteRecords(&b, recs); err != nil {
+		return nil, fmt.Errorf("seed: write the sample: %w", err)
+	}
+	return &b, nil
+}
+
+// playSample moves the imported features and WPs, in order, to their
+// states in the file and takes the claims, through t, so that their
+// history reads as a team's would.
+func playSample(ctx context.Context, t agileplus.Tracker, data sample, order []string, sum *seedSummary) error {
+	wps := map[string]agileplus.Record{}
+	for _, r := range data.records {
+		switch r.Type {
+		case agileplus.RecFeature:
+			for _, tr := range data.featurePath(r) {
+				if _, err := t.TransitionFeature(ctx, r.Slug, tr, 0); err != nil {
+					return fmt.Errorf("seed: move feature %s to %s: %w", r.Slug, tr.To, err)
 				}
 			}
-			for _, w := range f.wps {
-				est := w.estimate
-				created, err := t.CreateWP(ctx, f.slug, agileplus.WPCreate{Title: w.title, Estimate: &est})
-				if err != nil {
-					return nil, fmt.Errorf("seed: create work package %q: %w", w.title, err)
-				}
-				wpKeys[w.handle], wps[w.handle] = created.Key, w
-				sum.WPs++
-			}
+		case agileplus.RecWP:
+			wps[r.Key] = r
 		}
 	}
 
-	// Dependencies go in before any work starts, the way a team plans.
-	ref := func(name string) string {
-		if k, ok := wpKeys[name]; ok {
-			return k
-		}
-		return name // a feature slug
-	}
-	for _, d := range data.deps {
-		if _, err := t.AddDependency(ctx, agileplus.DependencyCreate{From: ref(d.from), To: ref(d.to), Kind: d.kind}); err != nil {
-			return nil, fmt.Errorf("seed: add dependency %s %s %s: %w", d.from, d.kind, d.to, err)
-		}
-		sum.Dependencies++
-	}
-
-	for _, h := range order {
-		w := wps[h]
-		for _, to := range w.steps() {
+	for _, k := range order {
+		w := wps[k]
+		for _, to := range data.wpSteps(w) {
 			tr := agileplus.Transition{To: to}
 			if to == agileplus.WPBlocked {
-				tr.Reason = w.reason
+				tr.Reason = data.blocked[k]
 			}
-			if _, err := t.TransitionWP(ctx, wpKeys[h], tr, 0); err != nil {
-				return nil, fmt.Errorf("seed: move %s (%s) to %s: %w", wpKeys[h], h, to, err)
+			if _, err := t.TransitionWP(ctx, k, tr, 0); err != nil {
+				return fmt.Errorf("seed: move %s (%s) to %s: %w", k, w.Title, to, err)
 			}
 		}
-		sum.WPStates[w.state]++
+		sum.WPStates[w.State]++
 	}
 
 	for _, c := range data.claims {
-		l, err := t.Claim(ctx, wpKeys[c.handle], agileplus.ClaimRequest{Agent: c.agent, TTLSeconds: int64(c.ttl / time.Second)})
+		l, err := t.Claim(ctx, c.wp, agileplus.ClaimRequest{Agent: c.agent, TTLSeconds: int64(c.ttl / time.Second)})
 		if err != nil {
-			return nil, fmt.Errorf("seed: claim %s for %s: %w", wpKeys[c.handle], c.agent, err)
+			return fmt.Errorf("seed: claim %s for %s: %w", c.wp, c.agent, err)
 		}
 		sum.Claims = append(sum.Claims, l)
 	}
-	return sum, nil
+	return nil
 }
 
-// steps are the legal transitions from planned to the WP's final state.
-func (w sampleWP) steps() []string {
-	switch w.state {
+// featurePath is the moves that take a feature from created to its state,
+// past the state it skips, if any, with the reason for the skip.
+func (d sample) featurePath(f agileplus.Record) []agileplus.Transition {
+	skip := d.skips[f.Slug]
+	var path []agileplus.Transition
+	reason := ""
+	for _, st := range agileplus.FeatureStates[1 : slices.Index(agileplus.FeatureStates, f.State)+1] {
+		if st == skip.state {
+			reason = skip.reason
+			continue
+		}
+		path = append(path, agileplus.Transition{To: st, Reason: reason})
+		reason = ""
+	}
+	return path
+}
+
+// wpSteps are the legal transitions from planned to the WP's state.
+func (d sample) wpSteps(w agileplus.Record) []string {
+	switch w.State {
 	case agileplus.WPDoing:
 		return []string{agileplus.WPDoing}
 	case agileplus.WPReview:
 		return []string{agileplus.WPDoing, agileplus.WPReview}
 	case agileplus.WPDone:
-		if w.bounce {
+		if slices.Contains(d.bounced, w.Key) {
 			return []string{agileplus.WPDoing, agileplus.WPReview, agileplus.WPDoing, agileplus.WPReview, agileplus.WPDone}
 		}
 		return []string{agileplus.WPDoing, agileplus.WPReview, agileplus.WPDone}
@@ -232,42 +247,47 @@ func (w sampleWP) steps() []string {
 	return nil
 }
 
-func (w sampleWP) starts() bool {
-	return w.state != agileplus.WPPlanned && w.state != agileplus.WPBlocked
+func starts(w agileplus.Record) bool {
+	return w.State != agileplus.WPPlanned && w.State != agileplus.WPBlocked
 }
 
-// startOrder checks the sample and returns the WP handles in an order in
+// startOrder checks the sample and returns the WP keys in an order in
 // which every WP that starts finds what it depends on already done: the
 // sample never needs --force.
 func (d sample) startOrder() ([]string, error) {
-	wps := map[string]sampleWP{}
-	var handles []string
-	for _, p := range d.projects {
-		for _, f := range p.features {
-			for _, w := range f.wps {
-				if _, dup := wps[w.handle]; dup {
-					return nil, fmt.Errorf("seed: sample has two work packages %q", w.handle)
-				}
-				wps[w.handle] = w
-				handles = append(handles, w.handle)
+	features := map[string]agileplus.Record{}
+	wps := map[string]agileplus.Record{}
+	var keys []string
+	for _, r := range d.records {
+		switch r.Type {
+		case agileplus.RecFeature:
+			if !slices.Contains(agileplus.FeatureStates, r.State) {
+				return nil, fmt.Errorf("seed: sample feature %s has the state %q", r.Slug, r.State)
 			}
+			features[r.Slug] = r
+		case agileplus.RecWP:
+			if _, dup := wps[r.Key]; dup {
+				return nil, fmt.Errorf("seed: sample has two work packages %s", r.Key)
+			}
+			wps[r.Key] = r
+			keys = append(keys, r.Key)
 		}
 	}
 	waitsOn := map[string][]string{}
-	for _, dep := range d.deps {
-		from, to := dep.from, dep.to
-		if dep.kind == agileplus.Blocks {
-			from, to = to, from
+	for _, dep := range d.records {
+		if dep.Type != agileplus.RecDependency {
+			continue
 		}
+		from, to := dep.From, dep.To
 		_, fromWP := wps[from]
 		_, toWP := wps[to]
 		if fromWP != toWP {
-			return nil, fmt.Errorf("seed: sample dependency %s -> %s joins a work package and a feature", dep.from, dep.to)
+			return nil, fmt.Errorf("seed: sample dependency %s -> %s joins a work package and a feature", dep.From, dep.To)
 		}
-		if !fromWP || dep.kind == agileplus.RelatesTo {
+		if !fromWP || dep.Kind == agileplus.RelatesTo {
 			continue
 		}
-		if wps[from].starts() && wps[to].state != agileplus.WPDone {
+		if starts(wps[from]) && wps[to].State != agileplus.WPDone {
 			return nil, fmt.Errorf("seed: sample work package %s starts but depends on %s, which is not done", from, to)
 		}
 		waitsOn[from] = append(waitsOn[from], to)
@@ -275,38 +295,61 @@ func (d sample) startOrder() ([]string, error) {
 	// Depth-first: a WP comes after everything it waits on.
 	var order []string
 	state := map[string]int{} // 1 visiting, 2 done
-	var visit func(h string) error
-	visit = func(h string) error {
-		switch state[h] {
+	var visit func(k string) error
+	visit = func(k string) error {
+		switch state[k] {
 		case 1:
-			return fmt.Errorf("seed: sample dependencies form a cycle through %s", h)
+			return fmt.Errorf("seed: sample dependencies form a cycle through %s", k)
 		case 2:
 			return nil
 		}
-		state[h] = 1
-		for _, to := range waitsOn[h] {
+		state[k] = 1
+		for _, to := range waitsOn[k] {
 			if err := visit(to); err != nil {
 				return err
 			}
 		}
-		state[h] = 2
-		order = append(order, h)
+		state[k] = 2
+		order = append(order, k)
 		return nil
 	}
-	for _, h := range handles {
-		if err := visit(h); err != nil {
+	for _, k := range keys {
+		if err := visit(k); err != nil {
 			return nil, err
 		}
 	}
-	for _, c := range d.claims {
-		if w, ok := wps[c.handle]; !ok || w.state == agileplus.WPDone {
-			return nil, fmt.Errorf("seed: sample claim of %q: no such open work package", c.handle)
-		}
-	}
-	if !slices.Equal(sortedCopy(order), sortedCopy(handles)) {
+	if !slices.Equal(sortedCopy(order), sortedCopy(keys)) {
 		return nil, fmt.Errorf("seed: sample start order lost work packages")
 	}
-	return order, nil
+	return order, d.checkHistory(features, wps)
+}
+
+// checkHistory checks that what the sample applies after the import names
+// features and WPs of the file, in states it can apply to.
+func (d sample) checkHistory(features, wps map[string]agileplus.Record) error {
+	for slug, skip := range d.skips {
+		f, ok := features[slug]
+		i := slices.Index(agileplus.FeatureStates, skip.state)
+		if !ok || i <= 0 || i >= slices.Index(agileplus.FeatureStates, f.State) {
+			return fmt.Errorf("seed: sample skip of %s by %q: no such feature past that state", skip.state, slug)
+		}
+	}
+	for k := range d.blocked {
+		if wps[k].State != agileplus.WPBlocked {
+			return fmt.Errorf("seed: sample reason for blocking %s: no such blocked work package", k)
+		}
+	}
+	for _, k := range d.bounced {
+		if wps[k].State != agileplus.WPDone {
+			return fmt.Errorf("seed: sample bounce of %s: no such done work package", k)
+		}
+	}
+	for _, c := range d.claims {
+		if w, ok := wps[c.wp]; !ok || w.State == agileplus.WPDone {
+			return fmt.Errorf("seed: sample claim of %q: no such open work package", c.wp)
+		}
+	}
+	return nil
 }
 
 func sortedCopy(s []string) []string {
@@ -315,256 +358,35 @@ func sortedCopy(s []string) []string {
 	return c
 }
 
-// steps builds a feature's path through its states.
-func steps(states ...string) []sampleStep {
-	out := make([]sampleStep, len(states))
-	for i, s := range states {
-		out[i] = sampleStep{to: s}
-	}
-	return out
-}
-
 // sampleData is the built-in sample: a small company's platform, web and
 // mobile teams in the middle of a quarter.
 func sampleData() sample {
-	const (
-		planned = agileplus.WPPlanned
-		doing   = agileplus.WPDoing
-		review  = agileplus.WPReview
-		done    = agileplus.WPDone
-		blocked = agileplus.WPBlocked
-	)
-	upTo := func(last string) []sampleStep {
-		i := slices.Index(agileplus.FeatureStates, last)
-		return steps(agileplus.FeatureStates[1 : i+1]...)
+	recs, probs, err := agileplus.ParseRecords(strings.NewReader(sampleFile))
+	if err == nil && len(probs) > 0 {
+		err = &agileplus.ImportError{Problems: probs}
+	}
+	if err != nil {
+		// The file is built in, and the seed tests read it.
+		panic("seed: sampledata.jsonl: " + err.Error())
 	}
 	return sample{
-		projects: []sampleProject{
-			{key: "CORE", name: "Core platform", features: []sampleFeature{
-				{
-					slug: "auth-service", title: "Authentication service",
-					description: "Central OAuth2/OIDC token service used by the web and mobile apps.",
-					path:        upTo(agileplus.FeatureImplementing),
-					wps: []sampleWP{
-						{handle: "core-auth-schema", title: "Design users and sessions schema", estimate: 4, state: done},
-						{handle: "core-token", title: "Implement /oauth/token with refresh token rotation", estimate: 12, state: done, bounce: true},
-						{handle: "core-jwks", title: "Publish JWKS endpoint and nightly key rotation job", estimate: 6, state: done},
-						{handle: "core-pw-reset", title: "Password reset emails via SES", estimate: 5, state: review},
-						{handle: "core-mfa", title: "TOTP multi-factor enrolment API", estimate: 10, state: doing},
-						{handle: "core-lockout", title: "Lock accounts after repeated failed logins", estimate: 3, state: planned},
-						{handle: "core-auth-audit", title: "Write auth events to the security audit log", estimate: 4, state: blocked, reason: "waiting on the security team's log retention decision"},
-						{handle: "core-token-load", title: "Load test the token endpoint at 500 rps", estimate: 6, state: planned},
-						{handle: "core-saml", title: "SAML SSO for enterprise tenants", estimate: 16, state: planned},
-					},
-				},
-				{
-					slug: "event-pipeline", title: "Event pipeline",
-					description: "Outbox-based domain events on Kafka, with an idempotent consumer library.",
-					path: []sampleStep{
-						{to: agileplus.FeatureSpecified},
-						{to: agileplus.FeaturePlanned, reason: "reuses the design from last year's ingestion spike; no new research needed"},
-						{to: agileplus.FeatureImplementing},
-						{to: agileplus.FeatureValidated},
-						{to: agileplus.FeatureShipped},
-					},
-					wps: []sampleWP{
-						{handle: "core-kafka", title: "Provision Kafka topics and ACLs with Terraform", estimate: 5, state: done},
-						{handle: "core-outbox", title: "Transactional outbox publisher", estimate: 8, state: done},
-						{handle: "core-schemas", title: "Register Avro schemas for domain events", estimate: 4, state: done},
-						{handle: "core-consumer", title: "Idempotent consumer library with retries and a DLQ", estimate: 10, state: done},
-						{handle: "core-lag-dash", title: "Grafana dashboards for consumer lag", estimate: 3, state: done},
-						{handle: "core-replay", title: "CLI to replay dead-lettered events", estimate: 5, state: done},
-					},
-				},
-				{
-					slug: "rate-limiting", title: "API rate limiting",
-					description: "Per-tenant request limits on the public API.",
-					path:        upTo(agileplus.FeaturePlanned),
-					wps: []sampleWP{
-						{handle: "core-rl-adr", title: "ADR: token bucket vs sliding window", estimate: 3, state: done},
-						{handle: "core-rl-redis", title: "Redis-backed limiter middleware", estimate: 8, state: planned},
-						{handle: "core-rl-headers", title: "Return RateLimit-* headers and 429 problem bodies", estimate: 2, state: planned},
-						{handle: "core-rl-config", title: "Per-tenant limits in the admin config", estimate: 5, state: planned},
-					},
-				},
-				{
-					slug: "audit-export", title: "Audit log export",
-					description: "Let enterprise admins export their audit log to their SIEM.",
-					path:        upTo(agileplus.FeatureSpecified),
-					wps: []sampleWP{
-						{handle: "core-export-spike", title: "Spike: export formats customers asked for (CSV, JSONL, Splunk HEC)", estimate: 2.5, state: planned},
-					},
-				},
-			}},
-			{key: "WEB", name: "Web app", features: []sampleFeature{
-				{
-					slug: "login-flow", title: "Login and signup flow",
-					description: "New login and signup on the auth service, replacing the legacy session cookies.",
-					path:        upTo(agileplus.FeatureImplementing),
-					wps: []sampleWP{
-						{handle: "web-login-form", title: "Login form with inline validation", estimate: 5, state: done},
-						{handle: "web-pkce", title: "Wire login to /oauth/token with PKCE", estimate: 8, state: review},
-						{handle: "web-signup", title: "Signup form with an email verification step", estimate: 6, state: doing},
-						{handle: "web-forgot", title: "Forgot-password page", estimate: 3, state: planned},
-						{handle: "web-mfa-ui", title: "MFA enrolment screens", estimate: 6, state: planned},
-						{handle: "web-refresh", title: "Silent token refresh in the API client", estimate: 4, state: doing},
-						{handle: "web-remember", title: "Remember-me checkbox with a 30-day refresh token", estimate: 2, state: review},
-						{handle: "web-login-e2e", title: "Playwright e2e tests for login and signup", estimate: 5, state: planned},
-						{handle: "web-auth-a11y", title: "Accessibility pass on auth pages (WCAG 2.2 AA)", estimate: 3, state: blocked, reason: "needs final copy from design"},
-					},
-				},
-				{
-					slug: "dashboard-redesign", title: "Dashboard redesign",
-					description: "A customisable dashboard built from what customers actually look at.",
-					path:        upTo(agileplus.FeatureResearched),
-					wps: []sampleWP{
-						{handle: "web-dash-interviews", title: "Interview six customers about dashboard usage", estimate: 8, state: done},
-						{handle: "web-dash-wireframes", title: "Wireframes for the new dashboard layout", estimate: 6, state: review},
-						{handle: "web-dash-grid", title: "Widget grid with drag-and-drop", estimate: 13, state: planned},
-						{handle: "web-dash-lazy", title: "Lazy-load dashboard charts", estimate: 4, state: planned},
-						{handle: "web-dash-empty", title: "Empty states for new accounts", estimate: 2, state: planned},
-					},
-				},
-				{
-					slug: "dark-mode", title: "Dark mode",
-					path: []sampleStep{
-						{to: agileplus.FeatureSpecified},
-						{to: agileplus.FeaturePlanned, reason: "design system already has dark tokens drafted"},
-						{to: agileplus.FeatureImplementing},
-						{to: agileplus.FeatureValidated},
-					},
-					wps: []sampleWP{
-						{handle: "web-dark-tokens", title: "Define colour tokens for light and dark themes", estimate: 3, state: done},
-						{handle: "web-dark-toggle", title: "Theme toggle in user settings, saved per account", estimate: 4, state: done},
-						{handle: "web-dark-charts", title: "Dark palettes for charts", estimate: 3, state: done},
-						{handle: "web-dark-snapshots", title: "Visual regression snapshots for both themes", estimate: 4, state: done, bounce: true},
-					},
-				},
-				{
-					slug: "onboarding-checklist", title: "Onboarding checklist",
-					description: "A checklist that walks new accounts through their first project.",
-					wps: []sampleWP{
-						{handle: "web-onb-copy", title: "Draft checklist copy with product marketing", estimate: 2, state: planned},
-						{handle: "web-onb-events", title: "Track checklist completion events", estimate: 3, state: planned},
-					},
-				},
-			}},
-			{key: "MOB", name: "Mobile app", features: []sampleFeature{
-				{
-					slug: "offline-sync", title: "Offline sync",
-					description: "Work without a connection and sync when back online.",
-					path:        upTo(agileplus.FeatureImplementing),
-					wps: []sampleWP{
-						{handle: "mob-sqlite", title: "Local SQLite cache for projects and tasks", estimate: 8, state: done},
-						{handle: "mob-queue", title: "Outbound mutation queue with retry and backoff", estimate: 10, state: done},
-						{handle: "mob-conflicts", title: "Conflict resolution: last writer wins, with field merge", estimate: 12, state: doing},
-						{handle: "mob-delta", title: "Consume the delta sync events", estimate: 8, state: review},
-						{handle: "mob-sync-ui", title: "Offline banner and pending-changes indicator", estimate: 4, state: planned},
-						{handle: "mob-bg-sync", title: "Background sync with WorkManager and BGTaskScheduler", estimate: 8, state: blocked, reason: "iOS background task entitlement pending Apple review"},
-						{handle: "mob-sync-tests", title: "Airplane-mode integration tests on the device farm", estimate: 6, state: planned},
-						{handle: "mob-sync-metrics", title: "Sync latency and failure metrics", estimate: 3, state: doing},
-					},
-				},
-				{
-					slug: "push-notifications", title: "Push notifications",
-					path: []sampleStep{
-						{to: agileplus.FeatureSpecified},
-						{to: agileplus.FeaturePlanned, reason: "FCM and APNs are well understood; research skipped"},
-					},
-					wps: []sampleWP{
-						{handle: "mob-push-creds", title: "FCM and APNs credentials in the secrets manager", estimate: 2, state: done},
-						{handle: "mob-push-fanout", title: "Notification fan-out worker on domain events", estimate: 10, state: planned},
-						{handle: "mob-push-prefs", title: "Notification preferences screen", estimate: 5, state: planned},
-						{handle: "mob-push-links", title: "Deep links from notifications into task detail", estimate: 4, state: planned},
-						{handle: "mob-push-quiet", title: "Quiet hours", estimate: 3, state: blocked, reason: "waiting on a product decision about default quiet hours"},
-						{handle: "mob-push-l10n", title: "Notification copy in English, German and French", estimate: 3, state: doing},
-					},
-				},
-				{
-					slug: "biometric-login", title: "Biometric login",
-					description: "Face ID and fingerprint unlock of a stored refresh token.",
-					path:        upTo(agileplus.FeatureRetrospected),
-					wps: []sampleWP{
-						{handle: "mob-bio-keychain", title: "Keep the refresh token in Keychain/Keystore behind biometrics", estimate: 6, state: done},
-						{handle: "mob-bio-prompt", title: "Face ID and fingerprint prompt with passcode fallback", estimate: 5, state: done},
-						{handle: "mob-bio-settings", title: "Enable-biometrics toggle in settings", estimate: 2, state: done},
-						{handle: "mob-bio-metrics", title: "Adoption metrics for biometric login", estimate: 2, state: done},
-					},
-				},
-				{
-					slug: "tablet-layout", title: "Tablet layout",
-					wps: []sampleWP{
-						{handle: "mob-tablet-audit", title: "Audit screens that break in iPad split view", estimate: 3, state: planned},
-						{handle: "mob-tablet-nav", title: "Two-pane navigation for tablets", estimate: 8, state: planned},
-					},
-				},
-			}},
+		records: recs,
+		skips: map[string]sampleSkip{
+			"event-pipeline":     {agileplus.FeatureResearched, "reuses the design from last year's ingestion spike; no new research needed"},
+			"dark-mode":          {agileplus.FeatureResearched, "design system already has dark tokens drafted"},
+			"push-notifications": {agileplus.FeatureResearched, "FCM and APNs are well understood; research skipped"},
 		},
-		deps: []sampleDep{
-			// CORE auth-service
-			{"core-token", "core-auth-schema", agileplus.DependsOn},
-			{"core-jwks", "core-token", agileplus.DependsOn},
-			{"core-pw-reset", "core-auth-schema", agileplus.DependsOn},
-			{"core-mfa", "core-token", agileplus.DependsOn},
-			{"core-lockout", "core-mfa", agileplus.DependsOn},
-			{"core-token-load", "core-token", agileplus.DependsOn},
-			{"core-auth-audit", "core-saml", agileplus.Blocks},
-			{"core-saml", "core-mfa", agileplus.RelatesTo},
-			// CORE event-pipeline
-			{"core-outbox", "core-kafka", agileplus.DependsOn},
-			{"core-consumer", "core-outbox", agileplus.DependsOn},
-			{"core-consumer", "core-schemas", agileplus.DependsOn},
-			{"core-lag-dash", "core-consumer", agileplus.DependsOn},
-			{"core-replay", "core-consumer", agileplus.DependsOn},
-			// CORE rate-limiting
-			{"core-rl-redis", "core-rl-adr", agileplus.DependsOn},
-			{"core-rl-headers", "core-rl-redis", agileplus.DependsOn},
-			// WEB login-flow, leaning on CORE's auth service
-			{"web-pkce", "web-login-form", agileplus.DependsOn},
-			{"web-pkce", "core-token", agileplus.DependsOn},
-			{"web-signup", "web-login-form", agileplus.DependsOn},
-			{"web-forgot", "core-pw-reset", agileplus.DependsOn},
-			{"web-mfa-ui", "core-mfa", agileplus.DependsOn},
-			{"web-refresh", "core-jwks", agileplus.DependsOn},
-			{"web-remember", "web-login-form", agileplus.DependsOn},
-			{"web-login-e2e", "web-signup", agileplus.DependsOn},
-			{"web-auth-a11y", "web-login-e2e", agileplus.Blocks},
-			// WEB dashboard and dark mode
-			{"web-dash-wireframes", "web-dash-interviews", agileplus.DependsOn},
-			{"web-dash-grid", "web-dash-wireframes", agileplus.DependsOn},
-			{"web-dark-toggle", "web-dark-tokens", agileplus.DependsOn},
-			{"web-dark-charts", "web-dark-tokens", agileplus.DependsOn},
-			{"web-dark-snapshots", "web-dark-toggle", agileplus.DependsOn},
-			{"web-dark-snapshots", "web-dark-charts", agileplus.DependsOn},
-			{"web-dark-charts", "web-dash-grid", agileplus.RelatesTo},
-			{"web-onb-events", "core-consumer", agileplus.DependsOn},
-			// MOB offline-sync, on CORE's event pipeline
-			{"mob-queue", "mob-sqlite", agileplus.DependsOn},
-			{"mob-conflicts", "mob-queue", agileplus.DependsOn},
-			{"mob-delta", "mob-sqlite", agileplus.DependsOn},
-			{"mob-delta", "core-consumer", agileplus.DependsOn},
-			{"mob-sync-ui", "mob-conflicts", agileplus.DependsOn},
-			{"mob-sync-tests", "mob-conflicts", agileplus.DependsOn},
-			{"mob-bg-sync", "mob-sync-tests", agileplus.Blocks},
-			{"core-rl-redis", "mob-bg-sync", agileplus.Blocks},
-			{"mob-sync-metrics", "mob-queue", agileplus.DependsOn},
-			// MOB push and biometrics
-			{"mob-push-fanout", "core-consumer", agileplus.DependsOn},
-			{"mob-push-fanout", "mob-push-creds", agileplus.DependsOn},
-			{"mob-push-links", "mob-push-fanout", agileplus.DependsOn},
-			{"mob-bio-keychain", "core-token", agileplus.DependsOn},
-			{"mob-bio-prompt", "mob-bio-keychain", agileplus.DependsOn},
-			{"web-mfa-ui", "mob-bio-prompt", agileplus.RelatesTo},
-			{"mob-tablet-nav", "mob-tablet-audit", agileplus.DependsOn},
-			// Feature-level: whole features waiting on others.
-			{"login-flow", "auth-service", agileplus.DependsOn},
-			{"push-notifications", "event-pipeline", agileplus.DependsOn},
-			{"biometric-login", "login-flow", agileplus.RelatesTo},
+		blocked: map[string]string{
+			"CORE-7": "waiting on the security team's log retention decision",
+			"WEB-9":  "needs final copy from design",
+			"MOB-6":  "iOS background task entitlement pending Apple review",
+			"MOB-13": "waiting on a product decision about default quiet hours",
 		},
+		bounced: []string{"CORE-2", "WEB-18"},
 		claims: []sampleClaim{
-			{handle: "core-mfa", agent: "claude-code", ttl: 2 * time.Hour},
-			{handle: "mob-conflicts", agent: "priya", ttl: 4 * time.Hour},
-			{handle: "web-signup", agent: "codex-agent", ttl: 45 * time.Minute},
+			{wp: "CORE-5", agent: "claude-code", ttl: 2 * time.Hour},
+			{wp: "MOB-3", agent: "priya", ttl: 4 * time.Hour},
+			{wp: "WEB-3", agent: "codex-agent", ttl: 45 * time.Minute},
 		},
 	}
 }

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,34 +12,83 @@ import (
 	"github.com/agileplus/agileplus/sqlitestore"
 )
 
-// failingTracker fails the nth WP create.
+// failingTracker fails the nth WP move, or the import when n is 0.
 type failingTracker struct {
 	agileplus.Tracker
 	n int
 }
 
-func (f *failingTracker) CreateWP(ctx context.Context, feature string, c agileplus.WPCreate) (*agileplus.WP, error) {
+func (f *failingTracker) TransitionWP(ctx context.Context, ref string, t agileplus.Transition, ifVersion int64) (*agileplus.WP, error) {
 	if f.n--; f.n == 0 {
 		return nil, agileplus.Errorf(agileplus.EUNAVAILABLE, "server went away")
 	}
-	return f.Tracker.CreateWP(ctx, feature, c)
+	return f.Tracker.TransitionWP(ctx, ref, t, ifVersion)
+}
+
+func (f *failingTracker) BulkImport(ctx context.Context, r io.Reader, opts agileplus.ImportOptions) (*agileplus.ImportResult, error) {
+	if f.n == 0 {
+		return nil, agileplus.Errorf(agileplus.EUNAVAILABLE, "server went away")
+	}
+	return f.Tracker.BulkImport(ctx, r, opts)
+}
+
+func openSeedStore(t *testing.T, ctx context.Context) *agileplus.Service {
+	t.Helper()
+	store, err := sqlitestore.Open(ctx, sqlitestore.Config{Path: filepath.Join(t.TempDir(), "a.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	return agileplus.NewService(store)
 }
 
 // A seed that stops part way says so, and says how to start over.
 func TestSeedStoppedPartWaySaysSo(t *testing.T) {
 	ctx := agileplus.WithActor(context.Background(), "test")
-	store, err := sqlitestore.Open(ctx, sqlitestore.Config{Path: filepath.Join(t.TempDir(), "a.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	tr := &failingTracker{Tracker: agileplus.NewService(store), n: 5}
-	_, err = seedSample(ctx, tr, sampleData())
+	tr := &failingTracker{Tracker: openSeedStore(t, ctx), n: 5}
+	_, err := seedSample(ctx, tr, sampleData())
 	if err == nil || !strings.Contains(err.Error(), "server went away") || !strings.Contains(err.Error(), "stopped part way") || !strings.Contains(err.Error(), "fresh --data") {
 		t.Fatalf("err = %v, want the cause and how to start over", err)
 	}
 	_, err = seedSample(ctx, tr, sampleData())
 	if err == nil || !strings.Contains(err.Error(), "project CORE exists") {
 		t.Fatalf("second seed: err = %v, want it refused naming CORE", err)
+	}
+}
+
+// The import is one transaction: when it fails, nothing stays, and seed
+// runs again as on an empty server.
+func TestSeedImportFailedLeavesNothing(t *testing.T) {
+	ctx := agileplus.WithActor(context.Background(), "test")
+	tr := &failingTracker{Tracker: openSeedStore(t, ctx), n: 0}
+	_, err := seedSample(ctx, tr, sampleData())
+	if err == nil || !strings.Contains(err.Error(), "server went away") || strings.Contains(err.Error(), "stopped part way") {
+		t.Fatalf("err = %v, want the cause and no part way", err)
+	}
+	tr.n = -1
+	if _, err := seedSample(ctx, tr, sampleData()); err != nil {
+		t.Fatalf("second seed: %v", err)
+	}
+}
+
+// The sample file is what export writes once seed has loaded it: its
+// states are the ones the seed's moves reach.
+func TestSampleFileIsItsExport(t *testing.T) {
+	ctx := agileplus.WithActor(context.Background(), "test")
+	svc := openSeedStore(t, ctx)
+	data := sampleData()
+	if _, err := seedSample(ctx, svc, data); err != nil {
+		t.Fatal(err)
+	}
+	var got, want bytes.Buffer
+	if err := svc.BulkExport(ctx, &got); err != nil {
+		t.Fatal(err)
+	}
+	agileplus.SortRecords(data.records)
+	if err := agileplus.WriteRecords(&want, data.records); err != nil {
+		t.Fatal(err)
+	}
+	if got.String() != want.String() {
+		t.Errorf("export after seed differs from sampledata.jsonl:\ngot:\n%s\nwant:\n%s", &got, &want)
 	}
 }
