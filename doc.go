@@ -19,19 +19,22 @@
 //     BulkGraphTx and FenceReader for bulk writes and reads.
 //   - Outbox and Publisher: a store's committed events waiting for the bus,
 //     and the bus that takes them.
-//   - GraphReader and the optional GraphTraverser: the dependency graph in
-//     memory, or answered by the store's own query engine.
+//   - GraphReader, GraphIndex and GraphCopy, and the optional
+//     GraphTraverser: the dependency graph in memory, or answered by the
+//     store's own query engine.
 //   - ConsumerHost and Consumer: durable consumers on the event stream;
-//     Backbone: webhooks and dead letters over it.
+//     Follower: every event in order, for the live stream; Backbone:
+//     webhooks and dead letters over them.
 //   - Pinger: a dependency that can say whether it is reachable.
 //
 // Adapters, one package each, never importing one another: sqlitestore
 // (embedded SQLite) and neo4jstore (Neo4j) implement Store; natsbus (NATS
-// JetStream) implements Publisher and ConsumerHost; httpapi is the HTTP
-// server over a Tracker and a Backbone, and a client implementing both;
-// webhook delivers events to registered endpoints. Engines that are neither domain nor
-// adapter import this package: storemigrate copies and verifies a whole
-// store; depgraph (the graph algorithms) and relay (the outbox relay) are
-// being moved into packages of those names. cmd/agileplus wires everything
+// JetStream) implements Publisher, ConsumerHost and Follower; httpapi is
+// the HTTP server over a Tracker and a Backbone, the live event stream, and
+// a client implementing both; webhook delivers events to registered
+// endpoints. Engines that are neither domain nor adapter import this
+// package and no adapter: depgraph answers the graph queries in memory,
+// relay publishes the outbox to the bus, storemigrate copies and verifies
+// a whole store. cmd/agileplus wires everything
 // and is the CLI.
 package agileplus
