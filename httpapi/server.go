@@ -57,6 +57,9 @@ type Server struct {
 	// Client.StreamEvents drops a stream silent for 45s.
 	StreamKeepalive time.Duration
 	streams         streams // open event streams, ended by CloseStreams
+	// fastLists encodes WP lists and WPs by hand (see fastjson.go); on
+	// unless a benchmark compares with encoding/json.
+	fastLists bool
 
 	handler http.Handler
 	openapi []byte
@@ -67,7 +70,7 @@ func NewServer(t agileplus.Tracker, checks []Check, logger *slog.Logger, version
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{Tracker: t, Checks: checks, Logger: logger, Version: version}
+	s := &Server{Tracker: t, Checks: checks, Logger: logger, Version: version, fastLists: true}
 	rs := s.routes()
 	s.openapi = openAPIDocument(rs, version)
 	s.handler = s.mux(rs)
@@ -149,38 +152,32 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 	})
 }
 
-// writeFast writes what appendJSON encodes in a pooled buffer; false when
-// the hand-written encoding is off or gives up and encoding/json must do it.
-func writeFast(w http.ResponseWriter, appendJSON func([]byte) ([]byte, bool)) bool {
-	if !fastLists {
-		return false
+// writeResult writes a route's answer as writeJSON does, but encodes WP
+// lists and WPs by hand, in a pooled buffer, unless s.fastLists is off or
+// the hand-written encoding gives up.
+func (s *Server) writeResult(w http.ResponseWriter, status int, v any) {
+	var appendJSON func([]byte) ([]byte, bool)
+	if s.fastLists {
+		appendJSON = fastEncoder(v)
 	}
-	bp := listBufs.Get().(*[]byte)
-	defer listBufs.Put(bp)
-	b, ok := appendJSON((*bp)[:0])
-	*bp = b
-	if ok {
-		w.Write(b)
+	if appendJSON != nil {
+		bp := listBufs.Get().(*[]byte)
+		defer listBufs.Put(bp)
+		b, ok := appendJSON((*bp)[:0])
+		*bp = b
+		if ok {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(status)
+			w.Write(b)
+			return
+		}
 	}
-	return ok
+	writeJSON(w, status, v)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	switch v := v.(type) {
-	case *List[*agileplus.WP]:
-		if writeFast(w, func(b []byte) ([]byte, bool) { return appendWPList(b, v) }) {
-			return
-		}
-	case *agileplus.WP: // what a WP's create, update, transition and claim answer
-		if v != nil && writeFast(w, func(b []byte) ([]byte, bool) {
-			b, ok := appendWP(b, v)
-			return append(b, '\n'), ok
-		}) {
-			return
-		}
-	}
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	enc.Encode(v)
