@@ -108,7 +108,7 @@ func checkWriteJSONWP(t *testing.T, i int, w *agileplus.WP) {
 		t.Fatal(err)
 	}
 	rec := httptest.NewRecorder()
-	(&Server{fastLists: true}).writeResult(rec, http.StatusCreated, w)
+	(&Server{}).writeResult(rec, http.StatusCreated, w)
 	if got := rec.Body.String(); got != want.String() {
 		t.Fatalf("case %d: writeResult of one WP\n got %s\nwant %s", i, got, want.String())
 	}

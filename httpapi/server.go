@@ -56,10 +56,11 @@ type Server struct {
 	// (default 15s), so proxies keep it open and clients see it alive.
 	// Client.StreamEvents drops a stream silent for 45s.
 	StreamKeepalive time.Duration
-	streams         streams // open event streams, ended by CloseStreams
-	// fastLists encodes WP lists and WPs by hand (see fastjson.go); on
-	// unless a benchmark compares with encoding/json.
-	fastLists bool
+	// PlainJSON sends every answer through encoding/json, even the WP
+	// lists and WPs otherwise encoded by hand to the same bytes (see
+	// fastjson.go): for benchmarks that compare the two.
+	PlainJSON bool
+	streams   streams // open event streams, ended by CloseStreams
 
 	handler http.Handler
 	openapi []byte
@@ -70,7 +71,7 @@ func NewServer(t agileplus.Tracker, checks []Check, logger *slog.Logger, version
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{Tracker: t, Checks: checks, Logger: logger, Version: version, fastLists: true}
+	s := &Server{Tracker: t, Checks: checks, Logger: logger, Version: version}
 	rs := s.routes()
 	s.openapi = openAPIDocument(rs, version)
 	s.handler = s.mux(rs)
@@ -153,11 +154,11 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 }
 
 // writeResult writes a route's answer as writeJSON does, but encodes WP
-// lists and WPs by hand, in a pooled buffer, unless s.fastLists is off or
-// the hand-written encoding gives up.
+// lists and WPs by hand, in a pooled buffer, unless s.PlainJSON or the
+// hand-written encoding gives up.
 func (s *Server) writeResult(w http.ResponseWriter, status int, v any) {
 	var appendJSON func([]byte) ([]byte, bool)
-	if s.fastLists {
+	if !s.PlainJSON {
 		appendJSON = fastEncoder(v)
 	}
 	if appendJSON != nil {
