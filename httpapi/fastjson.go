@@ -13,16 +13,31 @@ import (
 // Lists of work packages (/v1/ready, a feature's WPs, a project's WPs) are
 // the API's most frequent large answers: 100 WPs are about 48 KB of JSON.
 // encoding/json spends most of its time on them in reflection and in
-// checking again what each time.Time's MarshalJSON wrote, so writeJSON
-// encodes them here instead, to the same bytes encoding/json writes with
-// HTML escaping off (TestFastJSONMatchesEncodingJSON compares the two on
-// random WPs). Anything it does not handle (a WP with references, a time
+// checking again what each time.Time's MarshalJSON wrote, so the routes
+// encode them here instead (Server.writeResult), to the same bytes
+// encoding/json writes with HTML escaping off
+// (TestFastJSONMatchesEncodingJSON compares the two on random WPs). Anything it does not handle (a WP with references, a time
 // MarshalJSON would refuse) goes to encoding/json.
 
-// fastLists turns the hand-written encoding on (benchmarks compare).
-var fastLists = true
-
 var listBufs = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+
+// fastEncoder is the hand-written encoding of a route's answer, nil for
+// anything but a WP list or a WP. Its output ends in a newline, as
+// json.Encoder's does; ok is false when encoding/json must do it.
+func fastEncoder(v any) func(b []byte) (_ []byte, ok bool) {
+	switch v := v.(type) {
+	case *List[*agileplus.WP]:
+		return func(b []byte) ([]byte, bool) { return appendWPList(b, v) }
+	case *agileplus.WP: // what a WP's create, update, transition and claim answer
+		if v != nil {
+			return func(b []byte) ([]byte, bool) {
+				b, ok := appendWP(b, v)
+				return append(b, '\n'), ok
+			}
+		}
+	}
+	return nil
+}
 
 // appendWPList appends l and a newline as json.Encoder would; ok is false
 // when encoding/json must do it.

@@ -98,7 +98,7 @@ func TestFastJSONFallsBack(t *testing.T) {
 	}
 }
 
-// checkWriteJSONWP compares writeJSON's answer for one WP with encoding/json's.
+// checkWriteJSONWP compares writeResult's answer for one WP with encoding/json's.
 func checkWriteJSONWP(t *testing.T, i int, w *agileplus.WP) {
 	t.Helper()
 	var want bytes.Buffer
@@ -108,9 +108,9 @@ func checkWriteJSONWP(t *testing.T, i int, w *agileplus.WP) {
 		t.Fatal(err)
 	}
 	rec := httptest.NewRecorder()
-	writeJSON(rec, http.StatusCreated, w)
+	(&Server{}).writeResult(rec, http.StatusCreated, w)
 	if got := rec.Body.String(); got != want.String() {
-		t.Fatalf("case %d: writeJSON of one WP\n got %s\nwant %s", i, got, want.String())
+		t.Fatalf("case %d: writeResult of one WP\n got %s\nwant %s", i, got, want.String())
 	}
 	if rec.Code != http.StatusCreated || rec.Header().Get("Content-Type") != "application/json" {
 		t.Fatalf("case %d: status %d, content type %q", i, rec.Code, rec.Header().Get("Content-Type"))

@@ -415,7 +415,7 @@ func op[In, Out any](s *Server, method, path, summary string, status int, query 
 		if v, ok := versionOf(out); ok {
 			w.Header().Set("ETag", etag(v))
 		}
-		writeJSON(w, status, out)
+		s.writeResult(w, status, out)
 	}
 	return rt
 }

@@ -56,7 +56,11 @@ type Server struct {
 	// (default 15s), so proxies keep it open and clients see it alive.
 	// Client.StreamEvents drops a stream silent for 45s.
 	StreamKeepalive time.Duration
-	streams         streams // open event streams, ended by CloseStreams
+	// PlainJSON sends every answer through encoding/json, even the WP
+	// lists and WPs otherwise encoded by hand to the same bytes (see
+	// fastjson.go): for benchmarks that compare the two.
+	PlainJSON bool
+	streams   streams // open event streams, ended by CloseStreams
 
 	handler http.Handler
 	openapi []byte
@@ -149,38 +153,32 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 	})
 }
 
-// writeFast writes what appendJSON encodes in a pooled buffer; false when
-// the hand-written encoding is off or gives up and encoding/json must do it.
-func writeFast(w http.ResponseWriter, appendJSON func([]byte) ([]byte, bool)) bool {
-	if !fastLists {
-		return false
+// writeResult writes a route's answer as writeJSON does, but encodes WP
+// lists and WPs by hand, in a pooled buffer, unless s.PlainJSON or the
+// hand-written encoding gives up.
+func (s *Server) writeResult(w http.ResponseWriter, status int, v any) {
+	var appendJSON func([]byte) ([]byte, bool)
+	if !s.PlainJSON {
+		appendJSON = fastEncoder(v)
 	}
-	bp := listBufs.Get().(*[]byte)
-	defer listBufs.Put(bp)
-	b, ok := appendJSON((*bp)[:0])
-	*bp = b
-	if ok {
-		w.Write(b)
+	if appendJSON != nil {
+		bp := listBufs.Get().(*[]byte)
+		defer listBufs.Put(bp)
+		b, ok := appendJSON((*bp)[:0])
+		*bp = b
+		if ok {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(status)
+			w.Write(b)
+			return
+		}
 	}
-	return ok
+	writeJSON(w, status, v)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	switch v := v.(type) {
-	case *List[*agileplus.WP]:
-		if writeFast(w, func(b []byte) ([]byte, bool) { return appendWPList(b, v) }) {
-			return
-		}
-	case *agileplus.WP: // what a WP's create, update, transition and claim answer
-		if v != nil && writeFast(w, func(b []byte) ([]byte, bool) {
-			b, ok := appendWP(b, v)
-			return append(b, '\n'), ok
-		}) {
-			return
-		}
-	}
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	enc.Encode(v)

@@ -39,11 +39,16 @@ func (p plainStore) Update(ctx context.Context, fn func(agileplus.Tx) error) err
 	return p.Store.Update(ctx, func(tx agileplus.Tx) error { return fn(plainTx{tx}) })
 }
 
-// openAt opens a new store in a file of its own and returns it with its path.
-func openAt(t *testing.T) (*sqlitestore.Store, string) {
+// openAt opens a new store in a file of its own, with opts applied to its
+// Config, and returns it with its path.
+func openAt(t *testing.T, opts ...func(*sqlitestore.Config)) (*sqlitestore.Store, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "a.db")
-	s, err := sqlitestore.Open(t.Context(), sqlitestore.Config{Path: path})
+	cfg := sqlitestore.Config{Path: path}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	s, err := sqlitestore.Open(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -581,10 +586,8 @@ func TestCheckpointAfterAnswering(t *testing.T) {
 // of growing with everything written: the writer copies the tail and its
 // next transaction starts the WAL over.
 func TestWALStartsOverUnderSustainedWrites(t *testing.T) {
-	sqlitestore.SetCheckpointPages(100)
 	ctx := agileplus.WithActor(t.Context(), "test")
-	st, path := openAt(t)
-	sqlitestore.SetCheckpointPages(1000)
+	st, path := openAt(t, sqlitestore.WithCheckpointPages(100))
 	svc := agileplus.NewService(st)
 	if _, err := svc.CreateProject(ctx, agileplus.ProjectCreate{Key: "WAL", Name: "w"}); err != nil {
 		t.Fatal(err)

@@ -1,5 +1,7 @@
 package sqlitestore
 
-// SetCheckpointPages sets how many pages the writer appends to the WAL
-// between checkpoints, for the rest of the test binary's life.
-func SetCheckpointPages(n int) { checkpointPages = n }
+// WithCheckpointPages makes a store's writer wake the checkpointer every n
+// pages appended to the WAL instead of every defaultCheckpointPages.
+func WithCheckpointPages(n int) func(*Config) {
+	return func(c *Config) { c.checkpointPages = n }
+}

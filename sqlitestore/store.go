@@ -3,6 +3,7 @@
 package sqlitestore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"embed"
@@ -36,6 +37,9 @@ type Config struct {
 	Synchronous string
 	// Readers bounds concurrent read transactions (default 4).
 	Readers int
+
+	// checkpointPages overrides defaultCheckpointPages, for tests.
+	checkpointPages int
 }
 
 // Store is the SQLite system of record.
@@ -58,7 +62,7 @@ type Store struct {
 	ckptWake  chan struct{} // the writer asks for a checkpoint
 	ckptDone  chan struct{}
 	ckptTail  atomic.Bool  // the checkpointer is done: the writer copies the rest
-	ckptPages int          // see checkpointPages
+	ckptPages int          // see defaultCheckpointPages
 	mu        sync.RWMutex // guards closed against concurrent Update
 	closed    bool
 	closeOnce sync.Once
@@ -137,7 +141,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	s.quit = make(chan struct{})
 	s.writerDone = make(chan struct{})
 	s.ckptWake = make(chan struct{}, 1)
-	s.ckptPages = checkpointPages
+	s.ckptPages = cmp.Or(cfg.checkpointPages, defaultCheckpointPages)
 	s.ckptDone = make(chan struct{})
 	go s.writeLoop()
 	go s.checkpointLoop()

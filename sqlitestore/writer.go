@@ -109,13 +109,13 @@ func (s *Store) writeLoop() {
 	}
 }
 
-// checkpointPages is how many pages the writer appends to the WAL before
-// the checkpointer copies them back into the database (a variable for
-// tests; Open reads it).
-var checkpointPages = 1000
+// defaultCheckpointPages is how many pages the writer appends to the WAL
+// before the checkpointer copies them back into the database, unless a
+// test's Config says otherwise.
+const defaultCheckpointPages = 1000
 
 // noteWrites counts the pages the writer has appended to the WAL and wakes
-// the checkpointer every checkpointPages. SQLite's own automatic
+// the checkpointer every s.ckptPages. SQLite's own automatic
 // checkpoint is off on the write connection: it runs inside the commit that
 // crosses the mark, so the commands of that batch would wait for it, and
 // copying pages costs the single writer about as much as the commands that

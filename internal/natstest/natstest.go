@@ -9,7 +9,6 @@
 package natstest
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/ecdsa"
@@ -26,13 +25,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/agileplus/agileplus/internal/childproc"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -184,10 +183,8 @@ type Server struct {
 	tls                                  bool
 	caFile                               string
 
-	mu      sync.Mutex
-	cmd     *exec.Cmd
-	exited  chan struct{} // closed when cmd has exited
-	stopped bool          // we killed or stopped cmd on purpose
+	mu   sync.Mutex
+	proc *childproc.Proc // the current run, nil before the first
 }
 
 // Name is the server name, e.g. "n1".
@@ -217,21 +214,14 @@ func (s *Server) confFile() string { return filepath.Join(s.dir, s.name+".conf")
 
 // Running reports whether the process is alive.
 func (s *Server) Running() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.running()
+	p := s.current()
+	return p != nil && p.Running()
 }
 
-func (s *Server) running() bool {
-	if s.exited == nil {
-		return false
-	}
-	select {
-	case <-s.exited:
-		return false
-	default:
-		return true
-	}
+func (s *Server) current() *childproc.Proc {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.proc
 }
 
 // StartServer starts one standalone JetStream server on loopback and stops
@@ -356,20 +346,12 @@ func (c *Cluster) Restart(i int) {
 // Kill sends SIGKILL to the server and waits until it is gone.
 func (s *Server) Kill() {
 	s.t.Helper()
-	s.mu.Lock()
-	s.stopped = true
-	exited := s.exited
-	if s.running() {
-		s.signal(syscall.SIGKILL)
-	}
-	s.mu.Unlock()
-	if exited == nil {
+	p := s.current()
+	if p == nil {
 		return
 	}
-	select {
-	case <-exited:
-	case <-time.After(stopTimeout):
-		s.t.Fatalf("natstest: %s did not die within %s of SIGKILL", s.name, stopTimeout)
+	if err := p.Kill(); err != nil {
+		s.t.Fatalf("natstest: %v", err)
 	}
 }
 
@@ -539,76 +521,46 @@ func (s *Server) writeConf(extra string) {
 	}
 }
 
-// start runs the process; its output goes to the log file, which it keeps
-// open itself, so nothing of ours has to copy it.
+// start runs the process; its output goes to the log file.
 func (s *Server) start() error {
-	logf, err := os.OpenFile(s.LogFile(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	p, err := childproc.Start(exec.Command(s.bin, "-c", s.confFile()), childproc.Options{
+		Name:    s.name,
+		LogFile: s.LogFile(),
+		Header:  "natstest: starting " + s.name,
+		Grace:   stopTimeout,
+	})
 	if err != nil {
 		return err
 	}
-	defer logf.Close()
-	fmt.Fprintf(logf, "=== natstest: starting %s at %s\n", s.name, time.Now().Format(time.RFC3339Nano))
-	cmd := exec.Command(s.bin, "-c", s.confFile())
-	cmd.Stdout = logf
-	cmd.Stderr = logf
-	cmd.SysProcAttr = sysProcAttr()
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", s.name, err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(exited)
-	}()
 	s.mu.Lock()
-	s.cmd, s.exited, s.stopped = cmd, exited, false
+	s.proc = p
 	s.mu.Unlock()
 	return nil
-}
-
-// signal signals the server's process group (the server runs in its own
-// group, so nothing it might spawn outlives it). s.mu is held.
-func (s *Server) signal(sig syscall.Signal) {
-	_ = syscall.Kill(-s.cmd.Process.Pid, sig)
 }
 
 // waitReady waits until the server answers on its client port and its
 // health check, which in a cluster includes contact with the meta leader.
 func (s *Server) waitReady(ctx context.Context) error {
-	s.mu.Lock()
-	exited := s.exited
-	cmd := s.cmd
-	s.mu.Unlock()
 	hc := &http.Client{Timeout: 2 * time.Second}
 	url := fmt.Sprintf("http://127.0.0.1:%d/healthz?js-meta-only=true", s.monitorPort)
-	last := "no answer yet"
-	for {
-		select {
-		case <-exited:
-			return fmt.Errorf("%s exited while starting: %v", s.name, cmd.ProcessState)
-		default:
+	return s.current().WaitReady(ctx, pollInterval, func(context.Context) error {
+		conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", s.clientPort), time.Second)
+		if err != nil {
+			return childproc.NotYet(err)
 		}
-		if conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", s.clientPort), time.Second); err != nil {
-			last = err.Error()
-		} else {
-			conn.Close()
-			resp, err := hc.Get(url)
-			if err != nil {
-				last = err.Error()
-			} else {
-				body := make([]byte, 512)
-				n, _ := resp.Body.Read(body)
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
-					return nil
-				}
-				last = fmt.Sprintf("healthz %s: %s", resp.Status, bytes.TrimSpace(body[:n]))
-			}
+		conn.Close()
+		resp, err := hc.Get(url)
+		if err != nil {
+			return childproc.NotYet(err)
 		}
-		if err := sleepCtx(ctx, pollInterval); err != nil {
-			return fmt.Errorf("%s not ready: %w (last: %s)", s.name, err, last)
+		body := make([]byte, 512)
+		n, _ := resp.Body.Read(body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return childproc.NotYet(fmt.Errorf("healthz %s: %s", resp.Status, bytes.TrimSpace(body[:n])))
 		}
-	}
+		return nil
+	})
 }
 
 // cleanup stops the servers (SIGTERM, then SIGKILL after stopTimeout),
@@ -617,31 +569,21 @@ func (s *Server) waitReady(ctx context.Context) error {
 func cleanup(t testing.TB, servers []*Server) {
 	var wg sync.WaitGroup
 	for _, s := range servers {
-		s.mu.Lock()
-		if s.exited != nil {
-			select {
-			case <-s.exited:
-				if !s.stopped {
-					t.Errorf("natstest: %s exited on its own: %v", s.name, s.cmd.ProcessState)
-				}
-			default:
-				s.stopped = true
-				s.signal(syscall.SIGTERM)
-				wg.Add(1)
-				go func(s *Server, exited chan struct{}) {
-					defer wg.Done()
-					select {
-					case <-exited:
-					case <-time.After(stopTimeout):
-						s.mu.Lock()
-						s.signal(syscall.SIGKILL)
-						s.mu.Unlock()
-						<-exited
-					}
-				}(s, s.exited)
-			}
+		p := s.current()
+		if p == nil {
+			continue
 		}
-		s.mu.Unlock()
+		if err := p.ExitedOnItsOwn(); err != nil {
+			t.Errorf("natstest: %v", err)
+			continue
+		}
+		wg.Go(func() {
+			// A server slow to stop is killed without a word, as a test
+			// may have left it busy; one that outlives SIGKILL is not.
+			if err := p.Stop(); err != nil && !errors.Is(err, childproc.ErrKilled) {
+				t.Errorf("natstest: %v", err)
+			}
+		})
 	}
 	wg.Wait()
 	if t.Failed() {
@@ -652,26 +594,7 @@ func cleanup(t testing.TB, servers []*Server) {
 }
 
 // logTail is the end of the server's log, headed by its name.
-func (s *Server) logTail() string {
-	f, err := os.Open(s.LogFile())
-	if err != nil {
-		return fmt.Sprintf("--- %s log: %v\n", s.name, err)
-	}
-	defer f.Close()
-	var lines []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		lines = append(lines, sc.Text())
-		if len(lines) > 2*logTailLines {
-			lines = append(lines[:0], lines[len(lines)-logTailLines:]...)
-		}
-	}
-	if len(lines) > logTailLines {
-		lines = lines[len(lines)-logTailLines:]
-	}
-	return fmt.Sprintf("--- last %d lines of %s (%s):\n%s\n", len(lines), s.name, s.LogFile(), strings.Join(lines, "\n"))
-}
+func (s *Server) logTail() string { return childproc.Tail(s.name, s.LogFile()) }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
@@ -684,70 +607,15 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// freePorts returns n distinct free TCP ports on 127.0.0.1, chosen below
-// the kernel's ephemeral range: a port the kernel may hand out for an
-// outgoing connection or a ":0" listener could be taken while a killed
-// server is down, and a restart needs its old ports back.
+// freePorts returns n distinct free loopback ports a restarted server
+// gets back.
 func freePorts(t testing.TB, n int) []int {
 	t.Helper()
-	lo, hi := 20000, 32000
-	if eph := ephemeralLow(); eph > 0 && eph < hi {
-		hi = eph
-	}
-	var ports []int
-	var held []net.Listener
-	defer func() {
-		for _, l := range held {
-			l.Close()
-		}
-	}()
-	if hi-lo < 1000 {
-		// An unusual ephemeral range: fall back to ports the kernel picks.
-		for range n {
-			l, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatalf("natstest: free port: %v", err)
-			}
-			held = append(held, l)
-			ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-		}
-		return ports
-	}
-	for tries := 0; len(ports) < n; tries++ {
-		if tries > 1000 {
-			t.Fatalf("natstest: no free ports in %d-%d", lo, hi)
-		}
-		p := lo + randInt(hi-lo)
-		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
-		if err != nil {
-			continue
-		}
-		held = append(held, l)
-		ports = append(ports, p)
+	ports, err := childproc.FreePorts(n)
+	if err != nil {
+		t.Fatalf("natstest: %v", err)
 	}
 	return ports
-}
-
-// ephemeralLow is the first port of Linux's ephemeral range, 0 if unknown.
-func ephemeralLow() int {
-	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
-	if err != nil {
-		return 0
-	}
-	f := strings.Fields(string(b))
-	if len(f) == 0 {
-		return 0
-	}
-	n, _ := strconv.Atoi(f[0])
-	return n
-}
-
-func randInt(n int) int {
-	v, err := rand.Int(rand.Reader, big.NewInt(int64(n)))
-	if err != nil {
-		panic(err)
-	}
-	return int(v.Int64())
 }
 
 // writeTLSFiles writes a CA and a server certificate for 127.0.0.1, ::1

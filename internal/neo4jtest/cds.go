@@ -70,11 +70,7 @@ func createArchive(cacheDir string, l launcher, path string) error {
 		return err
 	}
 	defer os.RemoveAll(work)
-	port, err := pickPort()
-	if err != nil {
-		return err
-	}
-	p, err := newProcess(l, work, port)
+	p, err := newProcess(l, work)
 	if err != nil {
 		return err
 	}
@@ -90,7 +86,7 @@ func createArchive(cacheDir string, l launcher, path string) error {
 	if queryErr != nil {
 		return fmt.Errorf("create class-data archive: query: %v\n%s", queryErr, p.logTail())
 	}
-	if st := p.cmd.ProcessState; !st.Success() {
+	if st := p.state(); !st.Success() {
 		return fmt.Errorf("create class-data archive: launcher exited with %v\n%s", st, p.logTail())
 	}
 	if fi, err := os.Stat(tmp); err != nil || fi.Size() == 0 {

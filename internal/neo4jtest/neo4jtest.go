@@ -23,18 +23,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/agileplus/agileplus/internal/childproc"
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j/config"
 )
@@ -46,7 +42,6 @@ const (
 	startTimeout = 3 * time.Minute  // until a (re)started server accepts Bolt clients
 	stopTimeout  = 30 * time.Second // SIGTERM to SIGKILL
 	pollInterval = 100 * time.Millisecond
-	logTailLines = 60
 )
 
 // User is the Neo4j user the tests log in as.
@@ -233,7 +228,7 @@ func Start(t testing.TB) *Server {
 	if l.cdsErr != nil {
 		t.Logf("neo4jtest: no class-data archive, so the JVM starts more slowly: %v", l.cdsErr)
 	}
-	p, err := newProcess(l, t.TempDir(), freePort(t))
+	p, err := newProcess(l, t.TempDir())
 	if err != nil {
 		t.Fatalf("neo4jtest: %v", err)
 	}
@@ -242,8 +237,8 @@ func Start(t testing.TB) *Server {
 		if err := p.stop(); err != nil {
 			t.Errorf("neo4jtest: %v", err)
 		}
-		if unexpected != "" {
-			t.Errorf("neo4jtest: %s", unexpected)
+		if unexpected != nil {
+			t.Errorf("neo4jtest: %v", unexpected)
 		}
 		if t.Failed() {
 			t.Log(p.logTail())
@@ -268,22 +263,24 @@ type process struct {
 	logFile  string   // the launcher's stdout and stderr
 	jvm      []string // extra JVM arguments
 
-	mu      sync.Mutex
-	cmd     *exec.Cmd
-	stdin   *os.File      // closing it makes the launcher shut down
-	exited  chan struct{} // closed when cmd has exited
-	stopped bool          // we stopped or killed cmd on purpose
-	agent   string        // "Neo4j/5.26.30", once ready
+	mu    sync.Mutex
+	proc  *childproc.Proc // the current run, nil before the first
+	agent string          // "Neo4j/5.26.30", once ready
 }
 
-func newProcess(l launcher, dir string, port int) (*process, error) {
+// newProcess makes a home under dir for a server on a free port.
+func newProcess(l launcher, dir string) (*process, error) {
+	ports, err := childproc.FreePorts(1)
+	if err != nil {
+		return nil, err
+	}
 	home := filepath.Join(dir, "home")
 	if err := os.MkdirAll(home, 0o755); err != nil {
 		return nil, err
 	}
 	return &process{
 		launcher: l,
-		port:     port,
+		port:     ports[0],
 		password: "test-" + randomHex(12),
 		home:     home,
 		logFile:  filepath.Join(dir, "neo4j.log"),
@@ -298,135 +295,101 @@ func (p *process) agentString() string {
 
 func (p *process) url() string { return fmt.Sprintf("bolt://127.0.0.1:%d", p.port) }
 
-func (p *process) running() bool {
+func (p *process) current() *childproc.Proc {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.runningLocked()
+	return p.proc
 }
 
-func (p *process) runningLocked() bool {
-	if p.exited == nil {
-		return false
+func (p *process) running() bool {
+	c := p.current()
+	return c != nil && c.Running()
+}
+
+// state is how the last run exited, nil while it runs or before it.
+func (p *process) state() *os.ProcessState {
+	if c := p.current(); c != nil {
+		return c.State()
 	}
-	select {
-	case <-p.exited:
-		return false
-	default:
-		return true
-	}
+	return nil
 }
 
 // exitedOnItsOwn describes the process's exit if it exited without being
-// told to, else it is "".
-func (p *process) exitedOnItsOwn() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.exited == nil || p.stopped || p.runningLocked() {
-		return ""
+// told to, else it is nil.
+func (p *process) exitedOnItsOwn() error {
+	if c := p.current(); c != nil {
+		return c.ExitedOnItsOwn()
 	}
-	return fmt.Sprintf("Neo4j on %s exited on its own: %v", p.url(), p.cmd.ProcessState)
+	return nil
 }
 
 // startAndWait starts the launcher and waits until the server accepts Bolt
 // clients; on failure it has killed it. The caller shows the log's tail.
 func (p *process) startAndWait() error {
-	offset, err := p.start()
+	c, err := p.start()
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
-	if err := p.waitReady(ctx, offset); err != nil {
-		_ = p.kill()
+	if err := p.waitReady(ctx, c); err != nil {
+		_ = c.Kill()
 		return err
 	}
 	return nil
 }
 
-// start runs the launcher with its output appended to the log file, which
-// it writes itself, so nothing of ours has to copy it. It returns the log
-// offset where this run's output begins.
-func (p *process) start() (int64, error) {
+// start runs the launcher with its output appended to the log file. The
+// launcher also shuts down when its stdin ends: on CloseStdin, or when
+// this process dies (a second guard besides Pdeathsig, and the only one
+// off Linux).
+func (p *process) start() (*childproc.Proc, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.runningLocked() {
-		return 0, fmt.Errorf("start Neo4j on %s: it is running", p.url())
+	if p.proc != nil && p.proc.Running() {
+		return nil, fmt.Errorf("start Neo4j on %s: it is running", p.url())
 	}
-	logf, err := os.OpenFile(p.logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return 0, err
-	}
-	defer logf.Close()
-	fmt.Fprintf(logf, "=== neo4jtest: starting Neo4j on %s at %s\n", p.url(), time.Now().Format(time.RFC3339Nano))
-	offset, err := logf.Seek(0, io.SeekEnd)
-	if err != nil {
-		return 0, err
-	}
-	// The launcher shuts down when its stdin ends: when closeStdin closes
-	// w, or when this process dies (a second guard besides Pdeathsig, and
-	// the only one off Linux).
-	r, w, err := os.Pipe()
-	if err != nil {
-		return 0, err
-	}
-	defer r.Close()
 	var jvm []string
 	if p.launcher.cds != "" {
 		jvm = append(jvm, "-XX:SharedArchiveFile="+p.launcher.cds)
 	}
 	jvm = append(jvm, p.jvm...)
-	cmd := p.launcher.command(jvm, p.port, p.password, p.home)
-	cmd.Stdin = r
-	cmd.Stdout = logf
-	cmd.Stderr = logf
-	cmd.SysProcAttr = sysProcAttr()
-	if err := cmd.Start(); err != nil {
-		w.Close()
-		return 0, fmt.Errorf("start Neo4j on %s: %w", p.url(), err)
+	c, err := childproc.Start(p.launcher.command(jvm, p.port, p.password, p.home), childproc.Options{
+		Name:      "Neo4j on " + p.url(),
+		LogFile:   p.logFile,
+		Header:    "neo4jtest: starting Neo4j on " + p.url(),
+		Grace:     stopTimeout,
+		StdinPipe: true,
+	})
+	if err != nil {
+		return nil, err
 	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		w.Close()
-		close(exited)
-	}()
-	p.cmd, p.stdin, p.exited, p.stopped, p.agent = cmd, w, exited, false, ""
-	return offset, nil
+	p.proc, p.agent = c, ""
+	return c, nil
 }
 
-// waitReady waits for the launcher's ready line in the log after offset,
-// then for a Bolt login to succeed.
-func (p *process) waitReady(ctx context.Context, offset int64) error {
-	p.mu.Lock()
-	cmd, exited := p.cmd, p.exited
-	p.mu.Unlock()
-	last := "no ready line yet"
-	for {
-		select {
-		case <-exited:
-			return fmt.Errorf("Neo4j on %s exited while starting: %v", p.url(), cmd.ProcessState)
-		default:
-		}
-		line, err := p.readyLine(offset)
+// waitReady waits for the launcher's ready line in this run's part of the
+// log, then for a Bolt login to succeed.
+func (p *process) waitReady(ctx context.Context, c *childproc.Proc) error {
+	return c.WaitReady(ctx, pollInterval, func(ctx context.Context) error {
+		line, err := p.readyLine(c.LogOffset())
 		switch {
 		case err != nil:
-			last = err.Error()
+			return childproc.NotYet(err)
 		case strings.HasPrefix(line, failedLine):
 			return fmt.Errorf("Neo4j on %s failed to start: %s", p.url(), strings.TrimPrefix(line, failedLine))
-		case line != "":
-			agent, err := p.serverAgent(ctx)
-			if err == nil {
-				p.mu.Lock()
-				p.agent = agent
-				p.mu.Unlock()
-				return nil
-			}
-			last = "Bolt login: " + err.Error()
+		case line == "":
+			return childproc.NotYet(errors.New("no ready line yet"))
 		}
-		if err := sleepCtx(ctx, pollInterval); err != nil {
-			return fmt.Errorf("Neo4j on %s not ready: %w (last: %s)", p.url(), err, last)
+		agent, err := p.serverAgent(ctx)
+		if err != nil {
+			return childproc.NotYet(fmt.Errorf("Bolt login: %w", err))
 		}
-	}
+		p.mu.Lock()
+		p.agent = agent
+		p.mu.Unlock()
+		return nil
+	})
 }
 
 // readyLine is the launcher's ready or failed line in the log after
@@ -482,167 +445,33 @@ func (p *process) driver(auth neo4j.AuthToken) (neo4j.DriverWithContext, error) 
 // and waits until its process is gone. A server that is not running is
 // left alone.
 func (p *process) stop() error {
-	return p.shutdown(func() { p.signal(syscall.SIGTERM) }, stopTimeout)
+	if c := p.current(); c != nil {
+		return c.Stop()
+	}
+	return nil
 }
 
 // closeStdin shuts the server down by ending its stdin, as the death of
 // the test process would, then SIGKILL after timeout, and waits until its
 // process is gone.
 func (p *process) closeStdin(timeout time.Duration) error {
-	return p.shutdown(func() { _ = p.stdin.Close() }, timeout)
-}
-
-// shutdown asks the server to stop with ask, called with p.mu held,
-// SIGKILLs it after timeout, and waits until its process is gone.
-func (p *process) shutdown(ask func(), timeout time.Duration) error {
-	p.mu.Lock()
-	exited := p.exited
-	if exited == nil || !p.runningLocked() {
-		p.stopped = true
-		p.mu.Unlock()
-		return nil
+	if c := p.current(); c != nil {
+		return c.CloseStdin(timeout)
 	}
-	p.stopped = true
-	ask()
-	p.mu.Unlock()
-	select {
-	case <-exited:
-		return nil
-	case <-time.After(timeout):
-	}
-	p.mu.Lock()
-	p.signal(syscall.SIGKILL)
-	p.mu.Unlock()
-	select {
-	case <-exited:
-		return fmt.Errorf("Neo4j on %s did not stop within %s; killed it", p.url(), timeout)
-	case <-time.After(stopTimeout):
-		return fmt.Errorf("Neo4j on %s did not die within %s of SIGKILL", p.url(), stopTimeout)
-	}
+	return nil
 }
 
 // kill sends SIGKILL and waits until the process is gone.
 func (p *process) kill() error {
-	p.mu.Lock()
-	exited := p.exited
-	p.stopped = true
-	if p.runningLocked() {
-		p.signal(syscall.SIGKILL)
+	if c := p.current(); c != nil {
+		return c.Kill()
 	}
-	p.mu.Unlock()
-	if exited == nil {
-		return nil
-	}
-	select {
-	case <-exited:
-		return nil
-	case <-time.After(stopTimeout):
-		return fmt.Errorf("Neo4j on %s did not die within %s of SIGKILL", p.url(), stopTimeout)
-	}
-}
-
-// signal signals the launcher's process group (it runs in its own group,
-// so nothing it might spawn outlives it). p.mu is held.
-func (p *process) signal(sig syscall.Signal) {
-	_ = syscall.Kill(-p.cmd.Process.Pid, sig)
+	return nil
 }
 
 // logTail is the end of the launcher's log and of Neo4j's debug.log.
 func (p *process) logTail() string {
-	return tail("Neo4j launcher output", p.logFile) + tail("Neo4j debug.log", filepath.Join(p.home, "logs", "debug.log"))
-}
-
-func tail(what, file string) string {
-	f, err := os.Open(file)
-	if err != nil {
-		return fmt.Sprintf("--- %s: %v\n", what, err)
-	}
-	defer f.Close()
-	var lines []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		lines = append(lines, sc.Text())
-		if len(lines) > 2*logTailLines {
-			lines = append(lines[:0], lines[len(lines)-logTailLines:]...)
-		}
-	}
-	if len(lines) > logTailLines {
-		lines = lines[len(lines)-logTailLines:]
-	}
-	return fmt.Sprintf("--- last %d lines of %s (%s):\n%s\n", len(lines), what, file, strings.Join(lines, "\n"))
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
-// freePort returns a free TCP port on 127.0.0.1 below the kernel's
-// ephemeral range: a port the kernel may hand out for an outgoing
-// connection or a ":0" listener could be taken while a killed server is
-// down, and a restart needs its old port back.
-func freePort(t testing.TB) int {
-	t.Helper()
-	p, err := pickPort()
-	if err != nil {
-		t.Fatalf("neo4jtest: %v", err)
-	}
-	return p
-}
-
-func pickPort() (int, error) {
-	lo, hi := 20000, 32000
-	if eph := ephemeralLow(); eph > 0 && eph < hi {
-		hi = eph
-	}
-	if hi-lo < 1000 {
-		// An unusual ephemeral range: fall back to a port the kernel picks.
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 0, fmt.Errorf("free port: %w", err)
-		}
-		defer l.Close()
-		return l.Addr().(*net.TCPAddr).Port, nil
-	}
-	for range 1000 {
-		p := lo + randInt(hi-lo)
-		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
-		if err != nil {
-			continue
-		}
-		l.Close()
-		return p, nil
-	}
-	return 0, errors.New("no free port in " + strconv.Itoa(lo) + "-" + strconv.Itoa(hi))
-}
-
-// ephemeralLow is the first port of Linux's ephemeral range, 0 if unknown.
-func ephemeralLow() int {
-	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
-	if err != nil {
-		return 0
-	}
-	f := strings.Fields(string(b))
-	if len(f) == 0 {
-		return 0
-	}
-	n, _ := strconv.Atoi(f[0])
-	return n
-}
-
-func randInt(n int) int {
-	v, err := rand.Int(rand.Reader, big.NewInt(int64(n)))
-	if err != nil {
-		panic(err)
-	}
-	return int(v.Int64())
+	return childproc.Tail("Neo4j launcher output", p.logFile) + childproc.Tail("Neo4j debug.log", filepath.Join(p.home, "logs", "debug.log"))
 }
 
 func randomHex(n int) string {

@@ -160,7 +160,7 @@ func TestStdinEndStopsServer(t *testing.T) {
 	if err := s.p.closeStdin(stopTimeout); err != nil {
 		t.Fatal(err)
 	}
-	if st := s.p.cmd.ProcessState; !st.Success() {
+	if st := s.p.state(); !st.Success() {
 		t.Fatalf("launcher exited with %v, want success", st)
 	}
 	log, err := os.ReadFile(s.LogFile())

@@ -41,24 +41,19 @@ func Shared(t testing.TB) *Server {
 			shared.err = err
 			return
 		}
-		port, err := pickPort()
-		if err != nil {
-			shared.err = err
-			return
-		}
 		if shared.dir, err = os.MkdirTemp("", "neo4jtest-shared-"); err != nil {
 			shared.err = err
 			return
 		}
-		shared.p, shared.err = newProcess(l, shared.dir, port)
+		shared.p, shared.err = newProcess(l, shared.dir)
 	})
 	if shared.err != nil {
 		t.Fatalf("neo4jtest: shared server: %v", shared.err)
 	}
 	p := shared.p
 	t.Cleanup(func() {
-		if msg := p.exitedOnItsOwn(); msg != "" {
-			t.Errorf("neo4jtest: shared server: %s", msg)
+		if err := p.exitedOnItsOwn(); err != nil {
+			t.Errorf("neo4jtest: shared server: %v", err)
 		}
 		if t.Failed() {
 			t.Log(p.logTail())
@@ -84,8 +79,8 @@ func StopShared() {
 	if p == nil {
 		return
 	}
-	if msg := p.exitedOnItsOwn(); msg != "" {
-		fmt.Fprintf(os.Stderr, "neo4jtest: shared server: %s\n%s", msg, p.logTail())
+	if err := p.exitedOnItsOwn(); err != nil {
+		fmt.Fprintf(os.Stderr, "neo4jtest: shared server: %v\n%s", err, p.logTail())
 	}
 	if err := p.stop(); err != nil {
 		fmt.Fprintf(os.Stderr, "neo4jtest: shared server: %v\n%s", err, p.logTail())
@@ -105,11 +100,7 @@ func Launch(dir string, extraJVM ...string) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("neo4jtest: %w", err)
 	}
-	port, err := pickPort()
-	if err != nil {
-		return nil, fmt.Errorf("neo4jtest: %w", err)
-	}
-	p, err := newProcess(l, dir, port)
+	p, err := newProcess(l, dir)
 	if err != nil {
 		return nil, fmt.Errorf("neo4jtest: %w", err)
 	}

@@ -1,10 +1,10 @@
-package neo4jtest
+package childproc
 
 import "syscall"
 
-// sysProcAttr puts the launcher in its own process group, so stopping it
+// sysProcAttr puts the child in its own process group, so stopping it
 // signals everything it runs, and has the kernel kill it when the test
-// process dies, so no JVM outlives a crashed or killed test run.
+// process dies, so no server outlives a crashed or killed test run.
 func sysProcAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 }

@@ -1,4 +1,4 @@
-package neo4jstore_test
+package crosstest
 
 import (
 	"fmt"
@@ -22,7 +22,7 @@ import (
 func TestOpenDepsFollowWrites(t *testing.T) {
 	ctx := agileplus.WithActor(t.Context(), "test")
 	srv := neo4jtest.Shared(t)
-	neoStore := open(t, srv)
+	neoStore := openNeo4j(t, srv)
 	lite, err := sqlitestore.Open(ctx, sqlitestore.Config{Path: filepath.Join(t.TempDir(), "a.db")})
 	if err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package httpapi_test
+package crosstest
 
 import (
 	"context"
@@ -70,8 +70,7 @@ func BenchmarkReadyHTTP(b *testing.B) {
 			name = "fastjson"
 		}
 		b.Run(name, func(b *testing.B) {
-			*httpapi.FastLists = fast
-			defer func() { *httpapi.FastLists = true }()
+			h.PlainJSON = !fast
 			runtime.GC()
 			times := make([]time.Duration, 0, 4096)
 			b.ReportAllocs()

@@ -1,4 +1,4 @@
-package neo4jstore_test
+package crosstest
 
 import (
 	"bytes"
@@ -43,7 +43,7 @@ func TestGraphAnswers(t *testing.T) {
 	keys := buildRandomPlan(t, ctx, lite, rand.New(rand.NewPCG(7, 11)))
 	built := time.Since(began)
 
-	neo := open(t, neo4jtest.Shared(t))
+	neo := openNeo4j(t, neo4jtest.Shared(t))
 	began = time.Now()
 	if _, err := storemigrate.Run(ctx, sqlite, neo, nil); err != nil {
 		t.Fatalf("migrate: %v", err)
