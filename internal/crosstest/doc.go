@@ -1,0 +1,2 @@
+// Package crosstest holds tests that need two adapters at once.
+package crosstest
