@@ -90,7 +90,7 @@ func TestBulkMatchesPerRecord(t *testing.T) {
 	keys := buildRandomPlan(t, ctx, lite, rand.New(rand.NewPCG(3, 5)))
 	addVariety(t, ctx, lite, sqlite, keys)
 
-	srv := neo4jtest.Shared(t)
+	srv := sharedNeo4j(t)
 	load := func(bulk bool) (*storemigrate.Report, []string) {
 		neo := open(t, srv)
 		var src, dst agileplus.Store = sqlite, neo
@@ -193,7 +193,7 @@ func addVariety(t *testing.T, ctx context.Context, lite *agileplus.Service, sqli
 // ones would, and that AppendEvents continues the global sequence.
 func TestBulkErrors(t *testing.T) {
 	ctx := t.Context()
-	neo := open(t, neo4jtest.Shared(t))
+	neo := open(t, sharedNeo4j(t))
 	now := time.Now()
 	p := &agileplus.Project{ID: agileplus.PrefixProject + "1", Key: "BULK", Name: "Bulk", Version: 1, CreatedAt: now, UpdatedAt: now}
 	f := &agileplus.Feature{ID: agileplus.PrefixFeature + "1", ProjectID: p.ID, Slug: "bulk", Title: "Bulk", State: "planned", Version: 1, CreatedAt: now, UpdatedAt: now}

@@ -18,6 +18,22 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// needsNeo4j skips t under -short: make test-fast runs nothing that starts
+// a JVM. make test never passes -short, and fails on any skip.
+func needsNeo4j(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs Neo4j, a JVM: not under -short")
+	}
+}
+
+// sharedNeo4j returns the package's Neo4j server (see needsNeo4j).
+func sharedNeo4j(t *testing.T) *neo4jtest.Server {
+	t.Helper()
+	needsNeo4j(t)
+	return neo4jtest.Shared(t)
+}
+
 // open empties the shared server's database and opens a store on it.
 func open(t *testing.T, srv *neo4jtest.Server) *neo4jstore.Store {
 	t.Helper()
@@ -39,6 +55,7 @@ func open(t *testing.T, srv *neo4jtest.Server) *neo4jstore.Store {
 }
 
 func TestContract(t *testing.T) {
+	needsNeo4j(t)
 	storetest.Run(t, func(t *testing.T) agileplus.Store {
 		return open(t, neo4jtest.Shared(t))
 	})

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/agileplus/agileplus"
-	"github.com/agileplus/agileplus/internal/neo4jtest"
 	"github.com/agileplus/agileplus/sqlitestore"
 	"github.com/agileplus/agileplus/storemigrate"
 )
@@ -43,7 +42,7 @@ func TestGraphAnswers(t *testing.T) {
 	keys := buildRandomPlan(t, ctx, lite, rand.New(rand.NewPCG(7, 11)))
 	built := time.Since(began)
 
-	neo := open(t, neo4jtest.Shared(t))
+	neo := open(t, sharedNeo4j(t))
 	began = time.Now()
 	if _, err := storemigrate.Run(ctx, sqlite, neo, nil); err != nil {
 		t.Fatalf("migrate: %v", err)

@@ -21,7 +21,7 @@ import (
 // and that both stores give the same ready set.
 func TestOpenDepsFollowWrites(t *testing.T) {
 	ctx := agileplus.WithActor(t.Context(), "test")
-	srv := neo4jtest.Shared(t)
+	srv := sharedNeo4j(t)
 	neoStore := open(t, srv)
 	lite, err := sqlitestore.Open(ctx, sqlitestore.Config{Path: filepath.Join(t.TempDir(), "a.db")})
 	if err != nil {

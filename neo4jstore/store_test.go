@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/agileplus/agileplus"
-	"github.com/agileplus/agileplus/internal/neo4jtest"
 	"github.com/agileplus/agileplus/neo4jstore"
 )
 
@@ -65,7 +64,7 @@ func TestOpenUnreachable(t *testing.T) {
 }
 
 func TestOpenWrongPassword(t *testing.T) {
-	srv := neo4jtest.Shared(t)
+	srv := sharedNeo4j(t)
 	s, err := neo4jstore.Open(t.Context(), neo4jstore.Config{URL: srv.URL(), User: srv.User(), Password: srv.Password() + "-wrong"})
 	if err == nil {
 		s.Close()
@@ -91,7 +90,7 @@ func TestOpenBadURL(t *testing.T) {
 // are not applied again, both see each other's writes, events share one
 // global sequence, and each one's graph follows the other's commits.
 func TestTwoStores(t *testing.T) {
-	srv := neo4jtest.Shared(t)
+	srv := sharedNeo4j(t)
 	a := open(t, srv)
 	ctx := agileplus.WithActor(t.Context(), "test")
 	svcA := &agileplus.Service{Store: a, Now: time.Now, IDs: agileplus.NewIDGenerator(time.Now)}
@@ -169,7 +168,7 @@ func TestTwoStores(t *testing.T) {
 // restart nothing of the interrupted Update is there and the same store
 // works again.
 func TestKilled(t *testing.T) {
-	srv := neo4jtest.Shared(t)
+	srv := sharedNeo4j(t)
 	s := open(t, srv)
 	ctx := agileplus.WithActor(t.Context(), "test")
 	svc := &agileplus.Service{Store: s, Now: time.Now, IDs: agileplus.NewIDGenerator(time.Now)}
@@ -269,7 +268,7 @@ func TestKilled(t *testing.T) {
 // of events at once, as the relays of several replicas do: none fails and
 // each event leaves the outbox once.
 func TestMarkPublishedConcurrently(t *testing.T) {
-	s := open(t, neo4jtest.Shared(t))
+	s := open(t, sharedNeo4j(t))
 	ctx := agileplus.WithActor(t.Context(), "test")
 	svc := &agileplus.Service{Store: s, Now: time.Now, IDs: agileplus.NewIDGenerator(time.Now)}
 	for i := range 20 {
@@ -314,7 +313,7 @@ func TestMarkPublishedConcurrently(t *testing.T) {
 // when its ReadTx is used as a Tx: writes go through Update, which takes
 // the write lock.
 func TestViewCannotWrite(t *testing.T) {
-	s := open(t, neo4jtest.Shared(t))
+	s := open(t, sharedNeo4j(t))
 	ctx := t.Context()
 	now := time.Now()
 	err := s.View(ctx, func(rt agileplus.ReadTx) error {
@@ -339,7 +338,7 @@ func TestViewCannotWrite(t *testing.T) {
 // while nobody else wrote, so every write must succeed and both chains
 // and the global sequence must come out whole.
 func TestRememberedHeads(t *testing.T) {
-	srv := neo4jtest.Shared(t)
+	srv := sharedNeo4j(t)
 	a := open(t, srv)
 	ctx := agileplus.WithActor(t.Context(), "test")
 	b, err := neo4jstore.Open(ctx, neo4jstore.Config{URL: srv.URL(), User: srv.User(), Password: srv.Password()})

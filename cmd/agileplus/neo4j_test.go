@@ -34,9 +34,19 @@ func neo4jEnv(s *neo4jtest.Server) map[string]string {
 	return map[string]string{"NEO4J_URL": s.URL(), "NEO4J_USER": s.User(), "NEO4J_PASSWORD": s.Password()}
 }
 
+// needsNeo4j skips t under -short: make test-fast runs nothing that starts
+// a JVM. make test never passes -short, and fails on any skip.
+func needsNeo4j(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs Neo4j, a JVM: not under -short")
+	}
+}
+
 // sharedNeo4j returns the package's Neo4j server, emptied.
 func sharedNeo4j(t *testing.T) *neo4jtest.Server {
 	t.Helper()
+	needsNeo4j(t)
 	s := neo4jtest.Shared(t)
 	if err := s.Reset(context.Background()); err != nil {
 		t.Fatalf("reset Neo4j: %v", err)
@@ -292,6 +302,7 @@ func TestNeo4jScaleOut(t *testing.T) {
 // and a message naming the store, /ready says why, nothing is half-written,
 // and the service resumes when Neo4j is back.
 func TestNeo4jDownMidLoad(t *testing.T) {
+	needsNeo4j(t)
 	neo := neo4jtest.Start(t)
 	url := startTestServerEnv(t, t.TempDir(), neo4jEnv(neo))
 	ctx := context.Background()
