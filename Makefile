@@ -1,7 +1,7 @@
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: build serve test bench lint
+.PHONY: build serve test test-fast bench lint
 
 build: ## build bin/agileplus with the version stamped
 	go build -ldflags "$(LDFLAGS)" -o bin/agileplus ./cmd/agileplus
@@ -11,6 +11,9 @@ serve: ## run the server on embedded defaults
 
 test: ## every test, race detector on; fails if any test skips
 	./scripts/test.sh
+
+test-fast: ## the inner loop: every test that needs no JVM (no Neo4j), no race detector
+	go test -short ./...
 
 lint: ## gofmt and go vet
 	@test -z "$$(gofmt -l .)" || { echo "gofmt would change:"; gofmt -l .; exit 1; }

@@ -39,6 +39,7 @@ func open(t *testing.T, srv *neo4jtest.Server) *neo4jstore.Store {
 }
 
 func TestContract(t *testing.T) {
+	neo4jtest.Shared(t) // started (or skipped) once, before the subtests
 	storetest.Run(t, func(t *testing.T) agileplus.Store {
 		return open(t, neo4jtest.Shared(t))
 	})

@@ -14,6 +14,10 @@ import (
 // TestImportExport100k imports a 100,000-WP file into the built server and
 // exports it again: the bytes must be the same.
 func TestImportExport100k(t *testing.T) {
+	if testing.Short() {
+		// The scale run; sqlitestore's import tests cover the round trip.
+		t.Skip("100,000 WPs through a child server: not under -short")
+	}
 	bin, err := buildBinary()
 	if err != nil {
 		t.Fatal(err)

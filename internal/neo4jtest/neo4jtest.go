@@ -221,6 +221,9 @@ func quoteName(name string) string {
 // servers of their own may run in parallel; each JVM takes about 350 MB.
 func Start(t testing.TB) *Server {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("needs Neo4j, a JVM: skipped under -short (make test runs it)")
+	}
 	l, err := buildLauncher()
 	if err != nil {
 		t.Fatalf("neo4jtest: %v", err)

@@ -35,6 +35,9 @@ var shared struct {
 // directory is left in the temporary directory.
 func Shared(t testing.TB) *Server {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("needs Neo4j, a JVM: skipped under -short (make test runs it)")
+	}
 	shared.once.Do(func() {
 		l, err := buildLauncher()
 		if err != nil {

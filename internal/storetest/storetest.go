@@ -1,6 +1,10 @@
 // Package storetest is the contract suite every agileplus.Store adapter
 // runs unchanged: it drives the domain Service over the store and checks
 // every rule, the event and audit chains, the outbox and atomicity.
+//
+// RunThrough runs the same suite with every command and query going through
+// a transport in front of the Service (the HTTP client and server), which
+// proves the transport equivalent to the Service.
 package storetest
 
 import (
@@ -55,6 +59,27 @@ const tick = time.Second + 7*time.Nanosecond
 // reset and reuse one database. open should register the store's Close with
 // t.Cleanup.
 func Run(t *testing.T, open func(t *testing.T) agileplus.Store) {
+	RunThrough(t, open, Transport{})
+}
+
+// Transport is a way to reach the Service other than calling it.
+type Transport struct {
+	// Tracker returns a Tracker that reaches svc, the Service the suite
+	// builds over each store, for the duration of t. It must attribute
+	// changes to Actor, whatever the context says. Nil is svc itself.
+	Tracker func(t *testing.T, svc *agileplus.Service) agileplus.Tracker
+	// OwnSpan says the transport is a span of its own in a trace, as an
+	// HTTP server is: an event then records the caller's trace id and flags
+	// under the transport's new parent id, or a new sampled trace when the
+	// caller sent no valid traceparent, instead of the caller's traceparent
+	// as it is.
+	OwnSpan bool
+}
+
+// RunThrough runs the contract suite with every command and query sent
+// through the transport; the checks that read the store directly (events,
+// outbox, transactions) still do.
+func RunThrough(t *testing.T, open func(t *testing.T) agileplus.Store, transport Transport) {
 	tests := []struct {
 		name string
 		fn   func(t *testing.T, f *fixture)
@@ -90,34 +115,45 @@ func Run(t *testing.T, open func(t *testing.T) agileplus.Store) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tt.fn(t, newFixture(t, open))
+			tt.fn(t, newFixture(t, open, transport))
 		})
 	}
 }
 
-// fixture is one fresh store with a Service over it.
+// fixture is one fresh store with a Service over it, reached directly or
+// through a transport.
 type fixture struct {
 	ctx   context.Context
 	store agileplus.Store
 	clock *Clock
-	svc   *agileplus.Service
+	svc   agileplus.Tracker
+	// ownSpan: see Transport.OwnSpan.
+	ownSpan bool
 }
 
-const actor = "storetest"
+// Actor is who the suite's changes are attributed to; events and audit
+// entries must record it.
+const Actor = "storetest"
 
-func newFixture(t *testing.T, open func(t *testing.T) agileplus.Store) *fixture {
+func newFixture(t *testing.T, open func(t *testing.T) agileplus.Store, transport Transport) *fixture {
 	t.Helper()
 	store := open(t)
 	if store == nil {
 		t.Fatal("open returned a nil store")
 	}
 	clock := NewClock(start)
-	return &fixture{
-		ctx:   agileplus.WithActor(t.Context(), actor),
-		store: store,
-		clock: clock,
-		svc:   &agileplus.Service{Store: store, Now: clock.Now, IDs: agileplus.NewIDGenerator(clock.Now)},
+	svc := &agileplus.Service{Store: store, Now: clock.Now, IDs: agileplus.NewIDGenerator(clock.Now)}
+	f := &fixture{
+		ctx:     agileplus.WithActor(t.Context(), Actor),
+		store:   store,
+		clock:   clock,
+		svc:     svc,
+		ownSpan: transport.OwnSpan,
 	}
+	if transport.Tracker != nil {
+		f.svc = transport.Tracker(t, svc)
+	}
+	return f
 }
 
 // ---- assertions ----
@@ -1531,7 +1567,7 @@ func (f *fixture) step(t *testing.T, typ string, run func() stepResult) *agilepl
 	mustEqual(t, typ+": entity", e.EntityID, r.entity)
 	mustEqual(t, typ+": entity kind", e.EntityKind, kind)
 	mustEqual(t, typ+": project key", e.ProjectKey, r.project)
-	mustEqual(t, typ+": actor", e.Actor, actor)
+	mustEqual(t, typ+": actor", e.Actor, Actor)
 	mustTime(t, typ+": time", e.Time, f.clock.Now())
 	mustEqual(t, typ+": hash", e.Hash, e.ComputeHash())
 	if !strings.HasPrefix(e.ID, agileplus.PrefixEvent) {
@@ -1564,7 +1600,7 @@ func (f *fixture) step(t *testing.T, typ string, run func() stepResult) *agilepl
 			mustEqual(t, typ+": audit event id", a.EventID, e.ID)
 			mustEqual(t, typ+": audit event type", a.EventType, typ)
 			mustEqual(t, typ+": audit entity", a.EntityID, r.entity)
-			mustEqual(t, typ+": audit actor", a.Actor, actor)
+			mustEqual(t, typ+": audit actor", a.Actor, Actor)
 			mustTime(t, typ+": audit time", a.Time, e.Time)
 		}
 		if n != want {
@@ -1933,7 +1969,13 @@ func testEventTraceParent(t *testing.T, f *fixture) {
 			t.Fatalf("events of %s: got %d, want %d", id, len(es), len(tps))
 		}
 		for i, e := range es {
-			mustEqual(t, fmt.Sprintf("traceparent of %s (seq %d) from Events", e.Type, e.Seq), e.TraceParent, tps[i])
+			what := fmt.Sprintf("traceparent of %s (seq %d) from Events", e.Type, e.Seq)
+			if f.ownSpan {
+				mustContinueTrace(t, what, e.TraceParent, tps[i], tp1, tp2)
+				wantAll[e.ID] = e.TraceParent
+				continue
+			}
+			mustEqual(t, what, e.TraceParent, tps[i])
 			wantAll[e.ID] = tps[i]
 		}
 		if err := agileplus.VerifyEventChain(es); err != nil {
@@ -1957,6 +1999,32 @@ func testEventTraceParent(t *testing.T, f *fixture) {
 		}
 	}
 	mustEqual(t, "pending events checked", seen, len(wantAll))
+}
+
+// mustContinueTrace fails t unless got is the traceparent of a span of its
+// own that a caller sending caller started: caller's trace id and flags with
+// another parent id, or, when caller is "", a new sampled trace, none of
+// others'.
+func mustContinueTrace(t *testing.T, what, got, caller string, others ...string) {
+	t.Helper()
+	if !agileplus.ValidTraceParent(got) {
+		t.Errorf("%s: got %q, want a valid traceparent", what, got)
+		return
+	}
+	if caller == "" {
+		for _, o := range others {
+			if got[3:35] == o[3:35] {
+				t.Errorf("%s: got %q, want a new trace, not the trace of %q", what, got, o)
+			}
+		}
+		mustEqual(t, what+": flags of a new trace", got[53:], "01")
+		return
+	}
+	mustEqual(t, what+": trace id", got[3:35], caller[3:35])
+	mustEqual(t, what+": flags", got[53:], caller[53:])
+	if got[36:52] == caller[36:52] {
+		t.Errorf("%s: got %q, want a parent id of its own, not the caller's %q", what, got, caller)
+	}
 }
 
 func testAudit(t *testing.T, f *fixture) {
@@ -2175,7 +2243,7 @@ func testUpdateRollsBack(t *testing.T, f *fixture) {
 			t.Errorf("UpdateWP: %v", err)
 		}
 		e := &agileplus.Event{ID: "evt_rolledback0000000000000000", Type: "project.created", EntityKind: agileplus.KindProject,
-			EntityID: np.ID, ProjectKey: np.Key, Seq: 1, Time: now, Actor: actor, Data: []byte(`{}`)}
+			EntityID: np.ID, ProjectKey: np.Key, Seq: 1, Time: now, Actor: Actor, Data: []byte(`{}`)}
 		e.Hash = e.ComputeHash()
 		if err := tx.AppendEvent(ctx, e); err != nil {
 			t.Errorf("AppendEvent: %v", err)
@@ -2187,7 +2255,7 @@ func testUpdateRollsBack(t *testing.T, f *fixture) {
 			t.Errorf("AuditHead: %v", err)
 		}
 		a := &agileplus.AuditEntry{FeatureID: fe.ID, Seq: seq + 1, EventID: e.ID, EventType: e.Type, EntityID: e.EntityID,
-			Time: now, Actor: actor, Summary: "rolled back", Detail: e.Data, PrevHash: prev}
+			Time: now, Actor: Actor, Summary: "rolled back", Detail: e.Data, PrevHash: prev}
 		a.Hash = a.ComputeHash()
 		if err := tx.AppendAudit(ctx, a); err != nil {
 			t.Errorf("AppendAudit: %v", err)
@@ -2243,7 +2311,7 @@ func testConcurrentRollbacks(t *testing.T, f *fixture) {
 					return err
 				}
 				e := &agileplus.Event{ID: ids.New(agileplus.PrefixEvent), Type: "project.created", EntityKind: agileplus.KindProject,
-					EntityID: p.ID, ProjectKey: p.Key, Seq: 1, Time: now, Actor: actor, Data: []byte(`{}`)}
+					EntityID: p.ID, ProjectKey: p.Key, Seq: 1, Time: now, Actor: Actor, Data: []byte(`{}`)}
 				e.Hash = e.ComputeHash()
 				if err := tx.AppendEvent(ctx, e); err != nil {
 					return err
