@@ -58,6 +58,8 @@ type Store struct {
 	ckptWake  chan struct{} // the writer asks for a checkpoint
 	ckptDone  chan struct{}
 	ckptTail  atomic.Bool  // the checkpointer is done: the writer copies the rest
+	ckptMu    sync.Mutex   // held by whoever copies the WAL back
+	ckptAsked bool         // the writer's: a checkpoint was asked for and the WAL has not started over since
 	ckptPages int          // see checkpointPages
 	mu        sync.RWMutex // guards closed against concurrent Update
 	closed    bool
