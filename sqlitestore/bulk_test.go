@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/agileplus/agileplus"
+	"github.com/agileplus/agileplus/internal/poll"
 	"github.com/agileplus/agileplus/sqlitestore"
 	"github.com/agileplus/agileplus/storemigrate"
 )
@@ -558,20 +559,13 @@ func TestCheckpointAfterAnswering(t *testing.T) {
 	if _, err := agileplus.NewService(st).BulkImport(ctx, bytes.NewReader(testPlan("BIG", 2000, nil, 4)), agileplus.ImportOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	poll.Until(t, "the WAL copied back into the database file after a large import", func() bool {
 		fi, err := os.Stat(path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if fi.Size() > 1000*4096 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the database file holds %d bytes after a large import: the WAL was not checkpointed", fi.Size())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return fi.Size() > 1000*4096
+	})
 }
 
 // TestWALStartsOverUnderSustainedWrites writes without a pause from many
