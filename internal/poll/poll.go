@@ -20,24 +20,25 @@ const Timeout = 60 * time.Second
 // naming what) when it has not within Timeout.
 func Until(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	if !wait(Timeout, cond) {
+	if !Wait(Timeout, cond) {
 		t.Fatalf("timed out after %s waiting for %s", Timeout, what)
 	}
 }
 
-// Within is Until with a bound that is part of what the test checks, such
-// as "before the ack wait could have redelivered it".
+// Within is Until with another bound: one that is part of what the test
+// checks, such as "before the ack wait could have redelivered it", or a
+// longer one for work known to take minutes on a loaded machine.
 func Within(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	if !wait(d, cond) {
+	if !Wait(d, cond) {
 		t.Fatalf("timed out after %s waiting for %s", d, what)
 	}
 }
 
-// wait reports whether cond held before d passed. It checks often at
-// first and then every 50ms, so that a condition that queries a server
-// does not flood it.
-func wait(d time.Duration, cond func() bool) bool {
+// Wait reports whether cond held before d passed, for a test that has more
+// to say than Until when it did not. It checks often at first and then
+// every 50ms, so that a condition that queries a server does not flood it.
+func Wait(d time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(d)
 	pause := time.Millisecond
 	for !cond() {

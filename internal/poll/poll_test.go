@@ -10,7 +10,7 @@ func TestWait(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Now()
 		calls := 0
-		if !wait(time.Minute, func() bool { calls++; return time.Since(start) >= time.Second }) {
+		if !Wait(time.Minute, func() bool { calls++; return time.Since(start) >= time.Second }) {
 			t.Fatal("got false for a condition that holds after 1s, want true")
 		}
 		if d := time.Since(start); d < time.Second || d > time.Second+50*time.Millisecond {
@@ -21,7 +21,7 @@ func TestWait(t *testing.T) {
 		}
 
 		start = time.Now()
-		if wait(time.Minute, func() bool { return false }) {
+		if Wait(time.Minute, func() bool { return false }) {
 			t.Fatal("got true for a condition that never holds, want false")
 		}
 		if d := time.Since(start); d < time.Minute || d > time.Minute+50*time.Millisecond {
