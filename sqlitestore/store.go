@@ -59,7 +59,7 @@ type Store struct {
 	ckptDone  chan struct{}
 	ckptTail  atomic.Bool  // the checkpointer is done: the writer copies the rest
 	ckptMu    sync.Mutex   // held by whoever copies the WAL back
-	ckptAsked bool         // the writer's: a checkpoint was asked for and the WAL has not started over since
+	ckptAsked int          // the writer's: the pages counted when it asked for the checkpoint in flight (0: none)
 	ckptPages int          // see checkpointPages
 	mu        sync.RWMutex // guards closed against concurrent Update
 	closed    bool

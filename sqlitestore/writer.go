@@ -132,10 +132,11 @@ var checkpointPages = 1000
 // busy, would miss the WAL's start over batch after batch for as long as
 // checkpoints take longer than the writer takes to append checkpointPages.
 //
-// When the checkpointer falls far behind all the same (a slow disk), the
-// writer waits for the checkpoint in flight and copies the rest itself:
-// the WAL stays within a few checkpoint intervals instead of growing with
-// everything written meanwhile.
+// When the writer appends several intervals more while a checkpoint runs
+// all the same (a slow disk), it waits for that checkpoint and copies the
+// rest itself: the WAL grows by a few intervals at most while a checkpoint
+// runs, instead of with everything written meanwhile. One large batch
+// (an import) is still copied back by the checkpointer alone.
 func (s *Store) noteWrites(ctx context.Context) {
 	conn, err := s.writer.Conn(ctx)
 	if err != nil {
@@ -162,10 +163,10 @@ func (s *Store) noteWrites(ctx context.Context) {
 		// retries.
 		if copyBack() {
 			s.ckptTail.Store(false)
-			s.ckptAsked = false
+			s.ckptAsked = 0
 			pages(true)
 		}
-	case pages(false) >= ckptBehind*s.ckptPages:
+	case s.ckptAsked > 0 && pages(false)-s.ckptAsked >= ckptBehind*s.ckptPages:
 		s.ckptMu.Lock()
 		if copyBack() {
 			s.ckptTail.Store(false)
@@ -173,21 +174,22 @@ func (s *Store) noteWrites(ctx context.Context) {
 		s.ckptMu.Unlock()
 		// Counted from here even when a reader kept the copy short, so
 		// that the writer does not wait at every batch.
-		s.ckptAsked = false
+		s.ckptAsked = 0
 		pages(true)
 	}
-	if s.ckptAsked || pages(false) < s.ckptPages {
+	n := pages(false)
+	if s.ckptAsked > 0 || n < s.ckptPages {
 		return
 	}
-	s.ckptAsked = true
+	s.ckptAsked = n
 	select {
 	case s.ckptWake <- struct{}{}:
 	default: // a checkpoint is already due
 	}
 }
 
-// ckptBehind is how many checkpoint intervals the WAL may grow while the
-// checkpointer has not finished before the writer waits for it.
+// ckptBehind is how many checkpoint intervals the WAL may grow while a
+// checkpoint runs before the writer waits for it.
 const ckptBehind = 4
 
 // checkpointLoop copies the WAL back into the database when the writer
