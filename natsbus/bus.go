@@ -357,6 +357,11 @@ func (b *Bus) waitConnected(ctx context.Context) error {
 		if st == nats.CONNECTED {
 			return nil
 		}
+		// The client closes after refusals such as bad credentials; its
+		// last error says why, whether or not connFatal has it yet.
+		if err := b.nc.LastError(); err != nil {
+			return unavailable(fmt.Errorf("natsbus: connect to %s: connection closed: %w", redact(b.cfg.URL), err))
+		}
 		return unavailable(fmt.Errorf("natsbus: connect to %s: connection closed", redact(b.cfg.URL)))
 	case err := <-b.connFatal:
 		return unavailable(fmt.Errorf("natsbus: connect to %s: %w", redact(b.cfg.URL), err))

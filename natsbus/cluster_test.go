@@ -25,7 +25,7 @@ import (
 // every event is in the stream exactly once.
 func TestClusterPublishThroughLeaderKill(t *testing.T) {
 	c := natstest.StartCluster(t, 3)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 
 	var logs lockedBuffer
@@ -147,8 +147,9 @@ func (p *retryingPublisher) publish(ctx context.Context) error {
 		backoff := 50 * time.Millisecond
 		for {
 			// A bound per attempt, so an ack lost with a killed leader
-			// costs a retry rather than the bus's whole ack timeout.
-			actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			// costs a retry rather than the bus's whole ack timeout; the
+			// relay's default.
+			actx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			start := time.Now()
 			err := p.bus.Publish(actx, events)
 			cancel()

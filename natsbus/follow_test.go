@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/agileplus/agileplus"
+	"github.com/agileplus/agileplus/internal/poll"
 	"github.com/agileplus/agileplus/natsbus"
 	"github.com/nats-io/nats-server/v2/server"
 )
@@ -31,12 +32,12 @@ func startFollow(t *testing.T, b *natsbus.Bus) *follower {
 		cancel()
 		select {
 		case <-f.done:
-		case <-time.After(10 * time.Second):
-			t.Error("Follow did not return within 10s of its ctx ending")
+		case <-time.After(poll.Timeout):
+			t.Errorf("Follow did not return within %s of its ctx ending", poll.Timeout)
 		}
 	})
 	// Follow has fixed where it starts once its consumer exists.
-	waitFor(t, "the follow consumer", func() bool { return consumerCount(t, b) > before })
+	poll.Until(t, "the follow consumer", func() bool { return consumerCount(t, b) > before })
 	return f
 }
 
@@ -53,40 +54,33 @@ func consumerCount(t *testing.T, b *natsbus.Bus) int {
 	return info.State.Consumers
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s within 20s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // next returns the next n delivered events, failing after a timeout.
 func (f *follower) next(t *testing.T, n int) []*agileplus.Event {
 	t.Helper()
 	out := make([]*agileplus.Event, 0, n)
-	timeout := time.After(30 * time.Second)
+	timeout := time.After(poll.Timeout)
 	for len(out) < n {
 		select {
 		case e := <-f.events:
 			out = append(out, e)
 		case <-timeout:
-			t.Fatalf("got %d events within 30s, want %d", len(out), n)
+			t.Fatalf("got %d events within %s, want %d", len(out), poll.Timeout, n)
 		}
 	}
 	return out
 }
 
-// quiet checks that nothing more is delivered for a moment.
-func (f *follower) quiet(t *testing.T) {
+// quiet checks that nothing more is delivered: an event published now
+// comes next, and Follow delivers in stream order, so anything extra
+// would come before it.
+func (f *follower) quiet(t *testing.T, b *natsbus.Bus) {
 	t.Helper()
-	select {
-	case e := <-f.events:
-		t.Errorf("got an extra event %s (global seq %d), want none", e.ID, e.GlobalSeq)
-	case <-time.After(300 * time.Millisecond):
+	last := testEvents("quiet", 1)
+	if err := b.Publish(testContext(t), last); err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+	if e := f.next(t, 1)[0]; e.ID != last[0].ID {
+		t.Errorf("got an extra event %s (global seq %d), want none before %s", e.ID, e.GlobalSeq, last[0].ID)
 	}
 }
 
@@ -120,7 +114,7 @@ func TestFollowDeliversNewEventsInOrder(t *testing.T) {
 	}
 	got := f.next(t, 300)
 	checkEvents(t, got, events[5:])
-	f.quiet(t)
+	f.quiet(t, b)
 }
 
 func TestFollowStops(t *testing.T) {
@@ -134,8 +128,8 @@ func TestFollowStops(t *testing.T) {
 			if !errors.Is(err, context.Canceled) {
 				t.Errorf("got %v, want context.Canceled", err)
 			}
-		case <-time.After(5 * time.Second):
-			t.Fatal("Follow did not return within 5s of its ctx ending")
+		case <-time.After(poll.Timeout):
+			t.Fatalf("Follow did not return within %s of its ctx ending", poll.Timeout)
 		}
 	})
 	t.Run("bus closes", func(t *testing.T) {
@@ -148,8 +142,8 @@ func TestFollowStops(t *testing.T) {
 		case err := <-f.done:
 			f.done <- err
 			wantCode(t, err, agileplus.EUNAVAILABLE)
-		case <-time.After(15 * time.Second):
-			t.Fatal("Follow did not return within 15s of the bus closing")
+		case <-time.After(poll.Timeout):
+			t.Fatalf("Follow did not return within %s of the bus closing", poll.Timeout)
 		}
 	})
 }
@@ -167,7 +161,7 @@ func TestFollowSurvivesServerRestart(t *testing.T) {
 			t.Fatalf("NewServer: %v", err)
 		}
 		srv.Start()
-		if !srv.ReadyForConnections(10 * time.Second) {
+		if !srv.ReadyForConnections(poll.Timeout) {
 			t.Fatal("NATS server not ready")
 		}
 		return srv
@@ -191,10 +185,10 @@ func TestFollowSurvivesServerRestart(t *testing.T) {
 		srv.WaitForShutdown()
 	})
 	// The client reconnects on its own; publish once it has.
-	waitFor(t, "reconnection", func() bool { return b.Ping(ctx) == nil })
-	waitFor(t, "publish after the restart", func() bool { return b.Publish(ctx, events[20:]) == nil })
+	poll.Until(t, "reconnection", func() bool { return b.Ping(ctx) == nil })
+	poll.Until(t, "publish after the restart", func() bool { return b.Publish(ctx, events[20:]) == nil })
 	checkEvents(t, f.next(t, 20), events[20:])
-	f.quiet(t)
+	f.quiet(t, b)
 }
 
 func freePort(t *testing.T) int {

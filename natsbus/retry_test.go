@@ -4,12 +4,16 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
 // An unanswered setup call is sent again; other errors and the caller's
-// own deadline end the attempts.
-func TestRetryAPI(t *testing.T) {
+// own deadline end the attempts. It runs on synctest's fake clock, so the
+// attempts' deadlines and the pauses between them fall at exact times.
+func TestRetryAPI(t *testing.T) { synctest.Test(t, testRetryAPI) }
+
+func testRetryAPI(t *testing.T) {
 	defer func(a time.Duration, n int) { apiAttempt, apiAttempts = a, n }(apiAttempt, apiAttempts)
 	apiAttempt, apiAttempts = 20*time.Millisecond, 4
 
@@ -37,11 +41,13 @@ func TestRetryAPI(t *testing.T) {
 		t.Errorf("never answered: %v after %d calls, want a deadline error after 4", err, calls)
 	}
 
+	// The first attempt times out at 20ms; the caller's deadline, at 30ms,
+	// ends the pause before the second.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
 	defer cancel()
 	calls = 0
 	start := time.Now()
-	if _, err := retryAPI(ctx, func(ctx context.Context) (int, error) { calls++; <-ctx.Done(); return 0, ctx.Err() }); err == nil || time.Since(start) > time.Second {
-		t.Errorf("caller's deadline: %v after %s and %d calls", err, time.Since(start), calls)
+	if _, err := retryAPI(ctx, func(ctx context.Context) (int, error) { calls++; <-ctx.Done(); return 0, ctx.Err() }); err == nil || time.Since(start) != 30*time.Millisecond || calls != 1 {
+		t.Errorf("caller's deadline: %v after %s and %d calls, want an error after 30ms and 1 call", err, time.Since(start), calls)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/agileplus/agileplus"
@@ -105,6 +106,7 @@ type flakyPublisher struct {
 	mu        sync.Mutex
 	failFirst int
 	calls     int
+	at        []time.Time // when each call came
 	batches   [][]string
 	accepted  []string // in publish order, each id once
 	seen      map[string]bool
@@ -116,6 +118,7 @@ func (p *flakyPublisher) Publish(ctx context.Context, events []*agileplus.Event)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.calls++
+	p.at = append(p.at, time.Now())
 	if p.failFirst < 0 || p.calls <= p.failFirst {
 		return errBusDown
 	}
@@ -146,18 +149,6 @@ func eventIDs(from, to int) []string {
 		ids = append(ids, fmt.Sprintf("evt_%04d", i))
 	}
 	return ids
-}
-
-// eventually polls cond until it holds or 5s pass.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
 }
 
 func TestRelayDrain(t *testing.T) {
@@ -247,117 +238,164 @@ func TestRelayDrainErrors(t *testing.T) {
 	})
 }
 
-func TestRelayRetriesUntilDrained(t *testing.T) {
-	o, p := newMemOutbox(7), &flakyPublisher{failFirst: 3}
-	r := &Relay{Outbox: o, Publisher: p, BatchSize: 3, Interval: time.Millisecond, MaxBackoff: 4 * time.Millisecond}
-	r.Open()
-	defer r.Close()
+// The tests that run the relay's goroutine run in a synctest bubble: its
+// timers run on the bubble's fake clock, which moves only once every
+// goroutine in the bubble waits, so retries, intervals and backoff happen
+// at exact times however busy the machine is.
 
-	eventually(t, "the outbox to drain", func() bool { return o.pending(t) == 0 })
-	calls, accepted, batches := p.state()
-	if want := eventIDs(1, 7); !slices.Equal(accepted, want) {
-		t.Errorf("got published %v, want %v", accepted, want)
-	}
-	if got, want := calls, 3+3; got != want {
-		t.Errorf("got %d publish calls, want %d (3 failures, then batches of 3, 3, 1)", got, want)
-	}
-	var flat []string
-	for _, b := range batches {
-		if len(b) > 3 {
-			t.Errorf("got a batch of %d, want at most BatchSize 3", len(b))
+func TestRelayRetriesUntilDrained(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		o, p := newMemOutbox(7), &flakyPublisher{failFirst: 3}
+		r := &Relay{Outbox: o, Publisher: p, BatchSize: 3, Interval: time.Millisecond, MaxBackoff: 4 * time.Millisecond}
+		r.Open()
+		defer r.Close()
+
+		// Three failures, retried after 1, 2 and 4ms: drained at 7ms.
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if got := o.pending(t); got != 0 {
+			t.Fatalf("got %d pending, want the outbox drained", got)
 		}
-		flat = append(flat, b...)
-	}
-	if want := eventIDs(1, 7); !slices.Equal(flat, want) {
-		t.Errorf("got each event published %v, want exactly once in order %v", flat, want)
-	}
-	eventually(t, "LastError to clear", func() bool { return r.LastError() == nil })
-	if err := r.Close(); err != nil {
-		t.Fatalf("close: got %v, want nil", err)
-	}
+		calls, accepted, batches := p.state()
+		if want := eventIDs(1, 7); !slices.Equal(accepted, want) {
+			t.Errorf("got published %v, want %v", accepted, want)
+		}
+		if got, want := calls, 3+3; got != want {
+			t.Errorf("got %d publish calls, want %d (3 failures, then batches of 3, 3, 1)", got, want)
+		}
+		var flat []string
+		for _, b := range batches {
+			if len(b) > 3 {
+				t.Errorf("got a batch of %d, want at most BatchSize 3", len(b))
+			}
+			flat = append(flat, b...)
+		}
+		if want := eventIDs(1, 7); !slices.Equal(flat, want) {
+			t.Errorf("got each event published %v, want exactly once in order %v", flat, want)
+		}
+		if err := r.LastError(); err != nil {
+			t.Errorf("got LastError %v after the outbox drained, want nil", err)
+		}
+		if err := r.Close(); err != nil {
+			t.Fatalf("close: got %v, want nil", err)
+		}
+	})
 }
 
 func TestRelayPoke(t *testing.T) {
-	o, p := newMemOutbox(2), &flakyPublisher{}
-	r := &Relay{Outbox: o, Publisher: p, Interval: time.Hour}
-	r.Open()
-	defer r.Close()
+	synctest.Test(t, func(t *testing.T) {
+		o, p := newMemOutbox(2), &flakyPublisher{}
+		r := &Relay{Outbox: o, Publisher: p, Interval: time.Hour}
+		r.Open()
+		defer r.Close()
 
-	// The first rounds run at once: one moves both events, the next finds
-	// none, then the relay waits.
-	eventually(t, "the initial events to publish", func() bool { return o.pending(t) == 0 && o.readCount() >= 2 })
-	reads := o.readCount()
+		// The first rounds run at once: one moves both events, the next
+		// finds none, then the relay waits.
+		synctest.Wait()
+		if got, reads := o.pending(t), o.readCount(); got != 0 || reads < 2 {
+			t.Fatalf("got %d pending after %d outbox reads, want the initial events published", got, reads)
+		}
+		reads := o.readCount()
 
-	o.add(3)
-	time.Sleep(20 * time.Millisecond)
-	if got := o.pending(t); got != 3 {
-		t.Fatalf("got %d pending before the poke, want 3 (the interval is an hour)", got)
-	}
-	if got := o.readCount(); got != reads {
-		t.Fatalf("got %d outbox reads while idle, want %d", got, reads)
-	}
-	r.Poke()
-	r.Poke() // never blocks, even with a wake-up pending
-	eventually(t, "the poked events to publish", func() bool { return o.pending(t) == 0 })
-	if _, accepted, _ := p.state(); !slices.Equal(accepted, eventIDs(1, 5)) {
-		t.Errorf("got published %v, want %v", accepted, eventIDs(1, 5))
-	}
+		o.add(3)
+		time.Sleep(59 * time.Minute)
+		synctest.Wait()
+		if got := o.pending(t); got != 3 {
+			t.Fatalf("got %d pending before the poke, want 3 (the interval is an hour)", got)
+		}
+		if got := o.readCount(); got != reads {
+			t.Fatalf("got %d outbox reads while idle, want %d", got, reads)
+		}
+		r.Poke()
+		r.Poke() // never blocks, even with a wake-up pending
+		synctest.Wait()
+		if got := o.pending(t); got != 0 {
+			t.Fatalf("got %d pending after the poke, want 0", got)
+		}
+		if _, accepted, _ := p.state(); !slices.Equal(accepted, eventIDs(1, 5)) {
+			t.Errorf("got published %v, want %v", accepted, eventIDs(1, 5))
+		}
+	})
 }
 
 func TestRelayCloseStopsTheGoroutine(t *testing.T) {
-	o, p := newMemOutbox(1), &flakyPublisher{}
-	r := &Relay{Outbox: o, Publisher: p, Interval: time.Millisecond}
-	r.Open()
-	eventually(t, "the first event to publish", func() bool { return o.pending(t) == 0 })
-	if err := r.Close(); err != nil {
-		t.Fatalf("close: got %v, want nil", err)
-	}
-	reads := o.readCount()
-	o.add(2)
-	r.Poke()
-	time.Sleep(30 * time.Millisecond)
-	if got := o.readCount(); got != reads {
-		t.Errorf("got %d outbox reads after Close, want %d: the relay goroutine still runs", got, reads)
-	}
-	if got := o.pending(t); got != 2 {
-		t.Errorf("got %d pending after Close, want 2", got)
-	}
-	if err := r.Close(); err != nil {
-		t.Errorf("second close: got %v, want nil", err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		o, p := newMemOutbox(1), &flakyPublisher{}
+		r := &Relay{Outbox: o, Publisher: p, Interval: time.Millisecond}
+		r.Open()
+		synctest.Wait()
+		if got := o.pending(t); got != 0 {
+			t.Fatalf("got %d pending, want the first event published", got)
+		}
+		if err := r.Close(); err != nil {
+			t.Fatalf("close: got %v, want nil", err)
+		}
+		reads := o.readCount()
+		o.add(2)
+		r.Poke()
+		time.Sleep(time.Second) // a thousand intervals
+		synctest.Wait()
+		if got := o.readCount(); got != reads {
+			t.Errorf("got %d outbox reads after Close, want %d: the relay goroutine still runs", got, reads)
+		}
+		if got := o.pending(t); got != 2 {
+			t.Errorf("got %d pending after Close, want 2", got)
+		}
+		if err := r.Close(); err != nil {
+			t.Errorf("second close: got %v, want nil", err)
+		}
+	})
 }
 
 func TestRelayCloseDuringBackoff(t *testing.T) {
-	o, p := newMemOutbox(1), &flakyPublisher{failFirst: -1}
-	r := &Relay{Outbox: o, Publisher: p, Interval: time.Millisecond, MaxBackoff: time.Hour}
-	r.Open()
-	eventually(t, "a few failed rounds", func() bool { calls, _, _ := p.state(); return calls >= 3 })
-	if err := r.LastError(); !errors.Is(err, errBusDown) {
-		t.Errorf("got LastError %v, want %v", err, errBusDown)
-	}
-	done := make(chan struct{})
-	go func() { r.Close(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		t.Fatal("Close did not return while the relay was backing off")
-	}
-	if got := o.pending(t); got != 1 {
-		t.Errorf("got %d pending, want 1", got)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		o, p := newMemOutbox(1), &flakyPublisher{failFirst: -1}
+		r := &Relay{Outbox: o, Publisher: p, Interval: time.Millisecond, MaxBackoff: time.Hour}
+		r.Open()
+		// Failed rounds at 0, 1, 3, 7, ... 32767ms; the next is due at
+		// 65535ms.
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if calls, _, _ := p.state(); calls != 16 {
+			t.Errorf("got %d failed rounds in a minute, want 16", calls)
+		}
+		if err := r.LastError(); !errors.Is(err, errBusDown) {
+			t.Errorf("got LastError %v, want %v", err, errBusDown)
+		}
+		done := make(chan struct{})
+		go func() { r.Close(); close(done) }()
+		synctest.Wait() // no time passes: Close must not wait out the backoff
+		select {
+		case <-done:
+		default:
+			t.Fatal("Close did not return while the relay was backing off")
+		}
+		if got := o.pending(t); got != 1 {
+			t.Errorf("got %d pending, want 1", got)
+		}
+	})
 }
 
 func TestRelayBackoffGrows(t *testing.T) {
-	o, p := newMemOutbox(1), &flakyPublisher{failFirst: -1}
-	r := &Relay{Outbox: o, Publisher: p, Interval: 5 * time.Millisecond, MaxBackoff: 40 * time.Millisecond}
-	r.Open()
-	time.Sleep(200 * time.Millisecond)
-	r.Close()
-	// Waits of 5, 10, 20, 40, 40, ... ms: about 7 calls in 200ms. Without
-	// backoff there would be about 40.
-	if calls, _, _ := p.state(); calls < 2 || calls > 15 {
-		t.Errorf("got %d publish calls in 200ms, want between 2 and 15 with backoff", calls)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		o, p := newMemOutbox(1), &flakyPublisher{failFirst: -1}
+		r := &Relay{Outbox: o, Publisher: p, Interval: 5 * time.Millisecond, MaxBackoff: 40 * time.Millisecond}
+		start := time.Now()
+		r.Open()
+		time.Sleep(200 * time.Millisecond)
+		r.Close()
+		// Without backoff there would be a call every 5ms.
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		var got []time.Duration
+		for _, at := range p.at {
+			got = append(got, at.Sub(start))
+		}
+		ms := time.Millisecond
+		if want := []time.Duration{0, 5 * ms, 15 * ms, 35 * ms, 75 * ms, 115 * ms, 155 * ms, 195 * ms}; !slices.Equal(got, want) {
+			t.Errorf("got publish calls at %v, want at %v: waits of 5, 10, 20, then 40ms", got, want)
+		}
+	})
 }
 
 func TestRelayCloseWithoutOpen(t *testing.T) {

@@ -62,7 +62,9 @@ type Store struct {
 	ckptWake  chan struct{} // the writer asks for a checkpoint
 	ckptDone  chan struct{}
 	ckptTail  atomic.Bool  // the checkpointer is done: the writer copies the rest
-	ckptPages int          // see defaultCheckpointPages
+	ckptMu    sync.Mutex   // held by whoever copies the WAL back
+	ckptAsked int          // the writer's: the pages counted when it asked for the checkpoint in flight (0: none)
+	ckptPages int          // pages between checkpoints: see defaultCheckpointPages
 	mu        sync.RWMutex // guards closed against concurrent Update
 	closed    bool
 	closeOnce sync.Once

@@ -126,20 +126,27 @@ const defaultCheckpointPages = 1000
 // begins with every frame already copied back, which a checkpoint racing
 // the writer never achieves. So once the checkpointer is done, the writer
 // copies the few frames committed meanwhile itself, between two batches,
-// and its next transaction starts the WAL over.
+// and its next transaction starts the WAL over. The writer asks for the
+// next checkpoint only after that: a wake-up queued while the checkpointer
+// runs would start it again at once, and the writer's copy, finding it
+// busy, would miss the WAL's start over batch after batch for as long as
+// checkpoints take longer than the writer takes to append ckptPages.
+//
+// When the writer appends several intervals more while a checkpoint runs
+// all the same (a slow disk), it waits for that checkpoint and copies the
+// rest itself: the WAL grows by a few intervals at most while a checkpoint
+// runs, instead of with everything written meanwhile. One large batch
+// (an import) is still copied back by the checkpointer alone.
 func (s *Store) noteWrites(ctx context.Context) {
 	conn, err := s.writer.Conn(ctx)
 	if err != nil {
 		return
 	}
 	defer conn.Close()
-	if s.ckptTail.Load() {
-		// Busy while the checkpointer runs again: the next batch retries.
+	copyBack := func() bool {
 		var busy, log, done int64
 		err := conn.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &log, &done)
-		if err == nil && busy == 0 && log == done {
-			s.ckptTail.Store(false)
-		}
+		return err == nil && busy == 0 && log == done
 	}
 	pages := func(reset bool) (n int) {
 		conn.Raw(func(dc any) error {
@@ -150,19 +157,44 @@ func (s *Store) noteWrites(ctx context.Context) {
 		})
 		return n
 	}
-	if pages(false) < s.ckptPages {
+	switch {
+	case s.ckptTail.Load():
+		// Incomplete while a reader still uses old frames: the next batch
+		// retries.
+		if copyBack() {
+			s.ckptTail.Store(false)
+			s.ckptAsked = 0
+			pages(true)
+		}
+	case s.ckptAsked > 0 && pages(false)-s.ckptAsked >= ckptBehind*s.ckptPages:
+		s.ckptMu.Lock()
+		if copyBack() {
+			s.ckptTail.Store(false)
+		}
+		s.ckptMu.Unlock()
+		// Counted from here even when a reader kept the copy short, so
+		// that the writer does not wait at every batch.
+		s.ckptAsked = 0
+		pages(true)
+	}
+	n := pages(false)
+	if s.ckptAsked > 0 || n < s.ckptPages {
 		return
 	}
-	pages(true)
+	s.ckptAsked = n
 	select {
 	case s.ckptWake <- struct{}{}:
 	default: // a checkpoint is already due
 	}
 }
 
+// ckptBehind is how many checkpoint intervals the WAL may grow while a
+// checkpoint runs before the writer waits for it.
+const ckptBehind = 4
+
 // checkpointLoop copies the WAL back into the database when the writer
 // asks (see noteWrites), then leaves the tail to the writer. A failed
-// checkpoint is tried again at the next wake-up.
+// checkpoint leaves the copy to the writer (see ckptBehind).
 func (s *Store) checkpointLoop() {
 	defer close(s.ckptDone)
 	ctx := context.Background()
@@ -172,7 +204,10 @@ func (s *Store) checkpointLoop() {
 			return
 		case <-s.ckptWake:
 		}
-		if _, err := s.ckpt.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`); err == nil {
+		s.ckptMu.Lock()
+		_, err := s.ckpt.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`)
+		s.ckptMu.Unlock()
+		if err == nil {
 			s.ckptTail.Store(true)
 		}
 	}

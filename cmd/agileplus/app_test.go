@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/agileplus/agileplus/internal/poll"
 )
 
 // testAppConfig is serve's configuration for dataDir on a free port, with
@@ -98,7 +100,7 @@ func TestAppOpenFailureReleasesWhatItTook(t *testing.T) {
 	cfg.bus.URL = "nats://" + unused
 	cfg.bus.ConnectTimeout = time.Second
 	a := newApp(cfg)
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), poll.Timeout)
 	defer cancel()
 	err = a.Open(ctx)
 	if err == nil {
@@ -122,16 +124,12 @@ func TestAppOpenFailureReleasesWhatItTook(t *testing.T) {
 	noGoroutinesLeft(t, before)
 }
 
-// noGoroutinesLeft fails unless, within 5s, no more goroutines run than
-// before, the count taken before the app opened.
+// noGoroutinesLeft fails unless, within poll.Timeout, no more goroutines
+// run than before, the count taken before the app opened.
 func noGoroutinesLeft(t *testing.T, before int) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > before {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			t.Fatalf("%d goroutines after Close, %d before Open:\n%s", runtime.NumGoroutine(), before, buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !poll.Wait(poll.Timeout, func() bool { return runtime.NumGoroutine() <= before }) {
+		buf := make([]byte, 1<<20)
+		t.Fatalf("%d goroutines after Close, %d before Open:\n%s", runtime.NumGoroutine(), before, buf[:runtime.Stack(buf, true)])
 	}
 }

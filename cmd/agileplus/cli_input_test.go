@@ -16,9 +16,9 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/agileplus/agileplus"
+	"github.com/agileplus/agileplus/internal/poll"
 )
 
 // Bad input to the CLI: each is refused with a message in the CLI's words
@@ -356,17 +356,13 @@ func TestCLIDeadLettersInput(t *testing.T) {
 		cliOK(t, url, "wp", "create", "dl-feature", "--title", "W")
 	}
 	var seqs []string
-	deadline := time.Now().Add(30 * time.Second)
-	for len(seqs) < 4 {
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d dead letters after 30s", len(seqs))
-		}
-		time.Sleep(50 * time.Millisecond)
+	poll.Until(t, "4 dead letters", func() bool {
 		seqs = seqs[:0]
 		for _, d := range cliJSON[[]*agileplus.DeadLetter](t, url, "deadletters", "list") {
 			seqs = append(seqs, strconv.FormatUint(d.Seq, 10))
 		}
-	}
+		return len(seqs) >= 4
+	})
 	listed := func() []string {
 		var ss []string
 		for _, d := range cliJSON[[]*agileplus.DeadLetter](t, url, "deadletters", "list") {

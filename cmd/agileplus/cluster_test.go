@@ -15,6 +15,7 @@ import (
 	"github.com/agileplus/agileplus"
 	"github.com/agileplus/agileplus/httpapi"
 	"github.com/agileplus/agileplus/internal/natstest"
+	"github.com/agileplus/agileplus/internal/poll"
 	"github.com/agileplus/agileplus/natsbus"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -54,7 +55,7 @@ func TestClusterLeaderKillUnderLoad(t *testing.T) {
 	consumer := startApplier(t, ctx, c.URLs(), stream)
 
 	relayWatch := watchRelay(t, api)
-	load := &writeLoad{url: url, http: &http.Client{Timeout: 30 * time.Second}}
+	load := &writeLoad{url: url, http: &http.Client{Timeout: poll.Timeout}}
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	for g := range 3 {
@@ -422,7 +423,7 @@ func (a *applier) result() (applied, deliveries map[string]int) {
 // nothing pending and nothing unacknowledged.
 func (a *applier) waitCaughtUp(t *testing.T, ctx context.Context, want int) {
 	t.Helper()
-	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	wctx, cancel := context.WithTimeout(ctx, 3*poll.Timeout)
 	defer cancel()
 	var last string
 	for {

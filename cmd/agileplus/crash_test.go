@@ -15,6 +15,7 @@ import (
 
 	"github.com/agileplus/agileplus"
 	"github.com/agileplus/agileplus/httpapi"
+	"github.com/agileplus/agileplus/internal/poll"
 	"github.com/agileplus/agileplus/natsbus"
 	"github.com/agileplus/agileplus/sqlitestore"
 )
@@ -72,8 +73,8 @@ func startChild(t *testing.T, bin, dataDir string) *child {
 		url := strings.Fields(strings.SplitN(line, "serving on ", 2)[1])[0]
 		waitReady(t, url)
 		return &child{cmd: cmd, url: url}
-	case <-time.After(60 * time.Second):
-		t.Fatalf("child did not start within 60s\n%s", stderr.String())
+	case <-time.After(2 * poll.Timeout):
+		t.Fatalf("child did not start within %s\n%s", 2*poll.Timeout, stderr.String())
 	}
 	return nil
 }
@@ -167,17 +168,15 @@ func TestCrashLosesNoAcknowledgedWrite(t *testing.T) {
 
 func waitOutboxEmpty(t *testing.T, c *httpapi.Client) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
+	// A relay that backed off while the bus was away needs a while.
+	poll.Within(t, 2*poll.Timeout, "the outbox to drain", func() bool {
 		r, err := c.Readiness(context.Background())
-		if err == nil {
-			if n, ok := r.Checks["bus"].Detail["outbox_pending"].(float64); ok && n == 0 {
-				return
-			}
+		if err != nil {
+			return false
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatal("outbox did not drain within 60s")
+		n, ok := r.Checks["bus"].Detail["outbox_pending"].(float64)
+		return ok && n == 0
+	})
 }
 
 // verifyDataDir checks a stopped server's data directory: every committed

@@ -10,10 +10,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/agileplus/agileplus"
 	"github.com/agileplus/agileplus/httpapi"
+	"github.com/agileplus/agileplus/internal/poll"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -219,17 +219,10 @@ func TestEndToEnd(t *testing.T) {
 		}
 		defer nc.Close()
 		js, _ := jetstream.New(nc)
-		deadline := time.Now().Add(10 * time.Second)
-		for {
+		poll.Until(t, fmt.Sprintf("%d messages in the stream", len(events)), func() bool {
 			s, err := js.Stream(ctx, "AGILEPLUS")
-			if err == nil && s.CachedInfo().State.Msgs == uint64(len(events)) {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("stream did not reach %d messages", len(events))
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+			return err == nil && s.CachedInfo().State.Msgs == uint64(len(events))
+		})
 		stream, err := js.Stream(ctx, "AGILEPLUS")
 		if err != nil {
 			t.Fatal(err)

@@ -4,11 +4,12 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"strconv"
 	"testing"
-	"time"
 
 	"github.com/agileplus/agileplus"
 	"github.com/agileplus/agileplus/httpapi"
+	"github.com/agileplus/agileplus/internal/poll"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -22,7 +23,7 @@ func startNATS(t *testing.T, port int, storeDir string) *server.Server {
 		t.Fatal(err)
 	}
 	srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
+	if !srv.ReadyForConnections(poll.Timeout) {
 		t.Fatal("nats server did not start")
 	}
 	return srv
@@ -75,9 +76,16 @@ func TestExternalNATSDownAndBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	batch, err := cons.Fetch(len(events)+10, jetstream.FetchMaxWait(2*time.Second))
+	// Fetch returns once it has them all; the stream's count shows any
+	// extra.
+	batch, err := cons.Fetch(len(events), jetstream.FetchMaxWait(poll.Timeout))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if s, err := js.Stream(ctx, "AGILEPLUS"); err != nil {
+		t.Fatal(err)
+	} else if n := s.CachedInfo().State.Msgs; n != uint64(len(events)) {
+		t.Errorf("got %d messages in the stream, want %d", n, len(events))
 	}
 	var got []string
 	for m := range batch.Messages() {
@@ -95,16 +103,12 @@ func TestExternalNATSDownAndBack(t *testing.T) {
 
 func waitStatus(t *testing.T, url string, want int) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
+	poll.Until(t, url+" to answer "+strconv.Itoa(want), func() bool {
 		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == want {
-				return
-			}
+		if err != nil {
+			return false
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("%s did not answer %d within 30s", url, want)
+		resp.Body.Close()
+		return resp.StatusCode == want
+	})
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/agileplus/agileplus"
 	"github.com/agileplus/agileplus/httpapi"
+	"github.com/agileplus/agileplus/internal/poll"
 	"github.com/agileplus/agileplus/natsbus"
 )
 
@@ -66,13 +67,7 @@ func TestLiveFeedFollowsOnlyWhileStreamsAreOpen(t *testing.T) {
 	// waitFollowing waits until the follower runs (want) or has returned.
 	waitFollowing := func(want bool) {
 		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for (follower.following.Load() > 0) != want {
-			if time.Now().After(deadline) {
-				t.Fatalf("following = %v after 10s, want %v", !want, want)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		poll.Until(t, fmt.Sprintf("following = %v", want), func() bool { return (follower.following.Load() > 0) == want })
 	}
 	expect := func(sub *httpapi.HubSubscription, want *agileplus.Event) {
 		t.Helper()
@@ -81,7 +76,7 @@ func TestLiveFeedFollowsOnlyWhileStreamsAreOpen(t *testing.T) {
 			if got.ID != want.ID {
 				t.Fatalf("got event %s, want %s", got.ID, want.ID)
 			}
-		case <-time.After(10 * time.Second):
+		case <-time.After(poll.Timeout):
 			t.Fatalf("event %s never arrived", want.ID)
 		}
 	}

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/agileplus/agileplus/internal/poll"
 )
 
 // startTestServer boots the real program in-process on 127.0.0.1:0 with a
@@ -48,8 +50,8 @@ func startTestServerEnv(t *testing.T, dataDir string, env map[string]string, ext
 			if err != nil {
 				t.Errorf("serve returned %v", err)
 			}
-		case <-time.After(20 * time.Second):
-			t.Error("serve did not stop within 20s")
+		case <-time.After(poll.Timeout):
+			t.Errorf("serve did not stop within %s", poll.Timeout)
 		}
 		if t.Failed() {
 			t.Logf("server log:\n%s", logs.String())
@@ -70,8 +72,8 @@ func startTestServerEnv(t *testing.T, dataDir string, env map[string]string, ext
 		url = strings.Fields(strings.SplitN(line, "serving on ", 2)[1])[0]
 	case err := <-done:
 		t.Fatalf("serve exited before listening: %v\n%s", err, logs.String())
-	case <-time.After(30 * time.Second):
-		t.Fatalf("serve did not start within 30s\n%s", logs.String())
+	case <-time.After(poll.Timeout):
+		t.Fatalf("serve did not start within %s\n%s", poll.Timeout, logs.String())
 	}
 	waitReady(t, url)
 	return url
@@ -79,18 +81,14 @@ func startTestServerEnv(t *testing.T, dataDir string, env map[string]string, ext
 
 func waitReady(t *testing.T, url string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
+	poll.Until(t, url+"/ready to answer 200", func() bool {
 		resp, err := http.Get(url + "/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
+		if err != nil {
+			return false
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("%s/ready did not answer 200 within 30s", url)
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
 }
 
 // runCLI runs one CLI command against serverURL, in-process.

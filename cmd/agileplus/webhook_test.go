@@ -15,6 +15,7 @@ import (
 
 	"github.com/agileplus/agileplus"
 	"github.com/agileplus/agileplus/httpapi"
+	"github.com/agileplus/agileplus/internal/poll"
 	"github.com/agileplus/agileplus/webhook"
 )
 
@@ -96,18 +97,6 @@ func (r *receiver) all() []receivedReq {
 	return append([]receivedReq(nil), r.reqs...)
 }
 
-// waitFor polls until cond holds or fails the test after d.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func TestWebhookDeliveryRetriesDeadLetterAndRedrive(t *testing.T) {
 	backoff := []time.Duration{100 * time.Millisecond, 300 * time.Millisecond, 600 * time.Millisecond}
 	url := startTestServerIn(t, t.TempDir(), "--consumer-backoff", "100ms,300ms,600ms")
@@ -152,7 +141,7 @@ func TestWebhookDeliveryRetriesDeadLetterAndRedrive(t *testing.T) {
 			t.Fatal(err)
 		}
 		ev := lastEventOf(t, c, w.ID)
-		waitFor(t, 20*time.Second, "three attempts", func() bool { return len(rcv.of(ev.ID)) >= 3 })
+		poll.Until(t, "three attempts", func() bool { return len(rcv.of(ev.ID)) >= 3 })
 		reqs := rcv.of(ev.ID)
 		deliveryID := reqs[0].header.Get(webhook.HeaderDelivery)
 		for i, q := range reqs {
@@ -180,19 +169,26 @@ func TestWebhookDeliveryRetriesDeadLetterAndRedrive(t *testing.T) {
 				t.Errorf("attempt %d came %s after attempt %d; the backoff is %s", i+1, gap, i, backoff[i-1])
 			}
 		}
+		// An attempt's log entry is written once its answer is in, after
+		// the receiver saw it.
+		var ds []*agileplus.WebhookDelivery
+		var outcomes []string
+		poll.Until(t, "three attempts in the delivery log", func() bool {
+			ds, err = c.WebhookDeliveries(ctx, h.ID, 0, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			outcomes = outcomes[:0]
+			for _, d := range ds {
+				if d.EventID == ev.ID {
+					outcomes = append(outcomes, d.Outcome)
+				}
+			}
+			return len(outcomes) >= 3
+		})
 		time.Sleep(300 * time.Millisecond) // nothing more should come
 		if n := len(rcv.of(ev.ID)); n != 3 {
 			t.Errorf("receiver got %d attempts, want 3 (2 failures and the success)", n)
-		}
-		ds, err := c.WebhookDeliveries(ctx, h.ID, 0, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var outcomes []string
-		for _, d := range ds {
-			if d.EventID == ev.ID {
-				outcomes = append(outcomes, d.Outcome)
-			}
 		}
 		if want := "failed,failed,delivered"; strings.Join(outcomes, ",") != want {
 			t.Errorf("delivery log outcomes %v, want %s", outcomes, want)
@@ -211,7 +207,7 @@ func TestWebhookDeliveryRetriesDeadLetterAndRedrive(t *testing.T) {
 			t.Fatal(err)
 		}
 		deadEvent = lastEventOf(t, c, w.ID)
-		waitFor(t, 30*time.Second, "a dead letter", func() bool {
+		poll.Until(t, "a dead letter", func() bool {
 			ds, err := c.DeadLetters(ctx, webhook.ConsumerName(h.ID), 0, 0)
 			if err != nil {
 				t.Fatal(err)
