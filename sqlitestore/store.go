@@ -63,7 +63,7 @@ type Store struct {
 	ckptDone  chan struct{}
 	ckptTail  atomic.Bool  // the checkpointer is done: the writer copies the rest
 	ckptMu    sync.Mutex   // held by whoever copies the WAL back
-	ckptAsked int          // the writer's: the pages counted when it asked for the checkpoint in flight (0: none)
+	ckptAsked bool         // the writer's: it asked for a checkpoint and has not copied the tail since
 	ckptPages int          // pages between checkpoints: see defaultCheckpointPages
 	mu        sync.RWMutex // guards closed against concurrent Update
 	closed    bool

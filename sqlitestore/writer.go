@@ -163,10 +163,10 @@ func (s *Store) noteWrites(ctx context.Context) {
 		// retries.
 		if copyBack() {
 			s.ckptTail.Store(false)
-			s.ckptAsked = 0
-			pages(true)
+			s.ckptAsked = false
 		}
-	case s.ckptAsked > 0 && pages(false)-s.ckptAsked >= ckptBehind*s.ckptPages:
+	case s.ckptAsked && pages(false) >= ckptBehind*s.ckptPages:
+		// Counted since the wake-up: appended while the checkpoint runs.
 		s.ckptMu.Lock()
 		if copyBack() {
 			s.ckptTail.Store(false)
@@ -174,14 +174,14 @@ func (s *Store) noteWrites(ctx context.Context) {
 		s.ckptMu.Unlock()
 		// Counted from here even when a reader kept the copy short, so
 		// that the writer does not wait at every batch.
-		s.ckptAsked = 0
+		s.ckptAsked = false
 		pages(true)
 	}
-	n := pages(false)
-	if s.ckptAsked > 0 || n < s.ckptPages {
+	if s.ckptAsked || pages(false) < s.ckptPages {
 		return
 	}
-	s.ckptAsked = n
+	pages(true)
+	s.ckptAsked = true
 	select {
 	case s.ckptWake <- struct{}{}:
 	default: // a checkpoint is already due
