@@ -9,12 +9,14 @@ import (
 
 // Error codes. Transports map each code to a status in one place.
 const (
-	EINVALID     = "invalid"     // malformed input or a bad field value
-	ENOTFOUND    = "not_found"   // the referenced entity does not exist
-	ECONFLICT    = "conflict"    // stale version, duplicate key, lease held, stale token
-	ERULE        = "rule"        // a domain rule refuses the change (state machine, cycle, blockers)
-	EUNAVAILABLE = "unavailable" // a dependency (store, bus) cannot be reached
-	EINTERNAL    = "internal"    // a bug or an unexpected failure
+	EINVALID      = "invalid"      // malformed input or a bad field value
+	ENOTFOUND     = "not_found"    // the referenced entity does not exist
+	ECONFLICT     = "conflict"     // stale version, duplicate key, lease held, stale token
+	ERULE         = "rule"         // a domain rule refuses the change (state machine, cycle, blockers)
+	EUNAVAILABLE  = "unavailable"  // a dependency (store, bus) cannot be reached
+	EUNAUTHORIZED = "unauthorized" // no credentials, or credentials that identify no active key
+	EFORBIDDEN    = "forbidden"    // the key's scope or projects do not allow the action
+	EINTERNAL     = "internal"     // a bug or an unexpected failure
 )
 
 // Error is the one error type the domain returns to its callers. Field names

@@ -75,6 +75,10 @@ type ReadTx interface {
 	AllReferences(ctx context.Context, p Page) ([]*Reference, error)
 	// Audit returns the feature's audit entries with Seq > after, by Seq.
 	Audit(ctx context.Context, featureID string, after int64, limit int) ([]*AuditEntry, error)
+	// APIKey returns a key, with its Hash, by id or prefix (ENOTFOUND,
+	// field "key", if none); APIKeys pages through every key by id.
+	APIKey(ctx context.Context, ref string) (*APIKey, error)
+	APIKeys(ctx context.Context, p Page) ([]*APIKey, error)
 }
 
 // Tx writes the system of record inside Update.
@@ -112,6 +116,14 @@ type Tx interface {
 	// PutReference inserts a reference, or updates the state of the one
 	// with the same ID.
 	PutReference(ctx context.Context, r *Reference) error
+	// InsertAPIKey returns ECONFLICT (field "prefix") when a key with the
+	// same prefix exists. UpdateAPIKey writes the key if its stored
+	// version is k.Version-1.
+	InsertAPIKey(ctx context.Context, k *APIKey) error
+	UpdateAPIKey(ctx context.Context, k *APIKey) error
+	// TouchAPIKey raises the key's LastUsedAt to at if it is later. It is
+	// bookkeeping: no version change, no event; a missing key is no error.
+	TouchAPIKey(ctx context.Context, id string, at time.Time) error
 }
 
 // GraphReader gives read access to the in-memory dependency graph of every
