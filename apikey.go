@@ -245,3 +245,16 @@ type KeyAdmin interface {
 	// returns it unchanged.
 	RevokeKey(ctx context.Context, ref string) (*APIKey, error)
 }
+
+// AllowsEvent reports whether p may see an event: events of its projects,
+// and events of no project (API keys) only with the admin scope. A nil
+// principal sees everything.
+func (p *Principal) AllowsEvent(e *Event) bool {
+	if p == nil {
+		return true
+	}
+	if e.ProjectKey == SystemProject {
+		return p.Scope == ScopeAdmin
+	}
+	return p.AllowsProject(e.ProjectKey)
+}

@@ -27,6 +27,7 @@ type Client struct {
 	base  string
 	http  *http.Client
 	actor string
+	token string // sent as Authorization: Bearer, if set
 	// bad is why base or actor cannot be sent, found by NewClient and
 	// returned by every call.
 	bad error
@@ -42,6 +43,9 @@ func WithHTTPClient(h *http.Client) ClientOption { return func(c *Client) { c.ht
 
 // WithActor names who makes the changes the client sends (see CheckActor).
 func WithActor(actor string) ClientOption { return func(c *Client) { c.actor = actor } }
+
+// WithToken authenticates every request with an API key's token.
+func WithToken(token string) ClientOption { return func(c *Client) { c.token = token } }
 
 // NewClient returns a client of the server at base, e.g. http://127.0.0.1:8080.
 // A base that CheckBaseURL refuses, or an actor CheckActor refuses, makes
@@ -141,9 +145,7 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, ifVe
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if c.actor != "" {
-		req.Header.Set(ActorHeader, c.actor)
-	}
+	c.authorize(req)
 	if ifVersion != 0 {
 		req.Header.Set("If-Match", etag(ifVersion))
 	}
@@ -177,6 +179,16 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, ifVe
 		return c.notAgilePlus(method, path, p)
 	}
 	return nil
+}
+
+// authorize sets the headers that say who calls: the token and the actor.
+func (c *Client) authorize(req *http.Request) {
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	if c.actor != "" {
+		req.Header.Set(ActorHeader, c.actor)
+	}
 }
 
 // sendError describes a request http.Client.Do could not complete. Only a
@@ -622,9 +634,7 @@ func (c *Client) BulkImport(ctx context.Context, r io.Reader, opts agileplus.Imp
 		return nil, fmt.Errorf("httpapi: POST %s: make the request: %w", path, err)
 	}
 	req.Header.Set("Content-Type", "application/x-ndjson")
-	if c.actor != "" {
-		req.Header.Set(ActorHeader, c.actor)
-	}
+	c.authorize(req)
 	setTraceParent(req)
 	// An import may take a while to validate and write: no client timeout.
 	hc := *c.http

@@ -169,6 +169,7 @@ func (st *clientStream) once(ctx context.Context, q url.Values, lastID string) (
 	}
 	req.Header.Set("Accept", "text/event-stream")
 	req.Header.Set("Cache-Control", "no-cache")
+	st.c.authorize(req)
 	if lastID != "" {
 		req.Header.Set(LastEventIDHeader, lastID)
 	}

@@ -52,6 +52,15 @@ type Server struct {
 	Backbone agileplus.Backbone
 	// Feed gives the event stream its live events; nil answers 503.
 	Feed Feed
+	// Auth authenticates every route but /health, /ready and
+	// /openapi.json; nil serves without authentication (every caller
+	// may do everything, and the actor header is taken as given).
+	Auth Authenticator
+	// Keys serves /v1/keys; nil answers 503.
+	Keys agileplus.KeyAdmin
+	// Refused, if set, records an admin action a key was refused (the
+	// audit trail of refusals).
+	Refused func(ctx context.Context, keyID string, r agileplus.Refusal)
 	// StreamKeepalive is how often an idle event stream sends a comment
 	// (default 15s), so proxies keep it open and clients see it alive.
 	// Client.StreamEvents drops a stream silent for 45s.
