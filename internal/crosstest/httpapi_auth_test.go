@@ -109,7 +109,7 @@ type operation struct {
 
 // operations lists the API's operations from its OpenAPI document, the
 // route table as the server publishes it.
-func operations(t *testing.T, srv *httptest.Server) []operation {
+func operations(t testing.TB, srv *httptest.Server) []operation {
 	t.Helper()
 	code, _, raw := do(t, srv, "GET", "/openapi.json", "")
 	if code != 200 {
