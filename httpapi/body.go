@@ -122,9 +122,9 @@ func (b *rateBody) Read(p []byte) (int, error) {
 func (b *rateBody) Close() error { return b.r.Close() }
 
 // done frees the body's slot, once, and lifts the deadline unless the body
-// missed it: past the end of the body the connection waits for the next
-// request under the server's own timeouts, and a deadline left behind
-// would cancel a handler still working on the body it read.
+// missed it: it bounds the body only, never the handler's work after it
+// (net/http lifts it too when it starts watching an HTTP/1 connection
+// past the body's end; this holds whatever the protocol).
 func (b *rateBody) done() {
 	b.once.Do(func() {
 		if b.deadlines && !b.slow.Load() {

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bufio"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -129,4 +130,30 @@ func TestBodiesAreCapped(t *testing.T) {
 		defer s.bodies.mu.Unlock()
 		return s.bodies.open == 0
 	})
+}
+
+// TestBodyDeadlineEndsWithTheBody: a handler that has read its whole body
+// and works on past the body's deadline is not cut off (the connection
+// would otherwise time out under it and cancel its context).
+func TestBodyDeadlineEndsWithTheBody(t *testing.T) {
+	const grace = 50 * time.Millisecond
+	s := NewServer(nil, nil, nil, "test")
+	s.BodyGrace = grace
+	canceled := make(chan bool, 1)
+	srv := httptest.NewServer(s.limitBodies(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := io.ReadAll(r.Body); err != nil {
+			t.Errorf("read: %v", err)
+		}
+		canceled <- poll.Wait(10*grace, func() bool { return r.Context().Err() != nil })
+		w.WriteHeader(http.StatusNoContent)
+	})))
+	t.Cleanup(srv.Close)
+	resp, err := http.Post(srv.URL, "application/json", strings.NewReader(`{"a":1}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if c := <-canceled; c || resp.StatusCode != http.StatusNoContent {
+		t.Errorf("got %d, canceled %v: the handler was cut off after reading its body", resp.StatusCode, c)
+	}
 }
