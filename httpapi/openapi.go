@@ -35,7 +35,7 @@ func openAPIDocument(rs []route, version string) []byte {
 			params = append(params, map[string]any{"name": "If-Match", "in": "header", "schema": map[string]any{"type": "string"}, "description": "the version last seen, e.g. \"3\"; 409 when stale"})
 		}
 		if strings.HasPrefix(rt.path, "/v1/") && rt.method != "GET" {
-			params = append(params, map[string]any{"name": ActorHeader, "in": "header", "schema": map[string]any{"type": "string"}, "description": "who makes the change, recorded in events and audit"})
+			params = append(params, map[string]any{"name": ActorHeader, "in": "header", "schema": map[string]any{"type": "string"}, "description": "who makes the change, recorded in events and audit; when the server authenticates, it may only narrow the key's name (recorded as <key name>/<value>)"})
 		}
 		if params != nil {
 			o["parameters"] = params
