@@ -98,9 +98,9 @@ type Config struct {
 type Dispatcher struct {
 	cfg     Config
 	client  *http.Client
-	dialer  *net.Dialer
-	seal    *sealer // nil without a key
-	sealErr error   // a key of the wrong size, reported by Start
+	dialer  *net.Dialer // tests give it a resolver of their own
+	seal    *sealer     // nil without a key
+	sealErr error       // a key of the wrong size, reported by Start
 
 	ctx    context.Context
 	cancel context.CancelFunc
