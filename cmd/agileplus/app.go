@@ -39,6 +39,7 @@ type appConfig struct {
 	natsToken          string
 	webhookDenyPrivate bool
 	webhookTimeout     time.Duration
+	secretKey          secretKeySource // seals webhook secrets on the bus
 	logger             *slog.Logger
 }
 
@@ -81,6 +82,10 @@ func (a *app) Open(ctx context.Context) (err error) {
 		return err
 	}
 	a.onClose(lock.Close)
+	secretKey, err := cfg.secretKey.load(cfg.dataDir)
+	if err != nil {
+		return err
+	}
 	// The port next, so that one in use stops the start before the store
 	// and the bus open; connections that arrive meanwhile wait in the
 	// backlog.
@@ -151,6 +156,7 @@ func (a *app) Open(ctx context.Context) (err error) {
 	dispatcher := webhook.New(webhook.Config{
 		Registry:    bus.Webhooks(),
 		Consumers:   bus,
+		SecretKey:   secretKey,
 		DenyPrivate: cfg.webhookDenyPrivate,
 		Timeout:     cfg.webhookTimeout,
 		UserAgent:   "agileplus-webhook/" + version,
