@@ -39,6 +39,7 @@ type appConfig struct {
 	natsToken          string
 	webhookDenyPrivate bool
 	webhookTimeout     time.Duration
+	importLimit        int64 // bytes; 0 is httpapi's default
 	logger             *slog.Logger
 }
 
@@ -139,6 +140,7 @@ func (a *app) Open(ctx context.Context) (err error) {
 		}},
 	}
 	api := httpapi.NewServer(svc, checks, log, version)
+	api.ImportLimit = cfg.importLimit
 
 	// Webhooks: one durable consumer per webhook, registry on the bus. The
 	// dispatcher starts the consumers of webhooks registered later with

@@ -42,6 +42,7 @@ type serveConfig struct {
 	ackWait            time.Duration
 	webhookDenyPrivate bool
 	webhookTimeout     time.Duration
+	importLimit        string
 
 	// badEnv are the variables behind flag defaults that do not parse.
 	badEnv []envError
@@ -97,6 +98,7 @@ func (c *serveConfig) addFlags(cmd *cobra.Command, getenv func(string) string) {
 	f.DurationVar(&c.ackWait, "consumer-ack-wait", ed.duration("consumer-ack-wait", "AGILEPLUS_CONSUMER_ACK_WAIT", time.Minute), "an attempt not acknowledged within this is delivered again (a consumer that died) (env AGILEPLUS_CONSUMER_ACK_WAIT)")
 	f.BoolVar(&c.webhookDenyPrivate, "webhook-deny-private", ed.bool("webhook-deny-private", "AGILEPLUS_WEBHOOK_DENY_PRIVATE", false), "refuse webhook targets on loopback, private and link-local addresses (env AGILEPLUS_WEBHOOK_DENY_PRIVATE)")
 	f.DurationVar(&c.webhookTimeout, "webhook-timeout", ed.duration("webhook-timeout", "AGILEPLUS_WEBHOOK_TIMEOUT", 10*time.Second), "time limit of one webhook delivery attempt (env AGILEPLUS_WEBHOOK_TIMEOUT)")
+	f.StringVar(&c.importLimit, "import-limit", ed.str("AGILEPLUS_IMPORT_LIMIT", "512MiB"), "largest body POST /v1/import takes, in bytes or with a unit: 512MiB, 2GiB (env AGILEPLUS_IMPORT_LIMIT)")
 	c.badEnv = ed.errs
 }
 
@@ -146,6 +148,10 @@ func (c serveConfig) check(e *env, changed func(flag string) bool) (appConfig, e
 	if err != nil {
 		return appConfig{}, err
 	}
+	importLimit, err := parseByteSize(c.importLimit)
+	if err != nil {
+		return appConfig{}, configErrorf("--import-limit (env AGILEPLUS_IMPORT_LIMIT): %v", err)
+	}
 
 	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
 	strict := c.durability == "strict"
@@ -180,6 +186,7 @@ func (c serveConfig) check(e *env, changed func(flag string) bool) (appConfig, e
 		natsToken:          e.getenv("AGILEPLUS_NATS_TOKEN"),
 		webhookDenyPrivate: c.webhookDenyPrivate,
 		webhookTimeout:     c.webhookTimeout,
+		importLimit:        importLimit,
 		logger:             logger,
 	}
 	if c.neo4jURL != "" {
