@@ -40,6 +40,7 @@ type appConfig struct {
 	webhookDenyPrivate bool
 	webhookTimeout     time.Duration
 	secretKey          secretKeySource // seals webhook secrets on the bus
+	importLimit        int64           // bytes; 0 is httpapi's default
 	logger             *slog.Logger
 }
 
@@ -144,6 +145,7 @@ func (a *app) Open(ctx context.Context) (err error) {
 		}},
 	}
 	api := httpapi.NewServer(svc, checks, log, version)
+	api.ImportLimit = cfg.importLimit
 
 	// Webhooks: one durable consumer per webhook, registry on the bus. The
 	// dispatcher starts the consumers of webhooks registered later with

@@ -43,6 +43,7 @@ type serveConfig struct {
 	webhookDenyPrivate  bool
 	webhookAllowPrivate bool
 	webhookTimeout      time.Duration
+	importLimit         string
 
 	// badEnv are the variables behind flag defaults that do not parse.
 	badEnv []envError
@@ -99,6 +100,7 @@ func (c *serveConfig) addFlags(cmd *cobra.Command, getenv func(string) string) {
 	f.BoolVar(&c.webhookDenyPrivate, "webhook-deny-private", ed.bool("webhook-deny-private", "AGILEPLUS_WEBHOOK_DENY_PRIVATE", false), "refuse webhook targets on loopback, private and link-local addresses, also on loopback where they are allowed by default (env AGILEPLUS_WEBHOOK_DENY_PRIVATE)")
 	f.BoolVar(&c.webhookAllowPrivate, "webhook-allow-private", ed.bool("webhook-allow-private", "AGILEPLUS_WEBHOOK_ALLOW_PRIVATE", false), "allow webhook targets on loopback, private and link-local addresses when --addr is not loopback, where they are refused by default (env AGILEPLUS_WEBHOOK_ALLOW_PRIVATE)")
 	f.DurationVar(&c.webhookTimeout, "webhook-timeout", ed.duration("webhook-timeout", "AGILEPLUS_WEBHOOK_TIMEOUT", 10*time.Second), "time limit of one webhook delivery attempt (env AGILEPLUS_WEBHOOK_TIMEOUT)")
+	f.StringVar(&c.importLimit, "import-limit", ed.str("AGILEPLUS_IMPORT_LIMIT", "512MiB"), "largest body POST /v1/import takes, in bytes or with a unit: 512MiB, 2GiB (env AGILEPLUS_IMPORT_LIMIT)")
 	c.badEnv = ed.errs
 }
 
@@ -156,6 +158,10 @@ func (c serveConfig) check(e *env, changed func(flag string) bool) (appConfig, e
 	if err != nil {
 		return appConfig{}, err
 	}
+	importLimit, err := parseByteSize(c.importLimit)
+	if err != nil {
+		return appConfig{}, configErrorf("--import-limit (env AGILEPLUS_IMPORT_LIMIT): %v", err)
+	}
 
 	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
 	strict := c.durability == "strict"
@@ -191,6 +197,7 @@ func (c serveConfig) check(e *env, changed func(flag string) bool) (appConfig, e
 		webhookDenyPrivate: denyPrivate,
 		webhookTimeout:     c.webhookTimeout,
 		secretKey:          secretKey,
+		importLimit:        importLimit,
 		logger:             logger,
 	}
 	if c.neo4jURL != "" {
