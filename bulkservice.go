@@ -12,8 +12,12 @@ import (
 )
 
 // ExportRecords returns every project, feature, WP, dependency and
-// reference as records, in the canonical order.
+// reference as records, in the canonical order. A key limited to projects
+// cannot export.
 func (s *Service) ExportRecords(ctx context.Context) ([]Record, error) {
+	if err := refuseLimited(PrincipalFrom(ctx), "export"); err != nil {
+		return nil, err
+	}
 	var recs []Record
 	err := s.view(ctx, func(tx ReadTx) error {
 		projects := map[string]string{} // id -> key
@@ -142,8 +146,12 @@ func (p *importPlan) problem(i int, field, format string, args ...any) {
 // nothing; one that contradicts what exists refuses the file. The whole file
 // is validated (fields, references between records and to existing data,
 // depends_on cycles unless opts.AllowCycles) before anything is written, and
-// it is written in one transaction.
+// it is written in one transaction. A key limited to projects cannot
+// import.
 func (s *Service) BulkImport(ctx context.Context, r io.Reader, opts ImportOptions) (*ImportResult, error) {
+	if err := refuseLimited(PrincipalFrom(ctx), "import"); err != nil {
+		return nil, err
+	}
 	spool, err := newDescSpool()
 	if err != nil {
 		return nil, err

@@ -12,6 +12,9 @@ var _ KeyAdmin = (*Service)(nil)
 // CreateKey makes a key. Its projects must exist; the token is returned
 // this once and only its hash is stored.
 func (s *Service) CreateKey(ctx context.Context, c KeyCreate) (*KeyCreated, error) {
+	if err := refuseLimited(PrincipalFrom(ctx), "key management"); err != nil {
+		return nil, err
+	}
 	now := s.now()
 	if err := c.Validate(now); err != nil {
 		return nil, err
@@ -68,6 +71,9 @@ func (s *Service) CreateKey(ctx context.Context, c KeyCreate) (*KeyCreated, erro
 
 // Keys lists keys by id.
 func (s *Service) Keys(ctx context.Context, pg Page) (ks []*APIKey, err error) {
+	if err := refuseLimited(PrincipalFrom(ctx), "key management"); err != nil {
+		return nil, err
+	}
 	if pg.Limit, err = ClampLimit(pg.Limit); err != nil {
 		return nil, err
 	}
@@ -78,6 +84,9 @@ func (s *Service) Keys(ctx context.Context, pg Page) (ks []*APIKey, err error) {
 // Key returns a key by id or prefix, with its hash (which no transport
 // sends: the field is not encoded).
 func (s *Service) Key(ctx context.Context, ref string) (k *APIKey, err error) {
+	if err := refuseLimited(PrincipalFrom(ctx), "key management"); err != nil {
+		return nil, err
+	}
 	if err := checkKeyRef(ref); err != nil {
 		return nil, err
 	}
@@ -95,6 +104,9 @@ func checkKeyRef(ref string) error {
 
 // RevokeKey revokes a key; revoking a revoked key changes nothing.
 func (s *Service) RevokeKey(ctx context.Context, ref string) (*APIKey, error) {
+	if err := refuseLimited(PrincipalFrom(ctx), "key management"); err != nil {
+		return nil, err
+	}
 	if err := checkKeyRef(ref); err != nil {
 		return nil, err
 	}
