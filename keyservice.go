@@ -134,13 +134,19 @@ func (s *Service) RevokeKey(ctx context.Context, ref string) (*APIKey, error) {
 }
 
 // RecordRefusal appends a refused admin action to the key's events, its
-// audit trail.
+// audit trail. keyID may also be the key's prefix.
 func (s *Service) RecordRefusal(ctx context.Context, keyID string, r Refusal) error {
+	if err := checkKeyRef(keyID); err != nil {
+		return err
+	}
 	return s.update(ctx, func(tx Tx) error {
-		if _, err := tx.APIKey(ctx, keyID); err != nil {
+		// By the key's id, whichever ref the caller has: the event joins
+		// the key's own chain.
+		k, err := tx.APIKey(ctx, keyID)
+		if err != nil {
 			return err
 		}
-		_, err := s.record(ctx, tx, change{kind: KindKey, entityID: keyID, projectKey: SystemProject, action: "refused", data: r})
+		_, err = s.record(ctx, tx, change{kind: KindKey, entityID: k.ID, projectKey: SystemProject, action: "refused", data: r})
 		return err
 	})
 }
