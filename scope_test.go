@@ -186,7 +186,7 @@ var scopeCases = []scopeCase{
 		return ignore(f.s.BulkImport(ctx, strings.NewReader(in), agileplus.ImportOptions{}))
 	}},
 	{name: "BulkExport", whole: true, call: func(ctx context.Context, f *scopeFixture, x string) error {
-		return f.s.BulkExport(ctx, io.Discard)
+		return f.s.BulkExport(ctx, io.Discard, agileplus.ExportOptions{})
 	}},
 	{name: "Layers", field: "project", call: func(ctx context.Context, f *scopeFixture, x string) error {
 		return ignore(f.s.Layers(ctx, proj(x)))
@@ -543,8 +543,8 @@ func TestScopeKeyAdmin(t *testing.T) {
 		"Keys":          func() error { return ignore(f.s.Keys(ctx, agileplus.Page{})) },
 		"Key":           func() error { return ignore(f.s.Key(ctx, "key_x")) },
 		"RevokeKey":     func() error { return ignore(f.s.RevokeKey(ctx, "key_x")) },
-		"ExportRecords": func() error { return ignore(f.s.ExportRecords(ctx)) },
-		"BulkExport":    func() error { return f.s.BulkExport(ctx, &buf) },
+		"ExportRecords": func() error { return ignore(f.s.ExportRecords(ctx, agileplus.ExportOptions{})) },
+		"BulkExport":    func() error { return f.s.BulkExport(ctx, &buf, agileplus.ExportOptions{}) },
 	} {
 		if err := call(); agileplus.ErrorCode(err) != agileplus.EFORBIDDEN {
 			t.Errorf("%s: %v, want %s", name, err, agileplus.EFORBIDDEN)

@@ -100,8 +100,13 @@ func (s *Server) handleImport(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleBulkExport(w http.ResponseWriter, r *http.Request) {
+	hashes, err := queryBool(r, "key_hashes")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	var buf bytes.Buffer
-	if err := s.Tracker.BulkExport(r.Context(), &buf); err != nil {
+	if err := s.Tracker.BulkExport(r.Context(), &buf, agileplus.ExportOptions{KeyHashes: hashes}); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -336,9 +341,10 @@ func (s *Server) trackerRoutes() []route {
 		op(s, "GET", "/v1/graph/cycles", "Dependency cycles among a project's work packages (only imported data can have one)", 200, []param{{"project", "string", "project id or key (required)"}}, func(r *http.Request, _ *noBody) (*agileplus.GraphCycles, error) {
 			return t.Cycles(r.Context(), r.URL.Query().Get("project"))
 		}),
-		{method: "POST", path: "/v1/import", summary: "Import JSON lines (projects, features, wps, dependencies, references), validated as a whole, idempotent by key", status: 200,
+		{method: "POST", path: "/v1/import", summary: "Import JSON lines (projects, features, wps, dependencies, references, API keys), validated as a whole, idempotent by key", status: 200,
 			query: []param{{"allow_cycles", "boolean", "import depends_on cycles instead of refusing the file"}}, out: reflect.TypeFor[agileplus.ImportResult](), handler: s.handleImport},
-		{method: "GET", path: "/v1/export", summary: "Everything as JSON lines, in the form /v1/import reads", status: 200, handler: s.handleBulkExport},
+		{method: "GET", path: "/v1/export", summary: "Everything as JSON lines, in the form /v1/import reads", status: 200,
+			query: []param{{"key_hashes", "boolean", "write the hash of each API key's secret, so that an import elsewhere recreates the keys"}}, handler: s.handleBulkExport},
 		{method: "GET", path: "/v1/graph/export", summary: "A project's graph as json, dot (Graphviz), mermaid or compact text for an LLM", status: 200,
 			query: []param{{"project", "string", "project id or key (required)"}, {"format", "string", "json, dot, mermaid or compact"}}, handler: s.handleExport},
 		op(s, "GET", "/v1/features/{feature}/audit/verify", "Verify a feature's audit chain", 200, nil, func(r *http.Request, _ *noBody) (*agileplus.AuditVerification, error) {

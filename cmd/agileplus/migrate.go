@@ -23,7 +23,7 @@ func newMigrateCmd(e *env) *cobra.Command {
 		Short: "Copy every project, work package, event and audit trail from one store into another",
 		Long: `Copy a whole system of record into an empty one: projects, features, work
 packages with their leases and fencing counters, dependencies, references,
-every event with its hash chain, the audit trails, and which events are
+API keys with the hashes of their secrets, every event with its hash chain, the audit trails, and which events are
 still to be published. Both sides are verified before and after: every event
 and audit chain, and a digest of everything each store holds, which must be
 equal.
