@@ -1,8 +1,10 @@
 package storetest
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -215,4 +217,50 @@ func testAPIKeyRollback(t *testing.T, f *fixture) {
 	_, err = f.apiKey(t, added.Prefix)
 	mustField(t, err, agileplus.ENOTFOUND, "key")
 	mustSame(t, "key after a rolled back update", f.mustAPIKey(t, k.ID), k)
+}
+
+// testAPIKeyImport: a key record with its hash imports once, keeps its
+// prefix, hash and times, and exports again as it came.
+func testAPIKeyImport(t *testing.T, f *fixture) {
+	hash := fmt.Sprintf("%064x", 42)
+	// Times as an export writes them: UTC, to the nanosecond.
+	file := `{"type":"project","key":"CORE","name":"CORE"}` + "\n" +
+		`{"type":"key","name":"ci","prefix":"k3v9x2mq","scope":"write","projects":["CORE"],"created_at":"2026-01-02T03:04:05.000000006Z","created_by":"admin","expires_at":"2036-01-02T03:04:05.123456789Z","hash":"` + hash + `"}` + "\n" +
+		`{"type":"key","name":"gone","prefix":"zzzz0000","scope":"admin","created_at":"2026-01-02T03:04:05Z","created_by":"admin","revoked_at":"2026-02-03T04:05:06.7Z","hash":"` + hash + `"}` + "\n" +
+		`{"type":"key","name":"nohash","prefix":"yyyy0000","scope":"read","created_at":"2026-01-02T03:04:05Z","created_by":"admin"}` + "\n"
+	res, err := f.svc.BulkImport(f.ctx, strings.NewReader(file), agileplus.ImportOptions{})
+	mustOK(t, err)
+	mustEqual(t, "keys created", res.Created[agileplus.RecKey], 2)
+	mustEqual(t, "keys skipped", res.Skipped[agileplus.RecKey], 1)
+	k := f.mustAPIKey(t, "k3v9x2mq")
+	mustEqual(t, "hash", k.Hash, hash)
+	mustEqual(t, "projects", strings.Join(k.Projects, ","), "CORE")
+	mustTime(t, "created at", k.CreatedAt, time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC))
+	if k.ExpiresAt == nil || k.RevokedAt != nil {
+		t.Fatalf("imported key: got expires %v, revoked %v; want an expiry, not revoked", k.ExpiresAt, k.RevokedAt)
+	}
+	mustTime(t, "expires at", *k.ExpiresAt, time.Date(2036, 1, 2, 3, 4, 5, 123456789, time.UTC))
+	if g := f.mustAPIKey(t, "zzzz0000"); g.RevokedAt == nil || g.Active(f.clock.Now()) {
+		t.Errorf("imported revoked key: got revoked %v, want revoked", g.RevokedAt)
+	}
+	_, err = f.apiKey(t, "yyyy0000")
+	mustCode(t, err, agileplus.ENOTFOUND)
+	var es []*agileplus.Event
+	mustOK(t, f.store.View(f.ctx, func(tx agileplus.ReadTx) (err error) {
+		es, err = tx.Events(f.ctx, agileplus.EventFilter{EntityID: k.ID, Limit: 10})
+		return err
+	}))
+	if len(es) != 1 || es[0].Type != "key.imported" || es[0].ProjectKey != agileplus.SystemProject || strings.Contains(string(es[0].Data), hash) {
+		t.Errorf("events of the imported key: %v", es)
+	}
+
+	var out bytes.Buffer
+	mustOK(t, f.svc.BulkExport(f.ctx, &out, agileplus.ExportOptions{KeyHashes: true}))
+	if want := strings.Replace(file, `{"type":"key","name":"nohash"`, "", 1); !strings.HasPrefix(want, out.String()) || !strings.Contains(out.String(), `"prefix":"zzzz0000"`) {
+		t.Errorf("export after import:\n got %s\nwant the file without the key that had no hash", out.String())
+	}
+	res, err = f.svc.BulkImport(f.ctx, strings.NewReader(file), agileplus.ImportOptions{})
+	mustOK(t, err)
+	mustEqual(t, "keys unchanged on a second import", res.Unchanged[agileplus.RecKey], 2)
+	mustEqual(t, "keys created on a second import", res.Created[agileplus.RecKey], 0)
 }

@@ -114,6 +114,7 @@ func RunThrough(t *testing.T, open func(t *testing.T) agileplus.Store, transport
 		{"APIKeys", testAPIKeys},
 		{"APIKeyUpdates", testAPIKeyUpdates},
 		{"APIKeyRollback", testAPIKeyRollback},
+		{"APIKeyImport", testAPIKeyImport},
 		{"Ping", testPing},
 	}
 	for _, tt := range tests {
