@@ -20,7 +20,8 @@ import (
 // line, keyed by human keys (project key, feature slug, WP key) so a file
 // moves between installations. Export writes projects, features, WPs,
 // dependencies and references in a canonical order; importing a file and
-// exporting again gives the same bytes.
+// exporting again gives the same bytes. API keys go last, by prefix
+// (bulk_keys.go).
 
 // Record types.
 const (
@@ -51,8 +52,20 @@ type Record struct {
 	Repo        string   `json:"repo,omitempty"`
 	SHA         string   `json:"sha,omitempty"`
 	URL         string   `json:"url,omitempty"`
+	// Key records only; a pointer keeps the other records small.
+	*KeyFields
 
 	Line int `json:"-"` // line in the file, for problems
+
+	// desc is where Description went when the import moved it to its
+	// spool (Description is then empty).
+	desc spooled
+}
+
+// spooled is a string written to a descSpool: n bytes at off (n 0: none).
+type spooled struct {
+	off int64
+	n   int
 }
 
 // ImportOptions control an import.
@@ -68,6 +81,9 @@ type ImportResult struct {
 	Created   map[string]int `json:"created"`
 	Unchanged map[string]int `json:"unchanged"`
 	Events    int            `json:"events"`
+	// Skipped counts the records the import passed over: key records
+	// without a hash, which cannot be used without their secret.
+	Skipped map[string]int `json:"skipped,omitempty"`
 }
 
 // ImportProblem is one reason a file was refused.
@@ -115,6 +131,13 @@ const MaxImportLine = 1 << 20
 // a time; the chunks are put together in order, so the result is what
 // decoding one line after the other gives.
 func ParseRecords(r io.Reader) ([]Record, []ImportProblem, error) {
+	return parseRecords(r, nil)
+}
+
+// parseRecords is ParseRecords; with a spool, it moves each record's
+// description there as it goes, so that the records kept in memory do not
+// hold the bulk of the file's text.
+func parseRecords(r io.Reader, spool *descSpool) ([]Record, []ImportProblem, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), MaxImportLine)
 	workers := runtime.GOMAXPROCS(0)
@@ -129,7 +152,7 @@ func ParseRecords(r io.Reader) ([]Record, []ImportProblem, error) {
 		})
 	}
 	defer wg.Wait()
-	var out parsed
+	out := parsed{spool: spool}
 	var queue []*lineChunk // submitted, not yet taken in
 	// takeDone takes in the decoded chunks at the head of the queue, or
 	// waits for every chunk, until the problems are full.
@@ -164,6 +187,11 @@ func ParseRecords(r io.Reader) ([]Record, []ImportProblem, error) {
 	jobs <- c
 	close(jobs)
 	takeDone(true)
+	if spool != nil {
+		if err := spool.seal(); err != nil {
+			return nil, nil, err
+		}
+	}
 	if out.full() {
 		// Reading would have stopped at that line: what came after it,
 		// errors included, does not count.
@@ -341,6 +369,7 @@ const (
 	fRepo
 	fSHA
 	fURL
+	fKeyFields // every field of KeyFields
 )
 
 // recordTakes returns the fields a type of record takes: those the export
@@ -358,6 +387,8 @@ func recordTakes(typ string) int {
 		return fFrom | fTo | fKind
 	case RecReference:
 		return fWP | fKind | fRepo | fSHA | fURL | fState
+	case RecKey:
+		return fName | fKeyFields
 	}
 	return 0
 }
@@ -377,7 +408,7 @@ func (r *Record) strayFields() []string {
 	}{
 		{fKey, "key", r.Key != ""}, {fName, "name", r.Name != ""}, {fProject, "project", r.Project != ""},
 		{fSlug, "slug", r.Slug != ""}, {fFeature, "feature", r.Feature != ""}, {fTitle, "title", r.Title != ""},
-		{fDescription, "description", r.Description != ""}, {fState, "state", r.State != ""},
+		{fDescription, "description", r.Description != "" || r.desc.n > 0}, {fState, "state", r.State != ""},
 		{fEstimate, "estimate", r.Estimate != nil}, {fFrom, "from", r.From != ""}, {fTo, "to", r.To != ""},
 		{fKind, "kind", r.Kind != ""}, {fWP, "wp", r.WP != ""}, {fRepo, "repo", r.Repo != ""},
 		{fSHA, "sha", r.SHA != ""}, {fURL, "url", r.URL != ""},
@@ -388,6 +419,9 @@ func (r *Record) strayFields() []string {
 			stray = append(stray, f.name)
 		}
 	}
+	if takes&fKeyFields == 0 {
+		stray = append(stray, r.KeyFields.setNames()...)
+	}
 	return stray
 }
 
@@ -397,6 +431,7 @@ type parsed struct {
 	chunks [][]Record
 	n      int // records in chunks
 	probs  []ImportProblem
+	spool  *descSpool // where descriptions go, if set
 }
 
 func (p *parsed) full() bool { return len(p.probs) >= MaxImportProblems }
@@ -412,6 +447,14 @@ func (p *parsed) take(c *lineChunk) {
 			n++
 		}
 		recs = recs[:n]
+	}
+	if p.spool != nil {
+		for i := range recs {
+			if d := recs[i].Description; d != "" {
+				recs[i].desc = p.spool.put(d)
+				recs[i].Description = ""
+			}
+		}
 	}
 	p.chunks = append(p.chunks, recs)
 	p.n += len(recs)
@@ -447,7 +490,7 @@ func WriteRecords(w io.Writer, recs []Record) error {
 // key (WP keys by project and number). It sorts positions, with every WP
 // key parsed once, and then moves the records.
 func SortRecords(recs []Record) {
-	rank := map[string]int{RecProject: 0, RecFeature: 1, RecWP: 2, RecDependency: 3, RecReference: 4}
+	rank := map[string]int{RecProject: 0, RecFeature: 1, RecWP: 2, RecDependency: 3, RecReference: 4, RecKey: 5}
 	type wpKey struct {
 		prefix string
 		num    int64
@@ -500,6 +543,8 @@ func SortRecords(recs []Record) {
 			return wpCmp(ka.key, kb.key, a.Key, b.Key)
 		case RecDependency:
 			return cmp.Or(wpCmp(ka.from, kb.from, a.From, b.From), wpCmp(ka.to, kb.to, a.To, b.To), cmp.Compare(a.Kind, b.Kind))
+		case RecKey:
+			return cmp.Compare(a.keyPrefix(), b.keyPrefix())
 		default:
 			return cmp.Or(wpCmp(ka.wp, kb.wp, a.WP, b.WP), cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Repo, b.Repo), cmp.Compare(a.SHA, b.SHA), cmp.Compare(a.URL, b.URL))
 		}

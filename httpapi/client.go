@@ -659,9 +659,13 @@ func (c *Client) BulkImport(ctx context.Context, r io.Reader, opts agileplus.Imp
 }
 
 // BulkExport implements agileplus.Tracker.
-func (c *Client) BulkExport(ctx context.Context, w io.Writer) error {
+func (c *Client) BulkExport(ctx context.Context, w io.Writer, opts agileplus.ExportOptions) error {
+	var q url.Values
+	if opts.KeyHashes {
+		q = url.Values{"key_hashes": {"true"}}
+	}
 	var raw rawBody
-	if err := c.do(ctx, "GET", "/v1/export", nil, 0, nil, &raw); err != nil {
+	if err := c.do(ctx, "GET", "/v1/export", q, 0, nil, &raw); err != nil {
 		return err
 	}
 	_, err := w.Write(raw)

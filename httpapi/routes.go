@@ -103,8 +103,13 @@ func (s *Server) handleImport(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleBulkExport(w http.ResponseWriter, r *http.Request) {
+	hashes, err := queryBool(r, "key_hashes")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	var buf bytes.Buffer
-	if err := s.Tracker.BulkExport(r.Context(), &buf); err != nil {
+	if err := s.Tracker.BulkExport(r.Context(), &buf, agileplus.ExportOptions{KeyHashes: hashes}); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -241,10 +246,12 @@ func (s *Server) trackerRoutes() []route {
 			if err != nil {
 				return nil, err
 			}
-			es, next, err := visibleEvents(r.Context(), t, agileplus.EventQuery{After: after, Entity: r.URL.Query().Get("entity"), Limit: int(limit)})
+			// The Service leaves out what the principal may not see and
+			// keeps the page full.
+			es, err := t.Events(r.Context(), agileplus.EventQuery{After: after, Entity: r.URL.Query().Get("entity"), Limit: int(limit)})
 			l := &List[*agileplus.Event]{Items: nonNil(es)}
-			if next > 0 {
-				l.Next = formatInt(next)
+			if n := len(es); n > 0 && n == effectiveLimit(int(limit)) {
+				l.Next = formatInt(es[n-1].GlobalSeq)
 			}
 			return l, err
 		}).needs(agileplus.ScopeRead),
@@ -339,9 +346,10 @@ func (s *Server) trackerRoutes() []route {
 		op(s, "GET", "/v1/graph/cycles", "Dependency cycles among a project's work packages (only imported data can have one)", 200, []param{{"project", "string", "project id or key (required)"}}, func(r *http.Request, _ *noBody) (*agileplus.GraphCycles, error) {
 			return t.Cycles(r.Context(), r.URL.Query().Get("project"))
 		}).needs(agileplus.ScopeRead),
-		{scope: agileplus.ScopeAdmin, method: "POST", path: "/v1/import", summary: "Import JSON lines (projects, features, wps, dependencies, references), validated as a whole, idempotent by key", status: 200,
+		{scope: agileplus.ScopeAdmin, method: "POST", path: "/v1/import", summary: "Import JSON lines (projects, features, wps, dependencies, references, API keys), validated as a whole, idempotent by key", status: 200,
 			query: []param{{"allow_cycles", "boolean", "import depends_on cycles instead of refusing the file"}}, out: reflect.TypeFor[agileplus.ImportResult](), handler: s.handleImport},
-		{scope: agileplus.ScopeAdmin, method: "GET", path: "/v1/export", summary: "Everything as JSON lines, in the form /v1/import reads", status: 200, handler: s.handleBulkExport},
+		{scope: agileplus.ScopeAdmin, method: "GET", path: "/v1/export", summary: "Everything as JSON lines, in the form /v1/import reads", status: 200,
+			query: []param{{"key_hashes", "boolean", "write the hash of each API key's secret, so that an import elsewhere recreates the keys"}}, handler: s.handleBulkExport},
 		{scope: agileplus.ScopeRead, method: "GET", path: "/v1/graph/export", summary: "A project's graph as json, dot (Graphviz), mermaid or compact text for an LLM", status: 200,
 			query: []param{{"project", "string", "project id or key (required)"}, {"format", "string", "json, dot, mermaid or compact"}}, handler: s.handleExport},
 		op(s, "GET", "/v1/features/{feature}/audit/verify", "Verify a feature's audit chain", 200, nil, func(r *http.Request, _ *noBody) (*agileplus.AuditVerification, error) {

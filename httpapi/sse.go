@@ -480,6 +480,12 @@ func (s *Server) handleEventStream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer release()
+	for _, sel := range q.filter {
+		if sel.Project != "" && !p.AllowsProject(sel.Project) {
+			s.fail(w, r, p.ProjectDenied("project", sel.Project))
+			return
+		}
+	}
 	// The stream reads the whole log and filters by p itself (AllowsEvent),
 	// so that its position moves past what p may not see.
 	rctx := agileplus.WithPrincipal(r.Context(), nil)
@@ -769,48 +775,4 @@ func orDefault(n, def int) int {
 		return def
 	}
 	return n
-}
-
-// maxEventScan bounds the store pages GET /v1/events reads for a key
-// limited to some projects before it answers with what it found and a
-// cursor past what it read.
-const maxEventScan = 10
-
-// visibleEvents reads a page of events that the request's principal may
-// see. Without a principal it is one store read. With one, it reads the
-// whole log (the store does not know the rule) and keeps what
-// AllowsEvent allows, reading on until the page is full, the log ends or
-// maxEventScan pages were read. next is the cursor of the next page, 0
-// on the last.
-func visibleEvents(ctx context.Context, t agileplus.Tracker, q agileplus.EventQuery) (es []*agileplus.Event, next int64, err error) {
-	limit := effectiveLimit(q.Limit)
-	p := agileplus.PrincipalFrom(ctx)
-	if p == nil {
-		es, err = t.Events(ctx, q)
-		if n := len(es); n > 0 && n == limit {
-			next = es[n-1].GlobalSeq
-		}
-		return es, next, err
-	}
-	ctx = agileplus.WithPrincipal(ctx, nil)
-	out := []*agileplus.Event{}
-	for range maxEventScan {
-		page, err := t.Events(ctx, q)
-		if err != nil {
-			return nil, 0, err
-		}
-		for _, e := range page {
-			q.After = e.GlobalSeq
-			if p.AllowsEvent(e) {
-				out = append(out, e)
-				if len(out) == limit {
-					return out, e.GlobalSeq, nil
-				}
-			}
-		}
-		if len(page) < limit {
-			return out, 0, nil
-		}
-	}
-	return out, q.After, nil
 }

@@ -59,7 +59,7 @@ func openNeo4jStore(t *testing.T, s *neo4jtest.Server) *neo4jstore.Store {
 // SQLite into Neo4j and back, and finds the same digest on all three.
 func TestMigrateNeo4jRoundTrip(t *testing.T) {
 	neo := sharedNeo4j(t)
-	src, released := buildMigrationSource(t, 10000)
+	src, released, token := buildMigrationSource(t, 10000)
 	want, ec, ac := storeDigest(t, src)
 	back := filepath.Join(t.TempDir(), "back")
 	env := neo4jEnv(neo)
@@ -93,7 +93,9 @@ func TestMigrateNeo4jRoundTrip(t *testing.T) {
 	if got, gec, gac := storeDigest(t, back); got != want || gec != ec || gac != ac {
 		t.Errorf("SQLite after the round trip: digest %s (%d, %d), want %s (%d, %d)", got, gec, gac, want, ec, ac)
 	}
-	// The Neo4j copy works as a store: the fencing counter came along.
+	// The Neo4j copy works as a store: the fencing counter and the keys
+	// came along.
+	checkMigratedKeys(t, st, token)
 	svc := agileplus.NewService(st)
 	l, err := svc.Claim(context.Background(), released, agileplus.ClaimRequest{Agent: "agent-n"})
 	if err != nil || l.Token != 4 {

@@ -548,6 +548,14 @@ func TestLimitedKeySeesOnlyItsEvents(t *testing.T) {
 	}
 }
 
+func TestStreamOfAnotherProjectIsForbidden(t *testing.T) {
+	a := newAuthAPI(t)
+	code, eb, _ := do(t, a.srv, "GET", "/v1/events/stream?project=CORE,WEB", "", bearer(a.tokens["limited"])...)
+	if code != 403 || eb.Error.Field != "project" || !strings.Contains(eb.Error.Message, "cannot use project WEB") {
+		t.Errorf("got %d %+v, want 403 naming WEB", code, eb.Error)
+	}
+}
+
 func TestStreamCaps(t *testing.T) {
 	a := newAuthAPI(t, func(s *httpapi.Server) { s.MaxStreamsPerKey = 1; s.MaxStreams = 2 })
 	openSSE(t, a.srv.URL+"/v1/events/stream", bearer(a.tokens["reader"])...)
