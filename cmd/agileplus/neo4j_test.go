@@ -25,6 +25,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	http.DefaultTransport = localKeyTransport{http.DefaultTransport}
 	code := m.Run()
 	neo4jtest.StopShared()
 	os.Exit(code)

@@ -449,8 +449,9 @@ func TestSSEShutdownIsNotHeldUp(t *testing.T) {
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	var logs syncBuffer
+	dataDir := t.TempDir()
 	go func() {
-		done <- run(ctx, []string{"agileplus", "serve", "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--log-level", "warn"},
+		done <- run(ctx, []string{"agileplus", "serve", "--addr", "127.0.0.1:0", "--data", dataDir, "--log-level", "warn"},
 			func(string) string { return "" }, strings.NewReader(""), pw, &logs)
 		pw.Close()
 	}()
@@ -472,6 +473,7 @@ func TestSSEShutdownIsNotHeldUp(t *testing.T) {
 		t.Fatalf("serve did not start within %s", poll.Timeout)
 	}
 	waitReady(t, url)
+	useLocalKey(t, url, dataDir)
 	s := openSSEStream(t, url, "")
 	if _, err := httpapi.NewClient(url).CreateProject(context.Background(), agileplus.ProjectCreate{Key: "CORE", Name: "Core"}); err != nil {
 		t.Fatal(err)

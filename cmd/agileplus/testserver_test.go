@@ -6,6 +6,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -76,7 +77,40 @@ func startTestServerEnv(t *testing.T, dataDir string, env map[string]string, ext
 		t.Fatalf("serve did not start within %s\n%s", poll.Timeout, logs.String())
 	}
 	waitReady(t, url)
+	useLocalKey(t, url, dataDir)
 	return url
+}
+
+// localTokens holds the local key of each test server (host:port ->
+// token), which localKeyTransport sends for requests that carry none: the
+// tests' clients and the in-process CLI reach the servers of the helpers
+// as the local CLI would, with no setup.
+var localTokens sync.Map
+
+// localKeyTransport is http.DefaultTransport in this package's tests.
+type localKeyTransport struct{ base http.RoundTripper }
+
+func (t localKeyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Header.Get("Authorization") == "" {
+		if tok, ok := localTokens.Load(r.URL.Host); ok {
+			r = r.Clone(r.Context())
+			r.Header.Set("Authorization", "Bearer "+tok.(string))
+		}
+	}
+	return t.base.RoundTrip(r)
+}
+
+// useLocalKey makes requests to the server at url carry the local key in
+// dataDir until the test ends.
+func useLocalKey(t *testing.T, url, dataDir string) {
+	t.Helper()
+	tok, err := readTokenFile(filepath.Join(dataDir, LocalKeyFile))
+	if err != nil {
+		t.Fatalf("serve on loopback wrote no local key: %v", err)
+	}
+	host := strings.TrimPrefix(strings.TrimPrefix(url, "http://"), "https://")
+	localTokens.Store(host, tok)
+	t.Cleanup(func() { localTokens.Delete(host) })
 }
 
 func waitReady(t *testing.T, url string) {
