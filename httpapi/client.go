@@ -274,8 +274,12 @@ func answerProblem(out any) string {
 	if obj.Kind() != reflect.Struct {
 		return ""
 	}
-	if id := obj.FieldByName("ID"); id.IsValid() && id.Kind() == reflect.String && id.String() == "" {
-		return "an object without an id"
+	// The id may be promoted from an embedded pointer that is nil when
+	// the answer lacked it (KeyCreated's *APIKey).
+	if f, ok := obj.Type().FieldByName("ID"); ok && f.Type.Kind() == reflect.String {
+		if id, err := obj.FieldByIndexErr(f.Index); err != nil || id.String() == "" {
+			return "an object without an id"
+		}
 	}
 	return ""
 }
