@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -159,38 +158,21 @@ func (e *env) saveCredentials(c *credentials) error {
 	return writeTokenFile(path, string(b))
 }
 
-// whoamier is the client's answer to who the token is.
-type whoamier interface {
-	Whoami(ctx context.Context) (*agileplus.Principal, error)
-}
-
-func (e *env) whoami(ctx context.Context, c *httpapi.Client) (*agileplus.Principal, error) {
-	w, ok := any(c).(whoamier)
-	if !ok {
-		return nil, errors.New("this build's client cannot ask the server who it is")
-	}
-	return w.Whoami(ctx)
-}
-
-// principalOut is how the CLI prints a principal.
-type principalOut struct {
-	KeyID    string   `json:"key_id"`
-	Name     string   `json:"name"`
-	Scope    string   `json:"scope"`
-	Projects []string `json:"projects,omitempty"`
-	Server   string   `json:"server"`
-}
-
-func (e *env) printPrincipal(p *agileplus.Principal) error {
-	out := principalOut{KeyID: p.KeyID, Name: p.Name, Scope: p.Scope, Projects: p.Projects, Server: serverKey(e.server)}
+// printWhoami prints who the server takes the CLI for.
+func (e *env) printWhoami(w *httpapi.Whoami) error {
 	if e.asJSON {
-		return printJSON(e.stdout, out)
+		return printJSON(e.stdout, w)
+	}
+	server := serverKey(e.server)
+	if !w.Authenticated {
+		_, err := fmt.Fprintf(e.stdout, "%s runs without authentication; changes are recorded as %s\n", server, orDash(w.Actor))
+		return err
 	}
 	projects := "every project"
-	if len(p.Projects) > 0 {
-		projects = "projects " + strings.Join(p.Projects, ", ")
+	if len(w.Projects) > 0 {
+		projects = "projects " + strings.Join(w.Projects, ", ")
 	}
-	_, err := fmt.Fprintf(e.stdout, "%s (key %s, scope %s, %s) on %s\n", p.Name, p.KeyID, p.Scope, projects, out.Server)
+	_, err := fmt.Fprintf(e.stdout, "%s (key %s, scope %s, %s) on %s; changes recorded as %s\n", w.Name, w.KeyID, w.Scope, projects, server, w.Actor)
 	return err
 }
 
@@ -201,11 +183,11 @@ func newWhoamiCmd(e *env) *cobra.Command {
 		Args:              argNames(),
 		PersistentPreRunE: e.checkClientFlags,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := e.whoami(cmd.Context(), e.client())
+			w, err := e.client().Whoami(cmd.Context())
 			if err != nil {
 				return err
 			}
-			return e.printPrincipal(p)
+			return e.printWhoami(w)
 		},
 	}
 }
@@ -233,22 +215,25 @@ else the first line of stdin.`,
 				return &usageError{msg: "--token: " + agileplus.ErrorMessage(err)}
 			}
 			e.token = tok
-			p, err := e.whoami(cmd.Context(), e.client())
+			w, err := e.client().Whoami(cmd.Context())
 			if err != nil {
 				return err
+			}
+			if !w.Authenticated {
+				return fmt.Errorf("%s runs without authentication: there is no token to keep", serverKey(e.server))
 			}
 			creds, err := e.loadCredentials()
 			if err != nil {
 				return err
 			}
-			creds.Servers[serverKey(e.server)] = credential{Token: tok, Name: p.Name, SavedAt: time.Now().UTC()}
+			creds.Servers[serverKey(e.server)] = credential{Token: tok, Name: w.Name, SavedAt: time.Now().UTC()}
 			if err := e.saveCredentials(creds); err != nil {
 				return err
 			}
 			if e.asJSON {
-				return e.printPrincipal(p)
+				return printJSON(e.stdout, w)
 			}
-			_, err = fmt.Fprintf(e.stdout, "logged in to %s as %s (scope %s)\n", serverKey(e.server), p.Name, p.Scope)
+			_, err = fmt.Fprintf(e.stdout, "logged in to %s as %s (scope %s)\n", serverKey(e.server), w.Name, w.Scope)
 			return err
 		},
 	}

@@ -37,7 +37,14 @@ func startTestServerEnv(t *testing.T, dataDir string, env map[string]string, ext
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
-	getenv := func(k string) string { return env[k] }
+	// The local key is named after the user, as the CLI's runCLI is:
+	// its changes are recorded as tester, narrowed by --as to tester/<as>.
+	getenv := func(k string) string {
+		if v, ok := env[k]; ok || k != "USER" {
+			return v
+		}
+		return "tester"
+	}
 	var logs syncBuffer
 	go func() {
 		args := append([]string{"agileplus", "serve", "--addr", "127.0.0.1:0", "--data", dataDir, "--log-level", "warn"}, extra...)
