@@ -28,9 +28,9 @@ func newKeyCmd(e *env) *cobra.Command {
 	k := &keyCmd{e: e}
 	g := group("key", "Create, list and revoke API keys (admin)", k.createCmd(), k.listCmd(), k.revokeCmd())
 	g.Long = `Create, list and revoke API keys. Through the server (--server) by default,
-which needs an admin key. With --data DIR (or --neo4j-url URL) they act on
-the store itself, with no server running on it: how the first key of a
-server reachable beyond loopback is made.`
+which needs an admin key. With --data DIR and no server running on it (the
+directory's lock tells), or with --neo4j-url URL, they act on the store
+itself: how the first key of a server reachable beyond loopback is made.`
 	g.PersistentFlags().StringVar(&k.neo4jURL, "neo4j-url", "", "act on this Neo4j store directly instead of through the server (user and password from NEO4J_USER, NEO4J_PASSWORD)")
 	g.PersistentPreRunE = e.checkClientFlags
 	return g
@@ -64,8 +64,13 @@ func (k *keyCmd) admin(cmd *cobra.Command) (agileplus.KeyAdmin, func(), error) {
 			return nil, nil, fmt.Errorf("create data directory: %w", err)
 		}
 		lock, err := lockDataDir(e.dataDir)
+		var inUse *inUseError
+		if errors.As(err, &inUse) {
+			// A server runs on it: go through the server, with its local key.
+			return e.client(), func() {}, nil
+		}
 		if err != nil {
-			return nil, nil, fmt.Errorf("%w\n(a server running on it: manage keys through it with --server instead of --data)", err)
+			return nil, nil, err
 		}
 		closers = append(closers, lock.Close)
 		st, err := sqlitestore.Open(ctx, sqlitestore.Config{Path: filepath.Join(e.dataDir, "agileplus.db")})
