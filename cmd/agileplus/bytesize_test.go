@@ -57,7 +57,8 @@ func TestServeImportLimit(t *testing.T) {
 	var c serveConfig
 	cmd := &cobra.Command{}
 	c.addFlags(cmd, e.getenv)
-	if err := cmd.ParseFlags([]string{"--addr", "127.0.0.1:0", "--data", t.TempDir(), "--log-level", "warn"}); err != nil {
+	dataDir := t.TempDir()
+	if err := cmd.ParseFlags([]string{"--addr", "127.0.0.1:0", "--data", dataDir, "--log-level", "warn"}); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := c.check(e, cmd.Flags().Changed)
@@ -72,6 +73,7 @@ func TestServeImportLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
+	useLocalKey(t, "http://"+a.Addr().String(), dataDir)
 	url := "http://" + a.Addr().String() + "/v1/import"
 	small := `{"type":"project","key":"LIM","name":"Limit"}` + "\n"
 	big := small + strings.Repeat(" ", 1024) + "\n"
