@@ -118,6 +118,7 @@ type importPlan struct {
 	wps       map[string]*WP      // by key
 	newRecord []bool              // records that create something
 	newIDs    map[string]bool     // ids of the entities the file creates
+	openDeps  map[string]int64    // new WP id -> its depends_on edges in the file to WPs not done
 	spool     *descSpool          // the records' descriptions, if they moved there
 }
 
@@ -259,8 +260,9 @@ func newImportPlanner(s *Service, tx Tx, recs []Record) *importPlanner {
 	}
 	p := &importPlan{recs: recs, line: make([]int, len(recs)), newRecord: make([]bool, len(recs)),
 		projects: map[string]*Project{}, features: map[string]*Feature{}, wps: make(map[string]*WP, count[RecWP]),
-		newIDs: make(map[string]bool, count[RecWP]+count[RecFeature]+count[RecProject]),
-		result: ImportResult{Created: map[string]int{}, Unchanged: map[string]int{}}}
+		newIDs:   make(map[string]bool, count[RecWP]+count[RecFeature]+count[RecProject]),
+		openDeps: make(map[string]int64, count[RecWP]),
+		result:   ImportResult{Created: map[string]int{}, Unchanged: map[string]int{}}}
 	for i := range recs {
 		p.line[i] = recs[i].Line
 	}
@@ -478,6 +480,11 @@ func (pl *importPlanner) dependency(ctx context.Context, i int) error {
 	rec.Kind = kind
 	if kind == DependsOn && from.kind == KindWP {
 		pl.newEdges = append(pl.newEdges, importEdge{rec.From, rec.To, rec.Line})
+		// What the store counts for a new WP (BulkGraphTx): endpoint
+		// has every WP a dependency names in pl.wps.
+		if from.isNew && pl.wps[rec.To].State != WPDone {
+			pl.openDeps[from.id]++
+		}
 	} else if kind == DependsOn {
 		pl.newFeatureEdges = append(pl.newFeatureEdges, importEdge{rec.From, rec.To, rec.Line})
 	}
@@ -743,7 +750,7 @@ func (p *importPlan) checkFeatureCycles(ctx context.Context, tx Tx, edges []impo
 
 func (s *Service) writeImport(ctx context.Context, tx Tx, p *importPlan) error {
 	if bt, ok := tx.(BulkTx); ok {
-		b := newImportTx(tx, bt)
+		b := newImportTx(tx, bt, p)
 		defer b.wait() // the store's Tx is not used once this returns
 		if err := s.writeImportTo(ctx, b, p); err != nil {
 			return err
