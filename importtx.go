@@ -7,12 +7,18 @@ import (
 	"time"
 )
 
-const bulkChunk = 5000 // events (and the records they announce) per BulkTx call
+// An importTx stores a chunk once it holds bulkChunk events or
+// bulkChunkBytes of event data, whichever comes first: the records a chunk
+// announces carry their text (a WP its description), as its events do.
+const (
+	bulkChunk      = 5000
+	bulkChunkBytes = 2 << 20
+)
 
 // importTx is the transaction writeImport writes through when the store's
 // Tx implements BulkTx. It keeps what writeImport inserts and appends and
-// stores it with the BulkTx methods bulkChunk events (and the records they
-// announce) at a time, kind by kind in the order of the foreign keys
+// stores it with the BulkTx methods a chunk at a time (bulkChunk events,
+// or bulkChunkBytes of their data, and the records they announce), kind by kind in the order of the foreign keys
 // between them. A chunk is stored in the background while writeImport
 // builds the next one (ids, event data, hashes); every other use of the
 // store's Tx waits for it first, so that one goroutine at a time uses the
@@ -29,6 +35,7 @@ type importTx struct {
 	isNew    map[string]bool  // ids of the entities the file creates
 
 	cur      importBatch
+	curBytes int        // event data in cur
 	inflight chan error // a chunk being stored, or nil
 
 	eventHeads map[string]chainLink // entity id -> its last event held
@@ -78,7 +85,7 @@ func (b *importTx) flush(ctx context.Context, last bool) error {
 		return err
 	}
 	batch := b.cur
-	b.cur = importBatch{}
+	b.cur, b.curBytes = importBatch{}, 0
 	clear(b.eventHeads)
 	clear(b.auditHeads)
 	if last {
@@ -177,7 +184,8 @@ func (b *importTx) PutReference(_ context.Context, r *Reference) error {
 func (b *importTx) AppendEvent(ctx context.Context, e *Event) error {
 	b.cur.events = append(b.cur.events, e)
 	b.eventHeads[e.EntityID] = chainLink{e.Seq, e.Hash}
-	if len(b.cur.events) >= bulkChunk {
+	b.curBytes += len(e.Data)
+	if len(b.cur.events) >= bulkChunk || b.curBytes >= bulkChunkBytes {
 		return b.flush(ctx, false)
 	}
 	return nil
