@@ -145,6 +145,7 @@ func (p *importPlan) problem(i int, field, format string, args ...any) {
 // depends_on cycles unless opts.AllowCycles) before anything is written, and
 // it is written in one transaction.
 func (s *Service) BulkImport(ctx context.Context, r io.Reader, opts ImportOptions) (*ImportResult, error) {
+	defer lowerGC(importGCPercent)()
 	spool, err := newDescSpool()
 	if err != nil {
 		return nil, err
