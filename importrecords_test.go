@@ -38,3 +38,25 @@ func TestPackedRecords(t *testing.T) {
 		}
 	}
 }
+
+// TestPackedRecordsCoverRecord fails when Record gains a field that pack
+// does not keep: each string field must be in stringFields, at the bit of
+// its f* constant, and set must have room for every bit.
+func TestPackedRecordsCoverRecord(t *testing.T) {
+	var r Record
+	fields := r.stringFields()
+	kept := map[*string]bool{}
+	for _, f := range fields {
+		kept[f] = true
+	}
+	v := reflect.ValueOf(&r).Elem()
+	for i := range v.NumField() {
+		f := v.Type().Field(i)
+		if !f.IsExported() || f.Name == "Type" || f.Name == "Line" || f.Name == "Estimate" {
+			continue
+		}
+		if f.Type.Kind() != reflect.String || !kept[v.Field(i).Addr().Interface().(*string)] {
+			t.Errorf("Record.%s is not kept by pack: add it to stringFields (and widen packedRecord.set past 16 fields)", f.Name)
+		}
+	}
+}
