@@ -131,13 +131,27 @@ const MaxImportLine = 1 << 20
 // a time; the chunks are put together in order, so the result is what
 // decoding one line after the other gives.
 func ParseRecords(r io.Reader) ([]Record, []ImportProblem, error) {
-	return parseRecords(r, nil)
+	out := &parsed{}
+	if err := parseInto(r, out); err != nil {
+		return nil, nil, err
+	}
+	return out.records(), out.probs, nil
 }
 
-// parseRecords is ParseRecords; with a spool, it moves each record's
-// description there as it goes, so that the records kept in memory do not
-// hold the bulk of the file's text.
-func parseRecords(r io.Reader, spool *descSpool) ([]Record, []ImportProblem, error) {
+// parseImport is ParseRecords for an import: it moves each record's
+// description to spool as it goes and packs the records, so that the
+// records kept in memory do not hold the bulk of the file's text.
+func parseImport(r io.Reader, spool *descSpool) (*importRecords, []ImportProblem, error) {
+	out := &parsed{spool: spool}
+	if err := parseInto(r, out); err != nil {
+		return nil, nil, err
+	}
+	return out.packedRecords(), out.probs, nil
+}
+
+// parseInto reads the lines of r into out.
+func parseInto(r io.Reader, out *parsed) error {
+	spool := out.spool
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), MaxImportLine)
 	workers := runtime.GOMAXPROCS(0)
@@ -152,7 +166,6 @@ func parseRecords(r io.Reader, spool *descSpool) ([]Record, []ImportProblem, err
 		})
 	}
 	defer wg.Wait()
-	out := parsed{spool: spool}
 	var queue []*lineChunk // submitted, not yet taken in
 	// takeDone takes in the decoded chunks at the head of the queue, or
 	// waits for every chunk, until the problems are full.
@@ -189,24 +202,24 @@ func parseRecords(r io.Reader, spool *descSpool) ([]Record, []ImportProblem, err
 	takeDone(true)
 	if spool != nil {
 		if err := spool.seal(); err != nil {
-			return nil, nil, err
+			return err
 		}
 	}
 	if out.full() {
 		// Reading would have stopped at that line: what came after it,
 		// errors included, does not count.
-		return out.records(), out.probs, nil
+		return nil
 	}
 	if err := sc.Err(); err != nil {
 		if errors.Is(err, bufio.ErrTooLong) {
-			return nil, nil, FieldErrorf("body", "a line is longer than %d bytes", MaxImportLine)
+			return FieldErrorf("body", "a line is longer than %d bytes", MaxImportLine)
 		}
 		// A body cut short is the client's doing, not the server's; the
 		// read error stays reachable (transports look for their own, such
 		// as a body over the size limit).
-		return nil, nil, &readError{FieldErrorf("body", "cannot read the body: %v", err), err}
+		return &readError{FieldErrorf("body", "cannot read the body: %v", err), err}
 	}
-	return out.records(), out.probs, nil
+	return nil
 }
 
 // readError is an EINVALID *Error about the body that also unwraps to the
@@ -429,7 +442,8 @@ func (r *Record) strayFields() []string {
 // MaxImportProblems-th problem.
 type parsed struct {
 	chunks [][]Record
-	n      int // records in chunks
+	packed [][]packedRecord // instead of chunks, with a spool
+	n      int              // records in chunks
 	probs  []ImportProblem
 	spool  *descSpool // where descriptions go, if set
 }
@@ -448,16 +462,30 @@ func (p *parsed) take(c *lineChunk) {
 		}
 		recs = recs[:n]
 	}
-	if p.spool != nil {
-		for i := range recs {
-			if d := recs[i].Description; d != "" {
-				recs[i].desc = p.spool.put(d)
-				recs[i].Description = ""
-			}
-		}
-	}
-	p.chunks = append(p.chunks, recs)
 	p.n += len(recs)
+	if p.spool == nil {
+		p.chunks = append(p.chunks, recs)
+		return
+	}
+	packed := make([]packedRecord, len(recs))
+	for i := range recs {
+		if d := recs[i].Description; d != "" {
+			recs[i].desc = p.spool.put(d)
+			recs[i].Description = ""
+		}
+		packed[i] = pack(&recs[i])
+	}
+	p.packed = append(p.packed, packed)
+}
+
+// packedRecords returns the packed records of every chunk taken.
+func (p *parsed) packedRecords() *importRecords {
+	rs := &importRecords{recs: make([]packedRecord, 0, p.n)}
+	for i, c := range p.packed {
+		rs.recs = append(rs.recs, c...)
+		p.packed[i] = nil
+	}
+	return rs
 }
 
 // records returns the records of every chunk taken, in one slice.
@@ -490,6 +518,13 @@ func WriteRecords(w io.Writer, recs []Record) error {
 // key (WP keys by project and number). It sorts positions, with every WP
 // key parsed once, and then moves the records.
 func SortRecords(recs []Record) {
+	permute(recs, recordOrder(len(recs), func(i int32, _ bool) *Record { return &recs[i] }))
+}
+
+// recordOrder returns the positions of n records in the canonical order;
+// at returns record i (second: a call while the record of the previous
+// call is still in use).
+func recordOrder(n int, at func(i int32, second bool) *Record) []int32 {
 	rank := map[string]int{RecProject: 0, RecFeature: 1, RecWP: 2, RecDependency: 3, RecReference: 4, RecKey: 5}
 	type wpKey struct {
 		prefix string
@@ -515,12 +550,12 @@ func SortRecords(recs []Record) {
 		rank              int
 		key, from, to, wp int32 // in parsed
 	}
-	keys := make([]sortKey, len(recs))
-	pos := make([]int32, len(recs))
-	for i := range recs {
-		r := &recs[i]
+	keys := make([]sortKey, n)
+	pos := make([]int32, n)
+	for i := range int32(n) {
+		r := at(i, false)
 		keys[i] = sortKey{rank[r.Type], parse(r.Key), parse(r.From), parse(r.To), parse(r.WP)}
-		pos[i] = int32(i)
+		pos[i] = i
 	}
 	// compareWPKeys, on parsed keys.
 	wpCmp := func(a, b int32, as, bs string) int {
@@ -530,10 +565,11 @@ func SortRecords(recs []Record) {
 		return cmp.Compare(as, bs)
 	}
 	slices.SortStableFunc(pos, func(x, y int32) int {
-		a, b, ka, kb := &recs[x], &recs[y], &keys[x], &keys[y]
+		ka, kb := &keys[x], &keys[y]
 		if c := cmp.Compare(ka.rank, kb.rank); c != 0 {
 			return c
 		}
+		a, b := at(x, false), at(y, true)
 		switch a.Type {
 		case RecProject:
 			return cmp.Compare(a.Key, b.Key)
@@ -549,21 +585,25 @@ func SortRecords(recs []Record) {
 			return cmp.Or(wpCmp(ka.wp, kb.wp, a.WP, b.WP), cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Repo, b.Repo), cmp.Compare(a.SHA, b.SHA), cmp.Compare(a.URL, b.URL))
 		}
 	})
-	// Record i goes to where pos names it: follow each cycle once.
+	return pos
+}
+
+// permute moves s[pos[i]] to s[i], following each cycle once.
+func permute[T any](s []T, pos []int32) {
 	for i := range pos {
 		if pos[i] < 0 {
 			continue
 		}
-		held := recs[i]
+		held := s[i]
 		j := int32(i)
 		for {
 			k := pos[j]
 			pos[j] = -1
 			if k == int32(i) {
-				recs[j] = held
+				s[j] = held
 				break
 			}
-			recs[j] = recs[k]
+			s[j] = s[k]
 			j = k
 		}
 	}

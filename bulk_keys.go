@@ -124,7 +124,7 @@ func isKeyPrefix(s string) bool {
 // key plans key record i: recreated with its prefix and hash, unchanged if
 // the same key exists, skipped without a hash.
 func (pl *importPlanner) key(ctx context.Context, i int) error {
-	rec := &pl.recs[i]
+	rec := pl.recs.get(i)
 	kf := rec.KeyFields
 	if kf == nil || kf.Hash == "" {
 		if pl.result.Skipped == nil {

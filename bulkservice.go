@@ -115,8 +115,7 @@ func (s *Service) BulkExport(ctx context.Context, w io.Writer, opts ExportOption
 
 // importPlan is a validated file: what to create, in order.
 type importPlan struct {
-	recs      []Record
-	line      []int // line of each record, for problems
+	recs      *importRecords
 	result    ImportResult
 	problems  []ImportProblem
 	projects  map[string]*Project // by key: existing or new
@@ -125,6 +124,7 @@ type importPlan struct {
 	keys      map[string]*APIKey  // by prefix
 	newRecord []bool              // records that create something
 	newIDs    map[string]bool     // ids of the entities the file creates
+	openDeps  map[string]int64    // new WP id -> its depends_on edges in the file to WPs not done
 	spool     *descSpool          // the records' descriptions, if they moved there
 }
 
@@ -140,7 +140,7 @@ func (p *importPlan) description(rec *Record) (string, error) {
 
 func (p *importPlan) problem(i int, field, format string, args ...any) {
 	if len(p.problems) < MaxImportProblems {
-		p.problems = append(p.problems, ImportProblem{Line: p.line[i], Field: field, Message: fmt.Sprintf(format, args...)})
+		p.problems = append(p.problems, ImportProblem{Line: int(p.recs.recs[i].line), Field: field, Message: fmt.Sprintf(format, args...)})
 	}
 }
 
@@ -155,18 +155,19 @@ func (s *Service) BulkImport(ctx context.Context, r io.Reader, opts ImportOption
 	if err := refuseLimited(PrincipalFrom(ctx), "import"); err != nil {
 		return nil, err
 	}
+	defer lowerGC(importGCPercent)()
 	spool, err := newDescSpool()
 	if err != nil {
 		return nil, err
 	}
 	defer spool.Close()
-	recs, probs, err := parseRecords(r, spool)
+	recs, probs, err := parseImport(r, spool)
 	if err != nil {
 		return nil, err
 	}
 	// Check and write in dependency order (projects, features, WPs, then
 	// dependencies and references), whatever the file's order.
-	SortRecords(recs)
+	recs.sort()
 	var res *ImportResult
 	err = s.update(ctx, func(tx Tx) error {
 		plan, err := s.planImport(ctx, tx, recs, spool, opts)
@@ -190,11 +191,11 @@ func (s *Service) BulkImport(ctx context.Context, r io.Reader, opts ImportOption
 
 // planImport checks every record, entities first so that dependencies and
 // references can name any of them, then the cycles the file would close.
-func (s *Service) planImport(ctx context.Context, tx Tx, recs []Record, spool *descSpool, opts ImportOptions) (*importPlan, error) {
+func (s *Service) planImport(ctx context.Context, tx Tx, recs *importRecords, spool *descSpool, opts ImportOptions) (*importPlan, error) {
 	pl := newImportPlanner(s, tx, recs)
 	pl.spool = spool
-	for i := range recs {
-		rec := &recs[i]
+	for i := range recs.len() {
+		rec := recs.get(i)
 		// A field the type does not take is reported, and the record
 		// checked as usual, so that the records naming it are too.
 		for _, f := range rec.strayFields() {
@@ -219,9 +220,9 @@ func (s *Service) planImport(ctx context.Context, tx Tx, recs []Record, spool *d
 			return nil, err
 		}
 	}
-	for i := range recs {
+	for i := range recs.len() {
 		var err error
-		switch recs[i].Type {
+		switch recs.recs[i].typ {
 		case RecDependency:
 			err = pl.dependency(ctx, i)
 		case RecReference:
@@ -265,18 +266,16 @@ type importPlanner struct {
 // depKey is a dependency by its ends' ids and its kind.
 type depKey struct{ from, to, kind string }
 
-func newImportPlanner(s *Service, tx Tx, recs []Record) *importPlanner {
+func newImportPlanner(s *Service, tx Tx, recs *importRecords) *importPlanner {
 	count := map[string]int{}
-	for i := range recs {
-		count[recs[i].Type]++
+	for i := range recs.recs {
+		count[recs.recs[i].typ]++
 	}
-	p := &importPlan{recs: recs, line: make([]int, len(recs)), newRecord: make([]bool, len(recs)),
+	p := &importPlan{recs: recs, newRecord: make([]bool, recs.len()),
 		projects: map[string]*Project{}, features: map[string]*Feature{}, wps: make(map[string]*WP, count[RecWP]),
-		newIDs: make(map[string]bool, count[RecWP]+count[RecFeature]+count[RecProject]),
-		result: ImportResult{Created: map[string]int{}, Unchanged: map[string]int{}}}
-	for i := range recs {
-		p.line[i] = recs[i].Line
-	}
+		newIDs:   make(map[string]bool, count[RecWP]+count[RecFeature]+count[RecProject]),
+		openDeps: make(map[string]int64, count[RecWP]),
+		result:   ImportResult{Created: map[string]int{}, Unchanged: map[string]int{}}}
 	return &importPlanner{importPlan: p, s: s, tx: tx, now: s.now(),
 		seenDeps: make(map[depKey]bool, count[RecDependency]), newEdges: make([]importEdge, 0, count[RecDependency]),
 		seenRefs: map[[5]string]bool{}, edgesRead: map[string]bool{}, stored: map[depKey]bool{}}
@@ -293,7 +292,7 @@ func found(err error) (bool, error) {
 }
 
 func (pl *importPlanner) project(ctx context.Context, i int) error {
-	rec := &pl.recs[i]
+	rec := pl.recs.get(i)
 	c := ProjectCreate{Key: rec.Key, Name: rec.Name}
 	if err := c.validate(false); err != nil { // older exports may hold text the API refuses now
 		pl.problem(i, ErrorField(err), "%s", ErrorMessage(err))
@@ -322,7 +321,7 @@ func (pl *importPlanner) project(ctx context.Context, i int) error {
 }
 
 func (pl *importPlanner) feature(ctx context.Context, i int) error {
-	rec := &pl.recs[i]
+	rec := pl.recs.get(i)
 	desc, err := pl.description(rec)
 	if err != nil {
 		return err
@@ -372,7 +371,7 @@ func (pl *importPlanner) feature(ctx context.Context, i int) error {
 }
 
 func (pl *importPlanner) wp(ctx context.Context, i int) error {
-	rec := &pl.recs[i]
+	rec := pl.recs.get(i)
 	desc, err := pl.description(rec)
 	if err != nil {
 		return err
@@ -439,7 +438,7 @@ func (pl *importPlanner) wp(ctx context.Context, i int) error {
 }
 
 func (pl *importPlanner) dependency(ctx context.Context, i int) error {
-	rec := &pl.recs[i]
+	rec := pl.recs.get(i)
 	kind := cmpOr(rec.Kind, DependsOn)
 	if kind != DependsOn && kind != RelatesTo {
 		pl.problem(i, "kind", "dependency kind must be depends_on or relates_to (a blocks edge is the depends_on seen from the other end), not %q", rec.Kind)
@@ -489,8 +488,14 @@ func (pl *importPlanner) dependency(ctx context.Context, i int) error {
 	}
 	pl.newRecord[i] = true
 	rec.Kind = kind
+	pl.recs.set(i, rec)
 	if kind == DependsOn && from.kind == KindWP {
 		pl.newEdges = append(pl.newEdges, importEdge{rec.From, rec.To, rec.Line})
+		// What the store counts for a new WP (BulkGraphTx): endpoint
+		// has every WP a dependency names in pl.wps.
+		if from.isNew && pl.wps[rec.To].State != WPDone {
+			pl.openDeps[from.id]++
+		}
 	} else if kind == DependsOn {
 		pl.newFeatureEdges = append(pl.newFeatureEdges, importEdge{rec.From, rec.To, rec.Line})
 	}
@@ -498,7 +503,7 @@ func (pl *importPlanner) dependency(ctx context.Context, i int) error {
 }
 
 func (pl *importPlanner) reference(ctx context.Context, i int) error {
-	rec := &pl.recs[i]
+	rec := pl.recs.get(i)
 	c := ReferenceCreate{Kind: rec.Kind, Repo: rec.Repo, SHA: rec.SHA, URL: rec.URL, State: rec.State}
 	if err := c.validate(false); err != nil { // older exports may hold text the API refuses now
 		pl.problem(i, ErrorField(err), "%s", ErrorMessage(err))
@@ -516,6 +521,7 @@ func (pl *importPlanner) reference(ctx context.Context, i int) error {
 		w = old
 	}
 	rec.Kind, rec.SHA, rec.State = c.Kind, c.SHA, c.State
+	pl.recs.set(i, rec)
 	// By the WP's id: a file may name it by key on one line and by
 	// id on another.
 	rk := [5]string{w.ID, c.Kind, c.Repo, c.SHA, c.URL}
@@ -606,8 +612,9 @@ func (p *importPlan) checkCycles(ctx context.Context, s *Service, edges []import
 	}
 	// The graph keeps each project's WPs in key order: the file's, sorted,
 	// go in at the end of the lists; then any others it names.
-	for i := range p.recs {
-		if w := p.wps[p.recs[i].Key]; w != nil && p.recs[i].Type == RecWP {
+	for i := range p.recs.len() {
+		if r := p.recs.get(i); r.Type == RecWP && p.wps[r.Key] != nil {
+			w := p.wps[r.Key]
 			if err := put(w); err != nil {
 				return err
 			}
@@ -756,7 +763,7 @@ func (p *importPlan) checkFeatureCycles(ctx context.Context, tx Tx, edges []impo
 
 func (s *Service) writeImport(ctx context.Context, tx Tx, p *importPlan) error {
 	if bt, ok := tx.(BulkTx); ok {
-		b := newImportTx(tx, bt)
+		b := newImportTx(tx, bt, p)
 		defer b.wait() // the store's Tx is not used once this returns
 		if err := s.writeImportTo(ctx, b, p); err != nil {
 			return err
@@ -784,11 +791,11 @@ func (s *Service) writeImportTo(ctx context.Context, tx Tx, p *importPlan) error
 		}
 		return err
 	}
-	for i := range p.recs {
+	for i := range p.recs.len() {
 		if !p.newRecord[i] {
 			continue
 		}
-		rec := &p.recs[i]
+		rec := p.recs.get(i)
 		switch rec.Type {
 		case RecProject:
 			pr := p.projects[rec.Key]

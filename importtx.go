@@ -7,27 +7,35 @@ import (
 	"time"
 )
 
-const bulkChunk = 5000 // events (and the records they announce) per BulkTx call
+// An importTx stores a chunk once it holds bulkChunk events or
+// bulkChunkBytes of event data, whichever comes first: the records a chunk
+// announces carry their text (a WP its description), as its events do.
+const (
+	bulkChunk      = 5000
+	bulkChunkBytes = 2 << 20
+)
 
 // importTx is the transaction writeImport writes through when the store's
 // Tx implements BulkTx. It keeps what writeImport inserts and appends and
-// stores it with the BulkTx methods bulkChunk events (and the records they
-// announce) at a time, kind by kind in the order of the foreign keys
+// stores it with the BulkTx methods a chunk at a time (bulkChunk events,
+// or bulkChunkBytes of their data, and the records they announce), kind by kind in the order of the foreign keys
 // between them. A chunk is stored in the background while writeImport
 // builds the next one (ids, event data, hashes); every other use of the
 // store's Tx waits for it first, so that one goroutine at a time uses the
-// Tx. If the Tx also implements BulkGraphTx, new WPs and dependencies are
-// held until the first reference or the end (the file's records come
-// sorted, references after dependencies) and go in together, so that the
-// store writes each WP's dependency figures with it (the WPs are in the
-// plan anyway; a dependency costs some 200 bytes). Chain heads of what it
+// Tx. If the Tx also implements BulkGraphTx, each new WP goes with its
+// count of open dependencies, which the plan counted, and the file's
+// dependencies from new WPs go marked as counted. Chain heads of what it
 // holds come from what it holds.
 type importTx struct {
 	tx Tx
 	bt BulkTx
-	bg BulkGraphTx // nil: WPs and dependencies go chunk by chunk
+	bg BulkGraphTx // nil: WPs and dependencies go without counts
+
+	openDeps map[string]int64 // new WP id -> its open dependencies in the file
+	isNew    map[string]bool  // ids of the entities the file creates
 
 	cur      importBatch
+	curBytes int        // event data in cur
 	inflight chan error // a chunk being stored, or nil
 
 	eventHeads map[string]chainLink // entity id -> its last event held
@@ -46,15 +54,17 @@ type importBatch struct {
 	projects []*Project
 	features []*Feature
 	wps      []*WP
+	open     []int64 // per WP, with bg
 	deps     []*Dependency
+	counted  []bool // per dependency, with bg
 	refs     []*Reference
 	events   []*Event
 	audits   []*AuditEntry
 	reserved map[string]int64 // project id -> highest WP number to reserve
 }
 
-func newImportTx(tx Tx, bt BulkTx) *importTx {
-	b := &importTx{tx: tx, bt: bt, eventHeads: map[string]chainLink{}, auditHeads: map[string]chainLink{}}
+func newImportTx(tx Tx, bt BulkTx, p *importPlan) *importTx {
+	b := &importTx{tx: tx, bt: bt, openDeps: p.openDeps, isNew: p.newIDs, eventHeads: map[string]chainLink{}, auditHeads: map[string]chainLink{}}
 	b.bg, _ = tx.(BulkGraphTx)
 	return b
 }
@@ -69,17 +79,13 @@ func (b *importTx) wait() error {
 	return err
 }
 
-// flush stores what b holds, in the background unless last, but for WPs
-// and dependencies that wait for the last dependency (unless last).
+// flush stores what b holds, in the background unless last.
 func (b *importTx) flush(ctx context.Context, last bool) error {
 	if err := b.wait(); err != nil {
 		return err
 	}
 	batch := b.cur
-	b.cur = importBatch{}
-	if b.bg != nil && !last && len(batch.refs) == 0 {
-		b.cur.wps, b.cur.deps, batch.wps, batch.deps = batch.wps, batch.deps, nil, nil
-	}
+	b.cur, b.curBytes = importBatch{}, 0
 	clear(b.eventHeads)
 	clear(b.auditHeads)
 	if last {
@@ -110,10 +116,11 @@ func (b *importTx) store(ctx context.Context, c *importBatch) error {
 		}
 	}
 	if b.bg != nil {
-		if len(c.wps)+len(c.deps) > 0 {
-			if err := b.bg.InsertWPsWithDependencies(ctx, c.wps, c.deps); err != nil {
-				return err
-			}
+		if err := b.bg.InsertCountedWPs(ctx, c.wps, c.open); err != nil {
+			return err
+		}
+		if err := b.bg.InsertCountedDependencies(ctx, c.deps, c.counted); err != nil {
+			return err
 		}
 	} else {
 		if err := b.bt.InsertWPs(ctx, c.wps, make([]int64, len(c.wps))); err != nil {
@@ -154,11 +161,18 @@ func (b *importTx) ReserveWPNumber(_ context.Context, projectID string, num int6
 
 func (b *importTx) InsertWP(_ context.Context, w *WP) error {
 	b.cur.wps = append(b.cur.wps, w)
+	if b.bg != nil {
+		b.cur.open = append(b.cur.open, b.openDeps[w.ID])
+	}
 	return nil
 }
 
 func (b *importTx) InsertDependency(_ context.Context, d *Dependency) error {
 	b.cur.deps = append(b.cur.deps, d)
+	if b.bg != nil {
+		// The plan counted the edges from the WPs the file creates.
+		b.cur.counted = append(b.cur.counted, d.EntityKind == KindWP && b.isNew[d.From])
+	}
 	return nil
 }
 
@@ -170,7 +184,8 @@ func (b *importTx) PutReference(_ context.Context, r *Reference) error {
 func (b *importTx) AppendEvent(ctx context.Context, e *Event) error {
 	b.cur.events = append(b.cur.events, e)
 	b.eventHeads[e.EntityID] = chainLink{e.Seq, e.Hash}
-	if len(b.cur.events) >= bulkChunk {
+	b.curBytes += len(e.Data)
+	if len(b.cur.events) >= bulkChunk || b.curBytes >= bulkChunkBytes {
 		return b.flush(ctx, false)
 	}
 	return nil

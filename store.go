@@ -189,15 +189,23 @@ type BulkTx interface {
 
 // BulkGraphTx is an optional port of a BulkTx, for a store that keeps
 // per-WP figures derived from the WP's dependencies (SQLite counts each
-// WP's open depends_on targets): new WPs stored together with new
-// dependencies, so that the store writes the figures with the WPs instead
-// of updating them edge by edge. BulkImport uses it when the store's Tx
-// implements it, and InsertWPs then InsertDependencies otherwise.
+// WP's open depends_on targets): the caller, which knows every edge it
+// will add, gives each new WP's count with it, so that WPs and their
+// dependencies go in a chunk at a time and the store never updates a WP it
+// has just written. BulkImport uses it when the store's Tx implements it,
+// and InsertWPs then InsertDependencies otherwise.
 type BulkGraphTx interface {
-	// InsertWPsWithDependencies stores exactly what InsertWPs(ws, fences
-	// of 0) then InsertDependencies(ds) store, and fails where they fail.
-	// ds may hold edges from WPs outside ws, and ws WPs without edges.
-	InsertWPsWithDependencies(ctx context.Context, ws []*WP, ds []*Dependency) error
+	// InsertCountedWPs stores what InsertWPs(ws, fences of 0) stores, but
+	// with WP i's count of open dependencies at open[i]: the depends_on
+	// edges from it to a WP that is not done, which the caller stores
+	// later in the same transaction with InsertCountedDependencies,
+	// marked counted. len(open) must be len(ws).
+	InsertCountedWPs(ctx context.Context, ws []*WP, open []int64) error
+	// InsertCountedDependencies stores what InsertDependencies(ds)
+	// stores, but leaves the edges with counted[i] out of the counts of
+	// open dependencies: InsertCountedWPs counted them. len(counted) must
+	// be len(ds).
+	InsertCountedDependencies(ctx context.Context, ds []*Dependency, counted []bool) error
 }
 
 // FenceReader is an optional port of a store's transactions, read ones

@@ -284,81 +284,30 @@ func (t *Tx) InsertDependencies(ctx context.Context, ds []*agileplus.Dependency)
 	return t.insertDeps(ctx, ds, nil)
 }
 
-// InsertWPsWithDependencies stores what InsertWPs then InsertDependencies
-// store, with each new WP's count of open dependencies written with it
-// instead of raised edge by edge.
-func (t *Tx) InsertWPsWithDependencies(ctx context.Context, ws []*agileplus.WP, ds []*agileplus.Dependency) error {
-	idx := make(map[string]int, len(ws))
-	for i, w := range ws {
-		idx[w.ID] = i
+// InsertCountedWPs stores new WPs as InsertWPs does, with WP i's count of
+// open dependencies at open[i].
+func (t *Tx) InsertCountedWPs(ctx context.Context, ws []*agileplus.WP, open []int64) error {
+	if len(open) != len(ws) {
+		return fmt.Errorf("sqlitestore: insert wps: %d counts for %d work packages", len(open), len(ws))
 	}
-	// What the per-edge trigger would count: depends_on edges whose
-	// target is a WP, new or stored, that is not done.
-	var stored []string
-	seen := map[string]bool{}
-	for _, d := range ds {
-		if _, ok := idx[d.From]; ok && d.Kind == agileplus.DependsOn {
-			if _, ok := idx[d.To]; !ok && !seen[d.To] {
-				seen[d.To] = true
-				stored = append(stored, d.To)
-			}
-		}
-	}
-	states, err := t.wpStates(ctx, stored)
-	if err != nil {
-		return err
-	}
-	open := make([]int64, len(ws))
-	for _, d := range ds {
-		i, ok := idx[d.From]
-		if !ok || d.Kind != agileplus.DependsOn {
-			continue
-		}
-		state := states[d.To]
-		if j, ok := idx[d.To]; ok {
-			state = ws[j].State
-		}
-		if state != "" && state != agileplus.WPDone {
-			open[i]++
-		}
-	}
-	if err := t.insertWPs(ctx, ws, make([]int64, len(ws)), open); err != nil {
-		return err
-	}
-	return t.insertDeps(ctx, ds, idx)
+	return t.insertWPs(ctx, ws, make([]int64, len(ws)), open)
 }
 
-// wpStates returns the states of the stored WPs among ids.
-func (t *Tx) wpStates(ctx context.Context, ids []string) (map[string]string, error) {
-	states := make(map[string]string, len(ids))
-	if len(ids) == 0 {
-		return states, nil
+// InsertCountedDependencies stores new edges as InsertDependencies does,
+// but for the open_deps counters of the edges with counted[i].
+func (t *Tx) InsertCountedDependencies(ctx context.Context, ds []*agileplus.Dependency, counted []bool) error {
+	if len(counted) != len(ds) {
+		return fmt.Errorf("sqlitestore: insert dependencies: %d marks for %d dependencies", len(counted), len(ds))
 	}
-	js, err := json.Marshal(ids)
-	if err != nil {
-		return nil, wrap("wp states", err)
-	}
-	rows, err := t.query(ctx, `SELECT w.id, w.state FROM json_each(?) j JOIN wps w ON w.id = j.value`, string(js))
-	if err != nil {
-		return nil, wrap("wp states", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id, state string
-		if err := rows.Scan(&id, &state); err != nil {
-			return nil, wrap("wp states", err)
-		}
-		states[id] = state
-	}
-	return states, wrap("wp states", rows.Err())
+	return t.insertDeps(ctx, ds, counted)
 }
 
 // insertDeps stores new edges, as InsertDependency does, with the
 // dependencies_added trigger deferred: it raises the open_deps counters
 // itself, once at the end, by what the trigger would have added (one per
-// depends_on edge whose target is a WP not done), but for the edges from
-// the WPs in counted, whose counters were written with them.
-func (t *Tx) insertDeps(ctx context.Context, ds []*agileplus.Dependency, counted map[string]int) (err error) {
+// depends_on edge whose target is a WP not done), but for the edges with
+// counted[i] (counted nil: none), whose counts were written with their WPs.
+func (t *Tx) insertDeps(ctx context.Context, ds []*agileplus.Dependency, counted []bool) (err error) {
 	if len(ds) == 0 {
 		return nil
 	}
@@ -375,8 +324,8 @@ func (t *Tx) insertDeps(ctx context.Context, ds []*agileplus.Dependency, counted
 		return err
 	}
 	var pairs [][2]string
-	for _, d := range ds {
-		if _, ok := counted[d.From]; !ok && d.Kind == agileplus.DependsOn {
+	for i, d := range ds {
+		if (counted == nil || !counted[i]) && d.Kind == agileplus.DependsOn {
 			pairs = append(pairs, [2]string{d.From, d.To})
 		}
 	}

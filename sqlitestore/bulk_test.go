@@ -378,10 +378,11 @@ func TestBulkTxMatchesPerRecord(t *testing.T) {
 	sameLines(t, "tables", dumps[0], dumps[1])
 }
 
-// TestInsertWPsWithDependencies stores the same WPs and edges with
-// InsertWPsWithDependencies and one by one: edges between new WPs, to and
-// from stored WPs (done or not), between features and of both kinds.
-func TestInsertWPsWithDependencies(t *testing.T) {
+// TestInsertCounted stores the same WPs and edges with InsertCountedWPs
+// and InsertCountedDependencies, two chunks of each, and one by one: edges
+// between new WPs, to and from stored WPs (done or not), between features
+// and of both kinds.
+func TestInsertCounted(t *testing.T) {
 	ctx := t.Context()
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	p := &agileplus.Project{ID: "prj_1", Key: "BULK", Name: "Bulk", Version: 1, CreatedAt: now, UpdatedAt: now}
@@ -435,7 +436,38 @@ func TestInsertWPsWithDependencies(t *testing.T) {
 		}
 		err = st.Update(ctx, func(tx agileplus.Tx) error {
 			if bulk {
-				return tx.(agileplus.BulkGraphTx).InsertWPsWithDependencies(ctx, ws, ds)
+				// What the caller counts: depends_on edges from new
+				// WPs, each open if its target is not done.
+				state := map[string]string{}
+				for _, w := range append(stored, ws...) {
+					state[w.ID] = w.State
+				}
+				isNew := map[string]int{}
+				for i, w := range ws {
+					isNew[w.ID] = i
+				}
+				open := make([]int64, len(ws))
+				counted := make([]bool, len(ds))
+				for i, d := range ds {
+					if j, ok := isNew[d.From]; ok && d.Kind == agileplus.DependsOn {
+						counted[i] = true
+						if state[d.To] != agileplus.WPDone {
+							open[j]++
+						}
+					}
+				}
+				bg := tx.(agileplus.BulkGraphTx)
+				for _, half := range [][2]int{{0, 2}, {2, len(ws)}} {
+					if err := bg.InsertCountedWPs(ctx, ws[half[0]:half[1]], open[half[0]:half[1]]); err != nil {
+						return err
+					}
+				}
+				for _, half := range [][2]int{{0, 5}, {5, len(ds)}} {
+					if err := bg.InsertCountedDependencies(ctx, ds[half[0]:half[1]], counted[half[0]:half[1]]); err != nil {
+						return err
+					}
+				}
+				return nil
 			}
 			for _, w := range ws {
 				if err := tx.InsertWP(ctx, w); err != nil {

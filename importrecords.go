@@ -1,0 +1,121 @@
+package agileplus
+
+import "math/bits"
+
+// importRecords holds an import's records compactly. A Record is some 300
+// bytes, mostly the headers of string fields its type does not use; a
+// packedRecord keeps only the fields its line sets, so that the records an
+// import holds until it commits take about a third of that.
+type importRecords struct {
+	recs []packedRecord
+}
+
+type packedRecord struct {
+	typ  string   // interned for the known types
+	strs []string // the string fields set, in the order of their bits
+	est  float64  // with fEstimate in set
+	desc spooled
+	key  *KeyFields // a key record's own fields; nil on the others
+	line int32
+	set  uint16 // fields set (f* bits)
+}
+
+// stringFields returns pointers to r's string fields, at the index of their
+// bit; nil at fEstimate's.
+func (r *Record) stringFields() [16]*string {
+	return [16]*string{&r.Key, &r.Name, &r.Project, &r.Slug, &r.Feature, &r.Title, &r.Description, &r.State, nil,
+		&r.From, &r.To, &r.Kind, &r.WP, &r.Repo, &r.SHA, &r.URL}
+}
+
+// internType returns the record type's constant when it is a known one,
+// so that the records share it.
+func internType(t string) string {
+	for _, k := range [...]string{RecProject, RecFeature, RecWP, RecDependency, RecReference, RecKey} {
+		if t == k {
+			return k
+		}
+	}
+	return t
+}
+
+// pack returns r packed.
+func pack(r *Record) packedRecord {
+	p := packedRecord{typ: internType(r.Type), desc: r.desc, key: r.KeyFields, line: int32(r.Line)}
+	fs := r.stringFields()
+	n := 0
+	for _, f := range fs {
+		if f != nil && *f != "" {
+			n++
+		}
+	}
+	if n > 0 {
+		p.strs = make([]string, 0, n)
+	}
+	for b, f := range fs {
+		if f != nil && *f != "" {
+			p.set |= 1 << b
+			s := *f
+			if 1<<b == fKind {
+				s = internKind(s)
+			}
+			p.strs = append(p.strs, s)
+		}
+	}
+	if r.Estimate != nil {
+		p.set |= fEstimate
+		p.est = *r.Estimate
+	}
+	return p
+}
+
+// internKind returns a dependency or reference kind's constant when it is
+// a known one.
+func internKind(k string) string {
+	for _, c := range [...]string{DependsOn, RelatesTo, "commit", "pull_request"} {
+		if k == c {
+			return c
+		}
+	}
+	return k
+}
+
+// unpack sets *r to the record p packs.
+func (p *packedRecord) unpack(r *Record) {
+	*r = Record{Type: p.typ, Line: int(p.line), desc: p.desc, KeyFields: p.key}
+	fs := r.stringFields()
+	for i, set := 0, uint(p.set&^fEstimate); set != 0; set &= set - 1 {
+		*fs[bits.TrailingZeros(set)] = p.strs[i]
+		i++
+	}
+	if p.set&fEstimate != 0 {
+		est := p.est
+		r.Estimate = &est
+	}
+}
+
+// len returns how many records there are.
+func (rs *importRecords) len() int { return len(rs.recs) }
+
+// get returns record i, unpacked.
+func (rs *importRecords) get(i int) *Record {
+	r := new(Record)
+	rs.recs[i].unpack(r)
+	return r
+}
+
+// set replaces record i.
+func (rs *importRecords) set(i int, r *Record) { rs.recs[i] = pack(r) }
+
+// sort puts the records in the canonical export order, as SortRecords does.
+func (rs *importRecords) sort() {
+	var a, b Record
+	pos := recordOrder(len(rs.recs), func(i int32, second bool) *Record {
+		r := &a
+		if second {
+			r = &b
+		}
+		rs.recs[i].unpack(r)
+		return r
+	})
+	permute(rs.recs, pos)
+}
