@@ -53,6 +53,16 @@ type Record struct {
 	URL         string   `json:"url,omitempty"`
 
 	Line int `json:"-"` // line in the file, for problems
+
+	// desc is where Description went when the import moved it to its
+	// spool (Description is then empty).
+	desc spooled
+}
+
+// spooled is a string written to a descSpool: n bytes at off (n 0: none).
+type spooled struct {
+	off int64
+	n   int
 }
 
 // ImportOptions control an import.
@@ -115,6 +125,13 @@ const MaxImportLine = 1 << 20
 // a time; the chunks are put together in order, so the result is what
 // decoding one line after the other gives.
 func ParseRecords(r io.Reader) ([]Record, []ImportProblem, error) {
+	return parseRecords(r, nil)
+}
+
+// parseRecords is ParseRecords; with a spool, it moves each record's
+// description there as it goes, so that the records kept in memory do not
+// hold the bulk of the file's text.
+func parseRecords(r io.Reader, spool *descSpool) ([]Record, []ImportProblem, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), MaxImportLine)
 	workers := runtime.GOMAXPROCS(0)
@@ -129,7 +146,7 @@ func ParseRecords(r io.Reader) ([]Record, []ImportProblem, error) {
 		})
 	}
 	defer wg.Wait()
-	var out parsed
+	out := parsed{spool: spool}
 	var queue []*lineChunk // submitted, not yet taken in
 	// takeDone takes in the decoded chunks at the head of the queue, or
 	// waits for every chunk, until the problems are full.
@@ -164,6 +181,11 @@ func ParseRecords(r io.Reader) ([]Record, []ImportProblem, error) {
 	jobs <- c
 	close(jobs)
 	takeDone(true)
+	if spool != nil {
+		if err := spool.seal(); err != nil {
+			return nil, nil, err
+		}
+	}
 	if out.full() {
 		// Reading would have stopped at that line: what came after it,
 		// errors included, does not count.
@@ -377,7 +399,7 @@ func (r *Record) strayFields() []string {
 	}{
 		{fKey, "key", r.Key != ""}, {fName, "name", r.Name != ""}, {fProject, "project", r.Project != ""},
 		{fSlug, "slug", r.Slug != ""}, {fFeature, "feature", r.Feature != ""}, {fTitle, "title", r.Title != ""},
-		{fDescription, "description", r.Description != ""}, {fState, "state", r.State != ""},
+		{fDescription, "description", r.Description != "" || r.desc.n > 0}, {fState, "state", r.State != ""},
 		{fEstimate, "estimate", r.Estimate != nil}, {fFrom, "from", r.From != ""}, {fTo, "to", r.To != ""},
 		{fKind, "kind", r.Kind != ""}, {fWP, "wp", r.WP != ""}, {fRepo, "repo", r.Repo != ""},
 		{fSHA, "sha", r.SHA != ""}, {fURL, "url", r.URL != ""},
@@ -397,6 +419,7 @@ type parsed struct {
 	chunks [][]Record
 	n      int // records in chunks
 	probs  []ImportProblem
+	spool  *descSpool // where descriptions go, if set
 }
 
 func (p *parsed) full() bool { return len(p.probs) >= MaxImportProblems }
@@ -412,6 +435,14 @@ func (p *parsed) take(c *lineChunk) {
 			n++
 		}
 		recs = recs[:n]
+	}
+	if p.spool != nil {
+		for i := range recs {
+			if d := recs[i].Description; d != "" {
+				recs[i].desc = p.spool.put(d)
+				recs[i].Description = ""
+			}
+		}
 	}
 	p.chunks = append(p.chunks, recs)
 	p.n += len(recs)

@@ -118,6 +118,17 @@ type importPlan struct {
 	wps       map[string]*WP      // by key
 	newRecord []bool              // records that create something
 	newIDs    map[string]bool     // ids of the entities the file creates
+	spool     *descSpool          // the records' descriptions, if they moved there
+}
+
+// description returns the record's description, from the spool if it is
+// there. The plan's new features and WPs hold no description when it is:
+// writeImportTo reads it again as it writes each.
+func (p *importPlan) description(rec *Record) (string, error) {
+	if rec.desc.n == 0 {
+		return rec.Description, nil
+	}
+	return p.spool.get(rec.desc)
 }
 
 func (p *importPlan) problem(i int, field, format string, args ...any) {
@@ -133,7 +144,12 @@ func (p *importPlan) problem(i int, field, format string, args ...any) {
 // depends_on cycles unless opts.AllowCycles) before anything is written, and
 // it is written in one transaction.
 func (s *Service) BulkImport(ctx context.Context, r io.Reader, opts ImportOptions) (*ImportResult, error) {
-	recs, probs, err := ParseRecords(r)
+	spool, err := newDescSpool()
+	if err != nil {
+		return nil, err
+	}
+	defer spool.Close()
+	recs, probs, err := parseRecords(r, spool)
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +158,7 @@ func (s *Service) BulkImport(ctx context.Context, r io.Reader, opts ImportOption
 	SortRecords(recs)
 	var res *ImportResult
 	err = s.update(ctx, func(tx Tx) error {
-		plan, err := s.planImport(ctx, tx, recs, opts)
+		plan, err := s.planImport(ctx, tx, recs, spool, opts)
 		if err != nil {
 			return err
 		}
@@ -163,8 +179,9 @@ func (s *Service) BulkImport(ctx context.Context, r io.Reader, opts ImportOption
 
 // planImport checks every record, entities first so that dependencies and
 // references can name any of them, then the cycles the file would close.
-func (s *Service) planImport(ctx context.Context, tx Tx, recs []Record, opts ImportOptions) (*importPlan, error) {
+func (s *Service) planImport(ctx context.Context, tx Tx, recs []Record, spool *descSpool, opts ImportOptions) (*importPlan, error) {
 	pl := newImportPlanner(s, tx, recs)
+	pl.spool = spool
 	for i := range recs {
 		rec := &recs[i]
 		// A field the type does not take is reported, and the record
@@ -293,7 +310,11 @@ func (pl *importPlanner) project(ctx context.Context, i int) error {
 
 func (pl *importPlanner) feature(ctx context.Context, i int) error {
 	rec := &pl.recs[i]
-	c := FeatureCreate{Slug: rec.Slug, Title: rec.Title, Description: rec.Description}
+	desc, err := pl.description(rec)
+	if err != nil {
+		return err
+	}
+	c := FeatureCreate{Slug: rec.Slug, Title: rec.Title, Description: desc}
 	if err := c.validate(false); err != nil { // older exports may hold text the API refuses now
 		pl.problem(i, ErrorField(err), "%s", ErrorMessage(err))
 		return nil
@@ -322,7 +343,7 @@ func (pl *importPlanner) feature(ctx context.Context, i int) error {
 	if ok, err := found(err); err != nil {
 		return err
 	} else if ok {
-		if old.ProjectID != proj.ID || old.Title != strings.TrimSpace(rec.Title) || old.Description != rec.Description || old.State != state {
+		if old.ProjectID != proj.ID || old.Title != strings.TrimSpace(rec.Title) || old.Description != desc || old.State != state {
 			pl.problem(i, "slug", "feature %s exists with other content", rec.Slug)
 		}
 		pl.features[rec.Slug] = old
@@ -339,7 +360,11 @@ func (pl *importPlanner) feature(ctx context.Context, i int) error {
 
 func (pl *importPlanner) wp(ctx context.Context, i int) error {
 	rec := &pl.recs[i]
-	c := WPCreate{Title: rec.Title, Description: rec.Description, Estimate: rec.Estimate}
+	desc, err := pl.description(rec)
+	if err != nil {
+		return err
+	}
+	c := WPCreate{Title: rec.Title, Description: desc, Estimate: rec.Estimate}
 	if err := c.validate(false); err != nil { // older exports may hold text the API refuses now
 		pl.problem(i, ErrorField(err), "%s", ErrorMessage(err))
 		return nil
@@ -385,7 +410,7 @@ func (pl *importPlanner) wp(ctx context.Context, i int) error {
 		}
 	}
 	if old != nil {
-		if old.FeatureID != f.ID || old.Title != strings.TrimSpace(rec.Title) || old.Description != rec.Description || old.State != state || old.Estimate != est {
+		if old.FeatureID != f.ID || old.Title != strings.TrimSpace(rec.Title) || old.Description != desc || old.State != state || old.Estimate != est {
 			pl.problem(i, "key", "wp %s exists with other content", rec.Key)
 		}
 		pl.wps[rec.Key] = old
@@ -763,6 +788,14 @@ func (s *Service) writeImportTo(ctx context.Context, tx Tx, p *importPlan) error
 		case RecFeature:
 			f := p.features[rec.Slug]
 			f.Version = 1
+			if rec.desc.n > 0 {
+				full := *f
+				var err error
+				if full.Description, err = p.description(rec); err != nil {
+					return err
+				}
+				f = &full
+			}
 			if err := tx.InsertFeature(ctx, f); err != nil {
 				return err
 			}
@@ -772,6 +805,14 @@ func (s *Service) writeImportTo(ctx context.Context, tx Tx, p *importPlan) error
 			touch(f.ID, f.ProjectKey)
 		case RecWP:
 			w := p.wps[rec.Key]
+			if rec.desc.n > 0 {
+				full := *w
+				var err error
+				if full.Description, err = p.description(rec); err != nil {
+					return err
+				}
+				w = &full
+			}
 			_, num, _ := splitWPKey(w.Key)
 			if err := tx.ReserveWPNumber(ctx, w.ProjectID, num); err != nil {
 				return err

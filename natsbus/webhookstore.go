@@ -129,6 +129,45 @@ func (s *WebhookStore) ListWebhooks(ctx context.Context) ([]*agileplus.Webhook, 
 	return out, nil
 }
 
+// UpdateWebhook passes the registration of id to fn and stores what fn
+// changed, unless the registration changed meanwhile: then fn runs again
+// on the new one. A registration removed meanwhile stays removed
+// (ENOTFOUND).
+func (s *WebhookStore) UpdateWebhook(ctx context.Context, id string, fn func(h *agileplus.Webhook) bool) error {
+	if !consumerNameRE.MatchString(id) {
+		return notFound(id)
+	}
+	for range 10 {
+		e, err := s.w.hooks.Get(ctx, id)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			return notFound(id)
+		}
+		if err != nil {
+			return unavailable(fmt.Errorf("natsbus: read webhook %s: %w", id, err))
+		}
+		var h agileplus.Webhook
+		if err := json.Unmarshal(e.Value(), &h); err != nil {
+			return fmt.Errorf("natsbus: decode webhook %s: %w", id, err)
+		}
+		if !fn(&h) {
+			return nil
+		}
+		data, err := json.Marshal(&h)
+		if err != nil {
+			return err
+		}
+		_, err = s.w.hooks.Update(ctx, id, data, e.Revision())
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			continue // changed or removed since the read
+		}
+		if err != nil {
+			return unavailable(fmt.Errorf("natsbus: update webhook %s: %w", id, err))
+		}
+		return nil
+	}
+	return agileplus.Errorf(agileplus.ECONFLICT, "webhook %s keeps changing; try again", id)
+}
+
 // DeleteWebhook removes a webhook with its delivery log and marks.
 func (s *WebhookStore) DeleteWebhook(ctx context.Context, id string) error {
 	if _, err := s.GetWebhook(ctx, id); err != nil {

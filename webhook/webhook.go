@@ -49,6 +49,11 @@ type Registry interface {
 	GetWebhook(ctx context.Context, id string) (*agileplus.Webhook, error)
 	ListWebhooks(ctx context.Context) ([]*agileplus.Webhook, error)
 	DeleteWebhook(ctx context.Context, id string) error
+	// UpdateWebhook passes the registration of id to fn and stores it if
+	// fn reports a change and nobody changed the registration meanwhile
+	// (fn then runs again on the new one). ENOTFOUND when id is not
+	// registered.
+	UpdateWebhook(ctx context.Context, id string, fn func(h *agileplus.Webhook) bool) error
 	// WatchWebhooks passes every registration to fn (h nil when removed),
 	// first the current ones (before returning), then changes until ctx
 	// ends.
@@ -65,9 +70,14 @@ type Config struct {
 	Consumers agileplus.ConsumerHost
 	// DenyPrivate refuses loopback, private, link-local and unspecified
 	// targets, at registration for literal addresses and at every
-	// connection for resolved names. Off by default: this is local-first,
-	// and a receiver on the same machine is the common case.
+	// connection for resolved names. Off by default here; serve turns it
+	// on whenever it listens beyond loopback.
 	DenyPrivate bool
+	// SecretKey is the deployment secret (SecretKeySize bytes) that seals
+	// webhook secrets in the registry. Every process sharing a registry
+	// needs the same one; without it no webhook can be created and sealed
+	// secrets do not open.
+	SecretKey []byte
 	// Timeout bounds one attempt (default 10s).
 	Timeout   time.Duration
 	UserAgent string
@@ -86,8 +96,11 @@ type Config struct {
 
 // Dispatcher runs the webhooks.
 type Dispatcher struct {
-	cfg    Config
-	client *http.Client
+	cfg     Config
+	client  *http.Client
+	dialer  *net.Dialer // tests give it a resolver of their own
+	seal    *sealer     // nil without a key
+	sealErr error       // a key of the wrong size, reported by Start
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -139,9 +152,17 @@ func New(cfg Config) *Dispatcher {
 	if cfg.DenyPrivate {
 		transport.Proxy = nil // a proxy would connect on our behalf, unchecked
 	}
+	var seal *sealer
+	var sealErr error
+	if cfg.SecretKey != nil {
+		seal, sealErr = newSealer(cfg.SecretKey)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Dispatcher{
-		cfg: cfg,
+		cfg:     cfg,
+		dialer:  dialer,
+		seal:    seal,
+		sealErr: sealErr,
 		client: &http.Client{
 			Transport: transport,
 			Timeout:   cfg.Timeout,
@@ -160,10 +181,18 @@ func New(cfg Config) *Dispatcher {
 // start or stop here too. In the background it removes, now and every
 // SweepEvery, the consumers of webhooks that are not registered.
 func (d *Dispatcher) Start(ctx context.Context) error {
+	if d.sealErr != nil {
+		return d.sealErr
+	}
 	err := d.cfg.Registry.WatchWebhooks(d.ctx, func(id string, h *agileplus.Webhook) {
 		if h == nil {
 			d.stop(id)
 			return
+		}
+		if _, err := d.seal.open(h.ID, h.Secret); err != nil {
+			// Started anyway: its deliveries fail, logged and retried
+			// (maybe by a process with the right key), never unsigned.
+			d.cfg.Logger.Error("webhook: cannot open its secret; its deliveries from this process fail", "webhook", id, "err", err)
 		}
 		if err := d.start(ctx, h); err != nil {
 			d.cfg.Logger.Error("webhook: cannot start delivery", "webhook", id, "err", err)
@@ -172,11 +201,47 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := d.sealPlainSecrets(ctx); err != nil {
+		return err
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if !d.closed { // Close waits for the sweep only once Add is done
 		d.sweeping.Add(1)
 		go d.sweepLoop()
+	}
+	return nil
+}
+
+// sealPlainSecrets seals the secrets that registries kept in plain text
+// before secrets were sealed.
+func (d *Dispatcher) sealPlainSecrets(ctx context.Context) error {
+	hs, err := d.cfg.Registry.ListWebhooks(ctx)
+	if err != nil {
+		return err
+	}
+	for _, h := range hs {
+		if sealed(h.Secret) {
+			continue
+		}
+		if d.seal == nil {
+			d.cfg.Logger.Warn("webhook: secret kept in plain text, and this process has no secret key to seal it", "webhook", h.ID)
+			continue
+		}
+		err := d.cfg.Registry.UpdateWebhook(ctx, h.ID, func(h *agileplus.Webhook) bool {
+			if sealed(h.Secret) {
+				return false // another process sealed it
+			}
+			h.Secret = d.seal.seal(h.ID, h.Secret)
+			return true
+		})
+		switch {
+		case agileplus.ErrorCode(err) == agileplus.ENOTFOUND:
+		case err != nil:
+			return fmt.Errorf("webhook: seal the secret of %s: %w", h.ID, err)
+		default:
+			d.cfg.Logger.Info("webhook: sealed a secret kept in plain text", "webhook", h.ID)
+		}
 	}
 	return nil
 }
@@ -362,15 +427,21 @@ func (d *Dispatcher) CreateWebhook(ctx context.Context, c agileplus.WebhookCreat
 	case len(secret) < 16 || len(secret) > 256:
 		return nil, agileplus.FieldErrorf("secret", "secret must be 16-256 bytes, not %d (leave it empty to have one generated)", len(secret))
 	}
+	if d.seal == nil {
+		return nil, agileplus.Errorf(agileplus.EUNAVAILABLE, "webhook: this server has no secret key to seal webhook secrets with")
+	}
 	h := &agileplus.Webhook{
 		ID: d.cfg.IDs.New(agileplus.PrefixWebhook), URL: u, Filter: filter, Secret: secret,
 		CreatedAt: d.cfg.Now().UTC(),
 	}
+	// The registry keeps the secret sealed; only the answer carries it.
+	stored := *h
+	stored.Secret = d.seal.seal(h.ID, secret)
 	// Past this point the client leaving must not leave half a webhook.
 	ctx = context.WithoutCancel(ctx)
 	// The consumer first, so the webhook's position is "now" even if the
 	// registration's watch reaches this process a little later.
-	if err := d.start(ctx, h); err != nil {
+	if err := d.start(ctx, &stored); err != nil {
 		return nil, err
 	}
 	undo := func() {
@@ -384,7 +455,7 @@ func (d *Dispatcher) CreateWebhook(ctx context.Context, c agileplus.WebhookCreat
 		undo()
 		return nil, agileplus.Errorf(agileplus.EUNAVAILABLE, "webhook: the server is shutting down")
 	}
-	if err := d.cfg.Registry.PutWebhook(ctx, h); err != nil {
+	if err := d.cfg.Registry.PutWebhook(ctx, &stored); err != nil {
 		undo()
 		return nil, err
 	}
@@ -467,7 +538,7 @@ func (d *Dispatcher) checkURL(raw string) (string, error) {
 		}
 	}
 	if d.cfg.DenyPrivate {
-		host := strings.ToLower(u.Hostname())
+		host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".") // localhost. is localhost
 		if host == "localhost" || strings.HasSuffix(host, ".localhost") {
 			return "", agileplus.FieldErrorf("url", "url %q targets this machine, and private targets are turned off on this server", raw)
 		}
@@ -613,7 +684,16 @@ func (d *Dispatcher) deliver(ctx context.Context, h *agileplus.Webhook, e *agile
 		}
 		return nil
 	}
-	status, err := d.post(ctx, h, e, rec.DeliveryID, dl.Attempt, rec)
+	var status int
+	secret, err := d.seal.open(h.ID, h.Secret)
+	if err != nil {
+		// Failed, not sent unsigned: the retry may reach a process that
+		// has the right key.
+		rec.Time = d.cfg.Now().UTC()
+		d.cfg.Logger.Error("webhook: cannot sign a delivery", "webhook", h.ID, "event", e.ID, "err", err)
+	} else {
+		status, err = d.post(ctx, h, secret, e, rec.DeliveryID, dl.Attempt, rec)
+	}
 	rec.StatusCode = status
 	switch {
 	case err == nil:
@@ -646,10 +726,15 @@ func (d *Dispatcher) deliver(ctx context.Context, h *agileplus.Webhook, e *agile
 	return nil
 }
 
-// maxErrorBody is how much of a failed answer the delivery log keeps.
+// maxErrorBody is how much of a failed answer the delivery log keeps:
+// enough to tell what went wrong, too little to read internal answers
+// through the log.
 const maxErrorBody = 256
 
-func (d *Dispatcher) post(ctx context.Context, h *agileplus.Webhook, e *agileplus.Event, deliveryID string, attempt int, rec *agileplus.WebhookDelivery) (int, error) {
+// truncatedMark ends an answer the delivery log cut short.
+const truncatedMark = " [truncated]"
+
+func (d *Dispatcher) post(ctx context.Context, h *agileplus.Webhook, secret string, e *agileplus.Event, deliveryID string, attempt int, rec *agileplus.WebhookDelivery) (int, error) {
 	body, err := json.Marshal(e.CloudEvent())
 	if err != nil {
 		return 0, err
@@ -666,7 +751,7 @@ func (d *Dispatcher) post(ctx context.Context, h *agileplus.Webhook, e *agileplu
 	req.Header.Set("User-Agent", d.cfg.UserAgent)
 	req.Header.Set(HeaderDelivery, deliveryID)
 	req.Header.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
-	req.Header.Set(HeaderSignature, Sign(h.Secret, ts, body))
+	req.Header.Set(HeaderSignature, Sign(secret, ts, body))
 	req.Header.Set(HeaderAttempt, strconv.Itoa(attempt))
 	req.Header.Set(HeaderEventType, e.Type)
 	req.Header.Set(HeaderWebhook, h.ID)
@@ -678,16 +763,31 @@ func (d *Dispatcher) post(ctx context.Context, h *agileplus.Webhook, e *agileplu
 		return 0, err
 	}
 	defer resp.Body.Close()
-	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody+1))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)) // reuse the connection
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		msg := fmt.Sprintf("receiver answered %s", resp.Status)
-		if s := strings.TrimSpace(string(snippet)); s != "" {
+		if s := answerSnippet(snippet); s != "" {
 			msg += ": " + s
 		}
 		return resp.StatusCode, errors.New(msg)
 	}
 	return resp.StatusCode, nil
+}
+
+// answerSnippet is what the delivery log keeps of an answer read up to
+// maxErrorBody+1 bytes: at most maxErrorBody of them, valid UTF-8, marked
+// when cut.
+func answerSnippet(b []byte) string {
+	cut := len(b) > maxErrorBody
+	if cut {
+		b = b[:maxErrorBody]
+	}
+	s := strings.TrimSpace(strings.ToValidUTF8(string(b), ""))
+	if cut {
+		s += truncatedMark
+	}
+	return s
 }
 
 // traceParent continues the event's trace: same trace id and flags, a new

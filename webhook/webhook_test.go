@@ -54,6 +54,8 @@ func TestCheckURL(t *testing.T) {
 		{"https://hooks.example.com/agileplus", true, true},
 		{"http://127.0.0.1:9000/hook", true, false},
 		{"http://localhost/hook", true, false},
+		{"http://localhost./hook", true, false},
+		{"http://api.localhost/hook", true, false},
 		{"http://192.168.1.10/hook", true, false},
 		{"http://[fe80::1]/hook", true, false},
 		{"http://0.0.0.0/hook", true, false},

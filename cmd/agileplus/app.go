@@ -39,6 +39,8 @@ type appConfig struct {
 	natsToken          string
 	webhookDenyPrivate bool
 	webhookTimeout     time.Duration
+	secretKey          secretKeySource // seals webhook secrets on the bus
+	importLimit        int64           // bytes; 0 is httpapi's default
 	logger             *slog.Logger
 }
 
@@ -81,6 +83,10 @@ func (a *app) Open(ctx context.Context) (err error) {
 		return err
 	}
 	a.onClose(lock.Close)
+	secretKey, err := cfg.secretKey.load(cfg.dataDir)
+	if err != nil {
+		return err
+	}
 	// The port next, so that one in use stops the start before the store
 	// and the bus open; connections that arrive meanwhile wait in the
 	// backlog.
@@ -139,6 +145,7 @@ func (a *app) Open(ctx context.Context) (err error) {
 		}},
 	}
 	api := httpapi.NewServer(svc, checks, log, version)
+	api.ImportLimit = cfg.importLimit
 
 	// Webhooks: one durable consumer per webhook, registry on the bus. The
 	// dispatcher starts the consumers of webhooks registered later with
@@ -151,6 +158,7 @@ func (a *app) Open(ctx context.Context) (err error) {
 	dispatcher := webhook.New(webhook.Config{
 		Registry:    bus.Webhooks(),
 		Consumers:   bus,
+		SecretKey:   secretKey,
 		DenyPrivate: cfg.webhookDenyPrivate,
 		Timeout:     cfg.webhookTimeout,
 		UserAgent:   "agileplus-webhook/" + version,

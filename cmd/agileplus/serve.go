@@ -37,11 +37,13 @@ type serveConfig struct {
 	dedupWindow time.Duration
 
 	// Consumers inside the server and webhooks.
-	maxDeliver         int
-	backoff            string
-	ackWait            time.Duration
-	webhookDenyPrivate bool
-	webhookTimeout     time.Duration
+	maxDeliver          int
+	backoff             string
+	ackWait             time.Duration
+	webhookDenyPrivate  bool
+	webhookAllowPrivate bool
+	webhookTimeout      time.Duration
+	importLimit         string
 
 	// badEnv are the variables behind flag defaults that do not parse.
 	badEnv []envError
@@ -95,8 +97,10 @@ func (c *serveConfig) addFlags(cmd *cobra.Command, getenv func(string) string) {
 	f.IntVar(&c.maxDeliver, "consumer-max-deliver", ed.int("consumer-max-deliver", "AGILEPLUS_CONSUMER_MAX_DELIVER", 5), "attempts per event for webhooks and other consumers before the event is dead-lettered (env AGILEPLUS_CONSUMER_MAX_DELIVER)")
 	f.StringVar(&c.backoff, "consumer-backoff", ed.str("AGILEPLUS_CONSUMER_BACKOFF", "1s,5s,30s"), "waits before the 2nd, 3rd, ... attempt; the last repeats (env AGILEPLUS_CONSUMER_BACKOFF)")
 	f.DurationVar(&c.ackWait, "consumer-ack-wait", ed.duration("consumer-ack-wait", "AGILEPLUS_CONSUMER_ACK_WAIT", time.Minute), "an attempt not acknowledged within this is delivered again (a consumer that died) (env AGILEPLUS_CONSUMER_ACK_WAIT)")
-	f.BoolVar(&c.webhookDenyPrivate, "webhook-deny-private", ed.bool("webhook-deny-private", "AGILEPLUS_WEBHOOK_DENY_PRIVATE", false), "refuse webhook targets on loopback, private and link-local addresses (env AGILEPLUS_WEBHOOK_DENY_PRIVATE)")
+	f.BoolVar(&c.webhookDenyPrivate, "webhook-deny-private", ed.bool("webhook-deny-private", "AGILEPLUS_WEBHOOK_DENY_PRIVATE", false), "refuse webhook targets on loopback, private and link-local addresses, also on loopback where they are allowed by default (env AGILEPLUS_WEBHOOK_DENY_PRIVATE)")
+	f.BoolVar(&c.webhookAllowPrivate, "webhook-allow-private", ed.bool("webhook-allow-private", "AGILEPLUS_WEBHOOK_ALLOW_PRIVATE", false), "allow webhook targets on loopback, private and link-local addresses when --addr is not loopback, where they are refused by default (env AGILEPLUS_WEBHOOK_ALLOW_PRIVATE)")
 	f.DurationVar(&c.webhookTimeout, "webhook-timeout", ed.duration("webhook-timeout", "AGILEPLUS_WEBHOOK_TIMEOUT", 10*time.Second), "time limit of one webhook delivery attempt (env AGILEPLUS_WEBHOOK_TIMEOUT)")
+	f.StringVar(&c.importLimit, "import-limit", ed.str("AGILEPLUS_IMPORT_LIMIT", "512MiB"), "largest body POST /v1/import takes, in bytes or with a unit: 512MiB, 2GiB (env AGILEPLUS_IMPORT_LIMIT)")
 	c.badEnv = ed.errs
 }
 
@@ -146,6 +150,18 @@ func (c serveConfig) check(e *env, changed func(flag string) bool) (appConfig, e
 	if err != nil {
 		return appConfig{}, err
 	}
+	denyPrivate, err := webhookDenyPrivate(c.addr, c.webhookDenyPrivate, c.webhookAllowPrivate)
+	if err != nil {
+		return appConfig{}, err
+	}
+	secretKey, err := secretKeyFromEnv(e.getenv)
+	if err != nil {
+		return appConfig{}, err
+	}
+	importLimit, err := parseByteSize(c.importLimit)
+	if err != nil {
+		return appConfig{}, configErrorf("--import-limit (env AGILEPLUS_IMPORT_LIMIT): %v", err)
+	}
 
 	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
 	strict := c.durability == "strict"
@@ -178,8 +194,10 @@ func (c serveConfig) check(e *env, changed func(flag string) bool) (appConfig, e
 			Logger:     logger,
 		},
 		natsToken:          e.getenv("AGILEPLUS_NATS_TOKEN"),
-		webhookDenyPrivate: c.webhookDenyPrivate,
+		webhookDenyPrivate: denyPrivate,
 		webhookTimeout:     c.webhookTimeout,
+		secretKey:          secretKey,
+		importLimit:        importLimit,
 		logger:             logger,
 	}
 	if c.neo4jURL != "" {

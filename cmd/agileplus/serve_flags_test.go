@@ -36,6 +36,9 @@ func TestServeRefusesBadConfigurationBeforeStarting(t *testing.T) {
 		// what stops this start is the log level.
 		{"flag over a bad variable", []string{"--stream-replicas", "1", "--log-level", "loud"}, map[string]string{"NATS_STREAM_REPLICAS": "abc"}, "--log-level"},
 		{"consumer backoff", []string{"--consumer-backoff", "1s,soon"}, nil, "--consumer-backoff"},
+		{"import limit", []string{"--import-limit", "lots"}, nil, `--import-limit (env AGILEPLUS_IMPORT_LIMIT): "lots" is not a positive size`},
+		{"import limit zero", []string{"--import-limit", "0"}, nil, "--import-limit"},
+		{"import limit variable", nil, map[string]string{"AGILEPLUS_IMPORT_LIMIT": "-1MiB"}, "--import-limit (env AGILEPLUS_IMPORT_LIMIT)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -52,7 +52,7 @@ func TestSweepRemovesUnregisteredConsumers(t *testing.T) {
 	defer bus.Close()
 
 	// A webhook registered and running in one process.
-	d1 := webhook.New(webhook.Config{Registry: bus.Webhooks(), Consumers: bus, Logger: slog.New(slog.DiscardHandler)})
+	d1 := webhook.New(webhook.Config{Registry: bus.Webhooks(), Consumers: bus, SecretKey: testSecretKey(1), Logger: slog.New(slog.DiscardHandler)})
 	if err := d1.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +127,7 @@ func TestSweepAfterDeleteLeftTheConsumer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer bus.Close()
-	d := webhook.New(webhook.Config{Registry: bus.Webhooks(), Consumers: bus,
+	d := webhook.New(webhook.Config{Registry: bus.Webhooks(), Consumers: bus, SecretKey: testSecretKey(1),
 		Now: func() time.Time { return time.Now().Add(2 * time.Minute) }})
 	h, err := d.CreateWebhook(ctx, agileplus.WebhookCreate{URL: "http://127.0.0.1:9/hook"})
 	if err != nil {
