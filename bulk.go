@@ -20,7 +20,8 @@ import (
 // line, keyed by human keys (project key, feature slug, WP key) so a file
 // moves between installations. Export writes projects, features, WPs,
 // dependencies and references in a canonical order; importing a file and
-// exporting again gives the same bytes.
+// exporting again gives the same bytes. API keys go last, by prefix
+// (bulk_keys.go).
 
 // Record types.
 const (
@@ -51,6 +52,8 @@ type Record struct {
 	Repo        string   `json:"repo,omitempty"`
 	SHA         string   `json:"sha,omitempty"`
 	URL         string   `json:"url,omitempty"`
+	// Key records only; a pointer keeps the other records small.
+	*KeyFields
 
 	Line int `json:"-"` // line in the file, for problems
 
@@ -78,6 +81,9 @@ type ImportResult struct {
 	Created   map[string]int `json:"created"`
 	Unchanged map[string]int `json:"unchanged"`
 	Events    int            `json:"events"`
+	// Skipped counts the records the import passed over: key records
+	// without a hash, which cannot be used without their secret.
+	Skipped map[string]int `json:"skipped,omitempty"`
 }
 
 // ImportProblem is one reason a file was refused.
@@ -363,6 +369,7 @@ const (
 	fRepo
 	fSHA
 	fURL
+	fKeyFields // every field of KeyFields
 )
 
 // recordTakes returns the fields a type of record takes: those the export
@@ -380,6 +387,8 @@ func recordTakes(typ string) int {
 		return fFrom | fTo | fKind
 	case RecReference:
 		return fWP | fKind | fRepo | fSHA | fURL | fState
+	case RecKey:
+		return fName | fKeyFields
 	}
 	return 0
 }
@@ -409,6 +418,9 @@ func (r *Record) strayFields() []string {
 		if f.set && takes&f.bit == 0 {
 			stray = append(stray, f.name)
 		}
+	}
+	if takes&fKeyFields == 0 {
+		stray = append(stray, r.KeyFields.setNames()...)
 	}
 	return stray
 }
@@ -478,7 +490,7 @@ func WriteRecords(w io.Writer, recs []Record) error {
 // key (WP keys by project and number). It sorts positions, with every WP
 // key parsed once, and then moves the records.
 func SortRecords(recs []Record) {
-	rank := map[string]int{RecProject: 0, RecFeature: 1, RecWP: 2, RecDependency: 3, RecReference: 4}
+	rank := map[string]int{RecProject: 0, RecFeature: 1, RecWP: 2, RecDependency: 3, RecReference: 4, RecKey: 5}
 	type wpKey struct {
 		prefix string
 		num    int64
@@ -531,6 +543,8 @@ func SortRecords(recs []Record) {
 			return wpCmp(ka.key, kb.key, a.Key, b.Key)
 		case RecDependency:
 			return cmp.Or(wpCmp(ka.from, kb.from, a.From, b.From), wpCmp(ka.to, kb.to, a.To, b.To), cmp.Compare(a.Kind, b.Kind))
+		case RecKey:
+			return cmp.Compare(a.keyPrefix(), b.keyPrefix())
 		default:
 			return cmp.Or(wpCmp(ka.wp, kb.wp, a.WP, b.WP), cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Repo, b.Repo), cmp.Compare(a.SHA, b.SHA), cmp.Compare(a.URL, b.URL))
 		}

@@ -11,9 +11,13 @@ import (
 	"time"
 )
 
-// ExportRecords returns every project, feature, WP, dependency and
-// reference as records, in the canonical order.
-func (s *Service) ExportRecords(ctx context.Context) ([]Record, error) {
+// ExportRecords returns every project, feature, WP, dependency, reference
+// and API key as records, in the canonical order. A key limited to
+// projects cannot export.
+func (s *Service) ExportRecords(ctx context.Context, opts ExportOptions) ([]Record, error) {
+	if err := refuseLimited(PrincipalFrom(ctx), "export"); err != nil {
+		return nil, err
+	}
 	var recs []Record
 	err := s.view(ctx, func(tx ReadTx) error {
 		projects := map[string]string{} // id -> key
@@ -89,7 +93,9 @@ func (s *Service) ExportRecords(ctx context.Context) ([]Record, error) {
 			}
 			pg.After = rs[len(rs)-1].ID
 		}
-		return nil
+		ks, err := keyRecords(ctx, tx, opts)
+		recs = append(recs, ks...)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -99,8 +105,8 @@ func (s *Service) ExportRecords(ctx context.Context) ([]Record, error) {
 }
 
 // BulkExport writes every record as JSON lines.
-func (s *Service) BulkExport(ctx context.Context, w io.Writer) error {
-	recs, err := s.ExportRecords(ctx)
+func (s *Service) BulkExport(ctx context.Context, w io.Writer, opts ExportOptions) error {
+	recs, err := s.ExportRecords(ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -116,6 +122,7 @@ type importPlan struct {
 	projects  map[string]*Project // by key: existing or new
 	features  map[string]*Feature // by slug
 	wps       map[string]*WP      // by key
+	keys      map[string]*APIKey  // by prefix
 	newRecord []bool              // records that create something
 	newIDs    map[string]bool     // ids of the entities the file creates
 	spool     *descSpool          // the records' descriptions, if they moved there
@@ -142,8 +149,12 @@ func (p *importPlan) problem(i int, field, format string, args ...any) {
 // nothing; one that contradicts what exists refuses the file. The whole file
 // is validated (fields, references between records and to existing data,
 // depends_on cycles unless opts.AllowCycles) before anything is written, and
-// it is written in one transaction.
+// it is written in one transaction. A key limited to projects cannot
+// import.
 func (s *Service) BulkImport(ctx context.Context, r io.Reader, opts ImportOptions) (*ImportResult, error) {
+	if err := refuseLimited(PrincipalFrom(ctx), "import"); err != nil {
+		return nil, err
+	}
 	spool, err := newDescSpool()
 	if err != nil {
 		return nil, err
@@ -197,10 +208,12 @@ func (s *Service) planImport(ctx context.Context, tx Tx, recs []Record, spool *d
 			err = pl.feature(ctx, i)
 		case RecWP:
 			err = pl.wp(ctx, i)
+		case RecKey:
+			err = pl.key(ctx, i)
 		case RecDependency, RecReference:
 			// Checked once every entity of the file is known.
 		default:
-			pl.problem(i, "type", "unknown record type %q: project, feature, wp, dependency or reference", rec.Type)
+			pl.problem(i, "type", "unknown record type %q: project, feature, wp, dependency, reference or key", rec.Type)
 		}
 		if err != nil {
 			return nil, err
@@ -861,6 +874,10 @@ func (s *Service) writeImportTo(ctx context.Context, tx Tx, p *importPlan) error
 			}
 			p.result.Events++
 			touch(w.FeatureID, w.ProjectKey)
+		case RecKey:
+			if err := s.writeImportedKey(ctx, tx, p, rec); err != nil {
+				return err
+			}
 		}
 		p.result.Created[rec.Type]++
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // Feature-level graph queries: blockers, dependents, impact and paths over
@@ -17,6 +18,11 @@ import (
 // from the store: for a search that may go far, all of them at once when
 // paging through every dependency costs less than a lookup per feature,
 // and otherwise for each feature it visits.
+//
+// For a key limited to projects, the features a query starts from must lie
+// in those projects; features of other projects are left out of reaches
+// and impacts (those of its projects reached through them stay, at their
+// depth), and a path through one is refused.
 
 // GraphFeatureNode is a feature as the feature queries see it.
 type GraphFeatureNode struct {
@@ -81,6 +87,10 @@ type featureWalk struct {
 	// explicit holds every feature-level depends_on edge when loaded:
 	// [waitsOn][F] lists what F depends on, [waitedBy][G] what depends on G.
 	explicit *[2]map[string][]string
+	// lim is the caller when limited to projects, allowed the ids of its
+	// projects.
+	lim     *Principal
+	allowed map[string]bool
 }
 
 // featureWalk runs fn with a walk over the store's current graph. A walk
@@ -93,7 +103,13 @@ func (s *Service) featureWalk(ctx context.Context, far bool, fn func(w *featureW
 	}
 	return s.view(ctx, func(tx ReadTx) error {
 		w := &featureWalk{ctx: ctx, tx: tx, fi: fi, nodes: map[string]*GraphFeatureNode{},
-			adj: [2]map[string][]string{{}, {}}}
+			adj: [2]map[string][]string{{}, {}}, lim: limited(ctx)}
+		if w.lim != nil {
+			var err error
+			if w.allowed, err = allowedProjectIDs(ctx, tx, w.lim); err != nil {
+				return err
+			}
+		}
 		// Preloading decodes every dependency row; the other way costs a
 		// query per feature reached, worth about 16 rows. Preload when the
 		// rows are few next to the features.
@@ -141,7 +157,33 @@ func (w *featureWalk) resolve(field, ref string) (*GraphFeatureNode, error) {
 	if err != nil {
 		return nil, refNotFound(err, field, ref, "feature")
 	}
+	if err := allow(w.lim, field, f.ProjectKey); err != nil {
+		return nil, err
+	}
 	return w.remember(f), nil
+}
+
+// visible reports whether the caller may see the feature with the id.
+func (w *featureWalk) visible(id string) bool {
+	return w.lim == nil || w.allowed[w.nodes[id].ProjectID]
+}
+
+// visibleLevels leaves the features the caller may not see out of levels
+// that reach found; the levels keep their depths.
+func (w *featureWalk) visibleLevels(levels [][]string) [][]string {
+	if w.lim == nil {
+		return levels
+	}
+	out := make([][]string, len(levels))
+	for d, level := range levels {
+		out[d] = []string{}
+		for _, id := range level {
+			if w.visible(id) {
+				out[d] = append(out[d], id)
+			}
+		}
+	}
+	return out
 }
 
 func (w *featureWalk) remember(f *Feature) *GraphFeatureNode {
@@ -311,6 +353,7 @@ func (s *Service) featureReach(ctx context.Context, ref, direction string, dir i
 		if err != nil {
 			return err
 		}
+		levels = w.visibleLevels(levels)
 		res = &GraphFeatureReach{Feature: *src, Direction: direction, Depth: depth, Features: w.hops(levels, 0), Truncated: truncated}
 		return nil
 	})
@@ -339,6 +382,7 @@ func (s *Service) FeatureImpact(ctx context.Context, ref string, limit int) (*Gr
 		if err != nil {
 			return err
 		}
+		levels = w.visibleLevels(levels)
 		res = &GraphFeatureImpact{Feature: *src, Features: w.hops(levels, limit)}
 		all := slices.Concat(levels...)
 		if err := w.bySlug(all); err != nil {
@@ -432,6 +476,14 @@ func (s *Service) FeaturePath(ctx context.Context, from, to string) ([]GraphFeat
 				return Errorf(ECONFLICT, "the graph changed during the query: retry")
 			}
 			u = cands[0]
+			if !w.visible(u) {
+				pk := u
+				if f, err := w.tx.Feature(w.ctx, u); err == nil {
+					pk = f.ProjectKey
+				}
+				return &Error{Code: EFORBIDDEN, Field: "to", Message: fmt.Sprintf("the blocking path from feature %s to feature %s passes through feature %s of project %s, which key %s (limited to projects %s) cannot see",
+					a.Slug, b.Slug, w.nodes[u].Slug, pk, w.lim.Name, strings.Join(w.lim.Projects, ", "))}
+			}
 			path = append(path, *w.nodes[u])
 		}
 		return nil

@@ -1,8 +1,10 @@
 package agileplus
 
 import (
+	"bytes"
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -12,6 +14,12 @@ import (
 // and answers from the store's in-memory graph index, except for the
 // queries that start from one WP (blockers, dependents, path, impact) when
 // the store is a GraphTraverser: those it asks the store.
+//
+// For a key limited to projects (see scope.go) the refs a query starts
+// from must lie in those projects, and WPs of other projects, which
+// dependencies across projects can reach, never show: lists leave them
+// out, and an answer that cannot leave them out and stay true (a path, a
+// cycle, an export drawn whole) is refused.
 
 // graph runs fn on the store's graph index.
 func (s *Service) graph(ctx context.Context, fn func(GraphIndex) error) error {
@@ -22,11 +30,12 @@ func (s *Service) graph(ctx context.Context, fn func(GraphIndex) error) error {
 	return gr.ReadGraph(ctx, fn)
 }
 
-// projectID resolves a project ref named by field.
+// projectID resolves a project ref named by field, one the caller may use.
 func (s *Service) projectID(ctx context.Context, field, ref string) (string, error) {
 	if ref == "" {
 		return "", FieldErrorf(field, "%s is required", field)
 	}
+	lim := limited(ctx)
 	var id string
 	err := s.view(ctx, func(tx ReadTx) error {
 		p, err := tx.Project(ctx, ref)
@@ -34,9 +43,27 @@ func (s *Service) projectID(ctx context.Context, field, ref string) (string, err
 			return refNotFound(err, field, ref, "project")
 		}
 		id = p.ID
-		return nil
+		return allow(lim, field, p.Key)
 	})
 	return id, err
+}
+
+// hidden is the error for an answer that would show a WP of a project the
+// principal may not use and cannot leave it out.
+func hidden(p *Principal, field, what, key string) error {
+	return &Error{Code: EFORBIDDEN, Field: field, Message: fmt.Sprintf("%s passes through %s of project %s, which key %s (limited to projects %s) cannot see",
+		what, key, wpKeyProject(key), p.Name, strings.Join(p.Projects, ", "))}
+}
+
+// visibleHops leaves out the hops in projects p may not use.
+func visibleHops(p *Principal, hs []GraphHop) []GraphHop {
+	kept := make([]GraphHop, 0, len(hs))
+	for _, h := range hs {
+		if p.AllowsProject(wpKeyProject(h.Key)) {
+			kept = append(kept, h)
+		}
+	}
+	return kept
 }
 
 // wpRef checks that ref names a work package, for the error messages.
@@ -87,11 +114,14 @@ func checkDepth(transitive bool, depth int) (int, error) {
 }
 
 // Blockers returns what ref depends on: direct, or transitive up to depth.
+// For a key limited to projects, WPs of other projects are left out (those
+// of its projects reached through them stay, at their depth).
 func (s *Service) Blockers(ctx context.Context, ref string, transitive bool, depth int) (*GraphReach, error) {
 	return s.reach(ctx, ref, transitive, depth, GraphTraverser.Blockers, GraphIndex.Blockers)
 }
 
-// Dependents returns what depends on ref: direct, or transitive up to depth.
+// Dependents returns what depends on ref: direct, or transitive up to
+// depth; WPs of other projects are left out as for Blockers.
 func (s *Service) Dependents(ctx context.Context, ref string, transitive bool, depth int) (*GraphReach, error) {
 	return s.reach(ctx, ref, transitive, depth, GraphTraverser.Dependents, GraphIndex.Dependents)
 }
@@ -106,21 +136,36 @@ func (s *Service) reach(ctx context.Context, ref string, transitive bool, depth 
 	if err != nil {
 		return nil, err
 	}
-	if t, ok := s.Store.(GraphTraverser); ok {
-		res, err := tq(t, ctx, ref, transitive, depth)
-		return res, renameField(err, "wp")
+	lim := limited(ctx)
+	if lim != nil {
+		if err := s.checkWPs(ctx, lim, "wp", ref); err != nil {
+			return nil, err
+		}
 	}
 	var res *GraphReach
-	err = s.graph(ctx, func(g GraphIndex) error {
-		var err error
-		res, err = gq(g, ref, transitive, depth)
-		return renameField(err, "wp")
-	})
-	return res, err
+	if t, ok := s.Store.(GraphTraverser); ok {
+		res, err = tq(t, ctx, ref, transitive, depth)
+		err = renameField(err, "wp")
+	} else {
+		err = s.graph(ctx, func(g GraphIndex) error {
+			var err error
+			res, err = gq(g, ref, transitive, depth)
+			return renameField(err, "wp")
+		})
+	}
+	if err != nil {
+		return nil, err
+	}
+	if lim != nil {
+		res.WPs = visibleHops(lim, res.WPs)
+	}
+	return res, nil
 }
 
 // Path returns the shortest blocking chain from depends_on ... to, or
-// ENOTFOUND when there is none.
+// ENOTFOUND when there is none. For a key limited to projects, a chain
+// through a WP of another project is refused (EFORBIDDEN, field "to"):
+// without that WP it would not be a chain.
 func (s *Service) Path(ctx context.Context, from, to string) ([]GraphNode, error) {
 	if err := wpRef("from", from); err != nil {
 		return nil, err
@@ -128,16 +173,32 @@ func (s *Service) Path(ctx context.Context, from, to string) ([]GraphNode, error
 	if err := wpRef("to", to); err != nil {
 		return nil, err
 	}
-	if t, ok := s.Store.(GraphTraverser); ok {
-		return t.Path(ctx, from, to)
+	lim := limited(ctx)
+	if lim != nil {
+		if err := s.checkWPs(ctx, lim, "from", from, "to", to); err != nil {
+			return nil, err
+		}
 	}
 	var res []GraphNode
-	err := s.graph(ctx, func(g GraphIndex) error {
-		var err error
-		res, err = g.Path(from, to)
-		return err
-	})
-	return res, err
+	var err error
+	if t, ok := s.Store.(GraphTraverser); ok {
+		res, err = t.Path(ctx, from, to)
+	} else {
+		err = s.graph(ctx, func(g GraphIndex) error {
+			var err error
+			res, err = g.Path(from, to)
+			return err
+		})
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range res {
+		if lim != nil && !lim.AllowsProject(wpKeyProject(n.Key)) {
+			return nil, hidden(lim, "to", fmt.Sprintf("the blocking path from %s to %s", from, to), n.Key)
+		}
+	}
+	return res, nil
 }
 
 // CriticalPath schedules the open WPs of a project or of a feature (exactly
@@ -183,7 +244,8 @@ func (s *Service) CriticalPath(ctx context.Context, projectRef, featureRef strin
 const MaxImpactList = 1000
 
 // Impact returns everything that transitively waits on ref and the total
-// estimate that slips with it.
+// estimate that slips with it. For a key limited to projects, WPs of other
+// projects are left out of the list and of the figures.
 func (s *Service) Impact(ctx context.Context, ref string, limit int) (*GraphImpact, error) {
 	if err := wpRef("wp", ref); err != nil {
 		return nil, err
@@ -192,17 +254,49 @@ func (s *Service) Impact(ctx context.Context, ref string, limit int) (*GraphImpa
 	if err != nil {
 		return nil, err
 	}
-	if t, ok := s.Store.(GraphTraverser); ok {
-		res, err := t.Impact(ctx, ref, limit)
-		return res, renameField(err, "wp")
+	lim := limited(ctx)
+	q := limit
+	if lim != nil {
+		if err := s.checkWPs(ctx, lim, "wp", ref); err != nil {
+			return nil, err
+		}
+		q = 0 // every WP, for figures without the hidden ones
 	}
 	var res *GraphImpact
-	err = s.graph(ctx, func(g GraphIndex) error {
-		var err error
-		res, err = g.Impact(ref, limit)
-		return renameField(err, "wp")
-	})
-	return res, err
+	if t, ok := s.Store.(GraphTraverser); ok {
+		res, err = t.Impact(ctx, ref, q)
+		err = renameField(err, "wp")
+	} else {
+		err = s.graph(ctx, func(g GraphIndex) error {
+			var err error
+			res, err = g.Impact(ref, q)
+			return renameField(err, "wp")
+		})
+	}
+	if err != nil {
+		return nil, err
+	}
+	if lim != nil {
+		visibleImpact(lim, res, limit)
+	}
+	return res, nil
+}
+
+// visibleImpact leaves the WPs of projects p may not use out of a whole
+// impact answer, figures included, and keeps the first limit.
+func visibleImpact(p *Principal, res *GraphImpact, limit int) {
+	hs := visibleHops(p, res.WPs)
+	// The hours are added up in key order, as the index does.
+	byKey := slices.Clone(hs)
+	slices.SortFunc(byKey, func(a, b GraphHop) int { return compareWPKeys(a.Key, b.Key) })
+	res.Count, res.Open, res.Estimate = len(hs), 0, 0
+	for _, h := range byKey {
+		if h.State != WPDone {
+			res.Open++
+			res.Estimate += h.Estimate
+		}
+	}
+	res.WPs, res.Truncated = hs[:min(len(hs), limit)], len(hs) > limit
 }
 
 // GraphCycles is the cycle report of a project.
@@ -211,7 +305,10 @@ type GraphCycles struct {
 	Cycles    [][]string `json:"cycles"` // each a list of keys, the first repeated at the end
 }
 
-// Cycles reports the dependency cycles among a project's WPs.
+// Cycles reports the dependency cycles among a project's WPs. For a key
+// limited to projects, a cycle through a WP of another project is refused
+// (EFORBIDDEN, field "project"): left out, the project would look free of
+// it.
 func (s *Service) Cycles(ctx context.Context, projectRef string) (*GraphCycles, error) {
 	pid, err := s.projectID(ctx, "project", projectRef)
 	if err != nil {
@@ -219,10 +316,22 @@ func (s *Service) Cycles(ctx context.Context, projectRef string) (*GraphCycles, 
 	}
 	res := &GraphCycles{ProjectID: pid}
 	err = s.graph(ctx, func(g GraphIndex) error { res.Cycles = g.Cycles(pid); return nil })
+	if err != nil {
+		return nil, err
+	}
 	if res.Cycles == nil {
 		res.Cycles = [][]string{}
 	}
-	return res, err
+	if lim := limited(ctx); lim != nil {
+		for _, c := range res.Cycles {
+			for _, k := range c {
+				if !lim.AllowsProject(wpKeyProject(k)) {
+					return nil, hidden(lim, "project", "a dependency cycle of project "+projectRef, k)
+				}
+			}
+		}
+	}
+	return res, nil
 }
 
 // Export writes a project's graph as json, dot, mermaid or compact.
@@ -238,21 +347,82 @@ func (s *Service) Export(ctx context.Context, projectRef, format string) ([]byte
 	if err != nil {
 		return nil, err
 	}
+	lim := limited(ctx)
 	var out []byte
 	err = s.graph(ctx, func(g GraphIndex) error {
+		if lim != nil {
+			var err error
+			if out, err = visibleExport(lim, g, pid, format); out != nil || err != nil {
+				return err
+			}
+		}
 		var err error
 		out, err = g.Export(pid, format)
 		return err
 	})
 	if err != nil {
+		if ErrorCode(err) == EFORBIDDEN {
+			return nil, err
+		}
 		return nil, fmt.Errorf("export %s: %w", projectRef, err)
 	}
 	return out, nil
 }
 
+// visibleExport is the export for p when the project's WPs depend on WPs of
+// projects p may not use: json without them, and EFORBIDDEN (field
+// "format") for the formats the index draws whole. It returns nil, nil
+// when nothing is hidden.
+func visibleExport(p *Principal, g GraphIndex, pid, format string) ([]byte, error) {
+	b, err := g.Export(pid, ExportJSON)
+	if err != nil {
+		return nil, err
+	}
+	var x GraphExport
+	if err := json.Unmarshal(b, &x); err != nil {
+		return nil, fmt.Errorf("decode json export: %w", err)
+	}
+	var hide string
+	for _, n := range x.WPs {
+		if !p.AllowsProject(wpKeyProject(n.Key)) {
+			hide = n.Key
+			break
+		}
+	}
+	switch {
+	case hide == "":
+		return nil, nil
+	case format != ExportJSON:
+		return nil, &Error{Code: EFORBIDDEN, Field: "format", Message: fmt.Sprintf("the %s export of the project shows %s of project %s, which key %s cannot see; format json leaves such WPs out",
+			format, hide, wpKeyProject(hide), p.Name)}
+	}
+	wps := x.WPs[:0]
+	for _, n := range x.WPs {
+		if p.AllowsProject(wpKeyProject(n.Key)) {
+			wps = append(wps, n)
+		}
+	}
+	edges := []GraphEdge{}
+	for _, e := range x.Edges {
+		if p.AllowsProject(wpKeyProject(e.ToKey)) {
+			edges = append(edges, e)
+		}
+	}
+	x.WPs, x.Edges = wps, edges
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(x); err != nil {
+		return nil, fmt.Errorf("encode json export: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
 // FeatureGraph rolls a project's WPs up to its features: per feature the
 // WPs, the open ones and their hours, and the features it waits on through
-// its WPs' dependencies and through feature-level depends_on edges.
+// its WPs' dependencies and through feature-level depends_on edges. For a
+// key limited to projects, features of other projects are left out of
+// DependsOn (the layers only ever order the project's own features).
 func (s *Service) FeatureGraph(ctx context.Context, projectRef string) (*GraphFeatures, error) {
 	pid, err := s.projectID(ctx, "project", projectRef)
 	if err != nil {
@@ -262,6 +432,7 @@ func (s *Service) FeatureGraph(ctx context.Context, projectRef string) (*GraphFe
 	if err := s.graph(ctx, func(g GraphIndex) error { res = g.FeatureRollup(pid); return nil }); err != nil {
 		return nil, err
 	}
+	lim := limited(ctx)
 	err = s.view(ctx, func(tx ReadTx) error {
 		slugs := map[string]string{}
 		byID := map[string]int{}
@@ -298,16 +469,23 @@ func (s *Service) FeatureGraph(ctx context.Context, projectRef string) (*GraphFe
 				}
 			}
 			f.Slug = slugs[f.FeatureID]
-			for j := range f.DependsOn {
-				d := &f.DependsOn[j]
-				if d.Slug == "" {
-					if s, ok := slugs[d.FeatureID]; ok {
-						d.Slug = s
-					} else if other, err := tx.Feature(ctx, d.FeatureID); err == nil {
-						d.Slug = other.Slug // a feature of another project
+			kept := f.DependsOn[:0]
+			for _, d := range f.DependsOn {
+				if _, own := slugs[d.FeatureID]; !own && (d.Slug == "" || lim != nil) {
+					// A feature of another project.
+					other, err := tx.Feature(ctx, d.FeatureID)
+					if err == nil {
+						d.Slug = other.Slug
 					}
+					if lim != nil && (err != nil || !lim.AllowsProject(other.ProjectKey)) {
+						continue
+					}
+				} else if d.Slug == "" {
+					d.Slug = slugs[d.FeatureID]
 				}
+				kept = append(kept, d)
 			}
+			f.DependsOn = kept
 		}
 		return nil
 	})

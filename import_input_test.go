@@ -201,7 +201,7 @@ func TestImportExportRoundTripKeepsEveryField(t *testing.T) {
 	var exported bytes.Buffer
 	svc := openImportService(t)
 	mustImport(t, svc, file, agileplus.ImportOptions{})
-	if err := svc.BulkExport(ctx, &exported); err != nil {
+	if err := svc.BulkExport(ctx, &exported, agileplus.ExportOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	again := openImportService(t)
@@ -238,7 +238,7 @@ func TestImportReferenceByKeyAndByID(t *testing.T) {
 	})
 	t.Run("the export imports again", func(t *testing.T) {
 		var out bytes.Buffer
-		if err := svc.BulkExport(ctx, &out); err != nil {
+		if err := svc.BulkExport(ctx, &out, agileplus.ExportOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		if n := strings.Count(out.String(), `"abcdef2"`); n != 1 {
@@ -269,7 +269,7 @@ func TestImportNamesByID(t *testing.T) {
 `, w1.ID, f.ID)
 		mustImport(t, svc, file, agileplus.ImportOptions{})
 		var out bytes.Buffer
-		if err := svc.BulkExport(ctx, &out); err != nil {
+		if err := svc.BulkExport(ctx, &out, agileplus.ExportOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		for _, want := range []string{`{"type":"dependency","from":"CORE-2","to":"CORE-1","kind":"depends_on"}`, `{"type":"dependency","from":"web","to":"auth","kind":"depends_on"}`} {

@@ -12,6 +12,9 @@ var _ KeyAdmin = (*Service)(nil)
 // CreateKey makes a key. Its projects must exist; the token is returned
 // this once and only its hash is stored.
 func (s *Service) CreateKey(ctx context.Context, c KeyCreate) (*KeyCreated, error) {
+	if err := refuseLimited(PrincipalFrom(ctx), "key management"); err != nil {
+		return nil, err
+	}
 	now := s.now()
 	if err := c.Validate(now); err != nil {
 		return nil, err
@@ -68,6 +71,9 @@ func (s *Service) CreateKey(ctx context.Context, c KeyCreate) (*KeyCreated, erro
 
 // Keys lists keys by id.
 func (s *Service) Keys(ctx context.Context, pg Page) (ks []*APIKey, err error) {
+	if err := refuseLimited(PrincipalFrom(ctx), "key management"); err != nil {
+		return nil, err
+	}
 	if pg.Limit, err = ClampLimit(pg.Limit); err != nil {
 		return nil, err
 	}
@@ -78,6 +84,9 @@ func (s *Service) Keys(ctx context.Context, pg Page) (ks []*APIKey, err error) {
 // Key returns a key by id or prefix, with its hash (which no transport
 // sends: the field is not encoded).
 func (s *Service) Key(ctx context.Context, ref string) (k *APIKey, err error) {
+	if err := refuseLimited(PrincipalFrom(ctx), "key management"); err != nil {
+		return nil, err
+	}
 	if err := checkKeyRef(ref); err != nil {
 		return nil, err
 	}
@@ -95,6 +104,9 @@ func checkKeyRef(ref string) error {
 
 // RevokeKey revokes a key; revoking a revoked key changes nothing.
 func (s *Service) RevokeKey(ctx context.Context, ref string) (*APIKey, error) {
+	if err := refuseLimited(PrincipalFrom(ctx), "key management"); err != nil {
+		return nil, err
+	}
 	if err := checkKeyRef(ref); err != nil {
 		return nil, err
 	}
@@ -122,13 +134,19 @@ func (s *Service) RevokeKey(ctx context.Context, ref string) (*APIKey, error) {
 }
 
 // RecordRefusal appends a refused admin action to the key's events, its
-// audit trail.
+// audit trail. keyID may also be the key's prefix.
 func (s *Service) RecordRefusal(ctx context.Context, keyID string, r Refusal) error {
+	if err := checkKeyRef(keyID); err != nil {
+		return err
+	}
 	return s.update(ctx, func(tx Tx) error {
-		if _, err := tx.APIKey(ctx, keyID); err != nil {
+		// By the key's id, whichever ref the caller has: the event joins
+		// the key's own chain.
+		k, err := tx.APIKey(ctx, keyID)
+		if err != nil {
 			return err
 		}
-		_, err := s.record(ctx, tx, change{kind: KindKey, entityID: keyID, projectKey: SystemProject, action: "refused", data: r})
+		_, err = s.record(ctx, tx, change{kind: KindKey, entityID: k.ID, projectKey: SystemProject, action: "refused", data: r})
 		return err
 	})
 }

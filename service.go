@@ -127,8 +127,11 @@ func (s *Service) view(ctx context.Context, fn func(ReadTx) error) error {
 
 // ---- projects ----
 
-// CreateProject creates a project.
+// CreateProject creates a project. A key limited to projects cannot.
 func (s *Service) CreateProject(ctx context.Context, c ProjectCreate) (*Project, error) {
+	if p := limited(ctx); p != nil {
+		return nil, &Error{Code: EFORBIDDEN, Message: fmt.Sprintf("key %s is limited to projects %s; it cannot create projects", p.Name, strings.Join(p.Projects, ", "))}
+	}
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
@@ -149,16 +152,43 @@ func (s *Service) CreateProject(ctx context.Context, c ProjectCreate) (*Project,
 
 // Project returns a project by id or key.
 func (s *Service) Project(ctx context.Context, ref string) (p *Project, err error) {
-	err = s.view(ctx, func(tx ReadTx) error { p, err = tx.Project(ctx, ref); return err })
-	return p, err
+	lim := limited(ctx)
+	err = s.view(ctx, func(tx ReadTx) error {
+		if p, err = tx.Project(ctx, ref); err != nil {
+			return err
+		}
+		return allow(lim, "project", p.Key)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
-// Projects lists projects by id.
+// Projects lists projects by id; a key limited to projects sees only
+// those.
 func (s *Service) Projects(ctx context.Context, pg Page) (ps []*Project, err error) {
 	if pg.Limit, err = ClampLimit(pg.Limit); err != nil {
 		return nil, err
 	}
-	err = s.view(ctx, func(tx ReadTx) error { ps, err = tx.Projects(ctx, pg); return err })
+	lim := limited(ctx)
+	err = s.view(ctx, func(tx ReadTx) error {
+		if lim == nil {
+			ps, err = tx.Projects(ctx, pg)
+			return err
+		}
+		// At most MaxKeyProjects lookups: cheaper than filtering every page.
+		all, err := allowedProjects(ctx, tx, lim)
+		if err != nil {
+			return err
+		}
+		for _, p := range all {
+			if p.ID > pg.After && len(ps) < pg.Limit {
+				ps = append(ps, p)
+			}
+		}
+		return nil
+	})
 	return ps, err
 }
 
@@ -168,8 +198,11 @@ func (s *Service) UpdateProject(ctx context.Context, ref string, u ProjectUpdate
 	if err := u.Validate(); err != nil {
 		return nil, err
 	}
+	lim := limited(ctx)
 	err = s.update(ctx, func(tx Tx) error {
 		if p, err = tx.Project(ctx, ref); err != nil {
+			return err
+		} else if err := allow(lim, "project", p.Key); err != nil {
 			return err
 		} else if err := checkVersion("project", p.Key, p.Version, ifVersion); err != nil {
 			return err
@@ -202,9 +235,13 @@ func (s *Service) CreateFeature(ctx context.Context, projectRef string, c Featur
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
+	lim := limited(ctx)
 	err = s.update(ctx, func(tx Tx) error {
 		p, err := tx.Project(ctx, projectRef)
 		if err != nil {
+			return err
+		}
+		if err := allow(lim, "project", p.Key); err != nil {
 			return err
 		}
 		now := s.now()
@@ -228,8 +265,17 @@ func (s *Service) CreateFeature(ctx context.Context, projectRef string, c Featur
 
 // Feature returns a feature by id or slug.
 func (s *Service) Feature(ctx context.Context, ref string) (f *Feature, err error) {
-	err = s.view(ctx, func(tx ReadTx) error { f, err = tx.Feature(ctx, ref); return err })
-	return f, err
+	lim := limited(ctx)
+	err = s.view(ctx, func(tx ReadTx) error {
+		if f, err = tx.Feature(ctx, ref); err != nil {
+			return err
+		}
+		return allow(lim, "feature", f.ProjectKey)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
 }
 
 // Features lists a project's features by id.
@@ -237,9 +283,13 @@ func (s *Service) Features(ctx context.Context, projectRef string, pg Page) (fs 
 	if pg.Limit, err = ClampLimit(pg.Limit); err != nil {
 		return nil, err
 	}
+	lim := limited(ctx)
 	err = s.view(ctx, func(tx ReadTx) error {
 		p, err := tx.Project(ctx, projectRef)
 		if err != nil {
+			return err
+		}
+		if err := allow(lim, "project", p.Key); err != nil {
 			return err
 		}
 		fs, err = tx.Features(ctx, p.ID, pg)
@@ -254,8 +304,11 @@ func (s *Service) UpdateFeature(ctx context.Context, ref string, u FeatureUpdate
 	if err := u.Validate(); err != nil {
 		return nil, err
 	}
+	lim := limited(ctx)
 	err = s.update(ctx, func(tx Tx) error {
 		if f, err = tx.Feature(ctx, ref); err != nil {
+			return err
+		} else if err := allow(lim, "feature", f.ProjectKey); err != nil {
 			return err
 		} else if err := checkVersion("feature", f.Slug, f.Version, ifVersion); err != nil {
 			return err
@@ -290,8 +343,11 @@ func (s *Service) TransitionFeature(ctx context.Context, ref string, t Transitio
 	if err := t.Validate(); err != nil {
 		return nil, err
 	}
+	lim := limited(ctx)
 	err = s.update(ctx, func(tx Tx) error {
 		if f, err = tx.Feature(ctx, ref); err != nil {
+			return err
+		} else if err := allow(lim, "feature", f.ProjectKey); err != nil {
 			return err
 		} else if err := checkVersion("feature", f.Slug, f.Version, ifVersion); err != nil {
 			return err
@@ -328,9 +384,13 @@ func (s *Service) CreateWP(ctx context.Context, featureRef string, c WPCreate) (
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
+	lim := limited(ctx)
 	err = s.update(ctx, func(tx Tx) error {
 		f, err := tx.Feature(ctx, featureRef)
 		if err != nil {
+			return err
+		}
+		if err := allow(lim, "feature", f.ProjectKey); err != nil {
 			return err
 		}
 		now := s.now()
@@ -363,20 +423,26 @@ func (s *Service) CreateWP(ctx context.Context, featureRef string, c WPCreate) (
 // WP returns a work package by id or key, with its live lease if any and
 // its references.
 func (s *Service) WP(ctx context.Context, ref string) (w *WP, err error) {
+	lim := limited(ctx)
 	err = s.view(ctx, func(tx ReadTx) error {
 		if w, err = tx.WP(ctx, ref); err != nil {
+			return err
+		}
+		if err := allow(lim, "wp", w.ProjectKey); err != nil {
 			return err
 		}
 		w.References, err = tx.References(ctx, w.ID)
 		return err
 	})
-	if w != nil && !w.Lease.Live(s.now()) {
-		w.Lease = nil
+	if err != nil {
+		return nil, err
 	}
-	return w, err
+	s.hideExpired(w)
+	return w, nil
 }
 
-// WPs lists work packages of a project or a feature, by id.
+// WPs lists work packages of a project or a feature, by id. Without
+// either, a key limited to projects sees only their WPs.
 func (s *Service) WPs(ctx context.Context, q WPQuery) (ws []*WP, err error) {
 	if q.Limit, err = ClampLimit(q.Limit); err != nil {
 		return nil, err
@@ -384,11 +450,15 @@ func (s *Service) WPs(ctx context.Context, q WPQuery) (ws []*WP, err error) {
 	if q.State != "" && !slices.Contains(WPStates, q.State) {
 		return nil, FieldErrorf("state", "unknown work package state %q; states are %v", q.State, WPStates)
 	}
+	lim := limited(ctx)
 	err = s.view(ctx, func(tx ReadTx) error {
 		f := WPFilter{State: q.State, Page: q.Page}
 		if q.Project != "" {
 			p, err := tx.Project(ctx, q.Project)
 			if err != nil {
+				return err
+			}
+			if err := allow(lim, "project", p.Key); err != nil {
 				return err
 			}
 			f.ProjectID = p.ID
@@ -398,11 +468,18 @@ func (s *Service) WPs(ctx context.Context, q WPQuery) (ws []*WP, err error) {
 			if err != nil {
 				return err
 			}
+			if err := allow(lim, "feature", fe.ProjectKey); err != nil {
+				return err
+			}
 			if f.ProjectID != "" && fe.ProjectID != f.ProjectID {
 				// Not an empty answer: the two filters cannot both hold.
 				return FieldErrorf("feature", "feature %s is in project %s, not %s", fe.Slug, fe.ProjectKey, q.Project)
 			}
 			f.FeatureID = fe.ID
+		}
+		if lim != nil && f.ProjectID == "" && f.FeatureID == "" {
+			ws, err = limitedWPs(ctx, tx, lim, f)
+			return err
 		}
 		ws, err = tx.WPs(ctx, f)
 		return err
@@ -416,14 +493,37 @@ func (s *Service) WPs(ctx context.Context, q WPQuery) (ws []*WP, err error) {
 	return ws, err
 }
 
+// limitedWPs is the page f selects among the WPs of the projects p is
+// limited to: the first page of each, merged by id.
+func limitedWPs(ctx context.Context, tx ReadTx, p *Principal, f WPFilter) ([]*WP, error) {
+	ps, err := allowedProjects(ctx, tx, p)
+	if err != nil {
+		return nil, err
+	}
+	var ws []*WP
+	for _, pr := range ps {
+		f.ProjectID = pr.ID
+		page, err := tx.WPs(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		ws = append(ws, page...)
+	}
+	slices.SortFunc(ws, func(a, b *WP) int { return strings.Compare(a.ID, b.ID) })
+	return ws[:min(len(ws), f.Limit)], nil
+}
+
 // UpdateWP changes a work package's title, description or estimate; one
 // that changes nothing records nothing.
 func (s *Service) UpdateWP(ctx context.Context, ref string, u WPUpdate, ifVersion int64) (w *WP, err error) {
 	if err := u.Validate(); err != nil {
 		return nil, err
 	}
+	lim := limited(ctx)
 	err = s.update(ctx, func(tx Tx) error {
 		if w, err = tx.WP(ctx, ref); err != nil {
+			return err
+		} else if err := allow(lim, "wp", w.ProjectKey); err != nil {
 			return err
 		} else if err := checkVersion("wp", w.Key, w.Version, ifVersion); err != nil {
 			return err
@@ -488,8 +588,11 @@ func (s *Service) TransitionWP(ctx context.Context, ref string, t Transition, if
 	if err := t.Validate(); err != nil {
 		return nil, err
 	}
+	lim := limited(ctx)
 	err = s.update(ctx, func(tx Tx) error {
 		if w, err = tx.WP(ctx, ref); err != nil {
+			return err
+		} else if err := allow(lim, "wp", w.ProjectKey); err != nil {
 			return err
 		} else if err := checkVersion("wp", w.Key, w.Version, ifVersion); err != nil {
 			return err
@@ -547,9 +650,13 @@ func (s *Service) AddReference(ctx context.Context, ref string, c ReferenceCreat
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
+	lim := limited(ctx)
 	err = s.update(ctx, func(tx Tx) error {
 		w, err := tx.WP(ctx, ref)
 		if err != nil {
+			return err
+		}
+		if err := allow(lim, "wp", w.ProjectKey); err != nil {
 			return err
 		}
 		refs, err := tx.References(ctx, w.ID)
@@ -604,9 +711,13 @@ func (s *Service) Claim(ctx context.Context, ref string, c ClaimRequest) (l *Lea
 	if err := c.Validate(false); err != nil {
 		return nil, err
 	}
+	lim := limited(ctx)
 	err = s.update(ctx, func(tx Tx) error {
 		w, err := tx.WP(ctx, ref)
 		if err != nil {
+			return err
+		}
+		if err := allow(lim, "wp", w.ProjectKey); err != nil {
 			return err
 		}
 		now := s.now()
@@ -647,6 +758,9 @@ func (s *Service) Claim(ctx context.Context, ref string, c ClaimRequest) (l *Lea
 func (s *Service) leaseOf(ctx context.Context, tx Tx, ref string, token int64, agent string, now time.Time) (*WP, error) {
 	w, err := tx.WP(ctx, ref)
 	if err != nil {
+		return nil, err
+	}
+	if err := allow(limited(ctx), "wp", w.ProjectKey); err != nil {
 		return nil, err
 	}
 	if !w.Lease.Live(now) {
@@ -763,11 +877,12 @@ func IsWPRef(ref string) bool {
 
 // AddDependency records that From depends on, blocks, or relates to To. A
 // depends_on (or blocks) edge that would close a cycle is refused with the
-// cycle named.
+// cycle named. A key limited to projects needs both ends in them.
 func (s *Service) AddDependency(ctx context.Context, c DependencyCreate) (d *Dependency, err error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
+	lim := limited(ctx)
 	err = s.update(ctx, func(tx Tx) error {
 		from, err := resolveEndpoint(ctx, tx, "from", c.From)
 		if err != nil {
@@ -775,6 +890,12 @@ func (s *Service) AddDependency(ctx context.Context, c DependencyCreate) (d *Dep
 		}
 		to, err := resolveEndpoint(ctx, tx, "to", c.To)
 		if err != nil {
+			return err
+		}
+		if err := allow(lim, "from", from.projectKey); err != nil {
+			return err
+		}
+		if err := allow(lim, "to", to.projectKey); err != nil {
 			return err
 		}
 		if from.kind != to.kind {
@@ -832,8 +953,10 @@ func uniq(a, b string) []string {
 	return []string{a, b}
 }
 
-// RemoveDependency deletes a dependency by id.
+// RemoveDependency deletes a dependency by id. A key limited to projects
+// needs both ends in them.
 func (s *Service) RemoveDependency(ctx context.Context, id string) error {
+	lim := limited(ctx)
 	return s.update(ctx, func(tx Tx) error {
 		d, err := tx.Dependency(ctx, id)
 		if err != nil {
@@ -847,6 +970,12 @@ func (s *Service) RemoveDependency(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
+		if err := allow(lim, "dependency", from.projectKey); err != nil {
+			return err
+		}
+		if err := allow(lim, "dependency", to.projectKey); err != nil {
+			return err
+		}
 		if err := tx.DeleteDependency(ctx, id); err != nil {
 			return err
 		}
@@ -856,15 +985,34 @@ func (s *Service) RemoveDependency(ctx context.Context, id string) error {
 	})
 }
 
-// Dependencies lists the dependencies touching a WP or a feature.
+// Dependencies lists the dependencies touching a WP or a feature. For a
+// key limited to projects, those whose other end lies in another project
+// are left out.
 func (s *Service) Dependencies(ctx context.Context, ref string) (es []*Edge, err error) {
+	lim := limited(ctx)
 	err = s.view(ctx, func(tx ReadTx) error {
 		ep, err := resolveEndpoint(ctx, tx, "ref", ref)
 		if err != nil {
 			return err
 		}
-		es, err = tx.Edges(ctx, ep.id)
-		return err
+		if err := allow(lim, "ref", ep.projectKey); err != nil {
+			return err
+		}
+		if es, err = tx.Edges(ctx, ep.id); err != nil || lim == nil {
+			return err
+		}
+		kept := es[:0]
+		for _, e := range es {
+			other, err := resolveEndpoint(ctx, tx, "ref", e.Other)
+			if err != nil {
+				return err
+			}
+			if lim.AllowsProject(other.projectKey) {
+				kept = append(kept, e)
+			}
+		}
+		es = kept
+		return nil
 	})
 	return es, err
 }
@@ -891,9 +1039,13 @@ func (s *Service) Ready(ctx context.Context, projectRef string, pg Page) (ws []*
 			return nil, FieldErrorf("after", "after must be the last WP key of the previous page, such as CORE-12")
 		}
 	}
+	lim := limited(ctx)
 	err = s.view(ctx, func(tx ReadTx) error {
 		p, err := tx.Project(ctx, projectRef)
 		if err != nil {
+			return err
+		}
+		if err := allow(lim, "project", p.Key); err != nil {
 			return err
 		}
 		ws, err = tx.Ready(ctx, p.ID, s.now(), after, pg.Limit)
@@ -906,6 +1058,9 @@ func (s *Service) Ready(ctx context.Context, projectRef string, pg Page) (ws []*
 }
 
 // Events lists events after a global sequence, optionally of one entity.
+// A principal sees only the events it AllowsEvent; pages stay full, so a
+// short page is the last one. An entity of a project it may not use is
+// EFORBIDDEN (field "entity").
 func (s *Service) Events(ctx context.Context, q EventQuery) (es []*Event, err error) {
 	if q.After < 0 {
 		return nil, FieldErrorf("after", "after must be 0 or a global sequence")
@@ -914,40 +1069,71 @@ func (s *Service) Events(ctx context.Context, q EventQuery) (es []*Event, err er
 	if err != nil {
 		return nil, err
 	}
+	p := PrincipalFrom(ctx)
 	err = s.view(ctx, func(tx ReadTx) error {
 		f := EventFilter{After: q.After, Limit: limit}
 		if q.Entity != "" {
-			if f.EntityID, err = resolveEntity(ctx, tx, q.Entity); err != nil {
+			var project string
+			if f.EntityID, project, err = resolveEntity(ctx, tx, q.Entity); err != nil {
 				return err
 			}
+			if p != nil && project != "" && !p.AllowsEvent(&Event{ProjectKey: project}) {
+				if project == SystemProject {
+					return &Error{Code: EFORBIDDEN, Field: "entity", Message: fmt.Sprintf("the events of %s need an admin key", q.Entity)}
+				}
+				return p.ProjectDenied("entity", project)
+			}
 		}
-		es, err = tx.Events(ctx, f)
-		return err
+		if p == nil || (p.Scope == ScopeAdmin && !p.Limited()) {
+			es, err = tx.Events(ctx, f)
+			return err
+		}
+		// Filter store pages until the page is full or the store has no more.
+		for {
+			page, err := tx.Events(ctx, f)
+			if err != nil {
+				return err
+			}
+			for _, e := range page {
+				if p.AllowsEvent(e) {
+					es = append(es, e)
+					if len(es) == limit {
+						return nil
+					}
+				}
+			}
+			if len(page) < f.Limit {
+				return nil
+			}
+			f.After = page[len(page)-1].GlobalSeq
+		}
 	})
 	return es, err
 }
 
-// resolveEntity turns an entity id or key into an id.
-func resolveEntity(ctx context.Context, tx ReadTx, ref string) (string, error) {
+// resolveEntity turns an entity id or key into an id and the key of the
+// project its events carry ("" for a dependency without events).
+func resolveEntity(ctx context.Context, tx ReadTx, ref string) (id, project string, err error) {
 	if strings.HasPrefix(ref, PrefixDependency) {
 		// A removed dependency keeps its events: look for those.
-		if seq, _, err := tx.EventHead(ctx, ref); err != nil {
-			return "", err
-		} else if seq == 0 {
-			return "", &Error{Code: ENOTFOUND, Field: "entity", Message: fmt.Sprintf("dependency %q not found", ref)}
+		es, err := tx.Events(ctx, EventFilter{EntityID: ref, Limit: 1})
+		if err != nil {
+			return "", "", err
+		} else if len(es) == 0 {
+			return "", "", &Error{Code: ENOTFOUND, Field: "entity", Message: fmt.Sprintf("dependency %q not found", ref)}
 		}
-		return ref, nil
+		return ref, es[0].ProjectKey, nil
 	}
 	if p, err := tx.Project(ctx, ref); err == nil {
-		return p.ID, nil
+		return p.ID, p.Key, nil
 	} else if ErrorCode(err) != ENOTFOUND {
-		return "", err
+		return "", "", err
 	}
 	ep, err := resolveEndpoint(ctx, tx, "entity", ref)
 	if err != nil {
-		return "", &Error{Code: ENOTFOUND, Field: "entity", Message: fmt.Sprintf("entity %q is not a known project, feature, work package or dependency", ref)}
+		return "", "", &Error{Code: ENOTFOUND, Field: "entity", Message: fmt.Sprintf("entity %q is not a known project, feature, work package or dependency", ref)}
 	}
-	return ep.id, nil
+	return ep.id, ep.projectKey, nil
 }
 
 // Audit returns a feature's audit entries with Seq > after.
@@ -958,9 +1144,13 @@ func (s *Service) Audit(ctx context.Context, featureRef string, after int64, lim
 	if limit, err = ClampLimit(limit); err != nil {
 		return nil, err
 	}
+	lim := limited(ctx)
 	err = s.view(ctx, func(tx ReadTx) error {
 		f, err := tx.Feature(ctx, featureRef)
 		if err != nil {
+			return err
+		}
+		if err := allow(lim, "feature", f.ProjectKey); err != nil {
 			return err
 		}
 		as, err = tx.Audit(ctx, f.ID, after, limit)
@@ -973,9 +1163,13 @@ func (s *Service) Audit(ctx context.Context, featureRef string, after int64, lim
 func (s *Service) VerifyAudit(ctx context.Context, featureRef string) (v *AuditVerification, err error) {
 	var all []*AuditEntry
 	var fid string
+	lim := limited(ctx)
 	err = s.view(ctx, func(tx ReadTx) error {
 		f, err := tx.Feature(ctx, featureRef)
 		if err != nil {
+			return err
+		}
+		if err := allow(lim, "feature", f.ProjectKey); err != nil {
 			return err
 		}
 		fid = f.ID

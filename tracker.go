@@ -50,7 +50,7 @@ type Tracker interface {
 	// BulkImport creates what a JSON-lines file describes (see bulk.go);
 	// BulkExport writes everything in that form.
 	BulkImport(ctx context.Context, r io.Reader, opts ImportOptions) (*ImportResult, error)
-	BulkExport(ctx context.Context, w io.Writer) error
+	BulkExport(ctx context.Context, w io.Writer, opts ExportOptions) error
 
 	// Graph queries over depends_on edges between WPs (see graphindex.go).
 	Layers(ctx context.Context, projectRef string) (*GraphLayers, error)

@@ -63,7 +63,7 @@ func (s *Server) backboneRoutes() []route {
 				return nil, err
 			}
 			return b.CreateWebhook(r.Context(), *in)
-		}),
+		}).needs(agileplus.ScopeAdmin),
 		op(s, "GET", "/v1/webhooks", "List webhooks (without secrets)", 200, nil, func(r *http.Request, _ *noBody) (*List[*agileplus.Webhook], error) {
 			b, err := s.backbone()
 			if err != nil {
@@ -71,21 +71,21 @@ func (s *Server) backboneRoutes() []route {
 			}
 			hs, err := b.ListWebhooks(r.Context())
 			return &List[*agileplus.Webhook]{Items: nonNil(hs)}, err
-		}),
+		}).needs(agileplus.ScopeAdmin),
 		op(s, "GET", "/v1/webhooks/{webhook}", "Get a webhook (without its secret)", 200, nil, func(r *http.Request, _ *noBody) (*agileplus.Webhook, error) {
 			b, err := s.backbone()
 			if err != nil {
 				return nil, err
 			}
 			return b.GetWebhook(r.Context(), r.PathValue("webhook"))
-		}),
+		}).needs(agileplus.ScopeAdmin),
 		op(s, "DELETE", "/v1/webhooks/{webhook}", "Delete a webhook, its consumer and its delivery log", 204, nil, func(r *http.Request, _ *noBody) (*noBody, error) {
 			b, err := s.backbone()
 			if err != nil {
 				return nil, err
 			}
 			return nil, b.DeleteWebhook(r.Context(), r.PathValue("webhook"))
-		}),
+		}).needs(agileplus.ScopeAdmin),
 		op(s, "GET", "/v1/webhooks/{webhook}/deliveries", "A webhook's delivery attempts, oldest first", 200, seqPageParams, func(r *http.Request, _ *noBody) (*List[*agileplus.WebhookDelivery], error) {
 			b, after, limit, err := s.seqPage(r)
 			if err != nil {
@@ -93,7 +93,7 @@ func (s *Server) backboneRoutes() []route {
 			}
 			ds, err := b.WebhookDeliveries(r.Context(), r.PathValue("webhook"), after, limit)
 			return seqList(ds, limit, func(d *agileplus.WebhookDelivery) uint64 { return d.Seq }), err
-		}),
+		}).needs(agileplus.ScopeAdmin),
 		op(s, "GET", "/v1/deadletters", "Events a consumer gave up on, oldest first", 200, append([]param{{"consumer", "string", "only this consumer's (e.g. webhook-whk_...)"}}, seqPageParams...), func(r *http.Request, _ *noBody) (*List[*agileplus.DeadLetter], error) {
 			b, after, limit, err := s.seqPage(r)
 			if err != nil {
@@ -101,7 +101,7 @@ func (s *Server) backboneRoutes() []route {
 			}
 			ds, err := b.DeadLetters(r.Context(), r.URL.Query().Get("consumer"), after, limit)
 			return seqList(ds, limit, func(d *agileplus.DeadLetter) uint64 { return d.Seq }), err
-		}),
+		}).needs(agileplus.ScopeAdmin),
 		op(s, "POST", "/v1/deadletters/{seq}/redrive", "Hand a dead letter to its consumer again; removed when it succeeds", 200, nil, func(r *http.Request, _ *noBody) (*agileplus.RedriveResult, error) {
 			b, err := s.backbone()
 			if err != nil {
@@ -112,7 +112,7 @@ func (s *Server) backboneRoutes() []route {
 				return nil, err
 			}
 			return b.Redrive(r.Context(), seq)
-		}),
+		}).needs(agileplus.ScopeAdmin),
 		op(s, "DELETE", "/v1/deadletters/{seq}", "Discard a dead letter without re-driving it", 204, nil, func(r *http.Request, _ *noBody) (*noBody, error) {
 			b, err := s.backbone()
 			if err != nil {
@@ -123,14 +123,14 @@ func (s *Server) backboneRoutes() []route {
 				return nil, err
 			}
 			return nil, b.DiscardDeadLetter(r.Context(), seq)
-		}),
+		}).needs(agileplus.ScopeAdmin),
 		op(s, "POST", "/v1/deadletters/redrive", "Re-drive every dead letter (of one consumer), oldest first", 200, []param{{"consumer", "string", "only this consumer's"}}, func(r *http.Request, _ *noBody) (*RedriveAll, error) {
 			b, err := s.backbone()
 			if err != nil {
 				return nil, err
 			}
 			return redriveAll(r.Context(), b, r.URL.Query().Get("consumer"))
-		}),
+		}).needs(agileplus.ScopeAdmin),
 	}
 }
 

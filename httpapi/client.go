@@ -274,8 +274,12 @@ func answerProblem(out any) string {
 	if obj.Kind() != reflect.Struct {
 		return ""
 	}
-	if id := obj.FieldByName("ID"); id.IsValid() && id.Kind() == reflect.String && id.String() == "" {
-		return "an object without an id"
+	// The id may be promoted from an embedded pointer that is nil when
+	// the answer lacked it (KeyCreated's *APIKey).
+	if f, ok := obj.Type().FieldByName("ID"); ok && f.Type.Kind() == reflect.String {
+		if id, err := obj.FieldByIndexErr(f.Index); err != nil || id.String() == "" {
+			return "an object without an id"
+		}
 	}
 	return ""
 }
@@ -655,9 +659,13 @@ func (c *Client) BulkImport(ctx context.Context, r io.Reader, opts agileplus.Imp
 }
 
 // BulkExport implements agileplus.Tracker.
-func (c *Client) BulkExport(ctx context.Context, w io.Writer) error {
+func (c *Client) BulkExport(ctx context.Context, w io.Writer, opts agileplus.ExportOptions) error {
+	var q url.Values
+	if opts.KeyHashes {
+		q = url.Values{"key_hashes": {"true"}}
+	}
 	var raw rawBody
-	if err := c.do(ctx, "GET", "/v1/export", nil, 0, nil, &raw); err != nil {
+	if err := c.do(ctx, "GET", "/v1/export", q, 0, nil, &raw); err != nil {
 		return err
 	}
 	_, err := w.Write(raw)

@@ -123,10 +123,11 @@ func cloneValues(v url.Values) url.Values {
 }
 
 // isClientError reports whether err is a 4xx answer: asking again will
-// not help.
+// not help. 429 (the key has too many streams open) is not one: a stream
+// may close and free a place.
 func isClientError(err error) bool {
 	var se *statusError
-	return errors.As(err, &se) && se.status >= 400 && se.status < 500
+	return errors.As(err, &se) && se.status >= 400 && se.status < 500 && se.status != http.StatusTooManyRequests
 }
 
 // statusError is an error answer to a stream request.

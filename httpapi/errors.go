@@ -26,6 +26,10 @@ func statusOf(code string) int {
 	switch code {
 	case agileplus.EINVALID:
 		return http.StatusBadRequest
+	case agileplus.EUNAUTHORIZED:
+		return http.StatusUnauthorized
+	case agileplus.EFORBIDDEN:
+		return http.StatusForbidden
 	case agileplus.ENOTFOUND:
 		return http.StatusNotFound
 	case agileplus.ECONFLICT:
@@ -42,13 +46,17 @@ func statusOf(code string) int {
 // codeOf maps an HTTP status back to a domain code for the client.
 func codeOf(status int) string {
 	switch {
+	case status == http.StatusUnauthorized:
+		return agileplus.EUNAUTHORIZED
+	case status == http.StatusForbidden:
+		return agileplus.EFORBIDDEN
 	case status == http.StatusNotFound:
 		return agileplus.ENOTFOUND
 	case status == http.StatusConflict || status == http.StatusPreconditionFailed:
 		return agileplus.ECONFLICT
 	case status == http.StatusUnprocessableEntity:
 		return agileplus.ERULE
-	case status == http.StatusServiceUnavailable || status == http.StatusBadGateway || status == http.StatusGatewayTimeout:
+	case status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests || status == http.StatusBadGateway || status == http.StatusGatewayTimeout:
 		return agileplus.EUNAVAILABLE
 	case status >= 400 && status < 500:
 		return agileplus.EINVALID

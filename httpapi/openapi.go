@@ -17,7 +17,10 @@ func openAPIDocument(rs []route, version string) []byte {
 	paths := map[string]map[string]any{}
 	errRef := g.schema(reflect.TypeFor[ErrorBody]())
 	for _, rt := range rs {
-		o := map[string]any{"summary": rt.summary, "operationId": operationID(rt)}
+		o := map[string]any{"summary": rt.summary, "operationId": operationID(rt), "description": scopeNote(rt.scope), "x-agileplus-scope": rt.scope}
+		if rt.scope == scopePublic {
+			o["security"] = []any{}
+		}
 		var params []any
 		for _, name := range pathParams(rt.path) {
 			params = append(params, map[string]any{"name": name, "in": "path", "required": true, "schema": map[string]any{"type": "string"}, "description": "id or key"})
@@ -32,7 +35,7 @@ func openAPIDocument(rs []route, version string) []byte {
 			params = append(params, map[string]any{"name": "If-Match", "in": "header", "schema": map[string]any{"type": "string"}, "description": "the version last seen, e.g. \"3\"; 409 when stale"})
 		}
 		if strings.HasPrefix(rt.path, "/v1/") && rt.method != "GET" {
-			params = append(params, map[string]any{"name": ActorHeader, "in": "header", "schema": map[string]any{"type": "string"}, "description": "who makes the change, recorded in events and audit"})
+			params = append(params, map[string]any{"name": ActorHeader, "in": "header", "schema": map[string]any{"type": "string"}, "description": "who makes the change, recorded in events and audit; when the server authenticates, it may only narrow the key's name (recorded as <key name>/<value>)"})
 		}
 		if params != nil {
 			o["parameters"] = params
@@ -52,10 +55,22 @@ func openAPIDocument(rs []route, version string) []byte {
 			resp["content"] = map[string]any{media: map[string]any{"schema": g.schema(rt.out)}}
 		}
 		responses := map[string]any{strconv.Itoa(rt.status): resp}
+		errResp := func(desc string) map[string]any {
+			return map[string]any{"description": desc, "content": map[string]any{"application/json": map[string]any{"schema": errRef}}}
+		}
 		if strings.HasPrefix(rt.path, "/v1/") {
-			e := map[string]any{"description": "error", "content": map[string]any{"application/json": map[string]any{"schema": errRef}}}
-			responses["4XX"] = e
-			responses["5XX"] = e
+			responses["4XX"] = errResp("error")
+			responses["5XX"] = errResp("error")
+		}
+		if rt.scope != scopePublic {
+			responses["401"] = errResp("no API key, or one that identifies no active key (when the server authenticates); the answer carries WWW-Authenticate: Bearer")
+			responses["403"] = errResp("the key's scope or projects do not allow this; the message names the scope needed")
+		}
+		if rt.in != nil || rt.path == "/v1/import" {
+			responses["408"] = errResp("the request body arrived too slowly")
+		}
+		if rt.produces == "text/event-stream" {
+			responses["429"] = errResp("the key has too many open event streams; retry after Retry-After seconds")
 		}
 		o["responses"] = responses
 		if paths[rt.path] == nil {
@@ -66,12 +81,20 @@ func openAPIDocument(rs []route, version string) []byte {
 	doc := map[string]any{
 		"openapi": "3.1.0",
 		"info": map[string]any{
-			"title":       "AgilePlus API",
-			"version":     version,
-			"description": "Plan and track software work: projects, features, work packages and their dependency graph. Errors are {\"error\":{\"code\",\"message\",\"field\"}}.",
+			"title":   "AgilePlus API",
+			"version": version,
+			"description": "Plan and track software work: projects, features, work packages and their dependency graph. Errors are {\"error\":{\"code\",\"message\",\"field\"}}. " +
+				"Every operation but /health, /ready and /openapi.json needs an API key (Authorization: Bearer <key>) with the scope it names: 401 without a valid key, 403 when the key's scope or projects do not allow it.",
 		},
-		"paths":      paths,
-		"components": map[string]any{"schemas": g.defs},
+		"paths": paths,
+		"components": map[string]any{
+			"schemas": g.defs,
+			"securitySchemes": map[string]any{"bearer": map[string]any{
+				"type": "http", "scheme": "bearer",
+				"description": "An API key, as `agileplus key create` prints it: Authorization: Bearer ap_<prefix>_<secret>. Each operation needs a scope (x-agileplus-scope): read < write < admin.",
+			}},
+		},
+		"security": []any{map[string]any{"bearer": []any{}}},
 	}
 	b, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {
@@ -167,8 +190,11 @@ func (g *schemaGen) fields(t reflect.Type, props map[string]any, required *[]str
 			continue
 		}
 		name, opts, _ := strings.Cut(tag, ",")
-		if f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct {
-			g.fields(f.Type, props, required)
+		if et := f.Type; f.Anonymous && name == "" && (et.Kind() == reflect.Struct || et.Kind() == reflect.Pointer && et.Elem().Kind() == reflect.Struct) {
+			if et.Kind() == reflect.Pointer {
+				et = et.Elem()
+			}
+			g.fields(et, props, required)
 			continue
 		}
 		if name == "" {

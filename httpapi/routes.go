@@ -19,13 +19,16 @@ import (
 // OpenAPI document is generated from it.
 type route struct {
 	method, path, summary string
-	status                int          // success status
-	in, out               reflect.Type // request and response body types; nil if none
-	query                 []param
-	headers               []param // request headers besides If-Match and the actor
-	produces              string  // response media type, default application/json
-	ifMatch               bool
-	handler               http.HandlerFunc
+	// scope is what a caller's key needs: scopePublic or one of
+	// agileplus.Scopes. Every route declares one (a test checks).
+	scope    string
+	status   int          // success status
+	in, out  reflect.Type // request and response body types; nil if none
+	query    []param
+	headers  []param // request headers besides If-Match and the actor
+	produces string  // response media type, default application/json
+	ifMatch  bool
+	handler  http.HandlerFunc
 }
 
 // param documents a query parameter.
@@ -100,8 +103,13 @@ func (s *Server) handleImport(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleBulkExport(w http.ResponseWriter, r *http.Request) {
+	hashes, err := queryBool(r, "key_hashes")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	var buf bytes.Buffer
-	if err := s.Tracker.BulkExport(r.Context(), &buf); err != nil {
+	if err := s.Tracker.BulkExport(r.Context(), &buf, agileplus.ExportOptions{KeyHashes: hashes}); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -124,19 +132,19 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
 type noBody struct{}
 
 func (s *Server) routes() []route {
-	return slices.Concat(s.trackerRoutes(), s.backboneRoutes(), s.streamRoutes())
+	return slices.Concat(s.trackerRoutes(), s.keyRoutes(), s.backboneRoutes(), s.streamRoutes())
 }
 
 func (s *Server) trackerRoutes() []route {
 	t := s.Tracker
 	return []route{
-		{method: "GET", path: "/health", summary: "The process is alive", status: 200, out: reflect.TypeFor[Health](), handler: s.handleHealth},
-		{method: "GET", path: "/ready", summary: "The store and the bus are reachable (503 when not)", status: 200, out: reflect.TypeFor[Readiness](), handler: s.handleReady},
-		{method: "GET", path: "/openapi.json", summary: "This API's OpenAPI 3.1 document", status: 200, handler: s.handleOpenAPI},
+		{scope: scopePublic, method: "GET", path: "/health", summary: "The process is alive", status: 200, out: reflect.TypeFor[Health](), handler: s.handleHealth},
+		{scope: scopePublic, method: "GET", path: "/ready", summary: "The store and the bus are reachable (503 when not)", status: 200, out: reflect.TypeFor[Readiness](), handler: s.handleReady},
+		{scope: scopePublic, method: "GET", path: "/openapi.json", summary: "This API's OpenAPI 3.1 document", status: 200, handler: s.handleOpenAPI},
 
 		op(s, "POST", "/v1/projects", "Create a project", 201, nil, func(r *http.Request, in *agileplus.ProjectCreate) (*agileplus.Project, error) {
 			return t.CreateProject(r.Context(), *in)
-		}),
+		}).needs(agileplus.ScopeWrite),
 		op(s, "GET", "/v1/projects", "List projects", 200, pageParams, func(r *http.Request, _ *noBody) (*List[*agileplus.Project], error) {
 			pg, err := idPage(r, agileplus.PrefixProject)
 			if err != nil {
@@ -144,17 +152,17 @@ func (s *Server) trackerRoutes() []route {
 			}
 			ps, err := t.Projects(r.Context(), pg)
 			return list(ps, pg.Limit, func(p *agileplus.Project) string { return p.ID }), err
-		}),
+		}).needs(agileplus.ScopeRead),
 		op(s, "GET", "/v1/projects/{project}", "Get a project by id or key", 200, nil, func(r *http.Request, _ *noBody) (*agileplus.Project, error) {
 			return t.Project(r.Context(), r.PathValue("project"))
-		}),
+		}).needs(agileplus.ScopeRead),
 		opIfMatch(s, "PATCH", "/v1/projects/{project}", "Update a project", func(r *http.Request, in *agileplus.ProjectUpdate, v int64) (*agileplus.Project, error) {
 			return t.UpdateProject(r.Context(), r.PathValue("project"), *in, v)
-		}),
+		}).needs(agileplus.ScopeWrite),
 
 		op(s, "POST", "/v1/projects/{project}/features", "Create a feature in a project", 201, nil, func(r *http.Request, in *agileplus.FeatureCreate) (*agileplus.Feature, error) {
 			return t.CreateFeature(r.Context(), r.PathValue("project"), *in)
-		}),
+		}).needs(agileplus.ScopeWrite),
 		op(s, "GET", "/v1/projects/{project}/features", "List a project's features", 200, pageParams, func(r *http.Request, _ *noBody) (*List[*agileplus.Feature], error) {
 			pg, err := idPage(r, agileplus.PrefixFeature)
 			if err != nil {
@@ -162,64 +170,64 @@ func (s *Server) trackerRoutes() []route {
 			}
 			fs, err := t.Features(r.Context(), r.PathValue("project"), pg)
 			return list(fs, pg.Limit, func(f *agileplus.Feature) string { return f.ID }), err
-		}),
+		}).needs(agileplus.ScopeRead),
 		op(s, "GET", "/v1/features/{feature}", "Get a feature by id or slug", 200, nil, func(r *http.Request, _ *noBody) (*agileplus.Feature, error) {
 			return t.Feature(r.Context(), r.PathValue("feature"))
-		}),
+		}).needs(agileplus.ScopeRead),
 		opIfMatch(s, "PATCH", "/v1/features/{feature}", "Update a feature", func(r *http.Request, in *agileplus.FeatureUpdate, v int64) (*agileplus.Feature, error) {
 			return t.UpdateFeature(r.Context(), r.PathValue("feature"), *in, v)
-		}),
+		}).needs(agileplus.ScopeWrite),
 		opIfMatch(s, "POST", "/v1/features/{feature}/transition", "Move a feature forward (skipped states are recorded)", func(r *http.Request, in *agileplus.Transition, v int64) (*agileplus.Feature, error) {
 			return t.TransitionFeature(r.Context(), r.PathValue("feature"), *in, v)
-		}),
+		}).needs(agileplus.ScopeWrite),
 		op(s, "GET", "/v1/features/{feature}/dependencies", "List the dependencies of a feature", 200, nil, func(r *http.Request, _ *noBody) (*List[*agileplus.Edge], error) {
 			return dependenciesOf(r, t, "feature")
-		}),
+		}).needs(agileplus.ScopeRead),
 
 		op(s, "POST", "/v1/features/{feature}/wps", "Create a work package in a feature", 201, nil, func(r *http.Request, in *agileplus.WPCreate) (*agileplus.WP, error) {
 			return t.CreateWP(r.Context(), r.PathValue("feature"), *in)
-		}),
+		}).needs(agileplus.ScopeWrite),
 		op(s, "GET", "/v1/features/{feature}/wps", "List a feature's work packages", 200, append([]param{{"state", "string", "only WPs in this state"}}, pageParams...), func(r *http.Request, _ *noBody) (*List[*agileplus.WP], error) {
 			return s.listWPs(r, agileplus.WPQuery{Feature: r.PathValue("feature")})
-		}),
+		}).needs(agileplus.ScopeRead),
 		op(s, "GET", "/v1/wps", "List work packages of a project or feature", 200, append([]param{{"project", "string", "project id or key"}, {"feature", "string", "feature id or slug"}, {"state", "string", "only WPs in this state"}}, pageParams...), func(r *http.Request, _ *noBody) (*List[*agileplus.WP], error) {
 			return s.listWPs(r, agileplus.WPQuery{Project: r.URL.Query().Get("project"), Feature: r.URL.Query().Get("feature")})
-		}),
+		}).needs(agileplus.ScopeRead),
 		op(s, "GET", "/v1/wps/{wp}", "Get a work package by id or key", 200, nil, func(r *http.Request, _ *noBody) (*agileplus.WP, error) {
 			return t.WP(r.Context(), r.PathValue("wp"))
-		}),
+		}).needs(agileplus.ScopeRead),
 		opIfMatch(s, "PATCH", "/v1/wps/{wp}", "Update a work package", func(r *http.Request, in *agileplus.WPUpdate, v int64) (*agileplus.WP, error) {
 			return t.UpdateWP(r.Context(), r.PathValue("wp"), *in, v)
-		}),
+		}).needs(agileplus.ScopeWrite),
 		opIfMatch(s, "POST", "/v1/wps/{wp}/transition", "Move a work package (force with a reason to start past open dependencies)", func(r *http.Request, in *agileplus.Transition, v int64) (*agileplus.WP, error) {
 			return t.TransitionWP(r.Context(), r.PathValue("wp"), *in, v)
-		}),
+		}).needs(agileplus.ScopeWrite),
 		op(s, "POST", "/v1/wps/{wp}/claim", "Claim a work package: returns a lease with a fencing token", 201, nil, func(r *http.Request, in *agileplus.ClaimRequest) (*agileplus.Lease, error) {
 			return t.Claim(r.Context(), r.PathValue("wp"), *in)
-		}),
+		}).needs(agileplus.ScopeWrite),
 		op(s, "PUT", "/v1/wps/{wp}/claim", "Renew a lease (needs its token)", 200, nil, func(r *http.Request, in *agileplus.ClaimRequest) (*agileplus.Lease, error) {
 			return t.Renew(r.Context(), r.PathValue("wp"), *in)
-		}),
+		}).needs(agileplus.ScopeWrite),
 		op(s, "DELETE", "/v1/wps/{wp}/claim", "Release a lease (its token in ?token=)", 204, []param{{"token", "integer", "the lease's fencing token"}}, func(r *http.Request, _ *noBody) (*noBody, error) {
 			tok, err := queryInt(r, "token", 1, 1<<62)
 			if err != nil {
 				return nil, err
 			}
 			return nil, t.Release(r.Context(), r.PathValue("wp"), agileplus.ClaimRequest{Token: tok})
-		}),
+		}).needs(agileplus.ScopeWrite),
 		op(s, "POST", "/v1/wps/{wp}/references", "Link a work package to a commit (sha, repo) or a pull request (url, state)", 201, nil, func(r *http.Request, in *agileplus.ReferenceCreate) (*agileplus.Reference, error) {
 			return t.AddReference(r.Context(), r.PathValue("wp"), *in)
-		}),
+		}).needs(agileplus.ScopeWrite),
 		op(s, "GET", "/v1/wps/{wp}/dependencies", "List the dependencies of a work package", 200, nil, func(r *http.Request, _ *noBody) (*List[*agileplus.Edge], error) {
 			return dependenciesOf(r, t, "wp")
-		}),
+		}).needs(agileplus.ScopeRead),
 
 		op(s, "POST", "/v1/dependencies", "Add a dependency: from depends_on | blocks | relates_to to", 201, nil, func(r *http.Request, in *agileplus.DependencyCreate) (*agileplus.Dependency, error) {
 			return t.AddDependency(r.Context(), *in)
-		}),
+		}).needs(agileplus.ScopeWrite),
 		op(s, "DELETE", "/v1/dependencies/{id}", "Remove a dependency", 204, nil, func(r *http.Request, _ *noBody) (*noBody, error) {
 			return nil, t.RemoveDependency(r.Context(), r.PathValue("id"))
-		}),
+		}).needs(agileplus.ScopeWrite),
 
 		op(s, "GET", "/v1/ready", "Work packages that can start now: planned, every dependency done, unclaimed; by key number", 200, append([]param{{"project", "string", "project id or key (required)"}}, pageParams...), func(r *http.Request, _ *noBody) (*List[*agileplus.WP], error) {
 			pg, err := page(r)
@@ -228,7 +236,7 @@ func (s *Server) trackerRoutes() []route {
 			}
 			ws, err := t.Ready(r.Context(), r.URL.Query().Get("project"), pg)
 			return list(ws, pg.Limit, func(w *agileplus.WP) string { return w.Key }), err
-		}),
+		}).needs(agileplus.ScopeRead),
 		op(s, "GET", "/v1/events", "Events in commit order", 200, []param{{"after", "integer", "global sequence to start after"}, {"entity", "string", "only this entity's events (id or key)"}, {"limit", "integer", "1-1000, default 100"}}, func(r *http.Request, _ *noBody) (*List[*agileplus.Event], error) {
 			after, err := queryInt(r, "after", 0, 1<<62)
 			if err != nil {
@@ -238,13 +246,15 @@ func (s *Server) trackerRoutes() []route {
 			if err != nil {
 				return nil, err
 			}
+			// The Service leaves out what the principal may not see and
+			// keeps the page full.
 			es, err := t.Events(r.Context(), agileplus.EventQuery{After: after, Entity: r.URL.Query().Get("entity"), Limit: int(limit)})
 			l := &List[*agileplus.Event]{Items: nonNil(es)}
 			if n := len(es); n > 0 && n == effectiveLimit(int(limit)) {
 				l.Next = formatInt(es[n-1].GlobalSeq)
 			}
 			return l, err
-		}),
+		}).needs(agileplus.ScopeRead),
 		op(s, "GET", "/v1/features/{feature}/audit", "A feature's audit trail", 200, []param{{"after", "integer", "audit sequence to start after"}, {"limit", "integer", "1-1000, default 100"}}, func(r *http.Request, _ *noBody) (*List[*agileplus.AuditEntry], error) {
 			after, err := queryInt(r, "after", 0, 1<<62)
 			if err != nil {
@@ -260,34 +270,34 @@ func (s *Server) trackerRoutes() []route {
 				l.Next = formatInt(as[n-1].Seq)
 			}
 			return l, err
-		}),
+		}).needs(agileplus.ScopeRead),
 		op(s, "GET", "/v1/graph/layers", "A project's open work packages by layer: layer 0 can start now, layer 1 once layer 0 is done", 200, []param{{"project", "string", "project id or key (required)"}}, func(r *http.Request, _ *noBody) (*agileplus.GraphLayers, error) {
 			return t.Layers(r.Context(), r.URL.Query().Get("project"))
-		}),
+		}).needs(agileplus.ScopeRead),
 		op(s, "GET", "/v1/graph/features", "A project's features rolled up from their WPs: counts, open hours, and the features each waits on", 200, []param{{"project", "string", "project id or key (required)"}}, func(r *http.Request, _ *noBody) (*agileplus.GraphFeatures, error) {
 			return t.FeatureGraph(r.Context(), r.URL.Query().Get("project"))
-		}),
+		}).needs(agileplus.ScopeRead),
 		op(s, "GET", "/v1/wps/{wp}/blockers", "What a work package depends on, directly or transitively", 200, reachParams, func(r *http.Request, _ *noBody) (*agileplus.GraphReach, error) {
 			tr, depth, err := reachQuery(r)
 			if err != nil {
 				return nil, err
 			}
 			return t.Blockers(r.Context(), r.PathValue("wp"), tr, depth)
-		}),
+		}).needs(agileplus.ScopeRead),
 		op(s, "GET", "/v1/wps/{wp}/dependents", "What depends on a work package, directly or transitively", 200, reachParams, func(r *http.Request, _ *noBody) (*agileplus.GraphReach, error) {
 			tr, depth, err := reachQuery(r)
 			if err != nil {
 				return nil, err
 			}
 			return t.Dependents(r.Context(), r.PathValue("wp"), tr, depth)
-		}),
+		}).needs(agileplus.ScopeRead),
 		op(s, "GET", "/v1/wps/{wp}/impact", "Everything that transitively waits on a work package, and the estimate that slips", 200, []param{{"limit", "integer", "WPs to list, 1-1000, default 100; counts cover all"}}, func(r *http.Request, _ *noBody) (*agileplus.GraphImpact, error) {
 			limit, err := queryInt(r, "limit", 1, agileplus.MaxPageLimit)
 			if err != nil {
 				return nil, err
 			}
 			return t.Impact(r.Context(), r.PathValue("wp"), int(limit))
-		}),
+		}).needs(agileplus.ScopeRead),
 		op(s, "GET", "/v1/graph/path", "The shortest blocking chain: from depends_on ... depends_on to (404 when there is none)", 200, []param{{"from", "string", "WP id or key"}, {"to", "string", "WP id or key"}}, func(r *http.Request, _ *noBody) (*GraphPath, error) {
 			q := r.URL.Query()
 			p, err := t.Path(r.Context(), q.Get("from"), q.Get("to"))
@@ -295,28 +305,28 @@ func (s *Server) trackerRoutes() []route {
 				return nil, err
 			}
 			return &GraphPath{Hops: len(p) - 1, WPs: p}, nil
-		}),
+		}).needs(agileplus.ScopeRead),
 		op(s, "GET", "/v1/features/{feature}/blockers", "The features a feature waits on (through its WPs' dependencies or feature-level depends_on), directly or transitively", 200, reachParams, func(r *http.Request, _ *noBody) (*agileplus.GraphFeatureReach, error) {
 			tr, depth, err := reachQuery(r)
 			if err != nil {
 				return nil, err
 			}
 			return t.FeatureBlockers(r.Context(), r.PathValue("feature"), tr, depth)
-		}),
+		}).needs(agileplus.ScopeRead),
 		op(s, "GET", "/v1/features/{feature}/dependents", "The features that wait on a feature, directly or transitively", 200, reachParams, func(r *http.Request, _ *noBody) (*agileplus.GraphFeatureReach, error) {
 			tr, depth, err := reachQuery(r)
 			if err != nil {
 				return nil, err
 			}
 			return t.FeatureDependents(r.Context(), r.PathValue("feature"), tr, depth)
-		}),
+		}).needs(agileplus.ScopeRead),
 		op(s, "GET", "/v1/features/{feature}/impact", "Every feature that transitively waits on a feature, and the open hours that slip", 200, []param{{"limit", "integer", "features to list, 1-1000, default 100; counts cover all"}}, func(r *http.Request, _ *noBody) (*agileplus.GraphFeatureImpact, error) {
 			limit, err := queryInt(r, "limit", 1, agileplus.MaxPageLimit)
 			if err != nil {
 				return nil, err
 			}
 			return t.FeatureImpact(r.Context(), r.PathValue("feature"), int(limit))
-		}),
+		}).needs(agileplus.ScopeRead),
 		op(s, "GET", "/v1/graph/feature-path", "The shortest chain of features: from waits on ... waits on to (404 when there is none)", 200, []param{{"from", "string", "feature id or slug"}, {"to", "string", "feature id or slug"}}, func(r *http.Request, _ *noBody) (*GraphFeaturePath, error) {
 			q := r.URL.Query()
 			p, err := t.FeaturePath(r.Context(), q.Get("from"), q.Get("to"))
@@ -324,7 +334,7 @@ func (s *Server) trackerRoutes() []route {
 				return nil, err
 			}
 			return &GraphFeaturePath{Hops: len(p) - 1, Features: p}, nil
-		}),
+		}).needs(agileplus.ScopeRead),
 		op(s, "GET", "/v1/graph/critical-path", "Critical path of a project or feature by estimate: the whole path, and a page of the open WPs in key order with earliest and latest start and slack (total counts them all)", 200, append([]param{{"project", "string", "project id or key"}, {"feature", "string", "feature id or slug"}}, pageParams...), func(r *http.Request, _ *noBody) (*agileplus.GraphCriticalPath, error) {
 			pg, err := page(r)
 			if err != nil {
@@ -332,18 +342,19 @@ func (s *Server) trackerRoutes() []route {
 			}
 			q := r.URL.Query()
 			return t.CriticalPath(r.Context(), q.Get("project"), q.Get("feature"), pg)
-		}),
+		}).needs(agileplus.ScopeRead),
 		op(s, "GET", "/v1/graph/cycles", "Dependency cycles among a project's work packages (only imported data can have one)", 200, []param{{"project", "string", "project id or key (required)"}}, func(r *http.Request, _ *noBody) (*agileplus.GraphCycles, error) {
 			return t.Cycles(r.Context(), r.URL.Query().Get("project"))
-		}),
-		{method: "POST", path: "/v1/import", summary: "Import JSON lines (projects, features, wps, dependencies, references), validated as a whole, idempotent by key", status: 200,
+		}).needs(agileplus.ScopeRead),
+		{scope: agileplus.ScopeAdmin, method: "POST", path: "/v1/import", summary: "Import JSON lines (projects, features, wps, dependencies, references, API keys), validated as a whole, idempotent by key", status: 200,
 			query: []param{{"allow_cycles", "boolean", "import depends_on cycles instead of refusing the file"}}, out: reflect.TypeFor[agileplus.ImportResult](), handler: s.handleImport},
-		{method: "GET", path: "/v1/export", summary: "Everything as JSON lines, in the form /v1/import reads", status: 200, handler: s.handleBulkExport},
-		{method: "GET", path: "/v1/graph/export", summary: "A project's graph as json, dot (Graphviz), mermaid or compact text for an LLM", status: 200,
+		{scope: agileplus.ScopeAdmin, method: "GET", path: "/v1/export", summary: "Everything as JSON lines, in the form /v1/import reads", status: 200,
+			query: []param{{"key_hashes", "boolean", "write the hash of each API key's secret, so that an import elsewhere recreates the keys"}}, handler: s.handleBulkExport},
+		{scope: agileplus.ScopeRead, method: "GET", path: "/v1/graph/export", summary: "A project's graph as json, dot (Graphviz), mermaid or compact text for an LLM", status: 200,
 			query: []param{{"project", "string", "project id or key (required)"}, {"format", "string", "json, dot, mermaid or compact"}}, handler: s.handleExport},
 		op(s, "GET", "/v1/features/{feature}/audit/verify", "Verify a feature's audit chain", 200, nil, func(r *http.Request, _ *noBody) (*agileplus.AuditVerification, error) {
 			return t.VerifyAudit(r.Context(), r.PathValue("feature"))
-		}),
+		}).needs(agileplus.ScopeRead),
 	}
 }
 
@@ -453,18 +464,27 @@ func versionOf(v any) (int64, bool) {
 	return 0, false
 }
 
-// withActor attributes the request's changes to the actor header.
+// withActor attributes the request's changes: to the actor header when
+// the request has no principal (authentication is off), else to the key's
+// name, which the header may only narrow (see actorFor).
 func withActor(r *http.Request) *http.Request {
-	if a := strings.TrimSpace(strings.ToValidUTF8(r.Header.Get(ActorHeader), "?")); a != "" {
-		// At most 200 bytes, cut on a character boundary: the hash covers
-		// the bytes and the CloudEvent must carry the same ones.
-		for len(a) > 200 {
-			_, size := utf8.DecodeLastRuneInString(a)
-			a = a[:len(a)-size]
-		}
-		return r.WithContext(agileplus.WithActor(r.Context(), a))
+	a := strings.TrimSpace(strings.ToValidUTF8(r.Header.Get(ActorHeader), "?"))
+	p := agileplus.PrincipalFrom(r.Context())
+	a = actorFor(p, a)
+	if a == "" {
+		return r
 	}
-	return r
+	// At most 200 bytes, cut on a character boundary: the hash covers
+	// the bytes and the CloudEvent must carry the same ones. A key's own
+	// name is never cut, so that a cut cannot turn it into another's.
+	if p != nil && len(p.Name) >= MaxActorBytes-1 {
+		a = p.Name
+	}
+	for len(a) > MaxActorBytes && (p == nil || len(a) > len(p.Name)) {
+		_, size := utf8.DecodeLastRuneInString(a)
+		a = a[:len(a)-size]
+	}
+	return r.WithContext(agileplus.WithActor(r.Context(), a))
 }
 
 func formatInt(n int64) string { return strconv.FormatInt(n, 10) }

@@ -61,6 +61,20 @@ type Server struct {
 	// Refused, if set, records an admin action a key was refused (the
 	// audit trail of refusals).
 	Refused func(ctx context.Context, keyID string, r agileplus.Refusal)
+	// MaxStreams caps the event streams open at once (default
+	// DefaultMaxStreams); beyond it a new one is refused with 503.
+	MaxStreams int
+	// MaxStreamsPerKey caps the event streams one key has open at once
+	// (default DefaultMaxStreamsPerKey); beyond it 429.
+	MaxStreamsPerKey int
+	// BodyGrace and BodyMinRate bound how slowly a client may send a
+	// request body: within BodyGrace (default DefaultBodyGrace) plus one
+	// second per BodyMinRate bytes (default DefaultBodyMinRate) it sent,
+	// else 408. MaxBodies caps the bodies read at once (default
+	// DefaultMaxBodies); beyond it 503.
+	BodyGrace   time.Duration
+	BodyMinRate int64
+	MaxBodies   int
 	// StreamKeepalive is how often an idle event stream sends a comment
 	// (default 15s), so proxies keep it open and clients see it alive.
 	// Client.StreamEvents drops a stream silent for 45s.
@@ -70,6 +84,7 @@ type Server struct {
 	// fastjson.go): for benchmarks that compare the two.
 	PlainJSON bool
 	streams   streams // open event streams, ended by CloseStreams
+	bodies    bodies  // request bodies being read
 
 	handler http.Handler
 	openapi []byte
@@ -117,7 +132,7 @@ func (s *Server) mux(rs []route) http.Handler {
 			byPath[rt.path] = map[string]http.HandlerFunc{}
 			order = append(order, rt.path)
 		}
-		byPath[rt.path][rt.method] = rt.handler
+		byPath[rt.path][rt.method] = s.guard(rt.scope, rt.handler)
 	}
 	for _, p := range order {
 		methods := byPath[p]
@@ -143,7 +158,7 @@ func (s *Server) mux(rs []route) http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, ErrorDetail{Code: agileplus.ENOTFOUND, Message: "no such endpoint: " + agileplus.QuoteRef(r.URL.Path) + " (see /openapi.json)"})
 	})
-	return traced(s.recoverer(mux))
+	return traced(s.recoverer(s.limitBodies(mux)))
 }
 
 // recoverer turns a panic in a handler into a logged 500.

@@ -46,7 +46,7 @@ const (
 
 func (s *Server) streamRoutes() []route {
 	return []route{{
-		method: "GET", path: "/v1/events/stream", status: 200,
+		method: "GET", path: "/v1/events/stream", status: 200, scope: agileplus.ScopeRead,
 		summary: "Server-sent events: replay from the event log, then follow live. Each event is `id: <global seq>`, `event: <type>`, `data: <CloudEvent JSON>`; " +
 			"reconnect with Last-Event-ID to resume without gaps or duplicates. When the replay sent no event, a frame with only `id: <position>` tells the client where it stands. " +
 			"A position (after or Last-Event-ID) beyond the newest event is refused with 400. An idle stream sends a comment (`: keepalive`) every 15 s.",
@@ -70,6 +70,8 @@ type streams struct {
 	mu     sync.Mutex
 	done   chan struct{}
 	closed bool
+	open   int            // guarded by mu: streams open
+	perKey map[string]int // guarded by mu: streams open per key id
 
 	enc encodings
 }
@@ -137,6 +139,52 @@ func (s *Server) CloseStreams() {
 		s.streams.closed = true
 		close(ch)
 	}
+}
+
+// Default caps on open event streams (Server.MaxStreams and
+// Server.MaxStreamsPerKey).
+const (
+	DefaultMaxStreams       = 1024
+	DefaultMaxStreamsPerKey = 64
+)
+
+// streamRetryAfter is the Retry-After, in seconds, of a stream refused
+// for a cap.
+const streamRetryAfter = "5"
+
+// errTooManyStreams is a stream refused by a cap; status is 429 for the
+// key's cap, 503 for the server's.
+type errTooManyStreams struct {
+	status int
+	msg    string
+}
+
+func (e *errTooManyStreams) Error() string { return e.msg }
+
+// acquire counts a new stream of key (the key id, "" without
+// authentication), or refuses it when a cap is reached. release undoes it.
+func (st *streams) acquire(key string, max, perKey int) (release func(), err error) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.open >= max {
+		return nil, &errTooManyStreams{http.StatusServiceUnavailable, "the server has " + strconv.Itoa(st.open) + " event streams open, its limit; retry shortly"}
+	}
+	if key != "" && st.perKey[key] >= perKey {
+		return nil, &errTooManyStreams{http.StatusTooManyRequests, "this key has " + strconv.Itoa(st.perKey[key]) + " event streams open, its limit: close one (one stream can follow several projects) or retry later"}
+	}
+	if st.perKey == nil {
+		st.perKey = map[string]int{}
+	}
+	st.open++
+	st.perKey[key]++
+	return func() {
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		st.open--
+		if st.perKey[key]--; st.perKey[key] <= 0 {
+			delete(st.perKey, key)
+		}
+	}, nil
 }
 
 // streamFilter selects events: any of its selectors (one per project).
@@ -419,9 +467,31 @@ func (s *Server) handleEventStream(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/event-stream")
 		return
 	}
+	p := agileplus.PrincipalFrom(r.Context())
+	var keyID string
+	if p != nil {
+		keyID = p.KeyID
+	}
+	release, err := s.streams.acquire(keyID, orDefault(s.MaxStreams, DefaultMaxStreams), orDefault(s.MaxStreamsPerKey, DefaultMaxStreamsPerKey))
+	if err != nil {
+		tm := err.(*errTooManyStreams)
+		w.Header().Set("Retry-After", streamRetryAfter)
+		writeError(w, tm.status, ErrorDetail{Code: agileplus.EUNAVAILABLE, Message: tm.msg})
+		return
+	}
+	defer release()
+	for _, sel := range q.filter {
+		if sel.Project != "" && !p.AllowsProject(sel.Project) {
+			s.fail(w, r, p.ProjectDenied("project", sel.Project))
+			return
+		}
+	}
+	// The stream reads the whole log and filters by p itself (AllowsEvent),
+	// so that its position moves past what p may not see.
+	rctx := agileplus.WithPrincipal(r.Context(), nil)
 	// The stream ends when the client leaves or the server shuts down,
 	// even in the middle of a long replay.
-	ctx, cancel := context.WithCancel(r.Context())
+	ctx, cancel := context.WithCancel(rctx)
 	defer cancel()
 	go func() {
 		select {
@@ -448,7 +518,7 @@ func (s *Server) handleEventStream(w http.ResponseWriter, r *http.Request) {
 	if every <= 0 {
 		every = streamKeepalive
 	}
-	st := &eventStream{s: s, w: w, rc: http.NewResponseController(w), filter: q.filter, pos: q.after, writeTimeout: 2 * every}
+	st := &eventStream{s: s, w: w, rc: http.NewResponseController(w), filter: q.filter, principal: p, pos: q.after, writeTimeout: 2 * every}
 	// A write blocked on a client that stopped reading ignores ctx: when
 	// ctx ends, a deadline of now makes it return. finish runs before
 	// cancel (defers run in reverse), so that nothing touches the response
@@ -538,9 +608,12 @@ type eventStream struct {
 	w      http.ResponseWriter
 	rc     *http.ResponseController
 	filter streamFilter
-	pos    int64 // global sequence of the last event looked at
-	sent   bool  // whether an event was written
-	buf    []byte
+	// principal is who the stream is for: it sends only the events
+	// principal.AllowsEvent allows (nil: all).
+	principal *agileplus.Principal
+	pos       int64 // global sequence of the last event looked at
+	sent      bool  // whether an event was written
+	buf       []byte
 
 	// writeTimeout bounds each flush: a client that takes longer is gone
 	// or stuck, and the stream ends (it reconnects and loses nothing).
@@ -636,7 +709,7 @@ func (st *eventStream) addLive(e *agileplus.Event) error {
 
 func (st *eventStream) write(e *agileplus.Event, live bool) error {
 	st.pos = e.GlobalSeq
-	if !st.filter.match(e) {
+	if !st.filter.match(e) || !st.principal.AllowsEvent(e) {
 		return nil
 	}
 	st.sent = true
@@ -695,4 +768,11 @@ func (st *eventStream) end(ctx context.Context, r *http.Request, err error) {
 		return
 	}
 	st.s.Logger.Error("http: event stream ended", "query", r.URL.RawQuery, "position", st.pos, "err", err)
+}
+
+func orDefault(n, def int) int {
+	if n <= 0 {
+		return def
+	}
+	return n
 }

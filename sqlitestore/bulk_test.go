@@ -294,7 +294,7 @@ func TestImportBulkMatchesPerRecord(t *testing.T) {
 			results = append(results, fmt.Sprintf("%+v", *res))
 		}
 		var out bytes.Buffer
-		if err := s.svc.BulkExport(ctx, &out); err != nil {
+		if err := s.svc.BulkExport(ctx, &out, agileplus.ExportOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		exports = append(exports, out.Bytes())

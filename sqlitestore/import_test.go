@@ -50,7 +50,7 @@ func TestImportExportRoundTrip(t *testing.T) {
 		t.Fatalf("got %d WPs created, want 4", got)
 	}
 	var out bytes.Buffer
-	if err := svc.BulkExport(ctx, &out); err != nil {
+	if err := svc.BulkExport(ctx, &out, agileplus.ExportOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if out.String() != sampleFile {

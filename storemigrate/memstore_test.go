@@ -23,6 +23,7 @@ type memStore struct {
 	wps      []*agileplus.WP
 	deps     []*agileplus.Dependency
 	refs     []*agileplus.Reference
+	keys     []*agileplus.APIKey
 	events   []*agileplus.Event
 	audit    []*agileplus.AuditEntry
 	fences   map[string]int64
@@ -133,6 +134,31 @@ func (t *memTx) AllDependencies(ctx context.Context, p agileplus.Page) ([]*agile
 
 func (t *memTx) AllReferences(ctx context.Context, p agileplus.Page) ([]*agileplus.Reference, error) {
 	return page(t.s.refs, func(r *agileplus.Reference) string { return r.ID }, p.After, p.Limit), nil
+}
+
+func (t *memTx) APIKeys(ctx context.Context, p agileplus.Page) ([]*agileplus.APIKey, error) {
+	return page(t.s.keys, func(k *agileplus.APIKey) string { return k.ID }, p.After, p.Limit), nil
+}
+
+func (t *memTx) APIKey(ctx context.Context, ref string) (*agileplus.APIKey, error) {
+	for _, k := range t.s.keys {
+		if k.ID == ref || k.Prefix == ref {
+			c := *k
+			return &c, nil
+		}
+	}
+	return nil, &agileplus.Error{Code: agileplus.ENOTFOUND, Field: "key", Message: "key " + ref + " not found"}
+}
+
+func (t *memTx) InsertAPIKey(ctx context.Context, k *agileplus.APIKey) error {
+	t.s.calls["InsertAPIKey"]++
+	if _, err := t.APIKey(ctx, k.Prefix); err == nil {
+		return &agileplus.Error{Code: agileplus.ECONFLICT, Field: "prefix", Message: "prefix taken"}
+	}
+	c := *k
+	t.s.keys = append(t.s.keys, &c)
+	slices.SortFunc(t.s.keys, func(a, b *agileplus.APIKey) int { return cmp.Compare(a.ID, b.ID) })
+	return nil
 }
 
 func (t *memTx) Events(ctx context.Context, f agileplus.EventFilter) ([]*agileplus.Event, error) {

@@ -6,6 +6,7 @@ package storemigrate
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -21,6 +22,7 @@ type Report struct {
 	WPs          int `json:"wps"`
 	Dependencies int `json:"dependencies"`
 	References   int `json:"references"`
+	Keys         int `json:"keys"` // API keys, with their hashes
 	Events       int `json:"events"`
 	AuditEntries int `json:"audit_entries"`
 	// Pending is how many events were not yet published on the source;
@@ -49,7 +51,8 @@ const (
 
 // Run copies everything src holds into dst, which must be empty:
 // projects, features, WPs with their leases and fencing counters,
-// dependencies, references, every event with its hash chain, the audit
+// dependencies, references, API keys (with the hashes of their secrets,
+// versions and times), every event with its hash chain, the audit
 // trails, and which events are still waiting to be published. The source
 // must not change meanwhile (hold its data directory's lock). Before and
 // after, it verifies every event and audit chain on both sides and
@@ -90,7 +93,7 @@ func Run(ctx context.Context, src, dst agileplus.Store, progress Progress) (*Rep
 	if bulk {
 		m.chunk = bulkChunk
 	}
-	err = inOrder(m.projects, m.features, m.wps, m.dependencies, m.references, m.events, m.audit,
+	err = inOrder(m.projects, m.features, m.wps, m.dependencies, m.references, m.keys, m.events, m.audit,
 		func() error { return m.published(srcOut, dstOut) })
 	if err != nil {
 		return nil, err
@@ -128,7 +131,11 @@ func checkEmpty(ctx context.Context, st agileplus.Store) error {
 		if err != nil {
 			return err
 		}
-		if len(ps) > 0 || len(es) > 0 {
+		ks, err := tx.APIKeys(ctx, agileplus.Page{Limit: 1})
+		if err != nil {
+			return err
+		}
+		if len(ps) > 0 || len(es) > 0 || len(ks) > 0 {
 			return agileplus.Errorf(agileplus.ECONFLICT, "migrate: the target store is not empty; migrate into a new data directory or an empty Neo4j database")
 		}
 		return nil
@@ -373,6 +380,51 @@ func (m *migration) references() error {
 	}, func(tx agileplus.Tx, rs []*agileplus.Reference) error {
 		return writeAll(m.ctx, tx, rs, agileplus.BulkTx.PutReferences, agileplus.Tx.PutReference)
 	})
+}
+
+// keys copies the API keys as they are: id, prefix, hash, version and
+// times. A key the target already holds unchanged is left alone, so a
+// copy that runs again writes nothing twice; one that differs is a
+// conflict.
+func (m *migration) keys() error {
+	return copyPages(m, "api keys", &m.rep.Keys, func(tx agileplus.ReadTx, after string) ([]*agileplus.APIKey, string, error) {
+		ks, err := tx.APIKeys(m.ctx, agileplus.Page{After: after, Limit: m.chunk})
+		if len(ks) == 0 {
+			return ks, "", err
+		}
+		return ks, ks[len(ks)-1].ID, err
+	}, func(tx agileplus.Tx, ks []*agileplus.APIKey) error {
+		for _, k := range ks {
+			old, err := tx.APIKey(m.ctx, k.ID)
+			switch {
+			case err == nil && sameKey(old, k):
+				continue
+			case err == nil:
+				return agileplus.Errorf(agileplus.ECONFLICT, "migrate: the target holds key %s (prefix %s) with other content", k.ID, k.Prefix)
+			case agileplus.ErrorCode(err) != agileplus.ENOTFOUND:
+				return err
+			}
+			if err := tx.InsertAPIKey(m.ctx, k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// sameKey reports whether two keys hold the same, hash included.
+func sameKey(a, b *agileplus.APIKey) bool {
+	return keyRecord(a) == keyRecord(b)
+}
+
+// keyRecord is a key as Verify digests it: with its hash, which the
+// key's JSON leaves out.
+func keyRecord(k *agileplus.APIKey) string {
+	b, _ := json.Marshal(struct {
+		*agileplus.APIKey
+		Hash string `json:"hash"`
+	}{k, k.Hash})
+	return string(b)
 }
 
 // events copies every event in global order; the target gives each the

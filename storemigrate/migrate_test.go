@@ -45,6 +45,18 @@ func fill(t *testing.T, s *memStore, wps int) {
 		s.projects = append(s.projects, p)
 		event(agileplus.KindProject, p.ID, key, "")
 	}
+	// Keys: one with nothing but its hash and times to the nanosecond, one
+	// with every field.
+	exp, used, rev := at.Add(time.Hour+time.Nanosecond), at.Add(time.Minute+3), at.Add(2*time.Minute+5)
+	for i, k := range []*agileplus.APIKey{
+		{ID: "key_1", Prefix: "aaaaaaaa", Name: "ci", Scope: agileplus.ScopeRead, CreatedAt: at.Add(7), CreatedBy: "admin", Version: 1},
+		{ID: "key_2", Prefix: "bbbbbbbb", Name: "deploy", Scope: agileplus.ScopeWrite, Projects: []string{"WEB", "CORE"}, CreatedAt: at, CreatedBy: "admin",
+			ExpiresAt: &exp, LastUsedAt: &used, RevokedAt: &rev, Version: 2},
+	} {
+		k.Hash = fmt.Sprintf("%064d", i+1)
+		s.keys = append(s.keys, k)
+		event(agileplus.KindKey, k.ID, agileplus.SystemProject, "")
+	}
 	for i := range 3 {
 		p := s.projects[i%2]
 		f := &agileplus.Feature{ID: fmt.Sprintf("fea_%d", i), ProjectID: p.ID, ProjectKey: p.Key, Slug: fmt.Sprintf("f%d", i), Title: "F", State: "created", Version: 1, CreatedAt: at, UpdatedAt: at}
@@ -87,11 +99,11 @@ func TestRun(t *testing.T) {
 	}{
 		{"record by record", false, false, map[string]int{
 			"InsertProject": 2, "InsertFeature": 3, "InsertWP": 2500, "RaiseFence": 1, "InsertDependency": 1249,
-			"PutReference": 1, "AppendEvent": 6254, "AppendAudit": 2500}, true},
+			"PutReference": 1, "InsertAPIKey": 2, "AppendEvent": 6256, "AppendAudit": 2500}, true},
 		{"in bulk", true, true, map[string]int{
 			// a call per kind and page of bulkChunk; features and WPs page per project
 			"InsertProjects": 1, "InsertFeatures": 2, "InsertWPs": 2, "InsertDependencies": 1,
-			"PutReferences": 1, "AppendEvents": 2, "AppendAudits": 3}, false},
+			"PutReferences": 1, "InsertAPIKey": 2, "AppendEvents": 2, "AppendAudits": 3}, false},
 		{"bulk source, per-record target", true, false, nil, true},
 		{"per-record source, bulk target", false, true, nil, false},
 	} {
@@ -107,8 +119,8 @@ func TestRun(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Run: %v", err)
 			}
-			want := Report{Projects: 2, Features: 3, WPs: 2500, Dependencies: 1249, References: 1, Events: 6254, AuditEntries: 2500,
-				Pending: 6254 / 3, EventChains: 2 + 3 + 2500 + 1249, AuditChains: 3, Digest: rep.Digest}
+			want := Report{Projects: 2, Features: 3, WPs: 2500, Dependencies: 1249, References: 1, Keys: 2, Events: 6256, AuditEntries: 2500,
+				Pending: 6256 / 3, EventChains: 2 + 3 + 2500 + 1249 + 2, AuditChains: 3, Digest: rep.Digest}
 			if *rep != want {
 				t.Errorf("got report %+v, want %+v", *rep, want)
 			}
@@ -128,7 +140,7 @@ func TestRun(t *testing.T) {
 			if raised := dst.calls["RaiseFence"] > 0; raised != tc.wantRaised {
 				t.Errorf("RaiseFence called: %v, want %v", raised, tc.wantRaised)
 			}
-			wantStages := "verifying the source,projects,features,work packages,dependencies,references,events,audit entries,published marks,verifying the target"
+			wantStages := "verifying the source,projects,features,work packages,dependencies,references,api keys,events,audit entries,published marks,verifying the target"
 			if got := strings.Join(stages, ","); got != wantStages {
 				t.Errorf("got stages %s, want %s", got, wantStages)
 			}
@@ -161,8 +173,8 @@ func TestVerify(t *testing.T) {
 	base := newMemStore(false)
 	fill(t, base, 10)
 	want, ec, ac, err := Verify(ctx, base)
-	if err != nil || ec != 2+3+10+4 || ac != 3 {
-		t.Fatalf("Verify: %d event chains, %d audit chains, %v; want 19, 3", ec, ac, err)
+	if err != nil || ec != 2+3+10+4+2 || ac != 3 {
+		t.Fatalf("Verify: %d event chains, %d audit chains, %v; want 21, 3", ec, ac, err)
 	}
 	t.Run("with a FenceReader", func(t *testing.T) {
 		s := newMemStore(true)
@@ -178,6 +190,9 @@ func TestVerify(t *testing.T) {
 	}{
 		{"a project renamed", func(s *memStore) { s.projects[1].Name = "Web" }, ""},
 		{"a WP's fencing counter", func(s *memStore) { s.fences[s.wps[4].ID]++ }, ""},
+		{"a key's hash", func(s *memStore) { s.keys[0].Hash = strings.Repeat("f", 64) }, ""},
+		{"a key's last use", func(s *memStore) { t := s.keys[1].LastUsedAt.Add(1); s.keys[1].LastUsedAt = &t }, ""},
+		{"a key's version", func(s *memStore) { s.keys[0].Version++ }, ""},
 		{"an event published", func(s *memStore) { delete(s.pending, s.events[2].ID) }, ""},
 		{"an event missing", func(s *memStore) {
 			n := len(s.events) // the last two are the last WP's
@@ -228,5 +243,40 @@ func TestWriteAll(t *testing.T) {
 		if !maps.Equal(s.calls, tc.want) || len(s.projects) != 3 {
 			t.Errorf("bulk %v: got calls %v and %d projects, want %v and 3", tc.bulk, s.calls, len(s.projects), tc.want)
 		}
+	}
+}
+
+// TestKeysCopyOnce: copying the keys again writes nothing; a target key
+// with other content is a conflict.
+func TestKeysCopyOnce(t *testing.T) {
+	ctx := context.Background()
+	src, dst := newMemStore(false), newMemStore(false)
+	fill(t, src, 3)
+	m := &migration{ctx: ctx, src: src, dst: dst, rep: &Report{}, progress: func(string, int, int) {}, chunk: 1}
+	for range 2 {
+		if err := m.keys(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if dst.calls["InsertAPIKey"] != 2 || len(dst.keys) != 2 {
+		t.Errorf("got %d inserts, %d keys; want 2, 2", dst.calls["InsertAPIKey"], len(dst.keys))
+	}
+	for i, k := range dst.keys {
+		if keyRecord(k) != keyRecord(src.keys[i]) {
+			t.Errorf("key %d: got %s, want %s", i, keyRecord(k), keyRecord(src.keys[i]))
+		}
+	}
+	dst.keys[1].Hash = strings.Repeat("e", 64)
+	if err := m.keys(); agileplus.ErrorCode(err) != agileplus.ECONFLICT || !strings.Contains(err.Error(), "key_2") {
+		t.Errorf("got %v, want ECONFLICT naming key_2", err)
+	}
+}
+
+func TestRunRefusesTargetWithKeys(t *testing.T) {
+	src, dst := newMemStore(false), newMemStore(false)
+	fill(t, src, 3)
+	dst.keys = append(dst.keys, &agileplus.APIKey{ID: "key_9", Prefix: "zzzzzzzz"})
+	if _, err := Run(context.Background(), src, dst, nil); agileplus.ErrorCode(err) != agileplus.ECONFLICT {
+		t.Fatalf("got %v, want ECONFLICT: the target store is not empty", err)
 	}
 }

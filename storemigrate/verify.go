@@ -13,15 +13,15 @@ import (
 
 // Verify checks every event chain (per entity) and audit chain (per
 // feature) in st and returns a digest of everything st holds: entities with
-// versions, leases and fencing counters, dependencies, references, events,
-// audit entries and the outbox. Two stores with equal digests hold the same
+// versions, leases and fencing counters, dependencies, references, API
+// keys with their hashes, events, audit entries and the outbox. Two stores with equal digests hold the same
 // data. Errors name the first chain that does not verify.
 func Verify(ctx context.Context, st agileplus.Store) (digest string, eventChains, auditChains int, err error) {
 	v := &verifier{ctx: ctx, h: sha256.New()}
 	err = st.View(ctx, func(tx agileplus.ReadTx) error {
 		v.tx = tx
 		v.fr, _ = tx.(agileplus.FenceReader)
-		return inOrder(v.projects, v.features, v.wps, v.dependencies, v.references, v.events, v.audit)
+		return inOrder(v.projects, v.features, v.wps, v.dependencies, v.references, v.keys, v.events, v.audit)
 	})
 	if err == nil {
 		err = v.fences(st)
@@ -156,6 +156,17 @@ func (v *verifier) references() error {
 			}
 		}
 		return lastID(rs, func(r *agileplus.Reference) string { return r.ID }), len(rs), err
+	})
+}
+
+func (v *verifier) keys() error {
+	v.section("keys")
+	return eachPage(func(after string) (string, int, error) {
+		ks, err := v.tx.APIKeys(v.ctx, agileplus.Page{After: after, Limit: agileplus.MaxPageLimit})
+		for _, k := range ks {
+			fmt.Fprintf(v.h, "%s\n", keyRecord(k))
+		}
+		return lastID(ks, func(k *agileplus.APIKey) string { return k.ID }), len(ks), err
 	})
 }
 

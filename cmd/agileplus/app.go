@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -42,6 +43,12 @@ type appConfig struct {
 	secretKey          secretKeySource // seals webhook secrets on the bus
 	importLimit        int64           // bytes; 0 is httpapi's default
 	logger             *slog.Logger
+
+	// Identity and the edge (serve_auth.go).
+	insecureNoAuth bool
+	localKeyName   string      // the local key's name: the user
+	tls            *tls.Config // nil serves plain HTTP
+	maxConns       int         // concurrent connections
 }
 
 // app is the server: the store, the bus, the relay between them, the
@@ -146,6 +153,9 @@ func (a *app) Open(ctx context.Context) (err error) {
 	}
 	api := httpapi.NewServer(svc, checks, log, version)
 	api.ImportLimit = cfg.importLimit
+	if err := a.setupAuth(ctx, api, svc); err != nil {
+		return err
+	}
 
 	// Webhooks: one durable consumer per webhook, registry on the bus. The
 	// dispatcher starts the consumers of webhooks registered later with
@@ -186,15 +196,25 @@ func (a *app) Open(ctx context.Context) (err error) {
 		Handler:           api,
 		ReadHeaderTimeout: 10 * time.Second,
 		// No whole-request timeout: a bulk import body may take minutes.
-		IdleTimeout: 2 * time.Minute,
-		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		IdleTimeout:    2 * time.Minute,
+		MaxHeaderBytes: maxHeaderBytes,
+		// HTTP/2 (with TLS): streams one connection may hold at once.
+		HTTP2:     &http.HTTP2Config{MaxConcurrentStreams: maxStreamsPerConn},
+		TLSConfig: cfg.tls,
+		ErrorLog:  slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	ln = newLimitListener(ln, cfg.maxConns)
 	srv.RegisterOnShutdown(api.CloseStreams) // open streams would hold Shutdown up
 	a.failed = make(chan error, 1)
 	served := make(chan struct{})
 	go func() {
 		defer close(served)
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		serve := srv.Serve
+		if cfg.tls != nil {
+			// The certificate is in TLSConfig; ServeTLS adds h2 to it.
+			serve = func(ln net.Listener) error { return srv.ServeTLS(ln, "", "") }
+		}
+		if err := serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			a.failed <- err
 		}
 	}()
@@ -208,6 +228,13 @@ func (a *app) Open(ctx context.Context) (err error) {
 	})
 	return nil
 }
+
+// Limits of the edge: a header bigger than this is refused (431), and one
+// HTTP/2 connection carries at most this many requests at once.
+const (
+	maxHeaderBytes    = 64 << 10
+	maxStreamsPerConn = 100
+)
 
 // Addr is the address HTTP listens on, once Open succeeded.
 func (a *app) Addr() net.Addr { return a.ln.Addr() }

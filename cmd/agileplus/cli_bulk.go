@@ -24,13 +24,14 @@ func newImportCmd(e *env) *cobra.Command {
 	var quiet bool
 	cmd := &cobra.Command{
 		Use:   "import FILE",
-		Short: "Import a JSON-lines file of projects, features, work packages, dependencies and references",
+		Short: "Import a JSON-lines file of projects, features, work packages, dependencies, references and API keys",
 		Long: `Import a JSON-lines file (the form "agileplus export" writes; - reads
 standard input). The server checks the whole file first (fields, references
 between records and to existing data, dependency cycles) and writes nothing
 if anything is wrong, listing every problem with its line. Records whose
 entity already exists with the same content change nothing, so importing a
-file twice is safe.`,
+file twice is safe. An API key is recreated only from a record with its hash
+(export --with-key-hashes); one without is skipped.`,
 		Example: `  agileplus export > plan.jsonl
   agileplus --server http://team:8080 import plan.jsonl`,
 		Args: argNames("FILE"),
@@ -80,6 +81,9 @@ file twice is safe.`,
 				return printJSON(e.stdout, res)
 			}
 			_, err = fmt.Fprintf(e.stdout, "imported: created %s; unchanged %s; %d events\n", counts(res.Created), counts(res.Unchanged), res.Events)
+			if err == nil && res.Skipped[agileplus.RecKey] > 0 {
+				_, err = fmt.Fprintf(e.stdout, "skipped %d key(s) without a hash: export with --with-key-hashes to move keys\n", res.Skipped[agileplus.RecKey])
+			}
 			return err
 		},
 	}
@@ -204,21 +208,26 @@ func (p *progressReader) report(w io.Writer, size int64, final, ok bool) {
 }
 
 func newExportCmd(e *env) *cobra.Command {
-	return &cobra.Command{
+	var opts agileplus.ExportOptions
+	cmd := &cobra.Command{
 		Use:   "export [FILE]",
 		Short: "Export everything as JSON lines, in the form import reads (standard output without FILE)",
 		Long: `Export everything as JSON lines, in the form import reads, to FILE or
 standard output. FILE (or a symlink's target) is replaced only once the
 whole export has arrived: a failed export leaves it as it was. A pipe or
-device is written directly.`,
+device is written directly. API keys are written without the hashes of
+their secrets unless --with-key-hashes is given; an import recreates only
+keys that have them.`,
 		Args: optionalArg(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 || args[0] == "-" {
-				return e.tracker().BulkExport(cmd.Context(), e.stdout)
+				return e.tracker().BulkExport(cmd.Context(), e.stdout, opts)
 			}
-			return exportToFile(cmd.Context(), e.tracker(), args[0])
+			return exportToFile(cmd.Context(), e.tracker(), args[0], opts)
 		},
 	}
+	cmd.Flags().BoolVar(&opts.KeyHashes, "with-key-hashes", false, "write the hashes of the API keys' secrets, so that an import elsewhere recreates the keys")
+	return cmd
 }
 
 // exportToFile writes the export to a temporary file next to name and
@@ -227,7 +236,7 @@ device is written directly.`,
 // followed and its target replaced; a name that is not a regular file (a
 // device such as /dev/stdout, a pipe) is written to directly, as a shell
 // redirection would.
-func exportToFile(ctx context.Context, t agileplus.Tracker, name string) (err error) {
+func exportToFile(ctx context.Context, t agileplus.Tracker, name string, opts agileplus.ExportOptions) (err error) {
 	var keepMode fs.FileMode // of the file replaced; 0 for a new one
 	if resolved, err := filepath.EvalSymlinks(name); err == nil {
 		name = resolved
@@ -243,7 +252,7 @@ func exportToFile(ctx context.Context, t agileplus.Tracker, name string) (err er
 			if err != nil {
 				return agileplus.Errorf(agileplus.EINVALID, "cannot write the export file %s: %v", name, pathErr(err))
 			}
-			if err := t.BulkExport(ctx, f); err != nil {
+			if err := t.BulkExport(ctx, f, opts); err != nil {
 				f.Close()
 				return err
 			}
@@ -262,7 +271,7 @@ func exportToFile(ctx context.Context, t agileplus.Tracker, name string) (err er
 			os.Remove(tmp.Name())
 		}
 	}()
-	if err := t.BulkExport(ctx, tmp); err != nil {
+	if err := t.BulkExport(ctx, tmp, opts); err != nil {
 		return err
 	}
 	if keepMode != 0 {

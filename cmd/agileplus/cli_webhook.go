@@ -12,10 +12,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func (e *env) client() *httpapi.Client {
-	return httpapi.NewClient(e.server, httpapi.WithActor(e.actor))
-}
-
 // splitList reads repeatable, comma-separated flag values.
 func splitList(vals []string) []string {
 	var out []string

@@ -72,6 +72,7 @@ func startChild(t *testing.T, bin, dataDir string) *child {
 	case line := <-lines:
 		url := strings.Fields(strings.SplitN(line, "serving on ", 2)[1])[0]
 		waitReady(t, url)
+		useLocalKey(t, url, dataDir)
 		return &child{cmd: cmd, url: url}
 	case <-time.After(2 * poll.Timeout):
 		t.Fatalf("child did not start within %s\n%s", 2*poll.Timeout, stderr.String())

@@ -122,8 +122,8 @@ func TestEndToEnd(t *testing.T) {
 		}
 		entries := must(c.Audit(ctx, "auth", 0, 0))
 		last := entries[len(entries)-1]
-		if !last.Forced || last.Reason != "spike" || last.Actor != "e2e" {
-			t.Fatalf("got last audit entry %+v, want forced with reason spike by e2e", last)
+		if !last.Forced || last.Reason != "spike" || last.Actor != "tester/e2e" {
+			t.Fatalf("got last audit entry %+v, want forced with reason spike by tester/e2e (the local key's name narrowed by the actor header)", last)
 		}
 		v := must(c.VerifyAudit(ctx, "auth"))
 		if !v.Valid || v.Entries != int64(len(entries)) {

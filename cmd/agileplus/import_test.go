@@ -36,7 +36,7 @@ func TestImportExport100k(t *testing.T) {
 		t.Fatalf("got %d WPs created, want 100000", res.Created[agileplus.RecWP])
 	}
 	var out bytes.Buffer
-	if err := c.BulkExport(ctx, &out); err != nil {
+	if err := c.BulkExport(ctx, &out, agileplus.ExportOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(out.Bytes(), file) {

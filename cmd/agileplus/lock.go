@@ -14,6 +14,12 @@ import (
 // embedded JetStream store each assume a single owner.
 type dataLock struct{ f *os.File }
 
+// inUseError is why lockDataDir fails when another process holds the
+// directory.
+type inUseError struct{ msg string }
+
+func (e *inUseError) Error() string { return e.msg }
+
 func lockDataDir(dir string) (*dataLock, error) {
 	path := filepath.Join(dir, "LOCK")
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
@@ -28,7 +34,7 @@ func lockDataDir(dir string) (*dataLock, error) {
 			if pid := strings.TrimSpace(string(owner)); pid != "" {
 				msg += " (pid " + pid + ")"
 			}
-			return nil, errors.New(msg + "; stop it or pass another --data")
+			return nil, &inUseError{msg + "; stop it or pass another --data"}
 		}
 		return nil, fmt.Errorf("lock data directory: %w", err)
 	}

@@ -23,7 +23,7 @@ func newMigrateCmd(e *env) *cobra.Command {
 		Short: "Copy every project, work package, event and audit trail from one store into another",
 		Long: `Copy a whole system of record into an empty one: projects, features, work
 packages with their leases and fencing counters, dependencies, references,
-every event with its hash chain, the audit trails, and which events are
+API keys with the hashes of their secrets, every event with its hash chain, the audit trails, and which events are
 still to be published. Both sides are verified before and after: every event
 and audit chain, and a digest of everything each store holds, which must be
 equal.
@@ -92,9 +92,9 @@ func runMigrate(ctx context.Context, e *env, from, to string) error {
 	if e.asJSON {
 		return printJSON(e.stdout, rep)
 	}
-	_, err = fmt.Fprintf(e.stdout, "migrated %s -> %s in %s: %d projects, %d features, %d work packages, %d dependencies, %d references, %d events (%d still to publish), %d audit entries; %d event chains and %d audit chains verify on both sides; digest %s\n",
+	_, err = fmt.Fprintf(e.stdout, "migrated %s -> %s in %s: %d projects, %d features, %d work packages, %d dependencies, %d references, %d API keys, %d events (%d still to publish), %d audit entries; %d event chains and %d audit chains verify on both sides; digest %s\n",
 		from, to, time.Since(start).Round(time.Millisecond), rep.Projects, rep.Features, rep.WPs, rep.Dependencies, rep.References,
-		rep.Events, rep.Pending, rep.AuditEntries, rep.EventChains, rep.AuditChains, rep.Digest[:16])
+		rep.Keys, rep.Events, rep.Pending, rep.AuditEntries, rep.EventChains, rep.AuditChains, rep.Digest[:16])
 	return err
 }
 

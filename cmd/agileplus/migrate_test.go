@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/agileplus/agileplus"
 	"github.com/agileplus/agileplus/sqlitestore"
@@ -16,9 +17,10 @@ import (
 // buildMigrationSource fills a data directory with the seeded sample and a
 // project of bigWPs work packages with dependencies, references, claims
 // (one released, so its fencing counter is above any lease it shows) and
-// half the events marked published. It returns the directory and the key of
-// the WP whose claims were released.
-func buildMigrationSource(t *testing.T, bigWPs int) (string, string) {
+// half the events marked published, and API keys (one used, one revoked).
+// It returns the directory, the key of the WP whose claims were released
+// and the token of the key in use.
+func buildMigrationSource(t *testing.T, bigWPs int) (string, string, string) {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -82,6 +84,21 @@ func buildMigrationSource(t *testing.T, bigWPs int) (string, string) {
 	if _, err := svc.Claim(ctx, keys[1], agileplus.ClaimRequest{Agent: "agent-b", TTLSeconds: 3600}); err != nil {
 		t.Fatal(err)
 	}
+	used, err := svc.CreateKey(ctx, agileplus.KeyCreate{Name: "ci", Scope: agileplus.ScopeWrite, Projects: []string{"BIG"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.TouchKeys(ctx, map[string]time.Time{used.ID: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	exp := time.Now().Add(time.Hour)
+	gone, err := svc.CreateKey(ctx, agileplus.KeyCreate{Name: "old", Scope: agileplus.ScopeAdmin, ExpiresAt: &exp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.RevokeKey(ctx, gone.ID); err != nil {
+		t.Fatal(err)
+	}
 	pending, err := st.PendingEvents(ctx, 0, 1<<30)
 	if err != nil {
 		t.Fatal(err)
@@ -93,7 +110,32 @@ func buildMigrationSource(t *testing.T, bigWPs int) (string, string) {
 	if err := st.MarkPublished(ctx, ids); err != nil {
 		t.Fatal(err)
 	}
-	return dir, keys[0]
+	return dir, keys[0], used.Token
+}
+
+// checkMigratedKeys fails t unless st holds the keys buildMigrationSource
+// made, the one in use still matching its token.
+func checkMigratedKeys(t *testing.T, st agileplus.Store, token string) {
+	t.Helper()
+	ctx := context.Background()
+	svc := agileplus.NewService(st)
+	prefix, secret, err := agileplus.ParseKeyToken(token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := svc.Key(ctx, prefix)
+	if err != nil || !agileplus.SecretMatches(secret, k.Hash) || k.LastUsedAt == nil || !k.Active(time.Now()) {
+		t.Errorf("the key in use after migration: %+v, %v; want it active, used, matching its token", k, err)
+	}
+	ks, err := svc.Keys(ctx, agileplus.Page{})
+	if err != nil || len(ks) != 2 {
+		t.Fatalf("keys after migration: %d, %v; want 2", len(ks), err)
+	}
+	for _, k := range ks {
+		if k.Name == "old" && (k.RevokedAt == nil || k.Version != 2 || k.ExpiresAt == nil) {
+			t.Errorf("the revoked key after migration: %+v", k)
+		}
+	}
 }
 
 // storeDigest opens a data directory's store and verifies it.
@@ -112,7 +154,7 @@ func storeDigest(t *testing.T, dir string) (string, int, int) {
 }
 
 func TestMigrateSQLiteRoundTrip(t *testing.T) {
-	src, released := buildMigrationSource(t, 10000)
+	src, released, token := buildMigrationSource(t, 10000)
 	want, ec, ac := storeDigest(t, src)
 	mid := filepath.Join(t.TempDir(), "mid")
 	back := filepath.Join(t.TempDir(), "back")
@@ -148,6 +190,7 @@ func TestMigrateSQLiteRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
+	checkMigratedKeys(t, st, token)
 	svc := agileplus.NewService(st)
 	l, err := svc.Claim(ctx, released, agileplus.ClaimRequest{Agent: "agent-c"})
 	if err != nil || l.Token != 4 {
@@ -163,8 +206,8 @@ func TestMigrateSQLiteRoundTrip(t *testing.T) {
 }
 
 func TestMigrateRefuses(t *testing.T) {
-	src, _ := buildMigrationSource(t, 10)
-	other, _ := buildMigrationSource(t, 10)
+	src, _, _ := buildMigrationSource(t, 10)
+	other, _, _ := buildMigrationSource(t, 10)
 	for _, tc := range []struct {
 		name string
 		args []string

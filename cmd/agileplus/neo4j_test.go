@@ -25,6 +25,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	http.DefaultTransport = localKeyTransport{http.DefaultTransport}
 	code := m.Run()
 	neo4jtest.StopShared()
 	os.Exit(code)
@@ -59,7 +60,7 @@ func openNeo4jStore(t *testing.T, s *neo4jtest.Server) *neo4jstore.Store {
 // SQLite into Neo4j and back, and finds the same digest on all three.
 func TestMigrateNeo4jRoundTrip(t *testing.T) {
 	neo := sharedNeo4j(t)
-	src, released := buildMigrationSource(t, 10000)
+	src, released, token := buildMigrationSource(t, 10000)
 	want, ec, ac := storeDigest(t, src)
 	back := filepath.Join(t.TempDir(), "back")
 	env := neo4jEnv(neo)
@@ -93,7 +94,9 @@ func TestMigrateNeo4jRoundTrip(t *testing.T) {
 	if got, gec, gac := storeDigest(t, back); got != want || gec != ec || gac != ac {
 		t.Errorf("SQLite after the round trip: digest %s (%d, %d), want %s (%d, %d)", got, gec, gac, want, ec, ac)
 	}
-	// The Neo4j copy works as a store: the fencing counter came along.
+	// The Neo4j copy works as a store: the fencing counter and the keys
+	// came along.
+	checkMigratedKeys(t, st, token)
 	svc := agileplus.NewService(st)
 	l, err := svc.Claim(context.Background(), released, agileplus.ClaimRequest{Agent: "agent-n"})
 	if err != nil || l.Token != 4 {
@@ -387,5 +390,36 @@ func TestNeo4jDownMidLoad(t *testing.T) {
 	}
 	if _, _, _, err := storemigrate.Verify(ctx, openNeo4jStore(t, neo)); err != nil {
 		t.Errorf("chains after the outage: %v", err)
+	}
+}
+
+// TestNeo4jKeysAcrossProcesses runs two servers on one Neo4j: a key
+// created on A works on B at once, and once revoked on A, B refuses it at
+// once (no process caches keys of a shared store).
+func TestNeo4jKeysAcrossProcesses(t *testing.T) {
+	neo := sharedNeo4j(t)
+	ns := natstest.StartServer(t)
+	env := neo4jEnv(neo)
+	env["NATS_URL"] = ns.URL()
+	urlA := startTestServerEnv(t, t.TempDir(), env)
+	urlB := startTestServerEnv(t, t.TempDir(), env)
+	ctx := context.Background()
+	a := httpapi.NewClient(urlA)
+	kc, err := a.CreateKey(ctx, agileplus.KeyCreate{Name: "ci-bot", Scope: agileplus.ScopeRead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := httpapi.NewClient(urlB, httpapi.WithToken(kc.Token))
+	for range 2 { // the second would come from a cache, if there were one
+		w, err := b.Whoami(ctx)
+		if err != nil || w.Name != "ci-bot" {
+			t.Fatalf("B with A's new key: %+v, %v; want ci-bot", w, err)
+		}
+	}
+	if _, err := a.RevokeKey(ctx, kc.Prefix); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Whoami(ctx); agileplus.ErrorCode(err) != agileplus.EUNAUTHORIZED || !strings.Contains(err.Error(), "revoked") {
+		t.Fatalf("B with the key A revoked: %v, want 401 revoked", err)
 	}
 }

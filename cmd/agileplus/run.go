@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strconv"
 	"strings"
 
@@ -28,12 +29,15 @@ type env struct {
 	server string
 	asJSON bool
 	actor  string
+	// Who the client is (cli_auth.go).
+	token      string
+	caCert     string
+	dataDir    string       // where serve keeps the local key
+	httpClient *http.Client // trusting --ca-cert, if given
 }
 
 // tracker returns the client of the server named by --server.
-func (e *env) tracker() agileplus.Tracker {
-	return httpapi.NewClient(e.server, httpapi.WithActor(e.actor))
-}
+func (e *env) tracker() agileplus.Tracker { return e.client() }
 
 // run is the whole program: main only adds the process around it.
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -91,7 +95,11 @@ over HTTP (--server, or AGILEPLUS_SERVER).`,
 	pf.StringVar(&e.server, "server", defServer, "server URL (env AGILEPLUS_SERVER)")
 	pf.BoolVar(&e.asJSON, "json", false, "print JSON instead of tables")
 	pf.StringVar(&e.actor, "as", defActor, "who makes the change, recorded in events and audit (env AGILEPLUS_ACTOR)")
+	pf.StringVar(&e.token, "token", "", "API key token to authenticate with (env AGILEPLUS_TOKEN); else the one login kept for --server, else on loopback the local key in --data")
+	pf.StringVar(&e.caCert, "ca-cert", e.getenv("AGILEPLUS_CA_CERT"), "PEM file of a CA to trust for an https --server (env AGILEPLUS_CA_CERT)")
+	pf.StringVar(&e.dataDir, "data", cmpOr(e.getenv("AGILEPLUS_DATA_DIR"), "agileplus-data"), "data directory: where serve keeps the local key (env AGILEPLUS_DATA_DIR)")
 	root.AddCommand(newServeCmd(e), newMigrateCmd(e), newVersionCmd(e))
+	root.AddCommand(newKeyCmd(e), newLoginCmd(e), newLogoutCmd(e), newWhoamiCmd(e))
 	addWorkCommands(root, e)
 	root.InitDefaultCompletionCmd()
 	if c := subcommand(root, "completion"); c != nil {
@@ -180,7 +188,7 @@ func (e *env) checkClientFlags(cmd *cobra.Command, _ []string) error {
 	if err := httpapi.CheckActor(e.actor); err != nil {
 		return &usageError{msg: fmt.Sprintf("bad --as %s (%s): %v", agileplus.QuoteRef(e.actor), e.flagSource(cmd, "as", "AGILEPLUS_ACTOR"), err)}
 	}
-	return nil
+	return e.checkCACert(cmd)
 }
 
 // flagSource says where the value of a client flag came from: the flag, or

@@ -81,7 +81,7 @@ func TestSampleFileIsItsExport(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got, want bytes.Buffer
-	if err := svc.BulkExport(ctx, &got); err != nil {
+	if err := svc.BulkExport(ctx, &got, agileplus.ExportOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	agileplus.SortRecords(data.records)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -44,6 +45,12 @@ type serveConfig struct {
 	webhookAllowPrivate bool
 	webhookTimeout      time.Duration
 	importLimit         string
+
+	// Identity and the edge.
+	insecureNoAuth bool
+	tlsCert        string
+	tlsKey         string
+	maxConns       int
 
 	// badEnv are the variables behind flag defaults that do not parse.
 	badEnv []envError
@@ -101,6 +108,10 @@ func (c *serveConfig) addFlags(cmd *cobra.Command, getenv func(string) string) {
 	f.BoolVar(&c.webhookAllowPrivate, "webhook-allow-private", ed.bool("webhook-allow-private", "AGILEPLUS_WEBHOOK_ALLOW_PRIVATE", false), "allow webhook targets on loopback, private and link-local addresses when --addr is not loopback, where they are refused by default (env AGILEPLUS_WEBHOOK_ALLOW_PRIVATE)")
 	f.DurationVar(&c.webhookTimeout, "webhook-timeout", ed.duration("webhook-timeout", "AGILEPLUS_WEBHOOK_TIMEOUT", 10*time.Second), "time limit of one webhook delivery attempt (env AGILEPLUS_WEBHOOK_TIMEOUT)")
 	f.StringVar(&c.importLimit, "import-limit", ed.str("AGILEPLUS_IMPORT_LIMIT", "512MiB"), "largest body POST /v1/import takes, in bytes or with a unit: 512MiB, 2GiB (env AGILEPLUS_IMPORT_LIMIT)")
+	f.BoolVar(&c.insecureNoAuth, "insecure-no-auth", ed.bool("insecure-no-auth", "AGILEPLUS_INSECURE_NO_AUTH", false), "serve without API keys: every caller may do everything; only behind a proxy that authenticates (env AGILEPLUS_INSECURE_NO_AUTH)")
+	f.StringVar(&c.tlsCert, "tls-cert", getenv("AGILEPLUS_TLS_CERT"), "serve HTTPS (and HTTP/2) with this PEM certificate chain; needs --tls-key (env AGILEPLUS_TLS_CERT)")
+	f.StringVar(&c.tlsKey, "tls-key", getenv("AGILEPLUS_TLS_KEY"), "the PEM private key of --tls-cert (env AGILEPLUS_TLS_KEY)")
+	f.IntVar(&c.maxConns, "max-connections", ed.int("max-connections", "AGILEPLUS_MAX_CONNECTIONS", 1024), "connections served at once; more wait until one closes (env AGILEPLUS_MAX_CONNECTIONS)")
 	c.badEnv = ed.errs
 }
 
@@ -163,6 +174,14 @@ func (c serveConfig) check(e *env, changed func(flag string) bool) (appConfig, e
 		return appConfig{}, configErrorf("--import-limit (env AGILEPLUS_IMPORT_LIMIT): %v", err)
 	}
 
+	if c.maxConns < 1 {
+		return appConfig{}, configErrorf("--max-connections must be at least 1, not %d", c.maxConns)
+	}
+	tlsConfig, err := loadTLS(c.tlsCert, c.tlsKey)
+	if err != nil {
+		return appConfig{}, err
+	}
+
 	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
 	strict := c.durability == "strict"
 	sync := "normal"
@@ -199,6 +218,10 @@ func (c serveConfig) check(e *env, changed func(flag string) bool) (appConfig, e
 		secretKey:          secretKey,
 		importLimit:        importLimit,
 		logger:             logger,
+		insecureNoAuth:     c.insecureNoAuth,
+		localKeyName:       cmpOr(e.getenv("USER"), "local"),
+		tls:                tlsConfig,
+		maxConns:           c.maxConns,
 	}
 	if c.neo4jURL != "" {
 		cfg.neo4j = neo4jstore.Config{
@@ -214,8 +237,15 @@ func serve(ctx context.Context, e *env, cfg appConfig) error {
 	if err := a.Open(ctx); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "agileplus %s serving on http://%s (data %s)\n", version, a.Addr(), cfg.dataDir)
-	cfg.logger.Info("serving", "addr", a.Addr().String(), "data", cfg.dataDir, "durability", cfg.durability, "nats", natsMode(cfg.bus.URL))
+	scheme, auth := "http", "keys"
+	if cfg.tls != nil {
+		scheme = "https"
+	}
+	if cfg.insecureNoAuth {
+		auth = "insecure-no-auth"
+	}
+	fmt.Fprintf(e.stdout, "agileplus %s serving on %s://%s (data %s)\n", version, scheme, a.Addr(), cfg.dataDir)
+	cfg.logger.Info("serving", "addr", a.Addr().String(), "data", cfg.dataDir, "durability", cfg.durability, "nats", natsMode(cfg.bus.URL), "tls", cfg.tls != nil, "auth", auth)
 	var err error
 	select {
 	case err = <-a.Failed():
@@ -226,6 +256,24 @@ func serve(ctx context.Context, e *env, cfg appConfig) error {
 		err = errors.Join(err, cerr)
 	}
 	return err
+}
+
+// loadTLS loads the certificate and key of --tls-cert and --tls-key; nil
+// when neither is given.
+func loadTLS(certFile, keyFile string) (*tls.Config, error) {
+	switch {
+	case certFile == "" && keyFile == "":
+		return nil, nil
+	case certFile == "":
+		return nil, configErrorf("--tls-key needs --tls-cert, the certificate it belongs to (env AGILEPLUS_TLS_CERT)")
+	case keyFile == "":
+		return nil, configErrorf("--tls-cert needs --tls-key, its private key (env AGILEPLUS_TLS_KEY)")
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, configErrorf("--tls-cert %s and --tls-key %s: %v (want PEM files of one certificate and its private key)", certFile, keyFile, err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }
 
 // configError is a bad flag or environment value: a usage error (exit

@@ -362,8 +362,9 @@ func TestTailJSON(t *testing.T) {
 		}
 		projects = append(projects, ce.Project)
 	}
-	if got := strings.Join(projects, " "); got != "CORE WEB" {
-		t.Errorf("got events of %s, want CORE WEB", got)
+	// The local key's creation, serve's first event, comes first.
+	if got := strings.Join(projects, " "); got != agileplus.SystemProject+" CORE WEB" {
+		t.Errorf("got events of %s, want %s CORE WEB", got, agileplus.SystemProject)
 	}
 }
 
@@ -401,8 +402,9 @@ func TestTailTable(t *testing.T) {
 		t.Errorf("got header %q", lines[0])
 	}
 	f := strings.Fields(lines[1])
-	if f[0] != "1" || f[len(f)-3] != "project.created" || f[len(f)-2] != "project/CORE" || f[len(f)-1] != "tester" {
-		t.Errorf("got line %q, want seq 1, project.created, project/CORE and the actor", lines[1])
+	// Event 1 is the local key's creation.
+	if f[0] != "2" || f[len(f)-3] != "project.created" || f[len(f)-2] != "project/CORE" || f[len(f)-1] != "tester" {
+		t.Errorf("got line %q, want seq 2, project.created, project/CORE and the actor", lines[1])
 	}
 }
 
@@ -449,8 +451,9 @@ func TestSSEShutdownIsNotHeldUp(t *testing.T) {
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	var logs syncBuffer
+	dataDir := t.TempDir()
 	go func() {
-		done <- run(ctx, []string{"agileplus", "serve", "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--log-level", "warn"},
+		done <- run(ctx, []string{"agileplus", "serve", "--addr", "127.0.0.1:0", "--data", dataDir, "--log-level", "warn"},
 			func(string) string { return "" }, strings.NewReader(""), pw, &logs)
 		pw.Close()
 	}()
@@ -472,6 +475,7 @@ func TestSSEShutdownIsNotHeldUp(t *testing.T) {
 		t.Fatalf("serve did not start within %s", poll.Timeout)
 	}
 	waitReady(t, url)
+	useLocalKey(t, url, dataDir)
 	s := openSSEStream(t, url, "")
 	if _, err := httpapi.NewClient(url).CreateProject(context.Background(), agileplus.ProjectCreate{Key: "CORE", Name: "Core"}); err != nil {
 		t.Fatal(err)
@@ -528,8 +532,12 @@ func TestSSEForgedBusEvent(t *testing.T) {
 		}
 		return sseFrame{}
 	}
-	if f := next(); f.id != 1 {
-		t.Fatalf("got event %d, want 1", f.id)
+	// Event 1 is the local key's creation, 2 CORE's.
+	if f := next(); f.id != 1 || f.ce.Project != agileplus.SystemProject {
+		t.Fatalf("got event %d of %s, want 1, the local key's creation", f.id, f.ce.Project)
+	}
+	if f := next(); f.id != 2 {
+		t.Fatalf("got event %d, want 2", f.id)
 	}
 
 	r, err := api.Readiness(ctx)
@@ -565,8 +573,8 @@ func TestSSEForgedBusEvent(t *testing.T) {
 		if _, err := api.CreateProject(ctx, agileplus.ProjectCreate{Key: key, Name: key}); err != nil {
 			t.Fatal(err)
 		}
-		if f := next(); f.id != int64(i+2) || f.ce.Project != key {
-			t.Fatalf("got event %d of %s (%s), want %d, %s's creation", f.id, f.ce.Project, f.ce.ID, i+2, key)
+		if f := next(); f.id != int64(i+3) || f.ce.Project != key {
+			t.Fatalf("got event %d of %s (%s), want %d, %s's creation", f.id, f.ce.Project, f.ce.ID, i+3, key)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -33,10 +34,27 @@ func startTestServerIn(t *testing.T, dataDir string, extra ...string) string {
 // serve.
 func startTestServerEnv(t *testing.T, dataDir string, env map[string]string, extra ...string) string {
 	t.Helper()
+	url := startServe(t, dataDir, env, extra...)
+	useLocalKey(t, url, dataDir)
+	return url
+}
+
+// startServe runs serve in-process on 127.0.0.1:0 (extra flags may change
+// it) and returns its base URL once /ready answers 200; a wildcard address
+// is reached on 127.0.0.1. Requests carry no token of their own.
+func startServe(t *testing.T, dataDir string, env map[string]string, extra ...string) string {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
-	getenv := func(k string) string { return env[k] }
+	// The local key is named after the user, as the CLI's runCLI is:
+	// its changes are recorded as tester, narrowed by --as to tester/<as>.
+	getenv := func(k string) string {
+		if v, ok := env[k]; ok || k != "USER" {
+			return v
+		}
+		return "tester"
+	}
 	var logs syncBuffer
 	go func() {
 		args := append([]string{"agileplus", "serve", "--addr", "127.0.0.1:0", "--data", dataDir, "--log-level", "warn"}, extra...)
@@ -75,7 +93,10 @@ func startTestServerEnv(t *testing.T, dataDir string, env map[string]string, ext
 	case <-time.After(poll.Timeout):
 		t.Fatalf("serve did not start within %s\n%s", poll.Timeout, logs.String())
 	}
-	waitReady(t, url)
+	url = strings.Replace(strings.Replace(url, "[::]", "127.0.0.1", 1), "0.0.0.0", "127.0.0.1", 1)
+	if !strings.HasPrefix(url, "https://") {
+		waitReady(t, url)
+	}
 	return url
 }
 
@@ -121,4 +142,36 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// localTokens holds the local key of each test server (host:port ->
+// token), which localKeyTransport sends for requests that carry none: the
+// tests' clients and the in-process CLI reach the servers of the helpers
+// as the local CLI would, with no setup.
+var localTokens sync.Map
+
+// localKeyTransport is http.DefaultTransport in this package's tests.
+type localKeyTransport struct{ base http.RoundTripper }
+
+func (t localKeyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Header.Get("Authorization") == "" {
+		if tok, ok := localTokens.Load(r.URL.Host); ok {
+			r = r.Clone(r.Context())
+			r.Header.Set("Authorization", "Bearer "+tok.(string))
+		}
+	}
+	return t.base.RoundTrip(r)
+}
+
+// useLocalKey makes requests to the server at url carry the local key in
+// dataDir until the test ends.
+func useLocalKey(t *testing.T, url, dataDir string) {
+	t.Helper()
+	tok, err := readTokenFile(filepath.Join(dataDir, LocalKeyFile))
+	if err != nil {
+		t.Fatalf("serve on loopback wrote no local key: %v", err)
+	}
+	host := strings.TrimPrefix(strings.TrimPrefix(url, "http://"), "https://")
+	localTokens.Store(host, tok)
+	t.Cleanup(func() { localTokens.Delete(host) })
 }

@@ -30,7 +30,7 @@ func newTestAPI(t *testing.T) (*httptest.Server, *sqlitestore.Store) {
 	return srv, store
 }
 
-func do(t *testing.T, srv *httptest.Server, method, path, body string, hdr ...string) (int, httpapi.ErrorBody, []byte) {
+func do(t testing.TB, srv *httptest.Server, method, path, body string, hdr ...string) (int, httpapi.ErrorBody, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
 	if err != nil {

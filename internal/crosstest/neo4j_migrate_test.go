@@ -116,7 +116,7 @@ func TestBulkMatchesPerRecord(t *testing.T) {
 	if bulkRep.Digest != plainRep.Digest {
 		t.Errorf("digest: bulk %s, per record %s", bulkRep.Digest, plainRep.Digest)
 	}
-	if bulkRep.References == 0 || bulkRep.Pending == 0 || bulkRep.Pending == bulkRep.Events {
+	if bulkRep.References == 0 || bulkRep.Keys != 2 || bulkRep.Pending == 0 || bulkRep.Pending == bulkRep.Events {
 		t.Errorf("the plan lacks variety: %+v", bulkRep)
 	}
 	if len(bulkDump) != len(plainDump) {
@@ -169,6 +169,21 @@ func addVariety(t *testing.T, ctx context.Context, lite *agileplus.Service, sqli
 		if _, err := lite.Claim(ctx, k, agileplus.ClaimRequest{Agent: "agent-shared", TTLSeconds: 3600}); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// API keys: one limited to a project and used, one revoked.
+	used, err := lite.CreateKey(ctx, agileplus.KeyCreate{Name: "ci", Scope: agileplus.ScopeWrite, Projects: []string{strings.SplitN(keys[0], "-", 2)[0]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lite.TouchKeys(ctx, map[string]time.Time{used.ID: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	gone, err := lite.CreateKey(ctx, agileplus.KeyCreate{Name: "old", Scope: agileplus.ScopeAdmin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lite.RevokeKey(ctx, gone.Prefix); err != nil {
+		t.Fatal(err)
 	}
 	// Half the outbox published.
 	pending, err := sqlite.PendingEvents(ctx, 0, -1)

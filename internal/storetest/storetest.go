@@ -111,6 +111,10 @@ func RunThrough(t *testing.T, open func(t *testing.T) agileplus.Store, transport
 		{"ConcurrentRollbacks", testConcurrentRollbacks},
 		{"VersionGuard", testVersionGuard},
 		{"FenceToken", testFenceToken},
+		{"APIKeys", testAPIKeys},
+		{"APIKeyUpdates", testAPIKeyUpdates},
+		{"APIKeyRollback", testAPIKeyRollback},
+		{"APIKeyImport", testAPIKeyImport},
 		{"Ping", testPing},
 	}
 	for _, tt := range tests {
