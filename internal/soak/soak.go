@@ -232,7 +232,7 @@ func client(ctx context.Context, c *httpapi.Client, project, feature string, see
 // ends, reopening it if the server ends it.
 func idleStream(ctx context.Context, tr *http.Transport, base, token string, open, refused *atomic.Int64) {
 	for ctx.Err() == nil {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v1/events/stream?"+url.Values{"after": {"0"}}.Encode(), nil)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v1/events/stream", nil)
 		if err != nil {
 			return
 		}
