@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -98,6 +99,9 @@ func (b *bench) startServe(ctx context.Context, dataDir string, env []string, ar
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				c.ready = time.Since(t0)
+				if tok, err := os.ReadFile(filepath.Join(dataDir, "local-key")); err == nil {
+					childTokens.Store(c.base, strings.TrimSpace(string(tok)))
+				}
 				return c, nil
 			}
 		}
@@ -113,6 +117,22 @@ func (b *bench) startServe(ctx context.Context, dataDir string, env []string, ar
 		case <-time.After(2 * time.Millisecond):
 		}
 	}
+}
+
+// childTokens holds the local key of each child by its base URL: every
+// request of the benchmarks carries it, as a real client's would.
+var childTokens sync.Map
+
+// tokenFor returns the local key's token of the child at base ("" if none).
+func tokenFor(base string) string {
+	t, _ := childTokens.Load(base)
+	s, _ := t.(string)
+	return s
+}
+
+// client returns an API client of the child at base with its token.
+func client(base string) *httpapi.Client {
+	return httpapi.NewClient(base, httpapi.WithActor("bench"), httpapi.WithToken(tokenFor(base)))
 }
 
 // childEnv is this process's environment without the variables serve reads,

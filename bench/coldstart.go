@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/agileplus/agileplus"
-	"github.com/agileplus/agileplus/httpapi"
 )
 
 // Cold start and memory targets.
@@ -52,7 +51,7 @@ func (b *bench) coldStart(ctx context.Context) error {
 	b.logf("idle RSS after %s: %s", b.sz.idle, fmtMB(mb(idleRSS)))
 
 	// Load WPs into the same process through the API.
-	api := httpapi.NewClient(last.base, httpapi.WithActor("bench"))
+	api := client(last.base)
 	if _, err := api.CreateProject(ctx, agileplus.ProjectCreate{Key: loadProject, Name: "Load"}); err != nil {
 		return err
 	}

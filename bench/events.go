@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/agileplus/agileplus"
-	"github.com/agileplus/agileplus/httpapi"
 	"github.com/nats-io/nats.go"
 )
 
@@ -43,7 +42,7 @@ func (b *bench) events(ctx context.Context) error {
 		return err
 	}
 	defer c.stop()
-	api := httpapi.NewClient(c.base, httpapi.WithActor("bench"))
+	api := client(c.base)
 	if _, err := api.CreateProject(ctx, agileplus.ProjectCreate{Key: eventProject, Name: "Event benchmark"}); err != nil {
 		return err
 	}
@@ -79,6 +78,7 @@ func pacedCreates(ctx context.Context, base, featureID string, rate int, d time.
 					return
 				}
 				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Authorization", "Bearer "+tokenFor(base))
 				resp, err := hc.Do(req)
 				if err != nil {
 					cancel(err)
@@ -118,12 +118,15 @@ func pacedCreates(ctx context.Context, base, featureID string, rate int, d time.
 
 // sseFollower reads /v1/events/stream and calls fn with each frame's
 // id, data and arrival time until ctx ends.
-func sseFollower(ctx context.Context, url string, ready chan<- struct{}, fn func(id string, data []byte, at time.Time)) error {
+func sseFollower(ctx context.Context, url, token string, ready chan<- struct{}, fn func(id string, data []byte, at time.Time)) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Accept", "text/event-stream")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	resp, err := (&http.Client{}).Do(req)
 	if err != nil {
 		return err
@@ -210,7 +213,7 @@ func (b *bench) eventLatency(ctx context.Context, c *child, featureID string) er
 	ready := make(chan struct{})
 	errc := make(chan error, 1)
 	go func() {
-		errc <- sseFollower(fctx, c.base+"/v1/events/stream?project="+eventProject+"&type=wp.created", ready, func(_ string, data []byte, at time.Time) {
+		errc <- sseFollower(fctx, c.base+"/v1/events/stream?project="+eventProject+"&type=wp.created", tokenFor(c.base), ready, func(_ string, data []byte, at time.Time) {
 			var ce struct {
 				EntityID string `json:"entityid"`
 			}
@@ -292,12 +295,22 @@ func (b *bench) eventFanout(ctx context.Context, c *child, featureID string) err
 	errc := make(chan error, clients)
 	var wg sync.WaitGroup
 	readies := make([]chan struct{}, clients)
+	// A key may hold a limited number of streams: the followers share
+	// read keys, 50 to a key.
+	var keys []string
+	for i := 0; i < clients; i += 50 {
+		k, err := client(c.base).CreateKey(ctx, agileplus.KeyCreate{Name: fmt.Sprintf("bench-follower-%d", i/50), Scope: agileplus.ScopeRead})
+		if err != nil {
+			return err
+		}
+		keys = append(keys, k.Token)
+	}
 	for i := range clients {
 		st := &clientStats{}
 		stats[i] = st
 		readies[i] = make(chan struct{})
 		wg.Go(func() {
-			err := sseFollower(fctx, c.base+"/v1/events/stream?since=0s&project="+eventProject, readies[i], func(_ string, data []byte, at time.Time) {
+			err := sseFollower(fctx, c.base+"/v1/events/stream?since=0s&project="+eventProject, keys[i/50], readies[i], func(_ string, data []byte, at time.Time) {
 				// The CloudEvent's time is when the server recorded the
 				// event; find it without decoding the whole event.
 				k := bytes.Index(data, []byte(`"time":"`))

@@ -29,6 +29,8 @@ type leanConn struct {
 	r    *bufio.Reader
 	out  []byte
 	stop func() bool // detaches the context watch
+	// token is the API key every request carries.
+	token string
 }
 
 const leanTimeout = 30 * time.Second // per request, as newHTTPClient's
@@ -41,7 +43,7 @@ func newLeanConn(base string) (*leanConn, error) {
 	if u.Scheme != "http" || u.Host == "" {
 		return nil, fmt.Errorf("lean client: %q is not an http://host:port base", base)
 	}
-	return &leanConn{addr: u.Host, host: u.Host}, nil
+	return &leanConn{addr: u.Host, host: u.Host, token: tokenFor(base)}, nil
 }
 
 // dial connects, and arranges for ctx's end to fail a pending read or
@@ -79,6 +81,11 @@ func (l *leanConn) do(ctx context.Context, r request) error {
 	b = append(b, " HTTP/1.1\r\nHost: "...)
 	b = append(b, l.host...)
 	b = append(b, "\r\n"+httpapi.ActorHeader+": bench\r\n"...)
+	if l.token != "" {
+		b = append(b, "Authorization: Bearer "...)
+		b = append(b, l.token...)
+		b = append(b, "\r\n"...)
+	}
 	if r.body != nil {
 		b = append(b, "Content-Type: application/json\r\nContent-Length: "...)
 		b = strconv.AppendInt(b, int64(len(r.body)), 10)

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/agileplus/agileplus"
-	"github.com/agileplus/agileplus/httpapi"
 	"github.com/agileplus/agileplus/internal/neo4jtest"
 	"github.com/agileplus/agileplus/neo4jstore"
 	"github.com/agileplus/agileplus/storemigrate"
@@ -256,7 +255,7 @@ func (b *bench) neo4jWrites(ctx context.Context, srv *neo4jtest.Server) error {
 		}
 		proj := fmt.Sprintf("NEOW%d", procs)
 		feat := fmt.Sprintf("neo-writes-%d", procs)
-		api := httpapi.NewClient(children[0].base, httpapi.WithActor("bench"))
+		api := client(children[0].base)
 		if _, err := api.CreateProject(ctx, agileplus.ProjectCreate{Key: proj, Name: "Neo4j writes"}); err != nil {
 			return err
 		}

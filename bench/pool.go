@@ -165,6 +165,9 @@ func call(ctx context.Context, hc *http.Client, base string, r request) error {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set(httpapi.ActorHeader, "bench")
+	if tok := tokenFor(base); tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
 	resp, err := hc.Do(req)
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", r.method, r.path, err)

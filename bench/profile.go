@@ -52,7 +52,7 @@ func (b *bench) profileWrites(ctx context.Context, path string) error {
 	defer srv.Close()
 	base := "http://" + ln.Addr().String()
 
-	api := httpapi.NewClient(base, httpapi.WithActor("bench"))
+	api := client(base)
 	if _, err := api.CreateProject(ctx, agileplus.ProjectCreate{Key: writeProject, Name: "Write benchmark"}); err != nil {
 		return err
 	}

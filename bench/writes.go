@@ -97,7 +97,7 @@ func (b *bench) writeRun(ctx context.Context, durability string, ops, rawMsgs in
 	defer c.stop()
 	b.logf("writes (%s): serve ready at %s in %s", durability, c.base, fmtDur(c.ready))
 
-	api := httpapi.NewClient(c.base, httpapi.WithActor("bench"))
+	api := client(c.base)
 	if _, err := api.CreateProject(ctx, agileplus.ProjectCreate{Key: writeProject, Name: "Write benchmark"}); err != nil {
 		return nil, err
 	}
