@@ -53,8 +53,8 @@ func (b *bench) soakRun(ctx context.Context) error {
 	rep, err := soak.Run(ctx, soak.Config{
 		Base: c.base, WriteTokens: writers, StreamTokens: readers, Project: "SOAK",
 		Clients: b.sz.workers, Streams: 200, SlowHeaders: 50, Duration: dur, Window: dur / 10,
-		RSS:  func() (int64, error) { rss, _, err := c.memory(); return rss, err },
-		Logf: b.logf,
+		Memory: func() (int64, error) { rss, _, err := c.memory(); return rss, err },
+		Logf:   b.logf,
 	})
 	if err != nil {
 		return err
@@ -63,12 +63,12 @@ func (b *bench) soakRun(ctx context.Context) error {
 		"window end", "requests", "errors", "p50", "p99", "health ok/failed", "RSS")
 	for _, w := range rep.Windows {
 		s.row(w.End.Round(time.Second).String(), commas(int64(w.Requests)), commas(int64(w.Errors)), w.P50.Round(10*time.Microsecond).String(),
-			w.P99.Round(10*time.Microsecond).String(), fmt.Sprintf("%d/%d", w.HealthOK, w.HealthFail), fmtMB(mb(w.RSS)))
+			w.P99.Round(10*time.Microsecond).String(), fmt.Sprintf("%d/%d", w.HealthOK, w.HealthFail), fmtMB(mb(w.Memory)))
 	}
 	s.note("streams open at the end: %d, refused: %d; slow-header connections made: %d", rep.StreamsOpen, rep.StreamsRefused, rep.SlowHeaderConns)
 	if n := len(rep.Windows); n >= 4 {
 		first, last := rep.Windows[1], rep.Windows[n-1] // the first window warms up
-		s.note("p99 last/second window: %.2fx; RSS last-second window: %+.1f MB", float64(last.P99)/float64(max(first.P99, 1)), mb(last.RSS-first.RSS))
+		s.note("p99 last/second window: %.2fx; RSS last-second window: %+.1f MB", float64(last.P99)/float64(max(first.P99, 1)), mb(last.Memory-first.Memory))
 	}
 	for _, e := range rep.FirstErrors {
 		s.note("error: %s", e)

@@ -260,6 +260,11 @@ func exportToFile(ctx context.Context, t agileplus.Tracker, name string, opts ag
 		}
 		keepMode = st.Mode().Perm()
 	}
+	if opts.KeyHashes {
+		// The hashes let whoever holds the file recreate working keys:
+		// readable by the owner only, like the local key.
+		keepMode = 0o600
+	}
 	// Made with 0666 less the umask, as os.Create would make name.
 	tmp, err := createTempLike(name)
 	if err != nil {

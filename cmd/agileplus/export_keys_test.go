@@ -34,6 +34,9 @@ func TestExportWithKeyHashes(t *testing.T) {
 	if b, err := os.ReadFile(out); err != nil || !strings.Contains(string(b), hash) {
 		t.Errorf("export --with-key-hashes FILE: %s, %v", b, err)
 	}
+	if st, err := os.Stat(out); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("export --with-key-hashes FILE: mode %v (%v), want 0600", st.Mode().Perm(), err)
+	}
 
 	other := startTestServer(t)
 	if err := os.WriteFile(file, []byte(plain), 0o600); err != nil {
