@@ -12,10 +12,11 @@ var EventTypes = []string{
 	"wp.created", "wp.updated", "wp.transitioned", "wp.claimed", "wp.renewed", "wp.released",
 	"wp.referenced", "wp.reference_updated", "wp.imported",
 	"dependency.added", "dependency.removed", "dependency.imported",
+	"key.created", "key.revoked", "key.refused", "key.imported",
 }
 
 // EntityKinds lists the entity kinds events are about.
-var EntityKinds = []string{KindProject, KindFeature, KindWP, KindDependency}
+var EntityKinds = []string{KindProject, KindFeature, KindWP, KindDependency, KindKey}
 
 // EventSelector chooses events by project key, entity kind and event type.
 // Empty fields match everything; the fields combine with AND, the values
@@ -23,7 +24,7 @@ var EntityKinds = []string{KindProject, KindFeature, KindWP, KindDependency}
 // webhooks filter with, and it maps onto NATS subject filters.
 type EventSelector struct {
 	Project  string   `json:"project,omitempty" doc:"project key, e.g. CORE"`
-	Entities []string `json:"entities,omitempty" doc:"entity kinds: project, feature, wp, dependency"`
+	Entities []string `json:"entities,omitempty" doc:"entity kinds: project, feature, wp, dependency, key (API keys: their events are seen with an admin key only)"`
 	Types    []string `json:"types,omitempty" doc:"event types, e.g. wp.transitioned (the dev.agileplus. prefix is optional)"`
 }
 

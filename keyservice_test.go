@@ -280,6 +280,24 @@ func TestKeyEvents(t *testing.T) {
 	if err := json.Unmarshal(es[2].Data, &ref); err != nil || ref != refusal {
 		t.Errorf("key.refused data: got %s, want %+v", es[2].Data, refusal)
 	}
+
+	// The key's events are its audit trail: listed by its id for an
+	// admin, refused to others, selectable by entity and type.
+	byKey, err := svc.Events(ctx, agileplus.EventQuery{Entity: kc.ID})
+	if err != nil || len(byKey) != 3 {
+		t.Errorf("events of the key: got %d, %v; want 3", len(byKey), err)
+	}
+	reader := agileplus.WithPrincipal(ctx, &agileplus.Principal{KeyID: "key_r", Name: "r", Scope: agileplus.ScopeRead})
+	if _, err := svc.Events(reader, agileplus.EventQuery{Entity: kc.ID}); agileplus.ErrorCode(err) != agileplus.EFORBIDDEN {
+		t.Errorf("events of the key for a read key: got %v, want EFORBIDDEN", err)
+	}
+	if _, err := svc.Events(ctx, agileplus.EventQuery{Entity: "key_nothere"}); agileplus.ErrorCode(err) != agileplus.ENOTFOUND {
+		t.Errorf("events of no key: got %v, want ENOTFOUND", err)
+	}
+	sel := agileplus.EventSelector{Entities: []string{"key"}, Types: []string{"key.revoked"}}.Normalize()
+	if err := sel.Validate(); err != nil || !sel.Match(es[1]) || sel.Match(es[0]) {
+		t.Errorf("selector %v: validate %v, matches revoked %v, created %v", sel, err, sel.Match(es[1]), sel.Match(es[0]))
+	}
 }
 
 func TestTouchKeys(t *testing.T) {

@@ -1114,6 +1114,13 @@ func (s *Service) Events(ctx context.Context, q EventQuery) (es []*Event, err er
 // resolveEntity turns an entity id or key into an id and the key of the
 // project its events carry ("" for a dependency without events).
 func resolveEntity(ctx context.Context, tx ReadTx, ref string) (id, project string, err error) {
+	if strings.HasPrefix(ref, PrefixKey) {
+		k, err := tx.APIKey(ctx, ref)
+		if err != nil {
+			return "", "", &Error{Code: ENOTFOUND, Field: "entity", Message: fmt.Sprintf("key %q not found", ref)}
+		}
+		return k.ID, SystemProject, nil
+	}
 	if strings.HasPrefix(ref, PrefixDependency) {
 		// A removed dependency keeps its events: look for those.
 		es, err := tx.Events(ctx, EventFilter{EntityID: ref, Limit: 1})
@@ -1131,7 +1138,7 @@ func resolveEntity(ctx context.Context, tx ReadTx, ref string) (id, project stri
 	}
 	ep, err := resolveEndpoint(ctx, tx, "entity", ref)
 	if err != nil {
-		return "", "", &Error{Code: ENOTFOUND, Field: "entity", Message: fmt.Sprintf("entity %q is not a known project, feature, work package or dependency", ref)}
+		return "", "", &Error{Code: ENOTFOUND, Field: "entity", Message: fmt.Sprintf("entity %q is not a known project, feature, work package, dependency or key", ref)}
 	}
 	return ep.id, ep.projectKey, nil
 }
