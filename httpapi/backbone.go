@@ -135,16 +135,17 @@ func (s *Server) backboneRoutes() []route {
 }
 
 // seqPage reads the backbone and the after/limit parameters of a seq-paged list.
+// A bad parameter is a 400 whether or not the backbone runs.
 func (s *Server) seqPage(r *http.Request) (agileplus.Backbone, uint64, int, error) {
-	b, err := s.backbone()
-	if err != nil {
-		return nil, 0, 0, err
-	}
 	after, err := seqCursor(r, "after")
 	if err != nil {
 		return nil, 0, 0, err
 	}
 	limit, err := queryInt(r, "limit", 1, agileplus.MaxPageLimit)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	b, err := s.backbone()
 	return b, after, int(limit), err
 }
 

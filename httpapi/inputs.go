@@ -32,7 +32,7 @@ type ClaimCreate struct {
 
 // LeaseRenew is the body of PUT /v1/wps/{wp}/claim.
 type LeaseRenew struct {
-	Agent      string `json:"agent,omitempty" rule:"name" doc:"when given, checked against the holder"`
+	Agent      string `json:"agent,omitempty" rule:"optname" doc:"when given and not empty, checked against the holder"`
 	TTLSeconds int64  `json:"ttl_seconds,omitempty" minimum:"0" maximum:"604800" default:"900" doc:"new lease length in seconds from now, 1-604800; 0 or absent for the default, 900"`
 	Token      int64  `json:"token" minimum:"1" doc:"the lease's fencing token, as the claim returned it"`
 }
@@ -51,7 +51,7 @@ var schemaRules = map[string]map[string]any{
 	"FeatureTransition": forceNeedsReason,
 	"ReferenceCreate": {"anyOf": []any{
 		map[string]any{"description": "a commit: sha and repo, no url or state",
-			"properties": map[string]any{"kind": map[string]any{"const": agileplus.RefCommit}},
+			"properties": map[string]any{"kind": map[string]any{"const": agileplus.RefCommit}, "repo": map[string]any{"pattern": namePattern}},
 			"required":   []any{"sha", "repo"}, "not": map[string]any{"anyOf": []any{map[string]any{"required": []any{"url"}}, map[string]any{"required": []any{"state"}}}}},
 		map[string]any{"description": "a pull request: url and optionally state, no sha",
 			"properties": map[string]any{"kind": map[string]any{"const": agileplus.RefPullRequest}},

@@ -371,6 +371,10 @@ var textRules = map[string]map[string]any{
 	"name":    {"minLength": 1, "maxLength": 200, "pattern": namePattern},
 	"text":    {"maxLength": 65536, "pattern": textPattern},
 	"keyname": {"minLength": 1, "maxLength": 100, "pattern": keyNamePattern},
+	// optname is a name that may also be empty (then absent).
+	"optname": {"maxLength": 200, "pattern": "^$|" + namePattern},
+	// line is one line of printable text, perhaps blank.
+	"line": {"maxLength": 200, "pattern": "^[^" + notInName + "]*$"},
 }
 
 // constrain adds the constraints of field f's tags to its schema s:

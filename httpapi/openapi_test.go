@@ -3,8 +3,11 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/agileplus/agileplus"
 )
 
 func TestOperationIDsAreUnique(t *testing.T) {
@@ -79,5 +82,37 @@ func TestRequestBodiesAreNeverNullable(t *testing.T) {
 	}
 	if len(seen) < 14 { // the bodies and the schemas they refer to
 		t.Fatalf("only %d request body schemas found", len(seen))
+	}
+}
+
+// The enums the tags spell out are the domain's lists.
+func TestEnumsAreTheDomainLists(t *testing.T) {
+	var doc struct {
+		Components struct {
+			Schemas map[string]struct {
+				Properties map[string]struct {
+					Enum  []string `json:"enum"`
+					Items struct {
+						Enum []string `json:"enum"`
+					} `json:"items"`
+				} `json:"properties"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(NewServer(nil, nil, nil, "test").openapi, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for field, want := range map[string][]string{
+		"WPTransition.to":       agileplus.WPStates,
+		"FeatureTransition.to":  agileplus.FeatureStates,
+		"KeyCreate.scope":       agileplus.Scopes,
+		"ReferenceCreate.state": agileplus.PRStates,
+		"ReferenceCreate.kind":  {agileplus.RefCommit, agileplus.RefPullRequest},
+		"DependencyCreate.kind": {agileplus.DependsOn, agileplus.Blocks, agileplus.RelatesTo},
+	} {
+		schema, prop, _ := strings.Cut(field, ".")
+		if got := doc.Components.Schemas[schema].Properties[prop].Enum; !slices.Equal(got, want) {
+			t.Errorf("%s: enum %v, want %v", field, got, want)
+		}
 	}
 }
