@@ -71,9 +71,9 @@ func (k *APIKey) Active(now time.Time) bool {
 
 // KeyCreate is the input of CreateKey.
 type KeyCreate struct {
-	Name      string     `json:"name" doc:"who or what uses the key (1-100 characters); recorded as the actor of its changes"`
-	Scope     string     `json:"scope" doc:"read, write or admin"`
-	Projects  []string   `json:"projects,omitempty" doc:"project keys the key is limited to; empty for every project (not with admin)"`
+	Name      string     `json:"name" rule:"keyname" doc:"who or what uses the key (1-100 characters); recorded as the actor of its changes"`
+	Scope     string     `json:"scope" enum:"read,write,admin" doc:"read, write or admin"`
+	Projects  []string   `json:"projects,omitempty" maxItems:"100" pattern:"^[A-Z][A-Z0-9]{1,15}$" doc:"project keys the key is limited to; empty for every project (not with admin)"`
 	ExpiresAt *time.Time `json:"expires_at,omitempty" doc:"when the key stops working (RFC 3339); never if absent"`
 }
 
@@ -86,7 +86,7 @@ func (c *KeyCreate) Validate(now time.Time) error {
 	switch {
 	case name == "":
 		return FieldErrorf("name", "name is required: who or what uses the key, such as ci-bot")
-	case utf8.RuneCountInString(name) > 100:
+	case utf8.RuneCountInString(c.Name) > 100:
 		return FieldErrorf("name", "name is longer than 100 characters")
 	case !utf8.ValidString(name) || strings.ContainsFunc(name, isControl):
 		return FieldErrorf("name", "name must be valid UTF-8 without control characters")

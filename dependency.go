@@ -30,9 +30,9 @@ type Dependency struct {
 // DependencyCreate is the input of AddDependency: From depends on, blocks,
 // or relates to To. From and To are ids or keys of two WPs or two features.
 type DependencyCreate struct {
-	From string `json:"from"`
-	To   string `json:"to"`
-	Kind string `json:"kind" doc:"depends_on (default), blocks or relates_to"`
+	From string `json:"from" minLength:"1" doc:"WP or feature id or key"`
+	To   string `json:"to" minLength:"1" doc:"WP or feature id or key, of the same kind as from"`
+	Kind string `json:"kind,omitempty" enum:"depends_on,blocks,relates_to" default:"depends_on" doc:"depends_on (default), blocks or relates_to"`
 }
 
 // Validate checks the fields of a DependencyCreate.

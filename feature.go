@@ -43,15 +43,15 @@ type Feature struct {
 
 // FeatureCreate is the input of CreateFeature.
 type FeatureCreate struct {
-	Slug        string `json:"slug" doc:"lower-case words joined by '-', unique across projects"`
-	Title       string `json:"title"`
-	Description string `json:"description,omitempty"`
+	Slug        string `json:"slug" maxLength:"64" pattern:"^[a-z0-9]+(-[a-z0-9]+)*$" doc:"lower-case words joined by '-', unique across projects"`
+	Title       string `json:"title" rule:"name"`
+	Description string `json:"description,omitempty" rule:"text"`
 }
 
 // FeatureUpdate is the input of UpdateFeature; nil fields are left alone.
 type FeatureUpdate struct {
-	Title       *string `json:"title,omitempty"`
-	Description *string `json:"description,omitempty"`
+	Title       *string `json:"title,omitempty" rule:"name"`
+	Description *string `json:"description,omitempty" rule:"text"`
 }
 
 var slugRE = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)

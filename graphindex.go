@@ -230,6 +230,9 @@ const (
 	ExportCompact = "compact"
 )
 
+// ExportFormats lists the formats of GraphIndex.Export.
+var ExportFormats = []string{ExportJSON, ExportDOT, ExportMermaid, ExportCompact}
+
 // GraphFeature is a feature rolled up from its WPs.
 type GraphFeature struct {
 	FeatureID string `json:"feature_id"`

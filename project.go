@@ -21,13 +21,13 @@ type Project struct {
 
 // ProjectCreate is the input of CreateProject.
 type ProjectCreate struct {
-	Key  string `json:"key" doc:"2-16 characters: upper-case letters and digits, starting with a letter"`
-	Name string `json:"name" doc:"display name, 1-200 characters"`
+	Key  string `json:"key" pattern:"^[A-Z][A-Z0-9]{1,15}$" doc:"2-16 characters: upper-case letters and digits, starting with a letter"`
+	Name string `json:"name" rule:"name" doc:"display name, 1-200 characters"`
 }
 
 // ProjectUpdate is the input of UpdateProject; nil fields are left alone.
 type ProjectUpdate struct {
-	Name *string `json:"name,omitempty"`
+	Name *string `json:"name,omitempty" rule:"name"`
 }
 
 var projectKeyRE = regexp.MustCompile(`^[A-Z][A-Z0-9]{1,15}$`)
@@ -83,8 +83,8 @@ func validateText(field, s string) error { return checkText(field, s, true) }
 
 // checkText is validateText; strict as for checkName.
 func checkText(field, s string, strict bool) error {
-	if len(s) > 64<<10 {
-		return FieldErrorf(field, "%s is longer than 65536 bytes", field)
+	if utf8.RuneCountInString(s) > 64<<10 {
+		return FieldErrorf(field, "%s is longer than 65536 characters", field)
 	}
 	if !strict {
 		return nil

@@ -34,11 +34,11 @@ type Reference struct {
 // a pull request (url and state). Adding a pull request again updates its
 // state; adding a commit again changes nothing.
 type ReferenceCreate struct {
-	Kind  string `json:"kind,omitempty" doc:"commit or pull_request; inferred from sha or url when empty"`
-	Repo  string `json:"repo,omitempty" doc:"the repository of a commit, e.g. github.com/acme/api"`
-	SHA   string `json:"sha,omitempty" doc:"commit hash, 7-64 hex digits"`
-	URL   string `json:"url,omitempty" doc:"pull request URL, http(s)"`
-	State string `json:"state,omitempty" doc:"pull request state: draft, open (default), merged or closed"`
+	Kind  string `json:"kind,omitempty" enum:"commit,pull_request" doc:"commit or pull_request; inferred from sha or url when empty"`
+	Repo  string `json:"repo,omitempty" rule:"line" doc:"the repository of a commit, e.g. github.com/acme/api"`
+	SHA   string `json:"sha,omitempty" pattern:"^[0-9a-fA-F]{7,64}$" doc:"commit hash, 7-64 hex digits"`
+	URL   string `json:"url,omitempty" maxLength:"2000" pattern:"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#]" doc:"pull request URL, http(s)"`
+	State string `json:"state,omitempty" enum:"draft,open,merged,closed" doc:"pull request state: draft, open (default), merged or closed"`
 }
 
 // PrefixReference prefixes reference ids.

@@ -17,9 +17,9 @@ const PrefixWebhook = "whk_"
 
 // WebhookCreate registers a webhook.
 type WebhookCreate struct {
-	URL    string        `json:"url" doc:"http or https URL that receives the POSTs"`
-	Filter EventSelector `json:"filter"`
-	Secret string        `json:"secret,omitempty" doc:"HMAC-SHA256 key, 16-256 bytes; generated when empty"`
+	URL    string        `json:"url" maxLength:"2048" pattern:"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#]" doc:"http or https URL that receives the POSTs"`
+	Filter EventSelector `json:"filter,omitempty" doc:"which events to deliver; every event when absent"`
+	Secret string        `json:"secret,omitempty" minLength:"16" maxLength:"256" pattern:"^[!-~]+$" doc:"HMAC-SHA256 key, 16-256 printable ASCII characters without spaces; generated when absent"`
 }
 
 // Webhook delivery outcomes.

@@ -75,16 +75,16 @@ const MaxEstimate = 20000.0
 
 // WPCreate is the input of CreateWP.
 type WPCreate struct {
-	Title       string   `json:"title"`
-	Description string   `json:"description,omitempty"`
-	Estimate    *float64 `json:"estimate,omitempty" doc:"hours, default 1"`
+	Title       string   `json:"title" rule:"name"`
+	Description string   `json:"description,omitempty" rule:"text"`
+	Estimate    *float64 `json:"estimate,omitempty" minimum:"0" maximum:"20000" default:"1" doc:"hours, default 1"`
 }
 
 // WPUpdate is the input of UpdateWP; nil fields are left alone.
 type WPUpdate struct {
-	Title       *string  `json:"title,omitempty"`
-	Description *string  `json:"description,omitempty"`
-	Estimate    *float64 `json:"estimate,omitempty"`
+	Title       *string  `json:"title,omitempty" rule:"name"`
+	Description *string  `json:"description,omitempty" rule:"text"`
+	Estimate    *float64 `json:"estimate,omitempty" minimum:"0" maximum:"20000" doc:"hours"`
 }
 
 // validateEstimate checks an estimate and turns -0 into 0, which JSON

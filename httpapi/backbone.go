@@ -41,7 +41,7 @@ func pathSeq(r *http.Request) (uint64, error) {
 	return n, nil
 }
 
-var seqPageParams = []param{{"after", "integer", "cursor: the seq of the last item of the previous page"}, {"limit", "integer", "items per page, 1-1000, default 100"}}
+var seqPageParams = []param{{name: "after", typ: "integer", doc: "cursor: the seq of the last item of the previous page", schema: map[string]any{"minimum": 0, "maximum": uint64(math.MaxInt64)}}, limitParam("items per page, 1-1000, default 100")}
 
 // seqList pages items by their seq.
 func seqList[T any](items []T, limit int, seq func(T) uint64) *List[T] {
@@ -94,7 +94,7 @@ func (s *Server) backboneRoutes() []route {
 			ds, err := b.WebhookDeliveries(r.Context(), r.PathValue("webhook"), after, limit)
 			return seqList(ds, limit, func(d *agileplus.WebhookDelivery) uint64 { return d.Seq }), err
 		}).needs(agileplus.ScopeAdmin),
-		op(s, "GET", "/v1/deadletters", "Events a consumer gave up on, oldest first", 200, append([]param{{"consumer", "string", "only this consumer's (e.g. webhook-whk_...)"}}, seqPageParams...), func(r *http.Request, _ *noBody) (*List[*agileplus.DeadLetter], error) {
+		op(s, "GET", "/v1/deadletters", "Events a consumer gave up on, oldest first", 200, append([]param{{name: "consumer", typ: "string", doc: "only this consumer's (e.g. webhook-whk_...)", schema: map[string]any{"minLength": 1}}}, seqPageParams...), func(r *http.Request, _ *noBody) (*List[*agileplus.DeadLetter], error) {
 			b, after, limit, err := s.seqPage(r)
 			if err != nil {
 				return nil, err
@@ -124,7 +124,7 @@ func (s *Server) backboneRoutes() []route {
 			}
 			return nil, b.DiscardDeadLetter(r.Context(), seq)
 		}).needs(agileplus.ScopeAdmin),
-		op(s, "POST", "/v1/deadletters/redrive", "Re-drive every dead letter (of one consumer), oldest first", 200, []param{{"consumer", "string", "only this consumer's"}}, func(r *http.Request, _ *noBody) (*RedriveAll, error) {
+		op(s, "POST", "/v1/deadletters/redrive", "Re-drive every dead letter (of one consumer), oldest first", 200, []param{{name: "consumer", typ: "string", doc: "only this consumer's", schema: map[string]any{"minLength": 1}}}, func(r *http.Request, _ *noBody) (*RedriveAll, error) {
 			b, err := s.backbone()
 			if err != nil {
 				return nil, err
@@ -135,16 +135,17 @@ func (s *Server) backboneRoutes() []route {
 }
 
 // seqPage reads the backbone and the after/limit parameters of a seq-paged list.
+// A bad parameter is a 400 whether or not the backbone runs.
 func (s *Server) seqPage(r *http.Request) (agileplus.Backbone, uint64, int, error) {
-	b, err := s.backbone()
-	if err != nil {
-		return nil, 0, 0, err
-	}
 	after, err := seqCursor(r, "after")
 	if err != nil {
 		return nil, 0, 0, err
 	}
 	limit, err := queryInt(r, "limit", 1, agileplus.MaxPageLimit)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	b, err := s.backbone()
 	return b, after, int(limit), err
 }
 

@@ -134,7 +134,7 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, ifVe
 		body = bytes.NewReader(b)
 	}
 	u := c.base + path
-	if len(q) > 0 {
+	if q = nonEmpty(q); len(q) > 0 {
 		u += "?" + q.Encode()
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u, body)
@@ -179,6 +179,20 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, ifVe
 		return c.notAgilePlus(method, path, p)
 	}
 	return nil
+}
+
+// nonEmpty leaves out empty values, which the server refuses: an empty
+// argument is one not given (the server then names a required one).
+func nonEmpty(q url.Values) url.Values {
+	out := url.Values{}
+	for k, vs := range q {
+		for _, v := range vs {
+			if v != "" {
+				out.Add(k, v)
+			}
+		}
+	}
+	return out
 }
 
 // authorize sets the headers that say who calls: the token and the actor.

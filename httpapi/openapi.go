@@ -2,8 +2,10 @@ package httpapi
 
 import (
 	"encoding/json"
+	"math"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -23,16 +25,23 @@ func openAPIDocument(rs []route, version string) []byte {
 		}
 		var params []any
 		for _, name := range pathParams(rt.path) {
-			params = append(params, map[string]any{"name": name, "in": "path", "required": true, "schema": map[string]any{"type": "string"}, "description": "id or key"})
+			params = append(params, map[string]any{"name": name, "in": "path", "required": true, "schema": pathParamSchema(name), "description": pathParamDoc(name)})
 		}
 		for _, q := range rt.query {
-			params = append(params, map[string]any{"name": q.name, "in": "query", "schema": map[string]any{"type": q.typ}, "description": q.doc})
+			p := map[string]any{"name": q.name, "in": "query", "schema": paramSchema(q), "description": q.doc}
+			if q.required {
+				p["required"] = true
+			}
+			if q.repeat {
+				p["style"], p["explode"] = "form", true
+			}
+			params = append(params, p)
 		}
 		for _, h := range rt.headers {
-			params = append(params, map[string]any{"name": h.name, "in": "header", "schema": map[string]any{"type": h.typ}, "description": h.doc})
+			params = append(params, map[string]any{"name": h.name, "in": "header", "schema": paramSchema(h), "description": h.doc})
 		}
 		if rt.ifMatch {
-			params = append(params, map[string]any{"name": "If-Match", "in": "header", "schema": map[string]any{"type": "string"}, "description": "the version last seen, e.g. \"3\"; 409 when stale"})
+			params = append(params, map[string]any{"name": "If-Match", "in": "header", "schema": map[string]any{"type": "string", "pattern": ifMatchPattern}, "description": "the version last seen, e.g. \"3\" (or *, any version); 409 when stale"})
 		}
 		if strings.HasPrefix(rt.path, "/v1/") && rt.method != "GET" {
 			params = append(params, map[string]any{"name": ActorHeader, "in": "header", "schema": map[string]any{"type": "string"}, "description": "who makes the change, recorded in events and audit; when the server authenticates, it may only narrow the key's name (recorded as <key name>/<value>)"})
@@ -40,8 +49,13 @@ func openAPIDocument(rs []route, version string) []byte {
 		if params != nil {
 			o["parameters"] = params
 		}
-		if rt.in != nil {
-			o["requestBody"] = map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{"schema": g.schema(rt.in)}}}
+		switch {
+		case rt.in != nil:
+			o["requestBody"] = map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{"schema": g.schema(rt.in)}},
+				"description": "a JSON object; null is refused, for the body and for any field (leave a field out instead)"}
+		case rt.consumes != "":
+			o["requestBody"] = map[string]any{"required": true, "content": map[string]any{rt.consumes: map[string]any{"schema": map[string]any{"type": "string", "minLength": 1}}},
+				"description": rt.consumesDoc}
 		}
 		resp := map[string]any{"description": "success"}
 		if rt.out != nil {
@@ -49,28 +63,32 @@ func openAPIDocument(rs []route, version string) []byte {
 			if rt.produces != "" {
 				media = rt.produces
 			}
+			mt := map[string]any{"schema": g.schema(rt.out)}
 			if media == "text/event-stream" {
-				resp["description"] = "server-sent events; the data of each is one line of this schema"
+				resp["description"] = sseFraming
+				mt["x-sse-data"] = "each event's data: line is one CloudEvent as this schema describes"
 			}
-			resp["content"] = map[string]any{media: map[string]any{"schema": g.schema(rt.out)}}
+			resp["content"] = map[string]any{media: mt}
+		} else if len(rt.produceTypes) > 0 {
+			content := map[string]any{}
+			for _, mt := range rt.produceTypes {
+				schema := map[string]any{"type": "string"}
+				if mt == "application/json" {
+					schema = map[string]any{"type": "object"}
+				}
+				content[mt] = map[string]any{"schema": schema}
+			}
+			resp["content"] = content
 		}
 		responses := map[string]any{strconv.Itoa(rt.status): resp}
 		errResp := func(desc string) map[string]any {
 			return map[string]any{"description": desc, "content": map[string]any{"application/json": map[string]any{"schema": errRef}}}
 		}
-		if strings.HasPrefix(rt.path, "/v1/") {
-			responses["4XX"] = errResp("error")
-			responses["5XX"] = errResp("error")
+		for code, desc := range errorResponses(rt) {
+			responses[code] = errResp(desc)
 		}
-		if rt.scope != scopePublic {
-			responses["401"] = errResp("no API key, or one that identifies no active key (when the server authenticates); the answer carries WWW-Authenticate: Bearer")
-			responses["403"] = errResp("the key's scope or projects do not allow this; the message names the scope needed")
-		}
-		if rt.in != nil || rt.path == "/v1/import" {
-			responses["408"] = errResp("the request body arrived too slowly")
-		}
-		if rt.produces == "text/event-stream" {
-			responses["429"] = errResp("the key has too many open event streams; retry after Retry-After seconds")
+		if rt.path == "/ready" {
+			responses["503"] = map[string]any{"description": "a dependency is not ready: the checks say which", "content": map[string]any{"application/json": map[string]any{"schema": g.schema(reflect.TypeFor[Readiness]())}}}
 		}
 		o["responses"] = responses
 		if paths[rt.path] == nil {
@@ -83,10 +101,14 @@ func openAPIDocument(rs []route, version string) []byte {
 		"info": map[string]any{
 			"title":   "AgilePlus API",
 			"version": version,
+			"license": map[string]any{"name": licenseName},
 			"description": "Plan and track software work: projects, features, work packages and their dependency graph. Errors are {\"error\":{\"code\",\"message\",\"field\"}}. " +
-				"Every operation but /health, /ready and /openapi.json needs an API key (Authorization: Bearer <key>) with the scope it names: 401 without a valid key, 403 when the key's scope or projects do not allow it.",
+				"Every operation but /health, /ready and /openapi.json needs an API key (Authorization: Bearer <key>) with the scope it names: 401 without a valid key, 403 when the key's scope or projects do not allow it. " +
+				"Request bodies are JSON objects; null is refused, for the body and for every field: leave a field out to leave it alone or take its default. " +
+				"Query parameters are exactly those an operation declares: an unknown one, one given twice (unless it says it repeats), an empty value (?limit=) and a missing required one are each refused with 400 naming the parameter.",
 		},
-		"paths": paths,
+		"servers": []any{map[string]any{"url": "/", "description": "the server that serves this document"}},
+		"paths":   paths,
 		"components": map[string]any{
 			"schemas": g.defs,
 			"securitySchemes": map[string]any{"bearer": map[string]any{
@@ -103,6 +125,85 @@ func openAPIDocument(rs []route, version string) []byte {
 	return b
 }
 
+// licenseName is the document's info.license: the repository carries no
+// LICENSE file, so no license is granted.
+const licenseName = "No license granted (the repository has no LICENSE file)"
+
+// sseFraming describes the event stream as the document's response.
+const sseFraming = "A server-sent event stream (text/event-stream). Each event is framed as `id: <global seq>`, `event: <type>`, " +
+	"`data: <one CloudEvent as JSON, on one line>` and a blank line; the schema describes that data. A frame with only `id:` tells the client " +
+	"its position when the replay sent no event, `retry:` suggests a reconnection delay, and lines starting with `:` are keepalive comments."
+
+// ifMatchPattern is what an If-Match header may hold: a version, quoted,
+// weak or bare, or *.
+const ifMatchPattern = `^(\*|(W/)?"[1-9][0-9]{0,17}"|[1-9][0-9]{0,17})$`
+
+// pathParamSchema is the schema of a path parameter: a dead letter's seq
+// is a positive integer, anything else an id or key.
+func pathParamSchema(name string) map[string]any {
+	if name == "seq" {
+		return map[string]any{"type": "integer", "minimum": 1, "maximum": uint64(math.MaxUint64)}
+	}
+	return map[string]any{"type": "string", "minLength": 1}
+}
+
+func pathParamDoc(name string) string {
+	if name == "seq" {
+		return "a dead letter's seq"
+	}
+	return "id or key"
+}
+
+// paramSchema is the schema of a declared query parameter or header.
+func paramSchema(p param) map[string]any {
+	s := map[string]any{"type": p.typ}
+	for k, v := range p.schema {
+		s[k] = v
+	}
+	if p.repeat {
+		return map[string]any{"type": "array", "items": s, "minItems": 1}
+	}
+	return s
+}
+
+// errorResponses lists the error statuses an operation answers, with what
+// each means there. 4XX and 5XX cover the rest (a proxy's, an internal error).
+func errorResponses(rt route) map[string]string {
+	out := map[string]string{
+		"400": "the request is malformed: a query parameter the operation does not take, given twice, empty, missing or out of its range, or a bad body; the error names the field",
+		"4XX": "error",
+		"5XX": "error",
+	}
+	if rt.scope != scopePublic {
+		out["401"] = "no API key, or one that identifies no active key (when the server authenticates); the answer carries WWW-Authenticate: Bearer"
+		out["403"] = "the key's scope or projects do not allow this; the message names the scope needed"
+	}
+	if !strings.HasPrefix(rt.path, "/v1/") {
+		return out
+	}
+	if len(pathParams(rt.path)) > 0 || slices.ContainsFunc(rt.query, func(p param) bool {
+		return slices.Contains([]string{"project", "feature", "from", "to", "entity"}, p.name)
+	}) {
+		out["404"] = "no such entity (the error names the field)"
+	}
+	if rt.method != "GET" && rt.method != "DELETE" || rt.ifMatch {
+		out["409"] = "conflict: the entity exists already, changed since the If-Match version, or a lease is held"
+		out["422"] = "the change breaks a rule: a state the entity cannot move to, a dependency cycle, an open dependency"
+	}
+	if rt.in != nil || rt.consumes != "" {
+		out["408"] = "the request body arrived too slowly"
+		out["503"] = "the server is reading as many request bodies as it allows, or a service the operation needs is unavailable; retry shortly"
+	}
+	if strings.HasPrefix(rt.path, "/v1/webhooks") || strings.HasPrefix(rt.path, "/v1/deadletters") || strings.HasPrefix(rt.path, "/v1/keys") {
+		out["503"] = "the service this operation needs (the event bus, the key store) is not running here"
+	}
+	if rt.produces == "text/event-stream" {
+		out["429"] = "the key has too many open event streams; retry after Retry-After seconds"
+		out["503"] = "the server has as many streams open as it allows, or no live feed; retry after Retry-After seconds"
+	}
+	return out
+}
+
 var pathParamRE = regexp.MustCompile(`\{([a-z_]+)\}`)
 
 func pathParams(p string) []string {
@@ -114,6 +215,9 @@ func pathParams(p string) []string {
 }
 
 func operationID(rt route) string {
+	if rt.id != "" {
+		return rt.id
+	}
 	var b strings.Builder
 	b.WriteString(strings.ToLower(rt.method))
 	for _, part := range strings.Split(rt.path, "/") {
@@ -170,6 +274,9 @@ func (g *schemaGen) schema(t reflect.Type) map[string]any {
 			props, required := map[string]any{}, []string{}
 			g.fields(t, props, &required)
 			s := map[string]any{"type": "object", "properties": props, "additionalProperties": false}
+			for k, v := range schemaRules[name] {
+				s[k] = v
+			}
 			if len(required) > 0 {
 				sort.Strings(required)
 				s["required"] = required
@@ -201,6 +308,12 @@ func (g *schemaGen) fields(t reflect.Type, props map[string]any, required *[]str
 			name = f.Name
 		}
 		s := g.schema(f.Type)
+		omit := strings.Contains(opts, "omitempty")
+		if k := f.Type.Kind(); !omit && (k == reflect.Slice || k == reflect.Map || k == reflect.Pointer) {
+			// encoding/json writes a nil one as null.
+			s = nullable(s)
+		}
+		constrain(s, f)
 		if doc := f.Tag.Get("doc"); doc != "" {
 			if _, isRef := s["$ref"]; isRef {
 				s = map[string]any{"allOf": []any{s}, "description": doc}
@@ -209,7 +322,7 @@ func (g *schemaGen) fields(t reflect.Type, props map[string]any, required *[]str
 			}
 		}
 		props[name] = s
-		if !strings.Contains(opts, "omitempty") && f.Type.Kind() != reflect.Pointer {
+		if !omit && f.Type.Kind() != reflect.Pointer {
 			*required = append(*required, name)
 		}
 	}
@@ -225,4 +338,99 @@ func schemaName(t reflect.Type) string {
 		n = n[:i] + strings.ToUpper(arg[:1]) + arg[1:]
 	}
 	return n
+}
+
+// nullable lets a schema also be null.
+func nullable(s map[string]any) map[string]any {
+	if t, ok := s["type"].(string); ok {
+		s["type"] = []any{t, "null"}
+		return s
+	}
+	return map[string]any{"anyOf": []any{s, map[string]any{"type": "null"}}}
+}
+
+// Text rules (the rule tag) shared by many fields: a name is one line of
+// printable text, not blank; a text is printable, with tabs and line
+// breaks. Characters up to U+00FF are written \xHH and the others as
+// themselves, which every regular expression dialect reads alike.
+const (
+	notPrintable = `\x00-\x1f\x7f-\x9f`
+	notInName    = notPrintable + "\u2028\u2029"
+	blank        = ` \xa0` + "\u1680\u2000-\u200a\u202f\u205f\u3000"
+	namePattern  = "^[^" + notInName + "]*[^" + notInName + blank + "][^" + notInName + "]*$"
+	textPattern  = `^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$`
+)
+
+// A key's name may hold C1 characters, and any space but at its ends.
+const (
+	notInKeyName   = `\x00-\x1f\x7f`
+	keyNamePattern = "^[^" + notInKeyName + "]*[^" + notInKeyName + blank + `\x85` + "\u2028\u2029][^" + notInKeyName + "]*$"
+)
+
+var textRules = map[string]map[string]any{
+	"name":    {"minLength": 1, "maxLength": 200, "pattern": namePattern},
+	"text":    {"maxLength": 65536, "pattern": textPattern},
+	"keyname": {"minLength": 1, "maxLength": 100, "pattern": keyNamePattern},
+	// optname is a name that may also be empty (then absent).
+	"optname": {"maxLength": 200, "pattern": "^$|" + namePattern},
+	// line is one line of printable text, perhaps blank.
+	"line": {"maxLength": 200, "pattern": "^[^" + notInName + "]*$"},
+}
+
+// constrain adds the constraints of field f's tags to its schema s:
+// rule (a text rule), minLength, maxLength, pattern and enum (for a slice,
+// of its items), minimum, maximum, default, minItems, maxItems, format.
+// The handlers enforce the same; a test sends values just inside and just
+// outside each bound.
+func constrain(s map[string]any, f reflect.StructField) {
+	target := s
+	if f.Type.Kind() == reflect.Slice {
+		if items, ok := s["items"].(map[string]any); ok {
+			target = items
+		}
+	}
+	if r := f.Tag.Get("rule"); r != "" {
+		rule, ok := textRules[r]
+		if !ok {
+			panic("httpapi: unknown rule tag " + r + " on " + f.Name)
+		}
+		for k, v := range rule {
+			target[k] = v
+		}
+	}
+	for _, k := range []string{"minLength", "maxLength"} {
+		if v := f.Tag.Get(k); v != "" {
+			target[k] = mustNumber(f, v)
+		}
+	}
+	if v := f.Tag.Get("pattern"); v != "" {
+		target["pattern"] = v
+	}
+	if v := f.Tag.Get("enum"); v != "" {
+		target["enum"] = strings.Split(v, ",")
+	}
+	for _, k := range []string{"minimum", "maximum", "minItems", "maxItems"} {
+		if v := f.Tag.Get(k); v != "" {
+			s[k] = mustNumber(f, v)
+		}
+	}
+	if v := f.Tag.Get("format"); v != "" {
+		s["format"] = v
+	}
+	if v, ok := f.Tag.Lookup("default"); ok {
+		if k := f.Type.Kind(); k == reflect.String {
+			s["default"] = v
+		} else if json.Valid([]byte(v)) {
+			s["default"] = json.RawMessage(v)
+		} else {
+			panic("httpapi: default of " + f.Name + " is not JSON: " + v)
+		}
+	}
+}
+
+func mustNumber(f reflect.StructField, v string) json.Number {
+	if _, err := strconv.ParseFloat(v, 64); err != nil {
+		panic("httpapi: tag of " + f.Name + " is not a number: " + v)
+	}
+	return json.Number(v)
 }

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -27,20 +28,63 @@ type route struct {
 	query    []param
 	headers  []param // request headers besides If-Match and the actor
 	produces string  // response media type, default application/json
-	ifMatch  bool
-	handler  http.HandlerFunc
+	// produceTypes are the media types of an answer that has no Go type
+	// (out is nil), such as an export.
+	produceTypes []string
+	// consumes is the media type of a request body that is not JSON (in
+	// is nil); consumesDoc describes it.
+	consumes, consumesDoc string
+	// id is the operationId when the one made from method and path would
+	// repeat another's.
+	id      string
+	ifMatch bool
+	handler http.HandlerFunc
 }
 
-// param documents a query parameter.
+// param declares a query parameter (or a header, in route.headers). The
+// server refuses, before the handler runs, a query parameter the route
+// does not declare, one given twice unless repeat, one with an empty
+// value, and a required one left out (see checkQuery); the OpenAPI
+// document says the same from these fields.
 type param struct {
 	name, typ, doc string
+	required       bool
+	repeat         bool           // may be given more than once
+	schema         map[string]any // constraints besides the type: minimum, enum, default...
+}
+
+// req marks a parameter required.
+func (p param) req() param { p.required = true; return p }
+
+// limitParam is ?limit=, items per page or list.
+func limitParam(doc string) param {
+	return param{name: "limit", typ: "integer", doc: doc, schema: map[string]any{"minimum": 1, "maximum": agileplus.MaxPageLimit, "default": agileplus.DefaultPageLimit}}
+}
+
+// seqAfterParam is ?after= as a sequence number.
+func seqAfterParam(doc string) param {
+	return param{name: "after", typ: "integer", doc: doc, schema: map[string]any{"minimum": 0, "maximum": int64(1) << 62}}
 }
 
 var (
-	pageParams = []param{{"after", "string", "cursor: the next value of the previous page"}, {"limit", "integer", "items per page, 1-1000, default 100"}}
+	pageParams = []param{{name: "after", typ: "string", doc: "cursor: the next value of the previous page", schema: map[string]any{"minLength": 1}}, limitParam("items per page, 1-1000, default 100")}
 )
 
-var reachParams = []param{{"transitive", "boolean", "follow the chain beyond direct edges"}, {"depth", "integer", "with transitive: how far, 1-100, default 100"}}
+var reachParams = []param{{name: "transitive", typ: "boolean", doc: "follow the chain beyond direct edges", schema: map[string]any{"default": false}},
+	{name: "depth", typ: "integer", doc: "with transitive: how far, 1-100, default 100", schema: map[string]any{"minimum": 1, "maximum": agileplus.MaxGraphDepth, "default": agileplus.MaxGraphDepth}}}
+
+// refParam is a query parameter naming a project, feature or WP by id or key.
+func refParam(name, doc string) param {
+	return param{name: name, typ: "string", doc: doc, schema: map[string]any{"minLength": 1}}
+}
+
+// stateParam filters WPs by state.
+var stateParam = param{name: "state", typ: "string", doc: "only WPs in this state", schema: map[string]any{"enum": agileplus.WPStates}}
+
+// boolParam is a boolean option, false unless given.
+func boolParam(name, doc string) param {
+	return param{name: name, typ: "boolean", doc: doc, schema: map[string]any{"default": false}}
+}
 
 // GraphPath is the answer of /v1/graph/path.
 type GraphPath struct {
@@ -71,6 +115,18 @@ var exportTypes = map[string]string{
 	agileplus.ExportCompact: "text/plain; charset=utf-8",
 }
 
+// exportMediaTypes lists the media types of exportTypes, without parameters.
+func exportMediaTypes() []string {
+	var out []string
+	for _, f := range agileplus.ExportFormats {
+		mt, _, _ := strings.Cut(exportTypes[f], ";")
+		if !slices.Contains(out, mt) {
+			out = append(out, mt)
+		}
+	}
+	return out
+}
+
 // DefaultImportLimit bounds a bulk import body unless Server.ImportLimit says otherwise.
 const DefaultImportLimit = 512 << 20
 
@@ -90,7 +146,12 @@ func (s *Server) handleImport(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, agileplus.FieldErrorf("body", "import is %d bytes; the limit is %d", r.ContentLength, limit))
 		return
 	}
-	res, err := s.Tracker.BulkImport(r.Context(), http.MaxBytesReader(w, r.Body, limit), opts)
+	body := bufio.NewReader(http.MaxBytesReader(w, r.Body, limit))
+	if _, err := body.Peek(1); err == io.EOF {
+		s.fail(w, r, agileplus.FieldErrorf("body", "the import is empty: send JSON lines (application/x-ndjson), as /v1/export writes them"))
+		return
+	}
+	res, err := s.Tracker.BulkImport(r.Context(), body, opts)
 	var big *http.MaxBytesError
 	if errors.As(err, &big) {
 		err = agileplus.FieldErrorf("body", "import is larger than %d bytes", limit)
@@ -139,8 +200,8 @@ func (s *Server) trackerRoutes() []route {
 	t := s.Tracker
 	return []route{
 		{scope: scopePublic, method: "GET", path: "/health", summary: "The process is alive", status: 200, out: reflect.TypeFor[Health](), handler: s.handleHealth},
-		{scope: scopePublic, method: "GET", path: "/ready", summary: "The store and the bus are reachable (503 when not)", status: 200, out: reflect.TypeFor[Readiness](), handler: s.handleReady},
-		{scope: scopePublic, method: "GET", path: "/openapi.json", summary: "This API's OpenAPI 3.1 document", status: 200, handler: s.handleOpenAPI},
+		{scope: scopePublic, method: "GET", path: "/ready", id: "getReadiness", summary: "The store and the bus are reachable (503 when not)", status: 200, out: reflect.TypeFor[Readiness](), handler: s.handleReady},
+		{scope: scopePublic, method: "GET", path: "/openapi.json", summary: "This API's OpenAPI 3.1 document", status: 200, produceTypes: []string{"application/json"}, handler: s.handleOpenAPI},
 
 		op(s, "POST", "/v1/projects", "Create a project", 201, nil, func(r *http.Request, in *agileplus.ProjectCreate) (*agileplus.Project, error) {
 			return t.CreateProject(r.Context(), *in)
@@ -177,8 +238,8 @@ func (s *Server) trackerRoutes() []route {
 		opIfMatch(s, "PATCH", "/v1/features/{feature}", "Update a feature", func(r *http.Request, in *agileplus.FeatureUpdate, v int64) (*agileplus.Feature, error) {
 			return t.UpdateFeature(r.Context(), r.PathValue("feature"), *in, v)
 		}).needs(agileplus.ScopeWrite),
-		opIfMatch(s, "POST", "/v1/features/{feature}/transition", "Move a feature forward (skipped states are recorded)", func(r *http.Request, in *agileplus.Transition, v int64) (*agileplus.Feature, error) {
-			return t.TransitionFeature(r.Context(), r.PathValue("feature"), *in, v)
+		opIfMatch(s, "POST", "/v1/features/{feature}/transition", "Move a feature forward (skipped states are recorded)", func(r *http.Request, in *FeatureTransition, v int64) (*agileplus.Feature, error) {
+			return t.TransitionFeature(r.Context(), r.PathValue("feature"), agileplus.Transition(*in), v)
 		}).needs(agileplus.ScopeWrite),
 		op(s, "GET", "/v1/features/{feature}/dependencies", "List the dependencies of a feature", 200, nil, func(r *http.Request, _ *noBody) (*List[*agileplus.Edge], error) {
 			return dependenciesOf(r, t, "feature")
@@ -187,10 +248,10 @@ func (s *Server) trackerRoutes() []route {
 		op(s, "POST", "/v1/features/{feature}/wps", "Create a work package in a feature", 201, nil, func(r *http.Request, in *agileplus.WPCreate) (*agileplus.WP, error) {
 			return t.CreateWP(r.Context(), r.PathValue("feature"), *in)
 		}).needs(agileplus.ScopeWrite),
-		op(s, "GET", "/v1/features/{feature}/wps", "List a feature's work packages", 200, append([]param{{"state", "string", "only WPs in this state"}}, pageParams...), func(r *http.Request, _ *noBody) (*List[*agileplus.WP], error) {
+		op(s, "GET", "/v1/features/{feature}/wps", "List a feature's work packages", 200, append([]param{stateParam}, pageParams...), func(r *http.Request, _ *noBody) (*List[*agileplus.WP], error) {
 			return s.listWPs(r, agileplus.WPQuery{Feature: r.PathValue("feature")})
 		}).needs(agileplus.ScopeRead),
-		op(s, "GET", "/v1/wps", "List work packages of a project or feature", 200, append([]param{{"project", "string", "project id or key"}, {"feature", "string", "feature id or slug"}, {"state", "string", "only WPs in this state"}}, pageParams...), func(r *http.Request, _ *noBody) (*List[*agileplus.WP], error) {
+		op(s, "GET", "/v1/wps", "List work packages of a project or feature", 200, append([]param{refParam("project", "project id or key (this or feature)"), refParam("feature", "feature id or slug (this or project)"), stateParam}, pageParams...), func(r *http.Request, _ *noBody) (*List[*agileplus.WP], error) {
 			return s.listWPs(r, agileplus.WPQuery{Project: r.URL.Query().Get("project"), Feature: r.URL.Query().Get("feature")})
 		}).needs(agileplus.ScopeRead),
 		op(s, "GET", "/v1/wps/{wp}", "Get a work package by id or key", 200, nil, func(r *http.Request, _ *noBody) (*agileplus.WP, error) {
@@ -199,16 +260,16 @@ func (s *Server) trackerRoutes() []route {
 		opIfMatch(s, "PATCH", "/v1/wps/{wp}", "Update a work package", func(r *http.Request, in *agileplus.WPUpdate, v int64) (*agileplus.WP, error) {
 			return t.UpdateWP(r.Context(), r.PathValue("wp"), *in, v)
 		}).needs(agileplus.ScopeWrite),
-		opIfMatch(s, "POST", "/v1/wps/{wp}/transition", "Move a work package (force with a reason to start past open dependencies)", func(r *http.Request, in *agileplus.Transition, v int64) (*agileplus.WP, error) {
-			return t.TransitionWP(r.Context(), r.PathValue("wp"), *in, v)
+		opIfMatch(s, "POST", "/v1/wps/{wp}/transition", "Move a work package (force with a reason to start past open dependencies)", func(r *http.Request, in *WPTransition, v int64) (*agileplus.WP, error) {
+			return t.TransitionWP(r.Context(), r.PathValue("wp"), agileplus.Transition(*in), v)
 		}).needs(agileplus.ScopeWrite),
-		op(s, "POST", "/v1/wps/{wp}/claim", "Claim a work package: returns a lease with a fencing token", 201, nil, func(r *http.Request, in *agileplus.ClaimRequest) (*agileplus.Lease, error) {
-			return t.Claim(r.Context(), r.PathValue("wp"), *in)
+		op(s, "POST", "/v1/wps/{wp}/claim", "Claim a work package: returns a lease with a fencing token", 201, nil, func(r *http.Request, in *ClaimCreate) (*agileplus.Lease, error) {
+			return t.Claim(r.Context(), r.PathValue("wp"), agileplus.ClaimRequest{Agent: in.Agent, TTLSeconds: in.TTLSeconds})
 		}).needs(agileplus.ScopeWrite),
-		op(s, "PUT", "/v1/wps/{wp}/claim", "Renew a lease (needs its token)", 200, nil, func(r *http.Request, in *agileplus.ClaimRequest) (*agileplus.Lease, error) {
-			return t.Renew(r.Context(), r.PathValue("wp"), *in)
+		op(s, "PUT", "/v1/wps/{wp}/claim", "Renew a lease (needs its token)", 200, nil, func(r *http.Request, in *LeaseRenew) (*agileplus.Lease, error) {
+			return t.Renew(r.Context(), r.PathValue("wp"), agileplus.ClaimRequest(*in))
 		}).needs(agileplus.ScopeWrite),
-		op(s, "DELETE", "/v1/wps/{wp}/claim", "Release a lease (its token in ?token=)", 204, []param{{"token", "integer", "the lease's fencing token"}}, func(r *http.Request, _ *noBody) (*noBody, error) {
+		op(s, "DELETE", "/v1/wps/{wp}/claim", "Release a lease (its token in ?token=)", 204, []param{{name: "token", typ: "integer", doc: "the lease's fencing token", required: true, schema: map[string]any{"minimum": 1, "maximum": int64(1) << 62}}}, func(r *http.Request, _ *noBody) (*noBody, error) {
 			tok, err := queryInt(r, "token", 1, 1<<62)
 			if err != nil {
 				return nil, err
@@ -229,7 +290,7 @@ func (s *Server) trackerRoutes() []route {
 			return nil, t.RemoveDependency(r.Context(), r.PathValue("id"))
 		}).needs(agileplus.ScopeWrite),
 
-		op(s, "GET", "/v1/ready", "Work packages that can start now: planned, every dependency done, unclaimed; by key number", 200, append([]param{{"project", "string", "project id or key (required)"}}, pageParams...), func(r *http.Request, _ *noBody) (*List[*agileplus.WP], error) {
+		op(s, "GET", "/v1/ready", "Work packages that can start now: planned, every dependency done, unclaimed; by key number", 200, append([]param{refParam("project", "project id or key").req()}, pageParams...), func(r *http.Request, _ *noBody) (*List[*agileplus.WP], error) {
 			pg, err := page(r)
 			if err != nil {
 				return nil, err
@@ -237,7 +298,7 @@ func (s *Server) trackerRoutes() []route {
 			ws, err := t.Ready(r.Context(), r.URL.Query().Get("project"), pg)
 			return list(ws, pg.Limit, func(w *agileplus.WP) string { return w.Key }), err
 		}).needs(agileplus.ScopeRead),
-		op(s, "GET", "/v1/events", "Events in commit order", 200, []param{{"after", "integer", "global sequence to start after"}, {"entity", "string", "only this entity's events (id or key)"}, {"limit", "integer", "1-1000, default 100"}}, func(r *http.Request, _ *noBody) (*List[*agileplus.Event], error) {
+		op(s, "GET", "/v1/events", "Events in commit order", 200, []param{seqAfterParam("global sequence to start after"), refParam("entity", "only this entity's events (id or key)"), limitParam("1-1000, default 100")}, func(r *http.Request, _ *noBody) (*List[*agileplus.Event], error) {
 			after, err := queryInt(r, "after", 0, 1<<62)
 			if err != nil {
 				return nil, err
@@ -255,7 +316,7 @@ func (s *Server) trackerRoutes() []route {
 			}
 			return l, err
 		}).needs(agileplus.ScopeRead),
-		op(s, "GET", "/v1/features/{feature}/audit", "A feature's audit trail", 200, []param{{"after", "integer", "audit sequence to start after"}, {"limit", "integer", "1-1000, default 100"}}, func(r *http.Request, _ *noBody) (*List[*agileplus.AuditEntry], error) {
+		op(s, "GET", "/v1/features/{feature}/audit", "A feature's audit trail", 200, []param{seqAfterParam("audit sequence to start after"), limitParam("1-1000, default 100")}, func(r *http.Request, _ *noBody) (*List[*agileplus.AuditEntry], error) {
 			after, err := queryInt(r, "after", 0, 1<<62)
 			if err != nil {
 				return nil, err
@@ -271,10 +332,10 @@ func (s *Server) trackerRoutes() []route {
 			}
 			return l, err
 		}).needs(agileplus.ScopeRead),
-		op(s, "GET", "/v1/graph/layers", "A project's open work packages by layer: layer 0 can start now, layer 1 once layer 0 is done", 200, []param{{"project", "string", "project id or key (required)"}}, func(r *http.Request, _ *noBody) (*agileplus.GraphLayers, error) {
+		op(s, "GET", "/v1/graph/layers", "A project's open work packages by layer: layer 0 can start now, layer 1 once layer 0 is done", 200, []param{refParam("project", "project id or key").req()}, func(r *http.Request, _ *noBody) (*agileplus.GraphLayers, error) {
 			return t.Layers(r.Context(), r.URL.Query().Get("project"))
 		}).needs(agileplus.ScopeRead),
-		op(s, "GET", "/v1/graph/features", "A project's features rolled up from their WPs: counts, open hours, and the features each waits on", 200, []param{{"project", "string", "project id or key (required)"}}, func(r *http.Request, _ *noBody) (*agileplus.GraphFeatures, error) {
+		op(s, "GET", "/v1/graph/features", "A project's features rolled up from their WPs: counts, open hours, and the features each waits on", 200, []param{refParam("project", "project id or key").req()}, func(r *http.Request, _ *noBody) (*agileplus.GraphFeatures, error) {
 			return t.FeatureGraph(r.Context(), r.URL.Query().Get("project"))
 		}).needs(agileplus.ScopeRead),
 		op(s, "GET", "/v1/wps/{wp}/blockers", "What a work package depends on, directly or transitively", 200, reachParams, func(r *http.Request, _ *noBody) (*agileplus.GraphReach, error) {
@@ -291,14 +352,14 @@ func (s *Server) trackerRoutes() []route {
 			}
 			return t.Dependents(r.Context(), r.PathValue("wp"), tr, depth)
 		}).needs(agileplus.ScopeRead),
-		op(s, "GET", "/v1/wps/{wp}/impact", "Everything that transitively waits on a work package, and the estimate that slips", 200, []param{{"limit", "integer", "WPs to list, 1-1000, default 100; counts cover all"}}, func(r *http.Request, _ *noBody) (*agileplus.GraphImpact, error) {
+		op(s, "GET", "/v1/wps/{wp}/impact", "Everything that transitively waits on a work package, and the estimate that slips", 200, []param{limitParam("WPs to list, 1-1000, default 100; counts cover all")}, func(r *http.Request, _ *noBody) (*agileplus.GraphImpact, error) {
 			limit, err := queryInt(r, "limit", 1, agileplus.MaxPageLimit)
 			if err != nil {
 				return nil, err
 			}
 			return t.Impact(r.Context(), r.PathValue("wp"), int(limit))
 		}).needs(agileplus.ScopeRead),
-		op(s, "GET", "/v1/graph/path", "The shortest blocking chain: from depends_on ... depends_on to (404 when there is none)", 200, []param{{"from", "string", "WP id or key"}, {"to", "string", "WP id or key"}}, func(r *http.Request, _ *noBody) (*GraphPath, error) {
+		op(s, "GET", "/v1/graph/path", "The shortest blocking chain: from depends_on ... depends_on to (404 when there is none)", 200, []param{refParam("from", "WP id or key").req(), refParam("to", "WP id or key").req()}, func(r *http.Request, _ *noBody) (*GraphPath, error) {
 			q := r.URL.Query()
 			p, err := t.Path(r.Context(), q.Get("from"), q.Get("to"))
 			if err != nil {
@@ -320,14 +381,14 @@ func (s *Server) trackerRoutes() []route {
 			}
 			return t.FeatureDependents(r.Context(), r.PathValue("feature"), tr, depth)
 		}).needs(agileplus.ScopeRead),
-		op(s, "GET", "/v1/features/{feature}/impact", "Every feature that transitively waits on a feature, and the open hours that slip", 200, []param{{"limit", "integer", "features to list, 1-1000, default 100; counts cover all"}}, func(r *http.Request, _ *noBody) (*agileplus.GraphFeatureImpact, error) {
+		op(s, "GET", "/v1/features/{feature}/impact", "Every feature that transitively waits on a feature, and the open hours that slip", 200, []param{limitParam("features to list, 1-1000, default 100; counts cover all")}, func(r *http.Request, _ *noBody) (*agileplus.GraphFeatureImpact, error) {
 			limit, err := queryInt(r, "limit", 1, agileplus.MaxPageLimit)
 			if err != nil {
 				return nil, err
 			}
 			return t.FeatureImpact(r.Context(), r.PathValue("feature"), int(limit))
 		}).needs(agileplus.ScopeRead),
-		op(s, "GET", "/v1/graph/feature-path", "The shortest chain of features: from waits on ... waits on to (404 when there is none)", 200, []param{{"from", "string", "feature id or slug"}, {"to", "string", "feature id or slug"}}, func(r *http.Request, _ *noBody) (*GraphFeaturePath, error) {
+		op(s, "GET", "/v1/graph/feature-path", "The shortest chain of features: from waits on ... waits on to (404 when there is none)", 200, []param{refParam("from", "feature id or slug").req(), refParam("to", "feature id or slug").req()}, func(r *http.Request, _ *noBody) (*GraphFeaturePath, error) {
 			q := r.URL.Query()
 			p, err := t.FeaturePath(r.Context(), q.Get("from"), q.Get("to"))
 			if err != nil {
@@ -335,7 +396,7 @@ func (s *Server) trackerRoutes() []route {
 			}
 			return &GraphFeaturePath{Hops: len(p) - 1, Features: p}, nil
 		}).needs(agileplus.ScopeRead),
-		op(s, "GET", "/v1/graph/critical-path", "Critical path of a project or feature by estimate: the whole path, and a page of the open WPs in key order with earliest and latest start and slack (total counts them all)", 200, append([]param{{"project", "string", "project id or key"}, {"feature", "string", "feature id or slug"}}, pageParams...), func(r *http.Request, _ *noBody) (*agileplus.GraphCriticalPath, error) {
+		op(s, "GET", "/v1/graph/critical-path", "Critical path of a project or feature by estimate: the whole path, and a page of the open WPs in key order with earliest and latest start and slack (total counts them all)", 200, append([]param{refParam("project", "project id or key (this or feature)"), refParam("feature", "feature id or slug (this or project)")}, pageParams...), func(r *http.Request, _ *noBody) (*agileplus.GraphCriticalPath, error) {
 			pg, err := page(r)
 			if err != nil {
 				return nil, err
@@ -343,15 +404,16 @@ func (s *Server) trackerRoutes() []route {
 			q := r.URL.Query()
 			return t.CriticalPath(r.Context(), q.Get("project"), q.Get("feature"), pg)
 		}).needs(agileplus.ScopeRead),
-		op(s, "GET", "/v1/graph/cycles", "Dependency cycles among a project's work packages (only imported data can have one)", 200, []param{{"project", "string", "project id or key (required)"}}, func(r *http.Request, _ *noBody) (*agileplus.GraphCycles, error) {
+		op(s, "GET", "/v1/graph/cycles", "Dependency cycles among a project's work packages (only imported data can have one)", 200, []param{refParam("project", "project id or key").req()}, func(r *http.Request, _ *noBody) (*agileplus.GraphCycles, error) {
 			return t.Cycles(r.Context(), r.URL.Query().Get("project"))
 		}).needs(agileplus.ScopeRead),
 		{scope: agileplus.ScopeAdmin, method: "POST", path: "/v1/import", summary: "Import JSON lines (projects, features, wps, dependencies, references, API keys), validated as a whole, idempotent by key", status: 200,
-			query: []param{{"allow_cycles", "boolean", "import depends_on cycles instead of refusing the file"}}, out: reflect.TypeFor[agileplus.ImportResult](), handler: s.handleImport},
+			query: []param{boolParam("allow_cycles", "import depends_on cycles instead of refusing the file")}, consumes: "application/x-ndjson",
+			consumesDoc: "JSON lines, one record a line, as /v1/export writes them; an empty body is refused", out: reflect.TypeFor[agileplus.ImportResult](), handler: s.handleImport},
 		{scope: agileplus.ScopeAdmin, method: "GET", path: "/v1/export", summary: "Everything as JSON lines, in the form /v1/import reads", status: 200,
-			query: []param{{"key_hashes", "boolean", "write the hash of each API key's secret, so that an import elsewhere recreates the keys"}}, handler: s.handleBulkExport},
+			query: []param{boolParam("key_hashes", "write the hash of each API key's secret, so that an import elsewhere recreates the keys")}, produceTypes: []string{"application/x-ndjson"}, handler: s.handleBulkExport},
 		{scope: agileplus.ScopeRead, method: "GET", path: "/v1/graph/export", summary: "A project's graph as json, dot (Graphviz), mermaid or compact text for an LLM", status: 200,
-			query: []param{{"project", "string", "project id or key (required)"}, {"format", "string", "json, dot, mermaid or compact"}}, handler: s.handleExport},
+			query: []param{refParam("project", "project id or key").req(), {name: "format", typ: "string", doc: "json, dot, mermaid or compact", required: true, schema: map[string]any{"enum": agileplus.ExportFormats}}}, produceTypes: exportMediaTypes(), handler: s.handleExport},
 		op(s, "GET", "/v1/features/{feature}/audit/verify", "Verify a feature's audit chain", 200, nil, func(r *http.Request, _ *noBody) (*agileplus.AuditVerification, error) {
 			return t.VerifyAudit(r.Context(), r.PathValue("feature"))
 		}).needs(agileplus.ScopeRead),

@@ -9,16 +9,19 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"mime"
 	"net/http"
 	"net/url"
 	"path"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -132,7 +135,7 @@ func (s *Server) mux(rs []route) http.Handler {
 			byPath[rt.path] = map[string]http.HandlerFunc{}
 			order = append(order, rt.path)
 		}
-		byPath[rt.path][rt.method] = s.guard(rt.scope, rt.handler)
+		byPath[rt.path][rt.method] = s.guard(rt.scope, checkQuery(rt.query, rt.handler))
 	}
 	for _, p := range order {
 		methods := byPath[p]
@@ -231,8 +234,10 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	writeError(w, status, d)
 }
 
-// decode reads a JSON body into v: at most MaxBodyBytes, no unknown fields,
-// nothing after the value. Errors name the field at fault.
+// decode reads a JSON body into v: at most MaxBodyBytes, a JSON object, no
+// unknown fields, no null anywhere (a field left out says "absent"; null
+// would say it twice, and decode into Go as nothing at all), nothing after
+// the value. Errors name the field at fault.
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
@@ -240,22 +245,27 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 			return &agileplus.Error{Code: agileplus.EINVALID, Field: "Content-Type", Message: fmt.Sprintf("content type %q is not JSON: send application/json", ct)}
 		}
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	var big *http.MaxBytesError
+	switch {
+	case errors.As(err, &big):
+		return agileplus.Errorf(agileplus.EINVALID, "request body is larger than %d bytes", MaxBodyBytes)
+	case err != nil:
+		return agileplus.FieldErrorf("body", "cannot read the request body: %v", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
+	err = dec.Decode(v)
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
-	var big *http.MaxBytesError
 	switch {
 	case err == nil:
 		if dec.More() || dec.Decode(&struct{}{}) != io.EOF {
 			return agileplus.Errorf(agileplus.EINVALID, "request body has data after the JSON value")
 		}
-		return nil
+		return refuseNull(body)
 	case errors.Is(err, io.EOF):
 		return agileplus.Errorf(agileplus.EINVALID, "request body is empty: send a JSON object")
-	case errors.As(err, &big):
-		return agileplus.Errorf(agileplus.EINVALID, "request body is larger than %d bytes", MaxBodyBytes)
 	case errors.As(err, &syn), errors.Is(err, io.ErrUnexpectedEOF):
 		return agileplus.Errorf(agileplus.EINVALID, "request body is not valid JSON: %v", err)
 	case errors.As(err, &typ):
@@ -276,6 +286,52 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	}
 }
 
+// refuseNull fails a body that is null or holds a null anywhere, naming
+// the field.
+func refuseNull(body []byte) error {
+	if !bytes.Contains(body, []byte("null")) {
+		return nil
+	}
+	var v any
+	if err := json.Unmarshal(body, &v); err != nil {
+		return agileplus.Errorf(agileplus.EINVALID, "request body is not valid JSON: %v", err)
+	}
+	at, ok := nullAt(v, "")
+	switch {
+	case !ok:
+		return nil
+	case at == "":
+		return agileplus.Errorf(agileplus.EINVALID, "request body must be a JSON object, not null")
+	}
+	field, _, _ := strings.Cut(at, "[")
+	return agileplus.FieldErrorf(field, "field %s must not be null: leave it out instead", at)
+}
+
+// nullAt returns the path of the first null in v, at being v's own path.
+func nullAt(v any, at string) (string, bool) {
+	switch x := v.(type) {
+	case nil:
+		return at, true
+	case map[string]any:
+		for _, k := range slices.Sorted(maps.Keys(x)) {
+			p := k
+			if at != "" {
+				p = at + "." + k
+			}
+			if p, ok := nullAt(x[k], p); ok {
+				return p, true
+			}
+		}
+	case []any:
+		for i, e := range x {
+			if p, ok := nullAt(e, at+"["+strconv.Itoa(i)+"]"); ok {
+				return p, true
+			}
+		}
+	}
+	return "", false
+}
+
 func jsonKind(k string) string {
 	switch {
 	case strings.HasPrefix(k, "int"), strings.HasPrefix(k, "uint"):
@@ -293,21 +349,70 @@ func jsonKind(k string) string {
 	}
 }
 
-// ifMatch parses an If-Match header ("3", 3 or W/"3") into a version; 0 if absent.
+var ifMatchRE = regexp.MustCompile(ifMatchPattern)
+
+// ifMatch parses an If-Match header ("3", 3 or W/"3") into a version; 0 if
+// absent or *.
 func ifMatch(r *http.Request) (int64, error) {
-	h := strings.TrimSpace(r.Header.Get("If-Match"))
-	if h == "" || h == "*" {
+	vs := r.Header.Values("If-Match")
+	switch {
+	case len(vs) == 0:
 		return 0, nil
-	}
-	h = strings.Trim(strings.TrimPrefix(h, "W/"), `"`)
-	v, err := strconv.ParseInt(h, 10, 64)
-	if err != nil || v <= 0 {
+	case len(vs) > 1:
+		return 0, agileplus.FieldErrorf("If-Match", "the request has %d If-Match headers; send one", len(vs))
+	case vs[0] == "*":
+		return 0, nil
+	case !ifMatchRE.MatchString(vs[0]):
 		return 0, agileplus.FieldErrorf("If-Match", "If-Match must be an entity version such as \"3\"")
 	}
+	v, _ := strconv.ParseInt(strings.Trim(strings.TrimPrefix(vs[0], "W/"), `"`), 10, 64)
 	return v, nil
 }
 
 func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
+
+// checkQuery holds a request to the query parameters its route declares,
+// before the handler reads any: an undeclared parameter, one given twice
+// (unless it may repeat), one with an empty value and a required one left
+// out are each refused with 400 naming the parameter. Handlers then read
+// a parameter with Get, and "" means it was not given.
+func checkQuery(declared []param, next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := queryError(r.URL.Query(), declared); err != nil {
+			writeError(w, http.StatusBadRequest, ErrorDetail{Code: agileplus.EINVALID, Field: agileplus.ErrorField(err), Message: agileplus.ErrorMessage(err)})
+			return
+		}
+		next(w, r)
+	}
+}
+
+func queryError(q url.Values, declared []param) error {
+	names := slices.Sorted(maps.Keys(q))
+	for _, name := range names {
+		i := slices.IndexFunc(declared, func(p param) bool { return p.name == name })
+		switch {
+		case i < 0:
+			if len(declared) == 0 {
+				return agileplus.FieldErrorf(name, "unknown query parameter %s: this operation takes none", agileplus.QuoteRef(name))
+			}
+			known := make([]string, len(declared))
+			for j, p := range declared {
+				known[j] = p.name
+			}
+			return agileplus.FieldErrorf(name, "unknown query parameter %s: this operation takes %s", agileplus.QuoteRef(name), strings.Join(known, ", "))
+		case len(q[name]) > 1 && !declared[i].repeat:
+			return agileplus.FieldErrorf(name, "query parameter %s is given %d times; give it once", name, len(q[name]))
+		case slices.Contains(q[name], ""):
+			return agileplus.FieldErrorf(name, "query parameter %s is empty: give it a value or leave it out", name)
+		}
+	}
+	for _, p := range declared {
+		if p.required && q[p.name] == nil {
+			return agileplus.FieldErrorf(p.name, "query parameter %s is required: %s", p.name, p.doc)
+		}
+	}
+	return nil
+}
 
 // queryInt parses an optional integer query parameter.
 func queryInt(r *http.Request, name string, min, max int64) (int64, error) {

@@ -53,13 +53,13 @@ func (s *Server) streamRoutes() []route {
 		produces: "text/event-stream",
 		out:      reflect.TypeFor[agileplus.CloudEvent](),
 		query: []param{
-			{"project", "string", "only these project keys (repeat or comma-separate)"},
-			{"entity", "string", "only these entity kinds: project, feature, wp, dependency (repeat or comma-separate)"},
-			{"type", "string", "only these event types, e.g. wp.transitioned (repeat or comma-separate)"},
-			{"after", "integer", "start after this global sequence (default 0: all history)"},
-			{"since", "string", "start at the first event at or after this time: a duration back from now (90s, 1h) or an RFC 3339 time; not with after"},
+			{name: "project", typ: "string", repeat: true, doc: "only these project keys (repeat or comma-separate)", schema: map[string]any{"minLength": 1}},
+			{name: "entity", typ: "string", repeat: true, doc: "only these entity kinds: project, feature, wp, dependency, key (repeat or comma-separate)", schema: map[string]any{"minLength": 1}},
+			{name: "type", typ: "string", repeat: true, doc: "only these event types, e.g. wp.transitioned (repeat or comma-separate)", schema: map[string]any{"minLength": 1}},
+			seqAfterParam("start after this global sequence (default 0: all history)"),
+			{name: "since", typ: "string", doc: "start at the first event at or after this time: a duration back from now (90s, 1h) or an RFC 3339 time; not with after", schema: map[string]any{"minLength": 1}},
 		},
-		headers: []param{{LastEventIDHeader, "integer", "resume after this global sequence; takes precedence over after and since"}},
+		headers: []param{{name: LastEventIDHeader, typ: "integer", doc: "resume after this global sequence; takes precedence over after and since", schema: map[string]any{"minimum": 0}}},
 		handler: s.handleEventStream,
 	}}
 }

@@ -426,6 +426,10 @@ func (d *Dispatcher) CreateWebhook(ctx context.Context, c agileplus.WebhookCreat
 		secret = "whsec_" + hex.EncodeToString(b)
 	case len(secret) < 16 || len(secret) > 256:
 		return nil, agileplus.FieldErrorf("secret", "secret must be 16-256 bytes, not %d (leave it empty to have one generated)", len(secret))
+	case strings.ContainsFunc(secret, func(r rune) bool { return r < '!' || r > '~' }):
+		// Counted in bytes and characters alike, and typed into a receiver's
+		// configuration without an encoding to agree on.
+		return nil, agileplus.FieldErrorf("secret", "secret must be printable ASCII without spaces (leave it empty to have one generated)")
 	}
 	if d.seal == nil {
 		return nil, agileplus.Errorf(agileplus.EUNAVAILABLE, "webhook: this server has no secret key to seal webhook secrets with")

@@ -242,7 +242,7 @@ func TestNoOpUpdateRecordsNothing(t *testing.T) {
 	ctx := context.Background()
 	before, _ := store.PendingCount(ctx)
 	for _, c := range [][2]string{
-		{"/v1/projects/NO", `null`}, {"/v1/projects/NO", `{}`}, {"/v1/projects/NO", `{"name":" n "}`},
+		{"/v1/projects/NO", `{}`}, {"/v1/projects/NO", `{"name":" n "}`},
 		{"/v1/features/no", `{}`}, {"/v1/features/no", `{"title":"t","description":"d"}`},
 		{"/v1/wps/NO-1", `{}`}, {"/v1/wps/NO-1", `{"title":"w","estimate":2}`}, {"/v1/wps/NO-1", `{"estimate":2.0}`},
 	} {

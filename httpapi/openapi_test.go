@@ -1,0 +1,118 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/agileplus/agileplus"
+)
+
+func TestOperationIDsAreUnique(t *testing.T) {
+	var doc struct {
+		Paths map[string]map[string]struct {
+			OperationID string `json:"operationId"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal(NewServer(nil, nil, nil, "test").openapi, &doc); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]string{}
+	for path, ops := range doc.Paths {
+		for method, o := range ops {
+			name := strings.ToUpper(method) + " " + path
+			switch prev, dup := seen[o.OperationID]; {
+			case o.OperationID == "":
+				t.Errorf("%s has no operationId", name)
+			case dup:
+				t.Errorf("%s and %s share the operationId %s", prev, name, o.OperationID)
+			}
+			seen[o.OperationID] = name
+		}
+	}
+}
+
+// No request body admits null: decode refuses it everywhere, and the
+// document must not say otherwise.
+func TestRequestBodiesAreNeverNullable(t *testing.T) {
+	var doc struct {
+		Paths map[string]map[string]struct {
+			RequestBody struct {
+				Content map[string]struct {
+					Schema struct {
+						Ref string `json:"$ref"`
+					} `json:"schema"`
+				} `json:"content"`
+			} `json:"requestBody"`
+		} `json:"paths"`
+		Components struct {
+			Schemas map[string]json.RawMessage `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(NewServer(nil, nil, nil, "test").openapi, &doc); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	var walk func(name string)
+	walk = func(name string) {
+		if seen[name] {
+			return
+		}
+		seen[name] = true
+		var b bytes.Buffer
+		if err := json.Compact(&b, doc.Components.Schemas[name]); err != nil {
+			t.Fatal(err)
+		}
+		raw := b.String()
+		if strings.Contains(raw, `"null"`) {
+			t.Errorf("schema %s, read from a request body, admits null", name)
+		}
+		for _, ref := range strings.Split(raw, `"$ref":"#/components/schemas/`)[1:] {
+			walk(ref[:strings.IndexByte(ref, '"')])
+		}
+	}
+	for _, ops := range doc.Paths {
+		for _, o := range ops {
+			if mt, ok := o.RequestBody.Content["application/json"]; ok {
+				walk(strings.TrimPrefix(mt.Schema.Ref, "#/components/schemas/"))
+			}
+		}
+	}
+	if len(seen) < 14 { // the bodies and the schemas they refer to
+		t.Fatalf("only %d request body schemas found", len(seen))
+	}
+}
+
+// The enums the tags spell out are the domain's lists.
+func TestEnumsAreTheDomainLists(t *testing.T) {
+	var doc struct {
+		Components struct {
+			Schemas map[string]struct {
+				Properties map[string]struct {
+					Enum  []string `json:"enum"`
+					Items struct {
+						Enum []string `json:"enum"`
+					} `json:"items"`
+				} `json:"properties"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(NewServer(nil, nil, nil, "test").openapi, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for field, want := range map[string][]string{
+		"WPTransition.to":       agileplus.WPStates,
+		"FeatureTransition.to":  agileplus.FeatureStates,
+		"KeyCreate.scope":       agileplus.Scopes,
+		"ReferenceCreate.state": agileplus.PRStates,
+		"ReferenceCreate.kind":  {agileplus.RefCommit, agileplus.RefPullRequest},
+		"DependencyCreate.kind": {agileplus.DependsOn, agileplus.Blocks, agileplus.RelatesTo},
+	} {
+		schema, prop, _ := strings.Cut(field, ".")
+		if got := doc.Components.Schemas[schema].Properties[prop].Enum; !slices.Equal(got, want) {
+			t.Errorf("%s: enum %v, want %v", field, got, want)
+		}
+	}
+}
