@@ -23,10 +23,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-# The pins. Changing one reinstalls the tools on the next run.
-OPENAPI_SPEC_VALIDATOR_VERSION=0.9.0
-SCHEMATHESIS_VERSION=4.32.5
+# The pins: the Python tools and all they pull in are in
+# scripts/contract-requirements.txt, Redocly CLI (one package, no
+# dependencies) here. Changing a pin reinstalls the tools on the next run.
+requirements=$root/scripts/contract-requirements.txt
 REDOCLY_CLI_VERSION=2.77.0
+pin() { sed -n "s/^$1==//p" "$requirements"; }
+OPENAPI_SPEC_VALIDATOR_VERSION=$(pin openapi-spec-validator)
+SCHEMATHESIS_VERSION=$(pin schemathesis)
 
 : "${CONTRACT_MAX_EXAMPLES:=50}"
 : "${CONTRACT_MAX_TIME:=120}"
@@ -45,23 +49,21 @@ fail() { printf 'contract: %s\n' "$*" >&2; exit 1; }
 
 install_tools() {
 	local want
+	command -v python3 >/dev/null && python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' ||
+		fail "python3 3.11 or later is needed for openapi-spec-validator and Schemathesis"
+	command -v npm >/dev/null || fail "node (20.19 or later) and npm are needed for Redocly CLI"
 	want="python $(python3 -c 'import sys; print(sys.version.split()[0])')
-openapi-spec-validator $OPENAPI_SPEC_VALIDATOR_VERSION
-schemathesis $SCHEMATHESIS_VERSION
+$(cat "$requirements")
 @redocly/cli $REDOCLY_CLI_VERSION
 node $(node --version)"
 	if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
 		return
 	fi
 	say "installing the contract tools into ${tools#"$root"/}"
-	command -v python3 >/dev/null || fail "python3 is needed (3.9 or later) for openapi-spec-validator and Schemathesis"
-	command -v npm >/dev/null || fail "node and npm are needed (node 20.19 or 22.12 or later) for Redocly CLI"
 	rm -rf "$tools"
 	mkdir -p "$tools"
 	python3 -m venv "$venv"
-	"$venv/bin/pip" install -q \
-		"openapi-spec-validator==$OPENAPI_SPEC_VALIDATOR_VERSION" \
-		"schemathesis==$SCHEMATHESIS_VERSION"
+	"$venv/bin/pip" install -q --require-virtualenv -r "$requirements"
 	npm install -q --prefix "$node" --no-audit --no-fund --save-exact \
 		"@redocly/cli@$REDOCLY_CLI_VERSION" >/dev/null
 	printf '%s\n' "$want" >"$stamp"
@@ -100,7 +102,27 @@ stop_server() {
 	wait "$server_pid" 2>/dev/null || true
 	server_pid=""
 }
+# The tools run in the background and the script waits for them, so that a
+# signal stops the run at once instead of after the tool.
+tool_pid=""
+run_tool() {
+	local status=0
+	"$@" &
+	tool_pid=$!
+	wait "$tool_pid" || status=$?
+	tool_pid=""
+	return $status
+}
+finished=""
 cleanup() {
+	local status=$?
+	if [ -z "$finished" ] && [ "$status" -ne 0 ]; then
+		echo "contract: FAIL: stopped before the checks finished (exit status $status)" >&2
+	fi
+	if [ -n "$tool_pid" ]; then
+		kill -TERM "$tool_pid" 2>/dev/null || true
+		wait "$tool_pid" 2>/dev/null || true
+	fi
 	stop_server
 	rm -rf "$run/data"
 }
@@ -118,7 +140,8 @@ go build -o "$run/agileplus" ./cmd/agileplus
 bin=$run/agileplus
 
 say "starting the server on a free loopback port, sample data in a fresh data directory"
-"$bin" serve --addr 127.0.0.1:0 --data "$run/data" --log-level warn >"$run/server.log" 2>&1 </dev/null &
+: >"$run/server.log"
+"$bin" serve --addr 127.0.0.1:0 --data "$run/data" --log-level warn >>"$run/server.log" 2>&1 </dev/null &
 server_pid=$!
 url=""
 for _ in $(seq 600); do
@@ -126,7 +149,7 @@ for _ in $(seq 600); do
 		server_log_tail
 		fail "the server exited before it served"
 	fi
-	url=$(sed -n 's/^agileplus .* serving on \(http:\/\/[^ ]*\) .*/\1/p' "$run/server.log" | head -n 1)
+	url=$(sed -n 's/^agileplus .* serving on \(http:\/\/[^ ]*\) .*/\1/p' "$run/server.log" | head -n 1) || url=""
 	if [ -n "$url" ] && curl -fsS -o /dev/null --max-time 5 "$url/ready" 2>/dev/null; then
 		break
 	fi
@@ -158,14 +181,14 @@ record() { # name status detail
 
 say "openapi-spec-validator $OPENAPI_SPEC_VALIDATOR_VERSION"
 set +e
-"$venv/bin/openapi-spec-validator" --validation-errors all "$run/openapi.json"
+run_tool "$venv/bin/openapi-spec-validator" --validation-errors all "$run/openapi.json"
 status=$?
 set -e
 record "openapi-spec-validator" $status
 
 say "redocly lint $REDOCLY_CLI_VERSION (recommended rules, redocly.yaml)"
 set +e
-"$node/node_modules/.bin/redocly" lint --config "$root/redocly.yaml" --format json "$run/openapi.json" \
+run_tool "$node/node_modules/.bin/redocly" lint --config "$root/redocly.yaml" --format json "$run/openapi.json" \
 	>"$run/redocly.json" 2>"$run/redocly.stderr"
 status=$?
 set -e
@@ -196,11 +219,11 @@ key_prefix=${key_prefix%%_*}
 
 say "schemathesis $SCHEMATHESIS_VERSION: every check; examples, coverage, fuzzing and stateful phases; up to $CONTRACT_MAX_EXAMPLES cases per operation, ${CONTRACT_MAX_TIME}s"
 set +e
-(
+schemathesis() {
 	cd "$run"
 	export SCHEMATHESIS_HOOKS=contract_hooks PYTHONPATH="$root/scripts" \
 		CONTRACT_BASE_URL="$url" CONTRACT_TOKEN="$token" CONTRACT_KEY_ID="$key_id" CONTRACT_KEY_PREFIX="$key_prefix"
-	"$venv/bin/st" run "$run/openapi.json" \
+	exec "$venv/bin/st" --config-file "$root/scripts/schemathesis.toml" run "$run/openapi.json" \
 		--url "$url" \
 		--header "Authorization: Bearer $token" \
 		--checks all \
@@ -212,7 +235,8 @@ set +e
 		--generation-database none \
 		--report junit,ndjson --report-dir "$run/schemathesis" \
 		${CONTRACT_SEED:+--seed "$CONTRACT_SEED"}
-)
+}
+run_tool schemathesis
 status=$?
 set -e
 record "schemathesis" $status
@@ -227,6 +251,7 @@ if ! kill -0 "$server_pid" 2>/dev/null; then
 fi
 stop_server
 
+finished=1
 say "contract summary (reports in ${run#"$root"/})"
 printf '%s\n' "${results[@]}"
 exit $failed
