@@ -35,7 +35,11 @@ func statusOf(code string) int {
 	case agileplus.ECONFLICT:
 		return http.StatusConflict
 	case agileplus.ERULE:
-		return http.StatusUnprocessableEntity
+		// A rule refuses the change for the entity's current state (its
+		// state machine, the graph's cycles, open dependencies): a conflict
+		// with that state, not a malformed request. The body's code, rule,
+		// tells it from other conflicts.
+		return http.StatusConflict
 	case agileplus.EUNAVAILABLE:
 		return http.StatusServiceUnavailable
 	default:

@@ -187,8 +187,7 @@ func errorResponses(rt route) map[string]string {
 		out["404"] = "no such entity (the error names the field)"
 	}
 	if rt.method != "GET" && rt.method != "DELETE" || rt.ifMatch {
-		out["409"] = "conflict: the entity exists already, changed since the If-Match version, or a lease is held"
-		out["422"] = "the change breaks a rule: a state the entity cannot move to, a dependency cycle, an open dependency"
+		out["409"] = "conflict with the current state: the entity exists already, changed since the If-Match version, or a lease is held (code conflict); or the change breaks a rule: a state the entity cannot move to, a dependency cycle, an open dependency (code rule)"
 	}
 	if rt.in != nil || rt.consumes != "" {
 		out["408"] = "the request body arrived too slowly"

@@ -17,10 +17,12 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"math/big"
 	"mime"
 	"net/http"
 	"net/url"
 	"path"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -258,6 +260,15 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	err = dec.Decode(v)
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
+	if errors.As(err, &typ) && typ.Type.Kind() >= reflect.Int && typ.Type.Kind() <= reflect.Uint64 {
+		// JSON Schema counts 3.0 and 3e2 as integers; so does the server.
+		if norm, ok := integralNumbers(body); ok {
+			body = norm
+			dec = json.NewDecoder(bytes.NewReader(body))
+			dec.DisallowUnknownFields()
+			err = dec.Decode(v)
+		}
+	}
 	switch {
 	case err == nil:
 		if dec.More() || dec.Decode(&struct{}{}) != io.EOF {
@@ -511,4 +522,58 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleOpenAPI(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Write(s.openapi)
+}
+
+// integralNumbers rewrites the numbers of a JSON body that have a fraction
+// or an exponent but an integral value (3.0, 3e2) as plain integers, so
+// that they decode into integer fields. ok is false when there is none.
+func integralNumbers(body []byte) (out []byte, ok bool) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var v any
+	if dec.Decode(&v) != nil {
+		return nil, false
+	}
+	var walk func(any) any
+	walk = func(v any) any {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				x[k] = walk(e)
+			}
+		case []any:
+			for i, e := range x {
+				x[i] = walk(e)
+			}
+		case json.Number:
+			if n, yes := integral(string(x)); yes {
+				ok = true
+				return n
+			}
+		}
+		return v
+	}
+	v = walk(v)
+	if !ok {
+		return nil, false
+	}
+	out, err := json.Marshal(v)
+	return out, err == nil
+}
+
+// integral is the number literal s as a plain integer, when it has a
+// fraction or exponent and an integral value. Long literals and large
+// exponents are left alone: they are out of any integer field's range.
+func integral(s string) (json.Number, bool) {
+	if !strings.ContainsAny(s, ".eE") || len(s) > 64 {
+		return "", false
+	}
+	if i := strings.IndexAny(s, "eE"); i >= 0 && len(strings.TrimLeft(s[i+1:], "+-")) > 2 {
+		return "", false
+	}
+	r, ok := new(big.Rat).SetString(s)
+	if !ok || !r.IsInt() {
+		return "", false
+	}
+	return json.Number(r.Num().String()), true
 }

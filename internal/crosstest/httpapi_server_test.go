@@ -118,14 +118,14 @@ func TestBadInput(t *testing.T) {
 		{"unknown project", "GET", "/v1/projects/NOPE", ``, nil, 404, "project", "not found"},
 		{"unknown wp", "GET", "/v1/wps/CORE-99", ``, nil, 404, "wp", "not found"},
 		{"unknown feature state", "POST", "/v1/features/login/transition", `{"to":"flying"}`, nil, 400, "to", "unknown feature state"},
-		{"backward feature", "POST", "/v1/features/login/transition", `{"to":"created"}`, nil, 422, "to", "forward"},
+		{"backward feature", "POST", "/v1/features/login/transition", `{"to":"created"}`, nil, 409, "to", "forward"},
 		{"unknown wp state", "POST", "/v1/wps/CORE-1/transition", `{"to":"finished"}`, nil, 400, "to", "unknown work package state"},
-		{"illegal wp move", "POST", "/v1/wps/CORE-1/transition", `{"to":"done"}`, nil, 422, "to", "cannot move"},
-		{"blocked start", "POST", "/v1/wps/CORE-1/transition", `{"to":"doing"}`, nil, 422, "", "CORE-2"},
+		{"illegal wp move", "POST", "/v1/wps/CORE-1/transition", `{"to":"done"}`, nil, 409, "to", "cannot move"},
+		{"blocked start", "POST", "/v1/wps/CORE-1/transition", `{"to":"doing"}`, nil, 409, "", "CORE-2"},
 		{"force without reason", "POST", "/v1/wps/CORE-1/transition", `{"to":"doing","force":true}`, nil, 400, "reason", "reason"},
 		{"self dependency", "POST", "/v1/dependencies", `{"from":"CORE-1","to":"CORE-1"}`, nil, 400, "to", "itself"},
-		{"cycle", "POST", "/v1/dependencies", `{"from":"CORE-2","to":"CORE-1"}`, nil, 422, "to", "CORE-2 -> CORE-1 -> CORE-2"},
-		{"cycle via blocks", "POST", "/v1/dependencies", `{"from":"CORE-1","to":"CORE-2","kind":"blocks"}`, nil, 422, "to", "cycle"},
+		{"cycle", "POST", "/v1/dependencies", `{"from":"CORE-2","to":"CORE-1"}`, nil, 409, "to", "CORE-2 -> CORE-1 -> CORE-2"},
+		{"cycle via blocks", "POST", "/v1/dependencies", `{"from":"CORE-1","to":"CORE-2","kind":"blocks"}`, nil, 409, "to", "cycle"},
 		{"unknown kind", "POST", "/v1/dependencies", `{"from":"CORE-1","to":"CORE-2","kind":"likes"}`, nil, 400, "kind", "unknown dependency kind"},
 		{"unknown dependency end", "POST", "/v1/dependencies", `{"from":"CORE-1","to":"NOPE-3"}`, nil, 404, "to", "NOPE-3"},
 		{"mixed kinds", "POST", "/v1/dependencies", `{"from":"CORE-1","to":"login"}`, nil, 400, "to", "two work packages or two features"},
@@ -220,6 +220,10 @@ func TestStrictInputStillAccepts(t *testing.T) {
 		{"feature in that project", "POST", "/v1/projects/CTY/features", `{"slug":"f","title":"F","description":"two lines\n\tand a tab"}`, nil, 201},
 		{"whitespace body on a route that reads none", "GET", "/v1/projects/CTY", "  \n", nil, 200},
 		{"wp list after a wp cursor", "GET", "/v1/features/f/wps?after=wp_0", ``, nil, 200},
+		{"wp in that feature", "POST", "/v1/features/f/wps", `{"title":"t"}`, nil, 201},
+		// JSON Schema counts 60.0 and 6e1 as integers.
+		{"integral number with a fraction for an integer", "POST", "/v1/wps/CTY-1/claim", `{"agent":"a","ttl_seconds":60.0}`, nil, 201},
+		{"integral number with an exponent for an integer", "PUT", "/v1/wps/CTY-1/claim", `{"token":1e0,"ttl_seconds":6E+1}`, nil, 200},
 	} {
 		if code, eb, raw := do(t, srv, tt.method, tt.path, tt.body, tt.hdr...); code != tt.want {
 			t.Errorf("%s: status %d (%s), want %d; %s", tt.name, code, eb.Error.Message, tt.want, raw)
