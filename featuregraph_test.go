@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -484,8 +485,11 @@ func TestFeatureGraphErrors(t *testing.T) {
 	check("too deep", err, agileplus.EINVALID, "depth", "between 1 and")
 	_, err = s.FeatureDependents(ctx, "api", true, -1)
 	check("negative depth", err, agileplus.EINVALID, "depth", "between 1 and")
-	_, err = s.FeatureDependents(ctx, "api", false, 3)
-	check("depth without transitive", err, agileplus.EINVALID, "depth", "transitive")
+	// Without transitive, depth does not apply: the direct edges, as depth 1.
+	direct, err := s.FeatureDependents(ctx, "api", false, 3)
+	if want, err2 := s.FeatureDependents(ctx, "api", false, 0); err != nil || err2 != nil || !reflect.DeepEqual(direct, want) {
+		t.Errorf("depth without transitive: %+v, %v; want %+v, %v", direct, err, want, err2)
+	}
 	_, err = s.FeatureImpact(ctx, "api", 5000)
 	check("impact limit", err, agileplus.EINVALID, "limit", "limit")
 	_, err = s.FeatureImpact(ctx, "nope", 0)

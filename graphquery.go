@@ -101,9 +101,8 @@ func (s *Service) Layers(ctx context.Context, projectRef string) (*GraphLayers, 
 
 func checkDepth(transitive bool, depth int) (int, error) {
 	switch {
-	case !transitive && depth > 1:
-		return 0, FieldErrorf("depth", "depth needs transitive=true")
 	case !transitive:
+		// Direct edges only: how far a transitive walk goes does not apply.
 		return 1, nil
 	case depth == 0:
 		return MaxGraphDepth, nil

@@ -94,7 +94,7 @@ func (s *Server) backboneRoutes() []route {
 			ds, err := b.WebhookDeliveries(r.Context(), r.PathValue("webhook"), after, limit)
 			return seqList(ds, limit, func(d *agileplus.WebhookDelivery) uint64 { return d.Seq }), err
 		}).needs(agileplus.ScopeAdmin),
-		op(s, "GET", "/v1/deadletters", "Events a consumer gave up on, oldest first", 200, append([]param{{name: "consumer", typ: "string", doc: "only this consumer's (e.g. webhook-whk_...)", schema: map[string]any{"minLength": 1}}}, seqPageParams...), func(r *http.Request, _ *noBody) (*List[*agileplus.DeadLetter], error) {
+		op(s, "GET", "/v1/deadletters", "Events a consumer gave up on, oldest first", 200, append([]param{{name: "consumer", typ: "string", doc: "only this consumer's (e.g. webhook-whk_...)", schema: consumerSchema}}, seqPageParams...), func(r *http.Request, _ *noBody) (*List[*agileplus.DeadLetter], error) {
 			b, after, limit, err := s.seqPage(r)
 			if err != nil {
 				return nil, err
@@ -124,7 +124,7 @@ func (s *Server) backboneRoutes() []route {
 			}
 			return nil, b.DiscardDeadLetter(r.Context(), seq)
 		}).needs(agileplus.ScopeAdmin),
-		op(s, "POST", "/v1/deadletters/redrive", "Re-drive every dead letter (of one consumer), oldest first", 200, []param{{name: "consumer", typ: "string", doc: "only this consumer's", schema: map[string]any{"minLength": 1}}}, func(r *http.Request, _ *noBody) (*RedriveAll, error) {
+		op(s, "POST", "/v1/deadletters/redrive", "Re-drive every dead letter (of one consumer), oldest first", 200, []param{{name: "consumer", typ: "string", doc: "only this consumer's", schema: consumerSchema}}, func(r *http.Request, _ *noBody) (*RedriveAll, error) {
 			b, err := s.backbone()
 			if err != nil {
 				return nil, err
@@ -180,3 +180,6 @@ func redriveAll(ctx context.Context, b agileplus.Backbone, consumer string) (*Re
 		}
 	}
 }
+
+// consumerSchema is a consumer's name, as the bus checks it.
+var consumerSchema = map[string]any{"pattern": "^[A-Za-z0-9_-]{1,64}$"}

@@ -71,7 +71,7 @@ var (
 )
 
 var reachParams = []param{{name: "transitive", typ: "boolean", doc: "follow the chain beyond direct edges", schema: map[string]any{"default": false}},
-	{name: "depth", typ: "integer", doc: "with transitive: how far, 1-100, default 100", schema: map[string]any{"minimum": 1, "maximum": agileplus.MaxGraphDepth, "default": agileplus.MaxGraphDepth}}}
+	{name: "depth", typ: "integer", doc: "with transitive=true: how far, 1-100, default 100; without it only direct edges are followed and depth is not used", schema: map[string]any{"minimum": 1, "maximum": agileplus.MaxGraphDepth, "default": agileplus.MaxGraphDepth}}}
 
 // refParam is a query parameter naming a project, feature or WP by id or key.
 func refParam(name, doc string) param {
