@@ -168,7 +168,7 @@ func (s *Server) keyRoutes() []route {
 			}
 			return k.CreateKey(r.Context(), *in)
 		}).needs(agileplus.ScopeAdmin),
-		op(s, "GET", "/v1/keys", "List API keys by id, revoked ones too (never their secrets)", 200, pageParams, func(r *http.Request, _ *noBody) (*List[*agileplus.APIKey], error) {
+		op(s, "GET", "/v1/keys", "List API keys by id, revoked ones too (never their secrets)", 200, cursorParams(idCursor(agileplus.PrefixKey)), func(r *http.Request, _ *noBody) (*List[*agileplus.APIKey], error) {
 			k, err := s.keys()
 			if err != nil {
 				return nil, err

@@ -53,6 +53,19 @@ type param struct {
 	schema         map[string]any // constraints besides the type: minimum, enum, default...
 }
 
+// cursorParams are ?after= and ?limit= for a list whose cursor matches
+// pattern: what no previous page can have returned is refused with 400.
+func cursorParams(pattern string) []param {
+	return []param{{name: "after", typ: "string", doc: "cursor: the next value of the previous page", schema: map[string]any{"pattern": pattern}},
+		limitParam("items per page, 1-1000, default 100")}
+}
+
+// idCursor is the cursor of a list by id: an id with its prefix.
+func idCursor(prefix string) string { return "^" + prefix }
+
+// wpKeyCursor is a WP key: a project key, '-', its number.
+const wpKeyCursor = `^[A-Z][A-Z0-9]{1,15}-[0-9]{1,12}$`
+
 // req marks a parameter required.
 func (p param) req() param { p.required = true; return p }
 
@@ -67,7 +80,8 @@ func seqAfterParam(doc string) param {
 }
 
 var (
-	pageParams = []param{{name: "after", typ: "string", doc: "cursor: the next value of the previous page", schema: map[string]any{"minLength": 1}}, limitParam("items per page, 1-1000, default 100")}
+	// wpKeyPageParams page by WP key (ready, critical path).
+	wpKeyPageParams = cursorParams(wpKeyCursor)
 )
 
 var reachParams = []param{{name: "transitive", typ: "boolean", doc: "follow the chain beyond direct edges", schema: map[string]any{"default": false}},
@@ -206,7 +220,7 @@ func (s *Server) trackerRoutes() []route {
 		op(s, "POST", "/v1/projects", "Create a project", 201, nil, func(r *http.Request, in *agileplus.ProjectCreate) (*agileplus.Project, error) {
 			return t.CreateProject(r.Context(), *in)
 		}).needs(agileplus.ScopeWrite),
-		op(s, "GET", "/v1/projects", "List projects", 200, pageParams, func(r *http.Request, _ *noBody) (*List[*agileplus.Project], error) {
+		op(s, "GET", "/v1/projects", "List projects", 200, cursorParams(idCursor(agileplus.PrefixProject)), func(r *http.Request, _ *noBody) (*List[*agileplus.Project], error) {
 			pg, err := idPage(r, agileplus.PrefixProject)
 			if err != nil {
 				return nil, err
@@ -224,7 +238,7 @@ func (s *Server) trackerRoutes() []route {
 		op(s, "POST", "/v1/projects/{project}/features", "Create a feature in a project", 201, nil, func(r *http.Request, in *agileplus.FeatureCreate) (*agileplus.Feature, error) {
 			return t.CreateFeature(r.Context(), r.PathValue("project"), *in)
 		}).needs(agileplus.ScopeWrite),
-		op(s, "GET", "/v1/projects/{project}/features", "List a project's features", 200, pageParams, func(r *http.Request, _ *noBody) (*List[*agileplus.Feature], error) {
+		op(s, "GET", "/v1/projects/{project}/features", "List a project's features", 200, cursorParams(idCursor(agileplus.PrefixFeature)), func(r *http.Request, _ *noBody) (*List[*agileplus.Feature], error) {
 			pg, err := idPage(r, agileplus.PrefixFeature)
 			if err != nil {
 				return nil, err
@@ -248,10 +262,10 @@ func (s *Server) trackerRoutes() []route {
 		op(s, "POST", "/v1/features/{feature}/wps", "Create a work package in a feature", 201, nil, func(r *http.Request, in *agileplus.WPCreate) (*agileplus.WP, error) {
 			return t.CreateWP(r.Context(), r.PathValue("feature"), *in)
 		}).needs(agileplus.ScopeWrite),
-		op(s, "GET", "/v1/features/{feature}/wps", "List a feature's work packages", 200, append([]param{stateParam}, pageParams...), func(r *http.Request, _ *noBody) (*List[*agileplus.WP], error) {
+		op(s, "GET", "/v1/features/{feature}/wps", "List a feature's work packages", 200, append([]param{stateParam}, cursorParams(idCursor(agileplus.PrefixWP))...), func(r *http.Request, _ *noBody) (*List[*agileplus.WP], error) {
 			return s.listWPs(r, agileplus.WPQuery{Feature: r.PathValue("feature")})
 		}).needs(agileplus.ScopeRead),
-		op(s, "GET", "/v1/wps", "List work packages of a project or feature", 200, append([]param{refParam("project", "project id or key (this or feature)"), refParam("feature", "feature id or slug (this or project)"), stateParam}, pageParams...), func(r *http.Request, _ *noBody) (*List[*agileplus.WP], error) {
+		op(s, "GET", "/v1/wps", "List work packages of a project or feature", 200, append([]param{refParam("project", "project id or key (this or feature)"), refParam("feature", "feature id or slug (this or project)"), stateParam}, cursorParams(idCursor(agileplus.PrefixWP))...), func(r *http.Request, _ *noBody) (*List[*agileplus.WP], error) {
 			return s.listWPs(r, agileplus.WPQuery{Project: r.URL.Query().Get("project"), Feature: r.URL.Query().Get("feature")})
 		}).needs(agileplus.ScopeRead),
 		op(s, "GET", "/v1/wps/{wp}", "Get a work package by id or key", 200, nil, func(r *http.Request, _ *noBody) (*agileplus.WP, error) {
@@ -290,7 +304,7 @@ func (s *Server) trackerRoutes() []route {
 			return nil, t.RemoveDependency(r.Context(), r.PathValue("id"))
 		}).needs(agileplus.ScopeWrite),
 
-		op(s, "GET", "/v1/ready", "Work packages that can start now: planned, every dependency done, unclaimed; by key number", 200, append([]param{refParam("project", "project id or key").req()}, pageParams...), func(r *http.Request, _ *noBody) (*List[*agileplus.WP], error) {
+		op(s, "GET", "/v1/ready", "Work packages that can start now: planned, every dependency done, unclaimed; by key number", 200, append([]param{refParam("project", "project id or key").req()}, wpKeyPageParams...), func(r *http.Request, _ *noBody) (*List[*agileplus.WP], error) {
 			pg, err := page(r)
 			if err != nil {
 				return nil, err
@@ -396,7 +410,7 @@ func (s *Server) trackerRoutes() []route {
 			}
 			return &GraphFeaturePath{Hops: len(p) - 1, Features: p}, nil
 		}).needs(agileplus.ScopeRead),
-		op(s, "GET", "/v1/graph/critical-path", "Critical path of a project or feature by estimate: the whole path, and a page of the open WPs in key order with earliest and latest start and slack (total counts them all)", 200, append([]param{refParam("project", "project id or key (this or feature)"), refParam("feature", "feature id or slug (this or project)")}, pageParams...), func(r *http.Request, _ *noBody) (*agileplus.GraphCriticalPath, error) {
+		op(s, "GET", "/v1/graph/critical-path", "Critical path of a project or feature by estimate: the whole path, and a page of the open WPs in key order with earliest and latest start and slack (total counts them all)", 200, append([]param{refParam("project", "project id or key (this or feature)"), refParam("feature", "feature id or slug (this or project)")}, wpKeyPageParams...), func(r *http.Request, _ *noBody) (*agileplus.GraphCriticalPath, error) {
 			pg, err := page(r)
 			if err != nil {
 				return nil, err
