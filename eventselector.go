@@ -23,7 +23,7 @@ var EntityKinds = []string{KindProject, KindFeature, KindWP, KindDependency, Kin
 // within one field with OR. It is what SSE clients, `events tail` and
 // webhooks filter with, and it maps onto NATS subject filters.
 type EventSelector struct {
-	Project  string   `json:"project,omitempty" pattern:"^[A-Z][A-Z0-9]{1,15}$" doc:"project key, e.g. CORE"`
+	Project  string   `json:"project,omitempty" pattern:"^([A-Z][A-Z0-9]{1,15})?$" doc:"project key, e.g. CORE; empty or absent: every project"`
 	Entities []string `json:"entities,omitempty" doc:"entity kinds: project, feature, wp, dependency, key (API keys: their events are seen with an admin key only)"`
 	Types    []string `json:"types,omitempty" doc:"event types, e.g. wp.transitioned (the dev.agileplus. prefix is optional)"`
 }
