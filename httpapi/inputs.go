@@ -12,7 +12,7 @@ type WPTransition struct {
 	To     string `json:"to" enum:"planned,doing,review,done,blocked" doc:"the state to move to"`
 	Force  bool   `json:"force,omitempty" default:"false" doc:"start past open dependencies; needs a reason"`
 	Reason string `json:"reason,omitempty" rule:"text" maxLength:"2000" doc:"why, recorded in the audit trail; required with force"`
-	Token  int64  `json:"token,omitempty" minimum:"0" doc:"the live lease's fencing token, while the WP is claimed"`
+	Token  int64  `json:"token,omitempty" minimum:"0" maximum:"9223372036854775807" doc:"the live lease's fencing token, while the WP is claimed"`
 }
 
 // FeatureTransition is the body of POST /v1/features/{feature}/transition.
@@ -20,7 +20,7 @@ type FeatureTransition struct {
 	To     string `json:"to" enum:"created,specified,researched,planned,implementing,validated,shipped,retrospected" doc:"a later state; the states between are recorded as skipped"`
 	Force  bool   `json:"force,omitempty" default:"false" doc:"with a reason, recorded in the audit trail"`
 	Reason string `json:"reason,omitempty" rule:"text" maxLength:"2000" doc:"why, recorded in the audit trail; required with force"`
-	Token  int64  `json:"token,omitempty" minimum:"0" doc:"unused for features; 0 or absent"`
+	Token  int64  `json:"token,omitempty" minimum:"0" maximum:"9223372036854775807" doc:"unused for features; 0 or absent"`
 }
 
 // ClaimCreate is the body of POST /v1/wps/{wp}/claim: a claim names its
@@ -34,7 +34,7 @@ type ClaimCreate struct {
 type LeaseRenew struct {
 	Agent      string `json:"agent,omitempty" rule:"optname" doc:"when given and not empty, checked against the holder"`
 	TTLSeconds int64  `json:"ttl_seconds,omitempty" minimum:"0" maximum:"604800" default:"900" doc:"new lease length in seconds from now, 1-604800; 0 or absent for the default, 900"`
-	Token      int64  `json:"token" minimum:"1" doc:"the lease's fencing token, as the claim returned it"`
+	Token      int64  `json:"token" minimum:"1" maximum:"9223372036854775807" doc:"the lease's fencing token, as the claim returned it"`
 }
 
 // The conversions the handlers make; they stop compiling if the fields drift.
