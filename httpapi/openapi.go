@@ -66,7 +66,7 @@ func openAPIDocument(rs []route, version string) []byte {
 			mt := map[string]any{"schema": g.schema(rt.out)}
 			if media == "text/event-stream" {
 				resp["description"] = sseFraming
-				mt["x-sse-data"] = "each event's data: line is one CloudEvent as this schema describes"
+				mt["schema"] = sseEventSchema(g.schema(rt.out))
 			}
 			resp["content"] = map[string]any{media: mt}
 		} else if len(rt.produceTypes) > 0 {
@@ -131,8 +131,25 @@ const licenseName = "No license granted (the repository has no LICENSE file)"
 
 // sseFraming describes the event stream as the document's response.
 const sseFraming = "A server-sent event stream (text/event-stream). Each event is framed as `id: <global seq>`, `event: <type>`, " +
-	"`data: <one CloudEvent as JSON, on one line>` and a blank line; the schema describes that data. A frame with only `id:` tells the client " +
+	"`data: <one CloudEvent as JSON, on one line>` and a blank line; the schema describes one such event, its data by contentSchema. A frame with only `id:` tells the client " +
 	"its position when the replay sent no event, `retry:` suggests a reconnection delay, and lines starting with `:` are keepalive comments."
+
+// sseEventSchema describes one event of a text/event-stream as OpenAPI 3.1
+// can: an object of the event's fields, whose data is a string holding
+// JSON of the given schema (contentMediaType and contentSchema).
+func sseEventSchema(data any) map[string]any {
+	return map[string]any{
+		"type":        "object",
+		"description": "one server-sent event: its id, event and data fields (retry when the server suggests a reconnection delay)",
+		"properties": map[string]any{
+			"id":    map[string]any{"type": "string", "description": "the event's global sequence, to resume after with Last-Event-ID"},
+			"event": map[string]any{"type": "string", "description": "the CloudEvent type"},
+			"data": map[string]any{"type": "string", "description": "one CloudEvent as JSON on one line",
+				"contentMediaType": "application/json", "contentSchema": data},
+			"retry": map[string]any{"type": "integer", "minimum": 0, "description": "milliseconds to wait before reconnecting"},
+		},
+	}
+}
 
 // ifMatchPattern is what an If-Match header may hold: a version, quoted,
 // weak or bare, or *.
