@@ -159,15 +159,12 @@ func ParseKeyToken(token string) (prefix, secret string, err error) {
 		return bad("it does not start with ap_ and a prefix")
 	}
 	prefix, secret = token[3:3+tokenPrefixLen], token[3+tokenPrefixLen+1:]
-	for i := 0; i < len(prefix); i++ {
-		if strings.IndexByte(crockford, prefix[i]) < 0 {
-			return bad("the prefix has a character that is not a lower-case letter or digit")
-		}
+	if !isKeyPrefix(prefix) {
+		return bad("the prefix has a character that is not a lower-case letter or digit")
 	}
-	for i := 0; i < len(secret); i++ {
-		if c := secret[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return bad("the secret is not 64 lower-case hex digits")
-		}
+	// The secret has the form of a stored hash: 64 lower-case hex digits.
+	if !isHexHash(secret) {
+		return bad("the secret is not 64 lower-case hex digits")
 	}
 	return prefix, secret, nil
 }

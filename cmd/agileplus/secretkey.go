@@ -131,14 +131,7 @@ func readSecretKey(path, what string) ([]byte, error) {
 // machine only.
 func loopbackOnly(addr string) bool {
 	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	if strings.EqualFold(strings.TrimSuffix(host, "."), "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return err == nil && hostIsLoopback(host)
 }
 
 // webhookDenyPrivate resolves the private-target switches: denied when

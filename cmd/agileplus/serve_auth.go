@@ -91,10 +91,10 @@ func isLoopback(addr net.Addr) bool {
 	return ok && ta.IP.IsLoopback()
 }
 
-// hostIsLoopback reports whether a URL's host is a loopback address or
-// localhost.
+// hostIsLoopback reports whether a host is a loopback address or
+// localhost (with or without the root's trailing dot).
 func hostIsLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
+	if strings.EqualFold(strings.TrimSuffix(host, "."), "localhost") {
 		return true
 	}
 	ip := net.ParseIP(host)
