@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -55,6 +56,18 @@ func TestSoak(t *testing.T) {
 		Base: url, WriteTokens: writers, StreamTokens: readers, Project: "SOAK",
 		Clients: 32, Streams: 200, SlowHeaders: 50, Duration: 2 * time.Minute, Window: 20 * time.Second,
 		Memory: liveHeap, Logf: t.Logf,
+		OnStall: func(waited time.Duration) {
+			// A request waiting this long is a stall: keep what every
+			// goroutine was doing for the failure's log.
+			buf := make([]byte, 16<<20)
+			buf = buf[:runtime.Stack(buf, true)]
+			path := filepath.Join(os.TempDir(), fmt.Sprintf("agileplus-soak-stall-%d.txt", time.Now().UnixNano()))
+			if err := os.WriteFile(path, buf, 0o644); err != nil {
+				t.Logf("a request has waited %s; the goroutine dump could not be written: %v", waited, err)
+				return
+			}
+			t.Logf("a request has waited %s; goroutines dumped to %s", waited, path)
+		},
 	})
 	if err != nil {
 		t.Fatal(err)

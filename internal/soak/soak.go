@@ -43,6 +43,11 @@ type Config struct {
 	Memory func() (int64, error)
 	// Logf, if set, says what happens as it happens.
 	Logf func(format string, args ...any)
+	// OnStall, if set, is called once when a request has been waiting
+	// for StallAfter (default 10 s): the moment to look at what the
+	// server is doing, for example with a goroutine dump.
+	OnStall    func(waited time.Duration)
+	StallAfter time.Duration
 }
 
 // Window is what one stretch of the run measured.
@@ -128,10 +133,16 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		wg.Wait()
 		return nil, fmt.Errorf("soak: create the feature: %w", err)
 	}
+	if cfg.StallAfter <= 0 {
+		cfg.StallAfter = 10 * time.Second
+	}
+	// inflight[i] is when client i's request started (UnixNano), 0 between requests.
+	inflight := make([]atomic.Int64, cfg.Clients)
 	for i := range cfg.Clients {
 		c := httpapi.NewClient(cfg.Base, httpapi.WithHTTPClient(hc), httpapi.WithToken(cfg.WriteTokens[i%len(cfg.WriteTokens)]))
-		wg.Go(func() { client(ctx, c, cfg.Project, f.Slug, uint64(i), record) })
+		wg.Go(func() { client(ctx, c, cfg.Project, f.Slug, uint64(i), &inflight[i], record) })
 	}
+	stalled := false
 
 	healthc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 10 * time.Second}
 	start := time.Now()
@@ -158,6 +169,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			}
 			cur.HealthWorst = max(cur.HealthWorst, d)
 			mu.Unlock()
+			if cfg.OnStall != nil && !stalled {
+				if w := oldest(inflight); w >= cfg.StallAfter {
+					stalled = true
+					cfg.OnStall(w)
+				}
+			}
 		}
 		if now := time.Now(); now.After(next) || done {
 			w := closeWindow(&mu, &cur, &lat, now.Sub(start))
@@ -181,6 +198,18 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	return rep, nil
 }
 
+// oldest is how long the longest-waiting request has waited.
+func oldest(inflight []atomic.Int64) time.Duration {
+	var w time.Duration
+	now := time.Now().UnixNano()
+	for i := range inflight {
+		if t := inflight[i].Load(); t != 0 {
+			w = max(w, time.Duration(now-t))
+		}
+	}
+	return w
+}
+
 func closeWindow(mu *sync.Mutex, cur *Window, lat *[]time.Duration, end time.Duration) Window {
 	mu.Lock()
 	defer mu.Unlock()
@@ -198,11 +227,12 @@ func closeWindow(mu *sync.Mutex, cur *Window, lat *[]time.Duration, end time.Dur
 // first 50 WPs, then reads them back, lists them, asks what is ready and
 // updates them. The data stops growing (but for the events of the
 // updates), so memory that keeps climbing is a leak.
-func client(ctx context.Context, c *httpapi.Client, project, feature string, seed uint64, record func(time.Duration, error)) {
+func client(ctx context.Context, c *httpapi.Client, project, feature string, seed uint64, inflight *atomic.Int64, record func(time.Duration, error)) {
 	rng := rand.New(rand.NewPCG(seed, 42))
 	var mine []*agileplus.WP
 	for ctx.Err() == nil {
 		t0 := time.Now()
+		inflight.Store(t0.UnixNano())
 		var err error
 		switch p := rng.IntN(100); {
 		case len(mine) < 50:
@@ -225,6 +255,7 @@ func client(ctx context.Context, c *httpapi.Client, project, feature string, see
 				mine[i] = u
 			}
 		}
+		inflight.Store(0)
 		if ctx.Err() != nil {
 			return // the run ended during the request: not a failure
 		}
