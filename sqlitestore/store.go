@@ -48,8 +48,14 @@ type Store struct {
 	reader *sql.DB
 	// readStmts holds the read transactions' statements, prepared once
 	// per reader connection (query -> *sql.Stmt); readStmtN counts them.
-	readStmts sync.Map
-	readStmtN atomic.Int32
+	// readPrep holds the queries being prepared (query -> struct{}), by
+	// goroutines that prepCancel stops and prepWG waits for.
+	readStmts  sync.Map
+	readStmtN  atomic.Int32
+	readPrep   sync.Map
+	prepCtx    context.Context
+	prepCancel context.CancelFunc
+	prepWG     sync.WaitGroup
 
 	graph    graphIndex
 	graphErr atomic.Pointer[error] // set when the index could not be rebuilt
@@ -129,6 +135,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	reader.SetMaxIdleConns(cfg.Readers)
 	reader.SetConnMaxLifetime(0)
 	s.reader = reader
+	s.prepCtx, s.prepCancel = context.WithCancel(context.Background())
 	ckpt, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		reader.Close()
@@ -161,6 +168,8 @@ func (s *Store) Close() error {
 		close(s.quit)
 		<-s.writerDone
 		<-s.ckptDone
+		s.prepCancel()
+		s.prepWG.Wait()
 		s.readStmts.Range(func(_, v any) bool { v.(*sql.Stmt).Close(); return true })
 		err = errors.Join(s.reader.Close(), s.ckpt.Close(), s.writer.Close())
 	})
@@ -237,25 +246,37 @@ func (s *Store) View(ctx context.Context, fn func(agileplus.ReadTx) error) error
 // prepared each time.
 const maxReadStmts = 256
 
-// readStmt returns q prepared on the reader pool, preparing it the first
-// time: parsing a query costs more than running a small one.
-func (s *Store) readStmt(ctx context.Context, q string) *sql.Stmt {
+// readStmt returns q prepared on the reader pool, or nil the first times
+// q is seen: parsing a query costs more than running a small one.
+//
+// It never prepares q itself. The caller holds a reader connection (its
+// read transaction), and preparing on the pool needs a connection too: with
+// every connection held by a read transaction that waits to prepare a new
+// query, no read could go on until their contexts ended. So a goroutine
+// that holds no connection prepares q, and this read runs q unprepared.
+func (s *Store) readStmt(q string) *sql.Stmt {
 	if v, ok := s.readStmts.Load(q); ok {
 		return v.(*sql.Stmt)
 	}
 	if s.readStmtN.Load() >= maxReadStmts {
 		return nil
 	}
-	st, err := s.reader.PrepareContext(ctx, q)
-	if err != nil {
+	if _, busy := s.readPrep.LoadOrStore(q, struct{}{}); busy {
 		return nil
 	}
-	if v, loaded := s.readStmts.LoadOrStore(q, st); loaded {
-		st.Close()
-		return v.(*sql.Stmt)
-	}
-	s.readStmtN.Add(1)
-	return st
+	s.prepWG.Go(func() {
+		defer s.readPrep.Delete(q)
+		st, err := s.reader.PrepareContext(s.prepCtx, q)
+		if err != nil {
+			return
+		}
+		if _, loaded := s.readStmts.LoadOrStore(q, st); loaded {
+			st.Close()
+			return
+		}
+		s.readStmtN.Add(1)
+	})
+	return nil
 }
 
 func unavailable(op string, err error) error {

@@ -453,3 +453,45 @@ func TestMarkPublishedScattered(t *testing.T) {
 		t.Fatalf("published_early holds %d, the mark is at %d; want 0 and %d", early, upto, all[59].GlobalSeq)
 	}
 }
+
+// Every reader connection held by a read transaction that runs a query
+// for the first time must not stall reads: preparing the query for the
+// pool needs a connection of the pool, so a read that waited for one
+// would wait for the others, which wait for it.
+func TestReadsOnEveryConnectionWithNewQueriesGoOn(t *testing.T) {
+	ctx := context.Background()
+	const readers = 2
+	s, err := sqlitestore.Open(ctx, sqlitestore.Config{Path: filepath.Join(t.TempDir(), "agileplus.db"), Readers: readers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := agileplus.NewService(s).CreateProject(ctx, agileplus.ProjectCreate{Key: "CORE", Name: "Core"}); err != nil {
+		t.Fatal(err)
+	}
+	// Past this deadline the reads are stuck: they fail, never hang the test.
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	inside := make(chan struct{}, readers)
+	all := make(chan struct{})
+	errs := make(chan error, readers)
+	for range readers {
+		go func() {
+			errs <- s.View(ctx, func(tx agileplus.ReadTx) error {
+				inside <- struct{}{}
+				<-all // every connection is now held by a read transaction
+				_, err := tx.Project(ctx, "CORE")
+				return err
+			})
+		}()
+	}
+	for range readers {
+		<-inside
+	}
+	close(all)
+	for range readers {
+		if err := <-errs; err != nil {
+			t.Fatalf("a read with every connection held: %v", err)
+		}
+	}
+}

@@ -28,7 +28,7 @@ var _ agileplus.Tx = (*Tx)(nil)
 // query seen for the first time is prepared after this transaction ends.
 func (t *Tx) stmt(ctx context.Context, q string) *sql.Stmt {
 	if t.read {
-		if st := t.s.readStmt(ctx, q); st != nil {
+		if st := t.s.readStmt(q); st != nil {
 			return t.tx.StmtContext(ctx, st)
 		}
 		return nil
