@@ -400,6 +400,15 @@ func TestSeedSampleData(t *testing.T) {
 			t.Errorf("second seed changed the work package count: %d, want %d", n, len(ws))
 		}
 	})
+	t.Run("second seed with --once succeeds", func(t *testing.T) {
+		out := cliOK(t, url, "seed", "--sample-data", "--once")
+		if !strings.Contains(out, "already loaded") || !strings.Contains(out, "nothing to do") {
+			t.Errorf("seed --once on a seeded server printed %q, want it to say the sample is already loaded", out)
+		}
+		if n := len(cliJSON[[]*agileplus.WP](t, url, "wp", "list", "--limit", "1000")); n != len(ws) {
+			t.Errorf("seed --once changed the work package count: %d, want %d", n, len(ws))
+		}
+	})
 }
 
 func TestSeedSampleIsConsistent(t *testing.T) {

@@ -15,9 +15,9 @@ import (
 )
 
 func newSeedCmd(e *env) *cobra.Command {
-	var sample bool
+	var sample, once bool
 	cmd := &cobra.Command{
-		Use:   "seed --sample-data",
+		Use:   "seed --sample-data [--once]",
 		Short: "Load sample projects, features and work packages into the server",
 		Long: `Load a realistic sample into the server, through the same API as every
 other command: three projects (CORE, WEB, MOB), features in several states,
@@ -26,13 +26,29 @@ projects, and a few live claims. Projects, features, work packages and
 dependencies go in as one import of a built-in file in the form import
 reads; features and work packages then move to their states one step at a
 time, and the claims are taken, so the history reads as a team's would. It
-refuses to run if any of the sample's projects already exists.`,
+refuses to run if any of the sample's projects already exists; with --once
+a server that holds all of them is left as it is (the sample was loaded
+before), which is what a stack's start-up step wants.`,
 		Args: argNames(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !sample {
 				return usagef(cmd, "pass --sample-data to load the sample data set")
 			}
-			sum, err := seedSample(cmd.Context(), e.tracker(), sampleData())
+			data := sampleData()
+			if once {
+				loaded, err := sampleLoaded(cmd.Context(), e.tracker(), data)
+				if err != nil {
+					return err
+				}
+				if loaded != nil {
+					if e.asJSON {
+						return printJSON(e.stdout, map[string]any{"already_loaded": true, "projects": loaded})
+					}
+					_, err := fmt.Fprintf(e.stdout, "the sample is already loaded (projects %s exist); nothing to do\n", strings.Join(loaded, ", "))
+					return err
+				}
+			}
+			sum, err := seedSample(cmd.Context(), e.tracker(), data)
 			if err != nil {
 				return err
 			}
@@ -43,7 +59,27 @@ refuses to run if any of the sample's projects already exists.`,
 		},
 	}
 	cmd.Flags().BoolVar(&sample, "sample-data", false, "load the built-in sample data set")
+	cmd.Flags().BoolVar(&once, "once", false, "do nothing, successfully, when every project of the sample already exists")
 	return cmd
+}
+
+// sampleLoaded returns the sample's project keys when every one of them
+// exists, nil when none or only some do (seedSample then refuses the
+// latter, naming the first).
+func sampleLoaded(ctx context.Context, t agileplus.Tracker, data sample) ([]string, error) {
+	var keys []string
+	for _, r := range data.records {
+		if r.Type != agileplus.RecProject {
+			continue
+		}
+		keys = append(keys, r.Key)
+		if _, err := t.Project(ctx, r.Key); agileplus.ErrorCode(err) == agileplus.ENOTFOUND {
+			return nil, nil
+		} else if err != nil {
+			return nil, fmt.Errorf("seed: check project %s: %w", r.Key, err)
+		}
+	}
+	return keys, nil
 }
 
 // sampleFile is the built-in sample in the form import reads: every

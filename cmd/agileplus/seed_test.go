@@ -92,3 +92,31 @@ func TestSampleFileIsItsExport(t *testing.T) {
 		t.Errorf("export after seed differs from sampledata.jsonl:\ngot:\n%s\nwant:\n%s", &got, &want)
 	}
 }
+
+// With --once, a server holding the whole sample is left alone and the
+// command succeeds; one holding part of it is still refused.
+func TestSeedOnce(t *testing.T) {
+	ctx := agileplus.WithActor(context.Background(), "test")
+	svc := openSeedStore(t, ctx)
+	if loaded, err := sampleLoaded(ctx, svc, sampleData()); err != nil || loaded != nil {
+		t.Fatalf("empty server: loaded %v, %v; want nil", loaded, err)
+	}
+	if _, err := seedSample(ctx, svc, sampleData()); err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := sampleLoaded(ctx, svc, sampleData())
+	if err != nil || strings.Join(loaded, ",") != "CORE,WEB,MOB" {
+		t.Fatalf("seeded server: loaded %v, %v; want CORE,WEB,MOB", loaded, err)
+	}
+
+	part := openSeedStore(t, ctx)
+	if _, err := part.CreateProject(ctx, agileplus.ProjectCreate{Key: "WEB", Name: "Web"}); err != nil {
+		t.Fatal(err)
+	}
+	if loaded, err := sampleLoaded(ctx, part, sampleData()); err != nil || loaded != nil {
+		t.Fatalf("part of the sample: loaded %v, %v; want nil", loaded, err)
+	}
+	if _, err := seedSample(ctx, part, sampleData()); err == nil || !strings.Contains(err.Error(), "project WEB exists") {
+		t.Fatalf("part of the sample: err = %v, want it refused naming WEB", err)
+	}
+}
