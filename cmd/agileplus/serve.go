@@ -273,6 +273,9 @@ func serve(ctx context.Context, e *env, cfg appConfig) error {
 		auth = "insecure-no-auth"
 	}
 	fmt.Fprintf(e.stdout, "agileplus %s serving on %s://%s (data %s)\n", version, scheme, a.Addr(), cfg.dataDir)
+	if ma := a.MetricsAddr(); ma != nil {
+		fmt.Fprintf(e.stdout, "metrics without a key on http://%s/metrics\n", ma)
+	}
 	cfg.logger.Info("serving", "addr", a.Addr().String(), "data", cfg.dataDir, "durability", cfg.durability, "nats", natsMode(cfg.bus.URL), "tls", cfg.tls != nil, "auth", auth)
 	var err error
 	select {
