@@ -32,7 +32,8 @@
 // JetStream) implements Publisher, ConsumerHost and Follower; httpapi is
 // the HTTP server over a Tracker and a Backbone, the live event stream, and
 // a client implementing both; webhook delivers events to registered
-// endpoints. Engines that are neither domain nor adapter import this
+// endpoints; prommetrics exports metrics to Prometheus, fed by hooks of
+// the others that cmd/agileplus connects. Engines that are neither domain nor adapter import this
 // package and no adapter: depgraph answers the graph queries in memory,
 // relay publishes the outbox to the bus, storemigrate copies and verifies
 // a whole store. cmd/agileplus wires everything

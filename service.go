@@ -20,6 +20,9 @@ type Service struct {
 	// OnCommit, if set, is called after each committed command (the relay
 	// uses it to publish without waiting for its next poll).
 	OnCommit func()
+	// OnClaim, if set, is called after each claim taken; tookOver says it
+	// took over a lease that had expired (metrics count both).
+	OnClaim func(tookOver bool)
 }
 
 var _ Tracker = (*Service)(nil)
@@ -708,6 +711,7 @@ func (s *Service) AddReference(ctx context.Context, ref string, c ReferenceCreat
 // lease is live; an expired lease is taken over. Each claim gets a fencing
 // token greater than any issued before for the WP.
 func (s *Service) Claim(ctx context.Context, ref string, c ClaimRequest) (l *Lease, err error) {
+	var tookOver bool
 	if err := c.Validate(false); err != nil {
 		return nil, err
 	}
@@ -732,6 +736,7 @@ func (s *Service) Claim(ctx context.Context, ref string, c ClaimRequest) (l *Lea
 			return err
 		}
 		prev := w.Lease
+		tookOver = prev != nil
 		l = &Lease{WPID: w.ID, Agent: c.Agent, Token: fence + 1, ClaimedAt: now, ExpiresAt: now.Add(c.TTL())}
 		w.Lease, w.Version, w.UpdatedAt = l, w.Version+1, now
 		if err := tx.UpdateWP(ctx, w); err != nil {
@@ -749,6 +754,9 @@ func (s *Service) Claim(ctx context.Context, ref string, c ClaimRequest) (l *Lea
 	})
 	if err != nil {
 		return nil, err
+	}
+	if s.OnClaim != nil {
+		s.OnClaim(tookOver)
 	}
 	return l, nil
 }

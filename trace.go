@@ -39,3 +39,18 @@ func ValidTraceParent(tp string) bool {
 	return isHex(trace) && isHex(parent) && isHex(flags) &&
 		trace != strings.Repeat("0", 32) && parent != strings.Repeat("0", 16)
 }
+
+// requestIDKey carries the id of the request being served in a context.
+type requestIDKey struct{}
+
+// WithRequestID returns ctx carrying the id of the request it serves, which
+// log lines written with ctx show.
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey{}, id)
+}
+
+// RequestIDFrom returns the request id in ctx, or "".
+func RequestIDFrom(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The local stack's Prometheus, when installed: scrapes agileplus's
 # /metrics every 5 s with the local key serve keeps in its data directory,
-# evaluates deploy/prometheus-rules.yml when present, and keeps its data
+# evaluates the alert rules of deploy/prometheus/alerts.yml, and keeps its data
 # under $STACK_DIR/prometheus. Without prometheus on PATH it says so and
 # exits 0: the stack runs without it.
 set -euo pipefail
@@ -13,8 +13,8 @@ fi
 base=$(realpath -m "$STACK_DIR/prometheus")
 mkdir -p "$base/data"
 rules=""
-if [ -f deploy/prometheus-rules.yml ]; then
-	rules="rule_files: [\"$(realpath deploy/prometheus-rules.yml)\"]"
+if [ -f deploy/prometheus/alerts.yml ]; then
+	rules="rule_files: [\"$(realpath deploy/prometheus/alerts.yml)\"]"
 fi
 cat >"$base/prometheus.yml" <<CONF
 global:

@@ -216,6 +216,7 @@ func (s *Server) trackerRoutes() []route {
 		{scope: scopePublic, method: "GET", path: "/health", summary: "The process is alive", status: 200, out: reflect.TypeFor[Health](), handler: s.handleHealth},
 		{scope: scopePublic, method: "GET", path: "/ready", id: "getReadiness", summary: "The store and the bus are reachable (503 when not)", status: 200, out: reflect.TypeFor[Readiness](), handler: s.handleReady},
 		{scope: scopePublic, method: "GET", path: "/openapi.json", summary: "This API's OpenAPI 3.1 document", status: 200, produceTypes: []string{"application/json"}, handler: s.handleOpenAPI},
+		{scope: agileplus.ScopeRead, method: "GET", path: "/metrics", summary: "Prometheus metrics of this process, in the text exposition format (serve --metrics-addr also serves them without a key on a listener of their own)", status: 200, produceTypes: []string{"text/plain"}, handler: s.handleMetrics},
 
 		op(s, "POST", "/v1/projects", "Create a project", 201, nil, func(r *http.Request, in *agileplus.ProjectCreate) (*agileplus.Project, error) {
 			return t.CreateProject(r.Context(), *in)

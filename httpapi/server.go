@@ -88,8 +88,12 @@ type Server struct {
 	// lists and WPs otherwise encoded by hand to the same bytes (see
 	// fastjson.go): for benchmarks that compare the two.
 	PlainJSON bool
-	streams   streams // open event streams, ended by CloseStreams
-	bodies    bodies  // request bodies being read
+	// Requests, if set, is told about every request answered (metrics).
+	Requests RequestObserver
+	// Metrics serves /metrics (the Prometheus exposition); nil answers 503.
+	Metrics http.Handler
+	streams streams // open event streams, ended by CloseStreams
+	bodies  bodies  // request bodies being read
 
 	handler http.Handler
 	openapi []byte
@@ -163,7 +167,7 @@ func (s *Server) mux(rs []route) http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, ErrorDetail{Code: agileplus.ENOTFOUND, Message: "no such endpoint: " + agileplus.QuoteRef(r.URL.Path) + " (see /openapi.json)"})
 	})
-	return traced(s.recoverer(s.limitBodies(mux)))
+	return traced(s.observed(s.recoverer(s.limitBodies(routed(mux)))))
 }
 
 // recoverer turns a panic in a handler into a logged 500.
@@ -174,7 +178,7 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				s.Logger.Error("http: panic", "method", r.Method, "path", r.URL.Path, "panic", v)
+				s.Logger.ErrorContext(r.Context(), "http: panic", "method", r.Method, "path", r.URL.Path, "panic", v)
 				writeError(w, http.StatusInternalServerError, ErrorDetail{Code: agileplus.EINTERNAL, Message: "internal error"})
 			}
 		}()
@@ -226,7 +230,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	status := statusOf(code)
 	if status == http.StatusInternalServerError {
-		s.Logger.Error("http: internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+		s.Logger.ErrorContext(r.Context(), "http: internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	d := ErrorDetail{Code: code, Message: agileplus.ErrorMessage(err), Field: agileplus.ErrorField(err)}
 	var ie *agileplus.ImportError

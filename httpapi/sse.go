@@ -767,7 +767,7 @@ func (st *eventStream) end(ctx context.Context, r *http.Request, err error) {
 	if ctx.Err() != nil || errors.As(err, &we) {
 		return
 	}
-	st.s.Logger.Error("http: event stream ended", "query", r.URL.RawQuery, "position", st.pos, "err", err)
+	st.s.Logger.ErrorContext(r.Context(), "http: event stream ended", "query", r.URL.RawQuery, "position", st.pos, "err", err)
 }
 
 func orDefault(n, def int) int {

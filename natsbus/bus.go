@@ -80,6 +80,16 @@ type Config struct {
 	// every couple of minutes, trading throughput for surviving a power
 	// loss (a process crash loses nothing either way).
 	SyncAlways bool
+	// MonitorAddr, when set, makes the embedded server serve its HTTP
+	// monitoring endpoints (/healthz, /varz, /jsz, ...) on this host:port,
+	// without authentication; port 0 picks a free port and an empty host
+	// means 127.0.0.1. Empty: no monitoring endpoint.
+	MonitorAddr string
+	// MaxMemory and MaxStore limit the embedded server's JetStream memory
+	// and file storage, in bytes; 0 leaves the server's defaults (three
+	// quarters of the machine's memory; most of the free disk).
+	MaxMemory int64
+	MaxStore  int64
 
 	// ConnectTimeout bounds each dial and the wait for the first
 	// connection to an external server (default 10s).
@@ -97,6 +107,10 @@ type Config struct {
 	// Consumer is the policy of durable consumers (default
 	// agileplus.DefaultConsumerPolicy).
 	Consumer agileplus.ConsumerPolicy
+	// OnAttempt, if set, is told about each attempt a durable consumer of
+	// this process made at an event: the delivery and the handler's error.
+	// It runs on the consumer's goroutine and must return quickly.
+	OnAttempt func(d agileplus.Delivery, err error)
 
 	Logger *slog.Logger
 }

@@ -277,7 +277,11 @@ func (c *consumer) handle(m jetstream.Msg) {
 	if !d.Last() {
 		d.RetryIn = p.RetryDelay(d.Attempt)
 	}
-	if err := c.spec.Handle(c.ctx, ce.Event(), d); err != nil {
+	err = c.spec.Handle(c.ctx, ce.Event(), d)
+	if c.bus.cfg.OnAttempt != nil && c.ctx.Err() == nil {
+		c.bus.cfg.OnAttempt(d, err)
+	}
+	if err != nil {
 		if c.ctx.Err() != nil {
 			// Stopping: let another process (or the next start) have it.
 			_ = m.Nak()

@@ -30,6 +30,16 @@ func startEmbedded(cfg Config) (*server.Server, error) {
 		SyncAlways: cfg.SyncAlways,
 		NoSigs:     true,
 		DontListen: cfg.ListenAddr == "",
+		// 0 is the server's default for both.
+		JetStreamMaxMemory: cfg.MaxMemory,
+		JetStreamMaxStore:  cfg.MaxStore,
+	}
+	if cfg.MonitorAddr != "" {
+		host, port, err := parseListenAddr(cfg.MonitorAddr)
+		if err != nil {
+			return nil, err
+		}
+		opts.HTTPHost, opts.HTTPPort = host, port
 	}
 	if cfg.ListenAddr != "" {
 		host, port, err := parseListenAddr(cfg.ListenAddr)

@@ -31,6 +31,9 @@ type Relay struct {
 	MaxBackoff time.Duration
 	// PublishTimeout bounds one publish of a batch (default 10s).
 	PublishTimeout time.Duration
+	// OnPublish, if set, is told about each publish of a batch to the bus:
+	// how many events it held and the error, nil when the bus took them.
+	OnPublish func(events int, err error)
 
 	wake   chan struct{}
 	cancel context.CancelFunc
@@ -167,6 +170,9 @@ func (r *Relay) Drain(ctx context.Context) (int, error) {
 		pctx, cancel := context.WithTimeout(ctx, r.publishTimeout())
 		err := r.Publisher.Publish(pctx, batch)
 		cancel()
+		if r.OnPublish != nil {
+			r.OnPublish(len(batch), err)
+		}
 		if err != nil {
 			<-next
 			return moved, errors.Join(err, waitMark())
@@ -188,6 +194,24 @@ func (r *Relay) Drain(ctx context.Context) (int, error) {
 		batch = nr.events
 	}
 	return moved, waitMark()
+}
+
+// Backlog reports how many events wait in the outbox and when the oldest
+// of them was recorded (zero when none waits): what a scrape of the
+// metrics reads, two small queries.
+func (r *Relay) Backlog(ctx context.Context) (pending int64, oldest time.Time, err error) {
+	pending, err = r.Outbox.PendingCount(ctx)
+	if err != nil || pending == 0 {
+		return pending, time.Time{}, err
+	}
+	es, err := r.Outbox.PendingEvents(ctx, 0, 1)
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	if len(es) > 0 {
+		oldest = es[0].Time
+	}
+	return pending, oldest, nil
 }
 
 // publishTimeout is PublishTimeout, defaulted.

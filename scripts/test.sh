@@ -22,6 +22,17 @@ if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; th
 	$sudo apt-get install -y -q redis-server
 fi
 
+# The metrics tests scrape the server with a real Prometheus and check its
+# output and the alert rules in deploy/ with promtool (Debian package
+# prometheus). Install it when missing.
+if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then
+	echo "== installing Prometheus"
+	sudo=""
+	if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+	$sudo apt-get update -q
+	$sudo apt-get install -y -q --no-install-recommends prometheus
+fi
+
 echo "== gofmt"
 unformatted=$(gofmt -l .)
 if [ -n "$unformatted" ]; then

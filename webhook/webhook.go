@@ -89,6 +89,9 @@ type Config struct {
 	// SweepEvery is how often the dispatcher looks for such consumers
 	// (default 10 minutes; also once at Start).
 	SweepEvery time.Duration
+	// OnDelivery, if set, is told the outcome of each attempt (one of the
+	// agileplus.Delivery* outcomes) and how long its POST took.
+	OnDelivery func(outcome string, took time.Duration)
 	Logger     *slog.Logger
 	IDs        *agileplus.IDGenerator
 	Now        func() time.Time
@@ -683,6 +686,7 @@ func (d *Dispatcher) deliver(ctx context.Context, h *agileplus.Webhook, e *agile
 	if done {
 		// A redelivery (or a redrive) of an event that already arrived.
 		rec.Time, rec.Outcome = d.cfg.Now().UTC(), agileplus.DeliverySkipped
+		d.observe(rec)
 		if lerr := d.cfg.Registry.AppendDelivery(context.WithoutCancel(ctx), rec); lerr != nil {
 			d.cfg.Logger.Warn("webhook: could not log a delivery attempt", "webhook", h.ID, "event", e.ID, "err", lerr)
 		}
@@ -711,6 +715,7 @@ func (d *Dispatcher) deliver(ctx context.Context, h *agileplus.Webhook, e *agile
 			rec.NextAttempt = &next
 		}
 	}
+	d.observe(rec)
 	if lerr := d.cfg.Registry.AppendDelivery(context.WithoutCancel(ctx), rec); lerr != nil {
 		d.cfg.Logger.Warn("webhook: could not log a delivery attempt", "webhook", h.ID, "event", e.ID, "err", lerr)
 	}
@@ -728,6 +733,13 @@ func (d *Dispatcher) deliver(ctx context.Context, h *agileplus.Webhook, e *agile
 		d.cfg.Logger.Warn("webhook: could not mark a delivery", "webhook", h.ID, "event", e.ID, "err", err)
 	}
 	return nil
+}
+
+// observe tells Config.OnDelivery about an attempt.
+func (d *Dispatcher) observe(rec *agileplus.WebhookDelivery) {
+	if d.cfg.OnDelivery != nil {
+		d.cfg.OnDelivery(rec.Outcome, time.Duration(rec.DurationMS*float64(time.Millisecond)))
+	}
 }
 
 // maxErrorBody is how much of a failed answer the delivery log keeps:

@@ -19,6 +19,7 @@ import (
 	"github.com/agileplus/agileplus/httpapi"
 	"github.com/agileplus/agileplus/natsbus"
 	"github.com/agileplus/agileplus/neo4jstore"
+	"github.com/agileplus/agileplus/prommetrics"
 	"github.com/agileplus/agileplus/relay"
 	"github.com/agileplus/agileplus/sqlitestore"
 	"github.com/agileplus/agileplus/webhook"
@@ -43,6 +44,9 @@ type appConfig struct {
 	secretKey          secretKeySource // seals webhook secrets on the bus
 	importLimit        int64           // bytes; 0 is httpapi's default
 	logger             *slog.Logger
+	// metricsAddr, when set, serves /metrics without a key on a listener
+	// of its own.
+	metricsAddr string
 
 	// Identity and the edge (serve_auth.go).
 	insecureNoAuth bool
@@ -59,6 +63,7 @@ type app struct {
 	cfg appConfig
 
 	ln      net.Listener
+	metrics *metricsServer // nil without cfg.metricsAddr
 	failed  chan error     // the HTTP server's error, if it stops on its own
 	closers []func() error // what Open started, in order
 	rel     *relay.Relay
@@ -110,6 +115,14 @@ func (a *app) Open(ctx context.Context) (err error) {
 		return nil
 	})
 
+	if cfg.metricsAddr != "" {
+		if a.metrics, err = listenMetrics(cfg.metricsAddr); err != nil {
+			return err
+		}
+		a.onClose(a.metrics.Close)
+	}
+	m := prommetrics.New(version)
+
 	store, err := a.openStore(ctx)
 	if err != nil {
 		return err
@@ -122,18 +135,24 @@ func (a *app) Open(ctx context.Context) (err error) {
 			return err
 		}
 	}
+	busCfg.OnAttempt = func(d agileplus.Delivery, err error) { m.ObserveAttempt(d.Consumer, d.Attempt, err) }
 	bus, err := natsbus.Open(ctx, busCfg)
 	if err != nil {
 		return err
 	}
 	a.onClose(bus.Close)
+	if u := bus.MonitorURL(); u != "" {
+		log.Info("serving the NATS monitoring endpoint", "url", u)
+	}
 
-	rel := &relay.Relay{Outbox: store, Publisher: bus, Logger: log}
+	rel := &relay.Relay{Outbox: store, Publisher: bus, Logger: log, OnPublish: m.ObservePublish}
 	rel.Open()
 	a.rel = rel
 	a.onClose(a.closeRelay)
-	svc := agileplus.NewService(store)
+	svc := agileplus.NewService(prommetrics.Store(store, m))
 	svc.OnCommit = rel.Poke
+	svc.OnClaim = m.ObserveClaim
+	watchBackbone(m, rel, bus)
 
 	checks := []httpapi.Check{
 		{Name: "store", Func: func(ctx context.Context) (map[string]any, error) { return nil, store.Ping(ctx) }},
@@ -151,8 +170,10 @@ func (a *app) Open(ctx context.Context) (err error) {
 			return detail, bus.Ping(ctx)
 		}},
 	}
-	api := httpapi.NewServer(svc, checks, log, version)
+	api := httpapi.NewServer(prommetrics.Tracker(svc, m), checks, log, version)
 	api.ImportLimit = cfg.importLimit
+	api.Requests, api.Metrics = m, m.Handler()
+	m.WatchStreams(api.OpenStreams)
 	if err := a.setupAuth(ctx, api, svc); err != nil {
 		return err
 	}
@@ -172,6 +193,7 @@ func (a *app) Open(ctx context.Context) (err error) {
 		DenyPrivate: cfg.webhookDenyPrivate,
 		Timeout:     cfg.webhookTimeout,
 		UserAgent:   "agileplus-webhook/" + version,
+		OnDelivery:  m.ObserveDelivery,
 		Logger:      log,
 	})
 	a.onClose(func() error { dispatcher.Close(); return nil })
@@ -218,6 +240,9 @@ func (a *app) Open(ctx context.Context) (err error) {
 			a.failed <- err
 		}
 	}()
+	if a.metrics != nil {
+		a.metrics.Serve(m.Handler(), log)
+	}
 	a.serving = true
 	a.onClose(func() error {
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -238,6 +263,14 @@ const (
 
 // Addr is the address HTTP listens on, once Open succeeded.
 func (a *app) Addr() net.Addr { return a.ln.Addr() }
+
+// MetricsAddr is the address of --metrics-addr's listener, nil without one.
+func (a *app) MetricsAddr() net.Addr {
+	if a.metrics == nil {
+		return nil
+	}
+	return a.metrics.Addr()
+}
 
 // Failed delivers the HTTP server's error if it stops serving without
 // Close. Close is still needed to stop the rest.

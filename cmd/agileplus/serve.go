@@ -29,7 +29,14 @@ type serveConfig struct {
 	natsURL    string
 	natsListen string
 	logLevel   string
+	logFormat  string
 	neo4jURL   string
+
+	// Operations: metrics, the embedded NATS server's monitoring and limits.
+	metricsAddr   string
+	natsMonitor   string
+	natsMaxMemory string
+	natsMaxStore  string
 
 	// Stream policy.
 	replicas    int
@@ -95,7 +102,12 @@ func (c *serveConfig) addFlags(cmd *cobra.Command, getenv func(string) string) {
 	f.StringVar(&c.durability, "durability", durability, "normal: survive process crashes; strict: also survive power loss, fsync on every commit (env AGILEPLUS_DURABILITY)")
 	f.StringVar(&c.natsURL, "nats-url", getenv("NATS_URL"), "external NATS server URL(s), comma-separated; empty runs NATS embedded (env NATS_URL)")
 	f.StringVar(&c.natsListen, "nats-listen", getenv("AGILEPLUS_NATS_LISTEN"), "also expose the embedded NATS server to clients on this address, e.g. 127.0.0.1:4222; clients present the token in DATA/nats-client-token or AGILEPLUS_NATS_TOKEN (env AGILEPLUS_NATS_LISTEN)")
-	f.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&c.logLevel, "log-level", ed.str("LOG_LEVEL", "info"), "debug, info, warn or error (env LOG_LEVEL)")
+	f.StringVar(&c.logFormat, "log-format", ed.str("AGILEPLUS_LOG_FORMAT", "text"), "text (logfmt) or json, one object a line (env AGILEPLUS_LOG_FORMAT)")
+	f.StringVar(&c.metricsAddr, "metrics-addr", getenv("AGILEPLUS_METRICS_ADDR"), "also serve /metrics without a key on this address, e.g. 127.0.0.1:9464, for a Prometheus that scrapes without one; /metrics on --addr always needs a key with read scope (env AGILEPLUS_METRICS_ADDR)")
+	f.StringVar(&c.natsMonitor, "nats-monitor", getenv("AGILEPLUS_NATS_MONITOR"), "serve the embedded NATS server's monitoring endpoint (/healthz, /varz, /jsz) without authentication on this address, e.g. 127.0.0.1:8222 (env AGILEPLUS_NATS_MONITOR)")
+	f.StringVar(&c.natsMaxMemory, "nats-max-memory", getenv("AGILEPLUS_NATS_MAX_MEMORY"), "memory the embedded JetStream may use, in bytes or with a unit: 256MiB, 1GiB; empty: the server's default, 3/4 of the machine's (env AGILEPLUS_NATS_MAX_MEMORY)")
+	f.StringVar(&c.natsMaxStore, "nats-max-store", getenv("AGILEPLUS_NATS_MAX_STORE"), "disk the embedded JetStream may use, in bytes or with a unit: 10GiB; empty: the server's default, most of the free disk (env AGILEPLUS_NATS_MAX_STORE)")
 	f.StringVar(&c.neo4jURL, "neo4j-url", getenv("NEO4J_URL"), "keep the system of record in Neo4j (neo4j://, bolt://, +s for TLS; user and password from NEO4J_USER, NEO4J_PASSWORD) instead of SQLite in --data (env NEO4J_URL)")
 	f.IntVar(&c.replicas, "stream-replicas", ed.int("stream-replicas", "NATS_STREAM_REPLICAS", 1), "replicas of the event stream: 1 embedded, 3 on a three-node cluster (env NATS_STREAM_REPLICAS)")
 	f.DurationVar(&c.maxAge, "stream-max-age", ed.duration("stream-max-age", "AGILEPLUS_STREAM_MAX_AGE", 7*24*time.Hour), "events older than this leave the stream (env AGILEPLUS_STREAM_MAX_AGE)")
@@ -132,7 +144,18 @@ func (c serveConfig) check(e *env, changed func(flag string) bool) (appConfig, e
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
-		return appConfig{}, configErrorf("--log-level must be debug, info, warn or error, not %q", c.logLevel)
+		from := "--log-level"
+		if !changed("log-level") {
+			from = "LOG_LEVEL"
+		}
+		return appConfig{}, configErrorf("%s must be debug, info, warn or error, not %q", from, c.logLevel)
+	}
+	if c.logFormat != "text" && c.logFormat != "json" {
+		return appConfig{}, configErrorf("--log-format must be text or json, not %q (env AGILEPLUS_LOG_FORMAT)", c.logFormat)
+	}
+	ops, err := c.operations()
+	if err != nil {
+		return appConfig{}, err
 	}
 	if c.durability != "normal" && c.durability != "strict" {
 		return appConfig{}, configErrorf("%s must be normal or strict, not %q", durabilityFrom, c.durability)
@@ -182,7 +205,7 @@ func (c serveConfig) check(e *env, changed func(flag string) bool) (appConfig, e
 		return appConfig{}, err
 	}
 
-	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+	logger := newLogger(e.stderr, c.logFormat, level)
 	strict := c.durability == "strict"
 	sync := "normal"
 	if strict {
@@ -211,7 +234,12 @@ func (c serveConfig) check(e *env, changed func(flag string) bool) (appConfig, e
 			Duplicates: c.dedupWindow,
 			Consumer:   policy,
 			Logger:     logger,
+
+			MonitorAddr: ops.natsMonitor,
+			MaxMemory:   ops.natsMaxMemory,
+			MaxStore:    ops.natsMaxStore,
 		},
+		metricsAddr:        c.metricsAddr,
 		natsToken:          e.getenv("AGILEPLUS_NATS_TOKEN"),
 		webhookDenyPrivate: denyPrivate,
 		webhookTimeout:     c.webhookTimeout,
@@ -245,6 +273,9 @@ func serve(ctx context.Context, e *env, cfg appConfig) error {
 		auth = "insecure-no-auth"
 	}
 	fmt.Fprintf(e.stdout, "agileplus %s serving on %s://%s (data %s)\n", version, scheme, a.Addr(), cfg.dataDir)
+	if ma := a.MetricsAddr(); ma != nil {
+		fmt.Fprintf(e.stdout, "metrics without a key on http://%s/metrics\n", ma)
+	}
 	cfg.logger.Info("serving", "addr", a.Addr().String(), "data", cfg.dataDir, "durability", cfg.durability, "nats", natsMode(cfg.bus.URL), "tls", cfg.tls != nil, "auth", auth)
 	var err error
 	select {
@@ -355,6 +386,54 @@ func redact(u string) string {
 		}
 	}
 	return strings.Join(parts, ",")
+}
+
+// operationsConfig is what the operations flags resolve to.
+type operationsConfig struct {
+	natsMonitor                 string
+	natsMaxMemory, natsMaxStore int64 // 0: the server's default
+}
+
+// operations checks the flags of metrics and of the embedded NATS server's
+// monitoring and limits.
+func (c serveConfig) operations() (operationsConfig, error) {
+	var o operationsConfig
+	if c.metricsAddr != "" {
+		if err := checkListenAddr("--metrics-addr", c.metricsAddr); err != nil {
+			return o, err
+		}
+	}
+	embeddedOnly := []struct{ flag, value string }{
+		{"--nats-monitor", c.natsMonitor}, {"--nats-max-memory", c.natsMaxMemory}, {"--nats-max-store", c.natsMaxStore},
+	}
+	for _, f := range embeddedOnly {
+		if f.value != "" && c.natsURL != "" {
+			return o, configErrorf("%s configures the embedded NATS server, and --nats-url (env NATS_URL) replaces it by an external one: configure that one in its own nats.conf", f.flag)
+		}
+	}
+	if c.natsMonitor != "" {
+		if err := checkListenAddr("--nats-monitor", c.natsMonitor); err != nil {
+			return o, err
+		}
+		o.natsMonitor = c.natsMonitor
+	}
+	for _, s := range []struct {
+		flag, env, value string
+		to               *int64
+	}{
+		{"--nats-max-memory", "AGILEPLUS_NATS_MAX_MEMORY", c.natsMaxMemory, &o.natsMaxMemory},
+		{"--nats-max-store", "AGILEPLUS_NATS_MAX_STORE", c.natsMaxStore, &o.natsMaxStore},
+	} {
+		if s.value == "" {
+			continue
+		}
+		n, err := parseByteSize(s.value)
+		if err != nil {
+			return o, configErrorf("%s (env %s): %v", s.flag, s.env, err)
+		}
+		*s.to = n
+	}
+	return o, nil
 }
 
 // validateStream checks the stream policy flags before anything starts.

@@ -39,6 +39,16 @@ func TestServeRefusesBadConfigurationBeforeStarting(t *testing.T) {
 		{"import limit", []string{"--import-limit", "lots"}, nil, `--import-limit (env AGILEPLUS_IMPORT_LIMIT): "lots" is not a positive size`},
 		{"import limit zero", []string{"--import-limit", "0"}, nil, "--import-limit"},
 		{"import limit variable", nil, map[string]string{"AGILEPLUS_IMPORT_LIMIT": "-1MiB"}, "--import-limit (env AGILEPLUS_IMPORT_LIMIT)"},
+		{"log level variable", nil, map[string]string{"LOG_LEVEL": "loud"}, `LOG_LEVEL must be debug, info, warn or error, not "loud"`},
+		{"log level flag over its variable", []string{"--log-level", "loud"}, map[string]string{"LOG_LEVEL": "debug"}, `--log-level must be debug, info, warn or error, not "loud"`},
+		{"log format", []string{"--log-format", "xml"}, nil, `--log-format must be text or json, not "xml"`},
+		{"log format variable", nil, map[string]string{"AGILEPLUS_LOG_FORMAT": "yaml"}, "--log-format must be text or json"},
+		{"metrics addr", []string{"--metrics-addr", "9464"}, nil, `--metrics-addr "9464" must be host:port`},
+		{"nats monitor", []string{"--nats-monitor", "nowhere"}, nil, `--nats-monitor "nowhere" must be host:port`},
+		{"nats monitor of an external server", []string{"--nats-url", "nats://a:4222", "--nats-monitor", "127.0.0.1:8222"}, nil, "--nats-monitor configures the embedded NATS server"},
+		{"nats max memory", []string{"--nats-max-memory", "lots"}, nil, `--nats-max-memory (env AGILEPLUS_NATS_MAX_MEMORY): "lots" is not a positive size`},
+		{"nats max store variable", nil, map[string]string{"AGILEPLUS_NATS_MAX_STORE": "0"}, "--nats-max-store (env AGILEPLUS_NATS_MAX_STORE)"},
+		{"nats max store of an external server", nil, map[string]string{"NATS_URL": "nats://a:4222", "AGILEPLUS_NATS_MAX_STORE": "1GiB"}, "--nats-max-store configures the embedded NATS server"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
