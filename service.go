@@ -20,6 +20,8 @@ type Service struct {
 	// OnCommit, if set, is called after each committed command (the relay
 	// uses it to publish without waiting for its next poll).
 	OnCommit func()
+	// Tracer, if set, records a span for each store transaction.
+	Tracer Tracer
 }
 
 var _ Tracker = (*Service)(nil)
@@ -33,7 +35,10 @@ func (s *Service) now() time.Time { return s.Now().UTC() }
 
 // update runs fn in a write transaction and signals the commit.
 func (s *Service) update(ctx context.Context, fn func(Tx) error) error {
-	if err := s.Store.Update(ctx, fn); err != nil {
+	sctx, span := StartSpan(ctx, s.Tracer, "store update", SpanInternal)
+	err := s.Store.Update(sctx, fn)
+	span.End(err)
+	if err != nil {
 		return err
 	}
 	if s.OnCommit != nil {

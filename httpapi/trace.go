@@ -3,6 +3,7 @@ package httpapi
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -16,14 +17,70 @@ const TraceParentHeader = "traceparent"
 
 // traced gives every request a W3C traceparent naming this server's span:
 // the caller's trace id and flags with a new parent id, or a new sampled
-// trace when the caller sent none or an invalid one.
-func traced(next http.Handler) http.Handler {
+// trace when the caller sent none or an invalid one. With a Tracer the
+// span is recorded, named by the route pattern once the request is
+// routed ("GET /v1/wps/{wp}"), never by its raw path.
+func (s *Server) traced(next http.Handler) http.Handler {
+	if s.Tracer == nil {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			tp := serverTraceParent(strings.TrimSpace(r.Header.Get(TraceParentHeader)))
+			w.Header().Set(TraceParentHeader, tp)
+			next.ServeHTTP(w, r.WithContext(agileplus.WithTraceParent(r.Context(), tp)))
+		})
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tp := serverTraceParent(strings.TrimSpace(r.Header.Get(TraceParentHeader)))
-		w.Header().Set(TraceParentHeader, tp)
-		next.ServeHTTP(w, r.WithContext(agileplus.WithTraceParent(r.Context(), tp)))
+		in := strings.TrimSpace(r.Header.Get(TraceParentHeader))
+		if !agileplus.ValidTraceParent(in) {
+			in = ""
+		}
+		ctx, span := s.Tracer.Start(agileplus.WithTraceParent(r.Context(), in), r.Method, agileplus.SpanServer)
+		w.Header().Set(TraceParentHeader, agileplus.TraceParentFrom(ctx))
+		sw := &statusWriter{ResponseWriter: w}
+		r = r.WithContext(ctx)
+		defer func() {
+			// The mux sets the pattern on the request it routes: this one.
+			if r.Pattern != "" {
+				span.SetName(r.Pattern)
+				span.SetAttributes("http.route", r.Pattern)
+			}
+			code := sw.code
+			if code == 0 {
+				code = http.StatusOK
+			}
+			span.SetAttributes("http.request.method", r.Method, "http.response.status_code", code)
+			var err error
+			if code >= 500 {
+				err = fmt.Errorf("answered %d", code)
+			}
+			span.End(err)
+		}()
+		next.ServeHTTP(sw, r)
 	})
 }
+
+// statusWriter remembers the status code a handler answered.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection (flushes of
+// the event stream, read deadlines).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // serverTraceParent returns the traceparent of a span that continues in,
 // if it is valid, or starts a new trace.

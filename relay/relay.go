@@ -31,6 +31,9 @@ type Relay struct {
 	MaxBackoff time.Duration
 	// PublishTimeout bounds one publish of a batch (default 10s).
 	PublishTimeout time.Duration
+	// Tracer, if set, records a span for each event's publish (until the
+	// bus acknowledged it), a child of the event's trace.
+	Tracer agileplus.Tracer
 
 	wake   chan struct{}
 	cancel context.CancelFunc
@@ -165,7 +168,11 @@ func (r *Relay) Drain(ctx context.Context) (int, error) {
 			}()
 		}
 		pctx, cancel := context.WithTimeout(ctx, r.publishTimeout())
+		spans := r.startSpans(batch)
 		err := r.Publisher.Publish(pctx, batch)
+		for _, s := range spans {
+			s.End(err)
+		}
 		cancel()
 		if err != nil {
 			<-next
@@ -188,6 +195,24 @@ func (r *Relay) Drain(ctx context.Context) (int, error) {
 		batch = nr.events
 	}
 	return moved, waitMark()
+}
+
+// startSpans starts the publish span of every event of batch that carries
+// a trace.
+func (r *Relay) startSpans(batch []*agileplus.Event) []agileplus.Span {
+	if r.Tracer == nil {
+		return nil
+	}
+	var spans []agileplus.Span
+	for _, e := range batch {
+		if !agileplus.ValidTraceParent(e.TraceParent) {
+			continue
+		}
+		_, s := r.Tracer.Start(agileplus.WithTraceParent(context.Background(), e.TraceParent), "publish "+e.Type, agileplus.SpanProducer)
+		s.SetAttributes("event.id", e.ID, "event.type", e.Type, "messaging.system", "nats")
+		spans = append(spans, s)
+	}
+	return spans
 }
 
 // publishTimeout is PublishTimeout, defaulted.

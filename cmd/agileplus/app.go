@@ -19,6 +19,7 @@ import (
 	"github.com/agileplus/agileplus/httpapi"
 	"github.com/agileplus/agileplus/natsbus"
 	"github.com/agileplus/agileplus/neo4jstore"
+	"github.com/agileplus/agileplus/oteltrace"
 	"github.com/agileplus/agileplus/relay"
 	"github.com/agileplus/agileplus/sqlitestore"
 	"github.com/agileplus/agileplus/webhook"
@@ -49,6 +50,9 @@ type appConfig struct {
 	localKeyName   string      // the local key's name: the user
 	tls            *tls.Config // nil serves plain HTTP
 	maxConns       int         // concurrent connections
+
+	// tracing, when set, exports spans over OTLP (the OTEL_ variables).
+	tracing *oteltrace.Config
 }
 
 // app is the server: the store, the bus, the relay between them, the
@@ -128,12 +132,30 @@ func (a *app) Open(ctx context.Context) (err error) {
 	}
 	a.onClose(bus.Close)
 
-	rel := &relay.Relay{Outbox: store, Publisher: bus, Logger: log}
+	// Spans go out in batches; Close exports what is left once everything
+	// that records them has stopped.
+	var tracer agileplus.Tracer
+	if cfg.tracing != nil {
+		t, err := oteltrace.New(ctx, *cfg.tracing)
+		if err != nil {
+			return err
+		}
+		a.onClose(func() error {
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			return t.Shutdown(sctx)
+		})
+		tracer = t
+		log.Info("exporting traces", "endpoint", cfg.tracing.Endpoint, "service", cfg.tracing.ServiceName, "sampler", cfg.tracing.Sampling)
+	}
+
+	rel := &relay.Relay{Outbox: store, Publisher: bus, Logger: log, Tracer: tracer}
 	rel.Open()
 	a.rel = rel
 	a.onClose(a.closeRelay)
 	svc := agileplus.NewService(store)
 	svc.OnCommit = rel.Poke
+	svc.Tracer = tracer
 
 	checks := []httpapi.Check{
 		{Name: "store", Func: func(ctx context.Context) (map[string]any, error) { return nil, store.Ping(ctx) }},
@@ -153,6 +175,7 @@ func (a *app) Open(ctx context.Context) (err error) {
 	}
 	api := httpapi.NewServer(svc, checks, log, version)
 	api.ImportLimit = cfg.importLimit
+	api.Tracer = tracer
 	if err := a.setupAuth(ctx, api, svc); err != nil {
 		return err
 	}
@@ -173,6 +196,7 @@ func (a *app) Open(ctx context.Context) (err error) {
 		Timeout:     cfg.webhookTimeout,
 		UserAgent:   "agileplus-webhook/" + version,
 		Logger:      log,
+		Tracer:      tracer,
 	})
 	a.onClose(func() error { dispatcher.Close(); return nil })
 	if err := dispatcher.Start(runCtx); err != nil {

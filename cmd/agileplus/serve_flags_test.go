@@ -39,6 +39,9 @@ func TestServeRefusesBadConfigurationBeforeStarting(t *testing.T) {
 		{"import limit", []string{"--import-limit", "lots"}, nil, `--import-limit (env AGILEPLUS_IMPORT_LIMIT): "lots" is not a positive size`},
 		{"import limit zero", []string{"--import-limit", "0"}, nil, "--import-limit"},
 		{"import limit variable", nil, map[string]string{"AGILEPLUS_IMPORT_LIMIT": "-1MiB"}, "--import-limit (env AGILEPLUS_IMPORT_LIMIT)"},
+		{"trace endpoint", nil, map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "collector:4318"}, "tracing: OTEL_EXPORTER_OTLP_ENDPOINT"},
+		{"trace protocol", nil, map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, "OTEL_EXPORTER_OTLP_PROTOCOL"},
+		{"trace sampler", nil, map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318", "OTEL_TRACES_SAMPLER": "half"}, "OTEL_TRACES_SAMPLER"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
