@@ -23,6 +23,8 @@ type Service struct {
 	// OnClaim, if set, is called after each claim taken; tookOver says it
 	// took over a lease that had expired (metrics count both).
 	OnClaim func(tookOver bool)
+	// Tracer, if set, records a span for each store transaction.
+	Tracer Tracer
 }
 
 var _ Tracker = (*Service)(nil)
@@ -36,7 +38,10 @@ func (s *Service) now() time.Time { return s.Now().UTC() }
 
 // update runs fn in a write transaction and signals the commit.
 func (s *Service) update(ctx context.Context, fn func(Tx) error) error {
-	if err := s.Store.Update(ctx, fn); err != nil {
+	sctx, span := StartSpan(ctx, s.Tracer, "store update", SpanInternal)
+	err := s.Store.Update(sctx, fn)
+	span.End(err)
+	if err != nil {
 		return err
 	}
 	if s.OnCommit != nil {

@@ -54,3 +54,50 @@ func RequestIDFrom(ctx context.Context) string {
 	id, _ := ctx.Value(requestIDKey{}).(string)
 	return id
 }
+
+// Tracer records the spans of traces, for an exporter such as
+// OpenTelemetry's. The W3C traceparent in a context (WithTraceParent) is
+// how a trace travels: Start begins a span whose parent is the
+// traceparent in ctx and returns ctx carrying the new span's, so that what
+// runs under it, and the events it records, continue the trace.
+//
+// A nil Tracer records nothing; the traceparents then travel unchanged.
+type Tracer interface {
+	Start(ctx context.Context, name string, kind SpanKind) (context.Context, Span)
+}
+
+// SpanKind says what a span stands for, as OpenTelemetry's kinds do.
+type SpanKind int
+
+const (
+	SpanInternal SpanKind = iota
+	SpanServer            // handling a request from outside
+	SpanClient            // a request to another service (a webhook delivery)
+	SpanProducer          // handing a message to the bus (the relay's publish)
+	SpanConsumer          // handling a message from the bus
+)
+
+// Span is one span being recorded.
+type Span interface {
+	// SetName renames the span: a server span learns its route only once
+	// the request is routed.
+	SetName(name string)
+	// SetAttributes adds key, value pairs (string, int, int64, bool).
+	SetAttributes(kv ...any)
+	// End ends the span, marked failed when err is not nil.
+	End(err error)
+}
+
+// StartSpan starts a span on t, or does nothing when t is nil.
+func StartSpan(ctx context.Context, t Tracer, name string, kind SpanKind) (context.Context, Span) {
+	if t == nil {
+		return ctx, noSpan{}
+	}
+	return t.Start(ctx, name, kind)
+}
+
+type noSpan struct{}
+
+func (noSpan) SetName(string)       {}
+func (noSpan) SetAttributes(...any) {}
+func (noSpan) End(error)            {}

@@ -48,8 +48,13 @@ func (s *Server) observed(next http.Handler) http.Handler {
 			id = newRequestID()
 		}
 		w.Header().Set(RequestIDHeader, id)
-		info := &requestInfo{}
-		ctx := context.WithValue(agileplus.WithRequestID(r.Context(), id), requestInfoKey{}, info)
+		ctx := agileplus.WithRequestID(r.Context(), id)
+		// traced may have made it already, to name its span by the route.
+		info, ok := ctx.Value(requestInfoKey{}).(*requestInfo)
+		if !ok {
+			info = &requestInfo{}
+			ctx = context.WithValue(ctx, requestInfoKey{}, info)
+		}
 		rec := &statusRecorder{ResponseWriter: w}
 		r = r.WithContext(ctx)
 		// Deferred, so that a request whose handler aborts is counted too.

@@ -51,6 +51,9 @@ type Server struct {
 	Checks  []Check
 	Logger  *slog.Logger
 	Version string
+	// Tracer, if set, records a server span for every request, named by
+	// its route; the request's traceparent is then that span's.
+	Tracer agileplus.Tracer
 	// ImportLimit bounds a bulk import body (default DefaultImportLimit).
 	ImportLimit int64
 	// Backbone serves webhooks and dead letters; nil answers 503.
@@ -167,7 +170,7 @@ func (s *Server) mux(rs []route) http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, ErrorDetail{Code: agileplus.ENOTFOUND, Message: "no such endpoint: " + agileplus.QuoteRef(r.URL.Path) + " (see /openapi.json)"})
 	})
-	return traced(s.observed(s.recoverer(s.limitBodies(routed(mux)))))
+	return s.traced(s.observed(s.recoverer(s.limitBodies(routed(mux)))))
 }
 
 // recoverer turns a panic in a handler into a logged 500.

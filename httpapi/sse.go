@@ -713,6 +713,13 @@ func (st *eventStream) write(e *agileplus.Event, live bool) error {
 		return nil
 	}
 	st.sent = true
+	if live && st.s.Tracer != nil && agileplus.ValidTraceParent(e.TraceParent) {
+		// The fan-out to this client, in the trace of the request that
+		// made the event.
+		_, span := st.s.Tracer.Start(agileplus.WithTraceParent(context.Background(), e.TraceParent), "sse send", agileplus.SpanConsumer)
+		span.SetAttributes("event.type", e.Type)
+		span.End(nil)
+	}
 	var data []byte // one line: JSON has no raw newlines
 	var err error
 	if live {

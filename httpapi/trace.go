@@ -1,8 +1,10 @@
 package httpapi
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -16,12 +18,45 @@ const TraceParentHeader = "traceparent"
 
 // traced gives every request a W3C traceparent naming this server's span:
 // the caller's trace id and flags with a new parent id, or a new sampled
-// trace when the caller sent none or an invalid one.
-func traced(next http.Handler) http.Handler {
+// trace when the caller sent none or an invalid one. With a Tracer the
+// span is recorded, named by the route pattern once the request is
+// routed ("GET /v1/wps/{wp}"), never by its raw path.
+func (s *Server) traced(next http.Handler) http.Handler {
+	if s.Tracer == nil {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			tp := serverTraceParent(strings.TrimSpace(r.Header.Get(TraceParentHeader)))
+			w.Header().Set(TraceParentHeader, tp)
+			next.ServeHTTP(w, r.WithContext(agileplus.WithTraceParent(r.Context(), tp)))
+		})
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tp := serverTraceParent(strings.TrimSpace(r.Header.Get(TraceParentHeader)))
-		w.Header().Set(TraceParentHeader, tp)
-		next.ServeHTTP(w, r.WithContext(agileplus.WithTraceParent(r.Context(), tp)))
+		in := strings.TrimSpace(r.Header.Get(TraceParentHeader))
+		if !agileplus.ValidTraceParent(in) {
+			in = ""
+		}
+		ctx, span := s.Tracer.Start(agileplus.WithTraceParent(r.Context(), in), r.Method, agileplus.SpanServer)
+		w.Header().Set(TraceParentHeader, agileplus.TraceParentFrom(ctx))
+		sw := &statusRecorder{ResponseWriter: w}
+		// routed records the pattern the mux matched here.
+		info := &requestInfo{}
+		r = r.WithContext(context.WithValue(ctx, requestInfoKey{}, info))
+		defer func() {
+			if info.route != "" && info.route != "/" {
+				span.SetName(info.route)
+				span.SetAttributes("http.route", info.route)
+			}
+			code := sw.status
+			if code == 0 {
+				code = http.StatusOK
+			}
+			span.SetAttributes("http.request.method", r.Method, "http.response.status_code", code)
+			var err error
+			if code >= 500 {
+				err = fmt.Errorf("answered %d", code)
+			}
+			span.End(err)
+		}()
+		next.ServeHTTP(sw, r)
 	})
 }
 

@@ -34,6 +34,9 @@ type Relay struct {
 	// OnPublish, if set, is told about each publish of a batch to the bus:
 	// how many events it held and the error, nil when the bus took them.
 	OnPublish func(events int, err error)
+	// Tracer, if set, records a span for each event's publish (until the
+	// bus acknowledged it), a child of the event's trace.
+	Tracer agileplus.Tracer
 
 	wake   chan struct{}
 	cancel context.CancelFunc
@@ -168,7 +171,11 @@ func (r *Relay) Drain(ctx context.Context) (int, error) {
 			}()
 		}
 		pctx, cancel := context.WithTimeout(ctx, r.publishTimeout())
+		spans := r.startSpans(batch)
 		err := r.Publisher.Publish(pctx, batch)
+		for _, s := range spans {
+			s.End(err)
+		}
 		cancel()
 		if r.OnPublish != nil {
 			r.OnPublish(len(batch), err)
@@ -212,6 +219,24 @@ func (r *Relay) Backlog(ctx context.Context) (pending int64, oldest time.Time, e
 		oldest = es[0].Time
 	}
 	return pending, oldest, nil
+}
+
+// startSpans starts the publish span of every event of batch that carries
+// a trace.
+func (r *Relay) startSpans(batch []*agileplus.Event) []agileplus.Span {
+	if r.Tracer == nil {
+		return nil
+	}
+	var spans []agileplus.Span
+	for _, e := range batch {
+		if !agileplus.ValidTraceParent(e.TraceParent) {
+			continue
+		}
+		_, s := r.Tracer.Start(agileplus.WithTraceParent(context.Background(), e.TraceParent), "publish "+e.Type, agileplus.SpanProducer)
+		s.SetAttributes("event.id", e.ID, "event.type", e.Type, "messaging.system", "nats")
+		spans = append(spans, s)
+	}
+	return spans
 }
 
 // publishTimeout is PublishTimeout, defaulted.

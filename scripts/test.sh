@@ -41,6 +41,17 @@ fi
 echo "== go vet"
 go vet ./...
 
+# The trace test runs a real Jaeger, built from its own module in
+# tools/jaeger into .tools/jaeger/VERSION (as internal/jaegertest would,
+# but before the tests, so the long build does not compete with them).
+jaeger_version=$(go -C tools/jaeger list -m -f '{{.Version}}' github.com/jaegertracing/jaeger)
+if [ ! -x ".tools/jaeger/$jaeger_version/jaeger" ]; then
+	echo "== building Jaeger $jaeger_version (once)"
+	mkdir -p ".tools/jaeger/$jaeger_version"
+	go -C tools/jaeger build -o "$PWD/.tools/jaeger/$jaeger_version/jaeger.tmp" github.com/jaegertracing/jaeger/cmd/jaeger
+	mv ".tools/jaeger/$jaeger_version/jaeger.tmp" ".tools/jaeger/$jaeger_version/jaeger"
+fi
+
 echo "== go test -race"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -95,6 +95,9 @@ type Config struct {
 	Logger     *slog.Logger
 	IDs        *agileplus.IDGenerator
 	Now        func() time.Time
+	// Tracer, if set, records a span for each delivery attempt, a child
+	// of the event's trace; the receiver gets the span's traceparent.
+	Tracer agileplus.Tracer
 }
 
 // Dispatcher runs the webhooks.
@@ -750,7 +753,18 @@ const maxErrorBody = 256
 // truncatedMark ends an answer the delivery log cut short.
 const truncatedMark = " [truncated]"
 
-func (d *Dispatcher) post(ctx context.Context, h *agileplus.Webhook, secret string, e *agileplus.Event, deliveryID string, attempt int, rec *agileplus.WebhookDelivery) (int, error) {
+func (d *Dispatcher) post(ctx context.Context, h *agileplus.Webhook, secret string, e *agileplus.Event, deliveryID string, attempt int, rec *agileplus.WebhookDelivery) (status int, err error) {
+	tp := traceParent(e)
+	if d.cfg.Tracer != nil && agileplus.ValidTraceParent(e.TraceParent) {
+		var span agileplus.Span
+		ctx, span = d.cfg.Tracer.Start(agileplus.WithTraceParent(ctx, e.TraceParent), "webhook deliver", agileplus.SpanClient)
+		span.SetAttributes("webhook.id", h.ID, "event.type", e.Type, "delivery.attempt", attempt)
+		defer func() {
+			span.SetAttributes("http.response.status_code", status)
+			span.End(err)
+		}()
+		tp = agileplus.TraceParentFrom(ctx)
+	}
 	body, err := json.Marshal(e.CloudEvent())
 	if err != nil {
 		return 0, err
@@ -771,7 +785,7 @@ func (d *Dispatcher) post(ctx context.Context, h *agileplus.Webhook, secret stri
 	req.Header.Set(HeaderAttempt, strconv.Itoa(attempt))
 	req.Header.Set(HeaderEventType, e.Type)
 	req.Header.Set(HeaderWebhook, h.ID)
-	if tp := traceParent(e); tp != "" {
+	if tp != "" {
 		req.Header.Set("Traceparent", tp)
 	}
 	resp, err := d.client.Do(req)

@@ -19,6 +19,7 @@ import (
 	"github.com/agileplus/agileplus/httpapi"
 	"github.com/agileplus/agileplus/natsbus"
 	"github.com/agileplus/agileplus/neo4jstore"
+	"github.com/agileplus/agileplus/oteltrace"
 	"github.com/agileplus/agileplus/prommetrics"
 	"github.com/agileplus/agileplus/relay"
 	"github.com/agileplus/agileplus/sqlitestore"
@@ -53,6 +54,9 @@ type appConfig struct {
 	localKeyName   string      // the local key's name: the user
 	tls            *tls.Config // nil serves plain HTTP
 	maxConns       int         // concurrent connections
+
+	// tracing, when set, exports spans over OTLP (the OTEL_ variables).
+	tracing *oteltrace.Config
 }
 
 // app is the server: the store, the bus, the relay between them, the
@@ -145,7 +149,24 @@ func (a *app) Open(ctx context.Context) (err error) {
 		log.Info("serving the NATS monitoring endpoint", "url", u)
 	}
 
-	rel := &relay.Relay{Outbox: store, Publisher: bus, Logger: log, OnPublish: m.ObservePublish}
+	// Spans go out in batches; Close exports what is left once everything
+	// that records them has stopped.
+	var tracer agileplus.Tracer
+	if cfg.tracing != nil {
+		t, err := oteltrace.New(ctx, *cfg.tracing)
+		if err != nil {
+			return err
+		}
+		a.onClose(func() error {
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			return t.Shutdown(sctx)
+		})
+		tracer = t
+		log.Info("exporting traces", "endpoint", cfg.tracing.Endpoint, "service", cfg.tracing.ServiceName, "sampler", cfg.tracing.Sampling)
+	}
+
+	rel := &relay.Relay{Outbox: store, Publisher: bus, Logger: log, OnPublish: m.ObservePublish, Tracer: tracer}
 	rel.Open()
 	a.rel = rel
 	a.onClose(a.closeRelay)
@@ -153,6 +174,7 @@ func (a *app) Open(ctx context.Context) (err error) {
 	svc.OnCommit = rel.Poke
 	svc.OnClaim = m.ObserveClaim
 	watchBackbone(m, rel, bus)
+	svc.Tracer = tracer
 
 	checks := []httpapi.Check{
 		{Name: "store", Func: func(ctx context.Context) (map[string]any, error) { return nil, store.Ping(ctx) }},
@@ -174,6 +196,7 @@ func (a *app) Open(ctx context.Context) (err error) {
 	api.ImportLimit = cfg.importLimit
 	api.Requests, api.Metrics = m, m.Handler()
 	m.WatchStreams(api.OpenStreams)
+	api.Tracer = tracer
 	if err := a.setupAuth(ctx, api, svc); err != nil {
 		return err
 	}
@@ -195,6 +218,7 @@ func (a *app) Open(ctx context.Context) (err error) {
 		UserAgent:   "agileplus-webhook/" + version,
 		OnDelivery:  m.ObserveDelivery,
 		Logger:      log,
+		Tracer:      tracer,
 	})
 	a.onClose(func() error { dispatcher.Close(); return nil })
 	if err := dispatcher.Start(runCtx); err != nil {

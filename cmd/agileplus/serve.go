@@ -16,6 +16,7 @@ import (
 	"github.com/agileplus/agileplus"
 	"github.com/agileplus/agileplus/natsbus"
 	"github.com/agileplus/agileplus/neo4jstore"
+	"github.com/agileplus/agileplus/oteltrace"
 	"github.com/agileplus/agileplus/sqlitestore"
 	"github.com/spf13/cobra"
 )
@@ -205,6 +206,11 @@ func (c serveConfig) check(e *env, changed func(flag string) bool) (appConfig, e
 		return appConfig{}, err
 	}
 
+	tracing, err := oteltrace.FromEnv(e.getenv, version)
+	if err != nil {
+		return appConfig{}, configErrorf("tracing: %v", err)
+	}
+
 	logger := newLogger(e.stderr, c.logFormat, level)
 	strict := c.durability == "strict"
 	sync := "normal"
@@ -250,6 +256,7 @@ func (c serveConfig) check(e *env, changed func(flag string) bool) (appConfig, e
 		localKeyName:       cmpOr(e.getenv("USER"), "local"),
 		tls:                tlsConfig,
 		maxConns:           c.maxConns,
+		tracing:            tracing,
 	}
 	if c.neo4jURL != "" {
 		cfg.neo4j = neo4jstore.Config{

@@ -49,6 +49,9 @@ func TestServeRefusesBadConfigurationBeforeStarting(t *testing.T) {
 		{"nats max memory", []string{"--nats-max-memory", "lots"}, nil, `--nats-max-memory (env AGILEPLUS_NATS_MAX_MEMORY): "lots" is not a positive size`},
 		{"nats max store variable", nil, map[string]string{"AGILEPLUS_NATS_MAX_STORE": "0"}, "--nats-max-store (env AGILEPLUS_NATS_MAX_STORE)"},
 		{"nats max store of an external server", nil, map[string]string{"NATS_URL": "nats://a:4222", "AGILEPLUS_NATS_MAX_STORE": "1GiB"}, "--nats-max-store configures the embedded NATS server"},
+		{"trace endpoint", nil, map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "collector:4318"}, "tracing: OTEL_EXPORTER_OTLP_ENDPOINT"},
+		{"trace protocol", nil, map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, "OTEL_EXPORTER_OTLP_PROTOCOL"},
+		{"trace sampler", nil, map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318", "OTEL_TRACES_SAMPLER": "half"}, "OTEL_TRACES_SAMPLER"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
