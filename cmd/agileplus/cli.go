@@ -26,6 +26,7 @@ func addWorkCommands(root *cobra.Command, e *env) {
 		newDepCmd(e),
 		newClaimCmd(e),
 		newReadyCmd(e),
+		newNextCmd(e),
 		newEventsCmd(e),
 		newAuditCmd(e),
 		newGraphCmd(e),
