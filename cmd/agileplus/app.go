@@ -17,6 +17,7 @@ import (
 
 	"github.com/agileplus/agileplus"
 	"github.com/agileplus/agileplus/httpapi"
+	"github.com/agileplus/agileplus/mcpserver"
 	"github.com/agileplus/agileplus/natsbus"
 	"github.com/agileplus/agileplus/neo4jstore"
 	"github.com/agileplus/agileplus/relay"
@@ -153,6 +154,7 @@ func (a *app) Open(ctx context.Context) (err error) {
 	}
 	api := httpapi.NewServer(svc, checks, log, version)
 	api.ImportLimit = cfg.importLimit
+	api.MCP = mcpserver.Handler(mcpserver.New(svc, mcpserver.Options{Version: version, Logger: log}))
 	if err := a.setupAuth(ctx, api, svc); err != nil {
 		return err
 	}
