@@ -27,6 +27,7 @@ func addWorkCommands(root *cobra.Command, e *env) {
 		newClaimCmd(e),
 		newReadyCmd(e),
 		newNextCmd(e),
+		newMCPCmd(e),
 		newEventsCmd(e),
 		newAuditCmd(e),
 		newGraphCmd(e),
