@@ -45,7 +45,17 @@ func TestServiceOnClaim(t *testing.T) {
 	if _, err := s.Claim(ctx, "CL-1", agileplus.ClaimRequest{Agent: "b"}); err != nil {
 		t.Fatal(err)
 	}
-	if want := []bool{false, true}; !slices.Equal(got, want) {
+	// next with claim is a claim too; next without one is not.
+	if _, err := s.CreateWP(ctx, "claims", agileplus.WPCreate{Title: "Two"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Next(ctx, agileplus.NextRequest{Project: "CL"}); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := s.Next(ctx, agileplus.NextRequest{Project: "CL", Claim: true, Agent: "c"}); err != nil || r.Lease == nil {
+		t.Fatalf("next with claim: %+v, %v", r, err)
+	}
+	if want := []bool{false, true, false}; !slices.Equal(got, want) {
 		t.Errorf("got OnClaim calls %v, want %v", got, want)
 	}
 }

@@ -168,7 +168,7 @@ func TestImportRule(t *testing.T) {
 		}
 	}
 	for r, want := range map[string][]string{
-		"adapter": {"httpapi", "natsbus", "neo4jstore", "prommetrics", "sqlitestore", "webhook"},
+		"adapter": {"httpapi", "mcpserver", "natsbus", "neo4jstore", "prommetrics", "sqlitestore", "webhook"},
 		"engine":  {"depgraph", "relay", "storemigrate"},
 	} {
 		for _, n := range want {

@@ -172,6 +172,9 @@ var scopeCases = []scopeCase{
 	{name: "Ready", field: "project", call: func(ctx context.Context, f *scopeFixture, x string) error {
 		return ignore(f.s.Ready(ctx, proj(x), agileplus.Page{}))
 	}},
+	{name: "Next", field: "project", call: func(ctx context.Context, f *scopeFixture, x string) error {
+		return ignore(f.s.Next(ctx, agileplus.NextRequest{Project: proj(x), Claim: true, Agent: "a"}))
+	}},
 	{name: "Events", field: "entity", call: func(ctx context.Context, f *scopeFixture, x string) error {
 		return ignore(f.s.Events(ctx, agileplus.EventQuery{Entity: wp(x, "1")}))
 	}},

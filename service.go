@@ -736,25 +736,8 @@ func (s *Service) Claim(ctx context.Context, ref string, c ClaimRequest) (l *Lea
 		if w.Lease.Live(now) {
 			return Errorf(ECONFLICT, "wp %s is already claimed by %s until %s", w.Key, w.Lease.Agent, w.Lease.ExpiresAt.Format(time.RFC3339))
 		}
-		fence, err := tx.FenceToken(ctx, w.ID)
-		if err != nil {
-			return err
-		}
-		prev := w.Lease
-		tookOver = prev != nil
-		l = &Lease{WPID: w.ID, Agent: c.Agent, Token: fence + 1, ClaimedAt: now, ExpiresAt: now.Add(c.TTL())}
-		w.Lease, w.Version, w.UpdatedAt = l, w.Version+1, now
-		if err := tx.UpdateWP(ctx, w); err != nil {
-			return err
-		}
-		data := map[string]any{"lease": l}
-		summary := fmt.Sprintf("wp %s claimed by %s (token %d)", w.Key, l.Agent, l.Token)
-		if prev != nil {
-			data["expired_lease"] = prev
-			summary += fmt.Sprintf(", taking over the expired lease of %s", prev.Agent)
-		}
-		_, err = s.record(ctx, tx, change{kind: KindWP, entityID: w.ID, projectKey: w.ProjectKey, action: "claimed", data: data,
-			features: []string{w.FeatureID}, summary: summary})
+		tookOver = w.Lease != nil
+		l, err = s.lease(ctx, tx, w, c, now)
 		return err
 	})
 	if err != nil {
@@ -764,6 +747,30 @@ func (s *Service) Claim(ctx context.Context, ref string, c ClaimRequest) (l *Lea
 		s.OnClaim(tookOver)
 	}
 	return l, nil
+}
+
+// lease gives c.Agent a new lease on w, which holds no live one, with the
+// next fencing token, and records the claim.
+func (s *Service) lease(ctx context.Context, tx Tx, w *WP, c ClaimRequest, now time.Time) (*Lease, error) {
+	fence, err := tx.FenceToken(ctx, w.ID)
+	if err != nil {
+		return nil, err
+	}
+	prev := w.Lease
+	l := &Lease{WPID: w.ID, Agent: c.Agent, Token: fence + 1, ClaimedAt: now, ExpiresAt: now.Add(c.TTL())}
+	w.Lease, w.Version, w.UpdatedAt = l, w.Version+1, now
+	if err := tx.UpdateWP(ctx, w); err != nil {
+		return nil, err
+	}
+	data := map[string]any{"lease": l}
+	summary := fmt.Sprintf("wp %s claimed by %s (token %d)", w.Key, l.Agent, l.Token)
+	if prev != nil {
+		data["expired_lease"] = prev
+		summary += fmt.Sprintf(", taking over the expired lease of %s", prev.Agent)
+	}
+	_, err = s.record(ctx, tx, change{kind: KindWP, entityID: w.ID, projectKey: w.ProjectKey, action: "claimed", data: data,
+		features: []string{w.FeatureID}, summary: summary})
+	return l, err
 }
 
 // leaseOf loads the WP and checks that token, and agent when given, are

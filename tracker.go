@@ -43,6 +43,9 @@ type Tracker interface {
 	// Ready pages through the WPs that can start now, by key number;
 	// Page.After is the last WP key of the previous page.
 	Ready(ctx context.Context, projectRef string, p Page) ([]*WP, error)
+	// Next picks the best WP to start now (see CompareNext) and, with
+	// Claim, takes its lease in the same command.
+	Next(ctx context.Context, q NextRequest) (*NextResult, error)
 	Events(ctx context.Context, f EventQuery) ([]*Event, error)
 	Audit(ctx context.Context, featureRef string, after int64, limit int) ([]*AuditEntry, error)
 	VerifyAudit(ctx context.Context, featureRef string) (*AuditVerification, error)

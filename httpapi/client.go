@@ -492,6 +492,20 @@ func (c *Client) Ready(ctx context.Context, projectRef string, pg agileplus.Page
 	return l.Items, callErr
 }
 
+// Next implements agileplus.Tracker: GET /v1/next, or POST with Claim.
+func (c *Client) Next(ctx context.Context, in agileplus.NextRequest) (*agileplus.NextResult, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	var res *agileplus.NextResult
+	if !in.Claim {
+		err := c.do(ctx, "GET", "/v1/next", url.Values{"project": {in.Project}, "feature": {in.Feature}}, 0, nil, &res)
+		return res, err
+	}
+	err := c.do(ctx, "POST", "/v1/next", nil, 0, NextClaim{Project: in.Project, Feature: in.Feature, Agent: in.Agent, TTLSeconds: in.TTLSeconds}, &res)
+	return res, err
+}
+
 // Events implements agileplus.Tracker.
 func (c *Client) Events(ctx context.Context, f agileplus.EventQuery) ([]*agileplus.Event, error) {
 	q := url.Values{}

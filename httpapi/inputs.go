@@ -37,6 +37,15 @@ type LeaseRenew struct {
 	Token      int64  `json:"token" minimum:"1" maximum:"9223372036854775807" doc:"the lease's fencing token, as the claim returned it"`
 }
 
+// NextClaim is the body of POST /v1/next: choose the best WP to start now
+// and claim it in the same command.
+type NextClaim struct {
+	Project    string `json:"project,omitempty" minLength:"1" doc:"project id or key; absent: every project the key may use"`
+	Feature    string `json:"feature,omitempty" minLength:"1" doc:"only WPs of this feature (id or slug)"`
+	Agent      string `json:"agent" rule:"name" doc:"who claims"`
+	TTLSeconds int64  `json:"ttl_seconds,omitempty" minimum:"0" maximum:"604800" default:"900" doc:"lease length in seconds, 1-604800; 0 or absent for the default, 900"`
+}
+
 // The conversions the handlers make; they stop compiling if the fields drift.
 var (
 	_ = agileplus.Transition(WPTransition{})

@@ -313,6 +313,13 @@ func (s *Server) trackerRoutes() []route {
 			ws, err := t.Ready(r.Context(), r.URL.Query().Get("project"), pg)
 			return list(ws, pg.Limit, func(w *agileplus.WP) string { return w.Key }), err
 		}).needs(agileplus.ScopeRead),
+		op(s, "GET", "/v1/next", "The best work package to start now, without claiming it: ready and unclaimed, then least slack on the critical path, then most work unblocked, then key order", 200, []param{refParam("project", "project id or key; absent: every project the key may use"), refParam("feature", "only WPs of this feature (id or slug)")}, func(r *http.Request, _ *noBody) (*agileplus.NextResult, error) {
+			q := r.URL.Query()
+			return t.Next(r.Context(), agileplus.NextRequest{Project: q.Get("project"), Feature: q.Get("feature")})
+		}).needs(agileplus.ScopeRead),
+		op(s, "POST", "/v1/next", "Choose the best work package to start now and claim it in the same command (as GET /v1/next chooses); no WP in the answer when nothing is ready", 200, nil, func(r *http.Request, in *NextClaim) (*agileplus.NextResult, error) {
+			return t.Next(r.Context(), agileplus.NextRequest{Project: in.Project, Feature: in.Feature, Claim: true, Agent: in.Agent, TTLSeconds: in.TTLSeconds})
+		}).needs(agileplus.ScopeWrite),
 		op(s, "GET", "/v1/events", "Events in commit order", 200, []param{seqAfterParam("global sequence to start after"), refParam("entity", "only this entity's events (id or key)"), limitParam("1-1000, default 100")}, func(r *http.Request, _ *noBody) (*List[*agileplus.Event], error) {
 			after, err := queryInt(r, "after", 0, 1<<62)
 			if err != nil {

@@ -35,6 +35,9 @@ import (
 // MaxBodyBytes bounds request bodies.
 const MaxBodyBytes = 1 << 20
 
+// MCPPath is where Server.MCP is served.
+const MCPPath = "/mcp"
+
 // ActorHeader carries who makes a change; it is recorded in events and audit.
 const ActorHeader = "X-Agileplus-Actor"
 
@@ -64,6 +67,11 @@ type Server struct {
 	// /openapi.json; nil serves without authentication (every caller
 	// may do everything, and the actor header is taken as given).
 	Auth Authenticator
+	// MCP, if set, serves the Model Context Protocol at /mcp behind the
+	// same keys as the API: any key may connect, and each tool needs the
+	// scope of the routes it stands for (the handler checks it from the
+	// principal in the context). Nil answers 404.
+	MCP http.Handler
 	// Keys serves /v1/keys; nil answers 503.
 	Keys agileplus.KeyAdmin
 	// Refused, if set, records an admin action a key was refused (the
@@ -167,6 +175,13 @@ func (s *Server) mux(rs []route) http.Handler {
 			h(w, r)
 		})
 	}
+	mux.HandleFunc(MCPPath, func(w http.ResponseWriter, r *http.Request) {
+		if s.MCP == nil {
+			writeError(w, http.StatusNotFound, ErrorDetail{Code: agileplus.ENOTFOUND, Message: "this server does not serve MCP"})
+			return
+		}
+		s.guard(agileplus.ScopeRead, func(w http.ResponseWriter, r *http.Request) { s.MCP.ServeHTTP(w, withActor(r)) })(w, r)
+	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, ErrorDetail{Code: agileplus.ENOTFOUND, Message: "no such endpoint: " + agileplus.QuoteRef(r.URL.Path) + " (see /openapi.json)"})
 	})

@@ -17,6 +17,7 @@ import (
 
 	"github.com/agileplus/agileplus"
 	"github.com/agileplus/agileplus/httpapi"
+	"github.com/agileplus/agileplus/mcpserver"
 	"github.com/agileplus/agileplus/natsbus"
 	"github.com/agileplus/agileplus/neo4jstore"
 	"github.com/agileplus/agileplus/oteltrace"
@@ -197,6 +198,7 @@ func (a *app) Open(ctx context.Context) (err error) {
 	api.Requests, api.Metrics = m, m.Handler()
 	m.WatchStreams(api.OpenStreams)
 	api.Tracer = tracer
+	api.MCP = mcpserver.Handler(mcpserver.New(svc, mcpserver.Options{Version: version, Logger: log}))
 	if err := a.setupAuth(ctx, api, svc); err != nil {
 		return err
 	}

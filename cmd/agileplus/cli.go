@@ -26,6 +26,8 @@ func addWorkCommands(root *cobra.Command, e *env) {
 		newDepCmd(e),
 		newClaimCmd(e),
 		newReadyCmd(e),
+		newNextCmd(e),
+		newMCPCmd(e),
 		newEventsCmd(e),
 		newAuditCmd(e),
 		newGraphCmd(e),

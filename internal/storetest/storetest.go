@@ -99,6 +99,8 @@ func RunThrough(t *testing.T, open func(t *testing.T) agileplus.Store, transport
 		{"Claims", testClaims},
 		{"ClaimRace", testClaimRace},
 		{"Ready", testReady},
+		{"Next", testNext},
+		{"NextRace", testNextRace},
 		{"References", testReferences},
 		{"GraphIndex", testGraphIndex},
 		{"EventPerCommand", testEventPerCommand},
