@@ -2,7 +2,9 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"fmt"
+	"io"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -20,6 +22,7 @@ import (
 	"github.com/agileplus/agileplus/internal/childproc"
 	"github.com/agileplus/agileplus/internal/natstest"
 	"github.com/agileplus/agileplus/internal/poll"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -283,8 +286,8 @@ func TestStackEnvironmentIsReadByThePrograms(t *testing.T) {
 			}
 		}
 	}
-	if agileplus < 2 {
-		t.Fatalf("found %d agileplus processes in process-compose.yml, want serve and seed", agileplus)
+	if agileplus < 3 {
+		t.Fatalf("found %d agileplus processes in process-compose.yml, want serve, mcp and seed", agileplus)
 	}
 
 	var uses strings.Builder
@@ -401,6 +404,45 @@ func TestStackProbesAnswer(t *testing.T) {
 	url := startServe(t, serveEnv["AGILEPLUS_DATA_DIR"], serveEnv)
 	probe("agileplus liveness", api.LivenessProbe, url)
 	probe("agileplus readiness", api.ReadinessProbe, url)
+	// agileplus mcp as the file starts it, on that API with its local key.
+	mcpProc := procs["mcp"]
+	mcpArgs, ok := strings.CutPrefix(strings.TrimPrefix(mcpProc.Command, "exec "), "go run ./cmd/agileplus ")
+	if !ok {
+		t.Fatalf("the mcp process runs %q, want agileplus mcp", mcpProc.Command)
+	}
+	mport, err := childproc.FreePorts(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env["MCP_PORT"], env["SERVER_PORT"] = strconv.Itoa(mport[0]), strings.TrimPrefix(url, "http://127.0.0.1:")
+	mcpEnv := map[string]string{}
+	for _, kv := range mcpProc.Environment {
+		k, v, _ := strings.Cut(expand(t, kv, env), "=")
+		mcpEnv[k] = v
+	}
+	mctx, stopMCP := context.WithCancel(context.Background())
+	mcpDone := make(chan error, 1)
+	go func() {
+		args := append([]string{"agileplus"}, strings.Fields(expand(t, mcpArgs, env))...)
+		mcpDone <- run(mctx, args, func(k string) string { return mcpEnv[k] }, strings.NewReader(""), io.Discard, io.Discard)
+	}()
+	t.Cleanup(func() {
+		stopMCP()
+		if err := <-mcpDone; err != nil {
+			t.Errorf("agileplus mcp: %v", err)
+		}
+	})
+	probe("mcp readiness", mcpProc.ReadinessProbe, "")
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "stack-test"}, nil).Connect(mctx, &mcp.StreamableClientTransport{Endpoint: "http://127.0.0.1:" + env["MCP_PORT"] + "/mcp"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	res, err := cs.CallTool(mctx, &mcp.CallToolParams{Name: "next", Arguments: map[string]any{}})
+	if err != nil || res.IsError {
+		t.Fatalf("the stack's MCP server could not call the API: %+v, %v", res, err)
+	}
+
 	// Its events went to that NATS server: the stream is there.
 	nc, err := nats.Connect("nats://127.0.0.1:"+env["NATS_PORT"], nats.Token(env["NATS_TOKEN"]))
 	if err != nil {
