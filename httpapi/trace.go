@@ -22,14 +22,14 @@ const TraceParentHeader = "traceparent"
 // span is recorded, named by the route pattern once the request is
 // routed ("GET /v1/wps/{wp}"), never by its raw path.
 func (s *Server) traced(next http.Handler) http.Handler {
-	if s.Tracer == nil {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Read per request: the handler is built before Tracer is set.
+		if s.Tracer == nil {
 			tp := serverTraceParent(strings.TrimSpace(r.Header.Get(TraceParentHeader)))
 			w.Header().Set(TraceParentHeader, tp)
 			next.ServeHTTP(w, r.WithContext(agileplus.WithTraceParent(r.Context(), tp)))
-		})
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			return
+		}
 		in := strings.TrimSpace(r.Header.Get(TraceParentHeader))
 		if !agileplus.ValidTraceParent(in) {
 			in = ""
@@ -41,8 +41,13 @@ func (s *Server) traced(next http.Handler) http.Handler {
 		info := &requestInfo{}
 		r = r.WithContext(context.WithValue(ctx, requestInfoKey{}, info))
 		defer func() {
-			if info.route != "" && info.route != "/" {
-				span.SetName(info.route)
+			if route := info.route; route != "" && route != "/" {
+				// The routes dispatch on the method themselves: their
+				// patterns are paths.
+				if !strings.Contains(route, " ") {
+					route = methodLabel(r.Method) + " " + route
+				}
+				span.SetName(route)
 				span.SetAttributes("http.route", info.route)
 			}
 			code := sw.status
