@@ -16,7 +16,7 @@ var EventTypes = []string{
 }
 
 // EntityKinds lists the entity kinds events are about.
-var EntityKinds = []string{KindProject, KindFeature, KindWP, KindDependency, KindKey}
+var EntityKinds = []string{KindProject, KindFeature, KindWP, KindDependency, KindKey, KindLabel}
 
 // EventSelector chooses events by project key, entity kind and event type.
 // Empty fields match everything; the fields combine with AND, the values

@@ -111,6 +111,8 @@ type GraphNode struct {
 	FeatureID string  `json:"feature_id"`
 	State     string  `json:"state"`
 	Estimate  float64 `json:"estimate"` // hours
+	// Priority is the WP's; the index treats "" as DefaultPriority.
+	Priority string `json:"priority"`
 }
 
 // MaxGraphDepth bounds the depth of Blockers and Dependents.

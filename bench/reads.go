@@ -73,7 +73,7 @@ func (b *bench) reads(ctx context.Context) error {
 		{"HTTP GET /v1/ready?project=" + readProject, httpGet(func() string { return "/v1/ready?project=" + readProject })},
 		{"Service.WP(key)", func() error { _, err := svc.WP(ctx, randomKey()); return err }},
 		{"Service.Ready(project)", func() error {
-			ws, err := svc.Ready(ctx, readProject, agileplus.Page{})
+			ws, err := svc.Ready(ctx, readProject, "", agileplus.Page{})
 			readySize = len(ws)
 			return err
 		}},

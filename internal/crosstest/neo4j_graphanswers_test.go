@@ -57,7 +57,7 @@ func TestGraphAnswers(t *testing.T) {
 		cmp.t, cmp.failures = t, 0
 		for _, p := range append(projects, "NOPE") {
 			cmp.same("ready "+p, func(s *agileplus.Service) (any, error) { return readyAll(ctx, s, p) })
-			cmp.same("layers "+p, func(s *agileplus.Service) (any, error) { return s.Layers(ctx, p) })
+			cmp.same("layers "+p, func(s *agileplus.Service) (any, error) { return s.Layers(ctx, p, "") })
 			cmp.same("critical path "+p, func(s *agileplus.Service) (any, error) { return criticalPathAll(ctx, s, p, "") })
 			cmp.same("cycles "+p, func(s *agileplus.Service) (any, error) { return s.Cycles(ctx, p) })
 			cmp.same("features "+p, func(s *agileplus.Service) (any, error) { return s.FeatureGraph(ctx, p) })
@@ -236,7 +236,7 @@ func show(v any) string {
 func readyAll(ctx context.Context, s *agileplus.Service, project string) ([]*agileplus.WP, error) {
 	all := []*agileplus.WP{}
 	for pg := (agileplus.Page{Limit: 7}); ; {
-		ws, err := s.Ready(ctx, project, pg)
+		ws, err := s.Ready(ctx, project, "", pg)
 		if err != nil {
 			return nil, err
 		}

@@ -1441,7 +1441,7 @@ func testReady(t *testing.T, f *fixture) {
 
 	ready := func(t *testing.T, project string, want ...int) {
 		t.Helper()
-		ws, err := f.svc.Ready(f.ctx, project, agileplus.Page{})
+		ws, err := f.svc.Ready(f.ctx, project, "", agileplus.Page{})
 		mustOK(t, err)
 		var got, keys []string
 		for _, w := range ws {
@@ -1513,7 +1513,7 @@ func testReady(t *testing.T, f *fixture) {
 		var got []string
 		pg := agileplus.Page{Limit: 2}
 		for {
-			ws, err := f.svc.Ready(f.ctx, "CORE", pg)
+			ws, err := f.svc.Ready(f.ctx, "CORE", "", pg)
 			mustOK(t, err)
 			for _, w := range ws {
 				got = append(got, w.Key)
@@ -1524,13 +1524,13 @@ func testReady(t *testing.T, f *fixture) {
 			pg.After = ws[len(ws)-1].Key
 		}
 		mustEqual(t, "ready pages", strings.Join(got, " "), "CORE-1 CORE-3 CORE-6 CORE-7 CORE-9 CORE-11")
-		_, err := f.svc.Ready(f.ctx, "CORE", agileplus.Page{After: "not-a-key"})
+		_, err := f.svc.Ready(f.ctx, "CORE", "", agileplus.Page{After: "not-a-key"})
 		mustField(t, err, agileplus.EINVALID, "after")
 	})
 
-	_, err := f.svc.Ready(f.ctx, "", agileplus.Page{})
+	_, err := f.svc.Ready(f.ctx, "", "", agileplus.Page{})
 	mustField(t, err, agileplus.EINVALID, "project")
-	_, err = f.svc.Ready(f.ctx, "NOPE", agileplus.Page{})
+	_, err = f.svc.Ready(f.ctx, "NOPE", "", agileplus.Page{})
 	mustCode(t, err, agileplus.ENOTFOUND)
 }
 
