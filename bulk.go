@@ -52,7 +52,7 @@ type Record struct {
 	Labels      []string `json:"labels,omitempty"`   // feature, wp
 	Owner       string   `json:"owner,omitempty"`    // wp
 	Color       string   `json:"color,omitempty"`    // label
-	From        string   `json:"from,omitempty"` // dependency: WP keys or feature slugs
+	From        string   `json:"from,omitempty"`     // dependency: WP keys or feature slugs
 	To          string   `json:"to,omitempty"`
 	Kind        string   `json:"kind,omitempty"` // dependency: depends_on, relates_to; reference: commit, pull_request
 	WP          string   `json:"wp,omitempty"`   // reference

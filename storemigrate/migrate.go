@@ -22,7 +22,7 @@ type Report struct {
 	WPs          int `json:"wps"`
 	Dependencies int `json:"dependencies"`
 	References   int `json:"references"`
-	Keys         int `json:"keys"` // API keys, with their hashes
+	Keys         int `json:"keys"`   // API keys, with their hashes
 	Labels       int `json:"labels"` // label definitions
 	Events       int `json:"events"`
 	AuditEntries int `json:"audit_entries"`
