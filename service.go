@@ -1154,13 +1154,18 @@ func resolveEntity(ctx context.Context, tx ReadTx, ref string) (id, project stri
 		}
 		return k.ID, SystemProject, nil
 	}
-	if strings.HasPrefix(ref, PrefixDependency) {
-		// A removed dependency keeps its events: look for those.
+	if strings.HasPrefix(ref, PrefixDependency) || strings.HasPrefix(ref, PrefixLabel) {
+		// A removed dependency or label definition keeps its events:
+		// look for those.
 		es, err := tx.Events(ctx, EventFilter{EntityID: ref, Limit: 1})
 		if err != nil {
 			return "", "", err
 		} else if len(es) == 0 {
-			return "", "", &Error{Code: ENOTFOUND, Field: "entity", Message: fmt.Sprintf("dependency %q not found", ref)}
+			what := "dependency"
+			if strings.HasPrefix(ref, PrefixLabel) {
+				what = "label"
+			}
+			return "", "", &Error{Code: ENOTFOUND, Field: "entity", Message: fmt.Sprintf("%s %q not found", what, ref)}
 		}
 		return ref, es[0].ProjectKey, nil
 	}

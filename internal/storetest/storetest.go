@@ -99,6 +99,11 @@ func RunThrough(t *testing.T, open func(t *testing.T) agileplus.Store, transport
 		{"Claims", testClaims},
 		{"ClaimRace", testClaimRace},
 		{"Ready", testReady},
+		{"Priorities", testPriorities},
+		{"PriorityOrder", testPriorityOrder},
+		{"Labels", testLabels},
+		{"Owners", testOwners},
+		{"LabelDefinitions", testLabelDefinitions},
 		{"References", testReferences},
 		{"GraphIndex", testGraphIndex},
 		{"EventPerCommand", testEventPerCommand},
@@ -480,16 +485,21 @@ func (f *fixture) fingerprint(t *testing.T) string {
 		fs, err := f.svc.Features(f.ctx, p.ID, agileplus.Page{Limit: agileplus.MaxPageLimit})
 		mustOK(t, err)
 		for _, fe := range fs {
-			fmt.Fprintf(&b, "feature %s %s %s %q v%d\n", fe.ID, fe.Slug, fe.State, fe.Title, fe.Version)
+			fmt.Fprintf(&b, "feature %s %s %s %q v%d %s %v\n", fe.ID, fe.Slug, fe.State, fe.Title, fe.Version, fe.Priority, fe.Labels)
 			fmt.Fprintf(&b, "  audit %d\n", len(f.audit(t, fe.ID)))
 			for _, e := range f.edges(t, fe.ID) {
 				fmt.Fprintf(&b, "  edge %s %s %s\n", e.ID, e.Direction, e.Other)
 			}
 		}
+		ls, err := f.svc.Labels(f.ctx, p.ID, agileplus.Page{Limit: agileplus.MaxPageLimit})
+		mustOK(t, err)
+		for _, l := range ls {
+			fmt.Fprintf(&b, "label %s %s %q v%d\n", l.Name, l.Color, l.Description, l.Version)
+		}
 		ws, err := f.svc.WPs(f.ctx, agileplus.WPQuery{Project: p.ID, Page: agileplus.Page{Limit: agileplus.MaxPageLimit}})
 		mustOK(t, err)
 		for _, w := range ws {
-			fmt.Fprintf(&b, "wp %s %s %s %q v%d", w.ID, w.Key, w.State, w.Title, w.Version)
+			fmt.Fprintf(&b, "wp %s %s %s %q v%d %s %v %q", w.ID, w.Key, w.State, w.Title, w.Version, w.Priority, w.Labels, w.Owner)
 			if w.Lease != nil {
 				fmt.Fprintf(&b, " lease %s %d %s", w.Lease.Agent, w.Lease.Token, w.Lease.ExpiresAt.UTC().Format(time.RFC3339Nano))
 			}
