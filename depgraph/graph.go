@@ -166,7 +166,8 @@ func (g *Graph) projectRank(project int32, prefix string) (uint64, error) {
 // PutNode inserts a WP or updates the fields of one already there, keeping
 // its edges. It returns EINVALID for a missing id, project or state, a key
 // that is not "<PROJECT>-<n>" with the same PROJECT as the project's other
-// WPs, or an estimate that is not a number of hours >= 0; ECONFLICT when
+// WPs, an estimate that is not a number of hours >= 0 or an unknown
+// priority ("" is the default); ECONFLICT when
 // another WP holds the key or another project the PROJECT part. A refused
 // call leaves the graph as it was.
 func (g *Graph) PutNode(n agileplus.GraphNode) error {
