@@ -18,10 +18,12 @@ import (
 
 // Bulk import and export move whole plans as JSON lines, one record per
 // line, keyed by human keys (project key, feature slug, WP key) so a file
-// moves between installations. Export writes projects, features, WPs,
-// dependencies and references in a canonical order; importing a file and
-// exporting again gives the same bytes. API keys go last, by prefix
-// (bulk_keys.go).
+// moves between installations. Export writes projects, label definitions,
+// features, WPs, dependencies and references in a canonical order;
+// importing a file and exporting again gives the same bytes. API keys go
+// last, by prefix (bulk_keys.go). A feature or WP record leaves out the
+// default priority (normal) and empty labels and owner, so files written
+// before they existed export again as they were.
 
 // Record types.
 const (
@@ -30,6 +32,7 @@ const (
 	RecWP         = "wp"
 	RecDependency = "dependency"
 	RecReference  = "reference"
+	RecLabel      = "label" // a project's label definition
 )
 
 // Record is one line of a bulk file. Which fields apply depends on Type
@@ -37,15 +40,19 @@ const (
 type Record struct {
 	Type        string   `json:"type"`
 	Key         string   `json:"key,omitempty"`     // project key, WP key
-	Name        string   `json:"name,omitempty"`    // project
-	Project     string   `json:"project,omitempty"` // feature: its project key
+	Name        string   `json:"name,omitempty"`    // project, label
+	Project     string   `json:"project,omitempty"` // feature, label: its project key
 	Slug        string   `json:"slug,omitempty"`    // feature
 	Feature     string   `json:"feature,omitempty"` // wp: its feature slug
 	Title       string   `json:"title,omitempty"`
 	Description string   `json:"description,omitempty"`
 	State       string   `json:"state,omitempty"`
 	Estimate    *float64 `json:"estimate,omitempty"`
-	From        string   `json:"from,omitempty"` // dependency: WP keys or feature slugs
+	Priority    string   `json:"priority,omitempty"` // feature, wp
+	Labels      []string `json:"labels,omitempty"`   // feature, wp
+	Owner       string   `json:"owner,omitempty"`    // wp
+	Color       string   `json:"color,omitempty"`    // label
+	From        string   `json:"from,omitempty"`     // dependency: WP keys or feature slugs
 	To          string   `json:"to,omitempty"`
 	Kind        string   `json:"kind,omitempty"` // dependency: depends_on, relates_to; reference: commit, pull_request
 	WP          string   `json:"wp,omitempty"`   // reference
@@ -382,6 +389,10 @@ const (
 	fRepo
 	fSHA
 	fURL
+	fPriority
+	fOwner
+	fColor
+	fLabels
 	fKeyFields // every field of KeyFields
 )
 
@@ -393,9 +404,11 @@ func recordTakes(typ string) int {
 	case RecProject:
 		return fKey | fName
 	case RecFeature:
-		return fProject | fSlug | fTitle | fDescription | fState
+		return fProject | fSlug | fTitle | fDescription | fState | fPriority | fLabels
 	case RecWP:
-		return fKey | fFeature | fTitle | fDescription | fState | fEstimate
+		return fKey | fFeature | fTitle | fDescription | fState | fEstimate | fPriority | fLabels | fOwner
+	case RecLabel:
+		return fProject | fName | fColor | fDescription
 	case RecDependency:
 		return fFrom | fTo | fKind
 	case RecReference:
@@ -424,7 +437,8 @@ func (r *Record) strayFields() []string {
 		{fDescription, "description", r.Description != "" || r.desc.n > 0}, {fState, "state", r.State != ""},
 		{fEstimate, "estimate", r.Estimate != nil}, {fFrom, "from", r.From != ""}, {fTo, "to", r.To != ""},
 		{fKind, "kind", r.Kind != ""}, {fWP, "wp", r.WP != ""}, {fRepo, "repo", r.Repo != ""},
-		{fSHA, "sha", r.SHA != ""}, {fURL, "url", r.URL != ""},
+		{fSHA, "sha", r.SHA != ""}, {fURL, "url", r.URL != ""}, {fPriority, "priority", r.Priority != ""},
+		{fOwner, "owner", r.Owner != ""}, {fColor, "color", r.Color != ""}, {fLabels, "labels", len(r.Labels) > 0},
 	}
 	var stray []string
 	for _, f := range set {
@@ -525,7 +539,7 @@ func SortRecords(recs []Record) {
 // at returns record i (second: a call while the record of the previous
 // call is still in use).
 func recordOrder(n int, at func(i int32, second bool) *Record) []int32 {
-	rank := map[string]int{RecProject: 0, RecFeature: 1, RecWP: 2, RecDependency: 3, RecReference: 4, RecKey: 5}
+	rank := map[string]int{RecProject: 0, RecLabel: 1, RecFeature: 2, RecWP: 3, RecDependency: 4, RecReference: 5, RecKey: 6}
 	type wpKey struct {
 		prefix string
 		num    int64
@@ -575,6 +589,8 @@ func recordOrder(n int, at func(i int32, second bool) *Record) []int32 {
 			return cmp.Compare(a.Key, b.Key)
 		case RecFeature:
 			return cmp.Or(cmp.Compare(a.Project, b.Project), cmp.Compare(a.Slug, b.Slug))
+		case RecLabel:
+			return cmp.Or(cmp.Compare(a.Project, b.Project), cmp.Compare(a.Name, b.Name))
 		case RecWP:
 			return wpCmp(ka.key, kb.key, a.Key, b.Key)
 		case RecDependency:

@@ -38,12 +38,26 @@ func (s *Service) ExportRecords(ctx context.Context, opts ExportOptions) ([]Reco
 					}
 					for _, f := range fs {
 						features[f.ID] = f.Slug
-						recs = append(recs, Record{Type: RecFeature, Project: p.Key, Slug: f.Slug, Title: f.Title, Description: f.Description, State: f.State})
+						recs = append(recs, Record{Type: RecFeature, Project: p.Key, Slug: f.Slug, Title: f.Title, Description: f.Description, State: f.State,
+							Priority: exportPriority(f.Priority), Labels: f.Labels})
 					}
 					if len(fs) < fpg.Limit {
 						break
 					}
 					fpg.After = fs[len(fs)-1].ID
+				}
+				for lpg := (Page{Limit: MaxPageLimit}); ; {
+					ls, err := tx.LabelDefs(ctx, p.ID, lpg)
+					if err != nil {
+						return err
+					}
+					for _, l := range ls {
+						recs = append(recs, Record{Type: RecLabel, Project: p.Key, Name: l.Name, Color: l.Color, Description: l.Description})
+					}
+					if len(ls) < lpg.Limit {
+						break
+					}
+					lpg.After = ls[len(ls)-1].Name
 				}
 			}
 			if len(ps) < pg.Limit {
@@ -59,7 +73,8 @@ func (s *Service) ExportRecords(ctx context.Context, opts ExportOptions) ([]Reco
 			for _, w := range ws {
 				wps[w.ID] = w.Key
 				est := w.Estimate
-				recs = append(recs, Record{Type: RecWP, Key: w.Key, Feature: features[w.FeatureID], Title: w.Title, Description: w.Description, State: w.State, Estimate: &est})
+				recs = append(recs, Record{Type: RecWP, Key: w.Key, Feature: features[w.FeatureID], Title: w.Title, Description: w.Description, State: w.State, Estimate: &est,
+					Priority: exportPriority(w.Priority), Labels: w.Labels, Owner: w.Owner})
 			}
 			if len(ws) < pg.Limit {
 				break
@@ -104,6 +119,14 @@ func (s *Service) ExportRecords(ctx context.Context, opts ExportOptions) ([]Reco
 	return recs, nil
 }
 
+// exportPriority is a priority as a record holds it: the default left out.
+func exportPriority(p string) string {
+	if p == DefaultPriority {
+		return ""
+	}
+	return p
+}
+
 // BulkExport writes every record as JSON lines.
 func (s *Service) BulkExport(ctx context.Context, w io.Writer, opts ExportOptions) error {
 	recs, err := s.ExportRecords(ctx, opts)
@@ -122,6 +145,7 @@ type importPlan struct {
 	features  map[string]*Feature // by slug
 	wps       map[string]*WP      // by key
 	keys      map[string]*APIKey  // by prefix
+	labels    map[int]*LabelDef   // new label definitions by record
 	newRecord []bool              // records that create something
 	newIDs    map[string]bool     // ids of the entities the file creates
 	openDeps  map[string]int64    // new WP id -> its depends_on edges in the file to WPs not done
@@ -211,10 +235,12 @@ func (s *Service) planImport(ctx context.Context, tx Tx, recs *importRecords, sp
 			err = pl.wp(ctx, i)
 		case RecKey:
 			err = pl.key(ctx, i)
+		case RecLabel:
+			err = pl.label(ctx, i)
 		case RecDependency, RecReference:
 			// Checked once every entity of the file is known.
 		default:
-			pl.problem(i, "type", "unknown record type %q: project, feature, wp, dependency, reference or key", rec.Type)
+			pl.problem(i, "type", "unknown record type %q: project, label, feature, wp, dependency, reference or key", rec.Type)
 		}
 		if err != nil {
 			return nil, err
@@ -326,7 +352,7 @@ func (pl *importPlanner) feature(ctx context.Context, i int) error {
 	if err != nil {
 		return err
 	}
-	c := FeatureCreate{Slug: rec.Slug, Title: rec.Title, Description: desc}
+	c := FeatureCreate{Slug: rec.Slug, Title: rec.Title, Description: desc, Priority: rec.Priority, Labels: rec.Labels}
 	if err := c.validate(false); err != nil { // older exports may hold text the API refuses now
 		pl.problem(i, ErrorField(err), "%s", ErrorMessage(err))
 		return nil
@@ -355,7 +381,8 @@ func (pl *importPlanner) feature(ctx context.Context, i int) error {
 	if ok, err := found(err); err != nil {
 		return err
 	} else if ok {
-		if old.ProjectID != proj.ID || old.Title != strings.TrimSpace(rec.Title) || old.Description != desc || old.State != state {
+		if old.ProjectID != proj.ID || old.Title != strings.TrimSpace(rec.Title) || old.Description != desc || old.State != state ||
+			old.Priority != c.Priority || !slices.Equal(old.Labels, c.Labels) {
 			pl.problem(i, "slug", "feature %s exists with other content", rec.Slug)
 		}
 		pl.features[rec.Slug] = old
@@ -365,7 +392,8 @@ func (pl *importPlanner) feature(ctx context.Context, i int) error {
 	fid := pl.s.IDs.New(PrefixFeature)
 	pl.newIDs[fid] = true
 	pl.features[rec.Slug] = &Feature{ID: fid, ProjectID: proj.ID, ProjectKey: proj.Key, Slug: rec.Slug,
-		Title: strings.TrimSpace(rec.Title), Description: rec.Description, State: state, CreatedAt: pl.now, UpdatedAt: pl.now}
+		Title: strings.TrimSpace(rec.Title), Description: rec.Description, State: state, Priority: c.Priority, Labels: c.Labels,
+		CreatedAt: pl.now, UpdatedAt: pl.now}
 	pl.newRecord[i] = true
 	return nil
 }
@@ -376,7 +404,7 @@ func (pl *importPlanner) wp(ctx context.Context, i int) error {
 	if err != nil {
 		return err
 	}
-	c := WPCreate{Title: rec.Title, Description: desc, Estimate: rec.Estimate}
+	c := WPCreate{Title: rec.Title, Description: desc, Estimate: rec.Estimate, Priority: rec.Priority, Labels: rec.Labels, Owner: rec.Owner}
 	if err := c.validate(false); err != nil { // older exports may hold text the API refuses now
 		pl.problem(i, ErrorField(err), "%s", ErrorMessage(err))
 		return nil
@@ -422,7 +450,8 @@ func (pl *importPlanner) wp(ctx context.Context, i int) error {
 		}
 	}
 	if old != nil {
-		if old.FeatureID != f.ID || old.Title != strings.TrimSpace(rec.Title) || old.Description != desc || old.State != state || old.Estimate != est {
+		if old.FeatureID != f.ID || old.Title != strings.TrimSpace(rec.Title) || old.Description != desc || old.State != state || old.Estimate != est ||
+			old.Priority != c.Priority || !slices.Equal(old.Labels, c.Labels) || old.Owner != c.Owner {
 			pl.problem(i, "key", "wp %s exists with other content", rec.Key)
 		}
 		pl.wps[rec.Key] = old
@@ -432,7 +461,8 @@ func (pl *importPlanner) wp(ctx context.Context, i int) error {
 	wid := pl.s.IDs.New(PrefixWP)
 	pl.newIDs[wid] = true
 	pl.wps[rec.Key] = &WP{ID: wid, Key: rec.Key, ProjectID: f.ProjectID, ProjectKey: f.ProjectKey, FeatureID: f.ID,
-		Title: strings.TrimSpace(rec.Title), Description: rec.Description, State: state, Estimate: est, Version: 1, CreatedAt: pl.now, UpdatedAt: pl.now}
+		Title: strings.TrimSpace(rec.Title), Description: rec.Description, State: state, Estimate: est,
+		Priority: c.Priority, Labels: c.Labels, Owner: c.Owner, Version: 1, CreatedAt: pl.now, UpdatedAt: pl.now}
 	pl.newRecord[i] = true
 	return nil
 }
@@ -885,6 +915,14 @@ func (s *Service) writeImportTo(ctx context.Context, tx Tx, p *importPlan) error
 			if err := s.writeImportedKey(ctx, tx, p, rec); err != nil {
 				return err
 			}
+		case RecLabel:
+			l := p.labels[i]
+			if err := tx.InsertLabelDef(ctx, l); err != nil {
+				return err
+			}
+			if err := emit(KindLabel, l.ID, l.ProjectKey, l); err != nil {
+				return err
+			}
 		}
 		p.result.Created[rec.Type]++
 	}
@@ -905,4 +943,55 @@ func cmpOr(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// label plans a label definition record: its project is in the file or
+// the store; a definition there with other content refuses the file.
+func (pl *importPlanner) label(ctx context.Context, i int) error {
+	rec := pl.recs.get(i)
+	desc, err := pl.description(rec)
+	if err != nil {
+		return err
+	}
+	c := LabelCreate{Name: rec.Name, Color: rec.Color, Description: desc}
+	if err := c.Validate(); err != nil {
+		pl.problem(i, ErrorField(err), "%s", ErrorMessage(err))
+		return nil
+	}
+	proj := pl.projects[rec.Project]
+	if proj == nil {
+		if pr, err := pl.tx.Project(ctx, rec.Project); err == nil {
+			proj, pl.projects[rec.Project] = pr, pr
+		} else if ok, err := found(err); err != nil {
+			return err
+		} else if !ok {
+			pl.problem(i, "project", "label %s: no project %q in the file or the store", rec.Name, rec.Project)
+			return nil
+		}
+	}
+	if pl.labels == nil {
+		pl.labels = map[int]*LabelDef{}
+	}
+	for _, l := range pl.labels {
+		if l.ProjectID == proj.ID && l.Name == c.Name {
+			pl.problem(i, "name", "label %s of project %s appears twice", c.Name, proj.Key)
+			return nil
+		}
+	}
+	if !pl.newIDs[proj.ID] {
+		old, err := pl.tx.LabelDef(ctx, proj.ID, c.Name)
+		if ok, err := found(err); err != nil {
+			return err
+		} else if ok {
+			if old.Color != c.Color || old.Description != c.Description {
+				pl.problem(i, "name", "label %s of project %s exists with other content", c.Name, proj.Key)
+			}
+			pl.result.Unchanged[RecLabel]++
+			return nil
+		}
+	}
+	pl.labels[i] = &LabelDef{ID: pl.s.IDs.New(PrefixLabel), ProjectID: proj.ID, ProjectKey: proj.Key, Name: c.Name, Color: c.Color,
+		Description: c.Description, Version: 1, CreatedAt: pl.now, UpdatedAt: pl.now}
+	pl.newRecord[i] = true
+	return nil
 }

@@ -15,6 +15,7 @@ const (
 	KindFeature    = "feature"
 	KindWP         = "wp"
 	KindDependency = "dependency"
+	KindLabel      = "label" // a project's label definition
 )
 
 // Event is one change to one entity. Events of an entity form a hash chain:

@@ -13,10 +13,11 @@ var EventTypes = []string{
 	"wp.referenced", "wp.reference_updated", "wp.imported",
 	"dependency.added", "dependency.removed", "dependency.imported",
 	"key.created", "key.revoked", "key.refused", "key.imported",
+	"label.created", "label.updated", "label.deleted", "label.imported",
 }
 
 // EntityKinds lists the entity kinds events are about.
-var EntityKinds = []string{KindProject, KindFeature, KindWP, KindDependency, KindKey}
+var EntityKinds = []string{KindProject, KindFeature, KindWP, KindDependency, KindKey, KindLabel}
 
 // EventSelector chooses events by project key, entity kind and event type.
 // Empty fields match everything; the fields combine with AND, the values
@@ -24,7 +25,7 @@ var EntityKinds = []string{KindProject, KindFeature, KindWP, KindDependency, Kin
 // webhooks filter with, and it maps onto NATS subject filters.
 type EventSelector struct {
 	Project  string   `json:"project,omitempty" pattern:"^([A-Z][A-Z0-9]{1,15})?$" doc:"project key, e.g. CORE; empty or absent: every project"`
-	Entities []string `json:"entities,omitempty" doc:"entity kinds: project, feature, wp, dependency, key (API keys: their events are seen with an admin key only)"`
+	Entities []string `json:"entities,omitempty" doc:"entity kinds: project, feature, wp, dependency, key, label (API keys: their events are seen with an admin key only)"`
 	Types    []string `json:"types,omitempty" doc:"event types, e.g. wp.transitioned (the dev.agileplus. prefix is optional)"`
 }
 

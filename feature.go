@@ -36,6 +36,8 @@ type Feature struct {
 	Title       string    `json:"title"`
 	Description string    `json:"description"`
 	State       string    `json:"state"`
+	Priority    string    `json:"priority" enum:"urgent,high,normal,low"`
+	Labels      []string  `json:"labels,omitempty"` // sorted, lower-case
 	Version     int64     `json:"version"`
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
@@ -43,15 +45,19 @@ type Feature struct {
 
 // FeatureCreate is the input of CreateFeature.
 type FeatureCreate struct {
-	Slug        string `json:"slug" maxLength:"64" pattern:"^[a-z0-9]+(-[a-z0-9]+)*$" doc:"lower-case words joined by '-', unique across projects"`
-	Title       string `json:"title" rule:"name"`
-	Description string `json:"description,omitempty" rule:"text"`
+	Slug        string   `json:"slug" maxLength:"64" pattern:"^[a-z0-9]+(-[a-z0-9]+)*$" doc:"lower-case words joined by '-', unique across projects"`
+	Title       string   `json:"title" rule:"name"`
+	Description string   `json:"description,omitempty" rule:"text"`
+	Priority    string   `json:"priority,omitempty" enum:"urgent,high,normal,low" default:"normal" doc:"urgent, high, normal (default) or low"`
+	Labels      []string `json:"labels,omitempty" maxItems:"20" pattern:"^[A-Za-z0-9][A-Za-z0-9._:/+-]{0,39}$" doc:"free-form labels, stored in lower case"`
 }
 
 // FeatureUpdate is the input of UpdateFeature; nil fields are left alone.
 type FeatureUpdate struct {
-	Title       *string `json:"title,omitempty" rule:"name"`
-	Description *string `json:"description,omitempty" rule:"text"`
+	Title       *string   `json:"title,omitempty" rule:"name"`
+	Description *string   `json:"description,omitempty" rule:"text"`
+	Priority    *string   `json:"priority,omitempty" enum:"urgent,high,normal,low"`
+	Labels      *[]string `json:"labels,omitempty" maxItems:"20" pattern:"^[A-Za-z0-9][A-Za-z0-9._:/+-]{0,39}$" doc:"the new set of labels, replacing the old; [] removes them"`
 }
 
 var slugRE = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
@@ -69,7 +75,18 @@ func (c *FeatureCreate) validate(strict bool) error {
 	if err := checkName("title", c.Title, true, strict); err != nil {
 		return err
 	}
-	return checkText("description", c.Description, strict)
+	if err := checkText("description", c.Description, strict); err != nil {
+		return err
+	}
+	if c.Priority == "" {
+		c.Priority = DefaultPriority
+	} else if err := validatePriority("priority", c.Priority); err != nil {
+		return err
+	}
+	if c.Labels != nil {
+		return normalizeLabels("labels", &c.Labels)
+	}
+	return nil
 }
 
 // Validate checks the fields of a FeatureUpdate.
@@ -80,9 +97,16 @@ func (u *FeatureUpdate) Validate() error {
 		}
 	}
 	if u.Description != nil {
-		return validateText("description", *u.Description)
+		if err := validateText("description", *u.Description); err != nil {
+			return err
+		}
 	}
-	return nil
+	if u.Priority != nil {
+		if err := validatePriority("priority", *u.Priority); err != nil {
+			return err
+		}
+	}
+	return normalizeLabels("labels", u.Labels)
 }
 
 // FeatureTransitionCheck applies the feature state rule: forward only, to a

@@ -74,8 +74,9 @@ type GraphCopy interface {
 	GraphIndex
 	// PutNode inserts a WP or updates one, keeping its edges. Errors:
 	// EINVALID for a missing id, project or state, a key that is not
-	// "<PROJECT>-<n>" with the PROJECT of the project's other WPs, or an
-	// estimate that is not a number of hours >= 0; ECONFLICT (field "key")
+	// "<PROJECT>-<n>" with the PROJECT of the project's other WPs, an
+	// estimate that is not a number of hours >= 0, or a priority that is
+	// not one of Priorities ("" is the default); ECONFLICT (field "key")
 	// when another WP holds the key or another project the PROJECT. A
 	// refused call changes nothing.
 	PutNode(n GraphNode) error
@@ -111,6 +112,8 @@ type GraphNode struct {
 	FeatureID string  `json:"feature_id"`
 	State     string  `json:"state"`
 	Estimate  float64 `json:"estimate"` // hours
+	// Priority is the WP's; the index treats "" as DefaultPriority.
+	Priority string `json:"priority"`
 }
 
 // MaxGraphDepth bounds the depth of Blockers and Dependents.

@@ -88,15 +88,33 @@ func renameField(err error, field string) error {
 }
 
 // Layers returns the project's open WPs by layer: layer 0 can start now,
-// layer 1 once layer 0 is done, and so on.
-func (s *Service) Layers(ctx context.Context, projectRef string) (*GraphLayers, error) {
+// layer 1 once layer 0 is done, and so on. Each layer is in key order, or
+// with order OrderPriority by priority, then key order.
+func (s *Service) Layers(ctx context.Context, projectRef, order string) (*GraphLayers, error) {
+	if err := checkOrder(order); err != nil {
+		return nil, err
+	}
 	pid, err := s.projectID(ctx, "project", projectRef)
 	if err != nil {
 		return nil, err
 	}
 	var res *GraphLayers
 	err = s.graph(ctx, func(g GraphIndex) error { res = g.Layers(pid); return nil })
+	if err == nil && order == OrderPriority {
+		for _, l := range res.Layers {
+			// Stable: key order within a priority.
+			slices.SortStableFunc(l, func(a, b GraphNode) int { return PriorityRank(a.Priority) - PriorityRank(b.Priority) })
+		}
+	}
 	return res, err
+}
+
+// checkOrder checks the order of the ready set or the layers.
+func checkOrder(order string) error {
+	if order != "" && order != OrderKey && order != OrderPriority {
+		return FieldErrorf("order", "order must be %s or %s, not %s", OrderKey, OrderPriority, QuoteRef(order))
+	}
+	return nil
 }
 
 func checkDepth(transitive bool, depth int) (int, error) {

@@ -14,6 +14,7 @@ const (
 	PrefixWP         = "wp_"
 	PrefixDependency = "dep_"
 	PrefixEvent      = "evt_"
+	PrefixLabel      = "lbl_"
 )
 
 // IDGenerator makes ids that sort by creation time: 48 bits of milliseconds

@@ -17,20 +17,20 @@ type packedRecord struct {
 	desc spooled
 	key  *KeyFields // a key record's own fields; nil on the others
 	line int32
-	set  uint16 // fields set (f* bits)
+	set  uint32 // fields set (f* bits)
 }
 
 // stringFields returns pointers to r's string fields, at the index of their
-// bit; nil at fEstimate's.
-func (r *Record) stringFields() [16]*string {
-	return [16]*string{&r.Key, &r.Name, &r.Project, &r.Slug, &r.Feature, &r.Title, &r.Description, &r.State, nil,
-		&r.From, &r.To, &r.Kind, &r.WP, &r.Repo, &r.SHA, &r.URL}
+// bit; nil at fEstimate's and fLabels'.
+func (r *Record) stringFields() [20]*string {
+	return [20]*string{&r.Key, &r.Name, &r.Project, &r.Slug, &r.Feature, &r.Title, &r.Description, &r.State, nil,
+		&r.From, &r.To, &r.Kind, &r.WP, &r.Repo, &r.SHA, &r.URL, &r.Priority, &r.Owner, &r.Color, nil}
 }
 
 // internType returns the record type's constant when it is a known one,
 // so that the records share it.
 func internType(t string) string {
-	for _, k := range [...]string{RecProject, RecFeature, RecWP, RecDependency, RecReference, RecKey} {
+	for _, k := range [...]string{RecProject, RecFeature, RecWP, RecDependency, RecReference, RecKey, RecLabel} {
 		if t == k {
 			return k
 		}
@@ -48,7 +48,8 @@ func pack(r *Record) packedRecord {
 			n++
 		}
 	}
-	if n > 0 {
+	// Labels go after the string fields: what is left of strs.
+	if n += len(r.Labels); n > 0 {
 		p.strs = make([]string, 0, n)
 	}
 	for b, f := range fs {
@@ -64,6 +65,10 @@ func pack(r *Record) packedRecord {
 	if r.Estimate != nil {
 		p.set |= fEstimate
 		p.est = *r.Estimate
+	}
+	if len(r.Labels) > 0 {
+		p.set |= fLabels
+		p.strs = append(p.strs, r.Labels...)
 	}
 	return p
 }
@@ -83,9 +88,13 @@ func internKind(k string) string {
 func (p *packedRecord) unpack(r *Record) {
 	*r = Record{Type: p.typ, Line: int(p.line), desc: p.desc, KeyFields: p.key}
 	fs := r.stringFields()
-	for i, set := 0, uint(p.set&^fEstimate); set != 0; set &= set - 1 {
+	i := 0
+	for set := uint(p.set &^ (fEstimate | fLabels)); set != 0; set &= set - 1 {
 		*fs[bits.TrailingZeros(set)] = p.strs[i]
 		i++
+	}
+	if p.set&fLabels != 0 {
+		r.Labels = p.strs[i:]
 	}
 	if p.set&fEstimate != 0 {
 		est := p.est

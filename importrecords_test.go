@@ -18,6 +18,9 @@ func TestPackedRecords(t *testing.T) {
 			From: "a", To: "b", Kind: "pull_request", WP: "CORE-1", Repo: "r", SHA: "0123", URL: "https://x", Line: 6},
 		{Type: RecWP, Key: "CORE-9", Feature: "f", Line: 7},
 		{Type: RecProject, Key: "CORE", Name: "Core", Line: 8},
+		{Type: RecWP, Key: "CORE-11", Feature: "f", Priority: PriorityHigh, Labels: []string{"db", "go"}, Owner: "ann", Line: 9},
+		{Type: RecLabel, Project: "CORE", Name: "go", Color: "#00add8", Description: "Go", Line: 10},
+		{Type: RecFeature, Project: "CORE", Slug: "f", Labels: []string{"x"}, Line: 11},
 		{},
 	}
 	rs := &importRecords{}
@@ -42,7 +45,7 @@ func TestPackedRecords(t *testing.T) {
 // TestPackedRecordsCoverRecord fails when Record gains a field that pack
 // does not keep: each string field must be in stringFields, at the bit of
 // its f* constant, and set must have room for every bit. KeyFields is
-// kept as its pointer.
+// kept as its pointer; Labels after the string fields (TestPackedRecords).
 func TestPackedRecordsCoverRecord(t *testing.T) {
 	var r Record
 	fields := r.stringFields()
@@ -53,7 +56,7 @@ func TestPackedRecordsCoverRecord(t *testing.T) {
 	v := reflect.ValueOf(&r).Elem()
 	for i := range v.NumField() {
 		f := v.Type().Field(i)
-		if !f.IsExported() || f.Name == "Type" || f.Name == "Line" || f.Name == "Estimate" || f.Name == "KeyFields" {
+		if !f.IsExported() || f.Name == "Type" || f.Name == "Line" || f.Name == "Estimate" || f.Name == "KeyFields" || f.Name == "Labels" {
 			continue
 		}
 		if f.Type.Kind() != reflect.String || !kept[v.Field(i).Addr().Interface().(*string)] {

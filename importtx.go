@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"runtime/debug"
-	"time"
 )
 
 // An importTx stores a chunk once it holds bulkChunk events or
@@ -58,6 +57,7 @@ type importBatch struct {
 	deps     []*Dependency
 	counted  []bool // per dependency, with bg
 	refs     []*Reference
+	labels   []*LabelDef
 	events   []*Event
 	audits   []*AuditEntry
 	reserved map[string]int64 // project id -> highest WP number to reserve
@@ -133,6 +133,11 @@ func (b *importTx) store(ctx context.Context, c *importBatch) error {
 	if err := b.bt.PutReferences(ctx, c.refs); err != nil {
 		return err
 	}
+	for _, l := range c.labels { // a few per project: no bulk statement
+		if err := b.tx.InsertLabelDef(ctx, l); err != nil {
+			return err
+		}
+	}
 	if err := b.bt.AppendEvents(ctx, c.events); err != nil {
 		return err
 	}
@@ -178,6 +183,11 @@ func (b *importTx) InsertDependency(_ context.Context, d *Dependency) error {
 
 func (b *importTx) PutReference(_ context.Context, r *Reference) error {
 	b.cur.refs = append(b.cur.refs, r)
+	return nil
+}
+
+func (b *importTx) InsertLabelDef(_ context.Context, l *LabelDef) error {
+	b.cur.labels = append(b.cur.labels, l)
 	return nil
 }
 
@@ -285,11 +295,25 @@ func (b *importTx) DependsOnPath(ctx context.Context, from, to string) ([]string
 	return b.tx.DependsOnPath(ctx, from, to)
 }
 
-func (b *importTx) Ready(ctx context.Context, projectID string, now time.Time, afterNum int64, limit int) ([]*WP, error) {
+func (b *importTx) Ready(ctx context.Context, f ReadyFilter) ([]*WP, error) {
 	if err := b.wait(); err != nil {
 		return nil, err
 	}
-	return b.tx.Ready(ctx, projectID, now, afterNum, limit)
+	return b.tx.Ready(ctx, f)
+}
+
+func (b *importTx) LabelDef(ctx context.Context, projectID, name string) (*LabelDef, error) {
+	if err := b.wait(); err != nil {
+		return nil, err
+	}
+	return b.tx.LabelDef(ctx, projectID, name)
+}
+
+func (b *importTx) LabelDefs(ctx context.Context, projectID string, p Page) ([]*LabelDef, error) {
+	if err := b.wait(); err != nil {
+		return nil, err
+	}
+	return b.tx.LabelDefs(ctx, projectID, p)
 }
 
 func (b *importTx) Events(ctx context.Context, f EventFilter) ([]*Event, error) {
@@ -374,4 +398,18 @@ func (b *importTx) DeleteDependency(ctx context.Context, id string) error {
 		return err
 	}
 	return b.tx.DeleteDependency(ctx, id)
+}
+
+func (b *importTx) UpdateLabelDef(ctx context.Context, l *LabelDef) error {
+	if err := b.wait(); err != nil {
+		return err
+	}
+	return b.tx.UpdateLabelDef(ctx, l)
+}
+
+func (b *importTx) DeleteLabelDef(ctx context.Context, id string) error {
+	if err := b.wait(); err != nil {
+		return err
+	}
+	return b.tx.DeleteLabelDef(ctx, id)
 }

@@ -60,8 +60,9 @@ type NextResult struct {
 
 // NextCandidate is a ready WP with the figures that rank it.
 type NextCandidate struct {
-	ID  string
-	Key string
+	ID       string
+	Key      string
+	Priority string
 	// Slack is in hours; +Inf when unknown (a WP the graph does not
 	// schedule yet).
 	Slack float64
@@ -73,7 +74,7 @@ type NextCandidate struct {
 // CompareNext is the order of Next, best first; it returns a negative
 // number when a comes before b. The order is:
 //
-//  1. (priority, once WPs carry one: higher first)
+//  1. priority: urgent, high, normal, low
 //  2. least slack on the project's critical path (0 is on the path)
 //  3. most work unblocked: more open WPs waiting on it, transitively
 //  4. key order: project key, then key number
@@ -87,8 +88,15 @@ func CompareNext(a, b NextCandidate) int {
 // costs a graph walk per WP, so Next counts it only for the candidates
 // that tie on this.
 func compareNextRank(a, b NextCandidate) int {
-	// Priority goes first here when WPs get one.
-	return cmp.Compare(a.Slack, b.Slack)
+	return cmp.Or(cmp.Compare(rankOf(a.Priority), rankOf(b.Priority)), cmp.Compare(a.Slack, b.Slack))
+}
+
+// rankOf is a priority's rank, the default's for none.
+func rankOf(p string) int {
+	if r := PriorityRank(p); r >= 0 {
+		return r
+	}
+	return PriorityRank(DefaultPriority)
 }
 
 // Next returns the best WP to start now (see CompareNext) among the ready
@@ -155,7 +163,7 @@ func nextReason(c NextCandidate, ready int) string {
 	default:
 		why = "slack " + hours(c.Slack)
 	}
-	return fmt.Sprintf("%s is the best of %d ready: %s, unblocks %d open WPs", c.Key, ready, why, c.Impact)
+	return fmt.Sprintf("%s is the best of %d ready: %s priority, %s, unblocks %d open WPs", c.Key, ready, cmp.Or(c.Priority, DefaultPriority), why, c.Impact)
 }
 
 func hours(h float64) string { return fmt.Sprintf("%gh", h) }
@@ -210,7 +218,7 @@ func (s *Service) chooseNext(ctx context.Context, tx ReadTx, q NextRequest, now 
 	var cands []*WP
 	for _, p := range projects {
 		for after := int64(0); ; {
-			page, err := tx.Ready(ctx, p.ID, now, after, MaxPageLimit)
+			page, err := tx.Ready(ctx, ReadyFilter{ProjectID: p.ID, Now: now, AfterNum: after, Limit: MaxPageLimit})
 			if err != nil {
 				return best, nil, "", 0, err
 			}
@@ -287,7 +295,7 @@ func (s *Service) rankNext(ctx context.Context, cands []*WP) (int, NextCandidate
 			if !ok {
 				sl = math.Inf(1)
 			}
-			cs[i] = NextCandidate{ID: w.ID, Key: w.Key, Slack: sl}
+			cs[i] = NextCandidate{ID: w.ID, Key: w.Key, Priority: w.Priority, Slack: sl}
 		}
 		first := cs[0]
 		for _, c := range cs[1:] {

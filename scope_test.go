@@ -62,6 +62,7 @@ func newScopeFixture(t testing.TB) *scopeFixture {
 		f.dep[x] = must(s.AddDependency(ctx, agileplus.DependencyCreate{From: wp(x, "1"), To: wp(x, "2")})).ID
 		must(s.AddDependency(ctx, agileplus.DependencyCreate{From: feat(x), To: feat2(x)}))
 		f.token[x] = must(s.Claim(ctx, wp(x, "3"), agileplus.ClaimRequest{Agent: "bot"})).Token
+		must(s.CreateLabel(ctx, proj(x), agileplus.LabelCreate{Name: "seed"}))
 	}
 	must(s.AddDependency(ctx, agileplus.DependencyCreate{From: "PA-2", To: "PB-1"}))
 	must(s.AddDependency(ctx, agileplus.DependencyCreate{From: "PB-2", To: "PA-3"}))
@@ -170,7 +171,7 @@ var scopeCases = []scopeCase{
 		return ignore(f.s.Dependencies(ctx, wp(x, "1")))
 	}},
 	{name: "Ready", field: "project", call: func(ctx context.Context, f *scopeFixture, x string) error {
-		return ignore(f.s.Ready(ctx, proj(x), agileplus.Page{}))
+		return ignore(f.s.Ready(ctx, proj(x), "", agileplus.Page{}))
 	}},
 	{name: "Next", field: "project", call: func(ctx context.Context, f *scopeFixture, x string) error {
 		return ignore(f.s.Next(ctx, agileplus.NextRequest{Project: proj(x), Claim: true, Agent: "a"}))
@@ -191,8 +192,24 @@ var scopeCases = []scopeCase{
 	{name: "BulkExport", whole: true, call: func(ctx context.Context, f *scopeFixture, x string) error {
 		return f.s.BulkExport(ctx, io.Discard, agileplus.ExportOptions{})
 	}},
+	{name: "CreateLabel", write: true, field: "project", call: func(ctx context.Context, f *scopeFixture, x string) error {
+		return ignore(f.s.CreateLabel(ctx, proj(x), agileplus.LabelCreate{Name: "new"}))
+	}},
+	{name: "Label", field: "project", call: func(ctx context.Context, f *scopeFixture, x string) error {
+		return ignore(f.s.Label(ctx, proj(x), "seed"))
+	}},
+	{name: "Labels", field: "project", call: func(ctx context.Context, f *scopeFixture, x string) error {
+		return ignore(f.s.Labels(ctx, proj(x), agileplus.Page{}))
+	}},
+	{name: "UpdateLabel", write: true, field: "project", call: func(ctx context.Context, f *scopeFixture, x string) error {
+		c := "#112233"
+		return ignore(f.s.UpdateLabel(ctx, proj(x), "seed", agileplus.LabelUpdate{Color: &c}, 0))
+	}},
+	{name: "DeleteLabel", write: true, field: "project", call: func(ctx context.Context, f *scopeFixture, x string) error {
+		return f.s.DeleteLabel(ctx, proj(x), "seed")
+	}},
 	{name: "Layers", field: "project", call: func(ctx context.Context, f *scopeFixture, x string) error {
-		return ignore(f.s.Layers(ctx, proj(x)))
+		return ignore(f.s.Layers(ctx, proj(x), ""))
 	}},
 	{name: "FeatureGraph", field: "project", call: func(ctx context.Context, f *scopeFixture, x string) error {
 		return ignore(f.s.FeatureGraph(ctx, proj(x)))
@@ -523,7 +540,7 @@ func TestScopeNotFoundUnchanged(t *testing.T) {
 		"Blockers":     func() error { return ignore(f.s.Blockers(ctx, "PB-99", false, 0)) },
 		"Path":         func() error { return ignore(f.s.Path(ctx, "PA-1", "PB-99")) },
 		"Events":       func() error { return ignore(f.s.Events(ctx, agileplus.EventQuery{Entity: "PB-99"})) },
-		"Layers":       func() error { return ignore(f.s.Layers(ctx, "ZZ")) },
+		"Layers":       func() error { return ignore(f.s.Layers(ctx, "ZZ", "")) },
 		"FeaturePath":  func() error { return ignore(f.s.FeaturePath(ctx, "fa", "nope")) },
 		"Dependencies": func() error { return ignore(f.s.Dependencies(ctx, "PB-99")) },
 	} {

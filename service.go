@@ -256,7 +256,7 @@ func (s *Service) CreateFeature(ctx context.Context, projectRef string, c Featur
 		f = &Feature{
 			ID: s.IDs.New(PrefixFeature), ProjectID: p.ID, ProjectKey: p.Key, Slug: c.Slug,
 			Title: strings.TrimSpace(c.Title), Description: c.Description, State: FeatureCreated,
-			Version: 1, CreatedAt: now, UpdatedAt: now,
+			Priority: c.Priority, Labels: c.Labels, Version: 1, CreatedAt: now, UpdatedAt: now,
 		}
 		if err := tx.InsertFeature(ctx, f); err != nil {
 			return err
@@ -327,6 +327,12 @@ func (s *Service) UpdateFeature(ctx context.Context, ref string, u FeatureUpdate
 		}
 		if u.Description != nil && *u.Description != f.Description {
 			f.Description, changed = *u.Description, true
+		}
+		if u.Priority != nil && *u.Priority != f.Priority {
+			f.Priority, changed = *u.Priority, true
+		}
+		if u.Labels != nil && !slices.Equal(*u.Labels, f.Labels) {
+			f.Labels, changed = *u.Labels, true
 		}
 		if !changed {
 			return nil // nothing to record: the version and the event chain stay
@@ -413,7 +419,7 @@ func (s *Service) CreateWP(ctx context.Context, featureRef string, c WPCreate) (
 		w = &WP{
 			ID: s.IDs.New(PrefixWP), Key: fmt.Sprintf("%s-%d", f.ProjectKey, n), ProjectID: f.ProjectID, ProjectKey: f.ProjectKey,
 			FeatureID: f.ID, Title: strings.TrimSpace(c.Title), Description: c.Description, State: WPPlanned,
-			Estimate: est, Version: 1, CreatedAt: now, UpdatedAt: now,
+			Estimate: est, Priority: c.Priority, Labels: c.Labels, Owner: c.Owner, Version: 1, CreatedAt: now, UpdatedAt: now,
 		}
 		if err := tx.InsertWP(ctx, w); err != nil {
 			return err
@@ -449,18 +455,18 @@ func (s *Service) WP(ctx context.Context, ref string) (w *WP, err error) {
 	return w, nil
 }
 
-// WPs lists work packages of a project or a feature, by id. Without
-// either, a key limited to projects sees only their WPs.
+// WPs lists work packages of a project or a feature, by id or by
+// priority. Without either, a key limited to projects sees only their WPs.
 func (s *Service) WPs(ctx context.Context, q WPQuery) (ws []*WP, err error) {
 	if q.Limit, err = ClampLimit(q.Limit); err != nil {
 		return nil, err
 	}
-	if q.State != "" && !slices.Contains(WPStates, q.State) {
-		return nil, FieldErrorf("state", "unknown work package state %q; states are %v", q.State, WPStates)
+	f, err := wpFilter(ctx, q)
+	if err != nil {
+		return nil, err
 	}
 	lim := limited(ctx)
 	err = s.view(ctx, func(tx ReadTx) error {
-		f := WPFilter{State: q.State, Page: q.Page}
 		if q.Project != "" {
 			p, err := tx.Project(ctx, q.Project)
 			if err != nil {
@@ -517,7 +523,14 @@ func limitedWPs(ctx context.Context, tx ReadTx, p *Principal, f WPFilter) ([]*WP
 		}
 		ws = append(ws, page...)
 	}
-	slices.SortFunc(ws, func(a, b *WP) int { return strings.Compare(a.ID, b.ID) })
+	slices.SortFunc(ws, func(a, b *WP) int {
+		if f.ByPriority {
+			if c := PriorityRank(a.Priority) - PriorityRank(b.Priority); c != 0 {
+				return c
+			}
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
 	return ws[:min(len(ws), f.Limit)], nil
 }
 
@@ -545,6 +558,15 @@ func (s *Service) UpdateWP(ctx context.Context, ref string, u WPUpdate, ifVersio
 		}
 		if u.Estimate != nil && *u.Estimate != w.Estimate {
 			w.Estimate, changed = *u.Estimate, true
+		}
+		if u.Priority != nil && *u.Priority != w.Priority {
+			w.Priority, changed = *u.Priority, true
+		}
+		if u.Labels != nil && !slices.Equal(*u.Labels, w.Labels) {
+			w.Labels, changed = *u.Labels, true
+		}
+		if u.Owner != nil && *u.Owner != w.Owner {
+			w.Owner, changed = *u.Owner, true
 		}
 		if !changed {
 			return nil // nothing to record: the version and the event chain stay
@@ -1040,23 +1062,33 @@ func (s *Service) Dependencies(ctx context.Context, ref string) (es []*Edge, err
 // ---- queries ----
 
 // Ready lists the project's WPs that can start now: planned, every
-// depends_on target done, and not claimed. Pages go by key number; pg.After
-// is the last key of the previous page.
-func (s *Service) Ready(ctx context.Context, projectRef string, pg Page) (ws []*WP, err error) {
+// depends_on target done, and not claimed. Pages go by key number, or
+// with order OrderPriority by priority then key number; pg.After is the
+// ReadyCursor of the last WP of the previous page.
+func (s *Service) Ready(ctx context.Context, projectRef, order string, pg Page) (ws []*WP, err error) {
 	if projectRef == "" {
 		return nil, FieldErrorf("project", "project is required")
+	}
+	if err := checkOrder(order); err != nil {
+		return nil, err
 	}
 	if pg.Limit, err = ClampLimit(pg.Limit); err != nil {
 		return nil, err
 	}
-	var after int64
+	rf := ReadyFilter{Now: s.now(), ByPriority: order == OrderPriority, Limit: pg.Limit}
 	if pg.After != "" {
-		i := strings.LastIndexByte(pg.After, '-')
-		if !IsWPRef(pg.After) || i < 0 {
-			return nil, FieldErrorf("after", "after must be the last WP key of the previous page, such as CORE-12")
+		key := pg.After
+		if rf.ByPriority {
+			if rf.AfterRank, key, err = splitPriorityCursor(pg.After, "high:CORE-12"); err != nil {
+				return nil, err
+			}
 		}
-		if after, err = strconv.ParseInt(pg.After[i+1:], 10, 64); err != nil {
-			return nil, FieldErrorf("after", "after must be the last WP key of the previous page, such as CORE-12")
+		i := strings.LastIndexByte(key, '-')
+		if !IsWPRef(key) || i < 0 {
+			return nil, FieldErrorf("after", "after must be the next cursor of the previous page, such as %s", map[bool]string{false: "CORE-12", true: "high:CORE-12"}[rf.ByPriority])
+		}
+		if rf.AfterNum, err = strconv.ParseInt(key[i+1:], 10, 64); err != nil {
+			return nil, FieldErrorf("after", "after must be the next cursor of the previous page, such as CORE-12")
 		}
 	}
 	lim := limited(ctx)
@@ -1068,7 +1100,8 @@ func (s *Service) Ready(ctx context.Context, projectRef string, pg Page) (ws []*
 		if err := allow(lim, "project", p.Key); err != nil {
 			return err
 		}
-		ws, err = tx.Ready(ctx, p.ID, s.now(), after, pg.Limit)
+		rf.ProjectID = p.ID
+		ws, err = tx.Ready(ctx, rf)
 		return err
 	})
 	for _, w := range ws {
@@ -1141,13 +1174,18 @@ func resolveEntity(ctx context.Context, tx ReadTx, ref string) (id, project stri
 		}
 		return k.ID, SystemProject, nil
 	}
-	if strings.HasPrefix(ref, PrefixDependency) {
-		// A removed dependency keeps its events: look for those.
+	if strings.HasPrefix(ref, PrefixDependency) || strings.HasPrefix(ref, PrefixLabel) {
+		// A removed dependency or label definition keeps its events:
+		// look for those.
 		es, err := tx.Events(ctx, EventFilter{EntityID: ref, Limit: 1})
 		if err != nil {
 			return "", "", err
 		} else if len(es) == 0 {
-			return "", "", &Error{Code: ENOTFOUND, Field: "entity", Message: fmt.Sprintf("dependency %q not found", ref)}
+			what := "dependency"
+			if strings.HasPrefix(ref, PrefixLabel) {
+				what = "label"
+			}
+			return "", "", &Error{Code: ENOTFOUND, Field: "entity", Message: fmt.Sprintf("%s %q not found", what, ref)}
 		}
 		return ref, es[0].ProjectKey, nil
 	}

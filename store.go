@@ -32,7 +32,31 @@ type WPFilter struct {
 	ProjectID string
 	FeatureID string
 	State     string
+	// Priorities keeps the WPs with one of them.
+	Priorities []string
+	// Labels keeps the WPs with all of them, or with any of them if
+	// AnyLabel; they are normalized (NormalizeLabels).
+	Labels   []string
+	AnyLabel bool
+	Owner    string
+	// ByPriority orders by priority rank, then id, instead of by id; the
+	// page then starts after (AfterRank, Page.After).
+	ByPriority bool
+	AfterRank  int
 	Page
+}
+
+// ReadyFilter selects a page of a project's ready set.
+type ReadyFilter struct {
+	ProjectID string
+	Now       time.Time // leases expiring at or before Now are not live
+	// ByPriority orders by priority rank, then key number, instead of by
+	// key number; the page starts after (AfterRank, AfterNum), or after
+	// AfterNum alone.
+	ByPriority bool
+	AfterRank  int
+	AfterNum   int64
+	Limit      int
 }
 
 // EventFilter selects events by global sequence.
@@ -59,9 +83,14 @@ type ReadTx interface {
 	// edges from -> ... -> to (ids of two WPs or two features), or nil.
 	DependsOnPath(ctx context.Context, from, to string) ([]string, error)
 	// Ready returns the project's planned WPs whose depends_on targets are
-	// all done and that hold no live lease at now, ordered by key number,
-	// the first limit of them with a number above afterNum.
-	Ready(ctx context.Context, projectID string, now time.Time, afterNum int64, limit int) ([]*WP, error)
+	// all done and that hold no live lease at f.Now, in the order f asks
+	// for, the first f.Limit after its cursor.
+	Ready(ctx context.Context, f ReadyFilter) ([]*WP, error)
+	// LabelDef returns a project's label definition by name (ENOTFOUND,
+	// field "label", if none); LabelDefs pages through a project's
+	// definitions by name (Page.After is a name).
+	LabelDef(ctx context.Context, projectID, name string) (*LabelDef, error)
+	LabelDefs(ctx context.Context, projectID string, p Page) ([]*LabelDef, error)
 	// EventHead returns the seq and hash of the entity's last event (0, "" if none).
 	EventHead(ctx context.Context, entityID string) (int64, string, error)
 	// AuditHead returns the seq and hash of the feature's last audit entry.
@@ -120,6 +149,13 @@ type Tx interface {
 	// same prefix exists. UpdateAPIKey writes the key if its stored
 	// version is k.Version-1.
 	InsertAPIKey(ctx context.Context, k *APIKey) error
+	// InsertLabelDef returns ECONFLICT (field "name") when the project
+	// has a definition of that name; UpdateLabelDef writes one if its
+	// stored version is l.Version-1; DeleteLabelDef removes one by id
+	// (ENOTFOUND if none).
+	InsertLabelDef(ctx context.Context, l *LabelDef) error
+	UpdateLabelDef(ctx context.Context, l *LabelDef) error
+	DeleteLabelDef(ctx context.Context, id string) error
 	UpdateAPIKey(ctx context.Context, k *APIKey) error
 	// TouchAPIKey raises the key's LastUsedAt to at if it is later. It is
 	// bookkeeping: no version change, no event; a missing key is no error.

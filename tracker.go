@@ -40,9 +40,10 @@ type Tracker interface {
 	RemoveDependency(ctx context.Context, id string) error
 	Dependencies(ctx context.Context, ref string) ([]*Edge, error)
 
-	// Ready pages through the WPs that can start now, by key number;
-	// Page.After is the last WP key of the previous page.
-	Ready(ctx context.Context, projectRef string, p Page) ([]*WP, error)
+	// Ready pages through the WPs that can start now, by key number or,
+	// with order OrderPriority, by priority then key number; Page.After
+	// is the ReadyCursor of the last WP of the previous page.
+	Ready(ctx context.Context, projectRef string, order string, p Page) ([]*WP, error)
 	// Next picks the best WP to start now (see CompareNext) and, with
 	// Claim, takes its lease in the same command.
 	Next(ctx context.Context, q NextRequest) (*NextResult, error)
@@ -55,8 +56,17 @@ type Tracker interface {
 	BulkImport(ctx context.Context, r io.Reader, opts ImportOptions) (*ImportResult, error)
 	BulkExport(ctx context.Context, w io.Writer, opts ExportOptions) error
 
+	// Label definitions of a project (see label.go), by name.
+	CreateLabel(ctx context.Context, projectRef string, c LabelCreate) (*LabelDef, error)
+	Label(ctx context.Context, projectRef, name string) (*LabelDef, error)
+	Labels(ctx context.Context, projectRef string, p Page) ([]*LabelDef, error)
+	UpdateLabel(ctx context.Context, projectRef, name string, u LabelUpdate, ifVersion int64) (*LabelDef, error)
+	DeleteLabel(ctx context.Context, projectRef, name string) error
+
 	// Graph queries over depends_on edges between WPs (see graphindex.go).
-	Layers(ctx context.Context, projectRef string) (*GraphLayers, error)
+	// Layers lists each layer in key order or, with order OrderPriority,
+	// by priority then key order.
+	Layers(ctx context.Context, projectRef, order string) (*GraphLayers, error)
 	FeatureGraph(ctx context.Context, projectRef string) (*GraphFeatures, error)
 	Blockers(ctx context.Context, wpRef string, transitive bool, depth int) (*GraphReach, error)
 	Dependents(ctx context.Context, wpRef string, transitive bool, depth int) (*GraphReach, error)
@@ -75,13 +85,35 @@ type Tracker interface {
 	Export(ctx context.Context, projectRef, format string) ([]byte, error)
 }
 
-// WPQuery selects work packages by project or feature ref and state.
+// WPQuery selects work packages by project or feature ref, state,
+// priority, labels and owner.
 type WPQuery struct {
 	Project string
 	Feature string
 	State   string
+	// Priorities keeps the WPs with one of them.
+	Priorities []string
+	// Labels keeps the WPs with all of them (LabelsMode "all" or empty)
+	// or with any of them (LabelsMode "any").
+	Labels     []string
+	LabelsMode string
+	// Owner keeps the WPs of one owner; Mine those of the caller's actor.
+	Owner string
+	Mine  bool
+	// Sort is "id" (or empty) or "priority": by priority, then id. Page.After
+	// is the WPCursor of the last WP of the previous page.
+	Sort string
 	Page
 }
+
+// Orders of lists that can be sorted by priority.
+const (
+	OrderKey      = "key"
+	OrderPriority = "priority"
+	SortID        = "id"
+	LabelsAll     = "all"
+	LabelsAny     = "any"
+)
 
 // EventQuery selects events after a global sequence, optionally of one
 // entity given by id or key.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -54,8 +55,13 @@ type WP struct {
 	Description string  `json:"description"`
 	State       string  `json:"state"`
 	Estimate    float64 `json:"estimate"` // hours
-	Version     int64   `json:"version"`
-	Lease       *Lease  `json:"lease,omitempty"` // the live claim, if any
+	Priority    string  `json:"priority" enum:"urgent,high,normal,low"`
+	// Labels are sorted and lower-case; Owner is who answers for the WP,
+	// whoever holds its claim.
+	Labels  []string `json:"labels,omitempty"`
+	Owner   string   `json:"owner,omitempty"`
+	Version int64    `json:"version"`
+	Lease   *Lease   `json:"lease,omitempty"` // the live claim, if any
 	// References are the commits and pull requests of the WP; only a
 	// single-WP read fills them in.
 	References []*Reference `json:"references,omitempty"`
@@ -78,6 +84,9 @@ type WPCreate struct {
 	Title       string   `json:"title" rule:"name"`
 	Description string   `json:"description,omitempty" rule:"text"`
 	Estimate    *float64 `json:"estimate,omitempty" minimum:"0" maximum:"20000" default:"1" doc:"hours, default 1"`
+	Priority    string   `json:"priority,omitempty" enum:"urgent,high,normal,low" default:"normal" doc:"urgent, high, normal (default) or low"`
+	Labels      []string `json:"labels,omitempty" maxItems:"20" pattern:"^[A-Za-z0-9][A-Za-z0-9._:/+-]{0,39}$" doc:"free-form labels, stored in lower case"`
+	Owner       string   `json:"owner,omitempty" rule:"optname" doc:"the person or agent responsible, apart from any claim"`
 }
 
 // WPUpdate is the input of UpdateWP; nil fields are left alone.
@@ -85,6 +94,10 @@ type WPUpdate struct {
 	Title       *string  `json:"title,omitempty" rule:"name"`
 	Description *string  `json:"description,omitempty" rule:"text"`
 	Estimate    *float64 `json:"estimate,omitempty" minimum:"0" maximum:"20000" doc:"hours"`
+	Priority    *string  `json:"priority,omitempty" enum:"urgent,high,normal,low"`
+	// Labels replaces the WP's labels; an empty list removes them all.
+	Labels *[]string `json:"labels,omitempty" maxItems:"20" pattern:"^[A-Za-z0-9][A-Za-z0-9._:/+-]{0,39}$" doc:"the new set of labels, replacing the old; [] removes them"`
+	Owner  *string   `json:"owner,omitempty" rule:"optname" doc:"the new owner; empty for none"`
 }
 
 // validateEstimate checks an estimate and turns -0 into 0, which JSON
@@ -110,7 +123,24 @@ func (c *WPCreate) validate(strict bool) error {
 	if err := checkText("description", c.Description, strict); err != nil {
 		return err
 	}
-	return validateEstimate(c.Estimate)
+	if err := validateEstimate(c.Estimate); err != nil {
+		return err
+	}
+	if c.Priority == "" {
+		c.Priority = DefaultPriority
+	} else if err := validatePriority("priority", c.Priority); err != nil {
+		return err
+	}
+	if c.Labels != nil {
+		if err := normalizeLabels("labels", &c.Labels); err != nil {
+			return err
+		}
+	}
+	if err := validateOwner("owner", c.Owner); err != nil {
+		return err
+	}
+	c.Owner = strings.TrimSpace(c.Owner)
+	return nil
 }
 
 // Validate checks the fields of a WPUpdate.
@@ -125,7 +155,25 @@ func (u *WPUpdate) Validate() error {
 			return err
 		}
 	}
-	return validateEstimate(u.Estimate)
+	if err := validateEstimate(u.Estimate); err != nil {
+		return err
+	}
+	if u.Priority != nil {
+		if err := validatePriority("priority", *u.Priority); err != nil {
+			return err
+		}
+	}
+	if err := normalizeLabels("labels", u.Labels); err != nil {
+		return err
+	}
+	if u.Owner != nil {
+		if err := validateOwner("owner", *u.Owner); err != nil {
+			return err
+		}
+		o := strings.TrimSpace(*u.Owner)
+		u.Owner = &o
+	}
+	return nil
 }
 
 // Transition is the input of a state change of a feature or a WP.

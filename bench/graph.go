@@ -532,7 +532,7 @@ func (q *graphRunner) ready(project string) (graphRow, error) {
 		}
 		return project + "-" + strconv.Itoa(1+q.rng.IntN(len(q.keys)))
 	}, func(after string) error {
-		ws, err := q.svc.Ready(q.ctx, project, agileplus.Page{After: after, Limit: 100})
+		ws, err := q.svc.Ready(q.ctx, project, "", agileplus.Page{After: after, Limit: 100})
 		pageSum += len(ws)
 		pages++
 		return err
@@ -747,7 +747,7 @@ func (q *graphRunner) run(project string) ([]graphRow, pathStats, error) {
 
 	var layers, open int
 	row, err = q.measure("layers, whole project", 0, 3, heavy, whole, func(p string) error {
-		l, err := q.svc.Layers(q.ctx, p)
+		l, err := q.svc.Layers(q.ctx, p, "")
 		if err == nil {
 			layers, open = len(l.Layers), l.Open
 		}

@@ -149,7 +149,7 @@ func (b *bench) neo4jQueries(ctx context.Context, lite, neo *agileplus.Service, 
 	whole := func() string { return project }
 	qs := []query{
 		{"ready (page of 100)", false, func() string { return "" }, func(s *agileplus.Service, _ string) error {
-			_, err := s.Ready(ctx, project, agileplus.Page{Limit: 100})
+			_, err := s.Ready(ctx, project, "", agileplus.Page{Limit: 100})
 			return err
 		}},
 		{"blockers, direct", false, key, func(s *agileplus.Service, a string) error { _, err := s.Blockers(ctx, a, false, 0); return err }},
@@ -171,7 +171,7 @@ func (b *bench) neo4jQueries(ctx context.Context, lite, neo *agileplus.Service, 
 			_, err := s.CriticalPath(ctx, a, "", agileplus.Page{})
 			return err
 		}},
-		{"layers, whole project", true, whole, func(s *agileplus.Service, a string) error { _, err := s.Layers(ctx, a); return err }},
+		{"layers, whole project", true, whole, func(s *agileplus.Service, a string) error { _, err := s.Layers(ctx, a, ""); return err }},
 		{"cycles, whole project", true, whole, func(s *agileplus.Service, a string) error { _, err := s.Cycles(ctx, a); return err }},
 		{"export compact, whole project", true, whole, func(s *agileplus.Service, a string) error {
 			_, err := s.Export(ctx, a, agileplus.ExportCompact)

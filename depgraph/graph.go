@@ -52,12 +52,15 @@ type Graph struct {
 	// openEst[v] is the estimate of WP v if it is not done, -1 if it is:
 	// what impact adds up, 8 bytes a WP instead of a 64-byte gnode.
 	openEst []float64
-	out     [][]int32 // depends_on targets, in key order
-	in      [][]int32 // dependents, in key order
-	byID    map[string]int32
-	byKey   map[string]int32
-	syms    []string         // interned project ids, feature ids and states
-	symIdx  map[string]int32 // inverse of syms
+	// prio[v] is the priority rank of WP v: a byte beside the 64-byte
+	// gnode rather than in it.
+	prio   []uint8
+	out    [][]int32 // depends_on targets, in key order
+	in     [][]int32 // dependents, in key order
+	byID   map[string]int32
+	byKey  map[string]int32
+	syms   []string         // interned project ids, feature ids and states
+	symIdx map[string]int32 // inverse of syms
 	// projects are in the order of their keys, members[project sym] in
 	// key order: together they list every WP in key order.
 	projects []gproject
@@ -163,7 +166,8 @@ func (g *Graph) projectRank(project int32, prefix string) (uint64, error) {
 // PutNode inserts a WP or updates the fields of one already there, keeping
 // its edges. It returns EINVALID for a missing id, project or state, a key
 // that is not "<PROJECT>-<n>" with the same PROJECT as the project's other
-// WPs, or an estimate that is not a number of hours >= 0; ECONFLICT when
+// WPs, an estimate that is not a number of hours >= 0 or an unknown
+// priority ("" is the default); ECONFLICT when
 // another WP holds the key or another project the PROJECT part. A refused
 // call leaves the graph as it was.
 func (g *Graph) PutNode(n agileplus.GraphNode) error {
@@ -179,6 +183,12 @@ func (g *Graph) PutNode(n agileplus.GraphNode) error {
 		return agileplus.FieldErrorf("state", "unknown work package state %q; states are %v", n.State, agileplus.WPStates)
 	case math.IsNaN(n.Estimate) || n.Estimate < 0 || math.IsInf(n.Estimate, 0):
 		return agileplus.FieldErrorf("estimate", "estimate must be a number of hours >= 0")
+	case n.Priority != "" && agileplus.PriorityRank(n.Priority) < 0:
+		return agileplus.FieldErrorf("priority", "unknown priority %q; priorities are %v", n.Priority, agileplus.Priorities)
+	}
+	prio := uint8(agileplus.PriorityRank(agileplus.DefaultPriority))
+	if n.Priority != "" {
+		prio = uint8(agileplus.PriorityRank(n.Priority))
 	}
 	if i, ok := g.byKey[n.Key]; ok && g.nodes[i].id != n.ID {
 		return &agileplus.Error{Code: agileplus.ECONFLICT, Field: "key", Message: fmt.Sprintf("key %s belongs to %s", n.Key, g.nodes[i].id)}
@@ -197,6 +207,7 @@ func (g *Graph) PutNode(n agileplus.GraphNode) error {
 		v = int32(len(g.nodes))
 		g.nodes = append(g.nodes, gn)
 		g.openEst = append(g.openEst, g.openEstimate(gn))
+		g.prio = append(g.prio, prio)
 		g.out = append(g.out, nil)
 		g.in = append(g.in, nil)
 		g.byID[n.ID] = v
@@ -224,6 +235,7 @@ func (g *Graph) PutNode(n agileplus.GraphNode) error {
 	}
 	g.nodes[v] = gn
 	g.openEst[v] = g.openEstimate(gn)
+	g.prio[v] = prio
 	if old.key != gn.key {
 		// Keys do not change in practice; if one does, every list holding
 		// v is re-sorted.
@@ -393,7 +405,7 @@ func (g *Graph) Node(ref string) (agileplus.GraphNode, bool) {
 func (g *Graph) node(v int32) agileplus.GraphNode {
 	n := &g.nodes[v]
 	return agileplus.GraphNode{ID: n.id, Key: n.key, ProjectID: g.syms[n.project], FeatureID: g.syms[n.feature],
-		State: g.syms[n.state], Estimate: n.est}
+		State: g.syms[n.state], Estimate: n.est, Priority: agileplus.Priorities[g.prio[v]]}
 }
 
 func (g *Graph) nodeList(vs []int32) []agileplus.GraphNode {
@@ -1336,6 +1348,7 @@ func (g *Graph) clone() *Graph {
 	c := &Graph{
 		nodes:    slices.Clone(g.nodes),
 		openEst:  slices.Clone(g.openEst),
+		prio:     slices.Clone(g.prio),
 		out:      make([][]int32, len(g.out)),
 		in:       make([][]int32, len(g.in)),
 		byID:     make(map[string]int32, len(g.byID)),

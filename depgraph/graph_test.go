@@ -718,6 +718,7 @@ func TestGraphEdgeCases(t *testing.T) {
 			{"put bad key", g.PutNode(agileplus.GraphNode{ID: "wp_3", Key: "CORE", ProjectID: "p", State: agileplus.WPPlanned}), agileplus.EINVALID, "key"},
 			{"put bad state", g.PutNode(agileplus.GraphNode{ID: "wp_3", Key: "CORE-3", ProjectID: "p", State: "open"}), agileplus.EINVALID, "state"},
 			{"put NaN", g.PutNode(agileplus.GraphNode{ID: "wp_3", Key: "CORE-3", ProjectID: "p", State: agileplus.WPPlanned, Estimate: math.NaN()}), agileplus.EINVALID, "estimate"},
+			{"put bad priority", g.PutNode(agileplus.GraphNode{ID: "wp_3", Key: "CORE-3", ProjectID: "prj_CORE", State: agileplus.WPPlanned, Priority: "p1"}), agileplus.EINVALID, "priority"},
 			{"put key taken", g.PutNode(agileplus.GraphNode{ID: "wp_3", Key: "CORE-1", ProjectID: "p", State: agileplus.WPPlanned}), agileplus.ECONFLICT, "key"},
 			{"put key of another project", g.PutNode(agileplus.GraphNode{ID: "wp_3", Key: "CORE-3", ProjectID: "p", State: agileplus.WPPlanned}), agileplus.ECONFLICT, "key"},
 			{"put key not the project's", g.PutNode(agileplus.GraphNode{ID: "wp_3", Key: "WEB-3", ProjectID: "prj_CORE", State: agileplus.WPPlanned}), agileplus.EINVALID, "key"},
@@ -1466,5 +1467,36 @@ func BenchmarkGraphMemory(b *testing.B) {
 		b.ReportMetric(float64(withEdges-withNodes)/m, "B/edge")
 		b.ReportMetric(float64(withEdges-before)/1e6, "MB")
 		runtime.KeepAlive(g)
+	}
+}
+
+// A node keeps its priority through updates and clones; "" reads as the
+// default.
+func TestGraphNodePriority(t *testing.T) {
+	g := New()
+	for _, n := range []agileplus.GraphNode{
+		{ID: "wp_1", Key: "CORE-1", ProjectID: "p", State: agileplus.WPPlanned, Priority: agileplus.PriorityUrgent},
+		{ID: "wp_2", Key: "CORE-2", ProjectID: "p", State: agileplus.WPPlanned},
+	} {
+		if err := g.PutNode(n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	prio := func(g agileplus.GraphIndex, ref string) string {
+		n, _ := g.Node(ref)
+		return n.Priority
+	}
+	if p1, p2 := prio(g, "CORE-1"), prio(g, "CORE-2"); p1 != agileplus.PriorityUrgent || p2 != agileplus.PriorityNormal {
+		t.Fatalf("got %q and %q, want urgent and normal", p1, p2)
+	}
+	if err := g.PutNode(agileplus.GraphNode{ID: "wp_1", Key: "CORE-1", ProjectID: "p", State: agileplus.WPDoing, Priority: agileplus.PriorityLow}); err != nil {
+		t.Fatal(err)
+	}
+	c := g.Clone()
+	if p := prio(c, "CORE-1"); p != agileplus.PriorityLow {
+		t.Errorf("clone: got %q, want low", p)
+	}
+	if l := g.Layers("p"); len(l.Layers) != 1 || l.Layers[0][0].Priority != agileplus.PriorityLow {
+		t.Errorf("layers: %+v", l)
 	}
 }

@@ -401,10 +401,20 @@ func (c *Client) WP(ctx context.Context, ref string) (w *agileplus.WP, err error
 // WPs implements agileplus.Tracker.
 func (c *Client) WPs(ctx context.Context, q agileplus.WPQuery) ([]*agileplus.WP, error) {
 	v := pageQuery(q.Page)
-	for k, s := range map[string]string{"project": q.Project, "feature": q.Feature, "state": q.State} {
+	for k, s := range map[string]string{"project": q.Project, "feature": q.Feature, "state": q.State,
+		"labels_mode": q.LabelsMode, "owner": q.Owner, "sort": q.Sort} {
 		if s != "" {
 			v.Set(k, s)
 		}
+	}
+	if len(q.Priorities) > 0 {
+		v["priority"] = q.Priorities
+	}
+	if len(q.Labels) > 0 {
+		v["label"] = q.Labels
+	}
+	if q.Mine {
+		v.Set("mine", "true")
 	}
 	var l List[*agileplus.WP]
 	callErr := c.do(ctx, "GET", "/v1/wps", v, 0, nil, &l)
@@ -484,9 +494,12 @@ func (c *Client) Dependencies(ctx context.Context, ref string) ([]*agileplus.Edg
 }
 
 // Ready implements agileplus.Tracker.
-func (c *Client) Ready(ctx context.Context, projectRef string, pg agileplus.Page) ([]*agileplus.WP, error) {
+func (c *Client) Ready(ctx context.Context, projectRef, order string, pg agileplus.Page) ([]*agileplus.WP, error) {
 	q := pageQuery(pg)
 	q.Set("project", projectRef)
+	if order != "" {
+		q.Set("order", order)
+	}
 	var l List[*agileplus.WP]
 	callErr := c.do(ctx, "GET", "/v1/ready", q, 0, nil, &l)
 	return l.Items, callErr
@@ -544,8 +557,12 @@ func (c *Client) VerifyAudit(ctx context.Context, featureRef string) (v *agilepl
 }
 
 // Layers implements agileplus.Tracker.
-func (c *Client) Layers(ctx context.Context, projectRef string) (l *agileplus.GraphLayers, err error) {
-	callErr := c.do(ctx, "GET", "/v1/graph/layers", url.Values{"project": {projectRef}}, 0, nil, &l)
+func (c *Client) Layers(ctx context.Context, projectRef, order string) (l *agileplus.GraphLayers, err error) {
+	q := url.Values{"project": {projectRef}}
+	if order != "" {
+		q.Set("order", order)
+	}
+	callErr := c.do(ctx, "GET", "/v1/graph/layers", q, 0, nil, &l)
 	return l, callErr
 }
 

@@ -123,7 +123,7 @@ func TestClientNotAgilePlusServer(t *testing.T) {
 		}, "POST /v1/projects returned an object without an id"},
 		{"get without id", `{}`, func(c *httpapi.Client) error { _, err := c.WP(ctx, "QQ-1"); return err }, "without an id"},
 		{"null", `null`, func(c *httpapi.Client) error { _, err := c.Feature(ctx, "f"); return err }, "null instead of an object"},
-		{"null graph", `null`, func(c *httpapi.Client) error { _, err := c.Layers(ctx, "QQ"); return err }, "null instead of an object"},
+		{"null graph", `null`, func(c *httpapi.Client) error { _, err := c.Layers(ctx, "QQ", ""); return err }, "null instead of an object"},
 		{"not JSON", `<html>hello</html>`, func(c *httpapi.Client) error { _, err := c.Project(ctx, "QQ"); return err }, "invalid character"},
 		{"lease without token", `{"agent":"a"}`, func(c *httpapi.Client) error {
 			_, err := c.Claim(ctx, "QQ-1", agileplus.ClaimRequest{Agent: "a"})

@@ -90,6 +90,22 @@ func appendWP(b []byte, w *agileplus.WP) (_ []byte, ok bool) {
 	if b, ok = appendJSONFloat(b, w.Estimate); !ok {
 		return b, false
 	}
+	b = append(b, `,"priority":`...)
+	b = appendJSONString(b, w.Priority)
+	if len(w.Labels) > 0 {
+		b = append(b, `,"labels":[`...)
+		for i, l := range w.Labels {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, l)
+		}
+		b = append(b, ']')
+	}
+	if w.Owner != "" {
+		b = append(b, `,"owner":`...)
+		b = appendJSONString(b, w.Owner)
+	}
 	b = append(b, `,"version":`...)
 	b = strconv.AppendInt(b, w.Version, 10)
 	if l := w.Lease; l != nil {

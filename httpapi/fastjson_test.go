@@ -50,6 +50,13 @@ func TestFastJSONMatchesEncodingJSON(t *testing.T) {
 				FeatureID: randomText(r), Title: randomText(r), Description: randomText(r), State: randomText(r),
 				Estimate: floats[r.IntN(len(floats))] * (1 + r.Float64()), Version: r.Int64N(1 << 40),
 				CreatedAt: randomTime(r), UpdatedAt: randomTime(r)}
+			w.Priority = randomText(r)
+			for range r.IntN(3) {
+				w.Labels = append(w.Labels, randomText(r))
+			}
+			if r.IntN(2) == 0 {
+				w.Owner = randomText(r)
+			}
 			if r.IntN(3) == 0 {
 				w.Lease = &agileplus.Lease{WPID: randomText(r), Agent: randomText(r), Token: r.Int64N(1e9), ClaimedAt: randomTime(r), ExpiresAt: randomTime(r)}
 			}

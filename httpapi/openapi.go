@@ -165,8 +165,11 @@ func pathParamSchema(name string) map[string]any {
 }
 
 func pathParamDoc(name string) string {
-	if name == "seq" {
+	switch name {
+	case "seq":
 		return "a dead letter's seq"
+	case "label":
+		return "a label's name (case does not matter)"
 	}
 	return "id or key"
 }

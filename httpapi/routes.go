@@ -84,6 +84,27 @@ var (
 	wpKeyPageParams = cursorParams(wpKeyCursor)
 )
 
+// priorityCursor is the "<priority>:" a cursor starts with in priority order.
+const priorityCursor = `((urgent|high|normal|low):)?`
+
+// readyCursor is a WP key, after its priority in priority order.
+var readyCursor = "^" + priorityCursor + wpKeyCursor[1:]
+
+// orderParam orders the ready set and the layers.
+var orderParam = param{name: "order", typ: "string", doc: "key: by key number (the default); priority: urgent first, then by key number",
+	schema: map[string]any{"enum": []string{agileplus.OrderKey, agileplus.OrderPriority}, "default": agileplus.OrderKey}}
+
+// wpListParams filter, sort and page a list of WPs.
+var wpListParams = slices.Concat([]param{
+	{name: "priority", typ: "string", repeat: true, doc: "only WPs with one of these priorities (repeat for several)", schema: map[string]any{"enum": agileplus.Priorities}},
+	{name: "label", typ: "string", repeat: true, doc: "only WPs with these labels: all of them, or any with labels_mode=any (repeat for several; case does not matter)",
+		schema: map[string]any{"pattern": agileplus.LabelPattern}},
+	{name: "labels_mode", typ: "string", doc: "all (the default): a WP needs every label given; any: one is enough", schema: map[string]any{"enum": []string{agileplus.LabelsAll, agileplus.LabelsAny}, "default": agileplus.LabelsAll}},
+	{name: "owner", typ: "string", doc: "only WPs this person or agent owns", schema: map[string]any{"minLength": 1, "maxLength": 200}},
+	boolParam("mine", "only WPs the caller (the actor of the request) owns; not with owner"),
+	{name: "sort", typ: "string", doc: "id: by id (the default); priority: urgent first, then by id", schema: map[string]any{"enum": []string{agileplus.SortID, agileplus.OrderPriority}, "default": agileplus.SortID}},
+}, cursorParams("^"+priorityCursor+agileplus.PrefixWP))
+
 var reachParams = []param{{name: "transitive", typ: "boolean", doc: "follow the chain beyond direct edges", schema: map[string]any{"default": false}},
 	{name: "depth", typ: "integer", doc: "with transitive=true: how far, 1-100, default 100; without it only direct edges are followed and depth is not used", schema: map[string]any{"minimum": 1, "maximum": agileplus.MaxGraphDepth, "default": agileplus.MaxGraphDepth}}}
 
@@ -207,7 +228,7 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
 type noBody struct{}
 
 func (s *Server) routes() []route {
-	return slices.Concat(s.trackerRoutes(), s.keyRoutes(), s.backboneRoutes(), s.streamRoutes())
+	return slices.Concat(s.trackerRoutes(), s.labelRoutes(), s.keyRoutes(), s.backboneRoutes(), s.streamRoutes())
 }
 
 func (s *Server) trackerRoutes() []route {
@@ -263,10 +284,10 @@ func (s *Server) trackerRoutes() []route {
 		op(s, "POST", "/v1/features/{feature}/wps", "Create a work package in a feature", 201, nil, func(r *http.Request, in *agileplus.WPCreate) (*agileplus.WP, error) {
 			return t.CreateWP(r.Context(), r.PathValue("feature"), *in)
 		}).needs(agileplus.ScopeWrite),
-		op(s, "GET", "/v1/features/{feature}/wps", "List a feature's work packages", 200, append([]param{stateParam}, cursorParams(idCursor(agileplus.PrefixWP))...), func(r *http.Request, _ *noBody) (*List[*agileplus.WP], error) {
+		op(s, "GET", "/v1/features/{feature}/wps", "List a feature's work packages", 200, slices.Concat([]param{stateParam}, wpListParams), func(r *http.Request, _ *noBody) (*List[*agileplus.WP], error) {
 			return s.listWPs(r, agileplus.WPQuery{Feature: r.PathValue("feature")})
 		}).needs(agileplus.ScopeRead),
-		op(s, "GET", "/v1/wps", "List work packages of a project or feature", 200, append([]param{refParam("project", "project id or key (this or feature)"), refParam("feature", "feature id or slug (this or project)"), stateParam}, cursorParams(idCursor(agileplus.PrefixWP))...), func(r *http.Request, _ *noBody) (*List[*agileplus.WP], error) {
+		op(s, "GET", "/v1/wps", "List work packages of a project or feature", 200, slices.Concat([]param{refParam("project", "project id or key (this or feature)"), refParam("feature", "feature id or slug (this or project)"), stateParam}, wpListParams), func(r *http.Request, _ *noBody) (*List[*agileplus.WP], error) {
 			return s.listWPs(r, agileplus.WPQuery{Project: r.URL.Query().Get("project"), Feature: r.URL.Query().Get("feature")})
 		}).needs(agileplus.ScopeRead),
 		op(s, "GET", "/v1/wps/{wp}", "Get a work package by id or key", 200, nil, func(r *http.Request, _ *noBody) (*agileplus.WP, error) {
@@ -305,13 +326,14 @@ func (s *Server) trackerRoutes() []route {
 			return nil, t.RemoveDependency(r.Context(), r.PathValue("id"))
 		}).needs(agileplus.ScopeWrite),
 
-		op(s, "GET", "/v1/ready", "Work packages that can start now: planned, every dependency done, unclaimed; by key number", 200, append([]param{refParam("project", "project id or key").req()}, wpKeyPageParams...), func(r *http.Request, _ *noBody) (*List[*agileplus.WP], error) {
+		op(s, "GET", "/v1/ready", "Work packages that can start now: planned, every dependency done, unclaimed; by key number or by priority", 200, slices.Concat([]param{refParam("project", "project id or key").req(), orderParam}, cursorParams(readyCursor)), func(r *http.Request, _ *noBody) (*List[*agileplus.WP], error) {
 			pg, err := page(r)
 			if err != nil {
 				return nil, err
 			}
-			ws, err := t.Ready(r.Context(), r.URL.Query().Get("project"), pg)
-			return list(ws, pg.Limit, func(w *agileplus.WP) string { return w.Key }), err
+			order := r.URL.Query().Get("order")
+			ws, err := t.Ready(r.Context(), r.URL.Query().Get("project"), order, pg)
+			return list(ws, pg.Limit, func(w *agileplus.WP) string { return agileplus.ReadyCursor(w, order) }), err
 		}).needs(agileplus.ScopeRead),
 		op(s, "GET", "/v1/next", "The best work package to start now, without claiming it: ready and unclaimed, then least slack on the critical path, then most work unblocked, then key order", 200, []param{refParam("project", "project id or key; absent: every project the key may use"), refParam("feature", "only WPs of this feature (id or slug)")}, func(r *http.Request, _ *noBody) (*agileplus.NextResult, error) {
 			q := r.URL.Query()
@@ -354,8 +376,8 @@ func (s *Server) trackerRoutes() []route {
 			}
 			return l, err
 		}).needs(agileplus.ScopeRead),
-		op(s, "GET", "/v1/graph/layers", "A project's open work packages by layer: layer 0 can start now, layer 1 once layer 0 is done", 200, []param{refParam("project", "project id or key").req()}, func(r *http.Request, _ *noBody) (*agileplus.GraphLayers, error) {
-			return t.Layers(r.Context(), r.URL.Query().Get("project"))
+		op(s, "GET", "/v1/graph/layers", "A project's open work packages by layer: layer 0 can start now, layer 1 once layer 0 is done", 200, []param{refParam("project", "project id or key").req(), orderParam}, func(r *http.Request, _ *noBody) (*agileplus.GraphLayers, error) {
+			return t.Layers(r.Context(), r.URL.Query().Get("project"), r.URL.Query().Get("order"))
 		}).needs(agileplus.ScopeRead),
 		op(s, "GET", "/v1/graph/features", "A project's features rolled up from their WPs: counts, open hours, and the features each waits on", 200, []param{refParam("project", "project id or key").req()}, func(r *http.Request, _ *noBody) (*agileplus.GraphFeatures, error) {
 			return t.FeatureGraph(r.Context(), r.URL.Query().Get("project"))
@@ -443,13 +465,19 @@ func (s *Server) trackerRoutes() []route {
 }
 
 func (s *Server) listWPs(r *http.Request, q agileplus.WPQuery) (*List[*agileplus.WP], error) {
-	pg, err := idPage(r, agileplus.PrefixWP)
+	pg, err := page(r) // the Service checks the cursor against the sort
 	if err != nil {
 		return nil, err
 	}
-	q.Page, q.State = pg, r.URL.Query().Get("state")
+	mine, err := queryBool(r, "mine")
+	if err != nil {
+		return nil, err
+	}
+	v := r.URL.Query()
+	q.Page, q.State, q.Mine = pg, v.Get("state"), mine
+	q.Priorities, q.Labels, q.LabelsMode, q.Owner, q.Sort = v["priority"], v["label"], v.Get("labels_mode"), v.Get("owner"), v.Get("sort")
 	ws, err := s.Tracker.WPs(r.Context(), q)
-	return list(ws, pg.Limit, func(w *agileplus.WP) string { return w.ID }), err
+	return list(ws, pg.Limit, func(w *agileplus.WP) string { return agileplus.WPCursor(w, q.Sort) }), err
 }
 
 func effectiveLimit(n int) int {

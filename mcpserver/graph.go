@@ -104,7 +104,7 @@ func (h *handlers) graph(ctx context.Context, a GraphArgs) (*mcp.CallToolResult,
 		if err := need("project", a.Project); err != nil {
 			return nil, err
 		}
-		r, err := h.t.Layers(ctx, a.Project)
+		r, err := h.t.Layers(ctx, a.Project, agileplus.OrderPriority)
 		if err != nil {
 			return nil, err
 		}

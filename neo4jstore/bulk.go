@@ -49,12 +49,13 @@ func (t *Tx) InsertFeatures(ctx context.Context, fs []*agileplus.Feature) error 
 	for i, f := range fs {
 		projects[i] = f.ProjectID
 		rows[i] = map[string]any{"project": f.ProjectID, "id": f.ID, "slug": f.Slug, "title": f.Title, "description": f.Description,
-			"state": f.State, "version": f.Version, "created": fmtTime(f.CreatedAt), "updated": fmtTime(f.UpdatedAt)}
+			"state": f.State, "version": f.Version, "created": fmtTime(f.CreatedAt), "updated": fmtTime(f.UpdatedAt),
+			"priority": rank(f.Priority), "labels": labelList(f.Labels)}
 	}
 	recs, err := t.run(ctx, "insert features", `UNWIND $rows AS r
 		MATCH (p:Project {id: r.project})
 		CREATE (f:Feature {id: r.id, project_id: p.id, project_key: p.key, slug: r.slug, title: r.title, description: r.description,
-			state: r.state, version: r.version, created_at: r.created, updated_at: r.updated})-[:IN_PROJECT]->(p)
+			state: r.state, priority: r.priority, labels: r.labels, version: r.version, created_at: r.created, updated_at: r.updated})-[:IN_PROJECT]->(p)
 		RETURN count(f)`, map[string]any{"rows": rows})
 	if err != nil {
 		return conflict(err, t, "slug", fmt.Sprintf("a feature id or slug of %d new features already exists", len(fs)))
@@ -99,13 +100,14 @@ func (t *Tx) InsertWPs(ctx context.Context, ws []*agileplus.WP, fences []int64) 
 		features[i], projects[i] = w.FeatureID, w.ProjectID
 		rows[i] = map[string]any{"project": w.ProjectID, "feature": w.FeatureID, "id": w.ID, "key": w.Key, "num": num,
 			"title": w.Title, "description": w.Description, "state": w.State, "estimate": w.Estimate, "version": w.Version,
-			"fence": fence, "created": fmtTime(w.CreatedAt), "updated": fmtTime(w.UpdatedAt)}
+			"fence": fence, "created": fmtTime(w.CreatedAt), "updated": fmtTime(w.UpdatedAt),
+			"priority": rank(w.Priority), "labels": labelList(w.Labels), "owner": w.Owner}
 	}
 	recs, err := t.run(ctx, "insert wps", `UNWIND $rows AS r
 		MATCH (p:Project {id: r.project}), (f:Feature {id: r.feature})
 		CREATE (f)-[:DEFINES]->(w:WorkPackage {id: r.id, key: r.key, num: r.num, project_id: p.id, project_key: p.key, feature_id: f.id,
 			title: r.title, description: r.description, state: r.state, estimate: r.estimate, version: r.version,
-			fence: r.fence, open_deps: 0, created_at: r.created, updated_at: r.updated})-[:IN_PROJECT]->(p)
+			priority: r.priority, labels: r.labels, owner: r.owner, fence: r.fence, open_deps: 0, created_at: r.created, updated_at: r.updated})-[:IN_PROJECT]->(p)
 		RETURN count(w)`, map[string]any{"rows": rows})
 	if err != nil {
 		return conflict(err, t, "key", fmt.Sprintf("a work package id or key of %d new work packages already exists", len(ws)))

@@ -90,8 +90,7 @@ func (t *Tx) graphVersion(ctx context.Context) (graphVersion, error) {
 // statement runs still arrives whole with the edge that names it.
 func (t *Tx) loadGraph(ctx context.Context) (*depgraph.Graph, error) {
 	recs, err := t.run(ctx, "load graph", `MATCH (w:WorkPackage)
-		RETURN [w.id, w.key, w.project_id, w.feature_id, w.state, w.estimate],
-			[(w)-[:DEPENDS_ON]->(d:WorkPackage) | [d.id, d.key, d.project_id, d.feature_id, d.state, d.estimate]]`, nil)
+		RETURN `+wpFields("w")+`, [(w)-[:DEPENDS_ON]->(d:WorkPackage) | `+wpFields("d")+`]`, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -128,14 +127,14 @@ func (t *Tx) loadGraph(ctx context.Context) (*depgraph.Graph, error) {
 	return g, nil
 }
 
-// graphNode decodes [id, key, project_id, feature_id, state, estimate].
+// graphNode decodes [id, key, project_id, feature_id, state, estimate, priority].
 func graphNode(v any) (agileplus.GraphNode, error) {
 	f, ok := v.([]any)
-	if !ok || len(f) != 6 {
+	if !ok || len(f) != 7 {
 		return agileplus.GraphNode{}, fmt.Errorf("neo4jstore: load graph: got %v, want a work package's fields", v)
 	}
-	r := row{m: map[string]any{"id": f[0], "key": f[1], "project_id": f[2], "feature_id": f[3], "state": f[4], "estimate": f[5]}}
+	r := row{m: map[string]any{"id": f[0], "key": f[1], "project_id": f[2], "feature_id": f[3], "state": f[4], "estimate": f[5], "priority": f[6]}}
 	n := agileplus.GraphNode{ID: r.str("id"), Key: r.str("key"), ProjectID: r.str("project_id"), FeatureID: r.str("feature_id"),
-		State: r.str("state"), Estimate: r.f64("estimate")}
+		State: r.str("state"), Estimate: r.f64("estimate"), Priority: r.priority("priority")}
 	return n, r.check("load graph")
 }

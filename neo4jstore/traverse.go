@@ -31,7 +31,7 @@ var _ agileplus.GraphTraverser = (*Store)(nil)
 // wpFields are the fields of a GraphNode of the WP bound to v, as a list
 // graphNode decodes.
 func wpFields(v string) string {
-	return "[" + v + ".id, " + v + ".key, " + v + ".project_id, " + v + ".feature_id, " + v + ".state, " + v + ".estimate]"
+	return "[" + v + ".id, " + v + ".key, " + v + ".project_id, " + v + ".feature_id, " + v + ".state, " + v + ".estimate, " + v + ".priority]"
 }
 
 // keyOrder orders WPs bound to v in key order, as depgraph.Graph does.
@@ -117,14 +117,14 @@ func graphHops(v any) ([]agileplus.GraphHop, error) {
 	hops := make([]agileplus.GraphHop, len(list))
 	for i, item := range list {
 		f, ok := item.([]any)
-		if !ok || len(f) != 7 {
+		if !ok || len(f) != 8 {
 			return nil, fmt.Errorf("neo4jstore: graph query: got %v, want a work package's fields and depth", item)
 		}
-		n, err := graphNode(f[:6])
+		n, err := graphNode(f[:7])
 		if err != nil {
 			return nil, err
 		}
-		d, _ := f[6].(int64)
+		d, _ := f[7].(int64)
 		hops[i] = agileplus.GraphHop{GraphNode: n, Depth: int(d)}
 	}
 	return hops, nil

@@ -158,6 +158,34 @@ func (r *row) boolean(key string) bool {
 	}
 }
 
+// priority reads a stored priority rank; a node from before priorities
+// has none and is the default.
+func (r *row) priority(key string) string {
+	if r.m[key] == nil {
+		return agileplus.DefaultPriority
+	}
+	return agileplus.PriorityOfRank(int(r.i64(key)))
+}
+
+// strs reads a list of strings; a missing one is nil.
+func (r *row) strs(key string) []string {
+	v, _ := r.m[key].([]any)
+	if r.m[key] != nil && v == nil {
+		r.fail(key, r.m[key], "a list")
+		return nil
+	}
+	var out []string
+	for _, x := range v {
+		s, ok := x.(string)
+		if !ok {
+			r.fail(key, x, "a string")
+			return nil
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
 // time parses a stored time; a missing one is the zero time.
 func (r *row) time(key string) time.Time {
 	s := r.str(key)
@@ -322,7 +350,7 @@ func (t *Tx) ReserveWPNumber(ctx context.Context, projectID string, num int64) e
 func decodeFeature(r *row) *agileplus.Feature {
 	return &agileplus.Feature{ID: r.str("id"), ProjectID: r.str("project_id"), ProjectKey: r.str("project_key"), Slug: r.str("slug"),
 		Title: r.str("title"), Description: r.str("description"), State: r.str("state"), Version: r.i64("version"),
-		CreatedAt: r.time("created_at"), UpdatedAt: r.time("updated_at")}
+		Priority: r.priority("priority"), Labels: r.strs("labels"), CreatedAt: r.time("created_at"), UpdatedAt: r.time("updated_at")}
 }
 
 // Feature returns a feature by id or slug.
@@ -353,10 +381,10 @@ func (t *Tx) Features(ctx context.Context, projectID string, pg agileplus.Page) 
 func (t *Tx) InsertFeature(ctx context.Context, f *agileplus.Feature) error {
 	recs, err := t.run(ctx, "insert feature", `MATCH (p:Project {id: $project})
 		CREATE (f:Feature {id: $id, project_id: p.id, project_key: p.key, slug: $slug, title: $title, description: $description,
-			state: $state, version: $version, created_at: $created, updated_at: $updated})-[:IN_PROJECT]->(p)
+			state: $state, priority: $priority, labels: $labels, version: $version, created_at: $created, updated_at: $updated})-[:IN_PROJECT]->(p)
 		RETURN f.id`,
 		map[string]any{"project": f.ProjectID, "id": f.ID, "slug": f.Slug, "title": f.Title, "description": f.Description,
-			"state": f.State, "version": f.Version, "created": fmtTime(f.CreatedAt), "updated": fmtTime(f.UpdatedAt)})
+			"state": f.State, "priority": rank(f.Priority), "labels": labelList(f.Labels), "version": f.Version, "created": fmtTime(f.CreatedAt), "updated": fmtTime(f.UpdatedAt)})
 	if err != nil {
 		return conflict(err, t, "slug", fmt.Sprintf("feature slug %q already exists", f.Slug))
 	}
@@ -369,10 +397,11 @@ func (t *Tx) InsertFeature(ctx context.Context, f *agileplus.Feature) error {
 // UpdateFeature writes a feature guarded by its previous version.
 func (t *Tx) UpdateFeature(ctx context.Context, f *agileplus.Feature) error {
 	recs, err := t.run(ctx, "update feature", `MATCH (f:Feature {id: $id}) WHERE f.version = $prev
-		SET f.title = $title, f.description = $description, f.state = $state, f.version = $version, f.updated_at = $updated
+		SET f.title = $title, f.description = $description, f.state = $state, f.version = $version, f.updated_at = $updated,
+			f.priority = $priority, f.labels = $labels
 		RETURN f.id`,
 		map[string]any{"id": f.ID, "prev": f.Version - 1, "title": f.Title, "description": f.Description, "state": f.State,
-			"version": f.Version, "updated": fmtTime(f.UpdatedAt)})
+			"version": f.Version, "updated": fmtTime(f.UpdatedAt), "priority": rank(f.Priority), "labels": labelList(f.Labels)})
 	if err != nil {
 		return err
 	}
@@ -390,7 +419,8 @@ const wpReturn = ` RETURN w {.*, lease: [(w)-[l:CLAIMED_BY]->(a:Agent) | l {.tok
 func decodeWP(r *row) *agileplus.WP {
 	w := &agileplus.WP{ID: r.str("id"), Key: r.str("key"), ProjectID: r.str("project_id"), ProjectKey: r.str("project_key"),
 		FeatureID: r.str("feature_id"), Title: r.str("title"), Description: r.str("description"), State: r.str("state"),
-		Estimate: r.f64("estimate"), Version: r.i64("version"), CreatedAt: r.time("created_at"), UpdatedAt: r.time("updated_at")}
+		Estimate: r.f64("estimate"), Version: r.i64("version"), CreatedAt: r.time("created_at"), UpdatedAt: r.time("updated_at"),
+		Priority: r.priority("priority"), Labels: r.strs("labels"), Owner: r.str("owner")}
 	if l := r.sub("lease"); l != nil {
 		w.Lease = &agileplus.Lease{WPID: w.ID, Agent: l.str("agent"), Token: l.i64("token"), ClaimedAt: l.time("claimed_at"), ExpiresAt: l.time("expires_at")}
 		if l.err != nil && r.err == nil {
@@ -417,6 +447,30 @@ func (t *Tx) WP(ctx context.Context, ref string) (*agileplus.WP, error) {
 func (t *Tx) WPs(ctx context.Context, f agileplus.WPFilter) ([]*agileplus.WP, error) {
 	where := []string{"w.id > $after"}
 	params := map[string]any{"after": f.After, "limit": limit(f.Limit)}
+	order := "w.id"
+	if f.ByPriority {
+		// Nodes stored before priorities had none: the migration gave
+		// them one, coalesce covers a node written by an older version.
+		where[0], params["rank"] = "(coalesce(w.priority, 2) > $rank OR (coalesce(w.priority, 2) = $rank AND w.id > $after))", f.AfterRank
+		order = "coalesce(w.priority, 2), w.id"
+	}
+	if len(f.Priorities) > 0 {
+		ranks := make([]int, len(f.Priorities))
+		for i, p := range f.Priorities {
+			ranks[i] = rank(p)
+		}
+		where, params["priorities"] = append(where, "coalesce(w.priority, 2) IN $priorities"), ranks
+	}
+	if len(f.Labels) > 0 {
+		q := "all"
+		if f.AnyLabel {
+			q = "any"
+		}
+		where, params["labels"] = append(where, q+"(l IN $labels WHERE l IN coalesce(w.labels, []))"), f.Labels
+	}
+	if f.Owner != "" {
+		where, params["owner"] = append(where, "w.owner = $owner"), f.Owner
+	}
 	if f.ProjectID != "" {
 		where, params["project"] = append(where, "w.project_id = $project"), f.ProjectID
 	}
@@ -427,7 +481,7 @@ func (t *Tx) WPs(ctx context.Context, f agileplus.WPFilter) ([]*agileplus.WP, er
 		where, params["state"] = append(where, "w.state = $state"), f.State
 	}
 	rows, err := t.runMaps(ctx, "wps", `MATCH (w:WorkPackage) WHERE `+strings.Join(where, " AND ")+
-		` WITH w ORDER BY w.id LIMIT $limit`+wpReturn+` ORDER BY w.id`, params)
+		` WITH w ORDER BY `+order+` LIMIT $limit`+wpReturn+` ORDER BY `+order, params)
 	if err != nil {
 		return nil, err
 	}
@@ -462,11 +516,13 @@ func (t *Tx) InsertWP(ctx context.Context, w *agileplus.WP) error {
 	}
 	params := map[string]any{"project": w.ProjectID, "feature": w.FeatureID, "id": w.ID, "key": w.Key, "num": num,
 		"title": w.Title, "description": w.Description, "state": w.State, "estimate": w.Estimate, "version": w.Version,
-		"created": fmtTime(w.CreatedAt), "updated": fmtTime(w.UpdatedAt)}
+		"created": fmtTime(w.CreatedAt), "updated": fmtTime(w.UpdatedAt),
+		"priority": rank(w.Priority), "labels": labelList(w.Labels), "owner": w.Owner}
 	leaseParams(params, w.Lease)
 	recs, err := t.run(ctx, "insert wp", `MATCH (p:Project {id: $project}), (f:Feature {id: $feature})
 		CREATE (f)-[:DEFINES]->(w:WorkPackage {id: $id, key: $key, num: $num, project_id: p.id, project_key: p.key, feature_id: f.id,
 			title: $title, description: $description, state: $state, estimate: $estimate, version: $version,
+			priority: $priority, labels: $labels, owner: $owner,
 			fence: coalesce($token, 0), open_deps: 0, created_at: $created, updated_at: $updated})-[:IN_PROJECT]->(p)
 		WITH w`+setLease, params)
 	if err != nil {
@@ -482,12 +538,14 @@ func (t *Tx) InsertWP(ctx context.Context, w *agileplus.WP) error {
 // version; the fencing counter only rises.
 func (t *Tx) UpdateWP(ctx context.Context, w *agileplus.WP) error {
 	params := map[string]any{"id": w.ID, "prev": w.Version - 1, "title": w.Title, "description": w.Description,
-		"state": w.State, "estimate": w.Estimate, "version": w.Version, "updated": fmtTime(w.UpdatedAt)}
+		"state": w.State, "estimate": w.Estimate, "version": w.Version, "updated": fmtTime(w.UpdatedAt),
+		"priority": rank(w.Priority), "labels": labelList(w.Labels), "owner": w.Owner}
 	leaseParams(params, w.Lease)
 	recs, err := t.run(ctx, "update wp", `MATCH (w:WorkPackage {id: $id}) WHERE w.version = $prev
 		WITH w, w.state = 'done' AS wasDone
 		SET w.title = $title, w.description = $description, w.state = $state, w.estimate = $estimate, w.version = $version,
-			w.updated_at = $updated, w.fence = CASE WHEN coalesce($token, 0) > w.fence THEN $token ELSE w.fence END
+			w.updated_at = $updated, w.fence = CASE WHEN coalesce($token, 0) > w.fence THEN $token ELSE w.fence END,
+			w.priority = $priority, w.labels = $labels, w.owner = $owner
 		WITH w, wasDone
 		CALL (w, wasDone) {
 			WITH w, wasDone WHERE wasDone <> ($state = 'done')
@@ -532,13 +590,21 @@ func (t *Tx) RaiseFence(ctx context.Context, wpID string, token int64) error {
 }
 
 // Ready returns the planned WPs of a project whose depends_on targets are
-// all done and that hold no live lease, by key number.
-func (t *Tx) Ready(ctx context.Context, projectID string, now time.Time, afterNum int64, lim int) ([]*agileplus.WP, error) {
-	rows, err := t.runMaps(ctx, "ready", `MATCH (w:WorkPackage) USING INDEX w:WorkPackage(project_id, state, open_deps, num)
+// all done and that hold no live lease, by key number or by priority.
+func (t *Tx) Ready(ctx context.Context, f agileplus.ReadyFilter) ([]*agileplus.WP, error) {
+	params := map[string]any{"project": f.ProjectID, "after": f.AfterNum, "rank": f.AfterRank, "now": fmtTime(f.Now), "limit": limit(f.Limit)}
+	q := `MATCH (w:WorkPackage) USING INDEX w:WorkPackage(project_id, state, open_deps, num)
 		WHERE w.project_id = $project AND w.state = 'planned' AND w.open_deps = 0 AND w.num > $after
 			AND NOT EXISTS { (w)-[l:CLAIMED_BY]->() WHERE l.expires_at > $now }
-		WITH w ORDER BY w.num LIMIT $limit`+wpReturn+` ORDER BY w.num`,
-		map[string]any{"project": projectID, "after": afterNum, "now": fmtTime(now), "limit": limit(lim)})
+		WITH w ORDER BY w.num LIMIT $limit` + wpReturn + ` ORDER BY w.num`
+	if f.ByPriority {
+		q = `MATCH (w:WorkPackage) USING INDEX w:WorkPackage(project_id, state, open_deps, priority, num)
+		WHERE w.project_id = $project AND w.state = 'planned' AND w.open_deps = 0 AND w.priority >= $rank
+			AND (w.priority > $rank OR w.num > $after)
+			AND NOT EXISTS { (w)-[l:CLAIMED_BY]->() WHERE l.expires_at > $now }
+		WITH w ORDER BY w.priority, w.num LIMIT $limit` + wpReturn + ` ORDER BY w.priority, w.num`
+	}
+	rows, err := t.runMaps(ctx, "ready", q, params)
 	if err != nil {
 		return nil, err
 	}

@@ -23,14 +23,14 @@ func (t *tracker) observe(query string, start time.Time) {
 	t.m.graphDuration.WithLabelValues(query).Observe(time.Since(start).Seconds())
 }
 
-func (t *tracker) Ready(ctx context.Context, projectRef string, p agileplus.Page) ([]*agileplus.WP, error) {
+func (t *tracker) Ready(ctx context.Context, projectRef, order string, p agileplus.Page) ([]*agileplus.WP, error) {
 	defer t.observe("ready", time.Now())
-	return t.Tracker.Ready(ctx, projectRef, p)
+	return t.Tracker.Ready(ctx, projectRef, order, p)
 }
 
-func (t *tracker) Layers(ctx context.Context, projectRef string) (*agileplus.GraphLayers, error) {
+func (t *tracker) Layers(ctx context.Context, projectRef, order string) (*agileplus.GraphLayers, error) {
 	defer t.observe("layers", time.Now())
-	return t.Tracker.Layers(ctx, projectRef)
+	return t.Tracker.Layers(ctx, projectRef, order)
 }
 
 func (t *tracker) FeatureGraph(ctx context.Context, projectRef string) (*agileplus.GraphFeatures, error) {

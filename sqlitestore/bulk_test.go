@@ -313,11 +313,11 @@ func TestImportBulkMatchesPerRecord(t *testing.T) {
 	for _, project := range []string{"BIG", "MORE", "CORE"} {
 		var answers []string
 		for _, s := range stores {
-			ready, err := s.svc.Ready(ctx, project, agileplus.Page{Limit: agileplus.MaxPageLimit})
+			ready, err := s.svc.Ready(ctx, project, "", agileplus.Page{Limit: agileplus.MaxPageLimit})
 			if err != nil {
 				t.Fatal(err)
 			}
-			layers, err := s.svc.Layers(ctx, project)
+			layers, err := s.svc.Layers(ctx, project, "")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -486,7 +486,7 @@ func TestInsertCounted(t *testing.T) {
 		}
 		checkOpenDeps(t, path)
 		dumps = append(dumps, dumpTables(t, path))
-		l, err := agileplus.NewService(st).Layers(ctx, p.Key)
+		l, err := agileplus.NewService(st).Layers(ctx, p.Key, "")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -31,16 +31,18 @@ type graphOp struct {
 // buildGraph loads every WP, then every depends_on edge between WPs.
 func (s *Store) buildGraph(ctx context.Context) error {
 	g := depgraph.New()
-	rows, err := s.writer.QueryContext(ctx, `SELECT id, key, project_id, feature_id, state, estimate FROM wps`)
+	rows, err := s.writer.QueryContext(ctx, `SELECT id, key, project_id, feature_id, state, estimate, priority FROM wps`)
 	if err != nil {
 		return fmt.Errorf("sqlitestore: load graph: %w", err)
 	}
 	for rows.Next() {
 		var n agileplus.GraphNode
-		if err := rows.Scan(&n.ID, &n.Key, &n.ProjectID, &n.FeatureID, &n.State, &n.Estimate); err != nil {
+		var prio int
+		if err := rows.Scan(&n.ID, &n.Key, &n.ProjectID, &n.FeatureID, &n.State, &n.Estimate, &prio); err != nil {
 			rows.Close()
 			return fmt.Errorf("sqlitestore: load graph: %w", err)
 		}
+		n.Priority = agileplus.PriorityOfRank(prio)
 		if err := g.PutNode(n); err != nil {
 			rows.Close()
 			return fmt.Errorf("sqlitestore: load graph: wp %s: %w", n.Key, err)
@@ -115,7 +117,7 @@ func (s *Store) ReadGraph(ctx context.Context, fn func(agileplus.GraphIndex) err
 }
 
 func graphNode(w *agileplus.WP) *agileplus.GraphNode {
-	return &agileplus.GraphNode{ID: w.ID, Key: w.Key, ProjectID: w.ProjectID, FeatureID: w.FeatureID, State: w.State, Estimate: w.Estimate}
+	return &agileplus.GraphNode{ID: w.ID, Key: w.Key, ProjectID: w.ProjectID, FeatureID: w.FeatureID, State: w.State, Estimate: w.Estimate, Priority: w.Priority}
 }
 
 // graphPath answers DependsOnPath between two WPs from the index.

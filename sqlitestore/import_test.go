@@ -228,7 +228,7 @@ func TestImportReviewCases(t *testing.T) {
 		if _, err := svc.BulkImport(ctx, strings.NewReader(file), agileplus.ImportOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		ready, err := svc.Ready(ctx, "NEW", agileplus.Page{})
+		ready, err := svc.Ready(ctx, "NEW", "", agileplus.Page{})
 		if err != nil || len(ready) != 1 || ready[0].Key != "NEW-1" {
 			t.Fatalf("got ready %v, %v; want only NEW-1 (NEW-2 waits on it)", ready, err)
 		}

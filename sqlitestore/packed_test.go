@@ -175,7 +175,7 @@ func TestWPFreeTextRoundTrips(t *testing.T) {
 	for _, w := range list {
 		check("list", w)
 	}
-	ready, err := svc.Ready(ctx, "TXT", agileplus.Page{})
+	ready, err := svc.Ready(ctx, "TXT", "", agileplus.Page{})
 	if err != nil || len(ready) != len(texts)-1 {
 		t.Fatalf("ready: %d, %v; want %d (all but the claimed one)", len(ready), err, len(texts)-1)
 	}

@@ -79,7 +79,7 @@ func TestReadyMatchesDependencies(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		got, err := svc.Ready(ctx, "RND", agileplus.Page{})
+		got, err := svc.Ready(ctx, "RND", "", agileplus.Page{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -495,3 +495,70 @@ func TestReadsOnEveryConnectionWithNewQueriesGoOn(t *testing.T) {
 		}
 	}
 }
+
+// A database from before priorities, labels and owners (migration 0008)
+// opens with every WP and feature at normal priority, without labels or
+// owner, and takes the new fields from then on.
+func TestTriageMigrationGivesDefaults(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "agileplus.db")
+	s, err := sqlitestore.Open(ctx, sqlitestore.Config{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := agileplus.NewService(s)
+	if _, err := svc.CreateProject(ctx, agileplus.ProjectCreate{Key: "CORE", Name: "Core"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.CreateFeature(ctx, "CORE", agileplus.FeatureCreate{Slug: "f", Title: "F"}); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if _, err := svc.CreateWP(ctx, "f", agileplus.WPCreate{Title: "w"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Back to the schema before migration 0008.
+	execAll(t, path, `DROP INDEX wps_ready_priority`, `DROP TABLE label_defs`,
+		`ALTER TABLE wps DROP COLUMN priority`, `ALTER TABLE wps DROP COLUMN labels`, `ALTER TABLE wps DROP COLUMN owner`,
+		`ALTER TABLE features DROP COLUMN priority`, `ALTER TABLE features DROP COLUMN labels`,
+		`DELETE FROM schema_migrations WHERE version = 8`)
+
+	s, err = sqlitestore.Open(ctx, sqlitestore.Config{Path: path})
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	defer s.Close()
+	svc = agileplus.NewService(s)
+	f, err := svc.Feature(ctx, "f")
+	if err != nil || f.Priority != agileplus.PriorityNormal || f.Labels != nil {
+		t.Errorf("feature after the migration: %+v, %v; want normal, no labels", f, err)
+	}
+	ws, err := svc.WPs(ctx, agileplus.WPQuery{Project: "CORE"})
+	if err != nil || len(ws) != 3 {
+		t.Fatalf("wps: %v, %v", ws, err)
+	}
+	for _, w := range ws {
+		if w.Priority != agileplus.PriorityNormal || w.Labels != nil || w.Owner != "" {
+			t.Errorf("%s after the migration: priority %q, labels %v, owner %q; want normal, none, none", w.Key, w.Priority, w.Labels, w.Owner)
+		}
+	}
+	high := agileplus.PriorityHigh
+	if _, err := svc.UpdateWP(ctx, "CORE-3", agileplus.WPUpdate{Priority: &high, Labels: &[]string{"go"}}, 0); err != nil {
+		t.Fatal(err)
+	}
+	ready, err := svc.Ready(ctx, "CORE", agileplus.OrderPriority, agileplus.Page{})
+	if err != nil || len(ready) != 3 || ready[0].Key != "CORE-3" || ready[1].Key != "CORE-1" {
+		t.Errorf("ready by priority: %v, %v; want CORE-3 first, then CORE-1", ready, err)
+	}
+	l, err := svc.Layers(ctx, "CORE", agileplus.OrderPriority)
+	if err != nil || len(l.Layers) != 1 || l.Layers[0][0].Key != "CORE-3" || l.Layers[0][1].Priority != agileplus.PriorityNormal {
+		t.Errorf("layers by priority: %+v, %v", l, err)
+	}
+	if _, err := svc.CreateLabel(ctx, "CORE", agileplus.LabelCreate{Name: "go"}); err != nil {
+		t.Errorf("define a label: %v", err)
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/agileplus/agileplus"
 )
@@ -197,14 +196,17 @@ func (t *Tx) NextWPNumber(ctx context.Context, projectID string) (int64, error) 
 
 // ---- features ----
 
-const featureCols = `f.id, f.project_id, p.key, f.slug, f.title, f.description, f.state, f.version, f.created_at, f.updated_at`
+const featureCols = `f.id, f.project_id, p.key, f.slug, f.title, f.description, f.state, f.priority, f.labels, f.version, f.created_at, f.updated_at`
 const featureFrom = ` FROM features f JOIN projects p ON p.id = f.project_id`
 
 func scanFeature(sc interface{ Scan(...any) error }) (*agileplus.Feature, error) {
 	var f agileplus.Feature
-	if err := sc.Scan(&f.ID, &f.ProjectID, &f.ProjectKey, &f.Slug, &f.Title, &f.Description, &f.State, &f.Version, timeCol{&f.CreatedAt}, timeCol{&f.UpdatedAt}); err != nil {
+	var prio int
+	var labels string
+	if err := sc.Scan(&f.ID, &f.ProjectID, &f.ProjectKey, &f.Slug, &f.Title, &f.Description, &f.State, &prio, &labels, &f.Version, timeCol{&f.CreatedAt}, timeCol{&f.UpdatedAt}); err != nil {
 		return nil, err
 	}
+	f.Priority, f.Labels = agileplus.PriorityOfRank(prio), splitLabels(labels)
 	return &f, nil
 }
 
@@ -232,8 +234,8 @@ func (t *Tx) Features(ctx context.Context, projectID string, pg agileplus.Page) 
 
 // InsertFeature stores a new feature.
 func (t *Tx) InsertFeature(ctx context.Context, f *agileplus.Feature) error {
-	_, err := t.exec(ctx, `INSERT INTO features (id, project_id, slug, title, description, state, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		f.ID, f.ProjectID, f.Slug, f.Title, f.Description, f.State, f.Version, fmtTime(f.CreatedAt), fmtTime(f.UpdatedAt))
+	_, err := t.exec(ctx, `INSERT INTO features (id, project_id, slug, title, description, state, priority, labels, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		f.ID, f.ProjectID, f.Slug, f.Title, f.Description, f.State, rank(f.Priority), joinLabels(f.Labels), f.Version, fmtTime(f.CreatedAt), fmtTime(f.UpdatedAt))
 	if isUnique(err) {
 		return &agileplus.Error{Code: agileplus.ECONFLICT, Field: "slug", Message: fmt.Sprintf("feature slug %q already exists", f.Slug)}
 	}
@@ -242,8 +244,8 @@ func (t *Tx) InsertFeature(ctx context.Context, f *agileplus.Feature) error {
 
 // UpdateFeature writes a feature guarded by its previous version.
 func (t *Tx) UpdateFeature(ctx context.Context, f *agileplus.Feature) error {
-	res, err := t.exec(ctx, `UPDATE features SET title = ?, description = ?, state = ?, version = ?, updated_at = ? WHERE id = ? AND version = ?`,
-		f.Title, f.Description, f.State, f.Version, fmtTime(f.UpdatedAt), f.ID, f.Version-1)
+	res, err := t.exec(ctx, `UPDATE features SET title = ?, description = ?, state = ?, priority = ?, labels = ?, version = ?, updated_at = ? WHERE id = ? AND version = ?`,
+		f.Title, f.Description, f.State, rank(f.Priority), joinLabels(f.Labels), f.Version, fmtTime(f.UpdatedAt), f.ID, f.Version-1)
 	return guarded(res, err, "feature", f.Slug)
 }
 
@@ -253,8 +255,8 @@ func (t *Tx) UpdateFeature(ctx context.Context, f *agileplus.Feature) error {
 // wpCols selects a work package: the estimate, the free text, and every
 // other field packed into one value (see packed).
 var wpCols = `w.estimate, w.lease_agent, ` + packed("w.id", "w.key", "w.project_id", "w.feature_id", "w.state", "w.version",
-	"w.lease_token", "w.lease_claimed_at", "w.lease_expires_at", "w.created_at", "w.updated_at") +
-	`||char(31)||` + lengthPrefixed("w.title") + `||w.description`
+	"w.lease_token", "w.lease_claimed_at", "w.lease_expires_at", "w.created_at", "w.updated_at", "w.priority", "w.labels") +
+	`||char(31)||` + lengthPrefixed("w.owner") + `||` + lengthPrefixed("w.title") + `||w.description`
 
 const wpFrom = ` FROM wps w`
 
@@ -271,7 +273,9 @@ func scanWP(sc interface{ Scan(...any) error }) (*agileplus.WP, error) {
 	token, leased := u.int()
 	claimed, expires := u.time(), u.time()
 	w.CreatedAt, w.UpdatedAt = u.time(), u.time()
-	w.Title, w.Description = u.text(), u.rest()
+	prio, _ := u.int()
+	w.Priority, w.Labels = agileplus.PriorityOfRank(int(prio)), splitLabels(u.str())
+	w.Owner, w.Title, w.Description = u.text(), u.text(), u.rest()
 	if err := u.done(); err != nil {
 		return nil, err
 	}
@@ -308,9 +312,35 @@ func (t *Tx) WPs(ctx context.Context, f agileplus.WPFilter) ([]*agileplus.WP, er
 	if f.State != "" {
 		where, args = append(where, "w.state = ?"), append(args, f.State)
 	}
-	where, args = append(where, "w.id > ?"), append(args, f.After)
+	if len(f.Priorities) > 0 {
+		where = append(where, "w.priority IN ("+strings.TrimSuffix(strings.Repeat("?, ", len(f.Priorities)), ", ")+")")
+		for _, p := range f.Priorities {
+			args = append(args, rank(p))
+		}
+	}
+	if len(f.Labels) > 0 {
+		var ls []string
+		for _, l := range f.Labels {
+			ls, args = append(ls, "instr(','||w.labels||',', ?) > 0"), append(args, ","+l+",")
+		}
+		op := " AND "
+		if f.AnyLabel {
+			op = " OR "
+		}
+		where = append(where, "("+strings.Join(ls, op)+")")
+	}
+	if f.Owner != "" {
+		where, args = append(where, "w.owner = ?"), append(args, f.Owner)
+	}
+	order := "w.id"
+	if f.ByPriority {
+		where, args = append(where, "(w.priority, w.id) > (?, ?)"), append(args, f.AfterRank, f.After)
+		order = "w.priority, w.id"
+	} else {
+		where, args = append(where, "w.id > ?"), append(args, f.After)
+	}
 	args = append(args, f.Limit)
-	rows, err := t.query(ctx, `SELECT `+wpCols+wpFrom+` WHERE `+strings.Join(where, " AND ")+` ORDER BY w.id LIMIT ?`, args...)
+	rows, err := t.query(ctx, `SELECT `+wpCols+wpFrom+` WHERE `+strings.Join(where, " AND ")+` ORDER BY `+order+` LIMIT ?`, args...)
 	if err != nil {
 		return nil, wrap("wps", err)
 	}
@@ -329,10 +359,10 @@ func (t *Tx) InsertWP(ctx context.Context, w *agileplus.WP) error {
 	num := w.Key[strings.LastIndexByte(w.Key, '-')+1:]
 	a, tok, cl, ex := leaseArgs(w.Lease)
 	_, err := t.exec(ctx, `INSERT INTO wps (id, key, num, project_id, feature_id, title, description, state, estimate, version, fence,
-		lease_agent, lease_token, lease_claimed_at, lease_expires_at, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, COALESCE(?, 0), ?, ?, ?, ?, ?, ?)`,
+		lease_agent, lease_token, lease_claimed_at, lease_expires_at, created_at, updated_at, priority, labels, owner)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, COALESCE(?, 0), ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		w.ID, w.Key, num, w.ProjectID, w.FeatureID, w.Title, w.Description, w.State, w.Estimate, w.Version, tok,
-		a, tok, cl, ex, fmtTime(w.CreatedAt), fmtTime(w.UpdatedAt))
+		a, tok, cl, ex, fmtTime(w.CreatedAt), fmtTime(w.UpdatedAt), rank(w.Priority), joinLabels(w.Labels), w.Owner)
 	if isUnique(err) {
 		return &agileplus.Error{Code: agileplus.ECONFLICT, Field: "key", Message: fmt.Sprintf("work package %s already exists", w.Key)}
 	} else if err != nil {
@@ -347,9 +377,11 @@ func (t *Tx) InsertWP(ctx context.Context, w *agileplus.WP) error {
 func (t *Tx) UpdateWP(ctx context.Context, w *agileplus.WP) error {
 	a, tok, cl, ex := leaseArgs(w.Lease)
 	res, err := t.exec(ctx, `UPDATE wps SET title = ?, description = ?, state = ?, estimate = ?, version = ?, updated_at = ?,
-		lease_agent = ?, lease_token = ?, lease_claimed_at = ?, lease_expires_at = ?, fence = max(fence, COALESCE(?, 0))
+		lease_agent = ?, lease_token = ?, lease_claimed_at = ?, lease_expires_at = ?, fence = max(fence, COALESCE(?, 0)),
+		priority = ?, labels = ?, owner = ?
 		WHERE id = ? AND version = ?`,
-		w.Title, w.Description, w.State, w.Estimate, w.Version, fmtTime(w.UpdatedAt), a, tok, cl, ex, tok, w.ID, w.Version-1)
+		w.Title, w.Description, w.State, w.Estimate, w.Version, fmtTime(w.UpdatedAt), a, tok, cl, ex, tok,
+		rank(w.Priority), joinLabels(w.Labels), w.Owner, w.ID, w.Version-1)
 	if err := guarded(res, err, "work package", w.Key); err != nil {
 		return err
 	}
@@ -381,12 +413,22 @@ func (t *Tx) RaiseFence(ctx context.Context, wpID string, token int64) error {
 	return nil
 }
 
-// Ready returns the planned, unblocked, unclaimed WPs of a project.
-func (t *Tx) Ready(ctx context.Context, projectID string, now time.Time, afterNum int64, limit int) ([]*agileplus.WP, error) {
-	rows, err := t.query(ctx, `SELECT `+wpCols+wpFrom+`
+// Ready returns the planned, unblocked, unclaimed WPs of a project: a
+// range of wps_ready or, by priority, of wps_ready_priority.
+func (t *Tx) Ready(ctx context.Context, f agileplus.ReadyFilter) ([]*agileplus.WP, error) {
+	var rows *sql.Rows
+	var err error
+	if f.ByPriority {
+		rows, err = t.query(ctx, `SELECT `+wpCols+wpFrom+`
+		WHERE w.project_id = ? AND w.state = 'planned' AND w.open_deps = 0 AND (w.priority, w.num) > (?, ?)
+		AND (w.lease_expires_at IS NULL OR w.lease_expires_at <= ?)
+		ORDER BY w.priority, w.num LIMIT ?`, f.ProjectID, f.AfterRank, f.AfterNum, fmtTime(f.Now), f.Limit)
+	} else {
+		rows, err = t.query(ctx, `SELECT `+wpCols+wpFrom+`
 		WHERE w.project_id = ? AND w.state = 'planned' AND w.open_deps = 0 AND w.num > ?
 		AND (w.lease_expires_at IS NULL OR w.lease_expires_at <= ?)
-		ORDER BY w.num LIMIT ?`, projectID, afterNum, fmtTime(now), limit)
+		ORDER BY w.num LIMIT ?`, f.ProjectID, f.AfterNum, fmtTime(f.Now), f.Limit)
+	}
 	if err != nil {
 		return nil, wrap("ready", err)
 	}

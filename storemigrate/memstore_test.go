@@ -24,6 +24,7 @@ type memStore struct {
 	deps     []*agileplus.Dependency
 	refs     []*agileplus.Reference
 	keys     []*agileplus.APIKey
+	labels   []*agileplus.LabelDef // by project id, then name
 	events   []*agileplus.Event
 	audit    []*agileplus.AuditEntry
 	fences   map[string]int64
@@ -172,6 +173,21 @@ func (t *memTx) Audit(ctx context.Context, featureID string, after int64, limit 
 
 func (t *memTx) FenceToken(ctx context.Context, wpID string) (int64, error) {
 	return t.s.fences[wpID], nil
+}
+
+func (t *memTx) LabelDefs(ctx context.Context, projectID string, p agileplus.Page) ([]*agileplus.LabelDef, error) {
+	ls := slices.DeleteFunc(slices.Clone(t.s.labels), func(l *agileplus.LabelDef) bool { return l.ProjectID != projectID })
+	return page(ls, func(l *agileplus.LabelDef) string { return l.Name }, p.After, p.Limit), nil
+}
+
+func (t *memTx) InsertLabelDef(ctx context.Context, l *agileplus.LabelDef) error {
+	t.s.calls["InsertLabelDef"]++
+	c := *l
+	t.s.labels = append(t.s.labels, &c)
+	slices.SortFunc(t.s.labels, func(a, b *agileplus.LabelDef) int {
+		return cmp.Or(cmp.Compare(a.ProjectID, b.ProjectID), cmp.Compare(a.Name, b.Name))
+	})
+	return nil
 }
 
 func (t *memTx) InsertProject(ctx context.Context, p *agileplus.Project) error {

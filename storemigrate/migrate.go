@@ -22,7 +22,8 @@ type Report struct {
 	WPs          int `json:"wps"`
 	Dependencies int `json:"dependencies"`
 	References   int `json:"references"`
-	Keys         int `json:"keys"` // API keys, with their hashes
+	Keys         int `json:"keys"`   // API keys, with their hashes
+	Labels       int `json:"labels"` // label definitions
 	Events       int `json:"events"`
 	AuditEntries int `json:"audit_entries"`
 	// Pending is how many events were not yet published on the source;
@@ -50,7 +51,7 @@ const (
 )
 
 // Run copies everything src holds into dst, which must be empty:
-// projects, features, WPs with their leases and fencing counters,
+// projects, label definitions, features, WPs with their leases and fencing counters,
 // dependencies, references, API keys (with the hashes of their secrets,
 // versions and times), every event with its hash chain, the audit
 // trails, and which events are still waiting to be published. The source
@@ -93,7 +94,7 @@ func Run(ctx context.Context, src, dst agileplus.Store, progress Progress) (*Rep
 	if bulk {
 		m.chunk = bulkChunk
 	}
-	err = inOrder(m.projects, m.features, m.wps, m.dependencies, m.references, m.keys, m.events, m.audit,
+	err = inOrder(m.projects, m.labels, m.features, m.wps, m.dependencies, m.references, m.keys, m.events, m.audit,
 		func() error { return m.published(srcOut, dstOut) })
 	if err != nil {
 		return nil, err
@@ -222,6 +223,31 @@ func (m *migration) projects() error {
 			m.projectIDs = append(m.projectIDs, p.ID)
 		}
 	})
+}
+
+// labels copies each project's label definitions, a few per project:
+// one call per definition.
+func (m *migration) labels() error {
+	for _, pid := range m.projectIDs {
+		err := copyPages(m, "labels", &m.rep.Labels, func(tx agileplus.ReadTx, after string) ([]*agileplus.LabelDef, string, error) {
+			ls, err := tx.LabelDefs(m.ctx, pid, agileplus.Page{After: after, Limit: m.chunk})
+			if len(ls) == 0 {
+				return ls, "", err
+			}
+			return ls, ls[len(ls)-1].Name, err
+		}, func(tx agileplus.Tx, ls []*agileplus.LabelDef) error {
+			for _, l := range ls {
+				if err := tx.InsertLabelDef(m.ctx, l); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (m *migration) features() error {

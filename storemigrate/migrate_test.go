@@ -45,6 +45,14 @@ func fill(t *testing.T, s *memStore, wps int) {
 		s.projects = append(s.projects, p)
 		event(agileplus.KindProject, p.ID, key, "")
 	}
+	for i, name := range []string{"db", "go"} {
+		l := &agileplus.LabelDef{ID: fmt.Sprintf("lbl_%d", i), ProjectID: "prj_0", ProjectKey: "CORE", Name: name, Version: 1, CreatedAt: at, UpdatedAt: at}
+		if i == 1 {
+			l.Color, l.Description = "#00add8", "Go code"
+		}
+		s.labels = append(s.labels, l)
+		event(agileplus.KindLabel, l.ID, "CORE", "")
+	}
 	// Keys: one with nothing but its hash and times to the nanosecond, one
 	// with every field.
 	exp, used, rev := at.Add(time.Hour+time.Nanosecond), at.Add(time.Minute+3), at.Add(2*time.Minute+5)
@@ -59,14 +67,21 @@ func fill(t *testing.T, s *memStore, wps int) {
 	}
 	for i := range 3 {
 		p := s.projects[i%2]
-		f := &agileplus.Feature{ID: fmt.Sprintf("fea_%d", i), ProjectID: p.ID, ProjectKey: p.Key, Slug: fmt.Sprintf("f%d", i), Title: "F", State: "created", Version: 1, CreatedAt: at, UpdatedAt: at}
+		f := &agileplus.Feature{ID: fmt.Sprintf("fea_%d", i), ProjectID: p.ID, ProjectKey: p.Key, Slug: fmt.Sprintf("f%d", i), Title: "F", State: "created",
+			Priority: agileplus.Priorities[i], Version: 1, CreatedAt: at, UpdatedAt: at}
+		if i == 1 {
+			f.Labels = []string{"db", "go"}
+		}
 		s.features = append(s.features, f)
 		event(agileplus.KindFeature, f.ID, p.Key, f.ID)
 	}
 	for i := range wps {
 		f := s.features[i%3]
 		w := &agileplus.WP{ID: fmt.Sprintf("wp_%06d", i), Key: fmt.Sprintf("%s-%d", f.ProjectKey, i+1), ProjectID: f.ProjectID, ProjectKey: f.ProjectKey,
-			FeatureID: f.ID, Title: "W", State: agileplus.WPPlanned, Version: 1, CreatedAt: at, UpdatedAt: at}
+			FeatureID: f.ID, Title: "W", State: agileplus.WPPlanned, Priority: agileplus.Priorities[i%4], Version: 1, CreatedAt: at, UpdatedAt: at}
+		if i%5 == 0 {
+			w.Labels, w.Owner = []string{"go"}, "ann"
+		}
 		switch i {
 		case 0: // released three times: the counter is above any lease
 			s.fences[w.ID] = 3
@@ -99,11 +114,11 @@ func TestRun(t *testing.T) {
 	}{
 		{"record by record", false, false, map[string]int{
 			"InsertProject": 2, "InsertFeature": 3, "InsertWP": 2500, "RaiseFence": 1, "InsertDependency": 1249,
-			"PutReference": 1, "InsertAPIKey": 2, "AppendEvent": 6256, "AppendAudit": 2500}, true},
+			"PutReference": 1, "InsertAPIKey": 2, "InsertLabelDef": 2, "AppendEvent": 6258, "AppendAudit": 2500}, true},
 		{"in bulk", true, true, map[string]int{
 			// a call per kind and page of bulkChunk; features and WPs page per project
 			"InsertProjects": 1, "InsertFeatures": 2, "InsertWPs": 2, "InsertDependencies": 1,
-			"PutReferences": 1, "InsertAPIKey": 2, "AppendEvents": 2, "AppendAudits": 3}, false},
+			"PutReferences": 1, "InsertAPIKey": 2, "InsertLabelDef": 2, "AppendEvents": 2, "AppendAudits": 3}, false},
 		{"bulk source, per-record target", true, false, nil, true},
 		{"per-record source, bulk target", false, true, nil, false},
 	} {
@@ -119,8 +134,8 @@ func TestRun(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Run: %v", err)
 			}
-			want := Report{Projects: 2, Features: 3, WPs: 2500, Dependencies: 1249, References: 1, Keys: 2, Events: 6256, AuditEntries: 2500,
-				Pending: 6256 / 3, EventChains: 2 + 3 + 2500 + 1249 + 2, AuditChains: 3, Digest: rep.Digest}
+			want := Report{Projects: 2, Features: 3, WPs: 2500, Dependencies: 1249, References: 1, Keys: 2, Labels: 2, Events: 6258, AuditEntries: 2500,
+				Pending: 6258 / 3, EventChains: 2 + 3 + 2500 + 1249 + 2 + 2, AuditChains: 3, Digest: rep.Digest}
 			if *rep != want {
 				t.Errorf("got report %+v, want %+v", *rep, want)
 			}
@@ -140,7 +155,7 @@ func TestRun(t *testing.T) {
 			if raised := dst.calls["RaiseFence"] > 0; raised != tc.wantRaised {
 				t.Errorf("RaiseFence called: %v, want %v", raised, tc.wantRaised)
 			}
-			wantStages := "verifying the source,projects,features,work packages,dependencies,references,api keys,events,audit entries,published marks,verifying the target"
+			wantStages := "verifying the source,projects,labels,features,work packages,dependencies,references,api keys,events,audit entries,published marks,verifying the target"
 			if got := strings.Join(stages, ","); got != wantStages {
 				t.Errorf("got stages %s, want %s", got, wantStages)
 			}
@@ -173,8 +188,8 @@ func TestVerify(t *testing.T) {
 	base := newMemStore(false)
 	fill(t, base, 10)
 	want, ec, ac, err := Verify(ctx, base)
-	if err != nil || ec != 2+3+10+4+2 || ac != 3 {
-		t.Fatalf("Verify: %d event chains, %d audit chains, %v; want 21, 3", ec, ac, err)
+	if err != nil || ec != 2+2+3+10+4+2 || ac != 3 {
+		t.Fatalf("Verify: %d event chains, %d audit chains, %v; want 23, 3", ec, ac, err)
 	}
 	t.Run("with a FenceReader", func(t *testing.T) {
 		s := newMemStore(true)
@@ -189,6 +204,11 @@ func TestVerify(t *testing.T) {
 		broken string // "" when the chains still verify but the digest differs
 	}{
 		{"a project renamed", func(s *memStore) { s.projects[1].Name = "Web" }, ""},
+		{"a label's colour", func(s *memStore) { s.labels[1].Color = "#000000" }, ""},
+		{"a WP's priority", func(s *memStore) { s.wps[3].Priority = agileplus.PriorityUrgent }, ""},
+		{"a WP's labels", func(s *memStore) { s.wps[3].Labels = []string{"db"} }, ""},
+		{"a WP's owner", func(s *memStore) { s.wps[3].Owner = "bob" }, ""},
+		{"a feature's labels", func(s *memStore) { s.features[0].Labels = []string{"x"} }, ""},
 		{"a WP's fencing counter", func(s *memStore) { s.fences[s.wps[4].ID]++ }, ""},
 		{"a key's hash", func(s *memStore) { s.keys[0].Hash = strings.Repeat("f", 64) }, ""},
 		{"a key's last use", func(s *memStore) { t := s.keys[1].LastUsedAt.Add(1); s.keys[1].LastUsedAt = &t }, ""},

@@ -21,7 +21,7 @@ func Verify(ctx context.Context, st agileplus.Store) (digest string, eventChains
 	err = st.View(ctx, func(tx agileplus.ReadTx) error {
 		v.tx = tx
 		v.fr, _ = tx.(agileplus.FenceReader)
-		return inOrder(v.projects, v.features, v.wps, v.dependencies, v.references, v.keys, v.events, v.audit)
+		return inOrder(v.projects, v.labels, v.features, v.wps, v.dependencies, v.references, v.keys, v.events, v.audit)
 	})
 	if err == nil {
 		err = v.fences(st)
@@ -74,6 +74,25 @@ func (v *verifier) projects() error {
 		}
 		return lastID(ps, func(p *agileplus.Project) string { return p.ID }), len(ps), err
 	})
+}
+
+func (v *verifier) labels() error {
+	v.section("labels")
+	for _, pid := range v.projectIDs {
+		err := eachPage(func(after string) (string, int, error) {
+			ls, err := v.tx.LabelDefs(v.ctx, pid, agileplus.Page{After: after, Limit: agileplus.MaxPageLimit})
+			for _, l := range ls {
+				if err := v.put(l); err != nil {
+					return "", 0, err
+				}
+			}
+			return lastID(ls, func(l *agileplus.LabelDef) string { return l.Name }), len(ls), err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (v *verifier) features() error {

@@ -23,6 +23,7 @@ func addWorkCommands(root *cobra.Command, e *env) {
 		newProjectCmd(e),
 		newFeatureCmd(e),
 		newWPCmd(e),
+		newLabelCmd(e),
 		newDepCmd(e),
 		newClaimCmd(e),
 		newReadyCmd(e),

@@ -39,6 +39,8 @@ func newFeatureCreateCmd(e *env) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&c.Title, "title", "", "title (required)")
 	cmd.Flags().StringVar(&c.Description, "description", "", "longer description")
+	priorityVar(cmd, &c.Priority, "priority: "+strings.Join(agileplus.Priorities, ", ")+" (default normal)")
+	cmd.Flags().StringSliceVar(&c.Labels, "label", nil, "a label (repeat or comma-separate for several)")
 	return cmd
 }
 
@@ -96,6 +98,8 @@ func newFeatureShowCmd(e *env) *cobra.Command {
 				"Title", f.Title,
 				"Project", f.ProjectKey,
 				"State", f.State,
+				"Priority", f.Priority,
+				"Labels", orDash(strings.Join(f.Labels, ", ")),
 				"Version", strconv.FormatInt(f.Version, 10),
 				"Created", when(f.CreatedAt),
 				"Updated", when(f.UpdatedAt),
@@ -126,10 +130,13 @@ func newFeatureUpdateCmd(e *env) *cobra.Command {
 	var (
 		title, description string
 		ifVersion          int64
+		priority           string
+		labels             []string
+		clearLabels        bool
 	)
 	cmd := &cobra.Command{
-		Use:   "update FEATURE [--title TITLE] [--description TEXT]",
-		Short: "Change a feature's title or description",
+		Use:   "update FEATURE [--title TITLE] [--description TEXT] [--priority P] [--label L]... [--clear-labels]",
+		Short: "Change a feature's title, description, priority or labels",
 		Args:  argNames("FEATURE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var u agileplus.FeatureUpdate
@@ -139,8 +146,15 @@ func newFeatureUpdateCmd(e *env) *cobra.Command {
 			if cmd.Flags().Changed("description") {
 				u.Description = &description
 			}
+			if cmd.Flags().Changed("priority") {
+				u.Priority = &priority
+			}
+			var err error
+			if u.Labels, err = labelsUpdate(cmd, labels, clearLabels); err != nil {
+				return err
+			}
 			if u == (agileplus.FeatureUpdate{}) {
-				return usagef(cmd, "nothing to update: pass --title or --description")
+				return usagef(cmd, "nothing to update: pass --title, --description, --priority, --label or --clear-labels")
 			}
 			f, err := e.tracker().UpdateFeature(cmd.Context(), args[0], u, ifVersion)
 			if err != nil {
@@ -155,6 +169,8 @@ func newFeatureUpdateCmd(e *env) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&title, "title", "", "new title")
 	cmd.Flags().StringVar(&description, "description", "", "new description")
+	priorityVar(cmd, &priority, "new priority: "+strings.Join(agileplus.Priorities, ", "))
+	labelsUpdateFlags(cmd, &labels, &clearLabels)
 	ifVersionFlag(cmd, &ifVersion)
 	return cmd
 }

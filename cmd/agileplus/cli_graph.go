@@ -21,30 +21,33 @@ func nodeRow(t *table, n agileplus.GraphNode, extra ...any) {
 }
 
 func newGraphLayersCmd(e *env) *cobra.Command {
-	return &cobra.Command{
-		Use:   "layers PROJECT",
+	var order string
+	cmd := &cobra.Command{
+		Use:   "layers PROJECT [--order key|priority]",
 		Short: "The project's open work by layer: layer 0 can start now, layer 1 once layer 0 is done",
 		Args:  argNames("PROJECT"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			l, err := e.tracker().Layers(cmd.Context(), args[0])
+			l, err := e.tracker().Layers(cmd.Context(), args[0], order)
 			if err != nil {
 				return err
 			}
 			if e.asJSON {
 				return printJSON(e.stdout, l)
 			}
-			t := newTable(e.stdout, "LAYER", "KEY", "STATE", "EST")
+			t := newTable(e.stdout, "LAYER", "KEY", "STATE", "PRIORITY", "EST")
 			for i, layer := range l.Layers {
 				for _, n := range layer {
-					t.row(i, n.Key, n.State, hours(n.Estimate))
+					t.row(i, n.Key, n.State, n.Priority, hours(n.Estimate))
 				}
 			}
 			for _, n := range l.Cyclic {
-				t.row("cycle", n.Key, n.State, hours(n.Estimate))
+				t.row("cycle", n.Key, n.State, n.Priority, hours(n.Estimate))
 			}
 			return t.flush()
 		},
 	}
+	orderVar(cmd, &order)
+	return cmd
 }
 
 func newGraphReachCmd(e *env, which string) *cobra.Command {

@@ -86,12 +86,12 @@ func TestCLIGraph(t *testing.T) {
 
 	t.Run("layers", func(t *testing.T) {
 		sameRows(t, "graph layers CORE", tableRows(cliOK(t, url, "graph", "layers", "CORE")), [][]string{
-			{"LAYER", "KEY", "STATE", "EST"},
-			{"0", "CORE-2", "planned", "3h"},
-			{"0", "CORE-6", "planned", "4h"},
-			{"1", "CORE-3", "planned", "5h"},
-			{"1", "CORE-4", "planned", "1h"},
-			{"2", "CORE-5", "planned", "1h"},
+			{"LAYER", "KEY", "STATE", "PRIORITY", "EST"},
+			{"0", "CORE-2", "planned", "normal", "3h"},
+			{"0", "CORE-6", "planned", "normal", "4h"},
+			{"1", "CORE-3", "planned", "normal", "5h"},
+			{"1", "CORE-4", "planned", "normal", "1h"},
+			{"2", "CORE-5", "planned", "normal", "1h"},
 		})
 		l := cliJSON[agileplus.GraphLayers](t, url, "graph", "layers", "CORE")
 		var got [][]string

@@ -10,20 +10,23 @@ import (
 
 func newReadyCmd(e *env) *cobra.Command {
 	var pg agileplus.Page
+	var order string
 	cmd := &cobra.Command{
-		Use:   "ready PROJECT [--limit N] [--after KEY]",
+		Use:   "ready PROJECT [--order key|priority] [--limit N] [--after CURSOR]",
 		Short: "List the project's work packages that can start now",
 		Long: `List the project's work packages that can start now: planned, every
-work package they depend on done, and not claimed.`,
+work package they depend on done, and not claimed. By key number, or with
+--order priority urgent first; the --after cursor is then the priority and
+key the hint shows (high:CORE-12).`,
 		Args: argNames("PROJECT"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			t := e.tracker()
-			ws, err := t.Ready(cmd.Context(), args[0], pg)
+			ws, err := t.Ready(cmd.Context(), args[0], order, pg)
 			if err != nil {
 				return err
 			}
 			if n := len(ws); n > 0 {
-				defer moreHint(e.stderr, n, pg.Limit, ws[n-1].Key)
+				defer moreHint(e.stderr, n, pg.Limit, agileplus.ReadyCursor(ws[n-1], order))
 			}
 			if e.asJSON {
 				return printJSON(e.stdout, listJSON(ws))
@@ -36,16 +39,23 @@ work package they depend on done, and not claimed.`,
 			if err != nil {
 				return err
 			}
-			tw := newTable(e.stdout, "KEY", "EST", "FEATURE", "TITLE")
+			tw := newTable(e.stdout, "KEY", "PRIORITY", "EST", "FEATURE", "TITLE")
 			for _, w := range ws {
-				tw.row(w.Key, hours(w.Estimate), orDash(slugs[w.FeatureID]), w.Title)
+				tw.row(w.Key, w.Priority, hours(w.Estimate), orDash(slugs[w.FeatureID]), w.Title)
 			}
 			return tw.flush()
 		},
 	}
 	limitVar(cmd, &pg.Limit, "work packages")
-	cmd.Flags().StringVar(&pg.After, "after", "", "items after this WP key: the last key of the previous page")
+	cmd.Flags().StringVar(&pg.After, "after", "", "items after this cursor: the last key of the previous page (priority:key with --order priority)")
+	orderVar(cmd, &order)
 	return cmd
+}
+
+// orderVar is the --order flag of ready and graph layers.
+func orderVar(cmd *cobra.Command, order *string) {
+	cmd.Flags().StringVar(order, "order", "", "key (default): by key number; priority: urgent first, then by key number")
+	cmd.RegisterFlagCompletionFunc("order", cobra.FixedCompletions([]string{agileplus.OrderKey, agileplus.OrderPriority}, cobra.ShellCompDirectiveNoFileComp))
 }
 
 func newEventsCmd(e *env) *cobra.Command {

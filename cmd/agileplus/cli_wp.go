@@ -21,10 +21,11 @@ func newWPCreateCmd(e *env) *cobra.Command {
 	var c agileplus.WPCreate
 	estimate := agileplus.DefaultEstimate
 	cmd := &cobra.Command{
-		Use:     "create FEATURE --title TITLE [--estimate HOURS]",
-		Short:   "Create a work package in a feature; it gets the project's next key",
-		Example: `  agileplus wp create login-flow --title "Login form with inline validation" --estimate 5`,
-		Args:    argNames("FEATURE"),
+		Use:   "create FEATURE --title TITLE [--estimate HOURS] [--priority P] [--label L]... [--owner NAME]",
+		Short: "Create a work package in a feature; it gets the project's next key",
+		Example: `  agileplus wp create login-flow --title "Login form with inline validation" --estimate 5
+  agileplus wp create login-flow --title "Rate-limit logins" --priority high --label go,security --owner ann`,
+		Args: argNames("FEATURE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if c.Title == "" {
 				return usagef(cmd, "--title is required")
@@ -46,16 +47,37 @@ func newWPCreateCmd(e *env) *cobra.Command {
 	cmd.Flags().StringVar(&c.Title, "title", "", "title (required)")
 	cmd.Flags().StringVar(&c.Description, "description", "", "longer description")
 	estimateVar(cmd, &estimate, "estimate in hours")
+	priorityVar(cmd, &c.Priority, "priority: "+strings.Join(agileplus.Priorities, ", ")+" (default normal)")
+	cmd.Flags().StringSliceVar(&c.Labels, "label", nil, "a label (repeat or comma-separate for several)")
+	cmd.Flags().StringVar(&c.Owner, "owner", "", "who is responsible (a person or agent), apart from any claim")
 	return cmd
+}
+
+// priorityVar is a --priority flag with completion.
+func priorityVar(cmd *cobra.Command, p *string, usage string) {
+	cmd.Flags().StringVar(p, "priority", "", usage)
+	cmd.RegisterFlagCompletionFunc("priority", cobra.FixedCompletions(agileplus.Priorities, cobra.ShellCompDirectiveNoFileComp))
 }
 
 func newWPListCmd(e *env) *cobra.Command {
 	var q agileplus.WPQuery
+	var anyLabel bool
 	cmd := &cobra.Command{
-		Use:   "list [--project PROJECT] [--feature FEATURE] [--state STATE]",
-		Short: "List work packages, by project, feature or state",
-		Args:  argNames(),
+		Use:   "list [--project PROJECT] [--feature FEATURE] [--state STATE] [--priority P]... [--label L]... [--owner NAME | --mine] [--sort priority]",
+		Short: "List work packages, by project, feature, state, priority, label or owner",
+		Long: `List work packages, by project, feature, state, priority, label or owner.
+Several --priority values match any of them; several --label values match
+WPs with all of them, or with any of them with --any-label. --mine lists
+the WPs the actor (--as, or the key's name) owns. --sort priority lists
+urgent first; its --after cursor is the priority and id the hint shows.`,
+		Example: `  agileplus wp list --project CORE --priority urgent --priority high --sort priority
+  agileplus wp list --project CORE --label go --label db --any-label
+  agileplus wp list --mine`,
+		Args: argNames(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if anyLabel {
+				q.LabelsMode = agileplus.LabelsAny
+			}
 			t := e.tracker()
 			ws, err := t.WPs(cmd.Context(), q)
 			if err != nil {
@@ -72,7 +94,7 @@ func newWPListCmd(e *env) *cobra.Command {
 				return err
 			}
 			if len(ws) > 0 {
-				moreHint(e.stderr, len(ws), q.Limit, ws[len(ws)-1].ID)
+				moreHint(e.stderr, len(ws), q.Limit, agileplus.WPCursor(ws[len(ws)-1], q.Sort))
 			}
 			return nil
 		},
@@ -81,6 +103,15 @@ func newWPListCmd(e *env) *cobra.Command {
 	cmd.Flags().StringVar(&q.Feature, "feature", "", "only this feature's work packages")
 	cmd.Flags().StringVar(&q.State, "state", "", "only work packages in this state: "+strings.Join(agileplus.WPStates, ", "))
 	cmd.RegisterFlagCompletionFunc("state", cobra.FixedCompletions(agileplus.WPStates, cobra.ShellCompDirectiveNoFileComp))
+	cmd.Flags().StringSliceVar(&q.Priorities, "priority", nil, "only work packages with this priority (repeat for any of several)")
+	cmd.RegisterFlagCompletionFunc("priority", cobra.FixedCompletions(agileplus.Priorities, cobra.ShellCompDirectiveNoFileComp))
+	cmd.Flags().StringSliceVar(&q.Labels, "label", nil, "only work packages with this label (repeat or comma-separate: all of them)")
+	cmd.Flags().BoolVar(&anyLabel, "any-label", false, "with several --label: any of them is enough")
+	cmd.Flags().StringVar(&q.Owner, "owner", "", "only work packages this person or agent owns")
+	cmd.Flags().BoolVar(&q.Mine, "mine", false, "only work packages the actor owns")
+	cmd.MarkFlagsMutuallyExclusive("owner", "mine")
+	cmd.Flags().StringVar(&q.Sort, "sort", "", "order: id (default) or priority")
+	cmd.RegisterFlagCompletionFunc("sort", cobra.FixedCompletions([]string{agileplus.SortID, agileplus.OrderPriority}, cobra.ShellCompDirectiveNoFileComp))
 	pageFlags(cmd, &q.Page)
 	return cmd
 }
@@ -149,6 +180,9 @@ prints the work package's fields plus "dependencies", the list of edges.`,
 				"Title", w.Title,
 				"State", w.State,
 				"Estimate", hours(w.Estimate),
+				"Priority", w.Priority,
+				"Labels", orDash(strings.Join(w.Labels, ", ")),
+				"Owner", orDash(w.Owner),
 				"Project", w.ProjectKey,
 				"Feature", feature,
 				"Claimed by", claim,
@@ -255,11 +289,17 @@ func newWPUpdateCmd(e *env) *cobra.Command {
 		title, description string
 		estimate           float64
 		ifVersion          int64
+		priority, owner    string
+		labels             []string
+		clearLabels        bool
 	)
 	cmd := &cobra.Command{
-		Use:   "update WP [--title TITLE] [--description TEXT] [--estimate HOURS]",
-		Short: "Change a work package's title, description or estimate",
-		Args:  argNames("WP"),
+		Use:   "update WP [--title TITLE] [--description TEXT] [--estimate HOURS] [--priority P] [--label L]... [--clear-labels] [--owner NAME]",
+		Short: "Change a work package's title, description, estimate, priority, labels or owner",
+		Long: `Change a work package's title, description, estimate, priority, labels or
+owner. --label replaces the labels with those given; --clear-labels removes
+them all; --owner "" leaves the work package without an owner.`,
+		Args: argNames("WP"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var u agileplus.WPUpdate
 			if cmd.Flags().Changed("title") {
@@ -271,8 +311,18 @@ func newWPUpdateCmd(e *env) *cobra.Command {
 			if cmd.Flags().Changed("estimate") {
 				u.Estimate = &estimate
 			}
+			if cmd.Flags().Changed("priority") {
+				u.Priority = &priority
+			}
+			if cmd.Flags().Changed("owner") {
+				u.Owner = &owner
+			}
+			var err error
+			if u.Labels, err = labelsUpdate(cmd, labels, clearLabels); err != nil {
+				return err
+			}
 			if u == (agileplus.WPUpdate{}) {
-				return usagef(cmd, "nothing to update: pass --title, --description or --estimate")
+				return usagef(cmd, "nothing to update: pass --title, --description, --estimate, --priority, --label, --clear-labels or --owner")
 			}
 			w, err := e.tracker().UpdateWP(cmd.Context(), args[0], u, ifVersion)
 			if err != nil {
@@ -288,8 +338,33 @@ func newWPUpdateCmd(e *env) *cobra.Command {
 	cmd.Flags().StringVar(&title, "title", "", "new title")
 	cmd.Flags().StringVar(&description, "description", "", "new description")
 	estimateVar(cmd, &estimate, "new estimate in hours")
+	priorityVar(cmd, &priority, "new priority: "+strings.Join(agileplus.Priorities, ", "))
+	labelsUpdateFlags(cmd, &labels, &clearLabels)
+	cmd.Flags().StringVar(&owner, "owner", "", `new owner; "" for none`)
 	ifVersionFlag(cmd, &ifVersion)
 	return cmd
+}
+
+// labelsUpdateFlags are --label and --clear-labels of an update.
+func labelsUpdateFlags(cmd *cobra.Command, labels *[]string, clear *bool) {
+	cmd.Flags().StringSliceVar(labels, "label", nil, "the new labels, replacing the old (repeat or comma-separate)")
+	cmd.Flags().BoolVar(clear, "clear-labels", false, "remove every label")
+	cmd.MarkFlagsMutuallyExclusive("label", "clear-labels")
+}
+
+// labelsUpdate is the labels field of an update from --label and
+// --clear-labels: nil when neither is given.
+func labelsUpdate(cmd *cobra.Command, labels []string, clear bool) (*[]string, error) {
+	switch {
+	case clear:
+		return &[]string{}, nil
+	case cmd.Flags().Changed("label"):
+		if len(labels) == 0 {
+			return nil, usagef(cmd, "--label needs a label; pass --clear-labels to remove them all")
+		}
+		return &labels, nil
+	}
+	return nil, nil
 }
 
 func newWPMoveCmd(e *env) *cobra.Command {

@@ -64,11 +64,11 @@ func TestEndToEnd(t *testing.T) {
 	})
 
 	t.Run("ready", func(t *testing.T) {
-		got := keys(must(c.Ready(ctx, "CORE", agileplus.Page{})))
+		got := keys(must(c.Ready(ctx, "CORE", "", agileplus.Page{})))
 		if fmt.Sprint(got) != "[CORE-1 CORE-3]" {
 			t.Fatalf("got ready %v, want [CORE-1 CORE-3]", got)
 		}
-		if got := keys(must(c.Ready(ctx, "WEB", agileplus.Page{}))); len(got) != 0 {
+		if got := keys(must(c.Ready(ctx, "WEB", "", agileplus.Page{}))); len(got) != 0 {
 			t.Fatalf("got ready %v, want none (WEB-1 waits on CORE-1)", got)
 		}
 	})
@@ -97,7 +97,7 @@ func TestEndToEnd(t *testing.T) {
 			t.Fatalf("got %d winners and errors %v, want 1 winner and 49 conflicts", len(wins), others)
 		}
 		lease := wins[0]
-		if got := keys(must(c.Ready(ctx, "CORE", agileplus.Page{}))); fmt.Sprint(got) != "[CORE-3]" {
+		if got := keys(must(c.Ready(ctx, "CORE", "", agileplus.Page{}))); fmt.Sprint(got) != "[CORE-3]" {
 			t.Fatalf("got ready %v, want [CORE-3] while CORE-1 is claimed", got)
 		}
 		if _, err := c.TransitionWP(ctx, "CORE-1", agileplus.Transition{To: agileplus.WPDoing, Token: lease.Token + 1}, 0); agileplus.ErrorCode(err) != agileplus.ECONFLICT {
@@ -108,7 +108,7 @@ func TestEndToEnd(t *testing.T) {
 				t.Fatalf("move to %s: %v", to, err)
 			}
 		}
-		if got := keys(must(c.Ready(ctx, "WEB", agileplus.Page{}))); fmt.Sprint(got) != "[WEB-1]" {
+		if got := keys(must(c.Ready(ctx, "WEB", "", agileplus.Page{}))); fmt.Sprint(got) != "[WEB-1]" {
 			t.Fatalf("got ready %v, want [WEB-1] once CORE-1 is done", got)
 		}
 	})
@@ -144,7 +144,7 @@ func TestEndToEnd(t *testing.T) {
 
 	t.Run("graph", func(t *testing.T) {
 		// CORE-1 done; CORE-2 doing (forced), waits on CORE-3; WEB-1 waits on CORE-1.
-		l := must(c.Layers(ctx, "CORE"))
+		l := must(c.Layers(ctx, "CORE", ""))
 		if len(l.Layers) != 2 || nodeKeys(l.Layers[0]) != "CORE-3" || nodeKeys(l.Layers[1]) != "CORE-2" {
 			t.Fatalf("got layers %+v, want [[CORE-3] [CORE-2]]", l.Layers)
 		}

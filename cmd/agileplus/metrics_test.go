@@ -84,7 +84,7 @@ func TestMetricsScrapedByPrometheus(t *testing.T) {
 	if _, err := c.Claim(ctx, "MT-1", agileplus.ClaimRequest{Agent: "agent-1"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Ready(ctx, "MT", agileplus.Page{}); err != nil {
+	if _, err := c.Ready(ctx, "MT", "", agileplus.Page{}); err != nil {
 		t.Fatal(err)
 	}
 	poll.Until(t, "the webhook's deliveries, after a failed first attempt", func() bool {

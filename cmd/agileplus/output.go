@@ -136,22 +136,22 @@ func printEdges(w io.Writer, edges []*agileplus.Edge) error {
 
 // printWPs prints work packages; slugs maps feature ids to slugs.
 func printWPs(w io.Writer, ws []*agileplus.WP, slugs map[string]string) error {
-	t := newTable(w, "KEY", "STATE", "EST", "FEATURE", "CLAIMED BY", "TITLE")
+	t := newTable(w, "KEY", "STATE", "PRIORITY", "EST", "FEATURE", "OWNER", "CLAIMED BY", "TITLE")
 	for _, wp := range ws {
 		feature := wp.FeatureID
 		if s, ok := slugs[wp.FeatureID]; ok {
 			feature = s
 		}
-		t.row(wp.Key, wp.State, hours(wp.Estimate), feature, claimedBy(wp.Lease), wp.Title)
+		t.row(wp.Key, wp.State, wp.Priority, hours(wp.Estimate), feature, orDash(wp.Owner), claimedBy(wp.Lease), wp.Title)
 	}
 	return t.flush()
 }
 
 // printFeatures prints features.
 func printFeatures(w io.Writer, fs []*agileplus.Feature) error {
-	t := newTable(w, "SLUG", "PROJECT", "STATE", "VERSION", "TITLE")
+	t := newTable(w, "SLUG", "PROJECT", "STATE", "PRIORITY", "VERSION", "TITLE")
 	for _, f := range fs {
-		t.row(f.Slug, f.ProjectKey, f.State, f.Version, f.Title)
+		t.row(f.Slug, f.ProjectKey, f.State, f.Priority, f.Version, f.Title)
 	}
 	return t.flush()
 }

@@ -18,7 +18,8 @@ import (
 )
 
 // BenchmarkReadyHTTP times GET /v1/ready (a page of 100) on a 10,000-WP
-// project through the handler, as bench's read step does.
+// project through the handler, as bench's read step does, by key number
+// and (fastjson-priority) by priority: a quarter of the WPs at each.
 func BenchmarkReadyHTTP(b *testing.B) {
 	ctx := agileplus.WithActor(context.Background(), "bench")
 	store, err := sqlitestore.Open(ctx, sqlitestore.Config{Path: filepath.Join(b.TempDir(), "a.db")})
@@ -41,7 +42,8 @@ func BenchmarkReadyHTTP(b *testing.B) {
 	for w := range 16 {
 		wg.Go(func() {
 			for i := w; i < n; i += 16 {
-				if _, err := svc.CreateWP(ctx, fmt.Sprint("f-", i%20), agileplus.WPCreate{Title: fmt.Sprint("work package number ", i), Description: "some description of the work"}); err != nil {
+				if _, err := svc.CreateWP(ctx, fmt.Sprint("f-", i%20), agileplus.WPCreate{Title: fmt.Sprint("work package number ", i), Description: "some description of the work",
+					Priority: agileplus.Priorities[i%4]}); err != nil {
 					panic(err)
 				}
 			}
@@ -64,19 +66,23 @@ func BenchmarkReadyHTTP(b *testing.B) {
 		}
 	}
 	h := httpapi.NewServer(svc, nil, nil, "bench")
-	for _, fast := range []bool{false, true} {
-		name := "encoding-json"
-		if fast {
-			name = "fastjson"
-		}
-		b.Run(name, func(b *testing.B) {
-			h.PlainJSON = !fast
+	for _, c := range []struct {
+		name        string
+		fast, byPri bool
+	}{{"encoding-json", false, false}, {"fastjson", true, false}, {"fastjson-priority", true, true}} {
+		b.Run(c.name, func(b *testing.B) {
+			h.PlainJSON = !c.fast
 			runtime.GC()
 			times := make([]time.Duration, 0, 4096)
 			b.ReportAllocs()
 			for i := 0; b.Loop(); i++ {
 				url := "/v1/ready?project=TENK&limit=100"
-				if i%5 != 0 {
+				switch {
+				case c.byPri && i%5 != 0:
+					url += fmt.Sprint("&order=priority&after=", agileplus.Priorities[rng.IntN(4)], ":TENK-", 4000+rng.IntN(6000))
+				case c.byPri:
+					url += "&order=priority"
+				case i%5 != 0:
 					url += fmt.Sprint("&after=TENK-", 4000+rng.IntN(6000))
 				}
 				req := httptest.NewRequest("GET", url, nil)

@@ -75,7 +75,7 @@ func contractAPI(t *testing.T) (*httptest.Server, openAPIDoc) {
 }
 
 var contractPathValues = strings.NewReplacer("{project}", "CORE", "{feature}", "f1", "{wp}", "CORE-1", "{id}", "dep_x",
-	"{webhook}", "whk_x", "{seq}", "1", "{key}", "key_x")
+	"{webhook}", "whk_x", "{seq}", "1", "{key}", "key_x", "{label}", "go")
 
 // sampleValue is a value a query parameter's schema accepts.
 func sampleValue(p openAPIParam) string {
@@ -272,11 +272,13 @@ type bodyCase struct {
 var validBodies = []bodyCase{
 	{"POST", "/v1/projects", `{"key":"NEW","name":"New"}`},
 	{"PATCH", "/v1/projects/CORE", `{"name":"Core"}`},
-	{"POST", "/v1/projects/CORE/features", `{"slug":"f2","title":"F2","description":"d"}`},
-	{"PATCH", "/v1/features/f1", `{"title":"F1","description":"d"}`},
+	{"POST", "/v1/projects/CORE/features", `{"slug":"f2","title":"F2","description":"d","priority":"high","labels":["go"]}`},
+	{"PATCH", "/v1/features/f1", `{"title":"F1","description":"d","priority":"low","labels":["go"]}`},
 	{"POST", "/v1/features/f1/transition", `{"to":"specified"}`},
-	{"POST", "/v1/features/f1/wps", `{"title":"W","description":"d","estimate":2}`},
-	{"PATCH", "/v1/wps/CORE-1", `{"title":"W1","description":"d","estimate":2}`},
+	{"POST", "/v1/features/f1/wps", `{"title":"W","description":"d","estimate":2,"priority":"urgent","labels":["go","db"],"owner":"ann"}`},
+	{"PATCH", "/v1/wps/CORE-1", `{"title":"W1","description":"d","estimate":2,"priority":"low","labels":["go"],"owner":"ann"}`},
+	{"POST", "/v1/projects/CORE/labels", `{"name":"go","color":"#00add8","description":"d"}`},
+	{"PATCH", "/v1/projects/CORE/labels/go", `{"color":"#00add8","description":"d"}`},
 	{"POST", "/v1/wps/CORE-1/transition", `{"to":"blocked","force":true,"reason":"r","token":0}`},
 	{"POST", "/v1/wps/CORE-1/claim", `{"agent":"a","ttl_seconds":60}`},
 	{"PUT", "/v1/wps/CORE-1/claim", `{"agent":"a","ttl_seconds":60,"token":1}`},
@@ -367,7 +369,7 @@ func TestBodyBoundsAreEnforced(t *testing.T) {
 	for _, c := range validBodies {
 		o := doc.Paths[strings.Replace(strings.Replace(c.path, "CORE-1", "{wp}", 1), "/f1", "/{feature}", 1)]
 		if strings.HasPrefix(c.path, "/v1/projects/CORE") {
-			o = doc.Paths[strings.Replace(c.path, "CORE", "{project}", 1)]
+			o = doc.Paths[strings.Replace(strings.Replace(c.path, "CORE", "{project}", 1), "/labels/go", "/labels/{label}", 1)]
 		}
 		op, ok := o[strings.ToLower(c.method)]
 		if !ok || op.RequestBody == nil {

@@ -57,7 +57,9 @@ func TestGraphAnswers(t *testing.T) {
 		cmp.t, cmp.failures = t, 0
 		for _, p := range append(projects, "NOPE") {
 			cmp.same("ready "+p, func(s *agileplus.Service) (any, error) { return readyAll(ctx, s, p) })
-			cmp.same("layers "+p, func(s *agileplus.Service) (any, error) { return s.Layers(ctx, p) })
+			cmp.same("layers "+p, func(s *agileplus.Service) (any, error) { return s.Layers(ctx, p, "") })
+			cmp.same("ready by priority "+p, func(s *agileplus.Service) (any, error) { return readyAllBy(ctx, s, p, agileplus.OrderPriority) })
+			cmp.same("layers by priority "+p, func(s *agileplus.Service) (any, error) { return s.Layers(ctx, p, agileplus.OrderPriority) })
 			cmp.same("critical path "+p, func(s *agileplus.Service) (any, error) { return criticalPathAll(ctx, s, p, "") })
 			cmp.same("cycles "+p, func(s *agileplus.Service) (any, error) { return s.Cycles(ctx, p) })
 			cmp.same("features "+p, func(s *agileplus.Service) (any, error) { return s.FeatureGraph(ctx, p) })
@@ -234,9 +236,14 @@ func show(v any) string {
 
 // readyAll pages through a project's ready WPs, 7 at a time.
 func readyAll(ctx context.Context, s *agileplus.Service, project string) ([]*agileplus.WP, error) {
+	return readyAllBy(ctx, s, project, "")
+}
+
+// readyAllBy is readyAll in an order.
+func readyAllBy(ctx context.Context, s *agileplus.Service, project, order string) ([]*agileplus.WP, error) {
 	all := []*agileplus.WP{}
 	for pg := (agileplus.Page{Limit: 7}); ; {
-		ws, err := s.Ready(ctx, project, pg)
+		ws, err := s.Ready(ctx, project, order, pg)
 		if err != nil {
 			return nil, err
 		}
@@ -244,7 +251,7 @@ func readyAll(ctx context.Context, s *agileplus.Service, project string) ([]*agi
 		if len(ws) < pg.Limit {
 			return all, nil
 		}
-		pg.After = ws[len(ws)-1].Key
+		pg.After = agileplus.ReadyCursor(ws[len(ws)-1], order)
 	}
 }
 
@@ -319,9 +326,11 @@ func buildRandomPlan(t *testing.T, ctx context.Context, svc *agileplus.Service, 
 			feature[k] = fmt.Sprintf("%s-%d", strings.ToLower(p), r.IntN(feats[p]))
 		}
 	}
-	for _, k := range order {
+	for i, k := range order {
 		est := ests[r.IntN(len(ests))]
-		rec(agileplus.Record{Type: agileplus.RecWP, Key: k, Feature: feature[k], Title: k, State: states[r.IntN(len(states))], Estimate: &est})
+		// Priorities in turn, drawing nothing from r: the plan stays the one it was.
+		rec(agileplus.Record{Type: agileplus.RecWP, Key: k, Feature: feature[k], Title: k, State: states[r.IntN(len(states))], Estimate: &est,
+			Priority: agileplus.Priorities[(i/3)%len(agileplus.Priorities)]})
 	}
 	edges := map[[2]string]bool{}
 	addEdge := func(from, to, kind string) bool {

@@ -55,7 +55,7 @@ func TestOpenDepsFollowWrites(t *testing.T) {
 		}
 		var ready [2][]string
 		for i, s := range svcs {
-			ws, err := s.Ready(ctx, "RDY", agileplus.Page{Limit: agileplus.MaxPageLimit})
+			ws, err := s.Ready(ctx, "RDY", "", agileplus.Page{Limit: agileplus.MaxPageLimit})
 			if err != nil {
 				t.Fatal(err)
 			}

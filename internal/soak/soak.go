@@ -245,7 +245,7 @@ func client(ctx context.Context, c *httpapi.Client, project, feature string, see
 		case p < 60:
 			_, err = c.WPs(ctx, agileplus.WPQuery{Feature: feature, Page: agileplus.Page{Limit: 50}})
 		case p < 80:
-			_, err = c.Ready(ctx, project, agileplus.Page{Limit: 20})
+			_, err = c.Ready(ctx, project, "", agileplus.Page{Limit: 20})
 		default:
 			i := rng.IntN(len(mine))
 			w := mine[i]

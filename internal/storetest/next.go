@@ -130,6 +130,23 @@ func testNext(t *testing.T, f *fixture) {
 		mustField(t, err, agileplus.EINVALID, "feature")
 		mustEqual(t, "store", f.fingerprint(t), before)
 	})
+
+	t.Run("priority comes before slack", func(t *testing.T) {
+		f.project(t, "PRI")
+		f.feature(t, "PRI", "pri")
+		f.estimated(t, "pri", "long", 8)  // PRI-1: the critical path
+		f.estimated(t, "pri", "short", 1) // PRI-2: 7h of slack
+		mustEqual(t, "by slack", key(next(t, agileplus.NextRequest{Project: "PRI"})), "PRI-1")
+		high, urgent := agileplus.PriorityHigh, agileplus.PriorityUrgent
+		_, err := f.svc.UpdateWP(f.ctx, "PRI-2", agileplus.WPUpdate{Priority: &high}, 0)
+		mustOK(t, err)
+		res := next(t, agileplus.NextRequest{Project: "PRI"})
+		mustEqual(t, "high over the critical path", key(res), "PRI-2")
+		mustMention(t, agileplus.Errorf(agileplus.EINVALID, "%s", res.Message), "high priority")
+		_, err = f.svc.UpdateWP(f.ctx, "PRI-1", agileplus.WPUpdate{Priority: &urgent}, 0)
+		mustOK(t, err)
+		mustEqual(t, "urgent over high", key(next(t, agileplus.NextRequest{Project: "PRI", Claim: true, Agent: "a"})), "PRI-1")
+	})
 }
 
 // testNextRace has 20 agents ask for and claim the next WP at once on a

@@ -101,6 +101,11 @@ func RunThrough(t *testing.T, open func(t *testing.T) agileplus.Store, transport
 		{"Ready", testReady},
 		{"Next", testNext},
 		{"NextRace", testNextRace},
+		{"Priorities", testPriorities},
+		{"PriorityOrder", testPriorityOrder},
+		{"Labels", testLabels},
+		{"Owners", testOwners},
+		{"LabelDefinitions", testLabelDefinitions},
 		{"References", testReferences},
 		{"GraphIndex", testGraphIndex},
 		{"EventPerCommand", testEventPerCommand},
@@ -482,16 +487,21 @@ func (f *fixture) fingerprint(t *testing.T) string {
 		fs, err := f.svc.Features(f.ctx, p.ID, agileplus.Page{Limit: agileplus.MaxPageLimit})
 		mustOK(t, err)
 		for _, fe := range fs {
-			fmt.Fprintf(&b, "feature %s %s %s %q v%d\n", fe.ID, fe.Slug, fe.State, fe.Title, fe.Version)
+			fmt.Fprintf(&b, "feature %s %s %s %q v%d %s %v\n", fe.ID, fe.Slug, fe.State, fe.Title, fe.Version, fe.Priority, fe.Labels)
 			fmt.Fprintf(&b, "  audit %d\n", len(f.audit(t, fe.ID)))
 			for _, e := range f.edges(t, fe.ID) {
 				fmt.Fprintf(&b, "  edge %s %s %s\n", e.ID, e.Direction, e.Other)
 			}
 		}
+		ls, err := f.svc.Labels(f.ctx, p.ID, agileplus.Page{Limit: agileplus.MaxPageLimit})
+		mustOK(t, err)
+		for _, l := range ls {
+			fmt.Fprintf(&b, "label %s %s %q v%d\n", l.Name, l.Color, l.Description, l.Version)
+		}
 		ws, err := f.svc.WPs(f.ctx, agileplus.WPQuery{Project: p.ID, Page: agileplus.Page{Limit: agileplus.MaxPageLimit}})
 		mustOK(t, err)
 		for _, w := range ws {
-			fmt.Fprintf(&b, "wp %s %s %s %q v%d", w.ID, w.Key, w.State, w.Title, w.Version)
+			fmt.Fprintf(&b, "wp %s %s %s %q v%d %s %v %q", w.ID, w.Key, w.State, w.Title, w.Version, w.Priority, w.Labels, w.Owner)
 			if w.Lease != nil {
 				fmt.Fprintf(&b, " lease %s %d %s", w.Lease.Agent, w.Lease.Token, w.Lease.ExpiresAt.UTC().Format(time.RFC3339Nano))
 			}
@@ -1443,7 +1453,7 @@ func testReady(t *testing.T, f *fixture) {
 
 	ready := func(t *testing.T, project string, want ...int) {
 		t.Helper()
-		ws, err := f.svc.Ready(f.ctx, project, agileplus.Page{})
+		ws, err := f.svc.Ready(f.ctx, project, "", agileplus.Page{})
 		mustOK(t, err)
 		var got, keys []string
 		for _, w := range ws {
@@ -1515,7 +1525,7 @@ func testReady(t *testing.T, f *fixture) {
 		var got []string
 		pg := agileplus.Page{Limit: 2}
 		for {
-			ws, err := f.svc.Ready(f.ctx, "CORE", pg)
+			ws, err := f.svc.Ready(f.ctx, "CORE", "", pg)
 			mustOK(t, err)
 			for _, w := range ws {
 				got = append(got, w.Key)
@@ -1526,13 +1536,13 @@ func testReady(t *testing.T, f *fixture) {
 			pg.After = ws[len(ws)-1].Key
 		}
 		mustEqual(t, "ready pages", strings.Join(got, " "), "CORE-1 CORE-3 CORE-6 CORE-7 CORE-9 CORE-11")
-		_, err := f.svc.Ready(f.ctx, "CORE", agileplus.Page{After: "not-a-key"})
+		_, err := f.svc.Ready(f.ctx, "CORE", "", agileplus.Page{After: "not-a-key"})
 		mustField(t, err, agileplus.EINVALID, "after")
 	})
 
-	_, err := f.svc.Ready(f.ctx, "", agileplus.Page{})
+	_, err := f.svc.Ready(f.ctx, "", "", agileplus.Page{})
 	mustField(t, err, agileplus.EINVALID, "project")
-	_, err = f.svc.Ready(f.ctx, "NOPE", agileplus.Page{})
+	_, err = f.svc.Ready(f.ctx, "NOPE", "", agileplus.Page{})
 	mustCode(t, err, agileplus.ENOTFOUND)
 }
 

@@ -1,0 +1,219 @@
+package agileplus
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// Priorities of WPs and features, most pressing first.
+const (
+	PriorityUrgent = "urgent"
+	PriorityHigh   = "high"
+	PriorityNormal = "normal"
+	PriorityLow    = "low"
+)
+
+// Priorities lists the priorities, most pressing first: the order of
+// "by priority".
+var Priorities = []string{PriorityUrgent, PriorityHigh, PriorityNormal, PriorityLow}
+
+// DefaultPriority is the priority of what is created without one, and of
+// what was stored before priorities existed.
+const DefaultPriority = PriorityNormal
+
+// PriorityRank is p's place in Priorities (0 for urgent), -1 if p is not
+// a priority. Stores keep the rank so that "by priority" is an index order.
+func PriorityRank(p string) int { return slices.Index(Priorities, p) }
+
+// PriorityOfRank is the priority of a rank; ranks out of range (a store
+// written by a newer version) read as the default.
+func PriorityOfRank(r int) string {
+	if r < 0 || r >= len(Priorities) {
+		return DefaultPriority
+	}
+	return Priorities[r]
+}
+
+func validatePriority(field, p string) error {
+	if PriorityRank(p) < 0 {
+		return FieldErrorf(field, "unknown priority %q; priorities are %s", p, strings.Join(Priorities, ", "))
+	}
+	return nil
+}
+
+// Label limits. Labels are short words ("go", "frontend", "area/db")
+// stored in lower case; the charset keeps them usable unquoted in CLI
+// flags, URLs and the comma-separated lists the stores keep.
+const (
+	MaxLabels   = 20
+	MaxLabelLen = 40
+	// LabelPattern is what a label may look like before it is lower-cased.
+	LabelPattern = `^[A-Za-z0-9][A-Za-z0-9._:/+-]{0,39}$`
+)
+
+var labelRE = regexp.MustCompile(LabelPattern)
+
+// NormalizeLabel lower-cases a label and checks it; field names it in the
+// error.
+func NormalizeLabel(field, l string) (string, error) {
+	if !labelRE.MatchString(l) {
+		return "", FieldErrorf(field, "%s", labelRule(l))
+	}
+	return strings.ToLower(l), nil
+}
+
+func labelRule(l string) string {
+	return fmt.Sprintf("label %s must be 1-%d letters, digits and . _ : / + -, starting with a letter or digit", QuoteRef(l), MaxLabelLen)
+}
+
+// NormalizeLabels lower-cases, checks, sorts and de-duplicates a set of
+// labels: at most MaxLabels, each as NormalizeLabel wants. No labels are
+// nil, as stores read them back.
+func NormalizeLabels(field string, ls []string) ([]string, error) {
+	if len(ls) > MaxLabels {
+		return nil, FieldErrorf(field, "%s holds %d labels; at most %d are allowed", field, len(ls), MaxLabels)
+	}
+	out := make([]string, 0, len(ls))
+	for i, l := range ls {
+		if !labelRE.MatchString(l) {
+			return nil, FieldErrorf(field, "%s[%d]: %s", field, i, labelRule(l))
+		}
+		out = append(out, strings.ToLower(l))
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// normalizeLabels is NormalizeLabels for an optional input: nil stays nil.
+func normalizeLabels(field string, ls *[]string) error {
+	if ls == nil {
+		return nil
+	}
+	n, err := NormalizeLabels(field, *ls)
+	if err == nil {
+		*ls = n
+	}
+	return err
+}
+
+// validateOwner checks a WP's owner: empty (nobody) or a name, which
+// is then stored without the spaces around it; only spaces is refused.
+func validateOwner(field, o string) error {
+	if o == "" {
+		return nil
+	}
+	return validateName(field, o, true)
+}
+
+// HasLabels reports whether have (sorted, as stored) holds every label of
+// want, or, if any, at least one of them. An empty want matches.
+func HasLabels(have, want []string, any bool) bool {
+	if len(want) == 0 {
+		return true
+	}
+	for _, l := range want {
+		_, found := slices.BinarySearch(have, l)
+		if found && any {
+			return true
+		}
+		if !found && !any {
+			return false
+		}
+	}
+	return !any
+}
+
+// WPCursor is the cursor that follows w in a WP list sorted by sort
+// ("" or SortID: its id; SortPriority: "<priority>:<id>").
+func WPCursor(w *WP, sort string) string {
+	if sort == OrderPriority {
+		return w.Priority + ":" + w.ID
+	}
+	return w.ID
+}
+
+// ReadyCursor is the cursor that follows w in the ready set in order (""
+// or OrderKey: its key; OrderPriority: "<priority>:<key>").
+func ReadyCursor(w *WP, order string) string {
+	if order == OrderPriority {
+		return w.Priority + ":" + w.Key
+	}
+	return w.Key
+}
+
+// splitPriorityCursor cuts "<priority>:<rest>" into the priority's rank
+// and rest; example shows the form in the error.
+func splitPriorityCursor(after, example string) (int, string, error) {
+	p, rest, ok := strings.Cut(after, ":")
+	rank := PriorityRank(p)
+	if !ok || rank < 0 || rest == "" {
+		return 0, "", FieldErrorf("after", "after must be the next cursor of the previous page in priority order, such as %s, not %s", example, QuoteRef(after))
+	}
+	return rank, rest, nil
+}
+
+// wpFilter checks the filters and order of q and turns them into the
+// store's terms (without the project and feature, which need lookups).
+func wpFilter(ctx context.Context, q WPQuery) (WPFilter, error) {
+	f := WPFilter{State: q.State, Owner: q.Owner, Page: q.Page}
+	if q.State != "" && !slices.Contains(WPStates, q.State) {
+		return f, FieldErrorf("state", "unknown work package state %q; states are %v", q.State, WPStates)
+	}
+	for _, p := range q.Priorities {
+		if err := validatePriority("priority", p); err != nil {
+			return f, err
+		}
+	}
+	f.Priorities = q.Priorities
+	if len(q.Labels) > 0 {
+		var err error
+		if f.Labels, err = NormalizeLabels("label", q.Labels); err != nil {
+			return f, err
+		}
+	}
+	switch q.LabelsMode {
+	case "", LabelsAll:
+	case LabelsAny:
+		f.AnyLabel = true
+	default:
+		return f, FieldErrorf("labels_mode", "labels_mode must be %s or %s, not %s", LabelsAll, LabelsAny, QuoteRef(q.LabelsMode))
+	}
+	if q.Owner != "" {
+		if err := validateOwner("owner", q.Owner); err != nil {
+			return f, err
+		}
+	}
+	if q.Mine {
+		if q.Owner != "" {
+			return f, FieldErrorf("mine", "mine and owner cannot both be given")
+		}
+		f.Owner = ActorFrom(ctx)
+	}
+	switch q.Sort {
+	case "", SortID:
+		if q.After != "" && !strings.HasPrefix(q.After, PrefixWP) {
+			return f, FieldErrorf("after", "after must be the next cursor of the previous page (an id starting with %s), not %s", PrefixWP, QuoteRef(q.After))
+		}
+	case OrderPriority:
+		f.ByPriority = true
+		if q.After != "" {
+			rank, id, err := splitPriorityCursor(q.After, "high:wp_...")
+			if err != nil {
+				return f, err
+			}
+			if !strings.HasPrefix(id, PrefixWP) {
+				return f, FieldErrorf("after", "after must be the next cursor of the previous page in priority order, such as high:wp_..., not %s", QuoteRef(q.After))
+			}
+			f.AfterRank, f.After = rank, id
+		}
+	default:
+		return f, FieldErrorf("sort", "sort must be %s or %s, not %s", SortID, OrderPriority, QuoteRef(q.Sort))
+	}
+	return f, nil
+}
