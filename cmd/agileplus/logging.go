@@ -24,9 +24,9 @@ func newLogger(w io.Writer, format string, level slog.Level) *slog.Logger {
 // was logged in: request_id, trace_id and span_id.
 type contextHandler struct {
 	slog.Handler
-	// spans returns the trace and span ids in ctx, "" when it has none.
-	// Traces exported over OpenTelemetry will plug their span context in
-	// here.
+	// spans returns the trace and span ids in ctx, "" when it has none:
+	// those of the traceparent in ctx, which with OpenTelemetry on is the
+	// span being recorded.
 	spans func(ctx context.Context) (traceID, spanID string)
 }
 
