@@ -17,7 +17,7 @@ import schemathesis
 
 BASE_URL = os.environ["CONTRACT_BASE_URL"]
 TOKEN = os.environ["CONTRACT_TOKEN"]
-# The run's key by id and by token prefix: DELETE /v1/keys/{key} takes either.
+# The run's key by id and by token prefix: POST /v1/keys/{key}/revoke takes either.
 KEY_ID = os.environ["CONTRACT_KEY_ID"]
 KEY_PREFIX = os.environ["CONTRACT_KEY_PREFIX"]
 
@@ -35,7 +35,7 @@ def _fresh_key():
 
 @schemathesis.hook
 def before_call(ctx, case, kwargs):
-    if case.method.upper() != "DELETE" or case.path != "/v1/keys/{key}":
+    if case.method.upper() != "POST" or case.path != "/v1/keys/{key}/revoke":
         return
     key = (case.path_parameters or {}).get("key")
     if key == KEY_ID:
