@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -113,6 +114,69 @@ func TestEnumsAreTheDomainLists(t *testing.T) {
 		schema, prop, _ := strings.Cut(field, ".")
 		if got := doc.Components.Schemas[schema].Properties[prop].Enum; !slices.Equal(got, want) {
 			t.Errorf("%s: enum %v, want %v", field, got, want)
+		}
+	}
+}
+
+// The event filters' patterns in the document take every entity kind and
+// event type the domain lists, with or without the CloudEvents prefix, and
+// nothing else; the webhook's filter and the stream's parameters alike.
+func TestEventFilterPatterns(t *testing.T) {
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Parameters []struct {
+				Name   string `json:"name"`
+				Schema struct {
+					Items struct {
+						Pattern string `json:"pattern"`
+					} `json:"items"`
+				} `json:"schema"`
+			} `json:"parameters"`
+		} `json:"paths"`
+		Components struct {
+			Schemas map[string]struct {
+				Properties map[string]struct {
+					Items struct {
+						Enum    []string `json:"enum"`
+						Pattern string   `json:"pattern"`
+					} `json:"items"`
+				} `json:"properties"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(NewServer(nil, nil, nil, "test").openapi, &doc); err != nil {
+		t.Fatal(err)
+	}
+	sel := doc.Components.Schemas["EventSelector"].Properties
+	if got := sel["entities"].Items.Enum; !slices.Equal(got, agileplus.EntityKinds) {
+		t.Errorf("EventSelector.entities: enum %v, want %v", got, agileplus.EntityKinds)
+	}
+	stream := map[string]*regexp.Regexp{}
+	for _, p := range doc.Paths["/v1/events/stream"]["get"].Parameters {
+		if p.Schema.Items.Pattern != "" {
+			stream[p.Name] = regexp.MustCompile(p.Schema.Items.Pattern)
+		}
+	}
+	types := regexp.MustCompile(sel["types"].Items.Pattern)
+	for _, typ := range agileplus.EventTypes {
+		for _, v := range []string{typ, agileplus.CloudEventTypePrefix + typ} {
+			if !types.MatchString(v) || !stream["type"].MatchString(v) {
+				t.Errorf("type %s is refused", v)
+			}
+		}
+	}
+	if !stream["type"].MatchString("wp.created,dev.agileplus.wp.claimed") || !stream["entity"].MatchString("wp,feature") || !stream["project"].MatchString("CORE,WEB") {
+		t.Error("a comma-separated list is refused")
+	}
+	for name, bad := range map[string][]string{
+		"type":    {"", "wp.exploded", "wp.created,", " wp.created", "WP.CREATED"},
+		"entity":  {"", "epic", "wp, feature", "wp,,feature"},
+		"project": {"", "core", "CORE,", "C"},
+	} {
+		for _, v := range bad {
+			if stream[name].MatchString(v) || (name == "type" && types.MatchString(v)) {
+				t.Errorf("%s %q is taken", name, v)
+			}
 		}
 	}
 }

@@ -204,11 +204,7 @@ func TestQueryBoundsAreEnforced(t *testing.T) {
 					required.Set(p.Name, sampleValue(p))
 				}
 			}
-			// What the document says in prose only: one of project and
-			// feature, and depth with transitive.
-			if path == "/v1/graph/critical-path" || path == "/v1/wps" {
-				required.Set("project", "CORE")
-			}
+			// What the document says in prose only: depth with transitive.
 			for _, p := range o.Parameters {
 				if p.In != "query" {
 					continue
@@ -282,7 +278,8 @@ var validBodies = []bodyCase{
 	{"PUT", "/v1/wps/CORE-1/claim", `{"agent":"a","ttl_seconds":60,"token":1}`},
 	{"POST", "/v1/wps/CORE-1/references", `{"kind":"commit","sha":"abcdef1","repo":"github.com/acme/api"}`},
 	{"POST", "/v1/wps/CORE-1/references", `{"kind":"pull_request","url":"https://github.com/acme/api/pull/1","state":"open","repo":"r"}`},
-	{"POST", "/v1/dependencies", `{"from":"CORE-1","to":"CORE-2","kind":"relates_to"}`},
+	// Feature slugs: a WP key padded to the field's length is no key.
+	{"POST", "/v1/dependencies", `{"from":"f1","to":"f2","kind":"relates_to"}`},
 	{"POST", "/v1/keys", `{"name":"bot","scope":"write","projects":["CORE"]}`},
 }
 
