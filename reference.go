@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Reference kinds: a WP points at the code that does it.
@@ -54,6 +55,10 @@ func (c *ReferenceCreate) validate(strict bool) error {
 	c.SHA = strings.ToLower(strings.TrimSpace(c.SHA))
 	if !strict {
 		c.URL = strings.TrimSpace(c.URL)
+	}
+	if !strict && utf8.RuneCountInString(c.Repo) > 200 {
+		// As the file has it: the bound the document declares for it.
+		return FieldErrorf("repo", "repo is longer than 200 characters")
 	}
 	c.Repo = strings.TrimSpace(c.Repo)
 	if c.Kind == "" {

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -308,7 +309,7 @@ func responseError(resp *http.Response) error {
 		return &agileplus.Error{Code: codeOf(resp.StatusCode), Message: fmt.Sprintf("server answered %s: %s", resp.Status, strings.TrimSpace(string(raw)))}
 	}
 	if len(eb.Error.Problems) > 0 {
-		return &agileplus.ImportError{Problems: eb.Error.Problems}
+		return &agileplus.ImportError{Problems: eb.Error.Problems, Code: cmp.Or(eb.Error.Code, codeOf(resp.StatusCode))}
 	}
 	code := eb.Error.Code
 	if code == "" {
