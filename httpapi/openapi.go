@@ -56,7 +56,11 @@ func openAPIDocument(rs []route, version string) []byte {
 			o["requestBody"] = map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{"schema": g.schema(rt.in)}},
 				"description": "a JSON object; null is refused, for the body and for any field (leave a field out instead)"}
 		case rt.consumes != "":
-			o["requestBody"] = map[string]any{"required": true, "content": map[string]any{rt.consumes: map[string]any{"schema": map[string]any{"type": "string", "minLength": 1}}},
+			schema := map[string]any{"type": "string", "minLength": 1}
+			if rt.consumesSchema != nil {
+				schema = rt.consumesSchema(g)
+			}
+			o["requestBody"] = map[string]any{"required": true, "content": map[string]any{rt.consumes: map[string]any{"schema": schema}},
 				"description": rt.consumesDoc}
 		}
 		resp := map[string]any{"description": "success"}

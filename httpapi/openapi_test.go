@@ -180,3 +180,72 @@ func TestEventFilterPatterns(t *testing.T) {
 		}
 	}
 }
+
+// The import body's schema declares, for each record type, the fields the
+// domain takes for it and no other, and one schema for each type.
+func TestImportBodySchemaIsTheRecords(t *testing.T) {
+	var doc struct {
+		Paths map[string]map[string]struct {
+			RequestBody struct {
+				Content map[string]struct {
+					Schema struct {
+						Type     string `json:"type"`
+						MinItems int    `json:"minItems"`
+						Items    struct {
+							OneOf []struct {
+								Ref string `json:"$ref"`
+							} `json:"oneOf"`
+						} `json:"items"`
+					} `json:"schema"`
+				} `json:"content"`
+			} `json:"requestBody"`
+		} `json:"paths"`
+		Components struct {
+			Schemas map[string]struct {
+				Properties           map[string]map[string]any `json:"properties"`
+				Required             []string                  `json:"required"`
+				AdditionalProperties *bool                     `json:"additionalProperties"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(NewServer(nil, nil, nil, "test").openapi, &doc); err != nil {
+		t.Fatal(err)
+	}
+	body := doc.Paths["/v1/import"]["post"].RequestBody.Content["application/x-ndjson"].Schema
+	if body.Type != "array" || body.MinItems != 1 || len(body.Items.OneOf) != len(agileplus.RecordTypes) {
+		t.Fatalf("got body schema %+v, want an array of at least 1 item, one of %d record types", body, len(agileplus.RecordTypes))
+	}
+	for i, typ := range agileplus.RecordTypes {
+		ref := body.Items.OneOf[i].Ref
+		s, ok := doc.Components.Schemas[strings.TrimPrefix(ref, "#/components/schemas/")]
+		if !ok {
+			t.Fatalf("%s: no schema %s", typ, ref)
+		}
+		want := append([]string{"type"}, agileplus.RecordFields(typ)...)
+		var got []string
+		for name, p := range s.Properties {
+			got = append(got, name)
+			if pat, ok := p["pattern"].(string); ok {
+				if _, err := regexp.Compile(pat); err != nil {
+					t.Errorf("%s.%s: pattern does not compile: %v", typ, name, err)
+				}
+			}
+		}
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: got properties %v, want %v", typ, got, want)
+		}
+		if c := s.Properties["type"]["const"]; c != typ {
+			t.Errorf("%s: type is const %v", typ, c)
+		}
+		if s.AdditionalProperties == nil || *s.AdditionalProperties {
+			t.Errorf("%s: additional properties allowed", typ)
+		}
+		for _, r := range s.Required {
+			if !slices.Contains(want, r) {
+				t.Errorf("%s: requires %s, which it does not take", typ, r)
+			}
+		}
+	}
+}

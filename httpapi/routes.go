@@ -32,8 +32,10 @@ type route struct {
 	// (out is nil), such as an export.
 	produceTypes []string
 	// consumes is the media type of a request body that is not JSON (in
-	// is nil); consumesDoc describes it.
+	// is nil); consumesDoc describes it and consumesSchema, if set, gives
+	// its schema (else a string that is not empty).
 	consumes, consumesDoc string
+	consumesSchema        func(*schemaGen) map[string]any
 	// id is the operationId when the one made from method and path would
 	// repeat another's.
 	id      string
@@ -427,7 +429,12 @@ func (s *Server) trackerRoutes() []route {
 		}).needs(agileplus.ScopeRead),
 		{scope: agileplus.ScopeAdmin, method: "POST", path: "/v1/import", summary: "Import JSON lines (projects, features, wps, dependencies, references, API keys), validated as a whole, idempotent by key", status: 200,
 			query: []param{boolParam("allow_cycles", "import depends_on cycles instead of refusing the file")}, consumes: "application/x-ndjson",
-			consumesDoc: "JSON lines, one record a line, as /v1/export writes them; an empty body is refused", out: reflect.TypeFor[agileplus.ImportResult](), handler: s.handleImport},
+			consumesDoc:    "JSON lines, one record a line, as /v1/export writes them; an empty body is refused",
+			consumesSchema: (*schemaGen).importBodySchema, out: reflect.TypeFor[agileplus.ImportResult](), handler: s.handleImport,
+			errs: map[string]string{
+				"400": "a malformed record: a line that is not a JSON object of its type's schema; or a query parameter the operation does not take, an empty body, a line over 1 MiB. The error's problems list every problem with its line, the inconsistent records' too",
+				"409": "every record is well formed, but the file contradicts itself or the store: a reference to a project, feature or work package neither has, a record twice with other content, an entity stored with other content, a dependency cycle (unless allow_cycles). The error's problems list each with its line",
+			}},
 		{scope: agileplus.ScopeAdmin, method: "GET", path: "/v1/export", summary: "Everything as JSON lines, in the form /v1/import reads", status: 200,
 			query: []param{boolParam("key_hashes", "write the hash of each API key's secret, so that an import elsewhere recreates the keys")}, produceTypes: []string{"application/x-ndjson"}, handler: s.handleBulkExport},
 		{scope: agileplus.ScopeRead, method: "GET", path: "/v1/graph/export", summary: "A project's graph as json, dot (Graphviz), mermaid or compact text for an LLM", status: 200,

@@ -1,4 +1,9 @@
-"""Schemathesis hooks for scripts/contract.sh.
+"""Schemathesis hooks and serializers for scripts/contract.sh.
+
+POST /v1/import takes JSON lines (application/x-ndjson), which the
+document describes as an array whose items are the lines: the serializer
+writes each item as JSON on a line of its own. A value that is not an array
+(a negative case) is written as one line, as it is.
 
 The run authenticates with the server's local admin key, and an admin may
 revoke any key, its own too. Fuzzing and stateful testing learn key ids from
@@ -31,6 +36,13 @@ def _fresh_key():
     )
     with urllib.request.urlopen(req, timeout=10) as resp:
         return json.load(resp)
+
+
+@schemathesis.serializer("application/x-ndjson")
+def ndjson(ctx, value):
+    if isinstance(value, list):
+        return "".join(json.dumps(item) + "\n" for item in value).encode()
+    return json.dumps(value).encode()
 
 
 @schemathesis.hook
