@@ -106,7 +106,9 @@ func (c *KeyCreate) Validate(now time.Time) error {
 		}
 	}
 	if c.ExpiresAt != nil && !c.ExpiresAt.After(now) {
-		return FieldErrorf("expires_at", "expires_at %s is not in the future", c.ExpiresAt.UTC().Format(time.RFC3339))
+		// Well formed, but past by the server's clock: a rule, not a
+		// malformed request, as the document can only say the former.
+		return &Error{Code: ERULE, Field: "expires_at", Message: "expires_at " + c.ExpiresAt.UTC().Format(time.RFC3339) + " is not in the future"}
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"reflect"
 	"runtime"
 	"slices"
@@ -98,12 +99,22 @@ type ImportProblem struct {
 	Line    int    `json:"line"`
 	Field   string `json:"field,omitempty"`
 	Message string `json:"message"`
+
+	// conflict marks a well-formed record that contradicts another record
+	// of the file or what is stored; the others are malformed records.
+	conflict bool
 }
 
 // ImportError refuses a whole file, listing its problems (at most
-// MaxImportProblems of them). It is EINVALID.
+// MaxImportProblems of them). Its Code is EINVALID when a record is
+// malformed: a line that is not a record of its type, as the OpenAPI
+// document's schema of the file describes one. It is ECONFLICT when every
+// record is well formed but the file contradicts itself or the store: a
+// reference to nothing, a duplicate, an entity that exists with other
+// content, a dependency cycle. An empty Code is EINVALID.
 type ImportError struct {
 	Problems []ImportProblem
+	Code     string
 }
 
 // MaxImportProblems bounds the problems an ImportError lists.
@@ -122,9 +133,9 @@ func (e *ImportError) Error() string {
 	return b.String()
 }
 
-// Unwrap lets ErrorCode see an ImportError as EINVALID.
+// Unwrap lets ErrorCode see an ImportError's code.
 func (e *ImportError) Unwrap() error {
-	return &Error{Code: EINVALID, Message: e.Error()}
+	return &Error{Code: cmpOr(e.Code, EINVALID), Message: e.Error()}
 }
 
 // MaxImportLine bounds one line of a bulk file.
@@ -291,12 +302,17 @@ func (c *lineChunk) decode() {
 			dec.DisallowUnknownFields()
 			base = from
 		}
+		prob, ok := ImportProblem{}, false
 		if err := dec.Decode(rec); err == nil && base+int(dec.InputOffset()) == from+len(b) {
-			continue
+			prob, ok = refusedValue(b, line)
+		} else {
+			dec = nil
+			*rec = Record{Line: line}
+			if prob, ok = decodeLine(b, rec); ok {
+				prob, ok = refusedValue(b, line)
+			}
 		}
-		dec = nil
-		*rec = Record{Line: line}
-		if prob, ok := decodeLine(b, rec); !ok {
+		if !ok {
 			c.recs = c.recs[:len(c.recs)-1]
 			c.probs = append(c.probs, prob)
 		}
@@ -353,6 +369,44 @@ func decodeLine(b []byte, rec *Record) (ImportProblem, bool) {
 		prob.Message = "not a valid record: " + err.Error()
 	}
 	return prob, false
+}
+
+// refusedValue finds what a line that decoded as a record may not hold
+// all the same, because decoding reads it as a field left out: a null (the
+// whole line's, a field's, an element's) and an empty string, but for the
+// fields that may be empty (description, and a pull request's repo). b is
+// the trimmed line; ok is false with the problem.
+func refusedValue(b []byte, line int) (prob ImportProblem, ok bool) {
+	if !bytes.Contains(b, []byte("null")) && !bytes.Contains(b, []byte(`""`)) {
+		return ImportProblem{}, true
+	}
+	var v map[string]any
+	if json.Unmarshal(b, &v) != nil {
+		return ImportProblem{}, true // decoding as a record said it is one
+	}
+	if v == nil {
+		return ImportProblem{Line: line, Message: "a line must be a JSON object, not null"}, false
+	}
+	for _, k := range slices.Sorted(maps.Keys(v)) {
+		switch x := v[k].(type) {
+		case nil:
+			return ImportProblem{Line: line, Field: k, Message: k + " must not be null: leave the field out instead"}, false
+		case string:
+			if x == "" && !(k == "description" || k == "repo") {
+				return ImportProblem{Line: line, Field: k, Message: k + " must not be empty: leave the field out instead"}, false
+			}
+			if typ, _ := v["type"].(string); x == "" && recordTakes(typ) != 0 && recordTakes(typ)&map[string]int{"description": fDescription, "repo": fRepo}[k] == 0 {
+				// An empty one reads as left out, which the stray field
+				// check cannot see.
+				return ImportProblem{Line: line, Field: k, Message: fmt.Sprintf("%s is not a field of a %s record", k, typ)}, false
+			}
+		case []any:
+			if slices.Contains(x, nil) {
+				return ImportProblem{Line: line, Field: k, Message: k + " must not hold null"}, false
+			}
+		}
+	}
+	return ImportProblem{}, true
 }
 
 // maxFieldName bounds the unknown field name a problem repeats as its field.
@@ -417,6 +471,31 @@ func recordTakes(typ string) int {
 		return fName | fKeyFields
 	}
 	return 0
+}
+
+// RecordTypes lists the record types, in the order of an export.
+var RecordTypes = []string{RecProject, RecFeature, RecWP, RecDependency, RecReference, RecKey}
+
+// RecordFields returns the JSON names of the fields a type of record takes
+// besides type, nil for an unknown type: what a schema of the bulk file
+// declares for the type.
+func RecordFields(typ string) []string {
+	takes := recordTakes(typ)
+	if takes == 0 {
+		return nil
+	}
+	names := [...]string{"key", "name", "project", "slug", "feature", "title", "description", "state", "estimate",
+		"from", "to", "kind", "wp", "repo", "sha", "url"}
+	var out []string
+	for b, n := range names {
+		if takes&(1<<b) != 0 {
+			out = append(out, n)
+		}
+	}
+	if takes&fKeyFields != 0 {
+		out = append(out, "prefix", "scope", "projects", "created_at", "created_by", "expires_at", "revoked_at", "hash")
+	}
+	return out
 }
 
 // strayFields returns the fields set in r that its type does not take,

@@ -122,22 +122,20 @@ func isKeyPrefix(s string) bool {
 }
 
 // key plans key record i: recreated with its prefix and hash, unchanged if
-// the same key exists, skipped without a hash.
+// the same key exists, skipped without a hash. A record without a hash is
+// checked all the same, as far as it can be without the store: a file is
+// refused for a malformed record whether or not the import would use it.
 func (pl *importPlanner) key(ctx context.Context, i int) error {
 	rec := pl.recs.get(i)
 	kf := rec.KeyFields
-	if kf == nil || kf.Hash == "" {
-		if pl.result.Skipped == nil {
-			pl.result.Skipped = map[string]int{}
-		}
-		pl.result.Skipped[RecKey]++
-		return nil
+	if kf == nil {
+		kf = &KeyFields{}
 	}
 	if !isKeyPrefix(kf.Prefix) {
 		pl.problem(i, "prefix", "key prefix %s must be the 8 characters after ap_ in its tokens, as export writes it", QuoteRef(kf.Prefix))
 		return nil
 	}
-	if !isHexHash(kf.Hash) {
+	if kf.Hash != "" && !isHexHash(kf.Hash) {
 		pl.problem(i, "hash", "key %s: hash must be 64 lower-case hex digits, as export --with-key-hashes writes it", kf.Prefix)
 		return nil
 	}
@@ -148,11 +146,18 @@ func (pl *importPlanner) key(ctx context.Context, i int) error {
 		pl.problem(i, ErrorField(err), "key %s: %s", kf.Prefix, ErrorMessage(err))
 		return nil
 	}
+	if kf.Hash == "" {
+		if pl.result.Skipped == nil {
+			pl.result.Skipped = map[string]int{}
+		}
+		pl.result.Skipped[RecKey]++
+		return nil
+	}
 	if pl.keys == nil {
 		pl.keys = map[string]*APIKey{}
 	}
 	if _, dup := pl.keys[kf.Prefix]; dup {
-		pl.problem(i, "prefix", "key %s appears twice", kf.Prefix)
+		pl.conflict(i, "prefix", "key %s appears twice", kf.Prefix)
 		return nil
 	}
 	var projects []string
@@ -169,7 +174,7 @@ func (pl *importPlanner) key(ctx context.Context, i int) error {
 		} else if ok, err := found(err); err != nil {
 			return err
 		} else if !ok {
-			pl.problem(i, "projects", "key %s: no project %q in the file or the store", kf.Prefix, p)
+			pl.conflict(i, "projects", "key %s: no project %q in the file or the store", kf.Prefix, p)
 			return nil
 		}
 	}
@@ -185,7 +190,7 @@ func (pl *importPlanner) key(ctx context.Context, i int) error {
 		return err
 	} else if ok {
 		if !sameImportedKey(old, k) {
-			pl.problem(i, "prefix", "key %s exists with other content (another secret, name, scope, projects, expiry or revocation)", kf.Prefix)
+			pl.conflict(i, "prefix", "key %s exists with other content (another secret, name, scope, projects, expiry or revocation)", kf.Prefix)
 		}
 		pl.result.Unchanged[RecKey]++
 		return nil

@@ -237,7 +237,7 @@ func TestImportKeyProblems(t *testing.T) {
 	hasProblem(t, probs, 7, "prefix", "appears twice")
 	hasProblem(t, probs, 8, "prefix", "exists with other content")
 	hasProblem(t, probs, 9, "prefix", "not a field of a project record")
-	hasProblem(t, probs, 10, "name", "required")
+	hasProblem(t, probs, 10, "name", "must not be empty")
 	hasProblem(t, probs, 11, "key", "not a field of a key record")
 	if ks, _ := svc.Keys(ctx, agileplus.Page{}); len(ks) != 1 {
 		t.Errorf("a refused import left %d keys, want the 1 there before", len(ks))

@@ -27,7 +27,11 @@ func parseOneByOne(r io.Reader) ([]Record, []ImportProblem, error) {
 			continue
 		}
 		rec := Record{Line: line}
-		if prob, ok := decodeLine(b, &rec); !ok {
+		prob, ok := decodeLine(b, &rec)
+		if ok {
+			prob, ok = refusedValue(b, line)
+		}
+		if !ok {
 			probs = append(probs, prob)
 		} else {
 			recs = append(recs, rec)

@@ -141,6 +141,7 @@ type importPlan struct {
 	recs      *importRecords
 	result    ImportResult
 	problems  []ImportProblem
+	malformed bool                // a record is malformed: the file is EINVALID, not ECONFLICT
 	projects  map[string]*Project // by key: existing or new
 	features  map[string]*Feature // by slug
 	wps       map[string]*WP      // by key
@@ -162,9 +163,22 @@ func (p *importPlan) description(rec *Record) (string, error) {
 	return p.spool.get(rec.desc)
 }
 
+// problem reports record i as malformed: what its line holds breaks the
+// schema of its record type, whatever else the file and the store hold.
 func (p *importPlan) problem(i int, field, format string, args ...any) {
+	p.malformed = true
+	p.add(ImportProblem{Line: int(p.recs.recs[i].line), Field: field, Message: fmt.Sprintf(format, args...)})
+}
+
+// conflict reports well-formed record i as contradicting another record
+// or what is stored.
+func (p *importPlan) conflict(i int, field, format string, args ...any) {
+	p.add(ImportProblem{Line: int(p.recs.recs[i].line), Field: field, Message: fmt.Sprintf(format, args...), conflict: true})
+}
+
+func (p *importPlan) add(prob ImportProblem) {
 	if len(p.problems) < MaxImportProblems {
-		p.problems = append(p.problems, ImportProblem{Line: int(p.recs.recs[i].line), Field: field, Message: fmt.Sprintf(format, args...)})
+		p.problems = append(p.problems, prob)
 	}
 }
 
@@ -202,7 +216,11 @@ func (s *Service) BulkImport(ctx context.Context, r io.Reader, opts ImportOption
 		// reported together, in line order.
 		if all := append(probs, plan.problems...); len(all) > 0 {
 			slices.SortStableFunc(all, func(a, b ImportProblem) int { return cmp.Compare(a.Line, b.Line) })
-			return &ImportError{Problems: all[:min(len(all), MaxImportProblems)]}
+			code := ECONFLICT
+			if len(probs) > 0 || plan.malformed {
+				code = EINVALID
+			}
+			return &ImportError{Problems: all[:min(len(all), MaxImportProblems)], Code: code}
 		}
 		if err := s.writeImport(ctx, tx, plan); err != nil {
 			return err
@@ -325,7 +343,7 @@ func (pl *importPlanner) project(ctx context.Context, i int) error {
 		return nil
 	}
 	if pl.projects[rec.Key] != nil {
-		pl.problem(i, "key", "project %s appears twice", rec.Key)
+		pl.conflict(i, "key", "project %s appears twice", rec.Key)
 		return nil
 	}
 	old, err := pl.tx.Project(ctx, rec.Key)
@@ -333,7 +351,7 @@ func (pl *importPlanner) project(ctx context.Context, i int) error {
 		return err
 	} else if ok {
 		if old.Name != strings.TrimSpace(rec.Name) {
-			pl.problem(i, "name", "project %s exists with the name %q", rec.Key, old.Name)
+			pl.conflict(i, "name", "project %s exists with the name %q", rec.Key, old.Name)
 		}
 		pl.projects[rec.Key] = old
 		pl.result.Unchanged[RecProject]++
@@ -359,7 +377,11 @@ func (pl *importPlanner) feature(ctx context.Context, i int) error {
 	}
 	state := cmpOr(rec.State, FeatureCreated)
 	if _, err := FeatureTransitionCheck("", state); err != nil && state != FeatureCreated {
-		pl.problem(i, "state", "unknown feature state %q", rec.State)
+		pl.problem(i, "state", "unknown feature state %q; states are %v", rec.State, FeatureStates)
+		return nil
+	}
+	if rec.Project == "" {
+		pl.problem(i, "project", "feature %s: project is required: the key or id of its project", rec.Slug)
 		return nil
 	}
 	proj := pl.projects[rec.Project]
@@ -369,12 +391,12 @@ func (pl *importPlanner) feature(ctx context.Context, i int) error {
 		} else if ok, err := found(err); err != nil {
 			return err
 		} else if !ok {
-			pl.problem(i, "project", "feature %s: no project %q in the file or the store", rec.Slug, rec.Project)
+			pl.conflict(i, "project", "feature %s: no project %q in the file or the store", rec.Slug, rec.Project)
 			return nil
 		}
 	}
 	if f := pl.features[rec.Slug]; f != nil && pl.newIDs[f.ID] {
-		pl.problem(i, "slug", "feature %s appears twice", rec.Slug)
+		pl.conflict(i, "slug", "feature %s appears twice", rec.Slug)
 		return nil
 	}
 	old, err := pl.tx.Feature(ctx, rec.Slug)
@@ -383,7 +405,7 @@ func (pl *importPlanner) feature(ctx context.Context, i int) error {
 	} else if ok {
 		if old.ProjectID != proj.ID || old.Title != strings.TrimSpace(rec.Title) || old.Description != desc || old.State != state ||
 			old.Priority != c.Priority || !slices.Equal(old.Labels, c.Labels) {
-			pl.problem(i, "slug", "feature %s exists with other content", rec.Slug)
+			pl.conflict(i, "slug", "feature %s exists with other content", rec.Slug)
 		}
 		pl.features[rec.Slug] = old
 		pl.result.Unchanged[RecFeature]++
@@ -414,6 +436,15 @@ func (pl *importPlanner) wp(ctx context.Context, i int) error {
 		pl.problem(i, "state", "unknown work package state %q; states are %v", rec.State, WPStates)
 		return nil
 	}
+	if rec.Feature == "" {
+		pl.problem(i, "feature", "wp %s: feature is required: the slug or id of its feature", rec.Key)
+		return nil
+	}
+	prefix, _, ok := splitWPKey(rec.Key)
+	if !ok || !IsWPKey(rec.Key) {
+		pl.problem(i, "key", "wp key %s must be <project key>-<number from 1 to %d>, the number without leading zeros", QuoteRef(rec.Key), MaxWPNumber)
+		return nil
+	}
 	f := pl.features[rec.Feature]
 	if f == nil {
 		if fe, err := pl.tx.Feature(ctx, rec.Feature); err == nil {
@@ -421,17 +452,16 @@ func (pl *importPlanner) wp(ctx context.Context, i int) error {
 		} else if ok, err := found(err); err != nil {
 			return err
 		} else if !ok {
-			pl.problem(i, "feature", "wp %s: no feature %q in the file or the store", rec.Key, rec.Feature)
+			pl.conflict(i, "feature", "wp %s: no feature %q in the file or the store", rec.Key, rec.Feature)
 			return nil
 		}
 	}
-	prefix, num, ok := splitWPKey(rec.Key)
-	if !ok || prefix != f.ProjectKey || num < 1 || num > MaxWPNumber {
-		pl.problem(i, "key", "wp key %q must be %s-<number from 1 to %d> (the key of its feature's project)", rec.Key, f.ProjectKey, MaxWPNumber)
+	if prefix != f.ProjectKey {
+		pl.conflict(i, "key", "wp key %s must start with %s-, the key of its feature's project", rec.Key, f.ProjectKey)
 		return nil
 	}
 	if pl.wps[rec.Key] != nil {
-		pl.problem(i, "key", "wp %s appears twice", rec.Key)
+		pl.conflict(i, "key", "wp %s appears twice", rec.Key)
 		return nil
 	}
 	est := DefaultEstimate
@@ -452,7 +482,7 @@ func (pl *importPlanner) wp(ctx context.Context, i int) error {
 	if old != nil {
 		if old.FeatureID != f.ID || old.Title != strings.TrimSpace(rec.Title) || old.Description != desc || old.State != state || old.Estimate != est ||
 			old.Priority != c.Priority || !slices.Equal(old.Labels, c.Labels) || old.Owner != c.Owner {
-			pl.problem(i, "key", "wp %s exists with other content", rec.Key)
+			pl.conflict(i, "key", "wp %s exists with other content", rec.Key)
 		}
 		pl.wps[rec.Key] = old
 		pl.result.Unchanged[RecWP]++
@@ -474,25 +504,31 @@ func (pl *importPlanner) dependency(ctx context.Context, i int) error {
 		pl.problem(i, "kind", "dependency kind must be depends_on or relates_to (a blocks edge is the depends_on seen from the other end), not %q", rec.Kind)
 		return nil
 	}
+	for _, end := range [...]struct{ field, ref string }{{"from", rec.From}, {"to", rec.To}} {
+		if end.ref == "" {
+			pl.problem(i, end.field, "dependency: %s is required: a work package's key or id, or a feature's slug or id", end.field)
+			return nil
+		}
+	}
 	from, fromOK := pl.endpoint(ctx, pl.tx, rec.From)
 	to, toOK := pl.endpoint(ctx, pl.tx, rec.To)
 	switch {
 	case !fromOK:
-		pl.problem(i, "from", "dependency: no work package or feature %q in the file or the store", rec.From)
+		pl.conflict(i, "from", "dependency: no work package or feature %q in the file or the store", rec.From)
 		return nil
 	case !toOK:
-		pl.problem(i, "to", "dependency: no work package or feature %q in the file or the store", rec.To)
+		pl.conflict(i, "to", "dependency: no work package or feature %q in the file or the store", rec.To)
 		return nil
 	case from.kind != to.kind:
-		pl.problem(i, "to", "a dependency joins two work packages or two features: %s and %s", rec.From, rec.To)
+		pl.conflict(i, "to", "a dependency joins two work packages or two features: %s and %s", rec.From, rec.To)
 		return nil
 	case from.id == to.id:
-		pl.problem(i, "to", "%s cannot depend on itself", rec.From)
+		pl.conflict(i, "to", "%s cannot depend on itself", rec.From)
 		return nil
 	}
 	k := depKey{from.id, to.id, kind}
 	if pl.seenDeps[k] {
-		pl.problem(i, "to", "dependency %s %s %s appears twice", rec.From, kind, rec.To)
+		pl.conflict(i, "to", "dependency %s %s %s appears twice", rec.From, kind, rec.To)
 		return nil
 	}
 	pl.seenDeps[k] = true
@@ -539,13 +575,17 @@ func (pl *importPlanner) reference(ctx context.Context, i int) error {
 		pl.problem(i, ErrorField(err), "%s", ErrorMessage(err))
 		return nil
 	}
+	if rec.WP == "" {
+		pl.problem(i, "wp", "reference: wp is required: the key or id of its work package")
+		return nil
+	}
 	w := pl.wps[rec.WP]
 	if w == nil {
 		old, err := pl.tx.WP(ctx, rec.WP)
 		if ok, err := found(err); err != nil {
 			return err
 		} else if !ok {
-			pl.problem(i, "wp", "reference: no work package %q in the file or the store", rec.WP)
+			pl.conflict(i, "wp", "reference: no work package %q in the file or the store", rec.WP)
 			return nil
 		}
 		w = old
@@ -556,7 +596,7 @@ func (pl *importPlanner) reference(ctx context.Context, i int) error {
 	// id on another.
 	rk := [5]string{w.ID, c.Kind, c.Repo, c.SHA, c.URL}
 	if pl.seenRefs[rk] {
-		pl.problem(i, "wp", "reference of %s appears twice", w.Key)
+		pl.conflict(i, "wp", "reference of %s appears twice", w.Key)
 		return nil
 	}
 	pl.seenRefs[rk] = true
@@ -575,7 +615,7 @@ func (pl *importPlanner) reference(ctx context.Context, i int) error {
 			// As for the other kinds, the import creates and does
 			// not update: a pull request's new state goes through
 			// AddReference.
-			pl.problem(i, "state", "reference of %s to %s exists with the state %q", w.Key, c.URL, old.State)
+			pl.conflict(i, "state", "reference of %s to %s exists with the state %q", w.Key, c.URL, old.State)
 			return nil
 		}
 		if old != nil {
@@ -673,7 +713,7 @@ func (p *importPlan) checkCycles(ctx context.Context, s *Service, edges []import
 			}
 			for i := 0; i+1 < len(c); i++ {
 				if line, ok := lineOf[[2]string{c[i], c[i+1]}]; ok {
-					p.problems = append(p.problems, ImportProblem{Line: line, Field: "to", Message: "dependencies close a cycle: " + strings.Join(c, " -> ")})
+					p.add(ImportProblem{Line: line, Field: "to", Message: "dependencies close a cycle: " + strings.Join(c, " -> "), conflict: true})
 					break
 				}
 			}
@@ -786,7 +826,7 @@ func (p *importPlan) checkFeatureCycles(ctx context.Context, tx Tx, edges []impo
 		}
 		slices.Reverse(back)
 		cycle := append([]string{slug[from]}, back...)
-		p.problems = append(p.problems, ImportProblem{Line: e.line, Field: "to", Message: "dependencies close a cycle: " + strings.Join(cycle, " -> ")})
+		p.add(ImportProblem{Line: e.line, Field: "to", Message: "dependencies close a cycle: " + strings.Join(cycle, " -> "), conflict: true})
 	}
 	return nil
 }

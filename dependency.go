@@ -1,6 +1,7 @@
 package agileplus
 
 import (
+	"regexp"
 	"strings"
 	"time"
 )
@@ -30,10 +31,14 @@ type Dependency struct {
 // DependencyCreate is the input of AddDependency: From depends on, blocks,
 // or relates to To. From and To are ids or keys of two WPs or two features.
 type DependencyCreate struct {
-	From string `json:"from" minLength:"1" doc:"WP or feature id or key"`
-	To   string `json:"to" minLength:"1" doc:"WP or feature id or key, of the same kind as from"`
+	From string `json:"from" maxLength:"64" pattern:"^(wp_[0-9a-hjkmnp-tv-z]{26}|[A-Z][A-Z0-9]{1,15}-[0-9]{1,12}|fea_[0-9a-hjkmnp-tv-z]{26}|[a-z0-9]+(-[a-z0-9]+)*)$" doc:"WP or feature id or key"`
+	To   string `json:"to" maxLength:"64" pattern:"^(wp_[0-9a-hjkmnp-tv-z]{26}|[A-Z][A-Z0-9]{1,15}-[0-9]{1,12}|fea_[0-9a-hjkmnp-tv-z]{26}|[a-z0-9]+(-[a-z0-9]+)*)$" doc:"WP or feature id or key, of the same kind as from (409 when not, or when it is from itself)"`
 	Kind string `json:"kind,omitempty" enum:"depends_on,blocks,relates_to" default:"depends_on" doc:"depends_on (default), blocks or relates_to"`
 }
+
+// endpointRE is what names a dependency's end: a WP by id or key, a
+// feature by id or slug (the pattern of DependencyCreate's tags).
+var endpointRE = regexp.MustCompile(`^(wp_[0-9a-hjkmnp-tv-z]{26}|[A-Z][A-Z0-9]{1,15}-[0-9]{1,12}|fea_[0-9a-hjkmnp-tv-z]{26}|[a-z0-9]+(-[a-z0-9]+)*)$`)
 
 // Validate checks the fields of a DependencyCreate.
 func (c *DependencyCreate) Validate() error {
@@ -42,6 +47,10 @@ func (c *DependencyCreate) Validate() error {
 		return FieldErrorf("from", "from is required")
 	case c.To == "":
 		return FieldErrorf("to", "to is required")
+	case len(c.From) > 64 || !endpointRE.MatchString(c.From):
+		return FieldErrorf("from", "from %s is not a work package id or key (CORE-12) nor a feature id or slug", QuoteRef(c.From))
+	case len(c.To) > 64 || !endpointRE.MatchString(c.To):
+		return FieldErrorf("to", "to %s is not a work package id or key (CORE-12) nor a feature id or slug", QuoteRef(c.To))
 	}
 	switch c.Kind {
 	case "":

@@ -1,6 +1,7 @@
 package agileplus
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 )
@@ -25,19 +26,17 @@ var EntityKinds = []string{KindProject, KindFeature, KindWP, KindDependency, Kin
 // webhooks filter with, and it maps onto NATS subject filters.
 type EventSelector struct {
 	Project  string   `json:"project,omitempty" pattern:"^([A-Z][A-Z0-9]{1,15})?$" doc:"project key, e.g. CORE; empty or absent: every project"`
-	Entities []string `json:"entities,omitempty" doc:"entity kinds: project, feature, wp, dependency, key, label (API keys: their events are seen with an admin key only)"`
-	Types    []string `json:"types,omitempty" doc:"event types, e.g. wp.transitioned (the dev.agileplus. prefix is optional)"`
+	Entities []string `json:"entities,omitempty" enum:"project,feature,wp,dependency,key,label" doc:"entity kinds: project, feature, wp, dependency, key, label (API keys: their events are seen with an admin key only)"`
+	Types    []string `json:"types,omitempty" pattern:"^(dev\\.agileplus\\.)?(project\\.created|project\\.updated|project\\.imported|feature\\.created|feature\\.updated|feature\\.transitioned|feature\\.imported|wp\\.created|wp\\.updated|wp\\.transitioned|wp\\.claimed|wp\\.renewed|wp\\.released|wp\\.referenced|wp\\.reference_updated|wp\\.imported|dependency\\.added|dependency\\.removed|dependency\\.imported|key\\.created|key\\.revoked|key\\.refused|key\\.imported|label\\.created|label\\.updated|label\\.deleted|label\\.imported)$" doc:"event types, e.g. wp.transitioned (the dev.agileplus. prefix is optional); each of the entity kinds, when entities is given (409 when not)"`
 }
 
 // Normalize trims the CloudEvents prefix from types and sorts and
 // de-duplicates the lists, so equal selectors compare equal.
 func (s EventSelector) Normalize() EventSelector {
 	out := EventSelector{Project: s.Project}
-	for _, e := range s.Entities {
-		out.Entities = append(out.Entities, strings.TrimSpace(e))
-	}
+	out.Entities = append(out.Entities, s.Entities...)
 	for _, t := range s.Types {
-		out.Types = append(out.Types, strings.TrimPrefix(strings.TrimSpace(t), CloudEventTypePrefix))
+		out.Types = append(out.Types, strings.TrimPrefix(t, CloudEventTypePrefix))
 	}
 	slices.Sort(out.Entities)
 	out.Entities = slices.Compact(out.Entities)
@@ -47,7 +46,8 @@ func (s EventSelector) Normalize() EventSelector {
 }
 
 // Validate returns an EINVALID error naming the field ("project", "entity"
-// or "type") of the first bad value. Call it on a normalized selector.
+// or "type") of the first bad value, or ERULE (field "type") for a type
+// the entity filter excludes. Call it on a normalized selector.
 func (s EventSelector) Validate() error {
 	if s.Project != "" && !projectKeyRE.MatchString(s.Project) {
 		return FieldErrorf("project", "project %q is not a project key (2-16 upper-case letters or digits, starting with a letter)", s.Project)
@@ -64,7 +64,9 @@ func (s EventSelector) Validate() error {
 		if len(s.Entities) > 0 {
 			kind, _, _ := strings.Cut(t, ".")
 			if !slices.Contains(s.Entities, kind) {
-				return FieldErrorf("type", "type %q is about %s, which the entity filter (%s) excludes", t, kind, strings.Join(s.Entities, ", "))
+				// Each value is well formed; together they select
+				// nothing, which a rule refuses (409).
+				return &Error{Code: ERULE, Field: "type", Message: fmt.Sprintf("type %q is about %s, which the entity filter (%s) excludes", t, kind, strings.Join(s.Entities, ", "))}
 			}
 		}
 	}

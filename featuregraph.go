@@ -405,9 +405,9 @@ func (s *Service) FeatureImpact(ctx context.Context, ref string, limit int) (*Gr
 // FeaturePath returns a shortest chain of features from waits on X1 waits
 // on ... waits on to, both ends included; among equally short chains the
 // one that takes the first feature in slug order at every step. Errors:
-// ENOTFOUND (field "from" or "to") for an unknown feature, EINVALID (field
-// "to") when both are the same feature, ENOTFOUND "no blocking path" when
-// from does not wait on to.
+// ENOTFOUND (field "from" or "to") for an unknown feature, ENOTFOUND "no
+// blocking path" when from does not wait on to. From a feature to itself
+// the chain is that feature alone.
 func (s *Service) FeaturePath(ctx context.Context, from, to string) ([]GraphFeatureNode, error) {
 	if from == "" {
 		return nil, FieldErrorf("from", "from is required")
@@ -426,7 +426,9 @@ func (s *Service) FeaturePath(ctx context.Context, from, to string) ([]GraphFeat
 			return err
 		}
 		if a.FeatureID == b.FeatureID {
-			return FieldErrorf("to", "from and to are the same feature %s", a.Slug)
+			// The shortest chain from a feature to itself: the feature alone.
+			path = []GraphFeatureNode{*a}
+			return nil
 		}
 		// Distances to b, backward from it, until a is reached: then every
 		// feature closer to b than a has its final distance.

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -17,8 +18,10 @@ import (
 	"github.com/agileplus/agileplus/sqlitestore"
 )
 
-// Bad input to the bulk import: each is refused as EINVALID, naming what
-// is wrong in the words of the file.
+// Bad input to the bulk import: each is refused, naming what is wrong in
+// the words of the file; a malformed record as EINVALID, a file of
+// well-formed records that contradicts itself or the store as ECONFLICT
+// (TestImportErrorCode).
 
 func openImportService(t *testing.T) *agileplus.Service {
 	t.Helper()
@@ -45,8 +48,8 @@ func importProblems(t *testing.T, svc *agileplus.Service, file string, opts agil
 	t.Helper()
 	_, err := svc.BulkImport(context.Background(), strings.NewReader(file), opts)
 	var ie *agileplus.ImportError
-	if !errors.As(err, &ie) || agileplus.ErrorCode(err) != agileplus.EINVALID {
-		t.Fatalf("got %v, want an EINVALID import error", err)
+	if !errors.As(err, &ie) {
+		t.Fatalf("got %v, want an import error", err)
 	}
 	return ie.Problems
 }
@@ -431,4 +434,88 @@ func TestImportTakesTextOfOlderExports(t *testing.T) {
 	// Length and line rules hold for imports too.
 	probs := importProblems(t, svc, `{"type":"project","key":"NEW","name":"two\nlines"}`+"\n", agileplus.ImportOptions{})
 	hasProblem(t, probs, 1, "name", "single line")
+}
+
+// TestImportErrorCode: a file is EINVALID when a line is not a record of
+// its type (what the OpenAPI document's schema of the file says), whatever
+// else is wrong with it, and ECONFLICT when every record is well formed but
+// one names nothing, repeats another with other content, contradicts what
+// is stored or closes a cycle.
+func TestImportErrorCode(t *testing.T) {
+	svc := openImportService(t)
+	mustImport(t, svc, importBase, agileplus.ImportOptions{})
+	const missingProject = `{"type":"feature","project":"NOPE","slug":"orphan","title":"Orphan"}`
+	for _, tt := range []struct {
+		name, file, code, field string
+	}{
+		{"not JSON", `{not json`, agileplus.EINVALID, ""},
+		{"a field the type does not take", `{"type":"project","key":"WEB","name":"Web","slug":"web"}`, agileplus.EINVALID, "slug"},
+		{"an unknown type", `{"type":"epic","key":"WEB"}`, agileplus.EINVALID, "type"},
+		{"a project key of lower case", `{"type":"project","key":"web","name":"Web"}`, agileplus.EINVALID, "key"},
+		{"an unknown state", `{"type":"feature","project":"CORE","slug":"web","title":"Web","state":"done"}`, agileplus.EINVALID, "state"},
+		{"a null field", `{"type":"project","key":"WEB","name":null}`, agileplus.EINVALID, "name"},
+		{"a null line", `null`, agileplus.EINVALID, ""},
+		{"a null in a list", `{"type":"key","name":"k","prefix":"aaaaaaaa","scope":"read","projects":[null]}`, agileplus.EINVALID, "projects"},
+		{"an empty state", `{"type":"wp","key":"CORE-3","feature":"auth","title":"Three","state":""}`, agileplus.EINVALID, "state"},
+		{"an empty description on a project", `{"type":"project","key":"WEB","name":"Web","description":""}`, agileplus.EINVALID, "description"},
+		{"no feature", `{"type":"wp","key":"CORE-3","title":"Three"}`, agileplus.EINVALID, "feature"},
+		{"a WP number with a leading zero", `{"type":"wp","key":"CORE-03","feature":"auth","title":"Three"}`, agileplus.EINVALID, "key"},
+		{"a WP number over the bound", `{"type":"wp","key":"CORE-1099511627776","feature":"auth","title":"Three"}`, agileplus.EINVALID, "key"},
+		{"no dependency end", `{"type":"dependency","from":"CORE-1"}`, agileplus.EINVALID, "to"},
+		{"a key record without a hash, malformed", `{"type":"key","name":"k","prefix":"abc","scope":"read"}`, agileplus.EINVALID, "prefix"},
+		{"malformed and inconsistent", missingProject + "\n" + `{"type":"project","key":"web","name":"Web"}`, agileplus.EINVALID, "key"},
+
+		{"a project that does not exist", missingProject, agileplus.ECONFLICT, "project"},
+		{"a WP of another project's key", `{"type":"wp","key":"WEB-1","feature":"auth","title":"Three"}`, agileplus.ECONFLICT, "key"},
+		{"a project twice", `{"type":"project","key":"WEB","name":"Web"}` + "\n" + `{"type":"project","key":"WEB","name":"Web"}`, agileplus.ECONFLICT, "key"},
+		{"a project stored with another name", `{"type":"project","key":"CORE","name":"Kernel"}`, agileplus.ECONFLICT, "name"},
+		{"a dependency on nothing", `{"type":"dependency","from":"CORE-1","to":"CORE-99"}`, agileplus.ECONFLICT, "to"},
+		{"a dependency on itself", `{"type":"dependency","from":"CORE-1","to":"CORE-1"}`, agileplus.ECONFLICT, "to"},
+		{"a cycle", `{"type":"dependency","from":"CORE-1","to":"CORE-2"}` + "\n" + `{"type":"dependency","from":"CORE-2","to":"CORE-1"}`, agileplus.ECONFLICT, "to"},
+		{"a key of a project that does not exist", `{"type":"key","name":"k","prefix":"aaaaaaaa","scope":"read","projects":["NOPE"],"hash":"` + strings.Repeat("a", 64) + `"}`, agileplus.ECONFLICT, "projects"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := svc.BulkImport(context.Background(), strings.NewReader(tt.file+"\n"), agileplus.ImportOptions{})
+			var ie *agileplus.ImportError
+			if !errors.As(err, &ie) {
+				t.Fatalf("got %v, want an import error", err)
+			}
+			if got := agileplus.ErrorCode(err); got != tt.code {
+				t.Errorf("got code %q, want %q (%v)", got, tt.code, err)
+			}
+			if ie.Code != tt.code {
+				t.Errorf("got ImportError.Code %q, want %q", ie.Code, tt.code)
+			}
+			if !slices.ContainsFunc(ie.Problems, func(p agileplus.ImportProblem) bool { return p.Field == tt.field }) {
+				t.Errorf("got problems %+v, want one naming field %q", ie.Problems, tt.field)
+			}
+		})
+	}
+	t.Run("malformed and inconsistent lists both", func(t *testing.T) {
+		probs := importProblems(t, svc, missingProject+"\n"+`{"type":"project","key":"web","name":"Web"}`+"\n", agileplus.ImportOptions{})
+		hasProblem(t, probs, 1, "project", `no project "NOPE"`)
+		hasProblem(t, probs, 2, "key", "upper-case")
+	})
+}
+
+func TestWPKeyPattern(t *testing.T) {
+	for _, tt := range []struct {
+		key  string
+		want bool
+	}{
+		{"CORE-1", true}, {"CORE-9", true}, {"CORE-10", true}, {"AB-999999999999", true}, {"AB-1000000000000", true},
+		{fmt.Sprintf("CORE-%d", agileplus.MaxWPNumber), true}, {fmt.Sprintf("CORE-%d", agileplus.MaxWPNumber-1), true},
+		{fmt.Sprintf("CORE-%d", agileplus.MaxWPNumber+1), false}, {"CORE-1099511627780", false}, {"CORE-10000000000000", false},
+		{"CORE-0", false}, {"CORE-01", false}, {"CORE-", false}, {"core-1", false}, {"C-1", false}, {"CORE-1a", false},
+	} {
+		if got := agileplus.IsWPKey(tt.key); got != tt.want {
+			t.Errorf("IsWPKey(%q) = %v, want %v", tt.key, got, tt.want)
+		}
+	}
+	// Every number up to the bound and beyond it, near the bound's digits.
+	for n := int64(agileplus.MaxWPNumber) - 2000; n < agileplus.MaxWPNumber+2000; n++ {
+		if got, want := agileplus.IsWPKey(fmt.Sprintf("CORE-%d", n)), n <= agileplus.MaxWPNumber; got != want {
+			t.Fatalf("IsWPKey(CORE-%d) = %v, want %v", n, got, want)
+		}
+	}
 }

@@ -29,7 +29,7 @@ func (s *Service) CreateKey(ctx context.Context, c KeyCreate) (*KeyCreated, erro
 	err := s.update(ctx, func(tx Tx) error {
 		for _, p := range projects {
 			if _, err := tx.Project(ctx, p); ErrorCode(err) == ENOTFOUND {
-				return FieldErrorf("projects", "projects: no project %s", QuoteRef(p))
+				return &Error{Code: ENOTFOUND, Field: "projects", Message: "projects: no project " + QuoteRef(p)}
 			} else if err != nil {
 				return err
 			}

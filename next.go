@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -26,8 +27,20 @@ type NextRequest struct {
 	TTLSeconds int64  `json:"ttl_seconds,omitempty" doc:"lease length with claim, default 900"`
 }
 
+// The shapes of the refs Next takes: an id, or a key or slug.
+var (
+	projectRefRE = regexp.MustCompile(`^(prj_[0-9a-hjkmnp-tv-z]{26}|[A-Z][A-Z0-9]{1,15})$`)
+	featureRefRE = regexp.MustCompile(`^(fea_[0-9a-hjkmnp-tv-z]{26}|[a-z0-9]+(-[a-z0-9]+)*)$`)
+)
+
 // Validate checks a NextRequest.
 func (q *NextRequest) Validate() error {
+	if q.Project != "" && !projectRefRE.MatchString(q.Project) {
+		return FieldErrorf("project", "project %s is not a project id or key such as CORE", QuoteRef(q.Project))
+	}
+	if q.Feature != "" && (len(q.Feature) > 64 || !featureRefRE.MatchString(q.Feature)) {
+		return FieldErrorf("feature", "feature %s is not a feature id or slug such as login-flow", QuoteRef(q.Feature))
+	}
 	if !q.Claim {
 		if q.Agent != "" || q.TTLSeconds != 0 {
 			field := "agent"

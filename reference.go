@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Reference kinds: a WP points at the code that does it.
@@ -37,7 +38,7 @@ type ReferenceCreate struct {
 	Kind  string `json:"kind,omitempty" enum:"commit,pull_request" doc:"commit or pull_request; inferred from sha or url when empty"`
 	Repo  string `json:"repo,omitempty" rule:"line" doc:"the repository of a commit, e.g. github.com/acme/api"`
 	SHA   string `json:"sha,omitempty" pattern:"^[0-9a-fA-F]{7,64}$" doc:"commit hash, 7-64 hex digits"`
-	URL   string `json:"url,omitempty" maxLength:"2000" pattern:"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#]" doc:"pull request URL, http(s)"`
+	URL   string `json:"url,omitempty" rule:"prurl" doc:"pull request URL, http(s)"`
 	State string `json:"state,omitempty" enum:"draft,open,merged,closed" doc:"pull request state: draft, open (default), merged or closed"`
 }
 
@@ -52,7 +53,13 @@ func (c *ReferenceCreate) Validate() error { return c.validate(true) }
 // validate is Validate; strict false is for imports (see checkName).
 func (c *ReferenceCreate) validate(strict bool) error {
 	c.SHA = strings.ToLower(strings.TrimSpace(c.SHA))
-	c.URL = strings.TrimSpace(c.URL)
+	if !strict {
+		c.URL = strings.TrimSpace(c.URL)
+	}
+	if !strict && utf8.RuneCountInString(c.Repo) > 200 {
+		// As the file has it: the bound the document declares for it.
+		return FieldErrorf("repo", "repo is longer than 200 characters")
+	}
 	c.Repo = strings.TrimSpace(c.Repo)
 	if c.Kind == "" {
 		switch {
@@ -82,10 +89,13 @@ func (c *ReferenceCreate) validate(strict bool) error {
 		switch {
 		case c.URL == "":
 			return FieldErrorf("url", "url is required for a pull request")
-		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-			return FieldErrorf("url", "url %q must be an http or https URL", c.URL)
 		case len(c.URL) > 2000:
 			return FieldErrorf("url", "url is longer than 2000 characters")
+		case strict && !pullRequestURLRE.MatchString(c.URL),
+			err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+			// An import takes what url.Parse reads, as earlier versions
+			// stored; a request, the grammar its document declares.
+			return FieldErrorf("url", "url %q must be an http or https URL: a host name or IPv4 address, an optional port, and a path and query of URL characters", c.URL)
 		case c.SHA != "":
 			return FieldErrorf("sha", "a pull request takes url and state, not sha")
 		}

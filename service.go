@@ -487,7 +487,9 @@ func (s *Service) WPs(ctx context.Context, q WPQuery) (ws []*WP, err error) {
 			}
 			if f.ProjectID != "" && fe.ProjectID != f.ProjectID {
 				// Not an empty answer: the two filters cannot both hold.
-				return FieldErrorf("feature", "feature %s is in project %s, not %s", fe.Slug, fe.ProjectKey, q.Project)
+				// Both exist, but not together: no such feature in that
+				// project, a 404 as for any well-formed name of nothing.
+				return &Error{Code: ENOTFOUND, Field: "feature", Message: fmt.Sprintf("feature %s is in project %s, not %s", fe.Slug, fe.ProjectKey, q.Project)}
 			}
 			f.FeatureID = fe.ID
 		}
@@ -940,11 +942,13 @@ func (s *Service) AddDependency(ctx context.Context, c DependencyCreate) (d *Dep
 		if err := allow(lim, "to", to.projectKey); err != nil {
 			return err
 		}
+		// Both ends exist and are well formed: what refuses the pair is a
+		// rule of the graph (409), as the cycle check's refusal is.
 		if from.kind != to.kind {
-			return FieldErrorf("to", "a dependency joins two work packages or two features; %s is a %s and %s is a %s", from.key, from.kind, to.key, to.kind)
+			return &Error{Code: ERULE, Field: "to", Message: fmt.Sprintf("a dependency joins two work packages or two features; %s is a %s and %s is a %s", from.key, from.kind, to.key, to.kind)}
 		}
 		if from.id == to.id {
-			return FieldErrorf("to", "%s cannot depend on itself", from.key)
+			return &Error{Code: ERULE, Field: "to", Message: fmt.Sprintf("%s cannot depend on itself", from.key)}
 		}
 		kind := c.Kind
 		if kind == Blocks { // A blocks B is stored as B depends_on A

@@ -17,7 +17,7 @@ const PrefixWebhook = "whk_"
 
 // WebhookCreate registers a webhook.
 type WebhookCreate struct {
-	URL    string        `json:"url" maxLength:"2048" pattern:"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#]" doc:"http or https URL that receives the POSTs"`
+	URL    string        `json:"url" rule:"webhookurl" doc:"http or https URL that receives the POSTs (no fragment; refused with 400 when the server is reachable from elsewhere and the host is private)"`
 	Filter EventSelector `json:"filter,omitempty" doc:"which events to deliver; every event when absent"`
 	Secret string        `json:"secret,omitempty" minLength:"16" maxLength:"256" pattern:"^[!-~]+$" doc:"HMAC-SHA256 key, 16-256 printable ASCII characters without spaces; generated when absent"`
 }

@@ -3,6 +3,7 @@ package agileplus
 import (
 	"fmt"
 	"math"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -72,6 +73,18 @@ type WP struct {
 // MaxWPNumber bounds the number in a WP key (the graph index packs it into
 // 40 bits).
 const MaxWPNumber = 1<<40 - 1
+
+// WPKeyPattern is a WP's key as an import file gives it: its project's
+// key, a dash and its number from 1 to MaxWPNumber, written without
+// leading zeros. The number's alternatives spell out 1 to 1099511627775.
+const WPKeyPattern = `^[A-Z][A-Z0-9]{1,15}-([1-9][0-9]{0,11}|10[0-8][0-9]{10}|109[0-8][0-9]{9}|1099[0-4][0-9]{8}|` +
+	`109950[0-9]{7}|1099510[0-9]{6}|1099511[0-5][0-9]{5}|10995116[0-1][0-9]{4}|109951162[0-6][0-9]{3}|` +
+	`1099511627[0-6][0-9]{2}|10995116277[0-6][0-9]|109951162777[0-4]|1099511627775)$`
+
+var wpKeyRE = regexp.MustCompile(WPKeyPattern)
+
+// IsWPKey reports whether k matches WPKeyPattern.
+func IsWPKey(k string) bool { return wpKeyRE.MatchString(k) }
 
 // DefaultEstimate is the estimate, in hours, of a WP created without one.
 const DefaultEstimate = 1.0

@@ -736,8 +736,8 @@ func sortByIndex(vs []int32, tmp bitset) {
 // compared WP by WP), so the answer depends only on the graph's contents,
 // and a store that answers in its own query language can give the same one.
 // Errors: ENOTFOUND with field "from" or "to" for an unknown WP, ENOTFOUND
-// "no blocking path from A to B" when to does not block from, EINVALID
-// (field "to") when both are the same WP.
+// "no blocking path from A to B" when to does not block from. From a WP to
+// itself the chain is that WP alone, of no edge.
 func (g *Graph) Path(from, to string) ([]agileplus.GraphNode, error) {
 	a, err := g.resolve("from", from)
 	if err != nil {
@@ -748,7 +748,8 @@ func (g *Graph) Path(from, to string) ([]agileplus.GraphNode, error) {
 		return nil, err
 	}
 	if a == b {
-		return nil, agileplus.FieldErrorf("to", "from and to are the same work package %s", g.nodes[a].key)
+		// The shortest chain from a WP to itself: no edge, the WP alone.
+		return g.nodeList([]int32{a}), nil
 	}
 	s := g.scratch()
 	defer g.pool.Put(s)

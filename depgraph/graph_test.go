@@ -701,7 +701,6 @@ func TestGraphEdgeCases(t *testing.T) {
 			err         error
 			code, field string
 		}{
-			{"path same", second(g.Path("CORE-1", "wp_CORE-1")), agileplus.EINVALID, "to"},
 			{"path no path", second(g.Path("CORE-1", "CORE-2")), agileplus.ENOTFOUND, ""},
 			{"path unknown from", second(g.Path("CORE-9", "CORE-2")), agileplus.ENOTFOUND, "from"},
 			{"path unknown to", second(g.Path("CORE-1", "wp_nope")), agileplus.ENOTFOUND, "to"},
@@ -725,6 +724,10 @@ func TestGraphEdgeCases(t *testing.T) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) { wantCode(t, tt.err, tt.code, tt.field) })
+		}
+		// From a WP to itself, by key and by id: the WP alone, no hop.
+		if p, err := g.Path("CORE-1", "wp_CORE-1"); err != nil || len(p) != 1 || p[0].Key != "CORE-1" {
+			t.Errorf("path to itself: got %v, %v, want [CORE-1]", nodeKeys(p), err)
 		}
 		if _, err := g.Path("CORE-1", "CORE-2"); agileplus.ErrorMessage(err) != "no blocking path from CORE-1 to CORE-2" {
 			t.Fatalf("got %q", agileplus.ErrorMessage(err))

@@ -187,7 +187,7 @@ func (s *Server) keyRoutes() []route {
 			}
 			return k.Key(r.Context(), r.PathValue("key"))
 		}).needs(agileplus.ScopeAdmin),
-		op(s, "DELETE", "/v1/keys/{key}", "Revoke an API key at once; answers the revoked key (revoking twice changes nothing)", 200, nil, func(r *http.Request, _ *noBody) (*agileplus.APIKey, error) {
+		op(s, "POST", "/v1/keys/{key}/revoke", "Revoke an API key at once; answers the revoked key, which stays listed with its revoked_at (revoking twice changes nothing)", 200, nil, func(r *http.Request, _ *noBody) (*agileplus.APIKey, error) {
 			k, err := s.keys()
 			if err != nil {
 				return nil, err

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -308,7 +309,7 @@ func responseError(resp *http.Response) error {
 		return &agileplus.Error{Code: codeOf(resp.StatusCode), Message: fmt.Sprintf("server answered %s: %s", resp.Status, strings.TrimSpace(string(raw)))}
 	}
 	if len(eb.Error.Problems) > 0 {
-		return &agileplus.ImportError{Problems: eb.Error.Problems}
+		return &agileplus.ImportError{Problems: eb.Error.Problems, Code: cmp.Or(eb.Error.Code, codeOf(resp.StatusCode))}
 	}
 	code := eb.Error.Code
 	if code == "" {
@@ -605,14 +606,18 @@ func (c *Client) Path(ctx context.Context, from, to string) ([]agileplus.GraphNo
 // CriticalPath implements agileplus.Tracker.
 func (c *Client) CriticalPath(ctx context.Context, projectRef, featureRef string, pg agileplus.Page) (cp *agileplus.GraphCriticalPath, err error) {
 	q := pageQuery(pg)
-	if projectRef != "" {
+	switch {
+	case projectRef != "" && featureRef != "":
+		return nil, agileplus.FieldErrorf("feature", "pass a project or a feature, not both")
+	case projectRef != "":
 		q.Set("project", projectRef)
+		err = c.do(ctx, "GET", "/v1/graph/critical-path", q, 0, nil, &cp)
+	case featureRef != "":
+		err = c.do(ctx, "GET", "/v1/features/"+esc(featureRef)+"/critical-path", q, 0, nil, &cp)
+	default:
+		return nil, agileplus.FieldErrorf("project", "project or feature is required")
 	}
-	if featureRef != "" {
-		q.Set("feature", featureRef)
-	}
-	callErr := c.do(ctx, "GET", "/v1/graph/critical-path", q, 0, nil, &cp)
-	return cp, callErr
+	return cp, err
 }
 
 // Impact implements agileplus.Tracker.

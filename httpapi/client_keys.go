@@ -32,7 +32,7 @@ func (c *Client) Key(ctx context.Context, ref string) (k *agileplus.APIKey, err 
 
 // RevokeKey implements agileplus.KeyAdmin.
 func (c *Client) RevokeKey(ctx context.Context, ref string) (k *agileplus.APIKey, err error) {
-	err = c.do(ctx, "DELETE", "/v1/keys/"+esc(ref), nil, 0, nil, &k)
+	err = c.do(ctx, "POST", "/v1/keys/"+esc(ref)+"/revoke", nil, 0, nil, &k)
 	return k, err
 }
 

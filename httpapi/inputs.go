@@ -40,8 +40,8 @@ type LeaseRenew struct {
 // NextClaim is the body of POST /v1/next: choose the best WP to start now
 // and claim it in the same command.
 type NextClaim struct {
-	Project    string `json:"project,omitempty" minLength:"1" doc:"project id or key; absent: every project the key may use"`
-	Feature    string `json:"feature,omitempty" minLength:"1" doc:"only WPs of this feature (id or slug)"`
+	Project    string `json:"project,omitempty" pattern:"^(|prj_[0-9a-hjkmnp-tv-z]{26}|[A-Z][A-Z0-9]{1,15})$" doc:"project id or key; absent or empty: every project the key may use"`
+	Feature    string `json:"feature,omitempty" maxLength:"64" pattern:"^(|fea_[0-9a-hjkmnp-tv-z]{26}|[a-z0-9]+(-[a-z0-9]+)*)$" doc:"only WPs of this feature (id or slug); absent or empty: any"`
 	Agent      string `json:"agent" rule:"name" doc:"who claims"`
 	TTLSeconds int64  `json:"ttl_seconds,omitempty" minimum:"0" maximum:"604800" default:"900" doc:"lease length in seconds, 1-604800; 0 or absent for the default, 900"`
 }

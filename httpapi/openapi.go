@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/agileplus/agileplus"
 )
 
 // openAPIDocument generates the OpenAPI 3.1 document from the route table and
@@ -54,7 +56,11 @@ func openAPIDocument(rs []route, version string) []byte {
 			o["requestBody"] = map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{"schema": g.schema(rt.in)}},
 				"description": "a JSON object; null is refused, for the body and for any field (leave a field out instead)"}
 		case rt.consumes != "":
-			o["requestBody"] = map[string]any{"required": true, "content": map[string]any{rt.consumes: map[string]any{"schema": map[string]any{"type": "string", "minLength": 1}}},
+			schema := map[string]any{"type": "string", "minLength": 1}
+			if rt.consumesSchema != nil {
+				schema = rt.consumesSchema(g)
+			}
+			o["requestBody"] = map[string]any{"required": true, "content": map[string]any{rt.consumes: map[string]any{"schema": schema}},
 				"description": rt.consumesDoc}
 		}
 		resp := map[string]any{"description": "success"}
@@ -161,6 +167,9 @@ func pathParamSchema(name string) map[string]any {
 	if name == "seq" {
 		return map[string]any{"type": "integer", "minimum": 1, "maximum": uint64(math.MaxUint64)}
 	}
+	if s, ok := refSchemas[name]; ok {
+		return s
+	}
 	return map[string]any{"type": "string", "minLength": 1}
 }
 
@@ -215,6 +224,9 @@ func errorResponses(rt route) map[string]string {
 	}
 	if strings.HasPrefix(rt.path, "/v1/webhooks") || strings.HasPrefix(rt.path, "/v1/deadletters") || strings.HasPrefix(rt.path, "/v1/keys") {
 		out["503"] = "the service this operation needs (the event bus, the key store) is not running here"
+	}
+	for code, desc := range rt.errs {
+		out[code] = desc
 	}
 	if rt.produces == "text/event-stream" {
 		out["429"] = "the key has too many open event streams; retry after Retry-After seconds"
@@ -394,6 +406,9 @@ var textRules = map[string]map[string]any{
 	"optname": {"maxLength": 200, "pattern": "^$|" + namePattern},
 	// line is one line of printable text, perhaps blank.
 	"line": {"maxLength": 200, "pattern": "^[^" + notInName + "]*$"},
+	// The URLs: the grammar the domain checks them with.
+	"prurl":      {"maxLength": 2000, "pattern": agileplus.PullRequestURLPattern},
+	"webhookurl": {"maxLength": 2048, "pattern": agileplus.WebhookURLPattern},
 }
 
 // constrain adds the constraints of field f's tags to its schema s:

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -113,6 +114,138 @@ func TestEnumsAreTheDomainLists(t *testing.T) {
 		schema, prop, _ := strings.Cut(field, ".")
 		if got := doc.Components.Schemas[schema].Properties[prop].Enum; !slices.Equal(got, want) {
 			t.Errorf("%s: enum %v, want %v", field, got, want)
+		}
+	}
+}
+
+// The event filters' patterns in the document take every entity kind and
+// event type the domain lists, with or without the CloudEvents prefix, and
+// nothing else; the webhook's filter and the stream's parameters alike.
+func TestEventFilterPatterns(t *testing.T) {
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Parameters []struct {
+				Name   string `json:"name"`
+				Schema struct {
+					Items struct {
+						Pattern string `json:"pattern"`
+					} `json:"items"`
+				} `json:"schema"`
+			} `json:"parameters"`
+		} `json:"paths"`
+		Components struct {
+			Schemas map[string]struct {
+				Properties map[string]struct {
+					Items struct {
+						Enum    []string `json:"enum"`
+						Pattern string   `json:"pattern"`
+					} `json:"items"`
+				} `json:"properties"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(NewServer(nil, nil, nil, "test").openapi, &doc); err != nil {
+		t.Fatal(err)
+	}
+	sel := doc.Components.Schemas["EventSelector"].Properties
+	if got := sel["entities"].Items.Enum; !slices.Equal(got, agileplus.EntityKinds) {
+		t.Errorf("EventSelector.entities: enum %v, want %v", got, agileplus.EntityKinds)
+	}
+	stream := map[string]*regexp.Regexp{}
+	for _, p := range doc.Paths["/v1/events/stream"]["get"].Parameters {
+		if p.Schema.Items.Pattern != "" {
+			stream[p.Name] = regexp.MustCompile(p.Schema.Items.Pattern)
+		}
+	}
+	types := regexp.MustCompile(sel["types"].Items.Pattern)
+	for _, typ := range agileplus.EventTypes {
+		for _, v := range []string{typ, agileplus.CloudEventTypePrefix + typ} {
+			if !types.MatchString(v) || !stream["type"].MatchString(v) {
+				t.Errorf("type %s is refused", v)
+			}
+		}
+	}
+	if !stream["type"].MatchString("wp.created,dev.agileplus.wp.claimed") || !stream["entity"].MatchString("wp,feature") || !stream["project"].MatchString("CORE,WEB") {
+		t.Error("a comma-separated list is refused")
+	}
+	for name, bad := range map[string][]string{
+		"type":    {"", "wp.exploded", "wp.created,", " wp.created", "WP.CREATED"},
+		"entity":  {"", "epic", "wp, feature", "wp,,feature"},
+		"project": {"", "core", "CORE,", "C"},
+	} {
+		for _, v := range bad {
+			if stream[name].MatchString(v) || (name == "type" && types.MatchString(v)) {
+				t.Errorf("%s %q is taken", name, v)
+			}
+		}
+	}
+}
+
+// The import body's schema declares, for each record type, the fields the
+// domain takes for it and no other, and one schema for each type.
+func TestImportBodySchemaIsTheRecords(t *testing.T) {
+	var doc struct {
+		Paths map[string]map[string]struct {
+			RequestBody struct {
+				Content map[string]struct {
+					Schema struct {
+						Type     string `json:"type"`
+						MinItems int    `json:"minItems"`
+						Items    struct {
+							OneOf []struct {
+								Ref string `json:"$ref"`
+							} `json:"oneOf"`
+						} `json:"items"`
+					} `json:"schema"`
+				} `json:"content"`
+			} `json:"requestBody"`
+		} `json:"paths"`
+		Components struct {
+			Schemas map[string]struct {
+				Properties           map[string]map[string]any `json:"properties"`
+				Required             []string                  `json:"required"`
+				AdditionalProperties *bool                     `json:"additionalProperties"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(NewServer(nil, nil, nil, "test").openapi, &doc); err != nil {
+		t.Fatal(err)
+	}
+	body := doc.Paths["/v1/import"]["post"].RequestBody.Content["application/x-ndjson"].Schema
+	if body.Type != "array" || body.MinItems != 1 || len(body.Items.OneOf) != len(agileplus.RecordTypes) {
+		t.Fatalf("got body schema %+v, want an array of at least 1 item, one of %d record types", body, len(agileplus.RecordTypes))
+	}
+	for i, typ := range agileplus.RecordTypes {
+		ref := body.Items.OneOf[i].Ref
+		s, ok := doc.Components.Schemas[strings.TrimPrefix(ref, "#/components/schemas/")]
+		if !ok {
+			t.Fatalf("%s: no schema %s", typ, ref)
+		}
+		want := append([]string{"type"}, agileplus.RecordFields(typ)...)
+		var got []string
+		for name, p := range s.Properties {
+			got = append(got, name)
+			if pat, ok := p["pattern"].(string); ok {
+				if _, err := regexp.Compile(pat); err != nil {
+					t.Errorf("%s.%s: pattern does not compile: %v", typ, name, err)
+				}
+			}
+		}
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: got properties %v, want %v", typ, got, want)
+		}
+		if c := s.Properties["type"]["const"]; c != typ {
+			t.Errorf("%s: type is const %v", typ, c)
+		}
+		if s.AdditionalProperties == nil || *s.AdditionalProperties {
+			t.Errorf("%s: additional properties allowed", typ)
+		}
+		for _, r := range s.Required {
+			if !slices.Contains(want, r) {
+				t.Errorf("%s: requires %s, which it does not take", typ, r)
+			}
 		}
 	}
 }

@@ -32,12 +32,17 @@ type route struct {
 	// (out is nil), such as an export.
 	produceTypes []string
 	// consumes is the media type of a request body that is not JSON (in
-	// is nil); consumesDoc describes it.
+	// is nil); consumesDoc describes it and consumesSchema, if set, gives
+	// its schema (else a string that is not empty).
 	consumes, consumesDoc string
+	consumesSchema        func(*schemaGen) map[string]any
 	// id is the operationId when the one made from method and path would
 	// repeat another's.
 	id      string
 	ifMatch bool
+	// errs are error statuses the operation answers besides those
+	// errorResponses gives every operation like it, with their meaning.
+	errs    map[string]string
 	handler http.HandlerFunc
 }
 
@@ -107,11 +112,6 @@ var wpListParams = slices.Concat([]param{
 
 var reachParams = []param{{name: "transitive", typ: "boolean", doc: "follow the chain beyond direct edges", schema: map[string]any{"default": false}},
 	{name: "depth", typ: "integer", doc: "with transitive=true: how far, 1-100, default 100; without it only direct edges are followed and depth is not used", schema: map[string]any{"minimum": 1, "maximum": agileplus.MaxGraphDepth, "default": agileplus.MaxGraphDepth}}}
-
-// refParam is a query parameter naming a project, feature or WP by id or key.
-func refParam(name, doc string) param {
-	return param{name: name, typ: "string", doc: doc, schema: map[string]any{"minLength": 1}}
-}
 
 // stateParam filters WPs by state.
 var stateParam = param{name: "state", typ: "string", doc: "only WPs in this state", schema: map[string]any{"enum": agileplus.WPStates}}
@@ -287,7 +287,7 @@ func (s *Server) trackerRoutes() []route {
 		op(s, "GET", "/v1/features/{feature}/wps", "List a feature's work packages", 200, slices.Concat([]param{stateParam}, wpListParams), func(r *http.Request, _ *noBody) (*List[*agileplus.WP], error) {
 			return s.listWPs(r, agileplus.WPQuery{Feature: r.PathValue("feature")})
 		}).needs(agileplus.ScopeRead),
-		op(s, "GET", "/v1/wps", "List work packages of a project or feature", 200, slices.Concat([]param{refParam("project", "project id or key (this or feature)"), refParam("feature", "feature id or slug (this or project)"), stateParam}, wpListParams), func(r *http.Request, _ *noBody) (*List[*agileplus.WP], error) {
+		op(s, "GET", "/v1/wps", "List work packages: all, or those of a project, of a feature, or both", 200, slices.Concat([]param{projectParam("project id or key"), featureParam("feature id or slug"), stateParam}, wpListParams), func(r *http.Request, _ *noBody) (*List[*agileplus.WP], error) {
 			return s.listWPs(r, agileplus.WPQuery{Project: r.URL.Query().Get("project"), Feature: r.URL.Query().Get("feature")})
 		}).needs(agileplus.ScopeRead),
 		op(s, "GET", "/v1/wps/{wp}", "Get a work package by id or key", 200, nil, func(r *http.Request, _ *noBody) (*agileplus.WP, error) {
@@ -326,7 +326,7 @@ func (s *Server) trackerRoutes() []route {
 			return nil, t.RemoveDependency(r.Context(), r.PathValue("id"))
 		}).needs(agileplus.ScopeWrite),
 
-		op(s, "GET", "/v1/ready", "Work packages that can start now: planned, every dependency done, unclaimed; by key number or by priority", 200, slices.Concat([]param{refParam("project", "project id or key").req(), orderParam}, cursorParams(readyCursor)), func(r *http.Request, _ *noBody) (*List[*agileplus.WP], error) {
+		op(s, "GET", "/v1/ready", "Work packages that can start now: planned, every dependency done, unclaimed; by key number or by priority", 200, slices.Concat([]param{projectParam("project id or key").req(), orderParam}, cursorParams(readyCursor)), func(r *http.Request, _ *noBody) (*List[*agileplus.WP], error) {
 			pg, err := page(r)
 			if err != nil {
 				return nil, err
@@ -335,14 +335,14 @@ func (s *Server) trackerRoutes() []route {
 			ws, err := t.Ready(r.Context(), r.URL.Query().Get("project"), order, pg)
 			return list(ws, pg.Limit, func(w *agileplus.WP) string { return agileplus.ReadyCursor(w, order) }), err
 		}).needs(agileplus.ScopeRead),
-		op(s, "GET", "/v1/next", "The best work package to start now, without claiming it: ready and unclaimed, then least slack on the critical path, then most work unblocked, then key order", 200, []param{refParam("project", "project id or key; absent: every project the key may use"), refParam("feature", "only WPs of this feature (id or slug)")}, func(r *http.Request, _ *noBody) (*agileplus.NextResult, error) {
+		op(s, "GET", "/v1/next", "The best work package to start now, without claiming it: ready and unclaimed, then least slack on the critical path, then most work unblocked, then key order", 200, []param{projectParam("project id or key; absent: every project the key may use"), featureParam("only WPs of this feature (id or slug)")}, func(r *http.Request, _ *noBody) (*agileplus.NextResult, error) {
 			q := r.URL.Query()
 			return t.Next(r.Context(), agileplus.NextRequest{Project: q.Get("project"), Feature: q.Get("feature")})
 		}).needs(agileplus.ScopeRead),
 		op(s, "POST", "/v1/next", "Choose the best work package to start now and claim it in the same command (as GET /v1/next chooses); no WP in the answer when nothing is ready", 200, nil, func(r *http.Request, in *NextClaim) (*agileplus.NextResult, error) {
 			return t.Next(r.Context(), agileplus.NextRequest{Project: in.Project, Feature: in.Feature, Claim: true, Agent: in.Agent, TTLSeconds: in.TTLSeconds})
 		}).needs(agileplus.ScopeWrite),
-		op(s, "GET", "/v1/events", "Events in commit order", 200, []param{seqAfterParam("global sequence to start after"), refParam("entity", "only this entity's events (id or key)"), limitParam("1-1000, default 100")}, func(r *http.Request, _ *noBody) (*List[*agileplus.Event], error) {
+		op(s, "GET", "/v1/events", "Events in commit order", 200, []param{seqAfterParam("global sequence to start after"), {name: "entity", typ: "string", doc: "only this entity's events (id or key)", schema: map[string]any{"minLength": 1}}, limitParam("1-1000, default 100")}, func(r *http.Request, _ *noBody) (*List[*agileplus.Event], error) {
 			after, err := queryInt(r, "after", 0, 1<<62)
 			if err != nil {
 				return nil, err
@@ -376,10 +376,10 @@ func (s *Server) trackerRoutes() []route {
 			}
 			return l, err
 		}).needs(agileplus.ScopeRead),
-		op(s, "GET", "/v1/graph/layers", "A project's open work packages by layer: layer 0 can start now, layer 1 once layer 0 is done", 200, []param{refParam("project", "project id or key").req(), orderParam}, func(r *http.Request, _ *noBody) (*agileplus.GraphLayers, error) {
+		op(s, "GET", "/v1/graph/layers", "A project's open work packages by layer: layer 0 can start now, layer 1 once layer 0 is done", 200, []param{projectParam("project id or key").req(), orderParam}, func(r *http.Request, _ *noBody) (*agileplus.GraphLayers, error) {
 			return t.Layers(r.Context(), r.URL.Query().Get("project"), r.URL.Query().Get("order"))
 		}).needs(agileplus.ScopeRead),
-		op(s, "GET", "/v1/graph/features", "A project's features rolled up from their WPs: counts, open hours, and the features each waits on", 200, []param{refParam("project", "project id or key").req()}, func(r *http.Request, _ *noBody) (*agileplus.GraphFeatures, error) {
+		op(s, "GET", "/v1/graph/features", "A project's features rolled up from their WPs: counts, open hours, and the features each waits on", 200, []param{projectParam("project id or key").req()}, func(r *http.Request, _ *noBody) (*agileplus.GraphFeatures, error) {
 			return t.FeatureGraph(r.Context(), r.URL.Query().Get("project"))
 		}).needs(agileplus.ScopeRead),
 		op(s, "GET", "/v1/wps/{wp}/blockers", "What a work package depends on, directly or transitively", 200, reachParams, func(r *http.Request, _ *noBody) (*agileplus.GraphReach, error) {
@@ -403,7 +403,7 @@ func (s *Server) trackerRoutes() []route {
 			}
 			return t.Impact(r.Context(), r.PathValue("wp"), int(limit))
 		}).needs(agileplus.ScopeRead),
-		op(s, "GET", "/v1/graph/path", "The shortest blocking chain: from depends_on ... depends_on to (404 when there is none)", 200, []param{refParam("from", "WP id or key").req(), refParam("to", "WP id or key").req()}, func(r *http.Request, _ *noBody) (*GraphPath, error) {
+		op(s, "GET", "/v1/graph/path", "The shortest blocking chain: from depends_on ... depends_on to (404 when there is none)", 200, []param{refParam("from", wpRefPattern, "WP id or key").req(), refParam("to", wpRefPattern, "WP id or key").req()}, func(r *http.Request, _ *noBody) (*GraphPath, error) {
 			q := r.URL.Query()
 			p, err := t.Path(r.Context(), q.Get("from"), q.Get("to"))
 			if err != nil {
@@ -432,7 +432,7 @@ func (s *Server) trackerRoutes() []route {
 			}
 			return t.FeatureImpact(r.Context(), r.PathValue("feature"), int(limit))
 		}).needs(agileplus.ScopeRead),
-		op(s, "GET", "/v1/graph/feature-path", "The shortest chain of features: from waits on ... waits on to (404 when there is none)", 200, []param{refParam("from", "feature id or slug").req(), refParam("to", "feature id or slug").req()}, func(r *http.Request, _ *noBody) (*GraphFeaturePath, error) {
+		op(s, "GET", "/v1/graph/feature-path", "The shortest chain of features: from waits on ... waits on to (404 when there is none)", 200, []param{refParam("from", featureRefPattern, "feature id or slug").req(), refParam("to", featureRefPattern, "feature id or slug").req()}, func(r *http.Request, _ *noBody) (*GraphFeaturePath, error) {
 			q := r.URL.Query()
 			p, err := t.FeaturePath(r.Context(), q.Get("from"), q.Get("to"))
 			if err != nil {
@@ -440,24 +440,35 @@ func (s *Server) trackerRoutes() []route {
 			}
 			return &GraphFeaturePath{Hops: len(p) - 1, Features: p}, nil
 		}).needs(agileplus.ScopeRead),
-		op(s, "GET", "/v1/graph/critical-path", "Critical path of a project or feature by estimate: the whole path, and a page of the open WPs in key order with earliest and latest start and slack (total counts them all)", 200, append([]param{refParam("project", "project id or key (this or feature)"), refParam("feature", "feature id or slug (this or project)")}, wpKeyPageParams...), func(r *http.Request, _ *noBody) (*agileplus.GraphCriticalPath, error) {
+		op(s, "GET", "/v1/graph/critical-path", "Critical path of a project by estimate: the whole path, and a page of the open WPs in key order with earliest and latest start and slack (total counts them all)", 200, append([]param{projectParam("project id or key").req()}, wpKeyPageParams...), func(r *http.Request, _ *noBody) (*agileplus.GraphCriticalPath, error) {
 			pg, err := page(r)
 			if err != nil {
 				return nil, err
 			}
-			q := r.URL.Query()
-			return t.CriticalPath(r.Context(), q.Get("project"), q.Get("feature"), pg)
+			return t.CriticalPath(r.Context(), r.URL.Query().Get("project"), "", pg)
 		}).needs(agileplus.ScopeRead),
-		op(s, "GET", "/v1/graph/cycles", "Dependency cycles among a project's work packages (only imported data can have one)", 200, []param{refParam("project", "project id or key").req()}, func(r *http.Request, _ *noBody) (*agileplus.GraphCycles, error) {
+		op(s, "GET", "/v1/features/{feature}/critical-path", "Critical path of a feature's work packages by estimate, as /v1/graph/critical-path answers for a project", 200, wpKeyPageParams, func(r *http.Request, _ *noBody) (*agileplus.GraphCriticalPath, error) {
+			pg, err := page(r)
+			if err != nil {
+				return nil, err
+			}
+			return t.CriticalPath(r.Context(), "", r.PathValue("feature"), pg)
+		}).needs(agileplus.ScopeRead),
+		op(s, "GET", "/v1/graph/cycles", "Dependency cycles among a project's work packages (only imported data can have one)", 200, []param{projectParam("project id or key").req()}, func(r *http.Request, _ *noBody) (*agileplus.GraphCycles, error) {
 			return t.Cycles(r.Context(), r.URL.Query().Get("project"))
 		}).needs(agileplus.ScopeRead),
 		{scope: agileplus.ScopeAdmin, method: "POST", path: "/v1/import", summary: "Import JSON lines (projects, features, wps, dependencies, references, API keys), validated as a whole, idempotent by key", status: 200,
 			query: []param{boolParam("allow_cycles", "import depends_on cycles instead of refusing the file")}, consumes: "application/x-ndjson",
-			consumesDoc: "JSON lines, one record a line, as /v1/export writes them; an empty body is refused", out: reflect.TypeFor[agileplus.ImportResult](), handler: s.handleImport},
+			consumesDoc:    "JSON lines, one record a line, as /v1/export writes them; an empty body is refused",
+			consumesSchema: (*schemaGen).importBodySchema, out: reflect.TypeFor[agileplus.ImportResult](), handler: s.handleImport,
+			errs: map[string]string{
+				"400": "a malformed record: a line that is not a JSON object of its type's schema; or a query parameter the operation does not take, an empty body, a line over 1 MiB. The error's problems list every problem with its line, the inconsistent records' too",
+				"409": "every record is well formed, but the file contradicts itself or the store: a reference to a project, feature or work package neither has, a record twice with other content, an entity stored with other content, a dependency cycle (unless allow_cycles). The error's problems list each with its line",
+			}},
 		{scope: agileplus.ScopeAdmin, method: "GET", path: "/v1/export", summary: "Everything as JSON lines, in the form /v1/import reads", status: 200,
 			query: []param{boolParam("key_hashes", "write the hash of each API key's secret, so that an import elsewhere recreates the keys")}, produceTypes: []string{"application/x-ndjson"}, handler: s.handleBulkExport},
 		{scope: agileplus.ScopeRead, method: "GET", path: "/v1/graph/export", summary: "A project's graph as json, dot (Graphviz), mermaid or compact text for an LLM", status: 200,
-			query: []param{refParam("project", "project id or key").req(), {name: "format", typ: "string", doc: "json, dot, mermaid or compact", required: true, schema: map[string]any{"enum": agileplus.ExportFormats}}}, produceTypes: exportMediaTypes(), handler: s.handleExport},
+			query: []param{projectParam("project id or key").req(), {name: "format", typ: "string", doc: "json, dot, mermaid or compact", required: true, schema: map[string]any{"enum": agileplus.ExportFormats}}}, produceTypes: exportMediaTypes(), handler: s.handleExport},
 		op(s, "GET", "/v1/features/{feature}/audit/verify", "Verify a feature's audit chain", 200, nil, func(r *http.Request, _ *noBody) (*agileplus.AuditVerification, error) {
 			return t.VerifyAudit(r.Context(), r.PathValue("feature"))
 		}).needs(agileplus.ScopeRead),

@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -53,13 +56,14 @@ func (s *Server) streamRoutes() []route {
 		produces: "text/event-stream",
 		out:      reflect.TypeFor[agileplus.CloudEvent](),
 		query: []param{
-			{name: "project", typ: "string", repeat: true, doc: "only these project keys (repeat or comma-separate)", schema: map[string]any{"minLength": 1}},
-			{name: "entity", typ: "string", repeat: true, doc: "only these entity kinds: project, feature, wp, dependency, key (repeat or comma-separate)", schema: map[string]any{"minLength": 1}},
-			{name: "type", typ: "string", repeat: true, doc: "only these event types, e.g. wp.transitioned (repeat or comma-separate)", schema: map[string]any{"minLength": 1}},
-			seqAfterParam("start after this global sequence (default 0: all history)"),
-			{name: "since", typ: "string", doc: "start at the first event at or after this time: a duration back from now (90s, 1h) or an RFC 3339 time; not with after", schema: map[string]any{"minLength": 1}},
+			{name: "project", typ: "string", repeat: true, doc: "only these project keys (repeat or comma-separate)", schema: map[string]any{"pattern": projectListRE.String()}},
+			{name: "entity", typ: "string", repeat: true, doc: "only these entity kinds: project, feature, wp, dependency, key (repeat or comma-separate)", schema: map[string]any{"pattern": entityListRE.String()}},
+			{name: "type", typ: "string", repeat: true, doc: "only these event types, e.g. wp.transitioned, the dev.agileplus. prefix optional (repeat or comma-separate); 409 when the entity filter excludes one", schema: map[string]any{"pattern": typeListRE.String()}},
+			seqAfterParam("start after this global sequence (default 0: all history); 409 when the log has no event at it"),
+			{name: "since", typ: "string", doc: "start at the first event at or after this time: a duration back from now in h, m and s (90s, 1h30m) or an RFC 3339 time; after, when given, takes precedence", schema: map[string]any{"pattern": sincePattern}},
 		},
-		headers: []param{{name: LastEventIDHeader, typ: "integer", doc: "resume after this global sequence; takes precedence over after and since", schema: map[string]any{"minimum": 0}}},
+		headers: []param{{name: LastEventIDHeader, typ: "integer", doc: "resume after this global sequence; takes precedence over after and since; 409 when the log has no event at it", schema: map[string]any{"minimum": 0, "maximum": int64(math.MaxInt64)}}},
+		errs:    map[string]string{"409": "a well-formed position (after, Last-Event-ID) this log has no event at, or a type the entity filter excludes (the error names the field)"},
 		handler: s.handleEventStream,
 	}}
 }
@@ -207,23 +211,51 @@ type streamQuery struct {
 	since      time.Time // or from this time, when not zero
 }
 
-// queryList reads a repeatable, comma-separated query parameter.
-func queryList(r *http.Request, name string) []string {
+// The lists of the stream's filters, as the document declares them: the
+// values of one parameter joined by commas.
+var (
+	projectListRE = listRE(`[A-Z][A-Z0-9]{1,15}`)
+	entityListRE  = listRE(`(` + strings.Join(agileplus.EntityKinds, "|") + `)`)
+	typeListRE    = listRE(`(` + regexp.QuoteMeta(agileplus.CloudEventTypePrefix) + `)?(` + strings.ReplaceAll(strings.Join(agileplus.EventTypes, "|"), ".", `\.`) + `)`)
+)
+
+func listRE(item string) *regexp.Regexp {
+	return regexp.MustCompile(`^` + item + `(,` + item + `)*$`)
+}
+
+// queryList reads a repeatable, comma-separated query parameter, each of
+// whose values must match re.
+func queryList(r *http.Request, name string, re *regexp.Regexp) ([]string, error) {
 	var out []string
 	for _, v := range r.URL.Query()[name] {
-		for p := range strings.SplitSeq(v, ",") {
-			if p = strings.TrimSpace(p); p != "" {
-				out = append(out, p)
-			}
+		if !re.MatchString(v) {
+			return nil, agileplus.FieldErrorf(name, "%s %s is not a comma-separated list of %s", name, agileplus.QuoteRef(v), listWhat[name])
 		}
+		out = append(out, strings.Split(v, ",")...)
 	}
-	return out
+	return out, nil
+}
+
+var listWhat = map[string]string{
+	"project": "project keys (2-16 upper-case letters or digits, starting with a letter)",
+	"entity":  "entity kinds: " + strings.Join(agileplus.EntityKinds, ", "),
+	"type":    "event types: " + strings.Join(agileplus.EventTypes, ", "),
 }
 
 func parseStreamQuery(r *http.Request, now time.Time) (streamQuery, error) {
 	var q streamQuery
-	base := agileplus.EventSelector{Entities: queryList(r, "entity"), Types: queryList(r, "type")}
-	projects := queryList(r, "project")
+	var base agileplus.EventSelector
+	var err error
+	if base.Entities, err = queryList(r, "entity", entityListRE); err != nil {
+		return q, err
+	}
+	if base.Types, err = queryList(r, "type", typeListRE); err != nil {
+		return q, err
+	}
+	projects, err := queryList(r, "project", projectListRE)
+	if err != nil {
+		return q, err
+	}
 	if len(projects) == 0 {
 		projects = []string{""}
 	}
@@ -240,12 +272,14 @@ func parseStreamQuery(r *http.Request, now time.Time) (streamQuery, error) {
 		return q, err
 	}
 	q.after, q.afterField = after, "after"
+	// after, when given, takes precedence over since, as Last-Event-ID
+	// does over both: a client resuming keeps its first query.
 	if v := r.URL.Query().Get("since"); v != "" {
-		if r.URL.Query().Get("after") != "" {
-			return q, agileplus.FieldErrorf("since", "pass after or since, not both")
-		}
 		if q.since, err = ParseSince(v, now); err != nil {
 			return q, err
+		}
+		if r.URL.Query().Get("after") != "" {
+			q.since = time.Time{}
 		}
 	}
 	if v := strings.TrimSpace(r.Header.Get(LastEventIDHeader)); v != "" {
@@ -258,23 +292,32 @@ func parseStreamQuery(r *http.Request, now time.Time) (streamQuery, error) {
 	return q, nil
 }
 
-// ParseSince reads a stream's start time: a duration back from now ("90s",
-// "1h") or an RFC 3339 time. Errors are EINVALID, naming the field "since".
+// sincePattern is what since may hold: a duration back from now in hours,
+// minutes and seconds ("90s", "1h30m"), or an RFC 3339 time whose date
+// exists. In a query string an unescaped + arrives as a space, which the
+// offset's sign may therefore also be.
+const sincePattern = `^([0-9]{1,6}h([0-9]{1,6}m)?([0-9]{1,6}s)?|[0-9]{1,6}m([0-9]{1,6}s)?|[0-9]{1,6}s` +
+	`|([0-9]{4}-((0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])|(0[13-9]|1[0-2])-(29|30)|(0[13578]|1[02])-31)` +
+	`|([0-9]{2}(0[48]|[2468][048]|[13579][26])|([02468][048]|[13579][26])00)-02-29)` +
+	`T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+ -]([01][0-9]|2[0-3]):[0-5][0-9]))$`
+
+var sinceRE = regexp.MustCompile(sincePattern)
+
+// ParseSince reads a stream's start time, as sincePattern says. Errors
+// are EINVALID, naming the field "since".
 func ParseSince(v string, now time.Time) (time.Time, error) {
-	v = strings.TrimSpace(v)
+	if !sinceRE.MatchString(v) {
+		return time.Time{}, agileplus.FieldErrorf("since", "since must be a duration in h, m and s such as 90s or 1h30m, or an RFC 3339 time such as 2026-03-14T15:09:26Z, not %q", v)
+	}
 	if d, err := time.ParseDuration(v); err == nil {
-		if d < 0 {
-			return time.Time{}, agileplus.FieldErrorf("since", "since must be a positive duration, not %q", v)
-		}
 		return now.Add(-d), nil
 	}
-	// An unescaped "+02:00" in a query string arrives as " 02:00".
-	for _, s := range []string{v, strings.Replace(v, " ", "+", 1)} {
-		if t, err := time.Parse(time.RFC3339, s); err == nil {
-			return t, nil
-		}
+	t, err := time.Parse(time.RFC3339, strings.Replace(v, " ", "+", 1))
+	if err != nil {
+		// sincePattern admits only what time.Parse reads.
+		return time.Time{}, agileplus.FieldErrorf("since", "since %q: %v", v, err)
 	}
-	return time.Time{}, agileplus.FieldErrorf("since", "since must be a duration such as 90s or 1h, or an RFC 3339 time such as 2026-03-14T15:09:26Z, not %q", v)
+	return t, nil
 }
 
 // positionAt returns the global sequence to replay after so that the
@@ -361,13 +404,18 @@ func checkPosition(ctx context.Context, t agileplus.Tracker, field string, pos i
 	if err != nil {
 		return err
 	}
+	// A well-formed position this log does not have conflicts with the
+	// log's current state (409), as a stale version does.
+	conflict := func(format string, args ...any) error {
+		return &agileplus.Error{Code: agileplus.ECONFLICT, Field: field, Message: fmt.Sprintf(format, args...)}
+	}
 	switch {
 	case newest == 0:
-		return agileplus.FieldErrorf(field, "%s %d is beyond the end of the event log, which is empty (was the store replaced or restored?): start over without it", field, pos)
+		return conflict("%s %d is beyond the end of the event log, which is empty (was the store replaced or restored?): start over without it", field, pos)
 	case newest < pos:
-		return agileplus.FieldErrorf(field, "%s %d is beyond the end of the event log, whose newest event is %d (was the store restored from an older backup?): resume from %d or below", field, pos, newest, newest)
+		return conflict("%s %d is beyond the end of the event log, whose newest event is %d (was the store restored from an older backup?): resume from %d or below", field, pos, newest, newest)
 	default:
-		return agileplus.FieldErrorf(field, "%s %d names no event of this log, whose newest event is %d", field, pos, newest)
+		return conflict("%s %d names no event of this log, whose newest event is %d", field, pos, newest)
 	}
 }
 

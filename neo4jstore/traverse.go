@@ -232,7 +232,8 @@ func (s *Store) Path(ctx context.Context, from, to string) ([]agileplus.GraphNod
 			return err
 		}
 		if a.ID == b.ID {
-			return agileplus.FieldErrorf("to", "from and to are the same work package %s", a.Key)
+			path = []agileplus.GraphNode{a}
+			return nil
 		}
 		d, ok := v[2].(int64)
 		if !ok {

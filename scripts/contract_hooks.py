@@ -1,4 +1,9 @@
-"""Schemathesis hooks for scripts/contract.sh.
+"""Schemathesis hooks and serializers for scripts/contract.sh.
+
+POST /v1/import takes JSON lines (application/x-ndjson), which the
+document describes as an array whose items are the lines: the serializer
+writes each item as JSON on a line of its own. A value that is not an array
+(a negative case) is written as one line, as it is.
 
 The run authenticates with the server's local admin key, and an admin may
 revoke any key, its own too. Fuzzing and stateful testing learn key ids from
@@ -17,7 +22,7 @@ import schemathesis
 
 BASE_URL = os.environ["CONTRACT_BASE_URL"]
 TOKEN = os.environ["CONTRACT_TOKEN"]
-# The run's key by id and by token prefix: DELETE /v1/keys/{key} takes either.
+# The run's key by id and by token prefix: POST /v1/keys/{key}/revoke takes either.
 KEY_ID = os.environ["CONTRACT_KEY_ID"]
 KEY_PREFIX = os.environ["CONTRACT_KEY_PREFIX"]
 
@@ -33,9 +38,16 @@ def _fresh_key():
         return json.load(resp)
 
 
+@schemathesis.serializer("application/x-ndjson")
+def ndjson(ctx, value):
+    if isinstance(value, list):
+        return "".join(json.dumps(item) + "\n" for item in value).encode()
+    return json.dumps(value).encode()
+
+
 @schemathesis.hook
 def before_call(ctx, case, kwargs):
-    if case.method.upper() != "DELETE" or case.path != "/v1/keys/{key}":
+    if case.method.upper() != "POST" or case.path != "/v1/keys/{key}/revoke":
         return
     key = (case.path_parameters or {}).get("key")
     if key == KEY_ID:

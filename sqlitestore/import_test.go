@@ -102,6 +102,7 @@ func TestImportRefusesWholeFile(t *testing.T) {
 	ctx := context.Background()
 	tests := []struct {
 		name, file string
+		code       string   // EINVALID with a malformed record, else ECONFLICT
 		want       []string // substrings of the problems
 	}{
 		{"bad lines", `{"type":"project","key":"A1","name":"a"}
@@ -110,7 +111,7 @@ func TestImportRefusesWholeFile(t *testing.T) {
 {"type":"feature","project":"A1","slug":"f","title":"F","state":"flying"}
 {"type":"thing"}
 {not json
-`, []string{"line 2", "upper-case", "line 3", `no feature "nope"`, "line 4", "flying", "line 5", "unknown record type", "line 6", "not a valid record"}},
+`, agileplus.EINVALID, []string{"line 2", "upper-case", "line 3", `no feature "nope"`, "line 4", "flying", "line 5", "unknown record type", "line 6", "not a valid record"}},
 		{"dangling dependency", `{"type":"project","key":"A1","name":"a"}
 {"type":"feature","project":"A1","slug":"f","title":"F"}
 {"type":"wp","key":"A1-1","feature":"f","title":"x"}
@@ -119,7 +120,7 @@ func TestImportRefusesWholeFile(t *testing.T) {
 {"type":"dependency","from":"A1-1","to":"f"}
 {"type":"wp","key":"B2-1","feature":"f","title":"wrong project"}
 {"type":"reference","wp":"A1-1","sha":"zz","repo":"r"}
-`, []string{`"A1-9"`, "itself", "two work packages or two features", "A1-<number from 1 to", "hex"}},
+`, agileplus.EINVALID, []string{`"A1-9"`, "itself", "two work packages or two features", "must start with A1-", "hex"}},
 		{"cycle", `{"type":"project","key":"A1","name":"a"}
 {"type":"feature","project":"A1","slug":"f","title":"F"}
 {"type":"wp","key":"A1-1","feature":"f","title":"x"}
@@ -128,15 +129,15 @@ func TestImportRefusesWholeFile(t *testing.T) {
 {"type":"dependency","from":"A1-1","to":"A1-2"}
 {"type":"dependency","from":"A1-2","to":"A1-3"}
 {"type":"dependency","from":"A1-3","to":"A1-1"}
-`, []string{"cycle: A1-1 -> A1-2 -> A1-3 -> A1-1"}},
+`, agileplus.ECONFLICT, []string{"cycle: A1-1 -> A1-2 -> A1-3 -> A1-1"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			svc, store := openService(t)
 			_, err := svc.BulkImport(ctx, strings.NewReader(tt.file), agileplus.ImportOptions{})
 			var ie *agileplus.ImportError
-			if !errors.As(err, &ie) || agileplus.ErrorCode(err) != agileplus.EINVALID {
-				t.Fatalf("got %v, want an EINVALID import error", err)
+			if !errors.As(err, &ie) || agileplus.ErrorCode(err) != tt.code {
+				t.Fatalf("got %v, want an import error with code %s", err, tt.code)
 			}
 			var all strings.Builder
 			for _, p := range ie.Problems {
@@ -258,8 +259,8 @@ func TestImportReviewCases(t *testing.T) {
 	})
 	t.Run("a reference twice in one file", func(t *testing.T) {
 		file := strings.Repeat(`{"type":"reference","wp":"CORE-3","sha":"abcdef3","repo":"r"}`+"\n", 2)
-		if _, err := svc.BulkImport(ctx, strings.NewReader(file), agileplus.ImportOptions{}); agileplus.ErrorCode(err) != agileplus.EINVALID {
-			t.Fatalf("got %v, want the duplicate refused", err)
+		if _, err := svc.BulkImport(ctx, strings.NewReader(file), agileplus.ImportOptions{}); agileplus.ErrorCode(err) != agileplus.ECONFLICT {
+			t.Fatalf("got %v, want the duplicate refused as a conflict", err)
 		}
 	})
 }

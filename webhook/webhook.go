@@ -521,12 +521,14 @@ func (d *Dispatcher) WebhookDeliveries(ctx context.Context, id string, after uin
 
 // checkURL validates a target URL and returns it normalized.
 func (d *Dispatcher) checkURL(raw string) (string, error) {
-	raw = strings.TrimSpace(raw)
 	if raw == "" {
 		return "", agileplus.FieldErrorf("url", "url is required")
 	}
 	if len(raw) > 2048 {
 		return "", agileplus.FieldErrorf("url", "url is longer than 2048 bytes")
+	}
+	if !agileplus.IsWebhookURL(raw) {
+		return "", agileplus.FieldErrorf("url", "url %q must be an http or https URL: a host name or IPv4 address, an optional port, and a path and query of URL characters, no fragment", raw)
 	}
 	u, err := url.Parse(raw)
 	if err != nil {

@@ -155,8 +155,9 @@ func importRefused(w io.Writer, ie *agileplus.ImportError) error {
 	return &importRefusedError{msg: "import refused: " + count + ", listed above", cause: ie}
 }
 
-// importRefusedError keeps the ImportError (EINVALID) under the CLI's
-// message, so a refused file exits with the status of invalid input.
+// importRefusedError keeps the ImportError under the CLI's message, so a
+// refused file exits with the status of invalid input (exitCode), whether
+// a record is malformed or the file conflicts with itself or the store.
 type importRefusedError struct {
 	msg   string
 	cause *agileplus.ImportError

@@ -239,6 +239,18 @@ func TestCLIImportRefusal(t *testing.T) {
 			t.Errorf("exit status %d, stderr:\n%s\nwant 2 and 1 problem", r.code, r.stderr)
 		}
 	})
+	// Well-formed records the store contradicts: the server answers 409,
+	// and the CLI exits as for any refused file.
+	t.Run("in conflict", func(t *testing.T) {
+		path := filepath.Join(dir, "conflict.jsonl")
+		if err := os.WriteFile(path, []byte(`{"type":"feature","project":"NOPE","slug":"orphan","title":"Orphan"}`+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r := against(t, url, "import", path)
+		if r.code != 2 || !strings.Contains(r.stderr, "1 problem:") || !strings.Contains(r.stderr, `line 1: feature orphan: no project "NOPE"`) {
+			t.Errorf("exit status %d, stderr:\n%s\nwant 2 and the problem of line 1", r.code, r.stderr)
+		}
+	})
 }
 
 func TestCLIExportKeepsFileOnFailure(t *testing.T) {

@@ -219,9 +219,11 @@ func defaultAddr(getenv func(string) string) string {
 }
 
 // exitCode maps an error to the process exit status: 2 for bad usage or
-// input, 1 otherwise.
+// input, a refused import file too (malformed or in conflict), 1
+// otherwise.
 func exitCode(err error) int {
-	if agileplus.ErrorCode(err) == agileplus.EINVALID || errors.Is(err, errUsage) {
+	var ie *agileplus.ImportError
+	if agileplus.ErrorCode(err) == agileplus.EINVALID || errors.Is(err, errUsage) || errors.As(err, &ie) {
 		return 2
 	}
 	return 1

@@ -328,7 +328,8 @@ func TestWebhookBadInput(t *testing.T) {
 		{"bad project", agileplus.WebhookCreate{URL: "http://example.com/", Filter: agileplus.EventSelector{Project: "lower"}}, "filter.project"},
 		{"unknown entity", agileplus.WebhookCreate{URL: "http://example.com/", Filter: agileplus.EventSelector{Entities: []string{"epic"}}}, "filter.entities"},
 		{"unknown type", agileplus.WebhookCreate{URL: "http://example.com/", Filter: agileplus.EventSelector{Types: []string{"wp.exploded"}}}, "filter.types"},
-		{"type outside entities", agileplus.WebhookCreate{URL: "http://example.com/", Filter: agileplus.EventSelector{Entities: []string{"feature"}, Types: []string{"wp.created"}}}, "filter.types"},
+		{"ipv6 literal not an address", agileplus.WebhookCreate{URL: "http://[1:2:3]/"}, "url"},
+		{"space in the url", agileplus.WebhookCreate{URL: " http://example.com/"}, "url"},
 		{"short secret", agileplus.WebhookCreate{URL: "http://example.com/", Secret: "short"}, "secret"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -338,6 +339,11 @@ func TestWebhookBadInput(t *testing.T) {
 				t.Fatalf("CreateWebhook(%+v) = %v, want EINVALID on %s", tc.in, err, tc.field)
 			}
 		})
+	}
+	// Each value well formed, together selecting nothing: a rule's refusal.
+	in := agileplus.WebhookCreate{URL: "http://example.com/", Filter: agileplus.EventSelector{Entities: []string{"feature"}, Types: []string{"wp.created"}}}
+	if _, err := c.CreateWebhook(ctx, in); agileplus.ErrorCode(err) != agileplus.ERULE || agileplus.ErrorField(err) != "filter.types" {
+		t.Errorf("type outside entities: got %v, want ERULE on filter.types", err)
 	}
 	if hs, err := c.ListWebhooks(ctx); err != nil || len(hs) != 0 {
 		t.Errorf("after refused registrations: %d webhooks, %v", len(hs), err)

@@ -389,7 +389,7 @@ func TestKeysOverHTTP(t *testing.T) {
 			t.Errorf("GET %s answers the key's hash or secret", path)
 		}
 	}
-	code, _, raw := do(t, a.srv, "DELETE", "/v1/keys/"+kc.ID, "", bearer(a.tokens["admin"])...)
+	code, _, raw := do(t, a.srv, "POST", "/v1/keys/"+kc.ID+"/revoke", "", bearer(a.tokens["admin"])...)
 	if code != 200 || strings.Contains(string(raw), hash) {
 		t.Errorf("revoke again: %d %s", code, raw)
 	}
@@ -407,8 +407,18 @@ func TestKeysOverHTTP(t *testing.T) {
 		t.Errorf("a scope that does not exist: got %d %+v", code, eb.Error)
 	}
 	code, eb, _ = do(t, a.srv, "POST", "/v1/keys", `{"name":"x","scope":"read","projects":["NOPE"]}`, bearer(a.tokens["admin"])...)
-	if code != 400 || eb.Error.Field != "projects" {
-		t.Errorf("an unknown project: got %d %+v", code, eb.Error)
+	if code != 404 || eb.Error.Field != "projects" {
+		t.Errorf("an unknown project: got %d %+v, want 404 naming projects", code, eb.Error)
+	}
+	// Well formed but already past: a rule refuses it (409), not the schema.
+	code, eb, _ = do(t, a.srv, "POST", "/v1/keys", `{"name":"x","scope":"read","expires_at":"2000-01-01T00:00:00Z"}`, bearer(a.tokens["admin"])...)
+	if code != 409 || eb.Error.Code != agileplus.ERULE || eb.Error.Field != "expires_at" {
+		t.Errorf("an expiry in the past: got %d %+v, want 409 rule naming expires_at", code, eb.Error)
+	}
+	// Revoking is POST .../revoke: the key stays, revoked, so there is no
+	// DELETE that a GET would contradict.
+	if code, _, _ := do(t, a.srv, "DELETE", "/v1/keys/"+kc.ID, "", bearer(a.tokens["admin"])...); code != 405 {
+		t.Errorf("DELETE /v1/keys/{key}: got %d, want 405", code)
 	}
 }
 

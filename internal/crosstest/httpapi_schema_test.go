@@ -204,11 +204,7 @@ func TestQueryBoundsAreEnforced(t *testing.T) {
 					required.Set(p.Name, sampleValue(p))
 				}
 			}
-			// What the document says in prose only: one of project and
-			// feature, and depth with transitive.
-			if path == "/v1/graph/critical-path" || path == "/v1/wps" {
-				required.Set("project", "CORE")
-			}
+			// What the document says in prose only: depth with transitive.
 			for _, p := range o.Parameters {
 				if p.In != "query" {
 					continue
@@ -284,8 +280,10 @@ var validBodies = []bodyCase{
 	{"PUT", "/v1/wps/CORE-1/claim", `{"agent":"a","ttl_seconds":60,"token":1}`},
 	{"POST", "/v1/wps/CORE-1/references", `{"kind":"commit","sha":"abcdef1","repo":"github.com/acme/api"}`},
 	{"POST", "/v1/wps/CORE-1/references", `{"kind":"pull_request","url":"https://github.com/acme/api/pull/1","state":"open","repo":"r"}`},
-	{"POST", "/v1/dependencies", `{"from":"CORE-1","to":"CORE-2","kind":"relates_to"}`},
+	// Feature slugs: a WP key padded to the field's length is no key.
+	{"POST", "/v1/dependencies", `{"from":"f1","to":"f2","kind":"relates_to"}`},
 	{"POST", "/v1/keys", `{"name":"bot","scope":"write","projects":["CORE"]}`},
+	{"POST", "/v1/next", `{"project":"CORE","agent":"a","ttl_seconds":60}`},
 }
 
 // probes returns values just outside (want 400 naming the field) and just
@@ -462,5 +460,82 @@ func TestImportNeedsABody(t *testing.T) {
 	code, eb, _ := do(t, srv, "POST", "/v1/import", "")
 	if code != 400 || eb.Error.Field != "body" {
 		t.Errorf("empty import: got %d %+v, want 400 naming the body", code, eb.Error)
+	}
+}
+
+// TestImportStatusByProblem: a file with a line that breaks its record
+// type's schema is a 400, one of well-formed records that contradict each
+// other or the store a 409; either lists every problem with its line.
+func TestImportStatusByProblem(t *testing.T) {
+	srv, _ := contractAPI(t)
+	const orphan = `{"type":"feature","project":"NOPE","slug":"orphan","title":"Orphan"}`
+	for _, tt := range []struct {
+		name, body string
+		status     int
+		code       string
+		lines      []int
+	}{
+		{"malformed", `{"type":"project","key":"ab","name":"x"}`, 400, agileplus.EINVALID, []int{1}},
+		{"a project neither has", orphan, 409, agileplus.ECONFLICT, []int{1}},
+		{"a WP of another project's key", `{"type":"wp","key":"WEB-1","feature":"f1","title":"W"}`, 409, agileplus.ECONFLICT, []int{1}},
+		{"a cycle", `{"type":"wp","key":"CORE-7","feature":"f1","title":"W7"}` + "\n" +
+			`{"type":"dependency","from":"CORE-1","to":"CORE-7"}` + "\n" + `{"type":"dependency","from":"CORE-7","to":"CORE-1"}`, 409, agileplus.ECONFLICT, []int{2}},
+		{"malformed and inconsistent", orphan + "\n" + `{"type":"project","key":"WEB","name":null}`, 400, agileplus.EINVALID, []int{1, 2}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			code, eb, raw := do(t, srv, "POST", "/v1/import", tt.body+"\n")
+			if code != tt.status || eb.Error.Code != tt.code {
+				t.Fatalf("got %d %s, want %d %s", code, raw, tt.status, tt.code)
+			}
+			var lines []int
+			for _, p := range eb.Error.Problems {
+				lines = append(lines, p.Line)
+			}
+			if !slices.Equal(lines, tt.lines) {
+				t.Errorf("got problems at lines %v, want %v: %s", lines, tt.lines, raw)
+			}
+		})
+	}
+}
+
+// TestImportTextIsTheSchemas: an import takes the text of older exports,
+// looser than the API's, and trims the spaces around a reference's sha and
+// repo; the patterns the document declares for those fields decide what is
+// a 400, as the server does.
+func TestImportTextIsTheSchemas(t *testing.T) {
+	srv, doc := contractAPI(t)
+	pattern := func(record, field string) *regexp.Regexp {
+		s := doc.Components.Schemas["Import"+record+"Record"]["properties"].(map[string]any)[field].(map[string]any)
+		return regexp.MustCompile(s["pattern"].(string))
+	}
+	n := 0
+	for _, tt := range []struct {
+		record, field string
+		line          func(v string) string
+	}{
+		{"Project", "name", func(v string) string { n++; return fmt.Sprintf(`{"type":"project","key":"NM%d","name":%s}`, n, v) }},
+		{"Feature", "title", func(v string) string {
+			n++
+			return fmt.Sprintf(`{"type":"feature","project":"CORE","slug":"t%d","title":%s}`, n, v)
+		}},
+		{"Reference", "repo", func(v string) string {
+			n++
+			return fmt.Sprintf(`{"type":"reference","wp":"CORE-1","url":"https://example.com/pr/%d","repo":%s}`, n, v)
+		}},
+		{"Reference", "sha", func(v string) string { return fmt.Sprintf(`{"type":"reference","wp":"CORE-1","repo":"r","sha":%s}`, v) }},
+	} {
+		re := pattern(tt.record, tt.field)
+		for i, v := range []string{"ok", "\tpadded ", "a\u0001b", "a\u2028b", " \u2028 ", "\u00a0", "\u3000\u0085", "a\nb", "\na", "b\r",
+			"abcdef1", " ABCDEF2\t", "\u3000abcdef3\u0085", "abc", "abcdef4 x", "", "x"} {
+			if tt.field == "sha" {
+				v = strings.Replace(v, "abcdef", fmt.Sprintf("abcde%x", i), 1) // a new commit each time
+			}
+			val, _ := json.Marshal(v)
+			line := tt.line(string(val))
+			code, eb, raw := do(t, srv, "POST", "/v1/import", line+"\n")
+			if want := re.MatchString(v); (code == 200) != want || code != 200 && code != 400 {
+				t.Errorf("%s.%s %q: the document's pattern matches: %v; got %d %s (%+v)", tt.record, tt.field, v, want, code, raw, eb.Error.Problems)
+			}
+		}
 	}
 }

@@ -110,11 +110,11 @@ func TestBadInput(t *testing.T) {
 		{"dependencies of an unknown wp", "GET", "/v1/wps/CORE-99/dependencies", ``, nil, 404, "wp", "CORE-99"},
 		{"project list after a foreign cursor", "GET", "/v1/projects?after=garbage", ``, nil, 400, "after", "prj_"},
 		{"wp list after a foreign cursor", "GET", "/v1/features/login/wps?after=prj_x", ``, nil, 400, "after", "wp_"},
-		{"wp list of a feature in another project", "GET", "/v1/wps?project=OTHER&feature=login", ``, nil, 400, "feature", "is in project CORE, not OTHER"},
+		{"wp list of a feature in another project", "GET", "/v1/wps?project=OTHER&feature=login", ``, nil, 404, "feature", "is in project CORE, not OTHER"},
 		{"query with a broken escape", "GET", "/v1/events?limit=1%zz", ``, nil, 400, "query", "malformed"},
 		{"path with an empty segment", "PATCH", "/v1/wps//CORE-1", `{"title":"x"}`, nil, 404, "", "no such endpoint"},
 		{"path with a dot-dot segment", "GET", "/v1/projects/CORE/../NOPE", ``, nil, 404, "", "no such endpoint"},
-		{"huge reference is not echoed whole", "POST", "/v1/dependencies", `{"from":"login","to":"` + strings.Repeat("x", 5000) + `"}`, nil, 404, "to", "(5000 bytes)"},
+		{"huge reference is not echoed whole", "POST", "/v1/dependencies", `{"from":"login","to":"` + strings.Repeat("x", 5000) + `"}`, nil, 400, "to", "(5000 bytes)"},
 		{"unknown project", "GET", "/v1/projects/NOPE", ``, nil, 404, "project", "not found"},
 		{"unknown wp", "GET", "/v1/wps/CORE-99", ``, nil, 404, "wp", "not found"},
 		{"unknown feature state", "POST", "/v1/features/login/transition", `{"to":"flying"}`, nil, 400, "to", "unknown feature state"},
@@ -123,12 +123,13 @@ func TestBadInput(t *testing.T) {
 		{"illegal wp move", "POST", "/v1/wps/CORE-1/transition", `{"to":"done"}`, nil, 409, "to", "cannot move"},
 		{"blocked start", "POST", "/v1/wps/CORE-1/transition", `{"to":"doing"}`, nil, 409, "", "CORE-2"},
 		{"force without reason", "POST", "/v1/wps/CORE-1/transition", `{"to":"doing","force":true}`, nil, 400, "reason", "reason"},
-		{"self dependency", "POST", "/v1/dependencies", `{"from":"CORE-1","to":"CORE-1"}`, nil, 400, "to", "itself"},
+		{"self dependency", "POST", "/v1/dependencies", `{"from":"CORE-1","to":"CORE-1"}`, nil, 409, "to", "itself"},
 		{"cycle", "POST", "/v1/dependencies", `{"from":"CORE-2","to":"CORE-1"}`, nil, 409, "to", "CORE-2 -> CORE-1 -> CORE-2"},
 		{"cycle via blocks", "POST", "/v1/dependencies", `{"from":"CORE-1","to":"CORE-2","kind":"blocks"}`, nil, 409, "to", "cycle"},
 		{"unknown kind", "POST", "/v1/dependencies", `{"from":"CORE-1","to":"CORE-2","kind":"likes"}`, nil, 400, "kind", "unknown dependency kind"},
 		{"unknown dependency end", "POST", "/v1/dependencies", `{"from":"CORE-1","to":"NOPE-3"}`, nil, 404, "to", "NOPE-3"},
-		{"mixed kinds", "POST", "/v1/dependencies", `{"from":"CORE-1","to":"login"}`, nil, 400, "to", "two work packages or two features"},
+		{"mixed kinds", "POST", "/v1/dependencies", `{"from":"CORE-1","to":"login"}`, nil, 409, "to", "two work packages or two features"},
+		{"dependency end that names nothing it could", "POST", "/v1/dependencies", `{"from":"CORE-1","to":"Not A Ref"}`, nil, 400, "to", "not a work package id or key"},
 		{"unknown dependency id", "DELETE", "/v1/dependencies/dep_nope", ``, nil, 404, "id", "not found"},
 		{"stale if-match", "PATCH", "/v1/wps/CORE-1", `{"title":"new"}`, []string{"If-Match", `"7"`}, 409, "version", "version"},
 		{"bad if-match", "PATCH", "/v1/wps/CORE-1", `{"title":"new"}`, []string{"If-Match", `"x"`}, 400, "If-Match", "If-Match"},
@@ -138,7 +139,7 @@ func TestBadInput(t *testing.T) {
 		{"release bad token", "DELETE", "/v1/wps/CORE-1/claim?token=abc", ``, nil, 400, "token", "token"},
 		{"release unclaimed", "DELETE", "/v1/wps/CORE-1/claim?token=3", ``, nil, 409, "token", "no live lease"},
 		{"ready without project", "GET", "/v1/ready", ``, nil, 400, "project", "required"},
-		{"ready bad after", "GET", "/v1/ready?project=CORE&after=CORE-99999999999999999999", ``, nil, 400, "after", "last WP key"},
+		{"ready bad after", "GET", "/v1/ready?project=CORE&after=CORE-99999999999999999999", ``, nil, 400, "after", "next cursor of the previous page"},
 		{"bad limit", "GET", "/v1/projects?limit=5000", ``, nil, 400, "limit", "limit"},
 		{"bad after", "GET", "/v1/events?after=-1", ``, nil, 400, "after", "after"},
 		{"unknown entity", "GET", "/v1/events?entity=NOPE-1", ``, nil, 404, "entity", "NOPE-1"},
@@ -150,15 +151,14 @@ func TestBadInput(t *testing.T) {
 		{"blockers of a feature", "GET", "/v1/wps/login/blockers", ``, nil, 400, "wp", "not a work package"},
 		{"blockers of unknown wp", "GET", "/v1/wps/CORE-77/blockers", ``, nil, 404, "wp", "CORE-77"},
 		{"path without to", "GET", "/v1/graph/path?from=CORE-1", ``, nil, 400, "to", "required"},
-		{"path to itself", "GET", "/v1/graph/path?from=CORE-1&to=CORE-1", ``, nil, 400, "to", ""},
 		{"no path", "GET", "/v1/graph/path?from=CORE-2&to=CORE-1", ``, nil, 404, "", "no blocking path"},
 		{"path from unknown", "GET", "/v1/graph/path?from=CORE-9&to=CORE-1", ``, nil, 404, "from", "CORE-9"},
-		{"critical path of both", "GET", "/v1/graph/critical-path?project=CORE&feature=login", ``, nil, 400, "feature", "not both"},
+		{"critical path of a project with feature", "GET", "/v1/graph/critical-path?project=CORE&feature=login", ``, nil, 400, "feature", "feature"},
 		{"critical path of nothing", "GET", "/v1/graph/critical-path", ``, nil, 400, "project", "required"},
 		{"critical path limit too large", "GET", "/v1/graph/critical-path?project=CORE&limit=1001", ``, nil, 400, "limit", "between 1 and 1000"},
 		{"critical path limit not a number", "GET", "/v1/graph/critical-path?project=CORE&limit=all", ``, nil, 400, "limit", "limit"},
 		{"critical path after not a key", "GET", "/v1/graph/critical-path?project=CORE&after=login", ``, nil, 400, "after", "last WP key"},
-		{"critical path after a huge number", "GET", "/v1/graph/critical-path?feature=login&after=CORE-99999999999999999999", ``, nil, 400, "after", "last WP key"},
+		{"critical path after a huge number", "GET", "/v1/features/login/critical-path?after=CORE-99999999999999999999", ``, nil, 400, "after", "last WP key"},
 		{"impact of unknown", "GET", "/v1/wps/CORE-42/impact", ``, nil, 404, "wp", "CORE-42"},
 		{"impact bad limit", "GET", "/v1/wps/CORE-1/impact?limit=0", ``, nil, 400, "limit", "limit"},
 		{"feature blockers of unknown feature", "GET", "/v1/features/nope/blockers", ``, nil, 404, "feature", "nope"},
@@ -167,7 +167,6 @@ func TestBadInput(t *testing.T) {
 		{"feature blockers of a wp", "GET", "/v1/features/CORE-1/blockers", ``, nil, 400, "feature", "work package"},
 		{"feature impact of unknown", "GET", "/v1/features/nope/impact", ``, nil, 404, "feature", "nope"},
 		{"feature impact bad limit", "GET", "/v1/features/login/impact?limit=x", ``, nil, 400, "limit", "limit"},
-		{"feature path to itself", "GET", "/v1/graph/feature-path?from=login&to=login", ``, nil, 400, "to", "same feature login"},
 		{"feature path without to", "GET", "/v1/graph/feature-path?from=login", ``, nil, 400, "to", "required"},
 		{"feature path from unknown", "GET", "/v1/graph/feature-path?from=nope&to=login", ``, nil, 404, "from", "nope"},
 		{"export bad format", "GET", "/v1/graph/export?project=CORE&format=svg", ``, nil, 400, "format", "svg"},
@@ -224,6 +223,10 @@ func TestStrictInputStillAccepts(t *testing.T) {
 		// JSON Schema counts 60.0 and 6e1 as integers.
 		{"integral number with a fraction for an integer", "POST", "/v1/wps/CTY-1/claim", `{"agent":"a","ttl_seconds":60.0}`, nil, 201},
 		{"integral number with an exponent for an integer", "PUT", "/v1/wps/CTY-1/claim", `{"token":1e0,"ttl_seconds":6E+1}`, nil, 200},
+		// From an entity to itself the chain is the entity alone.
+		{"path to itself", "GET", "/v1/graph/path?from=CTY-1&to=CTY-1", ``, nil, 200},
+		{"feature path to itself", "GET", "/v1/graph/feature-path?from=f&to=f", ``, nil, 200},
+		{"critical path of a feature", "GET", "/v1/features/f/critical-path", ``, nil, 200},
 	} {
 		if code, eb, raw := do(t, srv, tt.method, tt.path, tt.body, tt.hdr...); code != tt.want {
 			t.Errorf("%s: status %d (%s), want %d; %s", tt.name, code, eb.Error.Message, tt.want, raw)
@@ -399,8 +402,8 @@ func TestOpenAPIDocument(t *testing.T) {
 	for _, p := range doc.Paths["/v1/graph/critical-path"]["get"]["parameters"].([]any) {
 		cpParams = append(cpParams, p.(map[string]any)["name"].(string))
 	}
-	if got := strings.Join(cpParams, " "); got != "project feature after limit" {
-		t.Errorf("critical-path parameters: got %s, want project feature after limit", got)
+	if got := strings.Join(cpParams, " "); got != "project after limit" {
+		t.Errorf("critical-path parameters: got %s, want project after limit", got)
 	}
 	cp, _ := doc.Components.Schemas["GraphCriticalPath"]["properties"].(map[string]any)
 	for _, f := range []string{"length", "path", "total", "wps", "next"} {

@@ -308,14 +308,20 @@ func TestSSEBadInput(t *testing.T) {
 		{name: "one bad project of two", query: "project=CORE,web", wantField: "project"},
 		{name: "unknown entity", query: "entity=user", wantField: "entity"},
 		{name: "unknown type", query: "type=wp.exploded", wantField: "type"},
-		{name: "type excluded by entity", query: "entity=feature&type=wp.created", wantField: "type"},
 		{name: "non-numeric after", query: "after=ten", wantField: "after"},
 		{name: "negative after", query: "after=-1", wantField: "after"},
 		{name: "negative Last-Event-ID", hdr: []string{"Last-Event-ID", "-1"}, wantField: "Last-Event-ID"},
 		{name: "non-numeric Last-Event-ID", hdr: []string{"Last-Event-ID", "evt_1"}, wantField: "Last-Event-ID"},
 		{name: "bad since", query: "since=yesterday", wantField: "since"},
 		{name: "negative since", query: "since=-1h", wantField: "since"},
-		{name: "after and since", query: "after=3&since=1h", wantField: "since"},
+		{name: "spaces in a list", query: "entity=wp,%20feature", wantField: "entity"},
+		{name: "empty item in a list", query: "project=CORE,", wantField: "project"},
+		{name: "fractional since", query: "since=1.5h", wantField: "since"},
+		{name: "since on a day that does not exist", query: "since=2026-02-29T00:00:00Z", wantField: "since"},
+	}
+	// Each value well formed, together selecting nothing: a rule's 409.
+	if code, eb, raw := do(t, a.srv, "GET", "/v1/events/stream?entity=feature&type=wp.created", ""); code != 409 || eb.Error.Code != agileplus.ERULE || eb.Error.Field != "type" {
+		t.Errorf("type excluded by entity: got %d %s, want 409 rule naming field type", code, raw)
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -429,8 +435,8 @@ func TestSSEResumePositions(t *testing.T) {
 }
 
 // TestSSEPositionBeyondEnd asks for positions past the newest event, as a
-// client would after the store was restored from an older backup: a 400
-// naming the field and the newest sequence, rather than a stream that
+// client would after the store was restored from an older backup: a 409
+// (the position conflicts with the log as it is) naming the field and the newest sequence, rather than a stream that
 // skips every live event until the log catches up.
 func TestSSEPositionBeyondEnd(t *testing.T) {
 	a := newStreamAPI(t, hubFeed)
@@ -449,25 +455,25 @@ func TestSSEPositionBeyondEnd(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			code, eb, raw := streamAnswer(t, a.srv, tt.query, tt.hdr...)
-			if code != 400 || eb.Error.Code != agileplus.EINVALID || eb.Error.Field != tt.field ||
+			if code != 409 || eb.Error.Code != agileplus.ECONFLICT || eb.Error.Field != tt.field ||
 				!strings.Contains(eb.Error.Message, fmt.Sprintf("newest event is %d", newest)) {
-				t.Errorf("got %d %s, want 400 invalid naming field %s and the newest event, %d", code, raw, tt.field, newest)
+				t.Errorf("got %d %s, want 409 conflict naming field %s and the newest event, %d", code, raw, tt.field, newest)
 			}
 		})
 	}
 	t.Run("empty log", func(t *testing.T) {
 		b := newStreamAPI(t, hubFeed)
 		code, eb, raw := streamAnswer(t, b.srv, "after=3")
-		if code != 400 || eb.Error.Field != "after" || !strings.Contains(eb.Error.Message, "empty") {
-			t.Errorf("got %d %s, want 400 naming field after and an empty log", code, raw)
+		if code != 409 || eb.Error.Field != "after" || !strings.Contains(eb.Error.Message, "empty") {
+			t.Errorf("got %d %s, want 409 naming field after and an empty log", code, raw)
 		}
 	})
 	t.Run("client", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), poll.Timeout)
 		defer cancel()
 		err := httpapi.NewClient(a.srv.URL).StreamEvents(ctx, agileplus.EventSelector{}, newest+1, "", func(*agileplus.CloudEvent) error { return nil })
-		if agileplus.ErrorCode(err) != agileplus.EINVALID || agileplus.ErrorField(err) != "after" {
-			t.Errorf("got %v, want EINVALID naming field after", err)
+		if agileplus.ErrorCode(err) != agileplus.ECONFLICT || agileplus.ErrorField(err) != "after" {
+			t.Errorf("got %v, want ECONFLICT naming field after", err)
 		}
 	})
 }
@@ -1081,4 +1087,14 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// after, when given, takes precedence over since: a query with both
+// replays from after, however late since is.
+func TestSSEAfterOverSince(t *testing.T) {
+	a := newStreamAPI(t, hubFeed)
+	seedTracker(t, a.svc, 2)
+	all := allEvents(t, a.svc)
+	c := openSSE(t, a.srv.URL+"/v1/events/stream?after=1&since=2999-01-01T00:00:00Z")
+	checkFrames(t, c.readN(t, len(all)-1), all[1:])
 }

@@ -78,8 +78,8 @@ func TestImportThroughHTTPKeepsDescriptions(t *testing.T) {
 	// A bad record near the end refuses the whole file, descriptions read
 	// or not.
 	bad := reversed.String() + `{"type":"wp","key":"SP-99","feature":"nope","title":"x","description":"d"}` + "\n"
-	if code, body := post(bad); code != 400 || !strings.Contains(body, `no feature \"nope\"`) {
-		t.Fatalf("bad file: got %d %s, want 400 naming the feature", code, body)
+	if code, body := post(bad); code != 409 || !strings.Contains(body, `no feature \"nope\"`) {
+		t.Fatalf("bad file: got %d %s, want 409 naming the feature", code, body)
 	}
 	if n, _ := store.PendingCount(context.Background()); n != 0 {
 		t.Fatalf("got %d events after a refused import, want 0", n)
@@ -106,8 +106,8 @@ func TestImportThroughHTTPKeepsDescriptions(t *testing.T) {
 	}
 	// A description changed in the file contradicts the stored one.
 	changed := strings.Replace(canonical.String(), `"description":"plain"`, `"description":"plain!"`, 1)
-	if code, body := post(changed); code != 400 || !strings.Contains(body, "exists with other content") {
-		t.Errorf("changed description: got %d %s, want 400", code, body)
+	if code, body := post(changed); code != 409 || !strings.Contains(body, "exists with other content") {
+		t.Errorf("changed description: got %d %s, want 409", code, body)
 	}
 	noTempFiles("at the end")
 }

@@ -1070,15 +1070,17 @@ func testDependencies(t *testing.T, f *fixture) {
 			name, from, to, kind string
 			code, field          string
 		}{
-			{"wp to feature", "CORE-1", "alpha", "", agileplus.EINVALID, "to"},
-			{"feature to wp", "beta", "CORE-2", agileplus.RelatesTo, agileplus.EINVALID, "to"},
-			{"wp to itself", "CORE-1", "CORE-1", "", agileplus.EINVALID, "to"},
-			{"wp key to its id", "CORE-2", b.ID, agileplus.Blocks, agileplus.EINVALID, "to"},
-			{"relates to itself", "CORE-2", "CORE-2", agileplus.RelatesTo, agileplus.EINVALID, "to"},
-			{"feature to itself", "alpha", alpha.ID, "", agileplus.EINVALID, "to"},
+			// Both ends exist: a pair the graph does not take is a rule's refusal.
+			{"wp to feature", "CORE-1", "alpha", "", agileplus.ERULE, "to"},
+			{"feature to wp", "beta", "CORE-2", agileplus.RelatesTo, agileplus.ERULE, "to"},
+			{"wp to itself", "CORE-1", "CORE-1", "", agileplus.ERULE, "to"},
+			{"wp key to its id", "CORE-2", b.ID, agileplus.Blocks, agileplus.ERULE, "to"},
+			{"relates to itself", "CORE-2", "CORE-2", agileplus.RelatesTo, agileplus.ERULE, "to"},
+			{"feature to itself", "alpha", alpha.ID, "", agileplus.ERULE, "to"},
 			{"unknown from", "CORE-99", "CORE-1", "", agileplus.ENOTFOUND, "from"},
 			{"unknown to", "CORE-1", "nope", "", agileplus.ENOTFOUND, "to"},
 			{"unknown kind", "CORE-1", "CORE-2", "bogus", agileplus.EINVALID, "kind"},
+			{"not a reference", "CORE-1", "Core 2", "", agileplus.EINVALID, "to"},
 			{"no from", "", "CORE-2", "", agileplus.EINVALID, "from"},
 		} {
 			before := f.fingerprint(t)
@@ -2213,7 +2215,7 @@ func testRefusalsChangeNothing(t *testing.T, f *fixture) {
 		{"unknown dependency", agileplus.ENOTFOUND, func() error {
 			return f.svc.RemoveDependency(f.ctx, "dep_00000000000000000000000000")
 		}},
-		{"self dependency", agileplus.EINVALID, func() error {
+		{"self dependency", agileplus.ERULE, func() error {
 			_, err := f.svc.AddDependency(f.ctx, agileplus.DependencyCreate{From: "CORE-2", To: "CORE-2"})
 			return err
 		}},
