@@ -82,7 +82,10 @@ const MaxBlobKey = 512
 
 // BlobKey checks an object key: 1 to MaxBlobKey bytes of lower-case
 // letters, digits and . _ - /, no empty, "." or ".." segment, not starting
-// or ending with '/'. Every store takes such keys as they are.
+// or ending with '/'. Every store takes such keys as they are, but for
+// one thing: a key may not be a whole-segment prefix of another ("a" and
+// "a/b"), which MinIO and S3 servers on file systems refuse; the
+// platform's keys never are.
 func BlobKey(key string) error {
 	if key == "" || len(key) > MaxBlobKey {
 		return FieldErrorf("key", "a blob key is 1 to %d bytes, not %d", MaxBlobKey, len(key))
@@ -220,7 +223,9 @@ func (b *BlobReader) Read(p []byte) (int, error) {
 			return n, io.EOF
 		}
 	case err != nil:
-		b.err = err
+		// Wrapped: an S3 client takes a bare io.ErrUnexpectedEOF for a
+		// short last part, and would store a body a client broke off.
+		b.err = fmt.Errorf("the body broke off after %d bytes: %w", b.n, err)
 	}
 	if b.err != nil {
 		return n, b.err

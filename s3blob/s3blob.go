@@ -111,7 +111,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 // explain names what a failed S3 request says of the configuration.
 func explain(err error) string {
 	switch minio.ToErrorResponse(err).Code {
-	case "InvalidAccessKeyId":
+	case "InvalidAccessKeyId", "XAdminUserNotFound": // the latter: versitygw's
 		return "the access key is unknown to the server (S3_ACCESS_KEY)"
 	case "SignatureDoesNotMatch":
 		return "the secret key does not match the access key (S3_SECRET_KEY)"

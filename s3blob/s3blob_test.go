@@ -1,8 +1,11 @@
 package s3blob_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
 	"fmt"
+	"io"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -62,5 +65,51 @@ func TestOpenNamesWhatIsWrong(t *testing.T) {
 	ok.CreateBucket = true
 	if _, err := s3blob.Open(ctx, ok); err != nil {
 		t.Fatalf("with CreateBucket: %v", err)
+	}
+}
+
+// The S3 server killed in the middle of an upload: the Put fails with an
+// error, and once the server is back nothing is visible under the key and
+// the same Put succeeds.
+func TestServerKilledMidUpload(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a real S3 server; make test runs it")
+	}
+	srv := s3test.Start(t)
+	ctx := context.Background()
+	s, err := s3blob.Open(ctx, s3blob.Config{Endpoint: srv.Endpoint, AccessKey: srv.AccessKey, SecretKey: srv.SecretKey,
+		Bucket: "crash", CreateBucket: true, PartSize: partSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := make([]byte, 3*partSize)
+	rand.Read(body)
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Put(ctx, "crash/big", pr, agileplus.BlobPut{Size: -1})
+		done <- err
+	}()
+	// A part and a half in, the server dies.
+	if _, err := pw.Write(body[:partSize+partSize/2]); err != nil {
+		t.Fatal(err)
+	}
+	srv.Kill(t)
+	go func() { pw.Write(body[partSize+partSize/2:]); pw.Close() }()
+	if err := <-done; err == nil {
+		t.Fatal("the put succeeded although the server died during it")
+	}
+	pr.Close()
+	srv.Restart(t)
+	_, err = s.Stat(ctx, "crash/big")
+	if agileplus.ErrorCode(err) != agileplus.ENOTFOUND {
+		t.Fatalf("after the crash: stat = %v, want not found", err)
+	}
+	info, err := s.Put(ctx, "crash/big", bytes.NewReader(body), agileplus.BlobPut{Size: int64(len(body))})
+	if err != nil {
+		t.Fatalf("the retry: %v\n%s", err, srv.Log())
+	}
+	if info.Size != int64(len(body)) {
+		t.Fatalf("the retry stored %d bytes, want %d", info.Size, len(body))
 	}
 }

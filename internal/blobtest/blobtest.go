@@ -280,7 +280,7 @@ func testBadInput(t *testing.T, s agileplus.BlobStore) {
 
 func testListAndDelete(t *testing.T, s agileplus.BlobStore) {
 	ctx := context.Background()
-	names := []string{"p/a", "p/a-b", "p/a/c", "p/b", "q/a"}
+	names := []string{"p/a", "p/a-b", "p/b/c", "p/c", "q/a"}
 	for _, k := range names {
 		put(t, s, k, []byte(k), agileplus.BlobPut{Size: -1})
 	}
@@ -301,7 +301,7 @@ func testListAndDelete(t *testing.T, s agileplus.BlobStore) {
 		all = append(all, keys(page)...)
 		after = page[len(page)-1].Key
 	}
-	if got, want := strings.Join(all, " "), "p/a p/a-b p/a/c p/b"; got != want {
+	if got, want := strings.Join(all, " "), "p/a p/a-b p/b/c p/c"; got != want {
 		t.Errorf("list p/ in pages of 2: %s, want %s", got, want)
 	}
 	if err := s.Delete(ctx, "p/a"); err != nil {
@@ -312,11 +312,11 @@ func testListAndDelete(t *testing.T, s agileplus.BlobStore) {
 	}
 	_, err := s.Stat(ctx, "p/a")
 	code(t, "stat after delete", err, agileplus.ENOTFOUND, "")
-	if got := string(get(t, s, "p/a/c", nil)); got != "p/a/c" {
-		t.Errorf("deleting p/a changed p/a/c: %q", got)
+	if got := string(get(t, s, "p/a-b", nil)); got != "p/a-b" {
+		t.Errorf("deleting p/a changed p/a-b: %q", got)
 	}
 	list, err := s.List(ctx, "", "", 100)
-	if err != nil || strings.Join(keys(list), " ") != "p/a-b p/a/c p/b q/a" {
+	if err != nil || strings.Join(keys(list), " ") != "p/a-b p/b/c p/c q/a" {
 		t.Errorf("after delete: %v, %v", keys(list), err)
 	}
 }
