@@ -24,7 +24,7 @@ const module = "github.com/agileplus/agileplus"
 
 // stdAdapters are the adapters that need only the standard library, so
 // their imports do not give them away.
-var stdAdapters = []string{"httpapi", "webhook"}
+var stdAdapters = []string{"httpapi", "localblob", "webhook"}
 
 // listed is what the import rule needs from `go list -json`.
 type listed struct {
@@ -168,7 +168,7 @@ func TestImportRule(t *testing.T) {
 		}
 	}
 	for r, want := range map[string][]string{
-		"adapter": {"httpapi", "mcpserver", "natsbus", "neo4jstore", "prommetrics", "sqlitestore", "webhook"},
+		"adapter": {"httpapi", "localblob", "mcpserver", "natsbus", "neo4jstore", "prommetrics", "s3blob", "sqlitestore", "webhook"},
 		"engine":  {"depgraph", "relay", "storemigrate"},
 	} {
 		for _, n := range want {

@@ -41,16 +41,22 @@ fi
 echo "== go vet"
 go vet ./...
 
-# The trace test runs a real Jaeger, built from its own module in
-# tools/jaeger into .tools/jaeger/VERSION (as internal/jaegertest would,
-# but before the tests, so the long build does not compete with them).
-jaeger_version=$(go -C tools/jaeger list -m -f '{{.Version}}' github.com/jaegertracing/jaeger)
-if [ ! -x ".tools/jaeger/$jaeger_version/jaeger" ]; then
-	echo "== building Jaeger $jaeger_version (once)"
-	mkdir -p ".tools/jaeger/$jaeger_version"
-	go -C tools/jaeger build -o "$PWD/.tools/jaeger/$jaeger_version/jaeger.tmp" github.com/jaegertracing/jaeger/cmd/jaeger
-	mv ".tools/jaeger/$jaeger_version/jaeger.tmp" ".tools/jaeger/$jaeger_version/jaeger"
-fi
+# Servers the tests run, built from modules pinned in tools/NAME into
+# .tools/NAME/VERSION/NAME (as internal/toolbin would, but before the tests,
+# so that the long builds do not compete with them): Jaeger for the trace
+# test, versitygw (an S3 server) for the blob stores.
+build_tool() { # name module package
+	local version
+	version=$(go -C "tools/$1" list -m -f '{{.Version}}' "$2")
+	if [ ! -x ".tools/$1/$version/$1" ]; then
+		echo "== building $1 $version (once)"
+		mkdir -p ".tools/$1/$version"
+		go -C "tools/$1" build -o "$PWD/.tools/$1/$version/$1.tmp" "$3"
+		mv ".tools/$1/$version/$1.tmp" ".tools/$1/$version/$1"
+	fi
+}
+build_tool jaeger github.com/jaegertracing/jaeger github.com/jaegertracing/jaeger/cmd/jaeger
+build_tool versitygw github.com/versity/versitygw github.com/versity/versitygw/cmd/versitygw
 
 echo "== go test -race"
 log=$(mktemp)

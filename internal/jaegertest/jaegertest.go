@@ -6,22 +6,19 @@
 package jaegertest
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/agileplus/agileplus/internal/childproc"
 	"github.com/agileplus/agileplus/internal/poll"
+	"github.com/agileplus/agileplus/internal/toolbin"
 )
 
 const toolModule = "github.com/jaegertracing/jaeger"
@@ -190,56 +187,7 @@ func (s *Server) Trace(id string) ([]Span, error) {
 func (s *Server) Log() string { return childproc.Tail("jaeger", s.log) }
 
 // binary builds Jaeger from tools/jaeger into .tools/jaeger/VERSION/jaeger
-// once; concurrent test processes wait on a lock file for one build.
+// once.
 var binary = sync.OnceValues(func() (string, error) {
-	root, err := goOut("", "env", "GOMOD")
-	if err != nil {
-		return "", err
-	}
-	if root == "" || root == os.DevNull {
-		return "", errors.New("not inside a Go module")
-	}
-	root = filepath.Dir(root)
-	toolDir := filepath.Join(root, "tools", "jaeger")
-	version, err := goOut(toolDir, "list", "-m", "-f", "{{.Version}}", toolModule)
-	if err != nil {
-		return "", err
-	}
-	dir := filepath.Join(root, ".tools", "jaeger", version)
-	bin := filepath.Join(dir, "jaeger")
-	if _, err := os.Stat(bin); err == nil {
-		return bin, nil
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
-	}
-	lock, err := os.OpenFile(filepath.Join(dir, "build.lock"), os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		return "", err
-	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return "", err
-	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
-	if _, err := os.Stat(bin); err == nil {
-		return bin, nil // built while we waited
-	}
-	tmp := bin + ".tmp"
-	if _, err := goOut(toolDir, "build", "-o", tmp, toolModule+"/cmd/jaeger"); err != nil {
-		return "", err
-	}
-	return bin, os.Rename(tmp, bin)
+	return toolbin.Build("jaeger", toolModule, toolModule+"/cmd/jaeger")
 })
-
-func goOut(dir string, args ...string) (string, error) {
-	cmd := exec.Command("go", args...)
-	cmd.Dir = dir
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
-	}
-	return strings.TrimSpace(string(out)), nil
-}
