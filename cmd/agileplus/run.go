@@ -115,6 +115,7 @@ over HTTP (--server, or AGILEPLUS_SERVER).`,
 		// each command that lists its subcommands.
 		c.SuggestionsMinimumDistance = 2
 	})
+	addNameCompletion(e, root)
 	return root
 }
 
