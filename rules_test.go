@@ -105,16 +105,19 @@ func TestWPTransitionCheck(t *testing.T) {
 	for _, from := range WPStates {
 		for _, to := range WPStates {
 			t.Run(from+"->"+to, func(t *testing.T) {
-				err := WPTransitionCheck(from, to)
+				err := WPTransitionCheck("CORE-1", from, to)
 				if allowed[[2]string{from, to}] {
 					checkErr(t, err, "", "")
 				} else {
 					checkErr(t, err, ERULE, "to")
+					if from != WPDone && (!strings.Contains(ErrorMessage(err), "wp CORE-1 cannot move from "+from+" to "+to) || strings.Contains(ErrorMessage(err), "[")) {
+						t.Errorf("message %q does not name the WP and list the states in words", ErrorMessage(err))
+					}
 				}
 			})
 		}
 		t.Run(from+"->bogus", func(t *testing.T) {
-			checkErr(t, WPTransitionCheck(from, "bogus"), EINVALID, "to")
+			checkErr(t, WPTransitionCheck("CORE-1", from, "bogus"), EINVALID, "to")
 		})
 	}
 	if got, want := len(WPStates), 5; got != want {
@@ -124,11 +127,11 @@ func TestWPTransitionCheck(t *testing.T) {
 
 func TestWPDoneIsTerminal(t *testing.T) {
 	for _, to := range WPStates {
-		err := WPTransitionCheck(WPDone, to)
+		err := WPTransitionCheck("CORE-1", WPDone, to)
 		if got := ErrorCode(err); got != ERULE {
 			t.Errorf("done -> %s: got code %q, want %q", to, got, ERULE)
 		}
-		if !strings.Contains(ErrorMessage(err), "terminal") {
+		if !strings.Contains(ErrorMessage(err), "terminal") || !strings.Contains(ErrorMessage(err), "wp CORE-1") {
 			t.Errorf("done -> %s: got message %q, want it to say done is terminal", to, ErrorMessage(err))
 		}
 	}

@@ -630,7 +630,7 @@ func (s *Service) TransitionWP(ctx context.Context, ref string, t Transition, if
 			return err
 		}
 		now := s.now()
-		if err := WPTransitionCheck(w.State, t.To); err != nil {
+		if err := WPTransitionCheck(w.Key, w.State, t.To); err != nil {
 			return err
 		}
 		if err := checkToken(w, t.Token, now); err != nil {

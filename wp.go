@@ -31,18 +31,30 @@ var wpTransitions = map[string][]string{
 	WPDone:    nil,
 }
 
-// WPTransitionCheck applies the WP state machine.
-func WPTransitionCheck(from, to string) error {
+// WPTransitionCheck applies the WP state machine to the WP key (its key,
+// for the message).
+func WPTransitionCheck(key, from, to string) error {
 	if !slices.Contains(WPStates, to) {
-		return FieldErrorf("to", "unknown work package state %q; states are %v", to, WPStates)
+		return FieldErrorf("to", "unknown work package state %q; the states are %s", to, inWords(WPStates, "and"))
 	}
 	if from == WPDone {
-		return &Error{Code: ERULE, Field: "to", Message: "work package is done; done is terminal"}
+		return &Error{Code: ERULE, Field: "to", Message: fmt.Sprintf("wp %s is done, and done is terminal: it cannot move to %s", key, to)}
 	}
 	if !slices.Contains(wpTransitions[from], to) {
-		return &Error{Code: ERULE, Field: "to", Message: fmt.Sprintf("work package cannot move from %q to %q; from %q it can move to %v", from, to, from, wpTransitions[from])}
+		return &Error{Code: ERULE, Field: "to", Message: fmt.Sprintf("wp %s cannot move from %s to %s: from %s it can move to %s", key, from, to, from, inWords(wpTransitions[from], "or"))}
 	}
 	return nil
+}
+
+// inWords lists words as a sentence does: "a, b or c".
+func inWords(words []string, and string) string {
+	switch len(words) {
+	case 0:
+		return "nothing"
+	case 1:
+		return words[0]
+	}
+	return strings.Join(words[:len(words)-1], ", ") + " " + and + " " + words[len(words)-1]
 }
 
 // WP is a work package: the unit of work a person or an agent claims.

@@ -40,8 +40,7 @@ func runMain(t *testing.T, env map[string]string, args ...string) mainResult {
 	err := run(context.Background(), append([]string{"agileplus"}, args...), getenv, strings.NewReader(""), &out, &errb)
 	r := mainResult{stdout: out.String()}
 	if err != nil {
-		fmt.Fprintln(&errb, "agileplus:", describe(err))
-		r.code = exitCode(err)
+		r.code = report(&errb, err)
 	}
 	r.stderr = errb.String()
 	return r
@@ -462,5 +461,61 @@ func TestCLINotAgilePlusServer(t *testing.T) {
 				t.Errorf("exit status %d\nstdout:\n%s\nstderr:\n%s\nwant an error saying it is not an AgilePlus server", r.code, r.stdout, r.stderr)
 			}
 		})
+	}
+}
+
+// With --json an error is one JSON object on stderr, {"error":{"code",
+// "message","field"}}, with the exit status of the same error without it;
+// messages name the CLI's flags and arguments, not the API's fields.
+func TestCLIErrorsAsJSON(t *testing.T) {
+	url := startTestServer(t)
+	against(t, url, "project", "create", "JE", "--name", "JSON errors")
+	against(t, url, "feature", "create", "JE", "je", "--title", "T")
+	against(t, url, "wp", "create", "je", "--title", "W")
+	tests := []struct {
+		name      string
+		args      []string
+		code      int
+		errCode   string
+		field     string
+		inMessage string
+	}{
+		{"state machine", []string{"wp", "move", "JE-1", "done"}, 1, "rule", "STATE", "wp JE-1 cannot move from planned to done: from planned it can move to doing or blocked"},
+		{"not found", []string{"wp", "show", "JE-99"}, 1, "not_found", "WP", "JE-99"},
+		{"bad flag value", []string{"wp", "create", "je", "--title", "x", "--priority", "soon"}, 2, "invalid", "--priority", "priority"},
+		{"usage", []string{"wp", "show"}, 2, "usage", "", "WP"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			plain := against(t, url, tt.args...)
+			js := against(t, url, append([]string{"--json"}, tt.args...)...)
+			if plain.code != tt.code || js.code != tt.code {
+				t.Fatalf("exit %d plain, %d with --json; want %d both\nplain: %s\njson: %s", plain.code, js.code, tt.code, plain.stderr, js.stderr)
+			}
+			if !strings.Contains(plain.stderr, tt.inMessage) {
+				t.Errorf("plain stderr %q does not say %q", plain.stderr, tt.inMessage)
+			}
+			var body struct {
+				Error struct{ Code, Message, Field string } `json:"error"`
+			}
+			lines := strings.Split(strings.TrimSpace(js.stderr), "\n")
+			if err := json.Unmarshal([]byte(lines[len(lines)-1]), &body); err != nil {
+				t.Fatalf("--json stderr is not JSON: %q", js.stderr)
+			}
+			if body.Error.Code != tt.errCode || body.Error.Field != tt.field || !strings.Contains(body.Error.Message, tt.inMessage) {
+				t.Errorf("--json error = %+v, want code %s, field %q, a message with %q", body.Error, tt.errCode, tt.field, tt.inMessage)
+			}
+			if strings.Contains(js.stderr, "agileplus:") {
+				t.Errorf("--json also printed the plain line: %q", js.stderr)
+			}
+		})
+	}
+}
+
+// A server nobody answers on: the message says how to start one.
+func TestCLIUnreachableServerSuggestsServe(t *testing.T) {
+	r := against(t, deadServer(t), "project", "list")
+	if r.code != 1 || !strings.Contains(r.stderr, "cannot reach the server") || !strings.Contains(r.stderr, "agileplus serve") {
+		t.Errorf("exit %d, stderr %q; want 1 and a hint to run agileplus serve", r.code, r.stderr)
 	}
 }

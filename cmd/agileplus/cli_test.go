@@ -451,7 +451,7 @@ func TestCLIBadInput(t *testing.T) {
 		{"bad flag value", []string{"wp", "create", "bad-feature", "--title", "X", "--estimate", "lots"}, []string{"--estimate"}, true},
 		{"bad kind", []string{"dep", "add", "BAD-1", "BAD-2", "--kind", "sideways"}, []string{`unknown dependency kind "sideways"`, "depends_on, blocks, relates_to"}, true},
 		{"bad wp state", []string{"wp", "move", "BAD-1", "finished"}, []string{`unknown work package state "finished"`, "planned"}, true},
-		{"illegal wp move", []string{"wp", "move", "BAD-1", "done"}, []string{`cannot move from "planned" to "done"`}, false},
+		{"illegal wp move", []string{"wp", "move", "BAD-1", "done"}, []string{`wp BAD-1 cannot move from planned to done: from planned it can move to doing or blocked`}, false},
 		{"bad feature state", []string{"feature", "move", "bad-feature", "nowhere"}, []string{`unknown feature state "nowhere"`, "specified"}, true},
 		{"bad list state", []string{"wp", "list", "--state", "finished"}, []string{`unknown work package state "finished"`}, true},
 		{"unknown wp", []string{"wp", "show", "BAD-99"}, []string{"BAD-99"}, false},

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -47,13 +49,94 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	// A group's own usage error for an unknown subcommand already suggests
 	// the right one; only cobra's top-level error is rewritten.
 	if err != nil && !errors.Is(err, errUsage) && strings.HasPrefix(err.Error(), "unknown command ") {
-		return unknownCommand(root, err)
+		err = unknownCommand(root, err)
 	}
-	return err
+	if err == nil {
+		return nil
+	}
+	ce := &cliError{err: err, msg: describe(err)}
+	ce.field, ce.msg = cliTerms(cmd, err, ce.msg)
+	if e.asJSON {
+		writeJSONError(stderr, ce)
+		ce.reported = true
+	}
+	return ce
+}
+
+// cliError is a command's error with its message in the CLI's terms; with
+// --json it was reported on stderr as JSON already.
+type cliError struct {
+	err      error
+	msg      string
+	field    string // the flag or argument at fault, "" if none
+	reported bool
+}
+
+func (e *cliError) Error() string { return e.err.Error() }
+func (e *cliError) Unwrap() error { return e.err }
+
+// report prints what main prints for err, unless --json reported it, and
+// returns the exit status.
+func report(w io.Writer, err error) int {
+	var ce *cliError
+	if !errors.As(err, &ce) || !ce.reported {
+		fmt.Fprintln(w, "agileplus:", describe(err))
+	}
+	return exitCode(err)
+}
+
+// writeJSONError writes {"error":{"code","message","field"}}: the code of
+// the API's errors ("invalid", "not_found", ...; "usage" for a command
+// line the CLI refused before asking the server).
+func writeJSONError(w io.Writer, ce *cliError) {
+	code := agileplus.ErrorCode(ce.err)
+	if errors.Is(ce.err, errUsage) {
+		code = "usage"
+	} else if code == "" {
+		code = agileplus.EINTERNAL
+	}
+	detail := map[string]string{"code": code, "message": ce.msg}
+	if ce.field != "" {
+		detail["field"] = ce.field
+	}
+	b, _ := json.Marshal(map[string]any{"error": detail})
+	fmt.Fprintf(w, "%s\n", b)
+}
+
+// fieldArgs names the positional arguments that carry an API field, where
+// no flag of the same name does.
+var fieldArgs = map[string]string{"to": "STATE", "from": "FROM", "key": "KEY", "slug": "SLUG", "wp": "WP", "feature": "FEATURE", "project": "PROJECT"}
+
+// cliTerms says what the message of err names in the API's terms in the
+// CLI's: the field at fault as the flag (--token) or argument (STATE) of
+// cmd that carries it, and a server nobody answers on with how to start
+// one. It returns the flag or argument and the message.
+func cliTerms(cmd *cobra.Command, err error, msg string) (string, string) {
+	var de *agileplus.Error
+	if !errors.As(err, &de) {
+		return "", msg
+	}
+	if de.Code == agileplus.EUNAVAILABLE && strings.HasPrefix(de.Message, "cannot reach the server") && (cmd == nil || cmd.Name() != "serve") {
+		msg += "; is it running? Start one with: agileplus serve (or name another with --server)"
+	}
+	if de.Field == "" || cmd == nil {
+		return "", msg
+	}
+	name := strings.ReplaceAll(de.Field, "_", "-")
+	term := ""
+	if f := cmd.Flags().Lookup(name); f != nil {
+		term = "--" + name
+	} else if arg, ok := fieldArgs[de.Field]; ok && slices.Contains(strings.Fields(strings.NewReplacer("(", " ", ")", " ", "|", " ").Replace(cmd.Use)), arg) {
+		term = arg
+	}
+	if term == "" {
+		return de.Field, msg
+	}
+	return term, strings.Replace(msg, " (field "+de.Field+")", " ("+term+")", 1)
 }
 
 // unknownCommand rewrites cobra's error for an unknown top-level command,
@@ -237,6 +320,9 @@ var errUsage = errors.New("usage")
 // that acts on several items joins their errors; each gets a line, with
 // the "agileplus: " main puts before the first.
 func describe(err error) string {
+	if ce, ok := err.(*cliError); ok {
+		return ce.msg
+	}
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
 		var lines []string
 		for _, e := range j.Unwrap() {
