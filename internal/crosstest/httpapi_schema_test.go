@@ -286,6 +286,7 @@ var validBodies = []bodyCase{
 	{"POST", "/v1/wps/CORE-1/references", `{"kind":"pull_request","url":"https://github.com/acme/api/pull/1","state":"open","repo":"r"}`},
 	{"POST", "/v1/dependencies", `{"from":"CORE-1","to":"CORE-2","kind":"relates_to"}`},
 	{"POST", "/v1/keys", `{"name":"bot","scope":"write","projects":["CORE"]}`},
+	{"POST", "/v1/next", `{"project":"CORE","feature":"f1","owner":"ann","labels":["go"],"labels_mode":"any","agent":"a","ttl_seconds":60}`},
 }
 
 // probes returns values just outside (want 400 naming the field) and just
