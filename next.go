@@ -312,8 +312,14 @@ func allProjects(ctx context.Context, tx ReadTx) ([]*Project, error) {
 // tie for first place before it.
 func (s *Service) rankNext(ctx context.Context, cands []*WP) (int, NextCandidate, error) {
 	cs := make([]NextCandidate, len(cands))
+	// at maps a candidate's id to its index: the schedule covers every
+	// open WP of the project, and only the candidates' slack is kept.
+	at := make(map[string]int, len(cands))
+	for i, w := range cands {
+		at[w.ID] = i
+		cs[i] = NextCandidate{ID: w.ID, Key: w.Key, Priority: w.Priority, Slack: math.Inf(1)}
+	}
 	err := s.graph(ctx, func(g GraphIndex) error {
-		slack := map[string]float64{}
 		scheduled := map[string]bool{}
 		for _, w := range cands {
 			if scheduled[w.ProjectID] {
@@ -324,9 +330,9 @@ func (s *Service) rankNext(ctx context.Context, cands []*WP) (int, NextCandidate
 			if ErrorCode(err) == ERULE {
 				// A cycle among imported WPs: no schedule, so no slack
 				// tells the project's WPs apart.
-				for _, o := range cands {
+				for i, o := range cands {
 					if o.ProjectID == w.ProjectID {
-						slack[o.ID] = 0
+						cs[i].Slack = 0
 					}
 				}
 				continue
@@ -334,15 +340,10 @@ func (s *Service) rankNext(ctx context.Context, cands []*WP) (int, NextCandidate
 				return err
 			}
 			for _, r := range cp.WPs {
-				slack[r.ID] = r.Slack
+				if i, ok := at[r.ID]; ok {
+					cs[i].Slack = r.Slack
+				}
 			}
-		}
-		for i, w := range cands {
-			sl, ok := slack[w.ID]
-			if !ok {
-				sl = math.Inf(1)
-			}
-			cs[i] = NextCandidate{ID: w.ID, Key: w.Key, Priority: w.Priority, Slack: sl}
 		}
 		first := cs[0]
 		for _, c := range cs[1:] {
