@@ -21,6 +21,12 @@ type NextRequest struct {
 	Project string `json:"project,omitempty" doc:"project id or key; empty: every project"`
 	// Feature narrows it to one feature (id or slug).
 	Feature string `json:"feature,omitempty" doc:"only WPs of this feature (id or slug)"`
+	// Owner keeps the WPs this person or agent owns.
+	Owner string `json:"owner,omitempty" doc:"only WPs this person or agent owns"`
+	// Labels keeps the WPs with all of them (LabelsMode "all" or empty)
+	// or with any of them (LabelsMode "any"): an agent's skills.
+	Labels     []string `json:"labels,omitempty" doc:"only WPs with these labels"`
+	LabelsMode string   `json:"labels_mode,omitempty" doc:"all (the default) or any"`
 	// Claim takes the chosen WP's lease for Agent in the same command.
 	Claim      bool   `json:"claim,omitempty" doc:"take the WP's lease in the same command"`
 	Agent      string `json:"agent,omitempty" doc:"who claims; required with claim"`
@@ -33,13 +39,24 @@ var (
 	featureRefRE = regexp.MustCompile(`^(fea_[0-9a-hjkmnp-tv-z]{26}|[a-z0-9]+(-[a-z0-9]+)*)$`)
 )
 
-// Validate checks a NextRequest.
+// Validate checks a NextRequest; it trims the owner and normalizes the
+// labels (NormalizeLabels).
 func (q *NextRequest) Validate() error {
 	if q.Project != "" && !projectRefRE.MatchString(q.Project) {
 		return FieldErrorf("project", "project %s is not a project id or key such as CORE", QuoteRef(q.Project))
 	}
 	if q.Feature != "" && (len(q.Feature) > 64 || !featureRefRE.MatchString(q.Feature)) {
 		return FieldErrorf("feature", "feature %s is not a feature id or slug such as login-flow", QuoteRef(q.Feature))
+	}
+	if err := validateOwner("owner", q.Owner); err != nil {
+		return err
+	}
+	q.Owner = strings.TrimSpace(q.Owner)
+	if err := normalizeLabels("labels", &q.Labels); err != nil {
+		return err
+	}
+	if q.LabelsMode != "" && q.LabelsMode != LabelsAll && q.LabelsMode != LabelsAny {
+		return FieldErrorf("labels_mode", "labels_mode must be %s or %s, not %s", LabelsAll, LabelsAny, QuoteRef(q.LabelsMode))
 	}
 	if !q.Claim {
 		if q.Agent != "" || q.TTLSeconds != 0 {
@@ -131,7 +148,11 @@ func (s *Service) Next(ctx context.Context, q NextRequest) (res *NextResult, err
 		}
 		res = &NextResult{Ready: ready}
 		if w == nil {
-			res.Message = fmt.Sprintf("nothing is ready in %s: every open WP is claimed, not planned, or waits on open dependencies; graph layers shows what waits on what", scope)
+			every := "every open WP"
+			if q.filterText() != "" {
+				every += " of those"
+			}
+			res.Message = fmt.Sprintf("nothing is ready in %s: %s is claimed, not planned, or waits on open dependencies; graph layers shows what waits on what", scope, every)
 			return nil
 		}
 		res.WP, res.Slack, res.Impact = w, c.Slack, c.Impact
@@ -236,7 +257,7 @@ func (s *Service) chooseNext(ctx context.Context, tx ReadTx, q NextRequest, now 
 				return best, nil, "", 0, err
 			}
 			for _, w := range page {
-				if featureID == "" || w.FeatureID == featureID {
+				if q.matches(w, featureID) {
 					cands = append(cands, w)
 				}
 			}
@@ -246,6 +267,7 @@ func (s *Service) chooseNext(ctx context.Context, tx ReadTx, q NextRequest, now 
 			_, after, _ = splitWPKey(page[len(page)-1].Key)
 		}
 	}
+	scope += q.filterText()
 	if len(cands) == 0 {
 		return best, nil, scope, 0, nil
 	}
@@ -254,6 +276,31 @@ func (s *Service) chooseNext(ctx context.Context, tx ReadTx, q NextRequest, now 
 		return best, nil, "", 0, err
 	}
 	return best, cands[i], scope, len(cands), nil
+}
+
+// matches reports whether the ready WP w passes q's filters; featureID
+// is q.Feature's id.
+func (q *NextRequest) matches(w *WP, featureID string) bool {
+	return (featureID == "" || w.FeatureID == featureID) &&
+		(q.Owner == "" || w.Owner == q.Owner) &&
+		HasLabels(w.Labels, q.Labels, q.LabelsMode == LabelsAny)
+}
+
+// filterText names q's owner and label filters for the message when
+// nothing is ready.
+func (q *NextRequest) filterText() string {
+	var b strings.Builder
+	if q.Owner != "" {
+		b.WriteString(" owned by " + q.Owner)
+	}
+	if len(q.Labels) > 0 {
+		join := " and "
+		if q.LabelsMode == LabelsAny {
+			join = " or "
+		}
+		b.WriteString(" labelled " + strings.Join(q.Labels, join))
+	}
+	return b.String()
 }
 
 func allProjects(ctx context.Context, tx ReadTx) ([]*Project, error) {
@@ -278,8 +325,14 @@ func allProjects(ctx context.Context, tx ReadTx) ([]*Project, error) {
 // tie for first place before it.
 func (s *Service) rankNext(ctx context.Context, cands []*WP) (int, NextCandidate, error) {
 	cs := make([]NextCandidate, len(cands))
+	// at maps a candidate's id to its index: the schedule covers every
+	// open WP of the project, and only the candidates' slack is kept.
+	at := make(map[string]int, len(cands))
+	for i, w := range cands {
+		at[w.ID] = i
+		cs[i] = NextCandidate{ID: w.ID, Key: w.Key, Priority: w.Priority, Slack: math.Inf(1)}
+	}
 	err := s.graph(ctx, func(g GraphIndex) error {
-		slack := map[string]float64{}
 		scheduled := map[string]bool{}
 		for _, w := range cands {
 			if scheduled[w.ProjectID] {
@@ -290,9 +343,9 @@ func (s *Service) rankNext(ctx context.Context, cands []*WP) (int, NextCandidate
 			if ErrorCode(err) == ERULE {
 				// A cycle among imported WPs: no schedule, so no slack
 				// tells the project's WPs apart.
-				for _, o := range cands {
+				for i, o := range cands {
 					if o.ProjectID == w.ProjectID {
-						slack[o.ID] = 0
+						cs[i].Slack = 0
 					}
 				}
 				continue
@@ -300,15 +353,10 @@ func (s *Service) rankNext(ctx context.Context, cands []*WP) (int, NextCandidate
 				return err
 			}
 			for _, r := range cp.WPs {
-				slack[r.ID] = r.Slack
+				if i, ok := at[r.ID]; ok {
+					cs[i].Slack = r.Slack
+				}
 			}
-		}
-		for i, w := range cands {
-			sl, ok := slack[w.ID]
-			if !ok {
-				sl = math.Inf(1)
-			}
-			cs[i] = NextCandidate{ID: w.ID, Key: w.Key, Priority: w.Priority, Slack: sl}
 		}
 		first := cs[0]
 		for _, c := range cs[1:] {

@@ -58,6 +58,15 @@ func (r *report) below(name string, v, target float64, format func(float64) stri
 	r.figures = append(r.figures, figure{name, format(v), "< " + format(target), fmt.Sprintf("%.2fx", v/target), st})
 }
 
+// atMost adds a figure whose target is a maximum it may reach.
+func (r *report) atMost(name string, v, target float64, format func(float64) string) {
+	st := "MISSED"
+	if v <= target {
+		st = "MET"
+	}
+	r.figures = append(r.figures, figure{name, format(v), "<= " + format(target), fmt.Sprintf("%.2fx", v/target), st})
+}
+
 // info adds a figure without a target.
 func (r *report) info(name, value string) {
 	r.figures = append(r.figures, figure{name, value, "-", "-", "-"})

@@ -513,10 +513,11 @@ func (c *Client) Next(ctx context.Context, in agileplus.NextRequest) (*agileplus
 	}
 	var res *agileplus.NextResult
 	if !in.Claim {
-		err := c.do(ctx, "GET", "/v1/next", url.Values{"project": {in.Project}, "feature": {in.Feature}}, 0, nil, &res)
+		q := url.Values{"project": {in.Project}, "feature": {in.Feature}, "owner": {in.Owner}, "label": in.Labels, "labels_mode": {in.LabelsMode}}
+		err := c.do(ctx, "GET", "/v1/next", q, 0, nil, &res)
 		return res, err
 	}
-	err := c.do(ctx, "POST", "/v1/next", nil, 0, NextClaim{Project: in.Project, Feature: in.Feature, Agent: in.Agent, TTLSeconds: in.TTLSeconds}, &res)
+	err := c.do(ctx, "POST", "/v1/next", nil, 0, NextClaim{Project: in.Project, Feature: in.Feature, Owner: in.Owner, Labels: in.Labels, LabelsMode: in.LabelsMode, Agent: in.Agent, TTLSeconds: in.TTLSeconds}, &res)
 	return res, err
 }
 

@@ -40,10 +40,13 @@ type LeaseRenew struct {
 // NextClaim is the body of POST /v1/next: choose the best WP to start now
 // and claim it in the same command.
 type NextClaim struct {
-	Project    string `json:"project,omitempty" pattern:"^(|prj_[0-9a-hjkmnp-tv-z]{26}|[A-Z][A-Z0-9]{1,15})$" doc:"project id or key; absent or empty: every project the key may use"`
-	Feature    string `json:"feature,omitempty" maxLength:"64" pattern:"^(|fea_[0-9a-hjkmnp-tv-z]{26}|[a-z0-9]+(-[a-z0-9]+)*)$" doc:"only WPs of this feature (id or slug); absent or empty: any"`
-	Agent      string `json:"agent" rule:"name" doc:"who claims"`
-	TTLSeconds int64  `json:"ttl_seconds,omitempty" minimum:"0" maximum:"604800" default:"900" doc:"lease length in seconds, 1-604800; 0 or absent for the default, 900"`
+	Project    string   `json:"project,omitempty" pattern:"^(|prj_[0-9a-hjkmnp-tv-z]{26}|[A-Z][A-Z0-9]{1,15})$" doc:"project id or key; absent or empty: every project the key may use"`
+	Feature    string   `json:"feature,omitempty" maxLength:"64" pattern:"^(|fea_[0-9a-hjkmnp-tv-z]{26}|[a-z0-9]+(-[a-z0-9]+)*)$" doc:"only WPs of this feature (id or slug); absent or empty: any"`
+	Owner      string   `json:"owner,omitempty" rule:"optname" doc:"only WPs this person or agent owns"`
+	Labels     []string `json:"labels,omitempty" maxItems:"20" pattern:"^[A-Za-z0-9][A-Za-z0-9._:/+-]{0,39}$" doc:"only WPs with these labels: all of them, or any with labels_mode any (case does not matter)"`
+	LabelsMode string   `json:"labels_mode,omitempty" enum:"all,any" default:"all" doc:"all: a WP needs every label given; any: one is enough"`
+	Agent      string   `json:"agent" rule:"name" doc:"who claims"`
+	TTLSeconds int64    `json:"ttl_seconds,omitempty" minimum:"0" maximum:"604800" default:"900" doc:"lease length in seconds, 1-604800; 0 or absent for the default, 900"`
 }
 
 // The conversions the handlers make; they stop compiling if the fields drift.

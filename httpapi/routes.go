@@ -110,6 +110,13 @@ var wpListParams = slices.Concat([]param{
 	{name: "sort", typ: "string", doc: "id: by id (the default); priority: urgent first, then by id", schema: map[string]any{"enum": []string{agileplus.SortID, agileplus.OrderPriority}, "default": agileplus.SortID}},
 }, cursorParams("^"+priorityCursor+agileplus.PrefixWP))
 
+// nextFilterParams are the WP list's owner and label filters, for next.
+func nextFilterParams() []param {
+	return slices.DeleteFunc(slices.Clone(wpListParams), func(p param) bool {
+		return p.name != "owner" && p.name != "label" && p.name != "labels_mode"
+	})
+}
+
 var reachParams = []param{{name: "transitive", typ: "boolean", doc: "follow the chain beyond direct edges", schema: map[string]any{"default": false}},
 	{name: "depth", typ: "integer", doc: "with transitive=true: how far, 1-100, default 100; without it only direct edges are followed and depth is not used", schema: map[string]any{"minimum": 1, "maximum": agileplus.MaxGraphDepth, "default": agileplus.MaxGraphDepth}}}
 
@@ -335,12 +342,12 @@ func (s *Server) trackerRoutes() []route {
 			ws, err := t.Ready(r.Context(), r.URL.Query().Get("project"), order, pg)
 			return list(ws, pg.Limit, func(w *agileplus.WP) string { return agileplus.ReadyCursor(w, order) }), err
 		}).needs(agileplus.ScopeRead),
-		op(s, "GET", "/v1/next", "The best work package to start now, without claiming it: ready and unclaimed, then least slack on the critical path, then most work unblocked, then key order", 200, []param{projectParam("project id or key; absent: every project the key may use"), featureParam("only WPs of this feature (id or slug)")}, func(r *http.Request, _ *noBody) (*agileplus.NextResult, error) {
+		op(s, "GET", "/v1/next", "The best work package to start now, without claiming it: ready and unclaimed, then priority, then least slack on the critical path, then most work unblocked, then key order", 200, slices.Concat([]param{projectParam("project id or key; absent: every project the key may use"), featureParam("only WPs of this feature (id or slug)")}, nextFilterParams()), func(r *http.Request, _ *noBody) (*agileplus.NextResult, error) {
 			q := r.URL.Query()
-			return t.Next(r.Context(), agileplus.NextRequest{Project: q.Get("project"), Feature: q.Get("feature")})
+			return t.Next(r.Context(), agileplus.NextRequest{Project: q.Get("project"), Feature: q.Get("feature"), Owner: q.Get("owner"), Labels: q["label"], LabelsMode: q.Get("labels_mode")})
 		}).needs(agileplus.ScopeRead),
 		op(s, "POST", "/v1/next", "Choose the best work package to start now and claim it in the same command (as GET /v1/next chooses); no WP in the answer when nothing is ready", 200, nil, func(r *http.Request, in *NextClaim) (*agileplus.NextResult, error) {
-			return t.Next(r.Context(), agileplus.NextRequest{Project: in.Project, Feature: in.Feature, Claim: true, Agent: in.Agent, TTLSeconds: in.TTLSeconds})
+			return t.Next(r.Context(), agileplus.NextRequest{Project: in.Project, Feature: in.Feature, Owner: in.Owner, Labels: in.Labels, LabelsMode: in.LabelsMode, Claim: true, Agent: in.Agent, TTLSeconds: in.TTLSeconds})
 		}).needs(agileplus.ScopeWrite),
 		op(s, "GET", "/v1/events", "Events in commit order", 200, []param{seqAfterParam("global sequence to start after"), {name: "entity", typ: "string", doc: "only this entity's events (id or key)", schema: map[string]any{"minLength": 1}}, limitParam("1-1000, default 100")}, func(r *http.Request, _ *noBody) (*List[*agileplus.Event], error) {
 			after, err := queryInt(r, "after", 0, 1<<62)

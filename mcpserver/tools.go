@@ -19,11 +19,14 @@ type handlers struct{ t agileplus.Tracker }
 
 // NextArgs are the arguments of next.
 type NextArgs struct {
-	Project    string `json:"project,omitempty" jsonschema:"project key; empty: all"`
-	Feature    string `json:"feature,omitempty" jsonschema:"feature slug"`
-	Claim      bool   `json:"claim,omitempty" jsonschema:"claim it now"`
-	Agent      string `json:"agent,omitempty" jsonschema:"your name; needed to claim"`
-	TTLSeconds int64  `json:"ttl_seconds,omitempty" jsonschema:"lease seconds, default 900"`
+	Project    string   `json:"project,omitempty" jsonschema:"project key; empty: all"`
+	Feature    string   `json:"feature,omitempty" jsonschema:"feature slug"`
+	Owner      string   `json:"owner,omitempty" jsonschema:"only WPs this owner has"`
+	Labels     []string `json:"labels,omitempty" jsonschema:"only WPs with these labels (skills)"`
+	LabelsMode string   `json:"labels_mode,omitempty" jsonschema:"all (default) or any label"`
+	Claim      bool     `json:"claim,omitempty" jsonschema:"claim it now"`
+	Agent      string   `json:"agent,omitempty" jsonschema:"your name; needed to claim"`
+	TTLSeconds int64    `json:"ttl_seconds,omitempty" jsonschema:"lease seconds, default 900"`
 }
 
 // ShowArgs are the arguments of show.
@@ -107,8 +110,9 @@ type StatusArgs struct {
 
 func (h *handlers) addTools(s *mcp.Server) {
 	for _, add := range []func(*mcp.Server){
-		tool(h, "next", "Best WP to start now (ready, least slack, most unblocked); claim:true takes its lease atomically and returns the token.", agileplus.ScopeRead, h.next,
-			limits{"project": 64, "feature": 64, "agent": 64}, ranges{"ttl_seconds": {1, int64(agileplus.MaxLeaseTTL.Seconds())}}, nil),
+		tool(h, "next", "Best WP to start now (ready, priority, least slack, most unblocked); claim:true takes its lease atomically and returns the token.", agileplus.ScopeRead, h.next,
+			limits{"project": 64, "feature": 64, "agent": 64, "labels": agileplus.MaxLabelLen}, ranges{"ttl_seconds": {1, int64(agileplus.MaxLeaseTTL.Seconds())}}, map[string]int{"labels": agileplus.MaxLabels},
+			enumOf("labels_mode", []string{agileplus.LabelsAll, agileplus.LabelsAny})),
 		tool(h, "show", "A WP (state, claim, blockers, dependents, links) or a feature (its WPs).", agileplus.ScopeRead, h.show,
 			limits{"ref": 80}, nil, nil),
 		tool(h, "plan", "Create a feature's WPs and their dependencies in one call.", agileplus.ScopeWrite, h.plan,
@@ -243,7 +247,8 @@ func slicesHas(ss []string, s string) bool {
 // ---- handlers ----
 
 func (h *handlers) next(ctx context.Context, a NextArgs) (*mcp.CallToolResult, error) {
-	res, err := h.t.Next(ctx, agileplus.NextRequest{Project: a.Project, Feature: a.Feature, Claim: a.Claim, Agent: a.Agent, TTLSeconds: a.TTLSeconds})
+	res, err := h.t.Next(ctx, agileplus.NextRequest{Project: a.Project, Feature: a.Feature, Owner: a.Owner, Labels: a.Labels, LabelsMode: a.LabelsMode,
+		Claim: a.Claim, Agent: a.Agent, TTLSeconds: a.TTLSeconds})
 	if err != nil {
 		return nil, err
 	}

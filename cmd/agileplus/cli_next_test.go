@@ -41,6 +41,34 @@ func TestCLINext(t *testing.T) {
 		}
 	})
 
+	t.Run("owner and labels", func(t *testing.T) {
+		cliOK(t, url, "project", "create", "SKL", "--name", "Skills")
+		cliOK(t, url, "feature", "create", "SKL", "skills", "--title", "Skills")
+		cliOK(t, url, "wp", "create", "skills", "--title", "Schema", "--label", "go,db", "--owner", "ann")
+		cliOK(t, url, "wp", "create", "skills", "--title", "Page", "--label", "frontend", "--owner", "bob")
+		for _, c := range []struct {
+			args []string
+			want string
+		}{
+			{[]string{"--label", "frontend"}, "SKL-2"},
+			{[]string{"--label", "db", "--label", "frontend", "--any-label"}, "SKL-1"},
+			{[]string{"--owner", "bob"}, "SKL-2"},
+			{[]string{"--owner", "ann", "--label", "go"}, "SKL-1"},
+		} {
+			res := cliJSON[agileplus.NextResult](t, url, append([]string{"next", "--project", "SKL"}, c.args...)...)
+			if res.WP == nil || res.WP.Key != c.want {
+				t.Errorf("next %v: got %+v, want %s", c.args, res.WP, c.want)
+			}
+		}
+		res := cliJSON[agileplus.NextResult](t, url, "next", "--project", "SKL", "--label", "go", "--owner", "bob", "--claim", "--agent", "bob")
+		if res.WP != nil || !strings.Contains(res.Message, "owned by bob labelled go") {
+			t.Errorf("next for bob with go: got %+v, want nothing ready, naming the filters", res)
+		}
+		if err := cliFails(t, url, "next", "--label", "no spaces"); agileplus.ErrorCode(err) != agileplus.EINVALID || !strings.Contains(err.Error(), "labels") {
+			t.Errorf("bad label: got %v, want invalid naming labels", err)
+		}
+	})
+
 	t.Run("bad usage", func(t *testing.T) {
 		if err := cliFails(t, url, "next", "--agent", "bot"); !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "--claim") {
 			t.Errorf("--agent without --claim: got %v, want a usage error naming --claim", err)

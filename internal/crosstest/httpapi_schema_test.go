@@ -283,7 +283,7 @@ var validBodies = []bodyCase{
 	// Feature slugs: a WP key padded to the field's length is no key.
 	{"POST", "/v1/dependencies", `{"from":"f1","to":"f2","kind":"relates_to"}`},
 	{"POST", "/v1/keys", `{"name":"bot","scope":"write","projects":["CORE"]}`},
-	{"POST", "/v1/next", `{"project":"CORE","agent":"a","ttl_seconds":60}`},
+	{"POST", "/v1/next", `{"project":"CORE","feature":"f1","owner":"ann","labels":["go"],"labels_mode":"any","agent":"a","ttl_seconds":60}`},
 }
 
 // probes returns values just outside (want 400 naming the field) and just

@@ -180,6 +180,16 @@ func TestMCPTools(t *testing.T) {
 		mustTool(t, cs, "status", map[string]any{"project": "CORE"}, "CORE \"Core\": 1 features", "login created 3 2 7h")
 	})
 
+	t.Run("next filters by owner and labels", func(t *testing.T) {
+		mustTool(t, cs, "next", map[string]any{"project": "CORE", "labels": []any{"ui"}}, "nothing is ready in project CORE labelled ui")
+		labels, owner := []string{"ui", "css"}, "ann"
+		if _, err := svc.UpdateWP(ctx, "CORE-2", agileplus.WPUpdate{Labels: &labels, Owner: &owner}, 0); err != nil {
+			t.Fatal(err)
+		}
+		mustTool(t, cs, "next", map[string]any{"project": "CORE", "labels": []any{"UI", "go"}, "labels_mode": "any", "owner": "ann"}, "CORE-2")
+		mustTool(t, cs, "next", map[string]any{"project": "CORE", "labels": []any{"ui", "go"}}, "nothing is ready")
+	})
+
 	t.Run("mistakes are tool errors", func(t *testing.T) {
 		toolFails(t, cs, "nope", nil, "unknown tool \"nope\"", "next")
 		toolFails(t, cs, "show", map[string]any{"ref": "CORE-2", "extra": 1}, "extra")
@@ -189,6 +199,8 @@ func TestMCPTools(t *testing.T) {
 		toolFails(t, cs, "show", map[string]any{"ref": strings.Repeat("x", 5000)}, "ref")
 		toolFails(t, cs, "show", map[string]any{"ref": "CORE-99"}, "not_found")
 		toolFails(t, cs, "next", map[string]any{"project": "CORE", "claim": true}, "agent")
+		toolFails(t, cs, "next", map[string]any{"labels": []any{"no spaces"}}, "labels")
+		toolFails(t, cs, "next", map[string]any{"labels": []any{"go"}, "labels_mode": "some"}, "labels_mode")
 	})
 
 	t.Run("resources and prompts", func(t *testing.T) {

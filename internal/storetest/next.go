@@ -147,6 +147,68 @@ func testNext(t *testing.T, f *fixture) {
 		mustOK(t, err)
 		mustEqual(t, "urgent over high", key(next(t, agileplus.NextRequest{Project: "PRI", Claim: true, Agent: "a"})), "PRI-1")
 	})
+
+	t.Run("owner and labels", func(t *testing.T) {
+		f.project(t, "SKL")
+		f.feature(t, "SKL", "skills")
+		for _, c := range []struct {
+			labels []string
+			owner  string
+			est    float64
+		}{
+			{[]string{"go", "db"}, "ann", 8}, // SKL-1: the critical path
+			{[]string{"go"}, "bob", 4},
+			{[]string{"frontend"}, "", 2},
+			{nil, "ann", 1},
+		} {
+			_, err := f.svc.CreateWP(f.ctx, "skills", agileplus.WPCreate{Title: "skill work", Estimate: &c.est, Labels: c.labels, Owner: c.owner})
+			mustOK(t, err)
+		}
+		peek := func(q agileplus.NextRequest) string {
+			q.Project = "SKL"
+			return key(next(t, q))
+		}
+		mustEqual(t, "no filter", peek(agileplus.NextRequest{}), "SKL-1")
+		mustEqual(t, "label go", peek(agileplus.NextRequest{Labels: []string{"go"}}), "SKL-1")
+		mustEqual(t, "label frontend", peek(agileplus.NextRequest{Labels: []string{"Frontend"}}), "SKL-3")
+		mustEqual(t, "any of db, frontend", peek(agileplus.NextRequest{Labels: []string{"frontend", "db"}, LabelsMode: agileplus.LabelsAny}), "SKL-1")
+		mustEqual(t, "owner bob", peek(agileplus.NextRequest{Owner: "bob"}), "SKL-2")
+		mustEqual(t, "owner ann with label go", peek(agileplus.NextRequest{Owner: " ann ", Labels: []string{"go"}, LabelsMode: agileplus.LabelsAll}), "SKL-1")
+
+		before := f.fingerprint(t)
+		res := next(t, agileplus.NextRequest{Project: "SKL", Labels: []string{"db", "frontend"}, Claim: true, Agent: "a"})
+		if res.WP != nil || res.Lease != nil {
+			t.Fatalf("all of db, frontend: got %+v, want no WP", res)
+		}
+		mustMention(t, agileplus.Errorf(agileplus.EINVALID, "%s", res.Message), "nothing is ready in project SKL labelled db and frontend")
+		res = next(t, agileplus.NextRequest{Project: "SKL", Owner: "carol"})
+		mustMention(t, agileplus.Errorf(agileplus.EINVALID, "%s", res.Message), "owned by carol")
+		mustEqual(t, "store after no match", f.fingerprint(t), before)
+
+		res = next(t, agileplus.NextRequest{Project: "SKL", Owner: "ann", Claim: true, Agent: "ann"})
+		mustEqual(t, "ann claims", key(res), "SKL-1")
+		mustEqual(t, "ann's next", peek(agileplus.NextRequest{Owner: "ann"}), "SKL-4")
+		mustEqual(t, "go after the claim", key(next(t, agileplus.NextRequest{Project: "SKL", Labels: []string{"go"}, Claim: true, Agent: "b"})), "SKL-2")
+	})
+
+	t.Run("bad filters change nothing", func(t *testing.T) {
+		before := f.fingerprint(t)
+		for _, c := range []struct {
+			q     agileplus.NextRequest
+			field string
+		}{
+			{agileplus.NextRequest{Labels: []string{"no spaces"}}, "labels"},
+			{agileplus.NextRequest{Labels: []string{""}}, "labels"},
+			{agileplus.NextRequest{Labels: make([]string, agileplus.MaxLabels+1)}, "labels"},
+			{agileplus.NextRequest{Labels: []string{"go"}, LabelsMode: "some"}, "labels_mode"},
+			{agileplus.NextRequest{Owner: "   "}, "owner"},
+			{agileplus.NextRequest{Owner: strings.Repeat("o", 300), Claim: true, Agent: "a"}, "owner"},
+		} {
+			_, err := f.svc.Next(f.ctx, c.q)
+			mustField(t, err, agileplus.EINVALID, c.field)
+		}
+		mustEqual(t, "store", f.fingerprint(t), before)
+	})
 }
 
 // testNextRace has 20 agents ask for and claim the next WP at once on a

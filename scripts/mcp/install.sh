@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Installs the official MCP client SDKs the MCP tests drive (TypeScript from
-# npm, Python from PyPI) and tiktoken for the benchmark's token count, all
-# pinned, into .tools/mcp; again only when a pin changes. Prints the tools
-# directory.
+# npm, Python from PyPI) and js-tiktoken for the benchmark's token count
+# (it ships the cl100k_base ranks, which Python's tiktoken downloads at run
+# time), all pinned, into .tools/mcp; again only when a pin changes. Prints
+# the tools directory.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
 
 MCP_TS_SDK_VERSION=1.32.2
 MCP_PY_SDK_VERSION=2.3.0
-TIKTOKEN_VERSION=0.14.0
+JS_TIKTOKEN_VERSION=1.0.21
 
 tools=$root/.tools/mcp
 stamp=$tools/stamp
@@ -24,7 +25,7 @@ want="python $(python3 -c 'import sys; print(sys.version.split()[0])')
 node $(node --version)
 @modelcontextprotocol/sdk $MCP_TS_SDK_VERSION
 mcp $MCP_PY_SDK_VERSION
-tiktoken $TIKTOKEN_VERSION"
+js-tiktoken $JS_TIKTOKEN_VERSION"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
 	echo "$tools"
 	exit 0
@@ -32,7 +33,7 @@ fi
 rm -rf "$tools"
 mkdir -p "$tools"
 python3 -m venv "$tools/venv"
-"$tools/venv/bin/pip" install -q --require-virtualenv "mcp==$MCP_PY_SDK_VERSION" "tiktoken==$TIKTOKEN_VERSION" >&2
-npm install -q --prefix "$tools/node" --no-audit --no-fund --save-exact "@modelcontextprotocol/sdk@$MCP_TS_SDK_VERSION" >/dev/null
+"$tools/venv/bin/pip" install -q --require-virtualenv "mcp==$MCP_PY_SDK_VERSION" >&2
+npm install -q --prefix "$tools/node" --no-audit --no-fund --save-exact "@modelcontextprotocol/sdk@$MCP_TS_SDK_VERSION" "js-tiktoken@$JS_TIKTOKEN_VERSION" >/dev/null
 printf '%s\n' "$want" >"$stamp"
 echo "$tools"
