@@ -1,0 +1,170 @@
+// Package redistest runs a real redis-server for tests (Debian's package
+// redis-server, which scripts/test.sh installs when missing): on a free
+// loopback port, with a password, nothing written to disk, stopped when
+// its test ends and, on Linux, when the test process dies.
+package redistest
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/url"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/agileplus/agileplus/internal/childproc"
+)
+
+// Timeouts of the helpers, generous for a small, busy machine.
+const (
+	startTimeout = 60 * time.Second
+	stopTimeout  = 10 * time.Second
+	pollInterval = 20 * time.Millisecond
+)
+
+// Server is one redis-server process. Its methods that can fail end the
+// test, so call them from the test goroutine.
+type Server struct {
+	t        testing.TB
+	bin      string
+	dir      string
+	port     int
+	password string
+
+	mu   sync.Mutex
+	proc *childproc.Proc
+}
+
+// Start starts a redis-server and stops it when the test ends. Without
+// redis-server installed the test fails, saying how to install it.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Fatalf("redistest: redis-server is not installed: apt-get install redis-server (scripts/test.sh does it)")
+	}
+	ports, err := childproc.FreePorts(1)
+	if err != nil {
+		t.Fatalf("redistest: %v", err)
+	}
+	var pw [16]byte
+	rand.Read(pw[:])
+	s := &Server{t: t, bin: bin, dir: t.TempDir(), port: ports[0], password: hex.EncodeToString(pw[:])}
+	t.Cleanup(func() {
+		if p := s.current(); p != nil {
+			if err := p.Stop(); err != nil {
+				t.Errorf("redistest: %v", err)
+			}
+		}
+	})
+	s.start()
+	return s
+}
+
+// Addr is the server's host:port.
+func (s *Server) Addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
+
+// Password is the server's password.
+func (s *Server) Password() string { return s.password }
+
+// URL is redis://:PASSWORD@127.0.0.1:PORT/db.
+func (s *Server) URL(db int) string {
+	u := url.URL{Scheme: "redis", User: url.UserPassword("", s.password), Host: s.Addr(), Path: "/" + strconv.Itoa(db)}
+	return u.String()
+}
+
+// LogFile is where the server's output goes, across restarts.
+func (s *Server) LogFile() string { return filepath.Join(s.dir, "redis.log") }
+
+func (s *Server) current() *childproc.Proc {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.proc
+}
+
+// Running reports whether the server process is alive.
+func (s *Server) Running() bool {
+	p := s.current()
+	return p != nil && p.Running()
+}
+
+// Kill sends SIGKILL to the server and waits until it is gone: every
+// connection drops and every key is lost.
+func (s *Server) Kill() {
+	s.t.Helper()
+	if p := s.current(); p != nil {
+		if err := p.Kill(); err != nil {
+			s.t.Fatalf("redistest: %v", err)
+		}
+	}
+}
+
+// Restart starts a killed server again on the same port with the same
+// password, empty, and waits until it answers.
+func (s *Server) Restart() {
+	s.t.Helper()
+	if s.Running() {
+		s.t.Fatalf("redistest: restart: the server is running; Kill it first")
+	}
+	s.start()
+}
+
+func (s *Server) start() {
+	s.t.Helper()
+	cmd := exec.Command(s.bin,
+		"--bind", "127.0.0.1", "--port", strconv.Itoa(s.port),
+		"--requirepass", s.password, "--dir", s.dir,
+		"--save", "", "--appendonly", "no", "--protected-mode", "no")
+	p, err := childproc.Start(cmd, childproc.Options{Name: "redis-server on " + s.Addr(), LogFile: s.LogFile(), Header: "redis-server", Grace: stopTimeout})
+	if err != nil {
+		s.t.Fatalf("redistest: %v", err)
+	}
+	s.mu.Lock()
+	s.proc = p
+	s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	if err := p.WaitReady(ctx, pollInterval, s.ping); err != nil {
+		s.t.Fatalf("redistest: %v\n%s", err, childproc.Tail("redis-server", s.LogFile()))
+	}
+}
+
+// ping authenticates and sends PING over a connection of its own, in the
+// protocol's inline form, so that the helper needs no client library.
+func (s *Server) ping(ctx context.Context) error {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", s.Addr())
+	if err != nil {
+		return childproc.NotYet(err)
+	}
+	defer conn.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(dl)
+	}
+	if _, err := fmt.Fprintf(conn, "AUTH %s\r\nPING\r\n", s.password); err != nil {
+		return childproc.NotYet(err)
+	}
+	r := bufio.NewReader(conn)
+	for _, want := range []string{"+OK", "+PONG"} {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return childproc.NotYet(err)
+		}
+		if got := strings.TrimSpace(line); got != want {
+			// LOADING and the like pass; anything else is final.
+			if strings.HasPrefix(got, "-LOADING") {
+				return childproc.NotYet(fmt.Errorf("answered %s", got))
+			}
+			return fmt.Errorf("redis-server answered %q, want %q", got, want)
+		}
+	}
+	return nil
+}
