@@ -110,8 +110,9 @@ type Server struct {
 	// address, without one) per route class, as RateLimits says.
 	Limiter    agileplus.RateLimiter
 	RateLimits RateLimits
-	streams    streams // open event streams, ended by CloseStreams
-	bodies     bodies  // request bodies being read
+
+	streams streams // open event streams, ended by CloseStreams
+	bodies  bodies  // request bodies being read
 
 	handler http.Handler
 	openapi []byte
