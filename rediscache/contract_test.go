@@ -16,7 +16,7 @@ import (
 	"github.com/agileplus/agileplus/rediscache"
 )
 
-func open(t *testing.T, url string) *rediscache.Cache {
+func open(t testing.TB, url string) *rediscache.Cache {
 	t.Helper()
 	c, err := rediscache.Open(context.Background(), rediscache.Config{URL: url})
 	if err != nil {

@@ -224,3 +224,33 @@ func TestServeCacheKilledMidLoad(t *testing.T) {
 		t.Fatalf("clients saw errors: %v", failures)
 	}
 }
+
+// Rate limits default to off on loopback and to defaultRateLimits
+// elsewhere; a limit given, off included, wins either way.
+func TestRateLimitDefaults(t *testing.T) {
+	var none cacheFlags
+	given := cacheFlags{limits: [5]string{"off", "10/s", "", "", ""}}
+	for _, tt := range []struct {
+		name       string
+		flags      cacheFlags
+		addr       string
+		read, wrte string
+		admin      string
+	}{
+		{"loopback", none, "127.0.0.1:8080", "off", "off", "off"},
+		{"elsewhere", none, "0.0.0.0:8080", "1200/1m0s", "300/1m0s", "60/1m0s"},
+		{"given elsewhere", given, "0.0.0.0:8080", "off", "10/1s", "60/1m0s"},
+		{"given on loopback", given, "127.0.0.1:8080", "off", "10/1s", "off"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := tt.flags.check(tt.addr, func(string) bool { return false })
+			if err != nil {
+				t.Fatal(err)
+			}
+			l := cfg.limits
+			if l.Read.String() != tt.read || l.Write.String() != tt.wrte || l.Admin.String() != tt.admin {
+				t.Fatalf("read %s, write %s, admin %s; want %s, %s, %s", l.Read, l.Write, l.Admin, tt.read, tt.wrte, tt.admin)
+			}
+		})
+	}
+}

@@ -31,7 +31,8 @@ const (
 )
 
 // Server is one redis-server process. Its methods that can fail end the
-// test, so call them from the test goroutine.
+// test (Kill and Restart are for tests only), so call them from the test
+// goroutine.
 type Server struct {
 	t        testing.TB
 	bin      string
@@ -47,26 +48,55 @@ type Server struct {
 // redis-server installed the test fails, saying how to install it.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Fatalf("redistest: redis-server is not installed: apt-get install redis-server (scripts/test.sh does it)")
-	}
-	ports, err := childproc.FreePorts(1)
+	s, err := newServer(t.TempDir())
 	if err != nil {
 		t.Fatalf("redistest: %v", err)
 	}
-	var pw [16]byte
-	rand.Read(pw[:])
-	s := &Server{t: t, bin: bin, dir: t.TempDir(), port: ports[0], password: hex.EncodeToString(pw[:])}
+	s.t = t
 	t.Cleanup(func() {
-		if p := s.current(); p != nil {
-			if err := p.Stop(); err != nil {
-				t.Errorf("redistest: %v", err)
-			}
+		if err := s.Stop(); err != nil {
+			t.Errorf("redistest: %v", err)
 		}
 	})
-	s.start()
+	if err := s.start(); err != nil {
+		t.Fatalf("redistest: %v", err)
+	}
 	return s
+}
+
+// Launch starts a redis-server outside a test, for the benchmarks, with
+// its files in dir; the caller stops it with Stop.
+func Launch(dir string) (*Server, error) {
+	s, err := newServer(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.start(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func newServer(dir string) (*Server, error) {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		return nil, fmt.Errorf("redis-server is not installed: apt-get install redis-server (scripts/test.sh does it)")
+	}
+	ports, err := childproc.FreePorts(1)
+	if err != nil {
+		return nil, err
+	}
+	var pw [16]byte
+	rand.Read(pw[:])
+	return &Server{bin: bin, dir: dir, port: ports[0], password: hex.EncodeToString(pw[:])}, nil
+}
+
+// Stop ends the server (SIGTERM, then SIGKILL after a grace).
+func (s *Server) Stop() error {
+	if p := s.current(); p != nil {
+		return p.Stop()
+	}
+	return nil
 }
 
 // Addr is the server's host:port.
@@ -114,18 +144,19 @@ func (s *Server) Restart() {
 	if s.Running() {
 		s.t.Fatalf("redistest: restart: the server is running; Kill it first")
 	}
-	s.start()
+	if err := s.start(); err != nil {
+		s.t.Fatalf("redistest: %v", err)
+	}
 }
 
-func (s *Server) start() {
-	s.t.Helper()
+func (s *Server) start() error {
 	cmd := exec.Command(s.bin,
 		"--bind", "127.0.0.1", "--port", strconv.Itoa(s.port),
 		"--requirepass", s.password, "--dir", s.dir,
 		"--save", "", "--appendonly", "no", "--protected-mode", "no")
 	p, err := childproc.Start(cmd, childproc.Options{Name: "redis-server on " + s.Addr(), LogFile: s.LogFile(), Header: "redis-server", Grace: stopTimeout})
 	if err != nil {
-		s.t.Fatalf("redistest: %v", err)
+		return err
 	}
 	s.mu.Lock()
 	s.proc = p
@@ -133,8 +164,9 @@ func (s *Server) start() {
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
 	if err := p.WaitReady(ctx, pollInterval, s.ping); err != nil {
-		s.t.Fatalf("redistest: %v\n%s", err, childproc.Tail("redis-server", s.LogFile()))
+		return fmt.Errorf("%v\n%s", err, childproc.Tail("redis-server", s.LogFile()))
 	}
+	return nil
 }
 
 // ping authenticates and sends PING over a connection of its own, in the
