@@ -2,7 +2,10 @@ package rediscache_test
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -125,3 +128,39 @@ func TestServerGoesAwayAndComesBack(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// A TLS server: rediss:// with its CA works, redis:// is told to use
+// rediss://, and a certificate nobody trusts is named as such.
+func TestTLS(t *testing.T) {
+	srv := redistest.StartTLS(t)
+	ctx := context.Background()
+	pem, err := os.ReadFile(srv.CAFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(pem)
+	c, err := rediscache.Open(ctx, rediscache.Config{URL: srv.URL(0), TLS: &tls.Config{RootCAs: roots}})
+	if err != nil {
+		t.Fatalf("rediss:// with the CA: %v", err)
+	}
+	defer c.Close()
+	if err := c.Set(ctx, "k", []byte("v"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, url, want string }{
+		{"plain to TLS", strings.Replace(srv.URL(0), "rediss://", "redis://", 1), "redis:// is plain, but the server at " + srv.Addr() + " speaks TLS: use rediss://"},
+		{"untrusted certificate", srv.URL(0), "presented a certificate this process does not trust"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := rediscache.Open(ctx, rediscache.Config{URL: tc.url, Timeout: 5 * time.Second})
+			if err == nil {
+				c.Close()
+				t.Fatal("Open succeeded")
+			}
+			if agileplus.ErrorCode(err) != agileplus.EINVALID || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Open: %v; want invalid and %q", err, tc.want)
+			}
+		})
+	}
+}

@@ -8,10 +8,13 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -21,6 +24,7 @@ import (
 	"time"
 
 	"github.com/agileplus/agileplus/internal/childproc"
+	"github.com/agileplus/agileplus/internal/natstest"
 )
 
 // Timeouts of the helpers, generous for a small, busy machine.
@@ -39,6 +43,7 @@ type Server struct {
 	dir      string
 	port     int
 	password string
+	tlsFiles []string // CA, certificate and key, for a TLS server
 
 	mu   sync.Mutex
 	proc *childproc.Proc
@@ -62,6 +67,40 @@ func Start(t testing.TB) *Server {
 		t.Fatalf("redistest: %v", err)
 	}
 	return s
+}
+
+// StartTLS is Start for a server that speaks only TLS, with a certificate
+// for 127.0.0.1 signed by a CA made for the test (CAFile); clients need no
+// certificate of their own.
+func StartTLS(t testing.TB) *Server {
+	t.Helper()
+	s, err := newServer(t.TempDir())
+	if err != nil {
+		t.Fatalf("redistest: %v", err)
+	}
+	s.t = t
+	ca, cert, key, err := natstest.WriteTLSFiles(s.dir)
+	if err != nil {
+		t.Fatalf("redistest: TLS files: %v", err)
+	}
+	s.tlsFiles = []string{ca, cert, key}
+	t.Cleanup(func() {
+		if err := s.Stop(); err != nil {
+			t.Errorf("redistest: %v", err)
+		}
+	})
+	if err := s.start(); err != nil {
+		t.Fatalf("redistest: %v", err)
+	}
+	return s
+}
+
+// CAFile is the PEM file of the CA of a TLS server, "" without TLS.
+func (s *Server) CAFile() string {
+	if s.tlsFiles == nil {
+		return ""
+	}
+	return s.tlsFiles[0]
 }
 
 // Launch starts a redis-server outside a test, for the benchmarks, with
@@ -105,9 +144,13 @@ func (s *Server) Addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
 // Password is the server's password.
 func (s *Server) Password() string { return s.password }
 
-// URL is redis://:PASSWORD@127.0.0.1:PORT/db.
+// URL is redis://:PASSWORD@127.0.0.1:PORT/db, rediss:// for TLS.
 func (s *Server) URL(db int) string {
-	u := url.URL{Scheme: "redis", User: url.UserPassword("", s.password), Host: s.Addr(), Path: "/" + strconv.Itoa(db)}
+	scheme := "redis"
+	if s.tlsFiles != nil {
+		scheme = "rediss"
+	}
+	u := url.URL{Scheme: scheme, User: url.UserPassword("", s.password), Host: s.Addr(), Path: "/" + strconv.Itoa(db)}
 	return u.String()
 }
 
@@ -150,10 +193,16 @@ func (s *Server) Restart() {
 }
 
 func (s *Server) start() error {
-	cmd := exec.Command(s.bin,
-		"--bind", "127.0.0.1", "--port", strconv.Itoa(s.port),
-		"--requirepass", s.password, "--dir", s.dir,
-		"--save", "", "--appendonly", "no", "--protected-mode", "no")
+	args := []string{"--bind", "127.0.0.1", "--requirepass", s.password, "--dir", s.dir,
+		"--save", "", "--appendonly", "no", "--protected-mode", "no"}
+	if s.tlsFiles == nil {
+		args = append(args, "--port", strconv.Itoa(s.port))
+	} else {
+		args = append(args, "--port", "0", "--tls-port", strconv.Itoa(s.port),
+			"--tls-ca-cert-file", s.tlsFiles[0], "--tls-cert-file", s.tlsFiles[1], "--tls-key-file", s.tlsFiles[2],
+			"--tls-auth-clients", "no")
+	}
+	cmd := exec.Command(s.bin, args...)
 	p, err := childproc.Start(cmd, childproc.Options{Name: "redis-server on " + s.Addr(), LogFile: s.LogFile(), Header: "redis-server", Grace: stopTimeout})
 	if err != nil {
 		return err
@@ -178,6 +227,19 @@ func (s *Server) ping(ctx context.Context) error {
 		return childproc.NotYet(err)
 	}
 	defer conn.Close()
+	if s.tlsFiles != nil {
+		pem, err := os.ReadFile(s.tlsFiles[0])
+		if err != nil {
+			return err
+		}
+		roots := x509.NewCertPool()
+		roots.AppendCertsFromPEM(pem)
+		tc := tls.Client(conn, &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"})
+		if err := tc.HandshakeContext(ctx); err != nil {
+			return childproc.NotYet(err)
+		}
+		conn = tc
+	}
 	if dl, ok := ctx.Deadline(); ok {
 		conn.SetDeadline(dl)
 	}
