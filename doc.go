@@ -26,16 +26,20 @@
 //     Follower: every event in order, for the live stream; Backbone:
 //     webhooks and dead letters over them.
 //   - Pinger: a dependency that can say whether it is reachable.
+//   - Cache and RateLimiter: values and hashes with a TTL, and GCRA rate
+//     limits, in the process or on a Redis-protocol server.
 //
 // Adapters, one package each, never importing one another: sqlitestore
 // (embedded SQLite) and neo4jstore (Neo4j) implement Store; natsbus (NATS
 // JetStream) implements Publisher, ConsumerHost and Follower; httpapi is
 // the HTTP server over a Tracker and a Backbone, the live event stream, and
 // a client implementing both; webhook delivers events to registered
-// endpoints; prommetrics exports metrics to Prometheus, fed by hooks of
+// endpoints; localcache (in the process) and rediscache (a Redis-protocol
+// server) implement Cache and RateLimiter; prommetrics exports metrics to Prometheus, fed by hooks of
 // the others that cmd/agileplus connects. Engines that are neither domain nor adapter import this
 // package and no adapter: depgraph answers the graph queries in memory,
 // relay publishes the outbox to the bus, storemigrate copies and verifies
-// a whole store. cmd/agileplus wires everything
+// a whole store, ratelimit falls back to the in-process limiter while the
+// shared one is down, session keeps browser sessions in the cache. cmd/agileplus wires everything
 // and is the CLI.
 package agileplus

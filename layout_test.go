@@ -168,8 +168,8 @@ func TestImportRule(t *testing.T) {
 		}
 	}
 	for r, want := range map[string][]string{
-		"adapter": {"httpapi", "localblob", "mcpserver", "natsbus", "neo4jstore", "prommetrics", "s3blob", "sqlitestore", "webhook"},
-		"engine":  {"depgraph", "relay", "storemigrate"},
+		"adapter": {"httpapi", "localblob", "localcache", "mcpserver", "natsbus", "neo4jstore", "prommetrics", "rediscache", "s3blob", "sqlitestore", "webhook"},
+		"engine":  {"depgraph", "keyauth", "ratelimit", "relay", "session", "storemigrate"},
 	} {
 		for _, n := range want {
 			if !slices.Contains(got[r], n) {

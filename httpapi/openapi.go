@@ -207,6 +207,9 @@ func errorResponses(rt route) map[string]string {
 		out["401"] = "no API key, or one that identifies no active key (when the server authenticates); the answer carries WWW-Authenticate: Bearer"
 		out["403"] = "the key's scope or projects do not allow this; the message names the scope needed"
 	}
+	if c := routeClass(rt); c != "" {
+		out["429"] = "the key (or address, without one) has spent its quota of " + c + " requests; retry after Retry-After seconds (RateLimit-Policy and RateLimit say the quota and what is left)"
+	}
 	if !strings.HasPrefix(rt.path, "/v1/") {
 		return out
 	}
@@ -229,7 +232,7 @@ func errorResponses(rt route) map[string]string {
 		out[code] = desc
 	}
 	if rt.produces == "text/event-stream" {
-		out["429"] = "the key has too many open event streams; retry after Retry-After seconds"
+		out["429"] = "the key has too many open event streams, or has opened its quota of streams; retry after Retry-After seconds"
 		out["503"] = "the server has as many streams open as it allows, or no live feed; retry after Retry-After seconds"
 	}
 	return out

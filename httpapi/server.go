@@ -42,10 +42,13 @@ const MCPPath = "/mcp"
 const ActorHeader = "X-Agileplus-Actor"
 
 // Check is one dependency /ready asks about. Func returns details to show
-// and an error when the dependency is not ready.
+// and an error when the dependency is not ready. The server does without
+// an Optional one, less well: its error marks it, and the server,
+// degraded, and /ready still answers 200.
 type Check struct {
-	Name string
-	Func func(ctx context.Context) (map[string]any, error)
+	Name     string
+	Func     func(ctx context.Context) (map[string]any, error)
+	Optional bool
 }
 
 // Server serves the API over a Tracker.
@@ -103,6 +106,11 @@ type Server struct {
 	Requests RequestObserver
 	// Metrics serves /metrics (the Prometheus exposition); nil answers 503.
 	Metrics http.Handler
+	// Limiter, if set, limits the requests of each key (or remote
+	// address, without one) per route class, as RateLimits says.
+	Limiter    agileplus.RateLimiter
+	RateLimits RateLimits
+
 	streams streams // open event streams, ended by CloseStreams
 	bodies  bodies  // request bodies being read
 
@@ -152,7 +160,7 @@ func (s *Server) mux(rs []route) http.Handler {
 			byPath[rt.path] = map[string]http.HandlerFunc{}
 			order = append(order, rt.path)
 		}
-		byPath[rt.path][rt.method] = s.guard(rt.scope, checkQuery(rt.query, rt.handler))
+		byPath[rt.path][rt.method] = s.guard(rt.scope, s.limited(classOf(routeClass(rt)), checkQuery(rt.query, rt.handler)))
 	}
 	for _, p := range order {
 		methods := byPath[p]
@@ -180,7 +188,7 @@ func (s *Server) mux(rs []route) http.Handler {
 			writeError(w, http.StatusNotFound, ErrorDetail{Code: agileplus.ENOTFOUND, Message: "this server does not serve MCP"})
 			return
 		}
-		s.guard(agileplus.ScopeRead, func(w http.ResponseWriter, r *http.Request) { s.MCP.ServeHTTP(w, withActor(r)) })(w, r)
+		s.guard(agileplus.ScopeRead, s.limited(mcpClass, func(w http.ResponseWriter, r *http.Request) { s.MCP.ServeHTTP(w, withActor(r)) }))(w, r)
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, ErrorDetail{Code: agileplus.ENOTFOUND, Message: "no such endpoint: " + agileplus.QuoteRef(r.URL.Path) + " (see /openapi.json)"})
@@ -506,13 +514,13 @@ type Health struct {
 
 // Readiness is the body of /ready.
 type Readiness struct {
-	Status string                 `json:"status"` // "ready" or "not_ready"
+	Status string                 `json:"status"` // "ready", "degraded" (an optional check failed) or "not_ready"
 	Checks map[string]CheckResult `json:"checks"`
 }
 
 // CheckResult is one dependency's state in /ready.
 type CheckResult struct {
-	Status string         `json:"status"` // "ok" or "down"
+	Status string         `json:"status"` // "ok", "down", or "degraded" for an optional check
 	Error  string         `json:"error,omitempty"`
 	Detail map[string]any `json:"detail,omitempty"`
 }
@@ -534,7 +542,14 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 			if agileplus.ErrorCode(err) == agileplus.EINTERNAL {
 				res.Error = err.Error()
 			}
-			out.Status, status = "not_ready", http.StatusServiceUnavailable
+			if c.Optional {
+				res.Status = "degraded"
+				if status == http.StatusOK {
+					out.Status = "degraded"
+				}
+			} else {
+				out.Status, status = "not_ready", http.StatusServiceUnavailable
+			}
 		}
 		out.Checks[c.Name] = res
 	}

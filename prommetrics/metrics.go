@@ -45,6 +45,7 @@ type Metrics struct {
 	deliveryTime  prometheus.Histogram
 	claims        prometheus.Counter
 	claimsExpired prometheus.Counter
+	rate          rateMetrics
 }
 
 // New returns the metrics of a process running version, with the Go
@@ -89,6 +90,7 @@ func New(version string) *Metrics {
 		m.attempts, m.redeliveries, m.deliveries, m.deliveryTime, m.claims, m.claimsExpired} {
 		f(c)
 	}
+	m.rate = newRateMetrics(f)
 	return m
 }
 

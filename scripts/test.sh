@@ -13,7 +13,7 @@ if ! command -v java >/dev/null || ! command -v mvn >/dev/null; then
 	$sudo apt-get update -q
 	$sudo apt-get install -y -q openjdk-17-jdk-headless maven
 fi
-# The local stack's cache probe runs a real redis-server (Debian's).
+# The cache tests and the local stack's cache probe run a real redis-server (Debian's).
 if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
 	echo "== installing redis-server"
 	sudo=""

@@ -58,6 +58,8 @@ type appConfig struct {
 
 	// tracing, when set, exports spans over OTLP (the OTEL_ variables).
 	tracing *oteltrace.Config
+	// cache is the cache and the rate limits (cache.go).
+	cache cacheConfig
 }
 
 // app is the server: the store, the bus, the relay between them, the
@@ -127,6 +129,10 @@ func (a *app) Open(ctx context.Context) (err error) {
 		a.onClose(a.metrics.Close)
 	}
 	m := prommetrics.New(version)
+	_, limiter, cacheCheck, err := a.openCache(ctx, m)
+	if err != nil {
+		return err
+	}
 
 	store, err := a.openStore(ctx)
 	if err != nil {
@@ -192,10 +198,12 @@ func (a *app) Open(ctx context.Context) (err error) {
 			}
 			return detail, bus.Ping(ctx)
 		}},
+		cacheCheck,
 	}
 	api := httpapi.NewServer(prommetrics.Tracker(svc, m), checks, log, version)
 	api.ImportLimit = cfg.importLimit
 	api.Requests, api.Metrics = m, m.Handler()
+	api.Limiter, api.RateLimits = limiter, cfg.cache.limits
 	m.WatchStreams(api.OpenStreams)
 	api.Tracer = tracer
 	api.MCP = mcpserver.Handler(mcpserver.New(svc, mcpserver.Options{Version: version, Logger: log}))

@@ -60,6 +60,9 @@ type serveConfig struct {
 	tlsKey         string
 	maxConns       int
 
+	// The cache and rate limits (cache.go).
+	cache cacheFlags
+
 	// badEnv are the variables behind flag defaults that do not parse.
 	badEnv []envError
 }
@@ -125,6 +128,7 @@ func (c *serveConfig) addFlags(cmd *cobra.Command, getenv func(string) string) {
 	f.StringVar(&c.tlsCert, "tls-cert", getenv("AGILEPLUS_TLS_CERT"), "serve HTTPS (and HTTP/2) with this PEM certificate chain; needs --tls-key (env AGILEPLUS_TLS_CERT)")
 	f.StringVar(&c.tlsKey, "tls-key", getenv("AGILEPLUS_TLS_KEY"), "the PEM private key of --tls-cert (env AGILEPLUS_TLS_KEY)")
 	f.IntVar(&c.maxConns, "max-connections", ed.int("max-connections", "AGILEPLUS_MAX_CONNECTIONS", 1024), "connections served at once; more wait until one closes (env AGILEPLUS_MAX_CONNECTIONS)")
+	c.cache.addFlags(cmd, getenv)
 	c.badEnv = ed.errs
 }
 
@@ -205,6 +209,10 @@ func (c serveConfig) check(e *env, changed func(flag string) bool) (appConfig, e
 	if err != nil {
 		return appConfig{}, err
 	}
+	cache, err := c.cache.check(c.addr, changed)
+	if err != nil {
+		return appConfig{}, err
+	}
 
 	tracing, err := oteltrace.FromEnv(e.getenv, version)
 	if err != nil {
@@ -257,6 +265,7 @@ func (c serveConfig) check(e *env, changed func(flag string) bool) (appConfig, e
 		tls:                tlsConfig,
 		maxConns:           c.maxConns,
 		tracing:            tracing,
+		cache:              cache,
 	}
 	if c.neo4jURL != "" {
 		cfg.neo4j = neo4jstore.Config{

@@ -401,6 +401,9 @@ func TestStackProbesAnswer(t *testing.T) {
 	// The system of record stays the embedded one here: the Neo4j tests
 	// cover NEO4J_URL.
 	delete(serveEnv, "NEO4J_URL")
+	// Nor does it share the cache: the cache tests cover REDIS_URL, and
+	// TestStackCacheProbeAnswers the stack's cache.
+	delete(serveEnv, "REDIS_URL")
 	url := startServe(t, serveEnv["AGILEPLUS_DATA_DIR"], serveEnv)
 	probe("agileplus liveness", api.LivenessProbe, url)
 	probe("agileplus readiness", api.ReadinessProbe, url)

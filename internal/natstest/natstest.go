@@ -683,3 +683,10 @@ func writeTLSFiles(dir string) (caFile, certFile, keyFile string, err error) {
 	}
 	return caFile, certFile, keyFile, nil
 }
+
+// WriteTLSFiles writes, in dir, a CA generated for the test and a server
+// certificate for 127.0.0.1 and localhost that it signed, with the
+// certificate's key: for other test servers that need TLS (redistest).
+func WriteTLSFiles(dir string) (caFile, certFile, keyFile string, err error) {
+	return writeTLSFiles(dir)
+}
