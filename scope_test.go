@@ -161,6 +161,59 @@ var scopeCases = []scopeCase{
 	{name: "AddReference", write: true, field: "wp", call: func(ctx context.Context, f *scopeFixture, x string) error {
 		return ignore(f.s.AddReference(ctx, wp(x, "1"), agileplus.ReferenceCreate{Kind: agileplus.RefCommit, Repo: "github.com/acme/api", SHA: "abcdef1"}))
 	}},
+	{name: "AddComment", write: true, field: "ref", call: func(ctx context.Context, f *scopeFixture, x string) error {
+		return ignore(f.s.AddComment(ctx, wp(x, "1"), agileplus.CommentCreate{Body: "hi"}))
+	}},
+	// A refused AddComment leaves nothing to edit: a limited key's edit of
+	// another project's comment is TestEditCommentLimited's.
+	{name: "EditComment", write: true, field: "ref", call: func(ctx context.Context, f *scopeFixture, x string) error {
+		c, err := f.s.AddComment(ctx, feat(x), agileplus.CommentCreate{Body: "hi"})
+		if err != nil {
+			return err
+		}
+		return ignore(f.s.EditComment(ctx, c.ID, agileplus.CommentEdit{Body: "hello"}, 0))
+	}},
+	{name: "Comments", field: "ref", call: func(ctx context.Context, f *scopeFixture, x string) error {
+		return ignore(f.s.Comments(ctx, wp(x, "1"), agileplus.Page{}))
+	}},
+	{name: "ArchiveProject", write: true, field: "project", call: func(ctx context.Context, f *scopeFixture, x string) error {
+		return ignore(f.s.ArchiveProject(ctx, proj(x)))
+	}},
+	{name: "RestoreProject", write: true, field: "project", call: func(ctx context.Context, f *scopeFixture, x string) error {
+		if _, err := f.s.ArchiveProject(ctx, proj(x)); err != nil {
+			return err
+		}
+		return ignore(f.s.RestoreProject(ctx, proj(x)))
+	}},
+	{name: "ArchiveFeature", write: true, field: "feature", call: func(ctx context.Context, f *scopeFixture, x string) error {
+		return ignore(f.s.ArchiveFeature(ctx, feat(x)))
+	}},
+	{name: "RestoreFeature", write: true, field: "feature", call: func(ctx context.Context, f *scopeFixture, x string) error {
+		if _, err := f.s.ArchiveFeature(ctx, feat(x)); err != nil {
+			return err
+		}
+		return ignore(f.s.RestoreFeature(ctx, feat(x)))
+	}},
+	{name: "ArchiveWP", write: true, field: "wp", call: func(ctx context.Context, f *scopeFixture, x string) error {
+		return ignore(f.s.ArchiveWP(ctx, wp(x, "1")))
+	}},
+	{name: "RestoreWP", write: true, field: "wp", call: func(ctx context.Context, f *scopeFixture, x string) error {
+		if _, err := f.s.ArchiveWP(ctx, wp(x, "1")); err != nil {
+			return err
+		}
+		return ignore(f.s.RestoreWP(ctx, wp(x, "1")))
+	}},
+	// PB-1 has a dependent in PA, so a WP of its own is deleted too.
+	{name: "DeleteWP", write: true, field: "wp", call: func(ctx context.Context, f *scopeFixture, x string) error {
+		if err := f.s.DeleteWP(ctx, wp(x, "1")); agileplus.ErrorCode(err) == agileplus.EFORBIDDEN {
+			return err
+		}
+		w, err := f.s.CreateWP(ctx, feat2(x), agileplus.WPCreate{Title: "gone"})
+		if err != nil {
+			return err
+		}
+		return f.s.DeleteWP(ctx, w.Key)
+	}},
 	{name: "AddDependency", write: true, field: "from", call: func(ctx context.Context, f *scopeFixture, x string) error {
 		return ignore(f.s.AddDependency(ctx, agileplus.DependencyCreate{From: wp(x, "2"), To: wp(x, "3")}))
 	}},
