@@ -681,7 +681,7 @@ const depMap = `d {.id, .entity_kind, .version, .created_at,
 	from_state: f.state, to_state: t.state, from_archived: f.archived_at IS NOT NULL, to_archived: t.archived_at IS NOT NULL}`
 
 type depRow struct {
-	d                  agileplus.Dependency
+	d                        agileplus.Dependency
 	fromState, toState       string
 	fromArchived, toArchived bool
 }

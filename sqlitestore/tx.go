@@ -497,7 +497,7 @@ const depFrom = ` FROM dependencies d
 	LEFT JOIN wps tw ON tw.id = d.to_id LEFT JOIN features tf ON tf.id = d.to_id`
 
 type depRow struct {
-	d                  agileplus.Dependency
+	d                        agileplus.Dependency
 	fromState, toState       string
 	fromArchived, toArchived bool
 }
