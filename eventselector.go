@@ -11,6 +11,8 @@ var EventTypes = []string{
 	"feature.created", "feature.updated", "feature.transitioned", "feature.imported",
 	"wp.created", "wp.updated", "wp.transitioned", "wp.claimed", "wp.renewed", "wp.released",
 	"wp.referenced", "wp.reference_updated", "wp.imported",
+	"project.archived", "project.restored", "feature.archived", "feature.restored", "wp.archived", "wp.restored", "wp.deleted",
+	"feature.commented", "feature.comment_edited", "wp.commented", "wp.comment_edited",
 	"dependency.added", "dependency.removed", "dependency.imported",
 	"key.created", "key.revoked", "key.refused", "key.imported",
 	"label.created", "label.updated", "label.deleted", "label.imported",
