@@ -627,3 +627,19 @@ func TestScopeKeyAdmin(t *testing.T) {
 		t.Errorf("refused export wrote %d bytes", buf.Len())
 	}
 }
+
+// TestEditCommentLimited: a key limited to PA cannot edit a comment in PB,
+// not even one by its own name, and the refusal writes nothing.
+func TestEditCommentLimited(t *testing.T) {
+	f := newScopeFixture(t)
+	ctx := agileplus.WithActor(context.Background(), f.onlyA.Name)
+	c := must(f.s.AddComment(ctx, "PB-1", agileplus.CommentCreate{Body: "mine"}))
+	before := len(f.events(t))
+	_, err := f.s.EditComment(agileplus.WithPrincipal(ctx, f.onlyA), c.ID, agileplus.CommentEdit{Body: "changed"}, 0)
+	if agileplus.ErrorCode(err) != agileplus.EFORBIDDEN || agileplus.ErrorField(err) != "comment" {
+		t.Fatalf("edit: %v, want %s on comment", err, agileplus.EFORBIDDEN)
+	}
+	if after := len(f.events(t)); after != before {
+		t.Errorf("refused edit wrote %d events", after-before)
+	}
+}
