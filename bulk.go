@@ -23,8 +23,10 @@ import (
 // features, WPs, dependencies and references in a canonical order;
 // importing a file and exporting again gives the same bytes. API keys go
 // last, by prefix (bulk_keys.go). A feature or WP record leaves out the
-// default priority (normal) and empty labels and owner, so files written
-// before they existed export again as they were.
+// default priority (normal) and empty labels and owner, and a project,
+// feature or WP record "archived" unless it is, so files written before
+// they existed export again as they were. Comments follow references, in
+// the order they were made, with their authors and earlier bodies.
 
 // Record types.
 const (
@@ -34,32 +36,37 @@ const (
 	RecDependency = "dependency"
 	RecReference  = "reference"
 	RecLabel      = "label" // a project's label definition
+	RecComment    = "comment"
 )
 
 // Record is one line of a bulk file. Which fields apply depends on Type
 // (recordTakes); a record that sets others is refused.
 type Record struct {
-	Type        string   `json:"type"`
-	Key         string   `json:"key,omitempty"`     // project key, WP key
-	Name        string   `json:"name,omitempty"`    // project, label
-	Project     string   `json:"project,omitempty"` // feature, label: its project key
-	Slug        string   `json:"slug,omitempty"`    // feature
-	Feature     string   `json:"feature,omitempty"` // wp: its feature slug
-	Title       string   `json:"title,omitempty"`
-	Description string   `json:"description,omitempty"`
-	State       string   `json:"state,omitempty"`
-	Estimate    *float64 `json:"estimate,omitempty"`
-	Priority    string   `json:"priority,omitempty"` // feature, wp
-	Labels      []string `json:"labels,omitempty"`   // feature, wp
-	Owner       string   `json:"owner,omitempty"`    // wp
-	Color       string   `json:"color,omitempty"`    // label
-	From        string   `json:"from,omitempty"`     // dependency: WP keys or feature slugs
-	To          string   `json:"to,omitempty"`
-	Kind        string   `json:"kind,omitempty"` // dependency: depends_on, relates_to; reference: commit, pull_request
-	WP          string   `json:"wp,omitempty"`   // reference
-	Repo        string   `json:"repo,omitempty"`
-	SHA         string   `json:"sha,omitempty"`
-	URL         string   `json:"url,omitempty"`
+	Type        string            `json:"type"`
+	Key         string            `json:"key,omitempty"`     // project key, WP key
+	Name        string            `json:"name,omitempty"`    // project, label
+	Project     string            `json:"project,omitempty"` // feature, label: its project key
+	Slug        string            `json:"slug,omitempty"`    // feature
+	Feature     string            `json:"feature,omitempty"` // wp: its feature slug
+	Title       string            `json:"title,omitempty"`
+	Description string            `json:"description,omitempty"`
+	State       string            `json:"state,omitempty"`
+	Estimate    *float64          `json:"estimate,omitempty"`
+	Priority    string            `json:"priority,omitempty"` // feature, wp
+	Labels      []string          `json:"labels,omitempty"`   // feature, wp
+	Owner       string            `json:"owner,omitempty"`    // wp
+	Archived    bool              `json:"archived,omitempty"` // project, feature, wp
+	Author      string            `json:"author,omitempty"`   // comment, on a wp or a feature
+	Body        string            `json:"body,omitempty"`
+	History     []CommentRevision `json:"history,omitempty"`
+	Color       string            `json:"color,omitempty"` // label
+	From        string            `json:"from,omitempty"`  // dependency: WP keys or feature slugs
+	To          string            `json:"to,omitempty"`
+	Kind        string            `json:"kind,omitempty"` // dependency: depends_on, relates_to; reference: commit, pull_request
+	WP          string            `json:"wp,omitempty"`   // reference
+	Repo        string            `json:"repo,omitempty"`
+	SHA         string            `json:"sha,omitempty"`
+	URL         string            `json:"url,omitempty"`
 	// Key records only; a pointer keeps the other records small.
 	*KeyFields
 
@@ -448,6 +455,10 @@ const (
 	fColor
 	fLabels
 	fKeyFields // every field of KeyFields
+	fAuthor
+	fBody
+	fArchived
+	fHistory
 )
 
 // recordTakes returns the fields a type of record takes: those the export
@@ -456,11 +467,13 @@ const (
 func recordTakes(typ string) int {
 	switch typ {
 	case RecProject:
-		return fKey | fName
+		return fKey | fName | fArchived
 	case RecFeature:
-		return fProject | fSlug | fTitle | fDescription | fState | fPriority | fLabels
+		return fProject | fSlug | fTitle | fDescription | fState | fPriority | fLabels | fArchived
 	case RecWP:
-		return fKey | fFeature | fTitle | fDescription | fState | fEstimate | fPriority | fLabels | fOwner
+		return fKey | fFeature | fTitle | fDescription | fState | fEstimate | fPriority | fLabels | fOwner | fArchived
+	case RecComment:
+		return fWP | fFeature | fAuthor | fBody | fHistory
 	case RecLabel:
 		return fProject | fName | fColor | fDescription
 	case RecDependency:
@@ -518,6 +531,7 @@ func (r *Record) strayFields() []string {
 		{fKind, "kind", r.Kind != ""}, {fWP, "wp", r.WP != ""}, {fRepo, "repo", r.Repo != ""},
 		{fSHA, "sha", r.SHA != ""}, {fURL, "url", r.URL != ""}, {fPriority, "priority", r.Priority != ""},
 		{fOwner, "owner", r.Owner != ""}, {fColor, "color", r.Color != ""}, {fLabels, "labels", len(r.Labels) > 0},
+		{fAuthor, "author", r.Author != ""}, {fBody, "body", r.Body != ""}, {fArchived, "archived", r.Archived}, {fHistory, "history", len(r.History) > 0},
 	}
 	var stray []string
 	for _, f := range set {
@@ -618,7 +632,7 @@ func SortRecords(recs []Record) {
 // at returns record i (second: a call while the record of the previous
 // call is still in use).
 func recordOrder(n int, at func(i int32, second bool) *Record) []int32 {
-	rank := map[string]int{RecProject: 0, RecLabel: 1, RecFeature: 2, RecWP: 3, RecDependency: 4, RecReference: 5, RecKey: 6}
+	rank := map[string]int{RecProject: 0, RecLabel: 1, RecFeature: 2, RecWP: 3, RecDependency: 4, RecReference: 5, RecComment: 6, RecKey: 7}
 	type wpKey struct {
 		prefix string
 		num    int64
@@ -676,6 +690,8 @@ func recordOrder(n int, at func(i int32, second bool) *Record) []int32 {
 			return cmp.Or(wpCmp(ka.from, kb.from, a.From, b.From), wpCmp(ka.to, kb.to, a.To, b.To), cmp.Compare(a.Kind, b.Kind))
 		case RecKey:
 			return cmp.Compare(a.keyPrefix(), b.keyPrefix())
+		case RecComment: // the comments of one WP or feature keep their order
+			return cmp.Or(cmp.Compare(a.Feature, b.Feature), wpCmp(ka.wp, kb.wp, a.WP, b.WP))
 		default:
 			return cmp.Or(wpCmp(ka.wp, kb.wp, a.WP, b.WP), cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Repo, b.Repo), cmp.Compare(a.SHA, b.SHA), cmp.Compare(a.URL, b.URL))
 		}

@@ -30,7 +30,7 @@ func (s *Service) ExportRecords(ctx context.Context, opts ExportOptions) ([]Reco
 			}
 			for _, p := range ps {
 				projects[p.ID] = p.Key
-				recs = append(recs, Record{Type: RecProject, Key: p.Key, Name: p.Name})
+				recs = append(recs, Record{Type: RecProject, Key: p.Key, Name: p.Name, Archived: p.ArchivedAt != nil})
 				for fpg := (Page{Limit: MaxPageLimit}); ; {
 					fs, err := tx.Features(ctx, p.ID, fpg)
 					if err != nil {
@@ -39,7 +39,7 @@ func (s *Service) ExportRecords(ctx context.Context, opts ExportOptions) ([]Reco
 					for _, f := range fs {
 						features[f.ID] = f.Slug
 						recs = append(recs, Record{Type: RecFeature, Project: p.Key, Slug: f.Slug, Title: f.Title, Description: f.Description, State: f.State,
-							Priority: exportPriority(f.Priority), Labels: f.Labels})
+							Priority: exportPriority(f.Priority), Labels: f.Labels, Archived: f.ArchivedAt != nil})
 					}
 					if len(fs) < fpg.Limit {
 						break
@@ -74,7 +74,7 @@ func (s *Service) ExportRecords(ctx context.Context, opts ExportOptions) ([]Reco
 				wps[w.ID] = w.Key
 				est := w.Estimate
 				recs = append(recs, Record{Type: RecWP, Key: w.Key, Feature: features[w.FeatureID], Title: w.Title, Description: w.Description, State: w.State, Estimate: &est,
-					Priority: exportPriority(w.Priority), Labels: w.Labels, Owner: w.Owner})
+					Priority: exportPriority(w.Priority), Labels: w.Labels, Owner: w.Owner, Archived: w.ArchivedAt != nil})
 			}
 			if len(ws) < pg.Limit {
 				break
@@ -107,6 +107,25 @@ func (s *Service) ExportRecords(ctx context.Context, opts ExportOptions) ([]Reco
 				break
 			}
 			pg.After = rs[len(rs)-1].ID
+		}
+		for pg := (Page{Limit: MaxPageLimit}); ; {
+			cs, err := tx.AllComments(ctx, pg)
+			if err != nil {
+				return err
+			}
+			for _, c := range cs {
+				rec := Record{Type: RecComment, Author: c.Author, Body: c.Body, History: c.History}
+				if c.EntityKind == KindWP {
+					rec.WP = wps[c.EntityID]
+				} else {
+					rec.Feature = features[c.EntityID]
+				}
+				recs = append(recs, rec)
+			}
+			if len(cs) < pg.Limit {
+				break
+			}
+			pg.After = cs[len(cs)-1].ID
 		}
 		ks, err := keyRecords(ctx, tx, opts)
 		recs = append(recs, ks...)
@@ -147,6 +166,7 @@ type importPlan struct {
 	wps       map[string]*WP      // by key
 	keys      map[string]*APIKey  // by prefix
 	labels    map[int]*LabelDef   // new label definitions by record
+	comments  map[int]*Comment    // new comments by record
 	newRecord []bool              // records that create something
 	newIDs    map[string]bool     // ids of the entities the file creates
 	openDeps  map[string]int64    // new WP id -> its depends_on edges in the file to WPs not done
@@ -255,10 +275,10 @@ func (s *Service) planImport(ctx context.Context, tx Tx, recs *importRecords, sp
 			err = pl.key(ctx, i)
 		case RecLabel:
 			err = pl.label(ctx, i)
-		case RecDependency, RecReference:
+		case RecDependency, RecReference, RecComment:
 			// Checked once every entity of the file is known.
 		default:
-			pl.problem(i, "type", "unknown record type %q: project, label, feature, wp, dependency, reference or key", rec.Type)
+			pl.problem(i, "type", "unknown record type %q: project, label, feature, wp, dependency, reference, comment or key", rec.Type)
 		}
 		if err != nil {
 			return nil, err
@@ -271,6 +291,8 @@ func (s *Service) planImport(ctx context.Context, tx Tx, recs *importRecords, sp
 			err = pl.dependency(ctx, i)
 		case RecReference:
 			err = pl.reference(ctx, i)
+		case RecComment:
+			err = pl.comment(ctx, i)
 		}
 		if err != nil {
 			return nil, err
@@ -352,6 +374,8 @@ func (pl *importPlanner) project(ctx context.Context, i int) error {
 	} else if ok {
 		if old.Name != strings.TrimSpace(rec.Name) {
 			pl.conflict(i, "name", "project %s exists with the name %q", rec.Key, old.Name)
+		} else if (old.ArchivedAt != nil) != rec.Archived {
+			pl.conflict(i, "archived", "project %s exists %s", rec.Key, archivedWords(old.ArchivedAt))
 		}
 		pl.projects[rec.Key] = old
 		pl.result.Unchanged[RecProject]++
@@ -359,7 +383,8 @@ func (pl *importPlanner) project(ctx context.Context, i int) error {
 	}
 	pid := pl.s.IDs.New(PrefixProject)
 	pl.newIDs[pid] = true
-	pl.projects[rec.Key] = &Project{ID: pid, Key: rec.Key, Name: strings.TrimSpace(rec.Name), Version: 1, CreatedAt: pl.now, UpdatedAt: pl.now}
+	pl.projects[rec.Key] = &Project{ID: pid, Key: rec.Key, Name: strings.TrimSpace(rec.Name), Version: 1, CreatedAt: pl.now, UpdatedAt: pl.now,
+		ArchivedAt: pl.archivedAt(rec)}
 	pl.newRecord[i] = true
 	return nil
 }
@@ -406,6 +431,8 @@ func (pl *importPlanner) feature(ctx context.Context, i int) error {
 		if old.ProjectID != proj.ID || old.Title != strings.TrimSpace(rec.Title) || old.Description != desc || old.State != state ||
 			old.Priority != c.Priority || !slices.Equal(old.Labels, c.Labels) {
 			pl.conflict(i, "slug", "feature %s exists with other content", rec.Slug)
+		} else if (old.ArchivedAt != nil) != rec.Archived {
+			pl.conflict(i, "archived", "feature %s exists %s", rec.Slug, archivedWords(old.ArchivedAt))
 		}
 		pl.features[rec.Slug] = old
 		pl.result.Unchanged[RecFeature]++
@@ -415,7 +442,7 @@ func (pl *importPlanner) feature(ctx context.Context, i int) error {
 	pl.newIDs[fid] = true
 	pl.features[rec.Slug] = &Feature{ID: fid, ProjectID: proj.ID, ProjectKey: proj.Key, Slug: rec.Slug,
 		Title: strings.TrimSpace(rec.Title), Description: rec.Description, State: state, Priority: c.Priority, Labels: c.Labels,
-		CreatedAt: pl.now, UpdatedAt: pl.now}
+		CreatedAt: pl.now, UpdatedAt: pl.now, ArchivedAt: pl.archivedAt(rec)}
 	pl.newRecord[i] = true
 	return nil
 }
@@ -483,6 +510,8 @@ func (pl *importPlanner) wp(ctx context.Context, i int) error {
 		if old.FeatureID != f.ID || old.Title != strings.TrimSpace(rec.Title) || old.Description != desc || old.State != state || old.Estimate != est ||
 			old.Priority != c.Priority || !slices.Equal(old.Labels, c.Labels) || old.Owner != c.Owner {
 			pl.conflict(i, "key", "wp %s exists with other content", rec.Key)
+		} else if (old.ArchivedAt != nil) != rec.Archived {
+			pl.conflict(i, "archived", "wp %s exists %s", rec.Key, archivedWords(old.ArchivedAt))
 		}
 		pl.wps[rec.Key] = old
 		pl.result.Unchanged[RecWP]++
@@ -492,7 +521,82 @@ func (pl *importPlanner) wp(ctx context.Context, i int) error {
 	pl.newIDs[wid] = true
 	pl.wps[rec.Key] = &WP{ID: wid, Key: rec.Key, ProjectID: f.ProjectID, ProjectKey: f.ProjectKey, FeatureID: f.ID,
 		Title: strings.TrimSpace(rec.Title), Description: rec.Description, State: state, Estimate: est,
-		Priority: c.Priority, Labels: c.Labels, Owner: c.Owner, Version: 1, CreatedAt: pl.now, UpdatedAt: pl.now}
+		Priority: c.Priority, Labels: c.Labels, Owner: c.Owner, Version: 1, CreatedAt: pl.now, UpdatedAt: pl.now,
+		ArchivedAt: pl.archivedAt(rec)}
+	pl.newRecord[i] = true
+	return nil
+}
+
+// archivedAt is when a new record the file archives is archived: now.
+func (pl *importPlanner) archivedAt(rec *Record) *time.Time {
+	if !rec.Archived {
+		return nil
+	}
+	at := pl.now
+	return &at
+}
+
+func archivedWords(at *time.Time) string {
+	if at != nil {
+		return "archived, and the file does not archive it"
+	}
+	return "not archived, and the file archives it"
+}
+
+// comment plans a comment record: on a WP or a feature of the file or
+// the store. One with the same author and body there already is
+// unchanged.
+func (pl *importPlanner) comment(ctx context.Context, i int) error {
+	rec := pl.recs.get(i)
+	c := &Comment{ID: pl.s.IDs.New(PrefixComment), Author: strings.TrimSpace(rec.Author), Body: rec.Body, History: rec.History}
+	if (rec.WP == "") == (rec.Feature == "") {
+		pl.problem(i, "wp", "a comment is on a wp or on a feature: give one of them")
+		return nil
+	}
+	if err := validateImportedComment(c); err != nil {
+		pl.problem(i, ErrorField(err), "comment: %s", ErrorMessage(err))
+		return nil
+	}
+	ref, field := rec.WP, "wp"
+	if ref == "" {
+		ref, field = rec.Feature, "feature"
+	}
+	end, ok := pl.endpoint(ctx, pl.tx, ref)
+	if !ok || (end.kind == KindWP) != (field == "wp") {
+		pl.problem(i, field, "comment: no %s %q in the file or the store", map[string]string{"wp": "work package", "feature": "feature"}[field], ref)
+		return nil
+	}
+	if !end.isNew {
+		for pg := (Page{Limit: MaxPageLimit}); ; {
+			cs, err := pl.tx.Comments(ctx, end.id, pg)
+			if err != nil {
+				return err
+			}
+			for _, old := range cs {
+				if old.Author == c.Author && old.Body == c.Body {
+					pl.result.Unchanged[RecComment]++
+					return nil
+				}
+			}
+			if len(cs) < pg.Limit {
+				break
+			}
+			pg.After = cs[len(cs)-1].ID
+		}
+	}
+	c.EntityKind, c.EntityID, c.EntityKey = end.kind, end.id, end.key
+	// endpoint left the WP or feature under ref.
+	if w := pl.wps[ref]; end.kind == KindWP && w != nil {
+		c.ProjectKey, c.FeatureID = w.ProjectKey, w.FeatureID
+	} else if f := pl.features[ref]; f != nil {
+		c.ProjectKey, c.FeatureID = f.ProjectKey, f.ID
+	}
+	c.Version = int64(len(c.History)) + 1
+	c.CreatedAt, c.UpdatedAt = pl.now, pl.now
+	if pl.comments == nil {
+		pl.comments = map[int]*Comment{}
+	}
+	pl.comments[i] = c
 	pl.newRecord[i] = true
 	return nil
 }
@@ -955,6 +1059,16 @@ func (s *Service) writeImportTo(ctx context.Context, tx Tx, p *importPlan) error
 			if err := s.writeImportedKey(ctx, tx, p, rec); err != nil {
 				return err
 			}
+		case RecComment:
+			c := p.comments[i]
+			if err := tx.InsertComment(ctx, c); err != nil {
+				return err
+			}
+			if _, err := s.record(ctx, tx, change{kind: c.EntityKind, entityID: c.EntityID, projectKey: c.ProjectKey, action: "commented", data: map[string]any{"comment": c}}); err != nil {
+				return err
+			}
+			p.result.Events++
+			touch(c.FeatureID, c.ProjectKey)
 		case RecLabel:
 			l := p.labels[i]
 			if err := tx.InsertLabelDef(ctx, l); err != nil {

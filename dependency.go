@@ -73,6 +73,9 @@ type Edge struct {
 	OtherKey  string `json:"other_key"` // key or slug of the other end
 	// OtherState is the other end's state, so callers see what is open.
 	OtherState string `json:"other_state"`
+	// OtherArchived says the other end is archived: a dependency on an
+	// archived WP still counts, so it is shown rather than dropped.
+	OtherArchived bool `json:"other_archived,omitempty"`
 }
 
 // EdgeDirection is the Direction of an Edge over a stored dependency of

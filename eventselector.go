@@ -12,6 +12,8 @@ var EventTypes = []string{
 	"feature.created", "feature.updated", "feature.transitioned", "feature.imported",
 	"wp.created", "wp.updated", "wp.transitioned", "wp.claimed", "wp.renewed", "wp.released",
 	"wp.referenced", "wp.reference_updated", "wp.imported",
+	"project.archived", "project.restored", "feature.archived", "feature.restored", "wp.archived", "wp.restored", "wp.deleted",
+	"feature.commented", "feature.comment_edited", "wp.commented", "wp.comment_edited",
 	"dependency.added", "dependency.removed", "dependency.imported",
 	"key.created", "key.revoked", "key.refused", "key.imported",
 	"label.created", "label.updated", "label.deleted", "label.imported",
@@ -26,8 +28,8 @@ var EntityKinds = []string{KindProject, KindFeature, KindWP, KindDependency, Kin
 // webhooks filter with, and it maps onto NATS subject filters.
 type EventSelector struct {
 	Project  string   `json:"project,omitempty" pattern:"^([A-Z][A-Z0-9]{1,15})?$" doc:"project key, e.g. CORE; empty or absent: every project"`
-	Entities []string `json:"entities,omitempty" enum:"project,feature,wp,dependency,key,label" doc:"entity kinds: project, feature, wp, dependency, key, label (API keys: their events are seen with an admin key only)"`
-	Types    []string `json:"types,omitempty" pattern:"^(dev\\.agileplus\\.)?(project\\.created|project\\.updated|project\\.imported|feature\\.created|feature\\.updated|feature\\.transitioned|feature\\.imported|wp\\.created|wp\\.updated|wp\\.transitioned|wp\\.claimed|wp\\.renewed|wp\\.released|wp\\.referenced|wp\\.reference_updated|wp\\.imported|dependency\\.added|dependency\\.removed|dependency\\.imported|key\\.created|key\\.revoked|key\\.refused|key\\.imported|label\\.created|label\\.updated|label\\.deleted|label\\.imported)$" doc:"event types, e.g. wp.transitioned (the dev.agileplus. prefix is optional); each of the entity kinds, when entities is given (409 when not)"`
+	Entities []string `json:"entities,omitempty" rule:"entitykind" doc:"entity kinds: project, feature, wp, dependency, key, label (API keys: their events are seen with an admin key only)"`
+	Types    []string `json:"types,omitempty" rule:"eventtype" doc:"event types, e.g. wp.transitioned (the dev.agileplus. prefix is optional); each of the entity kinds, when entities is given (409 when not)"`
 }
 
 // Normalize trims the CloudEvents prefix from types and sorts and

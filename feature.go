@@ -41,6 +41,8 @@ type Feature struct {
 	Version     int64     `json:"version"`
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
+	// ArchivedAt is when it was archived; nil while it is not.
+	ArchivedAt *time.Time `json:"archived_at,omitempty"`
 }
 
 // FeatureCreate is the input of CreateFeature.

@@ -15,6 +15,7 @@ const (
 	PrefixDependency = "dep_"
 	PrefixEvent      = "evt_"
 	PrefixLabel      = "lbl_"
+	PrefixComment    = "cmt_"
 )
 
 // IDGenerator makes ids that sort by creation time: 48 bits of milliseconds

@@ -16,21 +16,24 @@ type packedRecord struct {
 	est  float64  // with fEstimate in set
 	desc spooled
 	key  *KeyFields // a key record's own fields; nil on the others
-	line int32
-	set  uint32 // fields set (f* bits)
+	// history is a comment's earlier bodies.
+	history []CommentRevision
+	line    int32
+	set     uint32 // fields set (f* bits)
 }
 
 // stringFields returns pointers to r's string fields, at the index of their
-// bit; nil at fEstimate's and fLabels'.
-func (r *Record) stringFields() [20]*string {
-	return [20]*string{&r.Key, &r.Name, &r.Project, &r.Slug, &r.Feature, &r.Title, &r.Description, &r.State, nil,
-		&r.From, &r.To, &r.Kind, &r.WP, &r.Repo, &r.SHA, &r.URL, &r.Priority, &r.Owner, &r.Color, nil}
+// bit; nil at the others' (fEstimate, fLabels, fKeyFields, fArchived,
+// fHistory).
+func (r *Record) stringFields() [25]*string {
+	return [25]*string{&r.Key, &r.Name, &r.Project, &r.Slug, &r.Feature, &r.Title, &r.Description, &r.State, nil,
+		&r.From, &r.To, &r.Kind, &r.WP, &r.Repo, &r.SHA, &r.URL, &r.Priority, &r.Owner, &r.Color, nil, nil, &r.Author, &r.Body, nil, nil}
 }
 
 // internType returns the record type's constant when it is a known one,
 // so that the records share it.
 func internType(t string) string {
-	for _, k := range [...]string{RecProject, RecFeature, RecWP, RecDependency, RecReference, RecKey, RecLabel} {
+	for _, k := range [...]string{RecProject, RecFeature, RecWP, RecDependency, RecReference, RecKey, RecLabel, RecComment} {
 		if t == k {
 			return k
 		}
@@ -40,7 +43,10 @@ func internType(t string) string {
 
 // pack returns r packed.
 func pack(r *Record) packedRecord {
-	p := packedRecord{typ: internType(r.Type), desc: r.desc, key: r.KeyFields, line: int32(r.Line)}
+	p := packedRecord{typ: internType(r.Type), desc: r.desc, key: r.KeyFields, line: int32(r.Line), history: r.History}
+	if r.Archived {
+		p.set |= fArchived
+	}
 	fs := r.stringFields()
 	n := 0
 	for _, f := range fs {
@@ -86,10 +92,10 @@ func internKind(k string) string {
 
 // unpack sets *r to the record p packs.
 func (p *packedRecord) unpack(r *Record) {
-	*r = Record{Type: p.typ, Line: int(p.line), desc: p.desc, KeyFields: p.key}
+	*r = Record{Type: p.typ, Line: int(p.line), desc: p.desc, KeyFields: p.key, History: p.history, Archived: p.set&fArchived != 0}
 	fs := r.stringFields()
 	i := 0
-	for set := uint(p.set &^ (fEstimate | fLabels)); set != 0; set &= set - 1 {
+	for set := uint(p.set &^ (fEstimate | fLabels | fArchived)); set != 0; set &= set - 1 {
 		*fs[bits.TrailingZeros(set)] = p.strs[i]
 		i++
 	}

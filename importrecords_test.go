@@ -20,7 +20,10 @@ func TestPackedRecords(t *testing.T) {
 		{Type: RecProject, Key: "CORE", Name: "Core", Line: 8},
 		{Type: RecWP, Key: "CORE-11", Feature: "f", Priority: PriorityHigh, Labels: []string{"db", "go"}, Owner: "ann", Line: 9},
 		{Type: RecLabel, Project: "CORE", Name: "go", Color: "#00add8", Description: "Go", Line: 10},
-		{Type: RecFeature, Project: "CORE", Slug: "f", Labels: []string{"x"}, Line: 11},
+		{Type: RecFeature, Project: "CORE", Slug: "f", Labels: []string{"x"}, Archived: true, Line: 11},
+		{Type: RecComment, WP: "CORE-9", Author: "ann", Body: "b2", History: []CommentRevision{{Body: "b1"}}, Line: 12},
+		{Type: RecComment, Feature: "f", Author: "bo", Body: "c", Line: 13},
+		{Type: RecComment, WP: "CORE-9", Author: "ann", Body: "b3", Line: 14},
 		{},
 	}
 	rs := &importRecords{}
@@ -45,7 +48,8 @@ func TestPackedRecords(t *testing.T) {
 // TestPackedRecordsCoverRecord fails when Record gains a field that pack
 // does not keep: each string field must be in stringFields, at the bit of
 // its f* constant, and set must have room for every bit. KeyFields is
-// kept as its pointer; Labels after the string fields (TestPackedRecords).
+// kept as its pointer; Labels after the string fields, Archived as its bit
+// and History as its slice (TestPackedRecords).
 func TestPackedRecordsCoverRecord(t *testing.T) {
 	var r Record
 	fields := r.stringFields()
@@ -56,7 +60,8 @@ func TestPackedRecordsCoverRecord(t *testing.T) {
 	v := reflect.ValueOf(&r).Elem()
 	for i := range v.NumField() {
 		f := v.Type().Field(i)
-		if !f.IsExported() || f.Name == "Type" || f.Name == "Line" || f.Name == "Estimate" || f.Name == "KeyFields" || f.Name == "Labels" {
+		if !f.IsExported() || f.Name == "Type" || f.Name == "Line" || f.Name == "Estimate" || f.Name == "KeyFields" || f.Name == "Labels" ||
+			f.Name == "Archived" || f.Name == "History" {
 			continue
 		}
 		if f.Type.Kind() != reflect.String || !kept[v.Field(i).Addr().Interface().(*string)] {

@@ -58,6 +58,7 @@ type importBatch struct {
 	counted  []bool // per dependency, with bg
 	refs     []*Reference
 	labels   []*LabelDef
+	comments []*Comment
 	events   []*Event
 	audits   []*AuditEntry
 	reserved map[string]int64 // project id -> highest WP number to reserve
@@ -138,6 +139,11 @@ func (b *importTx) store(ctx context.Context, c *importBatch) error {
 			return err
 		}
 	}
+	for _, cm := range c.comments { // no bulk statement: comments are few beside events
+		if err := b.tx.InsertComment(ctx, cm); err != nil {
+			return err
+		}
+	}
 	if err := b.bt.AppendEvents(ctx, c.events); err != nil {
 		return err
 	}
@@ -188,6 +194,11 @@ func (b *importTx) PutReference(_ context.Context, r *Reference) error {
 
 func (b *importTx) InsertLabelDef(_ context.Context, l *LabelDef) error {
 	b.cur.labels = append(b.cur.labels, l)
+	return nil
+}
+
+func (b *importTx) InsertComment(_ context.Context, c *Comment) error {
+	b.cur.comments = append(b.cur.comments, c)
 	return nil
 }
 
@@ -412,4 +423,39 @@ func (b *importTx) DeleteLabelDef(ctx context.Context, id string) error {
 		return err
 	}
 	return b.tx.DeleteLabelDef(ctx, id)
+}
+
+func (b *importTx) Comment(ctx context.Context, id string) (*Comment, error) {
+	if err := b.wait(); err != nil {
+		return nil, err
+	}
+	return b.tx.Comment(ctx, id)
+}
+
+func (b *importTx) Comments(ctx context.Context, entityID string, p Page) ([]*Comment, error) {
+	if err := b.wait(); err != nil {
+		return nil, err
+	}
+	return b.tx.Comments(ctx, entityID, p)
+}
+
+func (b *importTx) AllComments(ctx context.Context, p Page) ([]*Comment, error) {
+	if err := b.wait(); err != nil {
+		return nil, err
+	}
+	return b.tx.AllComments(ctx, p)
+}
+
+func (b *importTx) UpdateComment(ctx context.Context, c *Comment) error {
+	if err := b.wait(); err != nil {
+		return err
+	}
+	return b.tx.UpdateComment(ctx, c)
+}
+
+func (b *importTx) DeleteWP(ctx context.Context, id string) error {
+	if err := b.wait(); err != nil {
+		return err
+	}
+	return b.tx.DeleteWP(ctx, id)
 }

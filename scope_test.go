@@ -161,6 +161,59 @@ var scopeCases = []scopeCase{
 	{name: "AddReference", write: true, field: "wp", call: func(ctx context.Context, f *scopeFixture, x string) error {
 		return ignore(f.s.AddReference(ctx, wp(x, "1"), agileplus.ReferenceCreate{Kind: agileplus.RefCommit, Repo: "github.com/acme/api", SHA: "abcdef1"}))
 	}},
+	{name: "AddComment", write: true, field: "ref", call: func(ctx context.Context, f *scopeFixture, x string) error {
+		return ignore(f.s.AddComment(ctx, wp(x, "1"), agileplus.CommentCreate{Body: "hi"}))
+	}},
+	// A refused AddComment leaves nothing to edit: a limited key's edit of
+	// another project's comment is TestEditCommentLimited's.
+	{name: "EditComment", write: true, field: "ref", call: func(ctx context.Context, f *scopeFixture, x string) error {
+		c, err := f.s.AddComment(ctx, feat(x), agileplus.CommentCreate{Body: "hi"})
+		if err != nil {
+			return err
+		}
+		return ignore(f.s.EditComment(ctx, c.ID, agileplus.CommentEdit{Body: "hello"}, 0))
+	}},
+	{name: "Comments", field: "ref", call: func(ctx context.Context, f *scopeFixture, x string) error {
+		return ignore(f.s.Comments(ctx, wp(x, "1"), agileplus.Page{}))
+	}},
+	{name: "ArchiveProject", write: true, field: "project", call: func(ctx context.Context, f *scopeFixture, x string) error {
+		return ignore(f.s.ArchiveProject(ctx, proj(x)))
+	}},
+	{name: "RestoreProject", write: true, field: "project", call: func(ctx context.Context, f *scopeFixture, x string) error {
+		if _, err := f.s.ArchiveProject(ctx, proj(x)); err != nil {
+			return err
+		}
+		return ignore(f.s.RestoreProject(ctx, proj(x)))
+	}},
+	{name: "ArchiveFeature", write: true, field: "feature", call: func(ctx context.Context, f *scopeFixture, x string) error {
+		return ignore(f.s.ArchiveFeature(ctx, feat(x)))
+	}},
+	{name: "RestoreFeature", write: true, field: "feature", call: func(ctx context.Context, f *scopeFixture, x string) error {
+		if _, err := f.s.ArchiveFeature(ctx, feat(x)); err != nil {
+			return err
+		}
+		return ignore(f.s.RestoreFeature(ctx, feat(x)))
+	}},
+	{name: "ArchiveWP", write: true, field: "wp", call: func(ctx context.Context, f *scopeFixture, x string) error {
+		return ignore(f.s.ArchiveWP(ctx, wp(x, "1")))
+	}},
+	{name: "RestoreWP", write: true, field: "wp", call: func(ctx context.Context, f *scopeFixture, x string) error {
+		if _, err := f.s.ArchiveWP(ctx, wp(x, "1")); err != nil {
+			return err
+		}
+		return ignore(f.s.RestoreWP(ctx, wp(x, "1")))
+	}},
+	// PB-1 has a dependent in PA, so a WP of its own is deleted too.
+	{name: "DeleteWP", write: true, field: "wp", call: func(ctx context.Context, f *scopeFixture, x string) error {
+		if err := f.s.DeleteWP(ctx, wp(x, "1")); agileplus.ErrorCode(err) == agileplus.EFORBIDDEN {
+			return err
+		}
+		w, err := f.s.CreateWP(ctx, feat2(x), agileplus.WPCreate{Title: "gone"})
+		if err != nil {
+			return err
+		}
+		return f.s.DeleteWP(ctx, w.Key)
+	}},
 	{name: "AddDependency", write: true, field: "from", call: func(ctx context.Context, f *scopeFixture, x string) error {
 		return ignore(f.s.AddDependency(ctx, agileplus.DependencyCreate{From: wp(x, "2"), To: wp(x, "3")}))
 	}},
@@ -572,5 +625,21 @@ func TestScopeKeyAdmin(t *testing.T) {
 	}
 	if buf.Len() != 0 {
 		t.Errorf("refused export wrote %d bytes", buf.Len())
+	}
+}
+
+// TestEditCommentLimited: a key limited to PA cannot edit a comment in PB,
+// not even one by its own name, and the refusal writes nothing.
+func TestEditCommentLimited(t *testing.T) {
+	f := newScopeFixture(t)
+	ctx := agileplus.WithActor(context.Background(), f.onlyA.Name)
+	c := must(f.s.AddComment(ctx, "PB-1", agileplus.CommentCreate{Body: "mine"}))
+	before := len(f.events(t))
+	_, err := f.s.EditComment(agileplus.WithPrincipal(ctx, f.onlyA), c.ID, agileplus.CommentEdit{Body: "changed"}, 0)
+	if agileplus.ErrorCode(err) != agileplus.EFORBIDDEN || agileplus.ErrorField(err) != "comment" {
+		t.Fatalf("edit: %v, want %s on comment", err, agileplus.EFORBIDDEN)
+	}
+	if after := len(f.events(t)); after != before {
+		t.Errorf("refused edit wrote %d events", after-before)
 	}
 }

@@ -62,6 +62,9 @@ type change struct {
 	summary  string
 	forced   bool
 	reason   string
+	// projectWide: the event is the project's; features only name the
+	// audit trails that record it.
+	projectWide bool
 }
 
 // record appends the event of ch and its audit entries.
@@ -94,7 +97,7 @@ func (s *Service) record(ctx context.Context, tx Tx, ch change) (*Event, error) 
 		Actor:      ActorFrom(ctx),
 		Data:       data,
 	}
-	if len(ch.features) > 0 {
+	if len(ch.features) > 0 && !ch.projectWide {
 		e.FeatureID = ch.features[0]
 	}
 	if tp := TraceParentFrom(ctx); ValidTraceParent(tp) {
@@ -179,6 +182,9 @@ func (s *Service) Projects(ctx context.Context, pg Page) (ps []*Project, err err
 	if pg.Limit, err = ClampLimit(pg.Limit); err != nil {
 		return nil, err
 	}
+	if pg.Archived, err = archivedOption(pg.Archived); err != nil {
+		return nil, err
+	}
 	lim := limited(ctx)
 	err = s.view(ctx, func(tx ReadTx) error {
 		if lim == nil {
@@ -191,7 +197,7 @@ func (s *Service) Projects(ctx context.Context, pg Page) (ps []*Project, err err
 			return err
 		}
 		for _, p := range all {
-			if p.ID > pg.After && len(ps) < pg.Limit {
+			if p.ID > pg.After && len(ps) < pg.Limit && ArchivedMatch(pg.Archived, p.ArchivedAt) {
 				ps = append(ps, p)
 			}
 		}
@@ -289,6 +295,9 @@ func (s *Service) Feature(ctx context.Context, ref string) (f *Feature, err erro
 // Features lists a project's features by id.
 func (s *Service) Features(ctx context.Context, projectRef string, pg Page) (fs []*Feature, err error) {
 	if pg.Limit, err = ClampLimit(pg.Limit); err != nil {
+		return nil, err
+	}
+	if pg.Archived, err = archivedOption(pg.Archived); err != nil {
 		return nil, err
 	}
 	lim := limited(ctx)
@@ -459,6 +468,9 @@ func (s *Service) WP(ctx context.Context, ref string) (w *WP, err error) {
 // priority. Without either, a key limited to projects sees only their WPs.
 func (s *Service) WPs(ctx context.Context, q WPQuery) (ws []*WP, err error) {
 	if q.Limit, err = ClampLimit(q.Limit); err != nil {
+		return nil, err
+	}
+	if q.Archived, err = archivedOption(q.Archived); err != nil {
 		return nil, err
 	}
 	f, err := wpFilter(ctx, q)
@@ -644,7 +656,11 @@ func (s *Service) TransitionWP(ctx context.Context, ref string, t Transition, if
 			}
 			for _, e := range edges {
 				if e.Direction == DependsOn && e.OtherState != WPDone {
-					open = append(open, e.OtherKey+" ("+e.OtherState+")")
+					if e.OtherArchived {
+						open = append(open, e.OtherKey+" ("+e.OtherState+", archived)")
+					} else {
+						open = append(open, e.OtherKey+" ("+e.OtherState+")")
+					}
 				}
 			}
 			if len(open) > 0 && !t.Force {

@@ -25,6 +25,11 @@ type Store interface {
 type Page struct {
 	After string
 	Limit int
+	// Archived selects by archived state in lists of projects, features
+	// and WPs: ArchivedExclude, ArchivedInclude or ArchivedOnly. A store
+	// reads "" as ArchivedInclude (every record, as exports want); the
+	// Service reads it as ArchivedExclude (what a person listing wants).
+	Archived string
 }
 
 // WPFilter selects work packages. Empty fields do not filter.
@@ -98,6 +103,13 @@ type ReadTx interface {
 	Events(ctx context.Context, f EventFilter) ([]*Event, error)
 	// References returns a WP's references, oldest first.
 	References(ctx context.Context, wpID string) ([]*Reference, error)
+	// Comment returns a comment by id (ENOTFOUND, field "comment", if
+	// none); Comments pages through the comments on a WP or feature id,
+	// oldest first (by id; Page.After is an id).
+	Comment(ctx context.Context, id string) (*Comment, error)
+	Comments(ctx context.Context, entityID string, p Page) ([]*Comment, error)
+	// AllComments pages through every comment by id, for export.
+	AllComments(ctx context.Context, p Page) ([]*Comment, error)
 	// AllDependencies and AllReferences page through every stored edge and
 	// reference by id, for export.
 	AllDependencies(ctx context.Context, p Page) ([]*Dependency, error)
@@ -145,6 +157,14 @@ type Tx interface {
 	// PutReference inserts a reference, or updates the state of the one
 	// with the same ID.
 	PutReference(ctx context.Context, r *Reference) error
+	// InsertComment stores a new comment; UpdateComment writes one if its
+	// stored version is c.Version-1 (body, history, version, updated_at).
+	InsertComment(ctx context.Context, c *Comment) error
+	UpdateComment(ctx context.Context, c *Comment) error
+	// DeleteWP removes a WP with its lease, references and comments
+	// (ENOTFOUND if none). The caller removes its dependencies first; its
+	// events stay, and its key number is never handed out again.
+	DeleteWP(ctx context.Context, id string) error
 	// InsertAPIKey returns ECONFLICT (field "prefix") when a key with the
 	// same prefix exists. UpdateAPIKey writes the key if its stored
 	// version is k.Version-1.

@@ -36,6 +36,22 @@ type Tracker interface {
 
 	AddReference(ctx context.Context, wpRef string, c ReferenceCreate) (*Reference, error)
 
+	// Comments on a WP or a feature (see comment.go); ref is a WP key or a
+	// feature slug, and Comments pages oldest first.
+	AddComment(ctx context.Context, ref string, c CommentCreate) (*Comment, error)
+	EditComment(ctx context.Context, id string, c CommentEdit, ifVersion int64) (*Comment, error)
+	Comments(ctx context.Context, ref string, p Page) ([]*Comment, error)
+
+	// Archive hides from lists (see archive.go and Page.Archived); restore
+	// undoes it. DeleteWP removes a WP never started that nothing depends on.
+	ArchiveProject(ctx context.Context, ref string) (*Project, error)
+	RestoreProject(ctx context.Context, ref string) (*Project, error)
+	ArchiveFeature(ctx context.Context, ref string) (*Feature, error)
+	RestoreFeature(ctx context.Context, ref string) (*Feature, error)
+	ArchiveWP(ctx context.Context, ref string) (*WP, error)
+	RestoreWP(ctx context.Context, ref string) (*WP, error)
+	DeleteWP(ctx context.Context, ref string) error
+
 	AddDependency(ctx context.Context, c DependencyCreate) (*Dependency, error)
 	RemoveDependency(ctx context.Context, id string) error
 	Dependencies(ctx context.Context, ref string) ([]*Edge, error)

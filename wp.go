@@ -80,6 +80,8 @@ type WP struct {
 	References []*Reference `json:"references,omitempty"`
 	CreatedAt  time.Time    `json:"created_at"`
 	UpdatedAt  time.Time    `json:"updated_at"`
+	// ArchivedAt is when it was archived; nil while it is not.
+	ArchivedAt *time.Time `json:"archived_at,omitempty"`
 }
 
 // MaxWPNumber bounds the number in a WP key (the graph index packs it into

@@ -361,6 +361,50 @@ func (g *Graph) RemoveEdge(from, to string) error {
 	return nil
 }
 
+// RemoveNode removes a WP (id or key) that no depends_on edge touches any
+// more: the store deleted it after removing its edges. The last WP moves
+// into its index; lists in key order stay in key order, since only the
+// index of a WP changes. It returns ENOTFOUND (field "wp") for a WP not in
+// the graph and ERULE while edges touch it, leaving the graph alone.
+func (g *Graph) RemoveNode(ref string) error {
+	v, err := g.resolve("wp", ref)
+	if err != nil {
+		return err
+	}
+	if len(g.out[v]) > 0 || len(g.in[v]) > 0 {
+		return agileplus.Errorf(agileplus.ERULE, "wp %s still has depends_on edges", g.nodes[v].key)
+	}
+	g.gen++
+	n := g.nodes[v]
+	g.members[n.project], _ = g.removeSorted(g.members[n.project], v)
+	delete(g.byID, n.id)
+	delete(g.byKey, n.key)
+	last := int32(len(g.nodes) - 1)
+	if v != last {
+		ln := g.nodes[last]
+		replace := func(list []int32) {
+			for i, x := range list {
+				if x == last {
+					list[i] = v
+				}
+			}
+		}
+		replace(g.members[ln.project])
+		outs, ins := slices.Clone(g.out[last]), slices.Clone(g.in[last])
+		for _, t := range outs {
+			replace(g.in[t])
+		}
+		for _, u := range ins {
+			replace(g.out[u])
+		}
+		g.nodes[v], g.openEst[v], g.prio[v], g.out[v], g.in[v] = ln, g.openEst[last], g.prio[last], g.out[last], g.in[last]
+		g.byID[ln.id], g.byKey[ln.key] = v, v
+	}
+	g.nodes, g.openEst, g.prio = g.nodes[:last], g.openEst[:last], g.prio[:last]
+	g.out, g.in = g.out[:last], g.in[:last]
+	return nil
+}
+
 // Compact lays the adjacency lists out one after another in index order,
 // in one array per direction: a search then reads them in the order it
 // takes the WPs instead of wherever each list was last grown. Each list's

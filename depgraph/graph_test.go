@@ -1503,3 +1503,89 @@ func TestGraphNodePriority(t *testing.T) {
 		t.Errorf("layers: %+v", l)
 	}
 }
+
+// TestGraphRemoveNode removes WPs, the last of which moves into the freed
+// index, and checks every answer against a graph built without them.
+func TestGraphRemoveNode(t *testing.T) {
+	type wp struct{ key, project, state string }
+	wps := []wp{{"A-1", "a", "planned"}, {"A-2", "a", "done"}, {"A-3", "a", "planned"}, {"A-4", "a", "doing"},
+		{"A-5", "a", "planned"}, {"B-1", "b", "planned"}, {"B-2", "b", "planned"}}
+	edges := [][2]string{{"A-2", "A-1"}, {"A-3", "A-5"}, {"A-5", "A-4"}, {"B-1", "A-5"}, {"B-2", "B-2"}}
+	build := func(skip map[string]bool) *Graph {
+		g := New()
+		for _, w := range wps {
+			if skip[w.key] {
+				continue
+			}
+			if err := g.PutNode(agileplus.GraphNode{ID: "wp_" + w.key, Key: w.key, ProjectID: "prj_" + w.project, FeatureID: "fea_1", State: w.state, Estimate: 1}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, e := range edges {
+			if !skip[e[0]] && !skip[e[1]] {
+				if err := g.AddEdge("wp_"+e[0], "wp_"+e[1]); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		return g
+	}
+	same := func(what string, got, want *Graph) {
+		t.Helper()
+		if got.Len() != want.Len() || got.EdgeCount() != want.EdgeCount() {
+			t.Fatalf("%s: %d WPs, %d edges; want %d, %d", what, got.Len(), got.EdgeCount(), want.Len(), want.EdgeCount())
+		}
+		for _, p := range []string{"prj_a", "prj_b"} {
+			g, _ := got.Export(p, agileplus.ExportJSON)
+			w, _ := want.Export(p, agileplus.ExportJSON)
+			if !bytes.Equal(g, w) {
+				t.Errorf("%s: export of %s:\n%s\nwant:\n%s", what, p, g, w)
+			}
+			if g, w := got.Layers(p), want.Layers(p); !reflect.DeepEqual(g, w) {
+				t.Errorf("%s: layers of %s: %+v, want %+v", what, p, g, w)
+			}
+		}
+		for _, w := range wps {
+			gb, gerr := got.Dependents("wp_"+w.key, true, 0)
+			wb, werr := want.Dependents("wp_"+w.key, true, 0)
+			if !reflect.DeepEqual(gb, wb) || agileplus.ErrorCode(gerr) != agileplus.ErrorCode(werr) {
+				t.Errorf("%s: dependents of %s: %+v %v, want %+v %v", what, w.key, gb, gerr, wb, werr)
+			}
+		}
+	}
+
+	g := build(nil)
+	wantCode(t, g.RemoveNode("wp_A-1"), agileplus.ERULE, "")
+	wantCode(t, g.RemoveNode("wp_B-2"), agileplus.ERULE, "") // its own edge
+	wantCode(t, g.RemoveNode("A-9"), agileplus.ENOTFOUND, "wp")
+	same("refused", g, build(nil))
+
+	if err := g.RemoveEdge("wp_A-2", "wp_A-1"); err != nil {
+		t.Fatal(err)
+	}
+	edges = edges[1:]
+	if err := g.RemoveNode("A-1"); err != nil { // index 0: B-2 moves there
+		t.Fatal(err)
+	}
+	same("A-1 removed", g, build(map[string]bool{"A-1": true}))
+	if _, ok := g.Node("wp_A-1"); ok {
+		t.Error("A-1 is still found")
+	}
+	if err := g.RemoveEdge("B-2", "B-2"); err != nil {
+		t.Fatal(err)
+	}
+	edges = edges[:len(edges)-1]
+	if err := g.RemoveNode("wp_B-2"); err != nil {
+		t.Fatal(err)
+	}
+	same("B-2 removed", g, build(map[string]bool{"A-1": true, "B-2": true}))
+	// The index takes new WPs and edges after removals.
+	if err := g.PutNode(agileplus.GraphNode{ID: "wp_A-6", Key: "A-6", ProjectID: "prj_a", FeatureID: "fea_1", State: "planned", Estimate: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.AddEdge("A-6", "A-3"); err != nil {
+		t.Fatal(err)
+	}
+	wps, edges = append(wps, wp{"A-6", "a", "planned"}), append(edges, [2]string{"A-6", "A-3"})
+	same("A-6 added", g, build(map[string]bool{"A-1": true, "B-2": true}))
+}

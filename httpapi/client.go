@@ -328,6 +328,9 @@ func pageQuery(p agileplus.Page) url.Values {
 	if p.Limit != 0 {
 		q.Set("limit", strconv.Itoa(p.Limit))
 	}
+	if p.Archived != "" {
+		q.Set("archived", p.Archived)
+	}
 	return q
 }
 

@@ -133,6 +133,12 @@ func appendWP(b []byte, w *agileplus.WP) (_ []byte, ok bool) {
 	if b, ok = appendJSONTime(b, w.UpdatedAt); !ok {
 		return b, false
 	}
+	if w.ArchivedAt != nil {
+		b = append(b, `,"archived_at":`...)
+		if b, ok = appendJSONTime(b, *w.ArchivedAt); !ok {
+			return b, false
+		}
+	}
 	return append(b, '}'), true
 }
 

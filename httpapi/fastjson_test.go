@@ -58,6 +58,10 @@ func TestFastJSONMatchesEncodingJSON(t *testing.T) {
 				w.Owner = randomText(r)
 			}
 			if r.IntN(3) == 0 {
+				at := randomTime(r)
+				w.ArchivedAt = &at
+			}
+			if r.IntN(3) == 0 {
 				w.Lease = &agileplus.Lease{WPID: randomText(r), Agent: randomText(r), Token: r.Int64N(1e9), ClaimedAt: randomTime(r), ExpiresAt: randomTime(r)}
 			}
 			l.Items = append(l.Items, w)

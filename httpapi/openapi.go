@@ -412,6 +412,10 @@ var textRules = map[string]map[string]any{
 	// The URLs: the grammar the domain checks them with.
 	"prurl":      {"maxLength": 2000, "pattern": agileplus.PullRequestURLPattern},
 	"webhookurl": {"maxLength": 2048, "pattern": agileplus.WebhookURLPattern},
+	// The domain's lists, so that a new event type or kind is declared
+	// as soon as it exists.
+	"eventtype":  {"pattern": "^(" + regexp.QuoteMeta(agileplus.CloudEventTypePrefix) + ")?(" + strings.ReplaceAll(strings.Join(agileplus.EventTypes, "|"), ".", `\.`) + ")$"},
+	"entitykind": {"enum": agileplus.EntityKinds},
 }
 
 // constrain adds the constraints of field f's tags to its schema s:

@@ -108,6 +108,7 @@ var wpListParams = slices.Concat([]param{
 	{name: "owner", typ: "string", doc: "only WPs this person or agent owns", schema: map[string]any{"minLength": 1, "maxLength": 200}},
 	boolParam("mine", "only WPs the caller (the actor of the request) owns; not with owner"),
 	{name: "sort", typ: "string", doc: "id: by id (the default); priority: urgent first, then by id", schema: map[string]any{"enum": []string{agileplus.SortID, agileplus.OrderPriority}, "default": agileplus.SortID}},
+	archivedParam,
 }, cursorParams("^"+priorityCursor+agileplus.PrefixWP))
 
 // nextFilterParams are the WP list's owner and label filters, for next.
@@ -235,7 +236,7 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
 type noBody struct{}
 
 func (s *Server) routes() []route {
-	return slices.Concat(s.trackerRoutes(), s.labelRoutes(), s.keyRoutes(), s.backboneRoutes(), s.streamRoutes())
+	return slices.Concat(s.trackerRoutes(), s.labelRoutes(), s.commentRoutes(), s.keyRoutes(), s.backboneRoutes(), s.streamRoutes())
 }
 
 func (s *Server) trackerRoutes() []route {
@@ -249,7 +250,7 @@ func (s *Server) trackerRoutes() []route {
 		op(s, "POST", "/v1/projects", "Create a project", 201, nil, func(r *http.Request, in *agileplus.ProjectCreate) (*agileplus.Project, error) {
 			return t.CreateProject(r.Context(), *in)
 		}).needs(agileplus.ScopeWrite),
-		op(s, "GET", "/v1/projects", "List projects", 200, cursorParams(idCursor(agileplus.PrefixProject)), func(r *http.Request, _ *noBody) (*List[*agileplus.Project], error) {
+		op(s, "GET", "/v1/projects", "List projects", 200, append(cursorParams(idCursor(agileplus.PrefixProject)), archivedParam), func(r *http.Request, _ *noBody) (*List[*agileplus.Project], error) {
 			pg, err := idPage(r, agileplus.PrefixProject)
 			if err != nil {
 				return nil, err
@@ -267,7 +268,7 @@ func (s *Server) trackerRoutes() []route {
 		op(s, "POST", "/v1/projects/{project}/features", "Create a feature in a project", 201, nil, func(r *http.Request, in *agileplus.FeatureCreate) (*agileplus.Feature, error) {
 			return t.CreateFeature(r.Context(), r.PathValue("project"), *in)
 		}).needs(agileplus.ScopeWrite),
-		op(s, "GET", "/v1/projects/{project}/features", "List a project's features", 200, cursorParams(idCursor(agileplus.PrefixFeature)), func(r *http.Request, _ *noBody) (*List[*agileplus.Feature], error) {
+		op(s, "GET", "/v1/projects/{project}/features", "List a project's features", 200, append(cursorParams(idCursor(agileplus.PrefixFeature)), archivedParam), func(r *http.Request, _ *noBody) (*List[*agileplus.Feature], error) {
 			pg, err := idPage(r, agileplus.PrefixFeature)
 			if err != nil {
 				return nil, err
@@ -587,6 +588,10 @@ func versionOf(v any) (int64, bool) {
 			return x.Version, true
 		}
 	case *agileplus.WP:
+		if x != nil {
+			return x.Version, true
+		}
+	case *agileplus.Comment:
 		if x != nil {
 			return x.Version, true
 		}

@@ -496,7 +496,10 @@ func page(r *http.Request) (agileplus.Page, error) {
 	if err != nil {
 		return agileplus.Page{}, err
 	}
-	return agileplus.Page{After: r.URL.Query().Get("after"), Limit: int(limit)}, nil
+	// archived is read here for every list; routes that do not declare
+	// it refuse it before their handler runs.
+	q := r.URL.Query()
+	return agileplus.Page{After: q.Get("after"), Limit: int(limit), Archived: q.Get("archived")}, nil
 }
 
 // List is the envelope of list responses. Next is the cursor for the next

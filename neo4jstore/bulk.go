@@ -30,11 +30,11 @@ func (t *Tx) InsertProjects(ctx context.Context, ps []*agileplus.Project) error 
 	rows := make([]any, len(ps))
 	for i, p := range ps {
 		rows[i] = map[string]any{"id": p.ID, "key": p.Key, "name": p.Name, "version": p.Version,
-			"created": fmtTime(p.CreatedAt), "updated": fmtTime(p.UpdatedAt)}
+			"created": fmtTime(p.CreatedAt), "updated": fmtTime(p.UpdatedAt), "archived": fmtOptTime(p.ArchivedAt)}
 	}
 	_, err := t.run(ctx, "insert projects", `UNWIND $rows AS r
 		CREATE (:Project {id: r.id, key: r.key, name: r.name, version: r.version, next_wp: 1,
-			created_at: r.created, updated_at: r.updated})`, map[string]any{"rows": rows})
+			created_at: r.created, updated_at: r.updated, archived_at: r.archived})`, map[string]any{"rows": rows})
 	return conflict(err, t, "key", fmt.Sprintf("a project id or key of %d new projects already exists", len(ps)))
 }
 
@@ -50,12 +50,13 @@ func (t *Tx) InsertFeatures(ctx context.Context, fs []*agileplus.Feature) error 
 		projects[i] = f.ProjectID
 		rows[i] = map[string]any{"project": f.ProjectID, "id": f.ID, "slug": f.Slug, "title": f.Title, "description": f.Description,
 			"state": f.State, "version": f.Version, "created": fmtTime(f.CreatedAt), "updated": fmtTime(f.UpdatedAt),
-			"priority": rank(f.Priority), "labels": labelList(f.Labels)}
+			"priority": rank(f.Priority), "labels": labelList(f.Labels), "archived": fmtOptTime(f.ArchivedAt)}
 	}
 	recs, err := t.run(ctx, "insert features", `UNWIND $rows AS r
 		MATCH (p:Project {id: r.project})
 		CREATE (f:Feature {id: r.id, project_id: p.id, project_key: p.key, slug: r.slug, title: r.title, description: r.description,
-			state: r.state, priority: r.priority, labels: r.labels, version: r.version, created_at: r.created, updated_at: r.updated})-[:IN_PROJECT]->(p)
+			state: r.state, priority: r.priority, labels: r.labels, version: r.version, created_at: r.created, updated_at: r.updated,
+			archived_at: r.archived})-[:IN_PROJECT]->(p)
 		RETURN count(f)`, map[string]any{"rows": rows})
 	if err != nil {
 		return conflict(err, t, "slug", fmt.Sprintf("a feature id or slug of %d new features already exists", len(fs)))
@@ -101,13 +102,14 @@ func (t *Tx) InsertWPs(ctx context.Context, ws []*agileplus.WP, fences []int64) 
 		rows[i] = map[string]any{"project": w.ProjectID, "feature": w.FeatureID, "id": w.ID, "key": w.Key, "num": num,
 			"title": w.Title, "description": w.Description, "state": w.State, "estimate": w.Estimate, "version": w.Version,
 			"fence": fence, "created": fmtTime(w.CreatedAt), "updated": fmtTime(w.UpdatedAt),
-			"priority": rank(w.Priority), "labels": labelList(w.Labels), "owner": w.Owner}
+			"priority": rank(w.Priority), "labels": labelList(w.Labels), "owner": w.Owner, "archived": fmtOptTime(w.ArchivedAt)}
 	}
 	recs, err := t.run(ctx, "insert wps", `UNWIND $rows AS r
 		MATCH (p:Project {id: r.project}), (f:Feature {id: r.feature})
 		CREATE (f)-[:DEFINES]->(w:WorkPackage {id: r.id, key: r.key, num: r.num, project_id: p.id, project_key: p.key, feature_id: f.id,
 			title: r.title, description: r.description, state: r.state, estimate: r.estimate, version: r.version,
-			priority: r.priority, labels: r.labels, owner: r.owner, fence: r.fence, open_deps: 0, created_at: r.created, updated_at: r.updated})-[:IN_PROJECT]->(p)
+			priority: r.priority, labels: r.labels, owner: r.owner, fence: r.fence, open_deps: 0, created_at: r.created, updated_at: r.updated,
+			archived_at: r.archived})-[:IN_PROJECT]->(p)
 		RETURN count(w)`, map[string]any{"rows": rows})
 	if err != nil {
 		return conflict(err, t, "key", fmt.Sprintf("a work package id or key of %d new work packages already exists", len(ws)))

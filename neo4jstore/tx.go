@@ -199,6 +199,35 @@ func (r *row) time(key string) time.Time {
 	return t
 }
 
+// optTime parses a stored time that may be missing (nil).
+func (r *row) optTime(key string) *time.Time {
+	if r.m[key] == nil {
+		return nil
+	}
+	t := r.time(key)
+	return &t
+}
+
+// fmtOptTime is the stored form of a time that may be missing: a missing
+// property.
+func fmtOptTime(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return fmtTime(*t)
+}
+
+// andArchived is the condition a list's archived option puts on node n.
+func andArchived(a, n string) string {
+	switch a {
+	case agileplus.ArchivedExclude:
+		return " AND " + n + ".archived_at IS NULL"
+	case agileplus.ArchivedOnly:
+		return " AND " + n + ".archived_at IS NOT NULL"
+	}
+	return ""
+}
+
 // sub is the nested map under key, or nil.
 func (r *row) sub(key string) *row {
 	switch v := r.m[key].(type) {
@@ -276,7 +305,7 @@ func limit(n int) int64 {
 
 func decodeProject(r *row) *agileplus.Project {
 	return &agileplus.Project{ID: r.str("id"), Key: r.str("key"), Name: r.str("name"), Version: r.i64("version"),
-		CreatedAt: r.time("created_at"), UpdatedAt: r.time("updated_at")}
+		CreatedAt: r.time("created_at"), UpdatedAt: r.time("updated_at"), ArchivedAt: r.optTime("archived_at")}
 }
 
 // Project returns a project by id or key.
@@ -294,7 +323,7 @@ func (t *Tx) Project(ctx context.Context, ref string) (*agileplus.Project, error
 
 // Projects lists projects by id.
 func (t *Tx) Projects(ctx context.Context, pg agileplus.Page) ([]*agileplus.Project, error) {
-	rows, err := t.runMaps(ctx, "projects", `MATCH (p:Project) WHERE p.id > $after WITH p ORDER BY p.id LIMIT $limit RETURN p {.*}`,
+	rows, err := t.runMaps(ctx, "projects", `MATCH (p:Project) WHERE p.id > $after`+andArchived(pg.Archived, "p")+` WITH p ORDER BY p.id LIMIT $limit RETURN p {.*}`,
 		map[string]any{"after": pg.After, "limit": limit(pg.Limit)})
 	if err != nil {
 		return nil, err
@@ -305,16 +334,18 @@ func (t *Tx) Projects(ctx context.Context, pg agileplus.Page) ([]*agileplus.Proj
 // InsertProject stores a new project.
 func (t *Tx) InsertProject(ctx context.Context, p *agileplus.Project) error {
 	_, err := t.run(ctx, "insert project", `CREATE (:Project {id: $id, key: $key, name: $name, version: $version, next_wp: 1,
-		created_at: $created, updated_at: $updated})`,
-		map[string]any{"id": p.ID, "key": p.Key, "name": p.Name, "version": p.Version, "created": fmtTime(p.CreatedAt), "updated": fmtTime(p.UpdatedAt)})
+		created_at: $created, updated_at: $updated, archived_at: $archived})`,
+		map[string]any{"id": p.ID, "key": p.Key, "name": p.Name, "version": p.Version, "created": fmtTime(p.CreatedAt), "updated": fmtTime(p.UpdatedAt),
+			"archived": fmtOptTime(p.ArchivedAt)})
 	return conflict(err, t, "key", fmt.Sprintf("project key %q already exists", p.Key))
 }
 
 // UpdateProject writes a project guarded by its previous version.
 func (t *Tx) UpdateProject(ctx context.Context, p *agileplus.Project) error {
 	recs, err := t.run(ctx, "update project", `MATCH (p:Project {id: $id}) WHERE p.version = $prev
-		SET p.name = $name, p.version = $version, p.updated_at = $updated RETURN p.id`,
-		map[string]any{"id": p.ID, "prev": p.Version - 1, "name": p.Name, "version": p.Version, "updated": fmtTime(p.UpdatedAt)})
+		SET p.name = $name, p.version = $version, p.updated_at = $updated, p.archived_at = $archived RETURN p.id`,
+		map[string]any{"id": p.ID, "prev": p.Version - 1, "name": p.Name, "version": p.Version, "updated": fmtTime(p.UpdatedAt),
+			"archived": fmtOptTime(p.ArchivedAt)})
 	if err != nil {
 		return err
 	}
@@ -350,7 +381,8 @@ func (t *Tx) ReserveWPNumber(ctx context.Context, projectID string, num int64) e
 func decodeFeature(r *row) *agileplus.Feature {
 	return &agileplus.Feature{ID: r.str("id"), ProjectID: r.str("project_id"), ProjectKey: r.str("project_key"), Slug: r.str("slug"),
 		Title: r.str("title"), Description: r.str("description"), State: r.str("state"), Version: r.i64("version"),
-		Priority: r.priority("priority"), Labels: r.strs("labels"), CreatedAt: r.time("created_at"), UpdatedAt: r.time("updated_at")}
+		Priority: r.priority("priority"), Labels: r.strs("labels"), CreatedAt: r.time("created_at"), UpdatedAt: r.time("updated_at"),
+		ArchivedAt: r.optTime("archived_at")}
 }
 
 // Feature returns a feature by id or slug.
@@ -368,7 +400,7 @@ func (t *Tx) Feature(ctx context.Context, ref string) (*agileplus.Feature, error
 
 // Features lists a project's features by id.
 func (t *Tx) Features(ctx context.Context, projectID string, pg agileplus.Page) ([]*agileplus.Feature, error) {
-	rows, err := t.runMaps(ctx, "features", `MATCH (f:Feature) WHERE f.project_id = $project AND f.id > $after
+	rows, err := t.runMaps(ctx, "features", `MATCH (f:Feature) WHERE f.project_id = $project AND f.id > $after`+andArchived(pg.Archived, "f")+`
 		WITH f ORDER BY f.id LIMIT $limit RETURN f {.*}`,
 		map[string]any{"project": projectID, "after": pg.After, "limit": limit(pg.Limit)})
 	if err != nil {
@@ -381,10 +413,12 @@ func (t *Tx) Features(ctx context.Context, projectID string, pg agileplus.Page) 
 func (t *Tx) InsertFeature(ctx context.Context, f *agileplus.Feature) error {
 	recs, err := t.run(ctx, "insert feature", `MATCH (p:Project {id: $project})
 		CREATE (f:Feature {id: $id, project_id: p.id, project_key: p.key, slug: $slug, title: $title, description: $description,
-			state: $state, priority: $priority, labels: $labels, version: $version, created_at: $created, updated_at: $updated})-[:IN_PROJECT]->(p)
+			state: $state, priority: $priority, labels: $labels, version: $version, created_at: $created, updated_at: $updated,
+			archived_at: $archived})-[:IN_PROJECT]->(p)
 		RETURN f.id`,
 		map[string]any{"project": f.ProjectID, "id": f.ID, "slug": f.Slug, "title": f.Title, "description": f.Description,
-			"state": f.State, "priority": rank(f.Priority), "labels": labelList(f.Labels), "version": f.Version, "created": fmtTime(f.CreatedAt), "updated": fmtTime(f.UpdatedAt)})
+			"state": f.State, "priority": rank(f.Priority), "labels": labelList(f.Labels), "version": f.Version, "created": fmtTime(f.CreatedAt), "updated": fmtTime(f.UpdatedAt),
+			"archived": fmtOptTime(f.ArchivedAt)})
 	if err != nil {
 		return conflict(err, t, "slug", fmt.Sprintf("feature slug %q already exists", f.Slug))
 	}
@@ -398,10 +432,11 @@ func (t *Tx) InsertFeature(ctx context.Context, f *agileplus.Feature) error {
 func (t *Tx) UpdateFeature(ctx context.Context, f *agileplus.Feature) error {
 	recs, err := t.run(ctx, "update feature", `MATCH (f:Feature {id: $id}) WHERE f.version = $prev
 		SET f.title = $title, f.description = $description, f.state = $state, f.version = $version, f.updated_at = $updated,
-			f.priority = $priority, f.labels = $labels
+			f.priority = $priority, f.labels = $labels, f.archived_at = $archived
 		RETURN f.id`,
 		map[string]any{"id": f.ID, "prev": f.Version - 1, "title": f.Title, "description": f.Description, "state": f.State,
-			"version": f.Version, "updated": fmtTime(f.UpdatedAt), "priority": rank(f.Priority), "labels": labelList(f.Labels)})
+			"version": f.Version, "updated": fmtTime(f.UpdatedAt), "priority": rank(f.Priority), "labels": labelList(f.Labels),
+			"archived": fmtOptTime(f.ArchivedAt)})
 	if err != nil {
 		return err
 	}
@@ -420,7 +455,7 @@ func decodeWP(r *row) *agileplus.WP {
 	w := &agileplus.WP{ID: r.str("id"), Key: r.str("key"), ProjectID: r.str("project_id"), ProjectKey: r.str("project_key"),
 		FeatureID: r.str("feature_id"), Title: r.str("title"), Description: r.str("description"), State: r.str("state"),
 		Estimate: r.f64("estimate"), Version: r.i64("version"), CreatedAt: r.time("created_at"), UpdatedAt: r.time("updated_at"),
-		Priority: r.priority("priority"), Labels: r.strs("labels"), Owner: r.str("owner")}
+		Priority: r.priority("priority"), Labels: r.strs("labels"), Owner: r.str("owner"), ArchivedAt: r.optTime("archived_at")}
 	if l := r.sub("lease"); l != nil {
 		w.Lease = &agileplus.Lease{WPID: w.ID, Agent: l.str("agent"), Token: l.i64("token"), ClaimedAt: l.time("claimed_at"), ExpiresAt: l.time("expires_at")}
 		if l.err != nil && r.err == nil {
@@ -480,6 +515,9 @@ func (t *Tx) WPs(ctx context.Context, f agileplus.WPFilter) ([]*agileplus.WP, er
 	if f.State != "" {
 		where, params["state"] = append(where, "w.state = $state"), f.State
 	}
+	if a := andArchived(f.Archived, "w"); a != "" {
+		where = append(where, strings.TrimPrefix(a, " AND "))
+	}
 	rows, err := t.runMaps(ctx, "wps", `MATCH (w:WorkPackage) WHERE `+strings.Join(where, " AND ")+
 		` WITH w ORDER BY `+order+` LIMIT $limit`+wpReturn+` ORDER BY `+order, params)
 	if err != nil {
@@ -517,12 +555,12 @@ func (t *Tx) InsertWP(ctx context.Context, w *agileplus.WP) error {
 	params := map[string]any{"project": w.ProjectID, "feature": w.FeatureID, "id": w.ID, "key": w.Key, "num": num,
 		"title": w.Title, "description": w.Description, "state": w.State, "estimate": w.Estimate, "version": w.Version,
 		"created": fmtTime(w.CreatedAt), "updated": fmtTime(w.UpdatedAt),
-		"priority": rank(w.Priority), "labels": labelList(w.Labels), "owner": w.Owner}
+		"priority": rank(w.Priority), "labels": labelList(w.Labels), "owner": w.Owner, "archived": fmtOptTime(w.ArchivedAt)}
 	leaseParams(params, w.Lease)
 	recs, err := t.run(ctx, "insert wp", `MATCH (p:Project {id: $project}), (f:Feature {id: $feature})
 		CREATE (f)-[:DEFINES]->(w:WorkPackage {id: $id, key: $key, num: $num, project_id: p.id, project_key: p.key, feature_id: f.id,
 			title: $title, description: $description, state: $state, estimate: $estimate, version: $version,
-			priority: $priority, labels: $labels, owner: $owner,
+			priority: $priority, labels: $labels, owner: $owner, archived_at: $archived,
 			fence: coalesce($token, 0), open_deps: 0, created_at: $created, updated_at: $updated})-[:IN_PROJECT]->(p)
 		WITH w`+setLease, params)
 	if err != nil {
@@ -539,13 +577,13 @@ func (t *Tx) InsertWP(ctx context.Context, w *agileplus.WP) error {
 func (t *Tx) UpdateWP(ctx context.Context, w *agileplus.WP) error {
 	params := map[string]any{"id": w.ID, "prev": w.Version - 1, "title": w.Title, "description": w.Description,
 		"state": w.State, "estimate": w.Estimate, "version": w.Version, "updated": fmtTime(w.UpdatedAt),
-		"priority": rank(w.Priority), "labels": labelList(w.Labels), "owner": w.Owner}
+		"priority": rank(w.Priority), "labels": labelList(w.Labels), "owner": w.Owner, "archived": fmtOptTime(w.ArchivedAt)}
 	leaseParams(params, w.Lease)
 	recs, err := t.run(ctx, "update wp", `MATCH (w:WorkPackage {id: $id}) WHERE w.version = $prev
 		WITH w, w.state = 'done' AS wasDone
 		SET w.title = $title, w.description = $description, w.state = $state, w.estimate = $estimate, w.version = $version,
 			w.updated_at = $updated, w.fence = CASE WHEN coalesce($token, 0) > w.fence THEN $token ELSE w.fence END,
-			w.priority = $priority, w.labels = $labels, w.owner = $owner
+			w.priority = $priority, w.labels = $labels, w.owner = $owner, w.archived_at = $archived
 		WITH w, wasDone
 		CALL (w, wasDone) {
 			WITH w, wasDone WHERE wasDone <> ($state = 'done')
@@ -595,13 +633,13 @@ func (t *Tx) Ready(ctx context.Context, f agileplus.ReadyFilter) ([]*agileplus.W
 	params := map[string]any{"project": f.ProjectID, "after": f.AfterNum, "rank": f.AfterRank, "now": fmtTime(f.Now), "limit": limit(f.Limit)}
 	q := `MATCH (w:WorkPackage) USING INDEX w:WorkPackage(project_id, state, open_deps, num)
 		WHERE w.project_id = $project AND w.state = 'planned' AND w.open_deps = 0 AND w.num > $after
-			AND NOT EXISTS { (w)-[l:CLAIMED_BY]->() WHERE l.expires_at > $now }
+			AND w.archived_at IS NULL AND NOT EXISTS { (w)-[l:CLAIMED_BY]->() WHERE l.expires_at > $now }
 		WITH w ORDER BY w.num LIMIT $limit` + wpReturn + ` ORDER BY w.num`
 	if f.ByPriority {
 		q = `MATCH (w:WorkPackage) USING INDEX w:WorkPackage(project_id, state, open_deps, priority, num)
 		WHERE w.project_id = $project AND w.state = 'planned' AND w.open_deps = 0 AND w.priority >= $rank
 			AND (w.priority > $rank OR w.num > $after)
-			AND NOT EXISTS { (w)-[l:CLAIMED_BY]->() WHERE l.expires_at > $now }
+			AND w.archived_at IS NULL AND NOT EXISTS { (w)-[l:CLAIMED_BY]->() WHERE l.expires_at > $now }
 		WITH w ORDER BY w.priority, w.num LIMIT $limit` + wpReturn + ` ORDER BY w.priority, w.num`
 	}
 	rows, err := t.runMaps(ctx, "ready", q, params)
@@ -640,18 +678,19 @@ func relType(kind string) (string, error) {
 const depMap = `d {.id, .entity_kind, .version, .created_at,
 	kind: CASE type(d) WHEN 'DEPENDS_ON' THEN 'depends_on' ELSE 'relates_to' END,
 	from: f.id, to: t.id, from_key: coalesce(f.key, f.slug), to_key: coalesce(t.key, t.slug),
-	from_state: f.state, to_state: t.state}`
+	from_state: f.state, to_state: t.state, from_archived: f.archived_at IS NOT NULL, to_archived: t.archived_at IS NOT NULL}`
 
 type depRow struct {
-	d                  agileplus.Dependency
-	fromState, toState string
+	d                        agileplus.Dependency
+	fromState, toState       string
+	fromArchived, toArchived bool
 }
 
 func decodeDep(r *row) *depRow {
 	return &depRow{
 		d: agileplus.Dependency{ID: r.str("id"), EntityKind: r.str("entity_kind"), Kind: r.str("kind"), From: r.str("from"), To: r.str("to"),
 			FromKey: r.str("from_key"), ToKey: r.str("to_key"), Version: r.i64("version"), CreatedAt: r.time("created_at")},
-		fromState: r.str("from_state"), toState: r.str("to_state"),
+		fromState: r.str("from_state"), toState: r.str("to_state"), fromArchived: r.boolean("from_archived"), toArchived: r.boolean("to_archived"),
 	}
 }
 
@@ -693,9 +732,9 @@ func (t *Tx) Edges(ctx context.Context, id string) ([]*agileplus.Edge, error) {
 		atFrom := r.d.From == id
 		e := &agileplus.Edge{Dependency: r.d, Direction: agileplus.EdgeDirection(r.d.Kind, atFrom)}
 		if atFrom {
-			e.Other, e.OtherKey, e.OtherState = r.d.To, r.d.ToKey, r.toState
+			e.Other, e.OtherKey, e.OtherState, e.OtherArchived = r.d.To, r.d.ToKey, r.toState, r.toArchived
 		} else {
-			e.Other, e.OtherKey, e.OtherState = r.d.From, r.d.FromKey, r.fromState
+			e.Other, e.OtherKey, e.OtherState, e.OtherArchived = r.d.From, r.d.FromKey, r.fromState, r.fromArchived
 		}
 		out = append(out, e)
 	}

@@ -63,10 +63,10 @@ func newRowSpec(op, table, cols, tail string) *rowSpec {
 }
 
 var (
-	projectRows = newRowSpec("insert projects", "projects", "id, key, name, version, next_wp=1, created_at, updated_at", "")
-	featureRows = newRowSpec("insert features", "features", "id, project_id, slug, title, description, state, *priority, *labels, version, created_at, updated_at", "")
+	projectRows = newRowSpec("insert projects", "projects", "id, key, name, version, next_wp=1, created_at, updated_at, *archived_at", "")
+	featureRows = newRowSpec("insert features", "features", "id, project_id, slug, title, description, state, *priority, *labels, version, created_at, updated_at, *archived_at", "")
 	wpRows      = newRowSpec("insert wps", "wps", `id, key, num, *project_id, feature_id, title, description, state, estimate, *version, *fence,
-		*lease_agent, *lease_token, *lease_claimed_at, *lease_expires_at, *created_at, *updated_at, open_deps, *priority, *labels, *owner`, "")
+		*lease_agent, *lease_token, *lease_claimed_at, *lease_expires_at, *created_at, *updated_at, open_deps, *priority, *labels, *owner, *archived_at`, "")
 	depRows = newRowSpec("insert dependencies", "dependencies", "id, *entity_kind, *kind, from_id, to_id, *version, created_at", "")
 	refRows = newRowSpec("put references", "wp_references", "id, wp_id, kind, repo, sha, url, state, created_at, updated_at",
 		" ON CONFLICT (id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at")
@@ -221,7 +221,7 @@ func (t *Tx) insertRows(ctx context.Context, r *rowSpec, n int, args func(i int,
 func (t *Tx) InsertProjects(ctx context.Context, ps []*agileplus.Project) error {
 	return t.insertRows(ctx, projectRows, len(ps), func(i int, dst []any) []any {
 		p := ps[i]
-		return append(dst, p.ID, p.Key, p.Name, p.Version, fmtTime(p.CreatedAt), fmtTime(p.UpdatedAt))
+		return append(dst, p.ID, p.Key, p.Name, p.Version, fmtTime(p.CreatedAt), fmtTime(p.UpdatedAt), fmtOptTime(p.ArchivedAt))
 	}, func(i int) error { return t.InsertProject(ctx, ps[i]) })
 }
 
@@ -229,7 +229,7 @@ func (t *Tx) InsertProjects(ctx context.Context, ps []*agileplus.Project) error 
 func (t *Tx) InsertFeatures(ctx context.Context, fs []*agileplus.Feature) error {
 	return t.insertRows(ctx, featureRows, len(fs), func(i int, dst []any) []any {
 		f := fs[i]
-		return append(dst, f.ID, f.ProjectID, f.Slug, f.Title, f.Description, f.State, rank(f.Priority), joinLabels(f.Labels), f.Version, fmtTime(f.CreatedAt), fmtTime(f.UpdatedAt))
+		return append(dst, f.ID, f.ProjectID, f.Slug, f.Title, f.Description, f.State, rank(f.Priority), joinLabels(f.Labels), f.Version, fmtTime(f.CreatedAt), fmtTime(f.UpdatedAt), fmtOptTime(f.ArchivedAt))
 	}, func(i int) error { return t.InsertFeature(ctx, fs[i]) })
 }
 
@@ -261,7 +261,7 @@ func (t *Tx) insertWPs(ctx context.Context, ws []*agileplus.WP, fences, open []i
 		}
 		return append(dst, w.ID, w.Key, w.Key[strings.LastIndexByte(w.Key, '-')+1:], w.ProjectID, w.FeatureID, w.Title, w.Description,
 			w.State, w.Estimate, w.Version, fence, a, tok, cl, ex, fmtTime(w.CreatedAt), fmtTime(w.UpdatedAt), n,
-			rank(w.Priority), joinLabels(w.Labels), w.Owner)
+			rank(w.Priority), joinLabels(w.Labels), w.Owner, fmtOptTime(w.ArchivedAt))
 	}, func(i int) error {
 		if err := t.InsertWP(ctx, ws[i]); err != nil {
 			return err

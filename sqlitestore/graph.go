@@ -26,6 +26,7 @@ type graphOp struct {
 	node       *agileplus.GraphNode // put this WP, or:
 	from, to   string               // add or remove this depends_on edge
 	removeEdge bool
+	removeNode string // or remove this WP, which has no edges left
 }
 
 // buildGraph loads every WP, then every depends_on edge between WPs.
@@ -90,6 +91,8 @@ func (s *Store) applyGraph(ops []graphOp) error {
 		switch {
 		case op.node != nil:
 			err = s.graph.g.PutNode(*op.node)
+		case op.removeNode != "":
+			err = s.graph.g.RemoveNode(op.removeNode)
 		case op.removeEdge:
 			err = s.graph.g.RemoveEdge(op.from, op.to)
 		default:

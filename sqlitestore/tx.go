@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/agileplus/agileplus"
 )
@@ -110,14 +111,57 @@ func wrap(op string, err error) error {
 
 // ---- projects ----
 
-const projectCols = `id, key, name, version, created_at, updated_at`
+const projectCols = `id, key, name, version, created_at, updated_at, archived_at`
 
 func scanProject(sc interface{ Scan(...any) error }) (*agileplus.Project, error) {
 	var p agileplus.Project
-	if err := sc.Scan(&p.ID, &p.Key, &p.Name, &p.Version, timeCol{&p.CreatedAt}, timeCol{&p.UpdatedAt}); err != nil {
+	if err := sc.Scan(&p.ID, &p.Key, &p.Name, &p.Version, timeCol{&p.CreatedAt}, timeCol{&p.UpdatedAt}, optTime{&p.ArchivedAt}); err != nil {
 		return nil, err
 	}
 	return &p, nil
+}
+
+// optTime scans a nullable time into *t: NULL is nil.
+type optTime struct{ t **time.Time }
+
+func (c optTime) Scan(v any) error {
+	if v == nil {
+		*c.t = nil
+		return nil
+	}
+	var t time.Time
+	if err := (timeCol{&t}).Scan(v); err != nil {
+		return err
+	}
+	*c.t = &t
+	return nil
+}
+
+// fmtOptTime is the stored form of a nullable time.
+func fmtOptTime(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return fmtTime(*t)
+}
+
+// archivedWhere is the condition a list's archived option puts on the
+// archived_at column col ("" when it keeps every record).
+func archivedWhere(a, col string) string {
+	switch a {
+	case agileplus.ArchivedExclude:
+		return col + " IS NULL"
+	case agileplus.ArchivedOnly:
+		return col + " IS NOT NULL"
+	}
+	return ""
+}
+
+func andArchived(a, col string) string {
+	if w := archivedWhere(a, col); w != "" {
+		return " AND " + w
+	}
+	return ""
 }
 
 // Project returns a project by id or key.
@@ -135,7 +179,7 @@ func (t *Tx) Project(ctx context.Context, ref string) (*agileplus.Project, error
 
 // Projects lists projects by id.
 func (t *Tx) Projects(ctx context.Context, pg agileplus.Page) ([]*agileplus.Project, error) {
-	rows, err := t.query(ctx, `SELECT `+projectCols+` FROM projects WHERE id > ? ORDER BY id LIMIT ?`, pg.After, pg.Limit)
+	rows, err := t.query(ctx, `SELECT `+projectCols+` FROM projects WHERE id > ?`+andArchived(pg.Archived, "archived_at")+` ORDER BY id LIMIT ?`, pg.After, pg.Limit)
 	if err != nil {
 		return nil, wrap("projects", err)
 	}
@@ -157,8 +201,8 @@ func collect[T any](rows *sql.Rows, scan func(interface{ Scan(...any) error }) (
 
 // InsertProject stores a new project.
 func (t *Tx) InsertProject(ctx context.Context, p *agileplus.Project) error {
-	_, err := t.exec(ctx, `INSERT INTO projects (id, key, name, version, next_wp, created_at, updated_at) VALUES (?, ?, ?, ?, 1, ?, ?)`,
-		p.ID, p.Key, p.Name, p.Version, fmtTime(p.CreatedAt), fmtTime(p.UpdatedAt))
+	_, err := t.exec(ctx, `INSERT INTO projects (id, key, name, version, next_wp, created_at, updated_at, archived_at) VALUES (?, ?, ?, ?, 1, ?, ?, ?)`,
+		p.ID, p.Key, p.Name, p.Version, fmtTime(p.CreatedAt), fmtTime(p.UpdatedAt), fmtOptTime(p.ArchivedAt))
 	if isUnique(err) {
 		return &agileplus.Error{Code: agileplus.ECONFLICT, Field: "key", Message: fmt.Sprintf("project key %q already exists", p.Key)}
 	}
@@ -167,8 +211,8 @@ func (t *Tx) InsertProject(ctx context.Context, p *agileplus.Project) error {
 
 // UpdateProject writes a project guarded by its previous version.
 func (t *Tx) UpdateProject(ctx context.Context, p *agileplus.Project) error {
-	res, err := t.exec(ctx, `UPDATE projects SET name = ?, version = ?, updated_at = ? WHERE id = ? AND version = ?`,
-		p.Name, p.Version, fmtTime(p.UpdatedAt), p.ID, p.Version-1)
+	res, err := t.exec(ctx, `UPDATE projects SET name = ?, version = ?, updated_at = ?, archived_at = ? WHERE id = ? AND version = ?`,
+		p.Name, p.Version, fmtTime(p.UpdatedAt), fmtOptTime(p.ArchivedAt), p.ID, p.Version-1)
 	return guarded(res, err, "project", p.Key)
 }
 
@@ -196,14 +240,14 @@ func (t *Tx) NextWPNumber(ctx context.Context, projectID string) (int64, error) 
 
 // ---- features ----
 
-const featureCols = `f.id, f.project_id, p.key, f.slug, f.title, f.description, f.state, f.priority, f.labels, f.version, f.created_at, f.updated_at`
+const featureCols = `f.id, f.project_id, p.key, f.slug, f.title, f.description, f.state, f.priority, f.labels, f.version, f.created_at, f.updated_at, f.archived_at`
 const featureFrom = ` FROM features f JOIN projects p ON p.id = f.project_id`
 
 func scanFeature(sc interface{ Scan(...any) error }) (*agileplus.Feature, error) {
 	var f agileplus.Feature
 	var prio int
 	var labels string
-	if err := sc.Scan(&f.ID, &f.ProjectID, &f.ProjectKey, &f.Slug, &f.Title, &f.Description, &f.State, &prio, &labels, &f.Version, timeCol{&f.CreatedAt}, timeCol{&f.UpdatedAt}); err != nil {
+	if err := sc.Scan(&f.ID, &f.ProjectID, &f.ProjectKey, &f.Slug, &f.Title, &f.Description, &f.State, &prio, &labels, &f.Version, timeCol{&f.CreatedAt}, timeCol{&f.UpdatedAt}, optTime{&f.ArchivedAt}); err != nil {
 		return nil, err
 	}
 	f.Priority, f.Labels = agileplus.PriorityOfRank(prio), splitLabels(labels)
@@ -225,7 +269,7 @@ func (t *Tx) Feature(ctx context.Context, ref string) (*agileplus.Feature, error
 
 // Features lists a project's features by id.
 func (t *Tx) Features(ctx context.Context, projectID string, pg agileplus.Page) ([]*agileplus.Feature, error) {
-	rows, err := t.query(ctx, `SELECT `+featureCols+featureFrom+` WHERE f.project_id = ? AND f.id > ? ORDER BY f.id LIMIT ?`, projectID, pg.After, pg.Limit)
+	rows, err := t.query(ctx, `SELECT `+featureCols+featureFrom+` WHERE f.project_id = ? AND f.id > ?`+andArchived(pg.Archived, "f.archived_at")+` ORDER BY f.id LIMIT ?`, projectID, pg.After, pg.Limit)
 	if err != nil {
 		return nil, wrap("features", err)
 	}
@@ -234,8 +278,8 @@ func (t *Tx) Features(ctx context.Context, projectID string, pg agileplus.Page) 
 
 // InsertFeature stores a new feature.
 func (t *Tx) InsertFeature(ctx context.Context, f *agileplus.Feature) error {
-	_, err := t.exec(ctx, `INSERT INTO features (id, project_id, slug, title, description, state, priority, labels, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		f.ID, f.ProjectID, f.Slug, f.Title, f.Description, f.State, rank(f.Priority), joinLabels(f.Labels), f.Version, fmtTime(f.CreatedAt), fmtTime(f.UpdatedAt))
+	_, err := t.exec(ctx, `INSERT INTO features (id, project_id, slug, title, description, state, priority, labels, version, created_at, updated_at, archived_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		f.ID, f.ProjectID, f.Slug, f.Title, f.Description, f.State, rank(f.Priority), joinLabels(f.Labels), f.Version, fmtTime(f.CreatedAt), fmtTime(f.UpdatedAt), fmtOptTime(f.ArchivedAt))
 	if isUnique(err) {
 		return &agileplus.Error{Code: agileplus.ECONFLICT, Field: "slug", Message: fmt.Sprintf("feature slug %q already exists", f.Slug)}
 	}
@@ -244,8 +288,8 @@ func (t *Tx) InsertFeature(ctx context.Context, f *agileplus.Feature) error {
 
 // UpdateFeature writes a feature guarded by its previous version.
 func (t *Tx) UpdateFeature(ctx context.Context, f *agileplus.Feature) error {
-	res, err := t.exec(ctx, `UPDATE features SET title = ?, description = ?, state = ?, priority = ?, labels = ?, version = ?, updated_at = ? WHERE id = ? AND version = ?`,
-		f.Title, f.Description, f.State, rank(f.Priority), joinLabels(f.Labels), f.Version, fmtTime(f.UpdatedAt), f.ID, f.Version-1)
+	res, err := t.exec(ctx, `UPDATE features SET title = ?, description = ?, state = ?, priority = ?, labels = ?, version = ?, updated_at = ?, archived_at = ? WHERE id = ? AND version = ?`,
+		f.Title, f.Description, f.State, rank(f.Priority), joinLabels(f.Labels), f.Version, fmtTime(f.UpdatedAt), fmtOptTime(f.ArchivedAt), f.ID, f.Version-1)
 	return guarded(res, err, "feature", f.Slug)
 }
 
@@ -255,7 +299,7 @@ func (t *Tx) UpdateFeature(ctx context.Context, f *agileplus.Feature) error {
 // wpCols selects a work package: the estimate, the free text, and every
 // other field packed into one value (see packed).
 var wpCols = `w.estimate, w.lease_agent, ` + packed("w.id", "w.key", "w.project_id", "w.feature_id", "w.state", "w.version",
-	"w.lease_token", "w.lease_claimed_at", "w.lease_expires_at", "w.created_at", "w.updated_at", "w.priority", "w.labels") +
+	"w.lease_token", "w.lease_claimed_at", "w.lease_expires_at", "w.created_at", "w.updated_at", "w.priority", "w.labels", "w.archived_at") +
 	`||char(31)||` + lengthPrefixed("w.owner") + `||` + lengthPrefixed("w.title") + `||w.description`
 
 const wpFrom = ` FROM wps w`
@@ -275,6 +319,9 @@ func scanWP(sc interface{ Scan(...any) error }) (*agileplus.WP, error) {
 	w.CreatedAt, w.UpdatedAt = u.time(), u.time()
 	prio, _ := u.int()
 	w.Priority, w.Labels = agileplus.PriorityOfRank(int(prio)), splitLabels(u.str())
+	if at := u.time(); !at.IsZero() {
+		w.ArchivedAt = &at
+	}
 	w.Owner, w.Title, w.Description = u.text(), u.text(), u.rest()
 	if err := u.done(); err != nil {
 		return nil, err
@@ -332,6 +379,9 @@ func (t *Tx) WPs(ctx context.Context, f agileplus.WPFilter) ([]*agileplus.WP, er
 	if f.Owner != "" {
 		where, args = append(where, "w.owner = ?"), append(args, f.Owner)
 	}
+	if a := archivedWhere(f.Archived, "w.archived_at"); a != "" {
+		where = append(where, a)
+	}
 	order := "w.id"
 	if f.ByPriority {
 		where, args = append(where, "(w.priority, w.id) > (?, ?)"), append(args, f.AfterRank, f.After)
@@ -359,10 +409,10 @@ func (t *Tx) InsertWP(ctx context.Context, w *agileplus.WP) error {
 	num := w.Key[strings.LastIndexByte(w.Key, '-')+1:]
 	a, tok, cl, ex := leaseArgs(w.Lease)
 	_, err := t.exec(ctx, `INSERT INTO wps (id, key, num, project_id, feature_id, title, description, state, estimate, version, fence,
-		lease_agent, lease_token, lease_claimed_at, lease_expires_at, created_at, updated_at, priority, labels, owner)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, COALESCE(?, 0), ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		lease_agent, lease_token, lease_claimed_at, lease_expires_at, created_at, updated_at, priority, labels, owner, archived_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, COALESCE(?, 0), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		w.ID, w.Key, num, w.ProjectID, w.FeatureID, w.Title, w.Description, w.State, w.Estimate, w.Version, tok,
-		a, tok, cl, ex, fmtTime(w.CreatedAt), fmtTime(w.UpdatedAt), rank(w.Priority), joinLabels(w.Labels), w.Owner)
+		a, tok, cl, ex, fmtTime(w.CreatedAt), fmtTime(w.UpdatedAt), rank(w.Priority), joinLabels(w.Labels), w.Owner, fmtOptTime(w.ArchivedAt))
 	if isUnique(err) {
 		return &agileplus.Error{Code: agileplus.ECONFLICT, Field: "key", Message: fmt.Sprintf("work package %s already exists", w.Key)}
 	} else if err != nil {
@@ -378,10 +428,10 @@ func (t *Tx) UpdateWP(ctx context.Context, w *agileplus.WP) error {
 	a, tok, cl, ex := leaseArgs(w.Lease)
 	res, err := t.exec(ctx, `UPDATE wps SET title = ?, description = ?, state = ?, estimate = ?, version = ?, updated_at = ?,
 		lease_agent = ?, lease_token = ?, lease_claimed_at = ?, lease_expires_at = ?, fence = max(fence, COALESCE(?, 0)),
-		priority = ?, labels = ?, owner = ?
+		priority = ?, labels = ?, owner = ?, archived_at = ?
 		WHERE id = ? AND version = ?`,
 		w.Title, w.Description, w.State, w.Estimate, w.Version, fmtTime(w.UpdatedAt), a, tok, cl, ex, tok,
-		rank(w.Priority), joinLabels(w.Labels), w.Owner, w.ID, w.Version-1)
+		rank(w.Priority), joinLabels(w.Labels), w.Owner, fmtOptTime(w.ArchivedAt), w.ID, w.Version-1)
 	if err := guarded(res, err, "work package", w.Key); err != nil {
 		return err
 	}
@@ -421,12 +471,12 @@ func (t *Tx) Ready(ctx context.Context, f agileplus.ReadyFilter) ([]*agileplus.W
 	if f.ByPriority {
 		rows, err = t.query(ctx, `SELECT `+wpCols+wpFrom+`
 		WHERE w.project_id = ? AND w.state = 'planned' AND w.open_deps = 0 AND (w.priority, w.num) > (?, ?)
-		AND (w.lease_expires_at IS NULL OR w.lease_expires_at <= ?)
+		AND (w.lease_expires_at IS NULL OR w.lease_expires_at <= ?) AND w.archived_at IS NULL
 		ORDER BY w.priority, w.num LIMIT ?`, f.ProjectID, f.AfterRank, f.AfterNum, fmtTime(f.Now), f.Limit)
 	} else {
 		rows, err = t.query(ctx, `SELECT `+wpCols+wpFrom+`
 		WHERE w.project_id = ? AND w.state = 'planned' AND w.open_deps = 0 AND w.num > ?
-		AND (w.lease_expires_at IS NULL OR w.lease_expires_at <= ?)
+		AND (w.lease_expires_at IS NULL OR w.lease_expires_at <= ?) AND w.archived_at IS NULL
 		ORDER BY w.num LIMIT ?`, f.ProjectID, f.AfterNum, fmtTime(f.Now), f.Limit)
 	}
 	if err != nil {
@@ -440,19 +490,21 @@ func (t *Tx) Ready(ctx context.Context, f agileplus.ReadyFilter) ([]*agileplus.W
 // depCols selects a dependency with the keys and states of both ends, which
 // are two WPs or two features.
 const depCols = `d.id, d.entity_kind, d.kind, d.from_id, d.to_id, d.version, d.created_at,
-	COALESCE(fw.key, ff.slug, ''), COALESCE(tw.key, tf.slug, ''), COALESCE(fw.state, ff.state, ''), COALESCE(tw.state, tf.state, '')`
+	COALESCE(fw.key, ff.slug, ''), COALESCE(tw.key, tf.slug, ''), COALESCE(fw.state, ff.state, ''), COALESCE(tw.state, tf.state, ''),
+	COALESCE(fw.archived_at, ff.archived_at) IS NOT NULL, COALESCE(tw.archived_at, tf.archived_at) IS NOT NULL`
 const depFrom = ` FROM dependencies d
 	LEFT JOIN wps fw ON fw.id = d.from_id LEFT JOIN features ff ON ff.id = d.from_id
 	LEFT JOIN wps tw ON tw.id = d.to_id LEFT JOIN features tf ON tf.id = d.to_id`
 
 type depRow struct {
-	d                  agileplus.Dependency
-	fromState, toState string
+	d                        agileplus.Dependency
+	fromState, toState       string
+	fromArchived, toArchived bool
 }
 
 func scanDep(sc interface{ Scan(...any) error }) (*depRow, error) {
 	var r depRow
-	if err := sc.Scan(&r.d.ID, &r.d.EntityKind, &r.d.Kind, &r.d.From, &r.d.To, &r.d.Version, timeCol{&r.d.CreatedAt}, &r.d.FromKey, &r.d.ToKey, &r.fromState, &r.toState); err != nil {
+	if err := sc.Scan(&r.d.ID, &r.d.EntityKind, &r.d.Kind, &r.d.From, &r.d.To, &r.d.Version, timeCol{&r.d.CreatedAt}, &r.d.FromKey, &r.d.ToKey, &r.fromState, &r.toState, &r.fromArchived, &r.toArchived); err != nil {
 		return nil, err
 	}
 	return &r, nil
@@ -484,9 +536,9 @@ func (t *Tx) Edges(ctx context.Context, id string) ([]*agileplus.Edge, error) {
 		atFrom := r.d.From == id
 		e := &agileplus.Edge{Dependency: r.d, Direction: agileplus.EdgeDirection(r.d.Kind, atFrom)}
 		if atFrom {
-			e.Other, e.OtherKey, e.OtherState = r.d.To, r.d.ToKey, r.toState
+			e.Other, e.OtherKey, e.OtherState, e.OtherArchived = r.d.To, r.d.ToKey, r.toState, r.toArchived
 		} else {
-			e.Other, e.OtherKey, e.OtherState = r.d.From, r.d.FromKey, r.fromState
+			e.Other, e.OtherKey, e.OtherState, e.OtherArchived = r.d.From, r.d.FromKey, r.fromState, r.fromArchived
 		}
 		out = append(out, e)
 	}

@@ -23,6 +23,7 @@ type memStore struct {
 	wps      []*agileplus.WP
 	deps     []*agileplus.Dependency
 	refs     []*agileplus.Reference
+	comments []*agileplus.Comment
 	keys     []*agileplus.APIKey
 	labels   []*agileplus.LabelDef // by project id, then name
 	events   []*agileplus.Event
@@ -135,6 +136,16 @@ func (t *memTx) AllDependencies(ctx context.Context, p agileplus.Page) ([]*agile
 
 func (t *memTx) AllReferences(ctx context.Context, p agileplus.Page) ([]*agileplus.Reference, error) {
 	return page(t.s.refs, func(r *agileplus.Reference) string { return r.ID }, p.After, p.Limit), nil
+}
+
+func (t *memTx) AllComments(ctx context.Context, p agileplus.Page) ([]*agileplus.Comment, error) {
+	return page(t.s.comments, func(c *agileplus.Comment) string { return c.ID }, p.After, p.Limit), nil
+}
+
+func (t *memTx) InsertComment(ctx context.Context, c *agileplus.Comment) error {
+	t.s.calls["InsertComment"]++
+	t.s.comments = append(t.s.comments, c)
+	return nil
 }
 
 func (t *memTx) APIKeys(ctx context.Context, p agileplus.Page) ([]*agileplus.APIKey, error) {

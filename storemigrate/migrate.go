@@ -22,6 +22,7 @@ type Report struct {
 	WPs          int `json:"wps"`
 	Dependencies int `json:"dependencies"`
 	References   int `json:"references"`
+	Comments     int `json:"comments"`
 	Keys         int `json:"keys"`   // API keys, with their hashes
 	Labels       int `json:"labels"` // label definitions
 	Events       int `json:"events"`
@@ -94,7 +95,7 @@ func Run(ctx context.Context, src, dst agileplus.Store, progress Progress) (*Rep
 	if bulk {
 		m.chunk = bulkChunk
 	}
-	err = inOrder(m.projects, m.labels, m.features, m.wps, m.dependencies, m.references, m.keys, m.events, m.audit,
+	err = inOrder(m.projects, m.labels, m.features, m.wps, m.dependencies, m.references, m.comments, m.keys, m.events, m.audit,
 		func() error { return m.published(srcOut, dstOut) })
 	if err != nil {
 		return nil, err
@@ -405,6 +406,25 @@ func (m *migration) references() error {
 		return rs, rs[len(rs)-1].ID, err
 	}, func(tx agileplus.Tx, rs []*agileplus.Reference) error {
 		return writeAll(m.ctx, tx, rs, agileplus.BulkTx.PutReferences, agileplus.Tx.PutReference)
+	})
+}
+
+// comments copies the comments with their histories, one call each: they
+// are few beside events.
+func (m *migration) comments() error {
+	return copyPages(m, "comments", &m.rep.Comments, func(tx agileplus.ReadTx, after string) ([]*agileplus.Comment, string, error) {
+		cs, err := tx.AllComments(m.ctx, agileplus.Page{After: after, Limit: m.chunk})
+		if len(cs) == 0 {
+			return cs, "", err
+		}
+		return cs, cs[len(cs)-1].ID, err
+	}, func(tx agileplus.Tx, cs []*agileplus.Comment) error {
+		for _, c := range cs {
+			if err := tx.InsertComment(m.ctx, c); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 

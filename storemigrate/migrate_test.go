@@ -101,6 +101,11 @@ func fill(t *testing.T, s *memStore, wps int) {
 		}
 	}
 	s.refs = append(s.refs, &agileplus.Reference{ID: "ref_1", WPID: s.wps[0].ID, Kind: "commit", Repo: "github.com/acme/api", SHA: "0123456789abcdef", CreatedAt: at, UpdatedAt: at})
+	w := s.wps[0]
+	s.comments = append(s.comments, &agileplus.Comment{ID: "cmt_1", EntityKind: agileplus.KindWP, EntityID: w.ID, EntityKey: w.Key, ProjectKey: w.ProjectKey,
+		FeatureID: w.FeatureID, Author: "ana", Body: "edited", History: []agileplus.CommentRevision{{Body: "first", ReplacedAt: at}}, Version: 2, CreatedAt: at, UpdatedAt: at})
+	// Archived records keep their archived_at (the digest covers it).
+	s.wps[len(s.wps)-1].ArchivedAt, s.projects[len(s.projects)-1].ArchivedAt = &at, &at
 }
 
 func TestRun(t *testing.T) {
@@ -114,11 +119,11 @@ func TestRun(t *testing.T) {
 	}{
 		{"record by record", false, false, map[string]int{
 			"InsertProject": 2, "InsertFeature": 3, "InsertWP": 2500, "RaiseFence": 1, "InsertDependency": 1249,
-			"PutReference": 1, "InsertAPIKey": 2, "InsertLabelDef": 2, "AppendEvent": 6258, "AppendAudit": 2500}, true},
+			"PutReference": 1, "InsertComment": 1, "InsertAPIKey": 2, "InsertLabelDef": 2, "AppendEvent": 6258, "AppendAudit": 2500}, true},
 		{"in bulk", true, true, map[string]int{
 			// a call per kind and page of bulkChunk; features and WPs page per project
 			"InsertProjects": 1, "InsertFeatures": 2, "InsertWPs": 2, "InsertDependencies": 1,
-			"PutReferences": 1, "InsertAPIKey": 2, "InsertLabelDef": 2, "AppendEvents": 2, "AppendAudits": 3}, false},
+			"PutReferences": 1, "InsertComment": 1, "InsertAPIKey": 2, "InsertLabelDef": 2, "AppendEvents": 2, "AppendAudits": 3}, false},
 		{"bulk source, per-record target", true, false, nil, true},
 		{"per-record source, bulk target", false, true, nil, false},
 	} {
@@ -134,7 +139,7 @@ func TestRun(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Run: %v", err)
 			}
-			want := Report{Projects: 2, Features: 3, WPs: 2500, Dependencies: 1249, References: 1, Keys: 2, Labels: 2, Events: 6258, AuditEntries: 2500,
+			want := Report{Projects: 2, Features: 3, WPs: 2500, Dependencies: 1249, References: 1, Comments: 1, Keys: 2, Labels: 2, Events: 6258, AuditEntries: 2500,
 				Pending: 6258 / 3, EventChains: 2 + 3 + 2500 + 1249 + 2 + 2, AuditChains: 3, Digest: rep.Digest}
 			if *rep != want {
 				t.Errorf("got report %+v, want %+v", *rep, want)
@@ -155,7 +160,7 @@ func TestRun(t *testing.T) {
 			if raised := dst.calls["RaiseFence"] > 0; raised != tc.wantRaised {
 				t.Errorf("RaiseFence called: %v, want %v", raised, tc.wantRaised)
 			}
-			wantStages := "verifying the source,projects,labels,features,work packages,dependencies,references,api keys,events,audit entries,published marks,verifying the target"
+			wantStages := "verifying the source,projects,labels,features,work packages,dependencies,references,comments,api keys,events,audit entries,published marks,verifying the target"
 			if got := strings.Join(stages, ","); got != wantStages {
 				t.Errorf("got stages %s, want %s", got, wantStages)
 			}

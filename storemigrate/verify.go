@@ -21,7 +21,7 @@ func Verify(ctx context.Context, st agileplus.Store) (digest string, eventChains
 	err = st.View(ctx, func(tx agileplus.ReadTx) error {
 		v.tx = tx
 		v.fr, _ = tx.(agileplus.FenceReader)
-		return inOrder(v.projects, v.labels, v.features, v.wps, v.dependencies, v.references, v.keys, v.events, v.audit)
+		return inOrder(v.projects, v.labels, v.features, v.wps, v.dependencies, v.references, v.comments, v.keys, v.events, v.audit)
 	})
 	if err == nil {
 		err = v.fences(st)
@@ -175,6 +175,19 @@ func (v *verifier) references() error {
 			}
 		}
 		return lastID(rs, func(r *agileplus.Reference) string { return r.ID }), len(rs), err
+	})
+}
+
+func (v *verifier) comments() error {
+	v.section("comments")
+	return eachPage(func(after string) (string, int, error) {
+		cs, err := v.tx.AllComments(v.ctx, agileplus.Page{After: after, Limit: agileplus.MaxPageLimit})
+		for _, c := range cs {
+			if err := v.put(c); err != nil {
+				return "", 0, err
+			}
+		}
+		return lastID(cs, func(c *agileplus.Comment) string { return c.ID }), len(cs), err
 	})
 }
 

@@ -11,7 +11,8 @@ import (
 
 func newFeatureCmd(e *env) *cobra.Command {
 	return group("feature", "Create, list, show, edit and move features",
-		newFeatureCreateCmd(e), newFeatureListCmd(e), newFeatureShowCmd(e), newFeatureUpdateCmd(e), newFeatureMoveCmd(e))
+		newFeatureCreateCmd(e), newFeatureListCmd(e), newFeatureShowCmd(e), newFeatureUpdateCmd(e), newFeatureMoveCmd(e),
+		newCommentCmd(e, "FEATURE"), newFeatureArchiveCmd(e), newFeatureRestoreCmd(e))
 }
 
 func newFeatureCreateCmd(e *env) *cobra.Command {
@@ -68,6 +69,7 @@ func newFeatureListCmd(e *env) *cobra.Command {
 		},
 	}
 	pageFlags(cmd, &pg)
+	archivedFlags(cmd, &pg)
 	return cmd
 }
 
@@ -100,6 +102,7 @@ func newFeatureShowCmd(e *env) *cobra.Command {
 				"State", f.State,
 				"Priority", f.Priority,
 				"Labels", orDash(strings.Join(f.Labels, ", ")),
+				"Archived", archivedField(f.ArchivedAt),
 				"Version", strconv.FormatInt(f.Version, 10),
 				"Created", when(f.CreatedAt),
 				"Updated", when(f.UpdatedAt),

@@ -11,7 +11,8 @@ import (
 
 func newProjectCmd(e *env) *cobra.Command {
 	return group("project", "Create, list, show and rename projects",
-		newProjectCreateCmd(e), newProjectListCmd(e), newProjectShowCmd(e), newProjectUpdateCmd(e))
+		newProjectCreateCmd(e), newProjectListCmd(e), newProjectShowCmd(e), newProjectUpdateCmd(e),
+		newProjectArchiveCmd(e), newProjectRestoreCmd(e))
 }
 
 func newProjectCreateCmd(e *env) *cobra.Command {
@@ -68,6 +69,7 @@ func newProjectListCmd(e *env) *cobra.Command {
 		},
 	}
 	pageFlags(cmd, &pg)
+	archivedFlags(cmd, &pg)
 	return cmd
 }
 
@@ -98,6 +100,7 @@ func newProjectShowCmd(e *env) *cobra.Command {
 			if err := fields(e.stdout,
 				"Key", p.Key,
 				"Name", p.Name,
+				"Archived", archivedField(p.ArchivedAt),
 				"Version", strconv.FormatInt(p.Version, 10),
 				"Created", when(p.CreatedAt),
 				"Updated", when(p.UpdatedAt),

@@ -14,7 +14,8 @@ import (
 
 func newWPCmd(e *env) *cobra.Command {
 	return group("wp", "Create, list, show, edit and move work packages",
-		newWPCreateCmd(e), newWPListCmd(e), newWPShowCmd(e), newWPUpdateCmd(e), newWPMoveCmd(e), newWPRefCmd(e))
+		newWPCreateCmd(e), newWPListCmd(e), newWPShowCmd(e), newWPUpdateCmd(e), newWPMoveCmd(e), newWPRefCmd(e),
+		newCommentCmd(e, "WP"), newWPArchiveCmd(e), newWPRestoreCmd(e), newWPDeleteCmd(e))
 }
 
 func newWPCreateCmd(e *env) *cobra.Command {
@@ -113,6 +114,7 @@ urgent first; its --after cursor is the priority and id the hint shows.`,
 	cmd.Flags().StringVar(&q.Sort, "sort", "", "order: id (default) or priority")
 	cmd.RegisterFlagCompletionFunc("sort", cobra.FixedCompletions([]string{agileplus.SortID, agileplus.OrderPriority}, cobra.ShellCompDirectiveNoFileComp))
 	pageFlags(cmd, &q.Page)
+	archivedFlags(cmd, &q.Page)
 	return cmd
 }
 
@@ -186,6 +188,7 @@ prints the work package's fields plus "dependencies", the list of edges.`,
 				"Project", w.ProjectKey,
 				"Feature", feature,
 				"Claimed by", claim,
+				"Archived", archivedField(w.ArchivedAt),
 				"Version", strconv.FormatInt(w.Version, 10),
 				"Created", when(w.CreatedAt),
 				"Updated", when(w.UpdatedAt),

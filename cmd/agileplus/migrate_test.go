@@ -72,6 +72,24 @@ func buildMigrationSource(t *testing.T, bigWPs int) (string, string, string) {
 	if _, err := svc.AddReference(ctx, keys[0], agileplus.ReferenceCreate{URL: "https://github.com/acme/api/pull/7", State: "merged"}); err != nil {
 		t.Fatal(err)
 	}
+	// Comments, one edited, and an archived WP and feature: the digest
+	// covers their bodies, histories and archived_at.
+	c, err := svc.AddComment(ctx, keys[0], agileplus.CommentCreate{Body: "first"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.EditComment(ctx, c.ID, agileplus.CommentEdit{Body: "second"}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.AddComment(ctx, "big", agileplus.CommentCreate{Body: "on the feature"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.ArchiveWP(ctx, keys[2]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.ArchiveFeature(ctx, "big"); err != nil {
+		t.Fatal(err)
+	}
 	for range 3 {
 		l, err := svc.Claim(ctx, keys[0], agileplus.ClaimRequest{Agent: "agent-a"})
 		if err != nil {

@@ -129,7 +129,11 @@ func relation(direction string) string {
 func printEdges(w io.Writer, edges []*agileplus.Edge) error {
 	t := newTable(w, "RELATION", "OTHER", "STATE", "ID")
 	for _, e := range edges {
-		t.row(relation(e.Direction), e.OtherKey, e.OtherState, e.ID)
+		state := e.OtherState
+		if e.OtherArchived {
+			state += " (archived)"
+		}
+		t.row(relation(e.Direction), e.OtherKey, state, e.ID)
 	}
 	return t.flush()
 }

@@ -75,7 +75,7 @@ func contractAPI(t *testing.T) (*httptest.Server, openAPIDoc) {
 }
 
 var contractPathValues = strings.NewReplacer("{project}", "CORE", "{feature}", "f1", "{wp}", "CORE-1", "{id}", "dep_x",
-	"{webhook}", "whk_x", "{seq}", "1", "{key}", "key_x", "{label}", "go")
+	"{webhook}", "whk_x", "{seq}", "1", "{key}", "key_x", "{label}", "go", "{comment}", "cmt_x")
 
 // sampleValue is a value a query parameter's schema accepts.
 func sampleValue(p openAPIParam) string {
@@ -282,6 +282,9 @@ var validBodies = []bodyCase{
 	{"POST", "/v1/wps/CORE-1/references", `{"kind":"pull_request","url":"https://github.com/acme/api/pull/1","state":"open","repo":"r"}`},
 	// Feature slugs: a WP key padded to the field's length is no key.
 	{"POST", "/v1/dependencies", `{"from":"f1","to":"f2","kind":"relates_to"}`},
+	{"POST", "/v1/wps/CORE-1/comments", `{"body":"looks good"}`},
+	{"POST", "/v1/features/f1/comments", `{"body":"looks good"}`},
+	{"PATCH", "/v1/comments/cmt_x", `{"body":"looks better"}`},
 	{"POST", "/v1/keys", `{"name":"bot","scope":"write","projects":["CORE"]}`},
 	{"POST", "/v1/next", `{"project":"CORE","feature":"f1","owner":"ann","labels":["go"],"labels_mode":"any","agent":"a","ttl_seconds":60}`},
 }
@@ -365,7 +368,7 @@ func TestBodyBoundsAreEnforced(t *testing.T) {
 	srv, doc := contractAPI(t)
 	probed := map[string]bool{}
 	for _, c := range validBodies {
-		o := doc.Paths[strings.Replace(strings.Replace(c.path, "CORE-1", "{wp}", 1), "/f1", "/{feature}", 1)]
+		o := doc.Paths[strings.NewReplacer("CORE-1", "{wp}", "/f1", "/{feature}", "cmt_x", "{comment}").Replace(c.path)]
 		if strings.HasPrefix(c.path, "/v1/projects/CORE") {
 			o = doc.Paths[strings.Replace(strings.Replace(c.path, "CORE", "{project}", 1), "/labels/go", "/labels/{label}", 1)]
 		}

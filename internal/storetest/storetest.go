@@ -107,6 +107,10 @@ func RunThrough(t *testing.T, open func(t *testing.T) agileplus.Store, transport
 		{"Owners", testOwners},
 		{"LabelDefinitions", testLabelDefinitions},
 		{"References", testReferences},
+		{"Comments", testComments},
+		{"CommentAuthor", testCommentAuthor},
+		{"Archive", testArchive},
+		{"DeleteWP", testDeleteWP},
 		{"GraphIndex", testGraphIndex},
 		{"EventPerCommand", testEventPerCommand},
 		{"EventChains", testEventChains},
@@ -446,7 +450,7 @@ func (f *fixture) allProjects(t *testing.T) []*agileplus.Project {
 	t.Helper()
 	var all []*agileplus.Project
 	for after := ""; ; {
-		page, err := f.svc.Projects(f.ctx, agileplus.Page{After: after, Limit: agileplus.MaxPageLimit})
+		page, err := f.svc.Projects(f.ctx, agileplus.Page{After: after, Limit: agileplus.MaxPageLimit, Archived: agileplus.ArchivedInclude})
 		mustOK(t, err)
 		all = append(all, page...)
 		if len(page) < agileplus.MaxPageLimit {
@@ -460,7 +464,7 @@ func (f *fixture) allFeatures(t *testing.T) []*agileplus.Feature {
 	t.Helper()
 	var all []*agileplus.Feature
 	for _, p := range f.allProjects(t) {
-		fs, err := f.svc.Features(f.ctx, p.ID, agileplus.Page{Limit: agileplus.MaxPageLimit})
+		fs, err := f.svc.Features(f.ctx, p.ID, agileplus.Page{Limit: agileplus.MaxPageLimit, Archived: agileplus.ArchivedInclude})
 		mustOK(t, err)
 		all = append(all, fs...)
 	}
@@ -483,11 +487,12 @@ func (f *fixture) fingerprint(t *testing.T) string {
 	t.Helper()
 	var b strings.Builder
 	for _, p := range f.allProjects(t) {
-		fmt.Fprintf(&b, "project %s %s %q v%d\n", p.ID, p.Key, p.Name, p.Version)
-		fs, err := f.svc.Features(f.ctx, p.ID, agileplus.Page{Limit: agileplus.MaxPageLimit})
+		fmt.Fprintf(&b, "project %s %s %q v%d archived %v\n", p.ID, p.Key, p.Name, p.Version, p.ArchivedAt != nil)
+		fs, err := f.svc.Features(f.ctx, p.ID, agileplus.Page{Limit: agileplus.MaxPageLimit, Archived: agileplus.ArchivedInclude})
 		mustOK(t, err)
 		for _, fe := range fs {
-			fmt.Fprintf(&b, "feature %s %s %s %q v%d %s %v\n", fe.ID, fe.Slug, fe.State, fe.Title, fe.Version, fe.Priority, fe.Labels)
+			fmt.Fprintf(&b, "feature %s %s %s %q v%d %s %v archived %v\n", fe.ID, fe.Slug, fe.State, fe.Title, fe.Version, fe.Priority, fe.Labels, fe.ArchivedAt != nil)
+			f.commentPrint(t, &b, fe.ID)
 			fmt.Fprintf(&b, "  audit %d\n", len(f.audit(t, fe.ID)))
 			for _, e := range f.edges(t, fe.ID) {
 				fmt.Fprintf(&b, "  edge %s %s %s\n", e.ID, e.Direction, e.Other)
@@ -498,10 +503,11 @@ func (f *fixture) fingerprint(t *testing.T) string {
 		for _, l := range ls {
 			fmt.Fprintf(&b, "label %s %s %q v%d\n", l.Name, l.Color, l.Description, l.Version)
 		}
-		ws, err := f.svc.WPs(f.ctx, agileplus.WPQuery{Project: p.ID, Page: agileplus.Page{Limit: agileplus.MaxPageLimit}})
+		ws, err := f.svc.WPs(f.ctx, agileplus.WPQuery{Project: p.ID, Page: agileplus.Page{Limit: agileplus.MaxPageLimit, Archived: agileplus.ArchivedInclude}})
 		mustOK(t, err)
 		for _, w := range ws {
-			fmt.Fprintf(&b, "wp %s %s %s %q v%d %s %v %q", w.ID, w.Key, w.State, w.Title, w.Version, w.Priority, w.Labels, w.Owner)
+			f.commentPrint(t, &b, w.ID)
+			fmt.Fprintf(&b, "wp %s %s %s %q v%d %s %v %q archived %v", w.ID, w.Key, w.State, w.Title, w.Version, w.Priority, w.Labels, w.Owner, w.ArchivedAt != nil)
 			if w.Lease != nil {
 				fmt.Fprintf(&b, " lease %s %d %s", w.Lease.Agent, w.Lease.Token, w.Lease.ExpiresAt.UTC().Format(time.RFC3339Nano))
 			}
