@@ -129,3 +129,62 @@ func TestServeRefusesBadS3Configuration(t *testing.T) {
 		})
 	}
 }
+
+func TestArtifactCLI(t *testing.T) {
+	url := startTestServer(t)
+	for _, args := range [][]string{{"project", "create", "CLI", "--name", "CLI"}, {"feature", "create", "CLI", "docs", "--title", "Docs"}, {"wp", "create", "docs", "--title", "Write"}} {
+		if _, stderr, err := runCLI(t, url, args...); err != nil {
+			t.Fatalf("%v: %v %s", args, err, stderr)
+		}
+	}
+	dir := t.TempDir()
+	src := filepath.Join(dir, "report.html")
+	content := strings.Repeat("<p>evidence</p>\n", 1000)
+	if err := os.WriteFile(src, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, stderr, err := runCLI(t, url, "--json", "artifact", "put", "--wp", "CLI-1", src, "--label", "evidence")
+	if err != nil {
+		t.Fatalf("put: %v %s", err, stderr)
+	}
+	var a agileplus.Artifact
+	if err := json.Unmarshal([]byte(out), &a); err != nil {
+		t.Fatalf("put --json: %v: %s", err, out)
+	}
+	if a.Name != "report.html" || a.ContentType != "text/html; charset=utf-8" || a.Size != int64(len(content)) {
+		t.Errorf("got %+v, want report.html, text/html, %d bytes", a, len(content))
+	}
+	got := filepath.Join(dir, "copy.html")
+	if _, stderr, err := runCLI(t, url, "artifact", "get", a.ID, "-o", got); err != nil {
+		t.Fatalf("get: %v %s", err, stderr)
+	}
+	if b, err := os.ReadFile(got); err != nil || string(b) != content {
+		t.Fatalf("get wrote %d bytes (%v), want the %d uploaded", len(b), err, len(content))
+	}
+	if out, _, err := runCLI(t, url, "artifact", "ls", "--wp", "CLI-1"); err != nil || !strings.Contains(out, a.ID) {
+		t.Errorf("ls: got %q (%v), want %s", out, err, a.ID)
+	}
+	if _, _, err := runCLI(t, url, "artifact", "rm", a.ID); err != nil {
+		t.Fatalf("rm: %v", err)
+	}
+	if out, _, _ := runCLI(t, url, "artifact", "ls", "--wp", "CLI-1"); strings.Contains(out, a.ID) {
+		t.Errorf("ls after rm: got %q, want no %s", out, a.ID)
+	}
+	if _, _, err := runCLI(t, url, "artifact", "get", a.ID); err == nil {
+		t.Error("get of a deleted artifact: got no error")
+	}
+	if _, _, err := runCLI(t, url, "artifact", "restore", a.ID); err != nil {
+		t.Fatalf("restore: %v", err)
+	}
+	if out, _, err := runCLI(t, url, "artifact", "get", a.ID); err != nil || out != content {
+		t.Errorf("get after restore: %d bytes (%v)", len(out), err)
+	}
+	_, _, err = runCLI(t, url, "artifact", "put", "--wp", "CLI-1", "--feature", "docs", src)
+	if !errors.Is(err, errUsage) {
+		t.Errorf("put with both owners: got %v, want a usage error", err)
+	}
+	_, _, err = runCLI(t, url, "artifact", "put", "--wp", "CLI-1", src, "--name", "a/b")
+	if err == nil || !strings.Contains(err.Error(), "--name") {
+		t.Errorf("put with a slash in the name: got %v, want an error naming --name", err)
+	}
+}
