@@ -75,7 +75,7 @@ func (s *Server) artifactRoutes() []route {
 	// HEAD is served by the GET handler (see mux), headers and all.
 	download := func(method string) route {
 		return route{scope: agileplus.ScopeRead, method: method, path: "/v1/artifacts/{artifact}", summary: "An artifact's bytes, with ETag (its SHA-256), Range (206) and If-None-Match (304); HEAD answers the same headers",
-			status: 200, headers: artifactDownloadHeaders, produceTypes: []string{"application/octet-stream"}, handler: s.handleArtifactDownload,
+			status: 200, headers: artifactDownloadHeaders, produceTypes: []string{"application/octet-stream"}, ranges: true, handler: s.handleArtifactDownload,
 			errs: map[string]string{"404": "no such artifact, or it is deleted", "416": "the range is outside the artifact", "503": noArtifacts}}
 	}
 	change := func(method, path, summary string, fn func(agileplus.Artifacts, context.Context, string) (*agileplus.Artifact, error)) route {

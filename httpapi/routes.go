@@ -40,6 +40,9 @@ type route struct {
 	// repeat another's.
 	id      string
 	ifMatch bool
+	// ranges marks a download that answers Range with 206 and
+	// If-None-Match with 304.
+	ranges bool
 	// errs are error statuses the operation answers besides those
 	// errorResponses gives every operation like it, with their meaning.
 	errs    map[string]string
