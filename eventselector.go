@@ -17,10 +17,11 @@ var EventTypes = []string{
 	"dependency.added", "dependency.removed", "dependency.imported",
 	"key.created", "key.revoked", "key.refused", "key.imported",
 	"label.created", "label.updated", "label.deleted", "label.imported",
+	"artifact.added", "artifact.deleted", "artifact.restored",
 }
 
 // EntityKinds lists the entity kinds events are about.
-var EntityKinds = []string{KindProject, KindFeature, KindWP, KindDependency, KindKey, KindLabel}
+var EntityKinds = []string{KindProject, KindFeature, KindWP, KindDependency, KindKey, KindLabel, KindArtifact}
 
 // EventSelector chooses events by project key, entity kind and event type.
 // Empty fields match everything; the fields combine with AND, the values
@@ -28,7 +29,7 @@ var EntityKinds = []string{KindProject, KindFeature, KindWP, KindDependency, Kin
 // webhooks filter with, and it maps onto NATS subject filters.
 type EventSelector struct {
 	Project  string   `json:"project,omitempty" pattern:"^([A-Z][A-Z0-9]{1,15})?$" doc:"project key, e.g. CORE; empty or absent: every project"`
-	Entities []string `json:"entities,omitempty" rule:"entitykind" doc:"entity kinds: project, feature, wp, dependency, key, label (API keys: their events are seen with an admin key only)"`
+	Entities []string `json:"entities,omitempty" rule:"entitykind" doc:"entity kinds: project, feature, wp, dependency, key, label, artifact (API keys: their events are seen with an admin key only)"`
 	Types    []string `json:"types,omitempty" rule:"eventtype" doc:"event types, e.g. wp.transitioned (the dev.agileplus. prefix is optional); each of the entity kinds, when entities is given (409 when not)"`
 }
 

@@ -1194,9 +1194,9 @@ func resolveEntity(ctx context.Context, tx ReadTx, ref string) (id, project stri
 		}
 		return k.ID, SystemProject, nil
 	}
-	if strings.HasPrefix(ref, PrefixDependency) || strings.HasPrefix(ref, PrefixLabel) {
-		// A removed dependency or label definition keeps its events:
-		// look for those.
+	if strings.HasPrefix(ref, PrefixDependency) || strings.HasPrefix(ref, PrefixLabel) || strings.HasPrefix(ref, PrefixArtifact) {
+		// A removed dependency or label definition keeps its events, and
+		// an artifact has them: look for those.
 		es, err := tx.Events(ctx, EventFilter{EntityID: ref, Limit: 1})
 		if err != nil {
 			return "", "", err
@@ -1204,6 +1204,8 @@ func resolveEntity(ctx context.Context, tx ReadTx, ref string) (id, project stri
 			what := "dependency"
 			if strings.HasPrefix(ref, PrefixLabel) {
 				what = "label"
+			} else if strings.HasPrefix(ref, PrefixArtifact) {
+				what = "artifact"
 			}
 			return "", "", &Error{Code: ENOTFOUND, Field: "entity", Message: fmt.Sprintf("%s %q not found", what, ref)}
 		}

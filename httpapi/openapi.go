@@ -87,6 +87,10 @@ func openAPIDocument(rs []route, version string) []byte {
 			resp["content"] = content
 		}
 		responses := map[string]any{strconv.Itoa(rt.status): resp}
+		if rt.ranges {
+			responses["206"] = map[string]any{"description": "the range asked for (Content-Range says which)", "content": resp["content"]}
+			responses["304"] = map[string]any{"description": "not modified: the ETag is the one given in If-None-Match"}
+		}
 		errResp := func(desc string) map[string]any {
 			return map[string]any{"description": desc, "content": map[string]any{"application/json": map[string]any{"schema": errRef}}}
 		}

@@ -40,6 +40,9 @@ type route struct {
 	// repeat another's.
 	id      string
 	ifMatch bool
+	// ranges marks a download that answers Range with 206 and
+	// If-None-Match with 304.
+	ranges bool
 	// errs are error statuses the operation answers besides those
 	// errorResponses gives every operation like it, with their meaning.
 	errs    map[string]string
@@ -236,7 +239,7 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
 type noBody struct{}
 
 func (s *Server) routes() []route {
-	return slices.Concat(s.trackerRoutes(), s.labelRoutes(), s.commentRoutes(), s.keyRoutes(), s.backboneRoutes(), s.streamRoutes())
+	return slices.Concat(s.trackerRoutes(), s.labelRoutes(), s.commentRoutes(), s.keyRoutes(), s.backboneRoutes(), s.streamRoutes(), s.artifactRoutes())
 }
 
 func (s *Server) trackerRoutes() []route {

@@ -77,6 +77,8 @@ type Server struct {
 	MCP http.Handler
 	// Keys serves /v1/keys; nil answers 503.
 	Keys agileplus.KeyAdmin
+	// Artifacts serves the artifact routes; nil answers 503.
+	Artifacts agileplus.Artifacts
 	// Refused, if set, records an admin action a key was refused (the
 	// audit trail of refusals).
 	Refused func(ctx context.Context, keyID string, r agileplus.Refusal)

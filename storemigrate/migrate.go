@@ -79,6 +79,9 @@ func Run(ctx context.Context, src, dst agileplus.Store, progress Progress) (*Rep
 	if err := checkEmpty(ctx, dst); err != nil {
 		return nil, err
 	}
+	if err := refuseArtifacts(ctx, src); err != nil {
+		return nil, err
+	}
 	rep := &Report{}
 	progress("verifying the source", 0, 0)
 	srcDigest, ec, ac, err := Verify(ctx, src)
@@ -110,6 +113,29 @@ func Run(ctx context.Context, src, dst agileplus.Store, progress Progress) (*Rep
 	}
 	rep.EventChains, rep.AuditChains, rep.Digest = ec, ac, srcDigest
 	return rep, nil
+}
+
+// refuseArtifacts stops a migration whose source holds artifacts before
+// anything is written: their metadata is not copied yet, and a target
+// without it would lose them.
+func refuseArtifacts(ctx context.Context, src agileplus.Store) error {
+	return src.View(ctx, func(tx agileplus.ReadTx) error {
+		for after := int64(0); ; {
+			es, err := tx.Events(ctx, agileplus.EventFilter{After: after, Limit: migrateChunk})
+			if err != nil {
+				return fmt.Errorf("migrate: read the source's events: %w", err)
+			}
+			for _, e := range es {
+				if e.EntityKind == agileplus.KindArtifact {
+					return fmt.Errorf("migrate: the source holds artifacts (event %s of %s), which migrate does not copy yet; nothing was written to the target", e.Type, e.EntityID)
+				}
+			}
+			if len(es) < migrateChunk {
+				return nil
+			}
+			after = es[len(es)-1].GlobalSeq
+		}
+	})
 }
 
 // inOrder runs the steps one after the other until one fails.

@@ -305,3 +305,24 @@ func TestRunRefusesTargetWithKeys(t *testing.T) {
 		t.Fatalf("got %v, want ECONFLICT: the target store is not empty", err)
 	}
 }
+
+// A source with artifacts is refused before anything is written: their
+// metadata is not copied yet.
+func TestRunRefusesArtifacts(t *testing.T) {
+	ctx := context.Background()
+	src, dst := newMemStore(false), newMemStore(false)
+	fill(t, src, 4)
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	e := &agileplus.Event{ID: "evt_art", Type: "artifact.added", EntityKind: agileplus.KindArtifact, EntityID: "art_1",
+		ProjectKey: src.wps[0].ProjectKey, FeatureID: src.wps[0].FeatureID, Seq: 1, Time: at, Actor: "test", Data: []byte(`{}`)}
+	e.Hash = e.ComputeHash()
+	e.GlobalSeq = int64(len(src.events) + 1)
+	src.events = append(src.events, e)
+	_, err := Run(ctx, src, dst, nil)
+	if err == nil || !strings.Contains(err.Error(), "artifacts") {
+		t.Fatalf("err = %v, want a refusal naming artifacts", err)
+	}
+	if len(dst.projects) != 0 || len(dst.events) != 0 {
+		t.Errorf("the target holds %d projects and %d events after the refusal", len(dst.projects), len(dst.events))
+	}
+}

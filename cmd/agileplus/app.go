@@ -45,6 +45,7 @@ type appConfig struct {
 	webhookTimeout     time.Duration
 	secretKey          secretKeySource // seals webhook secrets on the bus
 	importLimit        int64           // bytes; 0 is httpapi's default
+	blobs              blobConfig      // artifacts' bytes
 	logger             *slog.Logger
 	// metricsAddr, when set, serves /metrics without a key on a listener
 	// of its own.
@@ -200,7 +201,13 @@ func (a *app) Open(ctx context.Context) (err error) {
 		}},
 		cacheCheck,
 	}
+	blobs, err := openBlobs(ctx, cfg.blobs)
+	if err != nil {
+		return err
+	}
+	checks = append(checks, httpapi.Check{Name: "blobs", Func: func(ctx context.Context) (map[string]any, error) { return nil, blobs.Ping(ctx) }})
 	api := httpapi.NewServer(prommetrics.Tracker(svc, m), checks, log, version)
+	api.Artifacts = &agileplus.ArtifactService{Svc: svc, Blobs: blobs, MaxSize: cfg.blobs.maxSize}
 	api.ImportLimit = cfg.importLimit
 	api.Requests, api.Metrics = m, m.Handler()
 	api.Limiter, api.RateLimits = limiter, cfg.cache.limits

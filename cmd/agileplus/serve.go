@@ -53,6 +53,7 @@ type serveConfig struct {
 	webhookAllowPrivate bool
 	webhookTimeout      time.Duration
 	importLimit         string
+	artifactMaxSize     string
 
 	// Identity and the edge.
 	insecureNoAuth bool
@@ -124,6 +125,7 @@ func (c *serveConfig) addFlags(cmd *cobra.Command, getenv func(string) string) {
 	f.BoolVar(&c.webhookAllowPrivate, "webhook-allow-private", ed.bool("webhook-allow-private", "AGILEPLUS_WEBHOOK_ALLOW_PRIVATE", false), "allow webhook targets on loopback, private and link-local addresses when --addr is not loopback, where they are refused by default (env AGILEPLUS_WEBHOOK_ALLOW_PRIVATE)")
 	f.DurationVar(&c.webhookTimeout, "webhook-timeout", ed.duration("webhook-timeout", "AGILEPLUS_WEBHOOK_TIMEOUT", 10*time.Second), "time limit of one webhook delivery attempt (env AGILEPLUS_WEBHOOK_TIMEOUT)")
 	f.StringVar(&c.importLimit, "import-limit", ed.str("AGILEPLUS_IMPORT_LIMIT", "512MiB"), "largest body POST /v1/import takes, in bytes or with a unit: 512MiB, 2GiB (env AGILEPLUS_IMPORT_LIMIT)")
+	f.StringVar(&c.artifactMaxSize, "artifact-max-size", ed.str("AGILEPLUS_ARTIFACT_MAX_SIZE", "5GiB"), "largest artifact an upload may bring, in bytes or with a unit: 5GiB, 100MiB; larger is refused with 413 (env AGILEPLUS_ARTIFACT_MAX_SIZE)")
 	f.BoolVar(&c.insecureNoAuth, "insecure-no-auth", ed.bool("insecure-no-auth", "AGILEPLUS_INSECURE_NO_AUTH", false), "serve without API keys: every caller may do everything; only behind a proxy that authenticates (env AGILEPLUS_INSECURE_NO_AUTH)")
 	f.StringVar(&c.tlsCert, "tls-cert", getenv("AGILEPLUS_TLS_CERT"), "serve HTTPS (and HTTP/2) with this PEM certificate chain; needs --tls-key (env AGILEPLUS_TLS_CERT)")
 	f.StringVar(&c.tlsKey, "tls-key", getenv("AGILEPLUS_TLS_KEY"), "the PEM private key of --tls-cert (env AGILEPLUS_TLS_KEY)")
@@ -202,6 +204,11 @@ func (c serveConfig) check(e *env, changed func(flag string) bool) (appConfig, e
 		return appConfig{}, configErrorf("--import-limit (env AGILEPLUS_IMPORT_LIMIT): %v", err)
 	}
 
+	blobs, err := blobConfigFrom(e.getenv, c.dataDir, c.artifactMaxSize)
+	if err != nil {
+		return appConfig{}, err
+	}
+
 	if c.maxConns < 1 {
 		return appConfig{}, configErrorf("--max-connections must be at least 1, not %d", c.maxConns)
 	}
@@ -259,6 +266,7 @@ func (c serveConfig) check(e *env, changed func(flag string) bool) (appConfig, e
 		webhookTimeout:     c.webhookTimeout,
 		secretKey:          secretKey,
 		importLimit:        importLimit,
+		blobs:              blobs,
 		logger:             logger,
 		insecureNoAuth:     c.insecureNoAuth,
 		localKeyName:       cmpOr(e.getenv("USER"), "local"),

@@ -106,6 +106,7 @@ func RunThrough(t *testing.T, open func(t *testing.T) agileplus.Store, transport
 		{"Labels", testLabels},
 		{"Owners", testOwners},
 		{"LabelDefinitions", testLabelDefinitions},
+		{"Artifacts", testArtifacts},
 		{"References", testReferences},
 		{"Comments", testComments},
 		{"CommentAuthor", testCommentAuthor},
