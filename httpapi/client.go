@@ -718,12 +718,36 @@ func (c *Client) BulkExport(ctx context.Context, w io.Writer, opts agileplus.Exp
 	if opts.KeyHashes {
 		q = url.Values{"key_hashes": {"true"}}
 	}
-	var raw rawBody
-	if err := c.do(ctx, "GET", "/v1/export", q, 0, nil, &raw); err != nil {
-		return err
+	const path = "/v1/export"
+	if c.bad != nil {
+		return c.bad
 	}
-	_, err := w.Write(raw)
-	return err
+	u := c.base + path
+	if q != nil {
+		u += "?" + q.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, "GET", u, nil)
+	if err != nil {
+		return fmt.Errorf("httpapi: GET %s: make the request: %w", path, err)
+	}
+	c.authorize(req)
+	setTraceParent(req)
+	// A large export streams for as long as it takes: no client timeout
+	// (ctx bounds it), and the body goes to w as it arrives.
+	hc := *c.http
+	hc.Timeout = 0
+	resp, err := hc.Do(req)
+	if err != nil {
+		return c.sendError(ctx, "GET", path, err, nil)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 400 {
+		return responseError(resp)
+	}
+	if _, err := io.Copy(w, resp.Body); err != nil {
+		return agileplus.Errorf(agileplus.EUNAVAILABLE, "reading the export from the server at %s: %v", c.base, err)
+	}
+	return nil
 }
 
 // rawBody receives a response body as it is, whatever its content type.
