@@ -228,7 +228,7 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
 type noBody struct{}
 
 func (s *Server) routes() []route {
-	return slices.Concat(s.trackerRoutes(), s.labelRoutes(), s.keyRoutes(), s.backboneRoutes(), s.streamRoutes())
+	return slices.Concat(s.trackerRoutes(), s.labelRoutes(), s.searchRoutes(), s.keyRoutes(), s.backboneRoutes(), s.streamRoutes())
 }
 
 func (s *Server) trackerRoutes() []route {

@@ -106,6 +106,8 @@ func RunThrough(t *testing.T, open func(t *testing.T) agileplus.Store, transport
 		{"Labels", testLabels},
 		{"Owners", testOwners},
 		{"LabelDefinitions", testLabelDefinitions},
+		{"Search", testSearch},
+		{"SearchRefusals", testSearchRefusals},
 		{"References", testReferences},
 		{"GraphIndex", testGraphIndex},
 		{"EventPerCommand", testEventPerCommand},
