@@ -262,6 +262,11 @@ func (s *Store) migrate(ctx context.Context) error {
 				return fmt.Errorf("neo4jstore: migration %s: %w", m.name, s.unavailable("migrate", err))
 			}
 		}
+		if m.version == searchMigration {
+			if err := s.fillSearchText(ctx); err != nil {
+				return fmt.Errorf("neo4jstore: migration %s: %w", m.name, s.unavailable("migrate", err))
+			}
+		}
 		if err := s.autocommit(ctx, "CALL db.awaitIndexes(300)", nil); err != nil {
 			return fmt.Errorf("neo4jstore: migration %s: wait for indexes: %w", m.name, s.unavailable("migrate", err))
 		}
