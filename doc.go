@@ -16,7 +16,8 @@
 //
 // The ports, each documented with its contract:
 //   - Store, with ReadTx and Tx: the system of record; the optional BulkTx,
-//     BulkGraphTx and FenceReader for bulk writes and reads.
+//     BulkGraphTx and FenceReader for bulk writes and reads, and
+//     TextSearcher, a read transaction's text search (search.go).
 //   - Outbox and Publisher: a store's committed events waiting for the bus,
 //     and the bus that takes them.
 //   - GraphReader, GraphIndex and GraphCopy, and the optional

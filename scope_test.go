@@ -232,6 +232,9 @@ var scopeCases = []scopeCase{
 	{name: "Events", field: "entity", call: func(ctx context.Context, f *scopeFixture, x string) error {
 		return ignore(f.s.Events(ctx, agileplus.EventQuery{Entity: wp(x, "1")}))
 	}},
+	{name: "Search", field: "project", call: func(ctx context.Context, f *scopeFixture, x string) error {
+		return ignore(f.s.Search(ctx, agileplus.SearchQuery{Q: "w", Project: proj(x)}))
+	}},
 	{name: "Audit", field: "feature", call: func(ctx context.Context, f *scopeFixture, x string) error {
 		return ignore(f.s.Audit(ctx, feat(x), 0, 0))
 	}},

@@ -64,6 +64,9 @@ type Tracker interface {
 	// Claim, takes its lease in the same command.
 	Next(ctx context.Context, q NextRequest) (*NextResult, error)
 	Events(ctx context.Context, f EventQuery) ([]*Event, error)
+	// Search finds WPs and features by text, ranked (see search.go);
+	// Page.After is the SearchCursor of the last hit of the previous page.
+	Search(ctx context.Context, q SearchQuery) ([]*SearchHit, error)
 	Audit(ctx context.Context, featureRef string, after int64, limit int) ([]*AuditEntry, error)
 	VerifyAudit(ctx context.Context, featureRef string) (*AuditVerification, error)
 

@@ -119,7 +119,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	workers := fs.Int("workers", 0, "concurrent HTTP clients (default 32)")
 	base := fs.String("dir", "", "where to put the scratch directory (default: the system temp dir)")
 	keep := fs.Bool("keep", false, "keep the scratch directory (data dirs, child logs)")
-	only := fs.String("only", "", "run only these steps, comma-separated: writes, reads, start, graph, relay, events, metrics, mcp, ratelimit, neo4j, soak (mcp, ratelimit, neo4j and soak run only when named)")
+	only := fs.String("only", "", "run only these steps, comma-separated: writes, reads, start, graph, relay, events, metrics, mcp, ratelimit, search, neo4j, soak (mcp, ratelimit, search, neo4j and soak run only when named)")
 	netHTTP := fs.Bool("nethttp-client", false, "send the loads through net/http's client instead of lean keep-alive connections (costs the shared CPUs about 23 µs more per request)")
 	cpuprofile := fs.String("cpuprofile", "", "instead of the benchmarks, profile the HTTP write path in process and write a CPU profile here")
 	if err := fs.Parse(args[1:]); err != nil {
@@ -174,13 +174,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		{"mcp", "agents and MCP", b.mcpAgents},
 		{"ratelimit", "rate-limit cost", b.rateLimitCost},
 		{"metrics", "metrics cost", b.metricsCost},
+		{"search", "text search", b.search},
 	}
 	for _, s := range steps {
 		if *only != "" && !slices.Contains(strings.Split(*only, ","), s.flag) {
 			continue
 		}
-		if *only == "" && (s.flag == "neo4j" || s.flag == "soak" || s.flag == "mcp" || s.flag == "ratelimit") {
-			continue // a JVM and a graph copy, ten minutes, node for the tokens, or a redis-server: only when asked
+		if *only == "" && (s.flag == "neo4j" || s.flag == "soak" || s.flag == "mcp" || s.flag == "ratelimit" || s.flag == "search") {
+			continue // a JVM and a graph copy, ten minutes, node for the tokens, a redis-server, or a 100,000-WP import: only when asked
 		}
 		t := time.Now()
 		b.logf("== %s", s.name)

@@ -13,7 +13,7 @@ import (
 
 // The tools, in the order tools/list gives them. Descriptions and
 // schemas are kept short: they go into every agent's context window.
-var toolNames = []string{"next", "show", "plan", "move", "claim", "depend", "graph", "link", "events", "status"}
+var toolNames = []string{"next", "show", "plan", "move", "claim", "depend", "graph", "link", "events", "status", "find"}
 
 type handlers struct{ t agileplus.Tracker }
 
@@ -131,6 +131,7 @@ func (h *handlers) addTools(s *mcp.Server) {
 			limits{"entity": 80}, ranges{"after": {0, 1 << 62}, "limit": {1, 500}}, nil),
 		tool(h, "status", "Project summary (features, open work) or feature summary (WPs, audit check).", agileplus.ScopeRead, h.status,
 			limits{"project": 64, "feature": 64}, nil, nil),
+		h.findTool(),
 	} {
 		add(s)
 	}

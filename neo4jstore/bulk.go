@@ -51,12 +51,13 @@ func (t *Tx) InsertFeatures(ctx context.Context, fs []*agileplus.Feature) error 
 		rows[i] = map[string]any{"project": f.ProjectID, "id": f.ID, "slug": f.Slug, "title": f.Title, "description": f.Description,
 			"state": f.State, "version": f.Version, "created": fmtTime(f.CreatedAt), "updated": fmtTime(f.UpdatedAt),
 			"priority": rank(f.Priority), "labels": labelList(f.Labels), "archived": fmtOptTime(f.ArchivedAt)}
+		searchParams(rows[i].(map[string]any), f.Slug, f.Title, f.Description)
 	}
 	recs, err := t.run(ctx, "insert features", `UNWIND $rows AS r
 		MATCH (p:Project {id: r.project})
 		CREATE (f:Feature {id: r.id, project_id: p.id, project_key: p.key, slug: r.slug, title: r.title, description: r.description,
 			state: r.state, priority: r.priority, labels: r.labels, version: r.version, created_at: r.created, updated_at: r.updated,
-			archived_at: r.archived})-[:IN_PROJECT]->(p)
+			archived_at: r.archived, search_text: r.search_text, search_title: r.search_title})-[:IN_PROJECT]->(p)
 		RETURN count(f)`, map[string]any{"rows": rows})
 	if err != nil {
 		return conflict(err, t, "slug", fmt.Sprintf("a feature id or slug of %d new features already exists", len(fs)))
@@ -103,12 +104,13 @@ func (t *Tx) InsertWPs(ctx context.Context, ws []*agileplus.WP, fences []int64) 
 			"title": w.Title, "description": w.Description, "state": w.State, "estimate": w.Estimate, "version": w.Version,
 			"fence": fence, "created": fmtTime(w.CreatedAt), "updated": fmtTime(w.UpdatedAt),
 			"priority": rank(w.Priority), "labels": labelList(w.Labels), "owner": w.Owner, "archived": fmtOptTime(w.ArchivedAt)}
+		searchParams(rows[i].(map[string]any), w.Key, w.Title, w.Description)
 	}
 	recs, err := t.run(ctx, "insert wps", `UNWIND $rows AS r
 		MATCH (p:Project {id: r.project}), (f:Feature {id: r.feature})
 		CREATE (f)-[:DEFINES]->(w:WorkPackage {id: r.id, key: r.key, num: r.num, project_id: p.id, project_key: p.key, feature_id: f.id,
 			title: r.title, description: r.description, state: r.state, estimate: r.estimate, version: r.version,
-			priority: r.priority, labels: r.labels, owner: r.owner, fence: r.fence, open_deps: 0, created_at: r.created, updated_at: r.updated,
+			priority: r.priority, labels: r.labels, owner: r.owner, search_text: r.search_text, search_title: r.search_title, fence: r.fence, open_deps: 0, created_at: r.created, updated_at: r.updated,
 			archived_at: r.archived})-[:IN_PROJECT]->(p)
 		RETURN count(w)`, map[string]any{"rows": rows})
 	if err != nil {

@@ -238,27 +238,39 @@ func splitStatements(body string) []string {
 	return out
 }
 
-// migrate applies the migrations newer than the database's schema
-// version, each statement in an auto-commit transaction (Neo4j does not
-// mix schema and data changes in one), then records the version.
+// migrate applies the migrations the database has not recorded (each
+// version's :SchemaVersion node), in order, each statement in an
+// auto-commit transaction (Neo4j does not mix schema and data changes in
+// one), then records the version. A version missing below the highest
+// recorded one is applied too: migrations written on different branches
+// may land in either order.
 func (s *Store) migrate(ctx context.Context) error {
 	ms, err := migrations()
 	if err != nil {
 		return err
 	}
-	current, err := s.schemaVersion(ctx)
+	applied, err := s.schemaVersions(ctx)
 	if err != nil {
 		return err
+	}
+	current := 0
+	for v := range applied {
+		current = max(current, v)
 	}
 	if latest := ms[len(ms)-1].version; current > latest {
 		return fmt.Errorf("neo4jstore: the database at %s has schema version %d, newer than this program's %d: upgrade the program", s.url, current, latest)
 	}
 	for _, m := range ms {
-		if m.version <= current {
+		if applied[m.version] {
 			continue
 		}
 		for _, st := range m.statements {
 			if err := s.autocommit(ctx, st, nil); err != nil {
+				return fmt.Errorf("neo4jstore: migration %s: %w", m.name, s.unavailable("migrate", err))
+			}
+		}
+		if m.version == searchMigration {
+			if err := s.fillSearchText(ctx); err != nil {
 				return fmt.Errorf("neo4jstore: migration %s: %w", m.name, s.unavailable("migrate", err))
 			}
 		}
@@ -274,19 +286,25 @@ func (s *Store) migrate(ctx context.Context) error {
 	return nil
 }
 
-func (s *Store) schemaVersion(ctx context.Context) (int, error) {
+// schemaVersions returns the versions of the migrations the database has
+// recorded.
+func (s *Store) schemaVersions(ctx context.Context) (map[int]bool, error) {
 	sess := s.session(ctx, neo4j.AccessModeRead)
 	defer sess.Close(context.WithoutCancel(ctx))
-	res, err := sess.Run(ctx, `MATCH (v:SchemaVersion) RETURN coalesce(max(v.version), 0) AS v`, nil)
+	res, err := sess.Run(ctx, `MATCH (v:SchemaVersion) RETURN v.version AS v`, nil)
 	if err != nil {
-		return 0, s.unavailable("schema version", err)
+		return nil, s.unavailable("schema version", err)
 	}
-	rec, err := res.Single(ctx)
+	recs, err := res.Collect(ctx)
 	if err != nil {
-		return 0, s.unavailable("schema version", err)
+		return nil, s.unavailable("schema version", err)
 	}
-	v, _ := rec.Values[0].(int64)
-	return int(v), nil
+	out := make(map[int]bool, len(recs))
+	for _, r := range recs {
+		v, _ := r.Values[0].(int64)
+		out[int(v)] = true
+	}
+	return out, nil
 }
 
 func (s *Store) autocommit(ctx context.Context, q string, params map[string]any) error {

@@ -391,7 +391,7 @@ func (t *Tx) Feature(ctx context.Context, ref string) (*agileplus.Feature, error
 	if strings.HasPrefix(ref, agileplus.PrefixFeature) {
 		prop = "id"
 	}
-	rows, err := t.runMaps(ctx, "feature", `MATCH (f:Feature {`+prop+`: $ref}) RETURN f {.*}`, map[string]any{"ref": ref})
+	rows, err := t.runMaps(ctx, "feature", `MATCH (f:Feature {`+prop+`: $ref}) RETURN f {.*`+hideSearch+`}`, map[string]any{"ref": ref})
 	if err != nil {
 		return nil, err
 	}
@@ -401,7 +401,7 @@ func (t *Tx) Feature(ctx context.Context, ref string) (*agileplus.Feature, error
 // Features lists a project's features by id.
 func (t *Tx) Features(ctx context.Context, projectID string, pg agileplus.Page) ([]*agileplus.Feature, error) {
 	rows, err := t.runMaps(ctx, "features", `MATCH (f:Feature) WHERE f.project_id = $project AND f.id > $after`+andArchived(pg.Archived, "f")+`
-		WITH f ORDER BY f.id LIMIT $limit RETURN f {.*}`,
+		WITH f ORDER BY f.id LIMIT $limit RETURN f {.*`+hideSearch+`}`,
 		map[string]any{"project": projectID, "after": pg.After, "limit": limit(pg.Limit)})
 	if err != nil {
 		return nil, err
@@ -414,11 +414,12 @@ func (t *Tx) InsertFeature(ctx context.Context, f *agileplus.Feature) error {
 	recs, err := t.run(ctx, "insert feature", `MATCH (p:Project {id: $project})
 		CREATE (f:Feature {id: $id, project_id: p.id, project_key: p.key, slug: $slug, title: $title, description: $description,
 			state: $state, priority: $priority, labels: $labels, version: $version, created_at: $created, updated_at: $updated,
-			archived_at: $archived})-[:IN_PROJECT]->(p)
+			archived_at: $archived, search_text: $search_text, search_title: $search_title})-[:IN_PROJECT]->(p)
 		RETURN f.id`,
-		map[string]any{"project": f.ProjectID, "id": f.ID, "slug": f.Slug, "title": f.Title, "description": f.Description,
+		searchParams(map[string]any{"project": f.ProjectID, "id": f.ID, "slug": f.Slug, "title": f.Title, "description": f.Description,
 			"state": f.State, "priority": rank(f.Priority), "labels": labelList(f.Labels), "version": f.Version, "created": fmtTime(f.CreatedAt), "updated": fmtTime(f.UpdatedAt),
-			"archived": fmtOptTime(f.ArchivedAt)})
+			"archived": fmtOptTime(f.ArchivedAt)},
+			f.Slug, f.Title, f.Description))
 	if err != nil {
 		return conflict(err, t, "slug", fmt.Sprintf("feature slug %q already exists", f.Slug))
 	}
@@ -432,11 +433,12 @@ func (t *Tx) InsertFeature(ctx context.Context, f *agileplus.Feature) error {
 func (t *Tx) UpdateFeature(ctx context.Context, f *agileplus.Feature) error {
 	recs, err := t.run(ctx, "update feature", `MATCH (f:Feature {id: $id}) WHERE f.version = $prev
 		SET f.title = $title, f.description = $description, f.state = $state, f.version = $version, f.updated_at = $updated,
-			f.priority = $priority, f.labels = $labels, f.archived_at = $archived
+			f.priority = $priority, f.labels = $labels, f.archived_at = $archived, f.search_text = $search_text, f.search_title = $search_title
 		RETURN f.id`,
-		map[string]any{"id": f.ID, "prev": f.Version - 1, "title": f.Title, "description": f.Description, "state": f.State,
+		searchParams(map[string]any{"id": f.ID, "prev": f.Version - 1, "title": f.Title, "description": f.Description, "state": f.State,
 			"version": f.Version, "updated": fmtTime(f.UpdatedAt), "priority": rank(f.Priority), "labels": labelList(f.Labels),
-			"archived": fmtOptTime(f.ArchivedAt)})
+			"archived": fmtOptTime(f.ArchivedAt)},
+			f.Slug, f.Title, f.Description))
 	if err != nil {
 		return err
 	}
@@ -449,7 +451,7 @@ func (t *Tx) UpdateFeature(ctx context.Context, f *agileplus.Feature) error {
 // ---- work packages ----
 
 // wpReturn returns a WP with its lease, if any, as one map.
-const wpReturn = ` RETURN w {.*, lease: [(w)-[l:CLAIMED_BY]->(a:Agent) | l {.token, .claimed_at, .expires_at, agent: a.name}][0]}`
+const wpReturn = ` RETURN w {.*` + hideSearch + `, lease: [(w)-[l:CLAIMED_BY]->(a:Agent) | l {.token, .claimed_at, .expires_at, agent: a.name}][0]}`
 
 func decodeWP(r *row) *agileplus.WP {
 	w := &agileplus.WP{ID: r.str("id"), Key: r.str("key"), ProjectID: r.str("project_id"), ProjectKey: r.str("project_key"),
@@ -556,11 +558,12 @@ func (t *Tx) InsertWP(ctx context.Context, w *agileplus.WP) error {
 		"title": w.Title, "description": w.Description, "state": w.State, "estimate": w.Estimate, "version": w.Version,
 		"created": fmtTime(w.CreatedAt), "updated": fmtTime(w.UpdatedAt),
 		"priority": rank(w.Priority), "labels": labelList(w.Labels), "owner": w.Owner, "archived": fmtOptTime(w.ArchivedAt)}
+	searchParams(params, w.Key, w.Title, w.Description)
 	leaseParams(params, w.Lease)
 	recs, err := t.run(ctx, "insert wp", `MATCH (p:Project {id: $project}), (f:Feature {id: $feature})
 		CREATE (f)-[:DEFINES]->(w:WorkPackage {id: $id, key: $key, num: $num, project_id: p.id, project_key: p.key, feature_id: f.id,
 			title: $title, description: $description, state: $state, estimate: $estimate, version: $version,
-			priority: $priority, labels: $labels, owner: $owner, archived_at: $archived,
+			priority: $priority, labels: $labels, owner: $owner, archived_at: $archived, search_text: $search_text, search_title: $search_title,
 			fence: coalesce($token, 0), open_deps: 0, created_at: $created, updated_at: $updated})-[:IN_PROJECT]->(p)
 		WITH w`+setLease, params)
 	if err != nil {
@@ -578,12 +581,13 @@ func (t *Tx) UpdateWP(ctx context.Context, w *agileplus.WP) error {
 	params := map[string]any{"id": w.ID, "prev": w.Version - 1, "title": w.Title, "description": w.Description,
 		"state": w.State, "estimate": w.Estimate, "version": w.Version, "updated": fmtTime(w.UpdatedAt),
 		"priority": rank(w.Priority), "labels": labelList(w.Labels), "owner": w.Owner, "archived": fmtOptTime(w.ArchivedAt)}
+	searchParams(params, w.Key, w.Title, w.Description)
 	leaseParams(params, w.Lease)
 	recs, err := t.run(ctx, "update wp", `MATCH (w:WorkPackage {id: $id}) WHERE w.version = $prev
 		WITH w, w.state = 'done' AS wasDone
 		SET w.title = $title, w.description = $description, w.state = $state, w.estimate = $estimate, w.version = $version,
 			w.updated_at = $updated, w.fence = CASE WHEN coalesce($token, 0) > w.fence THEN $token ELSE w.fence END,
-			w.priority = $priority, w.labels = $labels, w.owner = $owner, w.archived_at = $archived
+			w.priority = $priority, w.labels = $labels, w.owner = $owner, w.archived_at = $archived, w.search_text = $search_text, w.search_title = $search_title
 		WITH w, wasDone
 		CALL (w, wasDone) {
 			WITH w, wasDone WHERE wasDone <> ($state = 'done')

@@ -29,6 +29,7 @@ func addWorkCommands(root *cobra.Command, e *env) {
 		newClaimCmd(e),
 		newReadyCmd(e),
 		newNextCmd(e),
+		newFindCmd(e),
 		newMCPCmd(e),
 		newEventsCmd(e),
 		newAuditCmd(e),

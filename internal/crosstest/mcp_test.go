@@ -116,7 +116,7 @@ func TestMCPTools(t *testing.T) {
 	for _, tl := range tools.Tools {
 		names = append(names, tl.Name)
 	}
-	if got := strings.Join(names, " "); got != "claim depend events graph link move next plan show status" {
+	if got := strings.Join(names, " "); got != "claim depend events find graph link move next plan show status" {
 		t.Errorf("tools: got %s", got)
 	}
 

@@ -107,6 +107,8 @@ func RunThrough(t *testing.T, open func(t *testing.T) agileplus.Store, transport
 		{"Owners", testOwners},
 		{"LabelDefinitions", testLabelDefinitions},
 		{"Artifacts", testArtifacts},
+		{"Search", testSearch},
+		{"SearchRefusals", testSearchRefusals},
 		{"References", testReferences},
 		{"Comments", testComments},
 		{"CommentAuthor", testCommentAuthor},

@@ -44,7 +44,7 @@ async function call(name, args, wantError = false) {
 }
 
 const tools = (await client.listTools()).tools.map((t) => t.name).sort();
-check(tools.join(" ") === "claim depend events graph link move next plan show status", "tools/list names the ten tools", tools);
+check(tools.join(" ") === "claim depend events find graph link move next plan show status", "tools/list names the eleven tools", tools);
 
 // next without claim is what GET /v1/next answers.
 const peek = await call("next", { project: "CORE" });
@@ -62,6 +62,11 @@ const plan = await call("plan", { feature: slug, project: "CORE", title: `MCP ${
 const [a, b] = plan.data.wps.map((w) => w.key);
 const restWPs = await rest(`/v1/features/${slug}/wps`);
 check(restWPs.items.map((w) => w.key).sort().join() === [a, b].sort().join(), "plan's WPs are the feature's WPs", restWPs.items);
+
+const found = await call("find", { query: slug });
+const restFound = await rest(`/v1/search?q=${slug}&limit=20`);
+check(found.data.items[0].key === slug && found.data.items.map((h) => h.key).join() === restFound.items.map((h) => h.key).join(),
+  "find puts the feature whose slug is the query first, as GET /v1/search does", found.data.items);
 
 const show = await call("show", { ref: b });
 check(show.text.startsWith(b) && show.text.includes(`depends on: ${a}(planned)`), "show names the blocker", show.text);

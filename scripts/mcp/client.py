@@ -52,7 +52,7 @@ class Agent:
 async def scenario(session):
     await session.initialize()
     tools = sorted(t.name for t in (await session.list_tools()).tools)
-    check(" ".join(tools) == "claim depend events graph link move next plan show status", "tools/list names the ten tools", tools)
+    check(" ".join(tools) == "claim depend events find graph link move next plan show status", "tools/list names the eleven tools", tools)
     ag = Agent(session)
 
     _, peek = await ag.call("next", {"project": "CORE"})
@@ -69,6 +69,11 @@ async def scenario(session):
     ]})
     a, b = [w["key"] for w in plan["wps"]]
     check(sorted(w["key"] for w in rest(f"/v1/features/{slug}/wps")["items"]) == sorted([a, b]), "plan's WPs are the feature's WPs", plan)
+
+    _, found = await ag.call("find", {"query": slug})
+    keys = [h["key"] for h in found["items"]]
+    check(keys[:1] == [slug] and keys == [h["key"] for h in rest(f"/v1/search?q={slug}&limit=20")["items"]],
+          "find puts the feature whose slug is the query first, as GET /v1/search does", found)
 
     text, show = await ag.call("show", {"ref": b})
     check(text.startswith(b) and f"depends on: {a}(planned)" in text, "show names the blocker", text)
