@@ -140,7 +140,7 @@ func TestMCPHTTPStandalone(t *testing.T) {
 	}
 	defer cs.Close()
 	tools, err := cs.ListTools(ctx, nil)
-	if err != nil || len(tools.Tools) != 10 {
+	if err != nil || len(tools.Tools) != 11 {
 		t.Fatalf("tools/list: %d tools, %v", len(tools.Tools), err)
 	}
 }
