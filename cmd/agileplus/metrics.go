@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/agileplus/agileplus/natsbus"
@@ -16,17 +17,56 @@ import (
 
 // watchBackbone exports what the relay and the bus know at each scrape:
 // the outbox's depth and age, the consumers' lag and the dead letters.
+//
+// What these gauges read (two store queries, JetStream API calls) is
+// read at most once per backboneRefresh: scraped every second under a
+// write load, reading them each time took several percent of the writes.
 func watchBackbone(m *prommetrics.Metrics, rel *relay.Relay, bus *natsbus.Bus) {
-	m.WatchOutbox(rel.Backlog, time.Now)
-	m.WatchConsumers(func(ctx context.Context) ([]prommetrics.ConsumerState, error) {
+	type backlog struct {
+		pending int64
+		oldest  time.Time
+	}
+	outbox := refreshed(func(ctx context.Context) (backlog, error) {
+		p, o, err := rel.Backlog(ctx)
+		return backlog{p, o}, err
+	})
+	m.WatchOutbox(func(ctx context.Context) (int64, time.Time, error) {
+		b, err := outbox(ctx)
+		return b.pending, b.oldest, err
+	}, time.Now)
+	m.WatchConsumers(refreshed(func(ctx context.Context) ([]prommetrics.ConsumerState, error) {
 		stats, err := bus.ConsumerStats(ctx)
 		out := make([]prommetrics.ConsumerState, len(stats))
 		for i, s := range stats {
 			out[i] = prommetrics.ConsumerState{Name: s.Name, Pending: s.Pending, AckPending: s.AckPending}
 		}
 		return out, err
-	})
-	m.WatchDeadLetters(bus.DeadLetterCount)
+	}))
+	m.WatchDeadLetters(refreshed(bus.DeadLetterCount))
+}
+
+// backboneRefresh is how long a reading of the backbone gauges stands.
+const backboneRefresh = 5 * time.Second
+
+// refreshed returns read, answering from its last success for
+// backboneRefresh; a failed read is not kept.
+func refreshed[T any](read func(ctx context.Context) (T, error)) func(ctx context.Context) (T, error) {
+	var mu sync.Mutex
+	var last T
+	var at time.Time
+	return func(ctx context.Context) (T, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !at.IsZero() && time.Since(at) < backboneRefresh {
+			return last, nil
+		}
+		v, err := read(ctx)
+		if err != nil {
+			return v, err
+		}
+		last, at = v, time.Now()
+		return v, nil
+	}
 }
 
 // metricsServer serves /metrics without a key on a listener of its own

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -280,5 +281,28 @@ func TestServeNATSMonitor(t *testing.T) {
 	}
 	if c := varz.JetStream.Config; c.MaxMemory != 64<<20 || c.MaxStore != 1<<30 {
 		t.Errorf("got JetStream limits memory %d, store %d, want %d, %d", c.MaxMemory, c.MaxStore, 64<<20, 1<<30)
+	}
+}
+
+// refreshed reads once and answers from that reading; a failed reading is
+// not kept, so the next call reads again.
+func TestRefreshedKeepsOnlySuccesses(t *testing.T) {
+	calls, fail := 0, true
+	read := refreshed(func(context.Context) (int, error) {
+		calls++
+		if fail {
+			return 0, errors.New("bus down")
+		}
+		return calls, nil
+	})
+	if _, err := read(context.Background()); err == nil {
+		t.Fatal("the failed reading was not reported")
+	}
+	fail = false
+	if v, err := read(context.Background()); err != nil || v != 2 {
+		t.Fatalf("after a failure: %d, %v; want a new reading (2)", v, err)
+	}
+	if v, err := read(context.Background()); err != nil || v != 2 || calls != 2 {
+		t.Fatalf("within the refresh: %d, %v after %d calls; want the kept reading (2) and no new call", v, err, calls)
 	}
 }
