@@ -405,20 +405,9 @@ func (pl *importPlanner) feature(ctx context.Context, i int) error {
 		pl.problem(i, "state", "unknown feature state %q; states are %v", rec.State, FeatureStates)
 		return nil
 	}
-	if rec.Project == "" {
-		pl.problem(i, "project", "feature %s: project is required: the key or id of its project", rec.Slug)
-		return nil
-	}
-	proj := pl.projects[rec.Project]
+	proj, err := pl.projectOf(ctx, i, "feature "+rec.Slug, rec.Project)
 	if proj == nil {
-		if pr, err := pl.tx.Project(ctx, rec.Project); err == nil {
-			proj, pl.projects[rec.Project] = pr, pr
-		} else if ok, err := found(err); err != nil {
-			return err
-		} else if !ok {
-			pl.conflict(i, "project", "feature %s: no project %q in the file or the store", rec.Slug, rec.Project)
-			return nil
-		}
+		return err
 	}
 	if f := pl.features[rec.Slug]; f != nil && pl.newIDs[f.ID] {
 		pl.conflict(i, "slug", "feature %s appears twice", rec.Slug)
@@ -1099,6 +1088,28 @@ func cmpOr(s, def string) string {
 	return s
 }
 
+// projectOf finds the project record i (what names it) belongs to, in the
+// file or the store. A project in neither is a conflict of record i, and
+// the answer nil with a nil error; a record naming none is malformed.
+func (pl *importPlanner) projectOf(ctx context.Context, i int, what, ref string) (*Project, error) {
+	if ref == "" {
+		pl.problem(i, "project", "%s: project is required: the key or id of its project", what)
+		return nil, nil
+	}
+	if p := pl.projects[ref]; p != nil {
+		return p, nil
+	}
+	p, err := pl.tx.Project(ctx, ref)
+	if ok, err := found(err); err != nil {
+		return nil, err
+	} else if !ok {
+		pl.conflict(i, "project", "%s: no project %q in the file or the store", what, ref)
+		return nil, nil
+	}
+	pl.projects[ref] = p
+	return p, nil
+}
+
 // label plans a label definition record: its project is in the file or
 // the store; a definition there with other content refuses the file.
 func (pl *importPlanner) label(ctx context.Context, i int) error {
@@ -1112,23 +1123,16 @@ func (pl *importPlanner) label(ctx context.Context, i int) error {
 		pl.problem(i, ErrorField(err), "%s", ErrorMessage(err))
 		return nil
 	}
-	proj := pl.projects[rec.Project]
+	proj, err := pl.projectOf(ctx, i, "label "+c.Name, rec.Project)
 	if proj == nil {
-		if pr, err := pl.tx.Project(ctx, rec.Project); err == nil {
-			proj, pl.projects[rec.Project] = pr, pr
-		} else if ok, err := found(err); err != nil {
-			return err
-		} else if !ok {
-			pl.problem(i, "project", "label %s: no project %q in the file or the store", rec.Name, rec.Project)
-			return nil
-		}
+		return err
 	}
 	if pl.labels == nil {
 		pl.labels = map[int]*LabelDef{}
 	}
 	for _, l := range pl.labels {
 		if l.ProjectID == proj.ID && l.Name == c.Name {
-			pl.problem(i, "name", "label %s of project %s appears twice", c.Name, proj.Key)
+			pl.conflict(i, "name", "label %s of project %s appears twice", c.Name, proj.Key)
 			return nil
 		}
 	}
@@ -1138,7 +1142,7 @@ func (pl *importPlanner) label(ctx context.Context, i int) error {
 			return err
 		} else if ok {
 			if old.Color != c.Color || old.Description != c.Description {
-				pl.problem(i, "name", "label %s of project %s exists with other content", c.Name, proj.Key)
+				pl.conflict(i, "name", "label %s of project %s exists with other content", c.Name, proj.Key)
 			}
 			pl.result.Unchanged[RecLabel]++
 			return nil

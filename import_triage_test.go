@@ -82,18 +82,25 @@ func TestImportRefusesBadTriage(t *testing.T) {
 		t.Fatal(err)
 	}
 	many := `["l0","l1","l2","l3","l4","l5","l6","l7","l8","l9","l10","l11","l12","l13","l14","l15","l16","l17","l18","l19","l20"]`
-	for _, c := range []struct{ name, line, field, msg string }{
-		{"unknown priority", `{"type":"wp","key":"CORE-3","feature":"auth","title":"x","priority":"p0"}`, "priority", "unknown priority"},
-		{"21 labels", `{"type":"wp","key":"CORE-3","feature":"auth","title":"x","labels":` + many + `}`, "labels", "at most 20"},
-		{"a bad label", `{"type":"feature","project":"CORE","slug":"x","title":"x","labels":["a b"]}`, "labels", "labels[0]"},
-		{"a bad colour", `{"type":"label","project":"CORE","name":"db","color":"red"}`, "color", "#rrggbb"},
-		{"a label of no project", `{"type":"label","project":"NOPE","name":"db"}`, "project", "no project"},
-		{"a label defined otherwise", `{"type":"label","project":"CORE","name":"go","color":"#000000"}`, "name", "other content"},
-		{"an owner on a feature", `{"type":"feature","project":"CORE","slug":"x","title":"x","owner":"ann"}`, "owner", "not a field of a feature record"},
-		{"a colour on a WP", `{"type":"wp","key":"CORE-3","feature":"auth","title":"x","color":"#000000"}`, "color", "not a field of a wp record"},
-		{"a blank owner", `{"type":"wp","key":"CORE-3","feature":"auth","title":"x","owner":"  "}`, "owner", "required"},
+	for _, c := range []struct {
+		name, line, field, msg string
+		code                   string // EINVALID: the line is malformed; ECONFLICT: it contradicts the store
+	}{
+		{"unknown priority", `{"type":"wp","key":"CORE-3","feature":"auth","title":"x","priority":"p0"}`, "priority", "unknown priority", agileplus.EINVALID},
+		{"21 labels", `{"type":"wp","key":"CORE-3","feature":"auth","title":"x","labels":` + many + `}`, "labels", "at most 20", agileplus.EINVALID},
+		{"a bad label", `{"type":"feature","project":"CORE","slug":"x","title":"x","labels":["a b"]}`, "labels", "labels[0]", agileplus.EINVALID},
+		{"a bad colour", `{"type":"label","project":"CORE","name":"db","color":"red"}`, "color", "#rrggbb", agileplus.EINVALID},
+		{"a label of no project", `{"type":"label","project":"NOPE","name":"db"}`, "project", "no project", agileplus.ECONFLICT},
+		{"a label defined otherwise", `{"type":"label","project":"CORE","name":"go","color":"#000000"}`, "name", "other content", agileplus.ECONFLICT},
+		{"an owner on a feature", `{"type":"feature","project":"CORE","slug":"x","title":"x","owner":"ann"}`, "owner", "not a field of a feature record", agileplus.EINVALID},
+		{"a colour on a WP", `{"type":"wp","key":"CORE-3","feature":"auth","title":"x","color":"#000000"}`, "color", "not a field of a wp record", agileplus.EINVALID},
+		{"a blank owner", `{"type":"wp","key":"CORE-3","feature":"auth","title":"x","owner":"  "}`, "owner", "required", agileplus.EINVALID},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			_, err := svc.BulkImport(context.Background(), strings.NewReader(importBase+c.line+"\n"), agileplus.ImportOptions{})
+			if code := agileplus.ErrorCode(err); code != c.code {
+				t.Errorf("code %s, want %s (%v)", code, c.code, err)
+			}
 			probs := importProblems(t, svc, importBase+c.line+"\n", agileplus.ImportOptions{})
 			hasProblem(t, probs, 5, c.field, c.msg)
 		})
