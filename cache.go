@@ -37,6 +37,27 @@ type Cache interface {
 	Close() error
 }
 
+// CheckCacheKey returns the EINVALID *Error a Cache gives for an empty
+// key.
+func CheckCacheKey(key string) error {
+	if key == "" {
+		return FieldErrorf("key", "the cache key is empty")
+	}
+	return nil
+}
+
+// CheckCacheWrite returns the EINVALID *Error a Cache gives for a write
+// with an empty key or a TTL not more than 0.
+func CheckCacheWrite(key string, ttl time.Duration) error {
+	if err := CheckCacheKey(key); err != nil {
+		return err
+	}
+	if ttl <= 0 {
+		return FieldErrorf("ttl", "the TTL of %s is %s; it must be more than 0", QuoteRef(key), ttl)
+	}
+	return nil
+}
+
 // RateLimit is a quota of Quota requests per Window, refilled steadily
 // (one every Window/Quota): a caller with nothing used may send Quota at
 // once, then one per Window/Quota. The zero RateLimit means no limit.

@@ -100,30 +100,13 @@ func (c *Cache) Close() error {
 	return nil
 }
 
-func checkWrite(key string, ttl time.Duration) error {
-	if err := checkKey(key); err != nil {
-		return err
-	}
-	if ttl <= 0 {
-		return agileplus.FieldErrorf("ttl", "the TTL of %s is %s; it must be more than 0", agileplus.QuoteRef(key), ttl)
-	}
-	return nil
-}
-
-func checkKey(key string) error {
-	if key == "" {
-		return agileplus.FieldErrorf("key", "the cache key is empty")
-	}
-	return nil
-}
-
 func notFound(key string) error {
 	return agileplus.Errorf(agileplus.ENOTFOUND, "no cache entry %s", agileplus.QuoteRef(key))
 }
 
 // Get returns a copy of key's value.
 func (c *Cache) Get(_ context.Context, key string) ([]byte, error) {
-	if err := checkKey(key); err != nil {
+	if err := agileplus.CheckCacheKey(key); err != nil {
 		return nil, err
 	}
 	e, ok := c.entries.GetIfPresent(key)
@@ -135,7 +118,7 @@ func (c *Cache) Get(_ context.Context, key string) ([]byte, error) {
 
 // Set stores a copy of value under key for ttl.
 func (c *Cache) Set(_ context.Context, key string, value []byte, ttl time.Duration) error {
-	if err := checkWrite(key, ttl); err != nil {
+	if err := agileplus.CheckCacheWrite(key, ttl); err != nil {
 		return err
 	}
 	v := slices.Clone(value)
@@ -156,7 +139,7 @@ func (c *Cache) Delete(_ context.Context, keys ...string) error {
 
 // SetHash replaces key's hash with a copy of fields for ttl.
 func (c *Cache) SetHash(_ context.Context, key string, fields map[string]string, ttl time.Duration) error {
-	if err := checkWrite(key, ttl); err != nil {
+	if err := agileplus.CheckCacheWrite(key, ttl); err != nil {
 		return err
 	}
 	if len(fields) == 0 {
@@ -168,7 +151,7 @@ func (c *Cache) SetHash(_ context.Context, key string, fields map[string]string,
 
 // Hash returns a copy of key's hash.
 func (c *Cache) Hash(_ context.Context, key string) (map[string]string, error) {
-	if err := checkKey(key); err != nil {
+	if err := agileplus.CheckCacheKey(key); err != nil {
 		return nil, err
 	}
 	e, ok := c.entries.GetIfPresent(key)
@@ -180,7 +163,7 @@ func (c *Cache) Hash(_ context.Context, key string) (map[string]string, error) {
 
 // Expire gives key a new TTL.
 func (c *Cache) Expire(_ context.Context, key string, ttl time.Duration) error {
-	if err := checkWrite(key, ttl); err != nil {
+	if err := agileplus.CheckCacheWrite(key, ttl); err != nil {
 		return err
 	}
 	_, ok := c.entries.ComputeIfPresent(key, func(old entry) (entry, otter.ComputeOp) {
@@ -198,7 +181,7 @@ func (c *Cache) Expire(_ context.Context, key string, ttl time.Duration) error {
 // would be full again, and a request moves it one interval later unless
 // that is more than the window ahead.
 func (c *Cache) Allow(_ context.Context, key string, l agileplus.RateLimit) (agileplus.RateDecision, error) {
-	if err := checkKey(key); err != nil {
+	if err := agileplus.CheckCacheKey(key); err != nil {
 		return agileplus.RateDecision{}, err
 	}
 	if err := l.Check("limit"); err != nil {
