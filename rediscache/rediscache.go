@@ -20,6 +20,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/agileplus/agileplus"
@@ -232,6 +233,15 @@ func (c *Cache) fail(op, key string, err error) error {
 	return agileplus.Errorf(agileplus.EUNAVAILABLE, "the cache at %s: %s: %v", c.addr, op, err)
 }
 
+// broken reports whether err is a connection that the server closed or
+// reset under a command, which the client replaces on the next one. The
+// client sends reads again by itself; scripts, which may write, it does
+// not. A server that cannot be reached is not broken: it fails at once.
+func broken(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
 // Ping asks the server to answer.
 func (c *Cache) Ping(ctx context.Context) error {
 	ctx, cancel := c.bound(ctx)
@@ -242,29 +252,12 @@ func (c *Cache) Ping(ctx context.Context) error {
 	return nil
 }
 
-func checkWrite(key string, ttl time.Duration) error {
-	if err := checkKey(key); err != nil {
-		return err
-	}
-	if ttl <= 0 {
-		return agileplus.FieldErrorf("ttl", "the TTL of %s is %s; it must be more than 0", agileplus.QuoteRef(key), ttl)
-	}
-	return nil
-}
-
-func checkKey(key string) error {
-	if key == "" {
-		return agileplus.FieldErrorf("key", "the cache key is empty")
-	}
-	return nil
-}
-
 // ms is a TTL in whole milliseconds, at least 1: PX and PEXPIRE take no less.
 func ms(ttl time.Duration) int64 { return max(1, ttl.Milliseconds()) }
 
 // Get returns key's value.
 func (c *Cache) Get(ctx context.Context, key string) ([]byte, error) {
-	if err := checkKey(key); err != nil {
+	if err := agileplus.CheckCacheKey(key); err != nil {
 		return nil, err
 	}
 	ctx, cancel := c.bound(ctx)
@@ -281,7 +274,7 @@ func (c *Cache) Get(ctx context.Context, key string) ([]byte, error) {
 
 // Set stores value under key for ttl.
 func (c *Cache) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
-	if err := checkWrite(key, ttl); err != nil {
+	if err := agileplus.CheckCacheWrite(key, ttl); err != nil {
 		return err
 	}
 	ctx, cancel := c.bound(ctx)
@@ -316,7 +309,7 @@ return 1
 
 // SetHash replaces key's hash with fields for ttl, atomically.
 func (c *Cache) SetHash(ctx context.Context, key string, fields map[string]string, ttl time.Duration) error {
-	if err := checkWrite(key, ttl); err != nil {
+	if err := agileplus.CheckCacheWrite(key, ttl); err != nil {
 		return err
 	}
 	if len(fields) == 0 {
@@ -329,7 +322,11 @@ func (c *Cache) SetHash(ctx context.Context, key string, fields map[string]strin
 	}
 	ctx, cancel := c.bound(ctx)
 	defer cancel()
-	if err := setHash.Exec(ctx, c.client, []string{key}, args).Error(); err != nil {
+	err := setHash.Exec(ctx, c.client, []string{key}, args).Error()
+	if broken(err) { // as in Allow; running it twice is running it once
+		err = setHash.Exec(ctx, c.client, []string{key}, args).Error()
+	}
+	if err != nil {
 		return c.fail("set hash", key, err)
 	}
 	return nil
@@ -337,7 +334,7 @@ func (c *Cache) SetHash(ctx context.Context, key string, fields map[string]strin
 
 // Hash returns key's hash.
 func (c *Cache) Hash(ctx context.Context, key string) (map[string]string, error) {
-	if err := checkKey(key); err != nil {
+	if err := agileplus.CheckCacheKey(key); err != nil {
 		return nil, err
 	}
 	ctx, cancel := c.bound(ctx)
@@ -354,7 +351,7 @@ func (c *Cache) Hash(ctx context.Context, key string) (map[string]string, error)
 
 // Expire gives key a new TTL.
 func (c *Cache) Expire(ctx context.Context, key string, ttl time.Duration) error {
-	if err := checkWrite(key, ttl); err != nil {
+	if err := agileplus.CheckCacheWrite(key, ttl); err != nil {
 		return err
 	}
 	ctx, cancel := c.bound(ctx)
@@ -392,7 +389,7 @@ return {1, math.floor((now - allow_at) / interval), 0, new_tat - now}
 // Allow takes one request from key's bucket under l (see
 // agileplus.RateLimiter) in one script run on the server.
 func (c *Cache) Allow(ctx context.Context, key string, l agileplus.RateLimit) (agileplus.RateDecision, error) {
-	if err := checkKey(key); err != nil {
+	if err := agileplus.CheckCacheKey(key); err != nil {
 		return agileplus.RateDecision{}, err
 	}
 	if err := l.Check("limit"); err != nil {
@@ -404,7 +401,15 @@ func (c *Cache) Allow(ctx context.Context, key string, l agileplus.RateLimit) (a
 	interval := l.Interval().Microseconds()
 	ctx, cancel := c.bound(ctx)
 	defer cancel()
-	vs, err := gcra.Exec(ctx, c.client, []string{key}, []string{strconv.FormatInt(interval, 10), strconv.Itoa(l.Quota)}).AsIntSlice()
+	args := []string{strconv.FormatInt(interval, 10), strconv.Itoa(l.Quota)}
+	vs, err := gcra.Exec(ctx, c.client, []string{key}, args).AsIntSlice()
+	if broken(err) {
+		// The first call after a server restart can meet a connection the
+		// old server closed. Should the lost try have run, this request
+		// takes one more token than it needed: it errs on the side of
+		// the limit.
+		vs, err = gcra.Exec(ctx, c.client, []string{key}, args).AsIntSlice()
+	}
 	if err != nil {
 		return agileplus.RateDecision{}, c.fail("rate limit", key, err)
 	}
