@@ -3,6 +3,7 @@ package agileplus
 import (
 	"crypto/rand"
 	"encoding/binary"
+	"strings"
 	"sync"
 	"time"
 )
@@ -37,6 +38,21 @@ func NewIDGenerator(now func() time.Time) *IDGenerator {
 }
 
 const crockford = "0123456789abcdefghjkmnpqrstvwxyz"
+
+// HasIDForm reports whether s is shaped like an id with the prefix: the
+// prefix and 26 characters of the ids' alphabet.
+func HasIDForm(prefix, s string) bool {
+	id, ok := strings.CutPrefix(s, prefix)
+	if !ok || len(id) != 26 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if !strings.ContainsRune(crockford, rune(id[i])) {
+			return false
+		}
+	}
+	return true
+}
 
 // New returns a new id with the prefix.
 func (g *IDGenerator) New(prefix string) string {

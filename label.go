@@ -66,6 +66,10 @@ func (c *LabelCreate) Validate() error {
 	if err != nil {
 		return err
 	}
+	if HasIDForm(PrefixLabel, n) {
+		// Routes name a label by its name or its id: one cannot be both.
+		return FieldErrorf("name", "label %s has the form of a label id (lbl_ and 26 characters); choose another name", QuoteRef(n))
+	}
 	c.Name = n
 	if err := validateColor("color", &c.Color, true); err != nil {
 		return err

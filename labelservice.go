@@ -18,7 +18,32 @@ func labelProject(ctx context.Context, tx ReadTx, ref string) (*Project, error) 
 	return p, allow(limited(ctx), "project", p.Key)
 }
 
-// labelName lower-cases a label name from a path or a flag.
+// labelDef finds a project's label definition by name, or by id for a ref
+// shaped like one (a name cannot be: LabelCreate refuses it). Definitions
+// are few and read by name, so an id is found by reading them through.
+func labelDef(ctx context.Context, tx ReadTx, projectID, ref string) (*LabelDef, error) {
+	if !HasIDForm(PrefixLabel, ref) {
+		return tx.LabelDef(ctx, projectID, ref)
+	}
+	pg := Page{Limit: MaxPageLimit}
+	for {
+		ls, err := tx.LabelDefs(ctx, projectID, pg)
+		if err != nil {
+			return nil, err
+		}
+		for _, l := range ls {
+			if l.ID == ref {
+				return l, nil
+			}
+		}
+		if len(ls) < pg.Limit {
+			return nil, LabelNotFound(ref)
+		}
+		pg.After = ls[len(ls)-1].Name
+	}
+}
+
+// labelName lower-cases a label name (or id) from a path or a flag.
 func labelName(name string) (string, error) { return NormalizeLabel("label", name) }
 
 // CreateLabel defines a label in a project; a name defined already is
@@ -47,7 +72,7 @@ func (s *Service) CreateLabel(ctx context.Context, projectRef string, c LabelCre
 	return l, nil
 }
 
-// Label returns a project's label definition by name.
+// Label returns a project's label definition by name or id.
 func (s *Service) Label(ctx context.Context, projectRef, name string) (l *LabelDef, err error) {
 	if name, err = labelName(name); err != nil {
 		return nil, err
@@ -57,7 +82,7 @@ func (s *Service) Label(ctx context.Context, projectRef, name string) (l *LabelD
 		if err != nil {
 			return err
 		}
-		l, err = tx.LabelDef(ctx, p.ID, name)
+		l, err = labelDef(ctx, tx, p.ID, name)
 		return err
 	})
 	return l, err
@@ -98,7 +123,7 @@ func (s *Service) UpdateLabel(ctx context.Context, projectRef, name string, u La
 		if err != nil {
 			return err
 		}
-		if l, err = tx.LabelDef(ctx, p.ID, name); err != nil {
+		if l, err = labelDef(ctx, tx, p.ID, name); err != nil {
 			return err
 		}
 		if err := checkVersion("label", l.Name, l.Version, ifVersion); err != nil {
@@ -139,7 +164,7 @@ func (s *Service) DeleteLabel(ctx context.Context, projectRef, name string) (err
 		if err != nil {
 			return err
 		}
-		l, err := tx.LabelDef(ctx, p.ID, name)
+		l, err := labelDef(ctx, tx, p.ID, name)
 		if err != nil {
 			return err
 		}
