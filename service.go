@@ -473,7 +473,7 @@ func (s *Service) WPs(ctx context.Context, q WPQuery) (ws []*WP, err error) {
 	if q.Archived, err = archivedOption(q.Archived); err != nil {
 		return nil, err
 	}
-	f, err := wpFilter(ctx, q)
+	f, none, err := wpFilter(ctx, q)
 	if err != nil {
 		return nil, err
 	}
@@ -504,6 +504,19 @@ func (s *Service) WPs(ctx context.Context, q WPQuery) (ws []*WP, err error) {
 				return &Error{Code: ENOTFOUND, Field: "feature", Message: fmt.Sprintf("feature %s is in project %s, not %s", fe.Slug, fe.ProjectKey, q.Project)}
 			}
 			f.FeatureID = fe.ID
+		}
+		if none {
+			ws = []*WP{}
+			return nil
+		}
+		if f.ByPriority && f.After != "" && f.AfterRank < 0 {
+			w, err := tx.WP(ctx, f.After)
+			if ErrorCode(err) == ENOTFOUND {
+				return &Error{Code: ENOTFOUND, Field: "after", Message: fmt.Sprintf("after: no WP %s to start after", f.After)}
+			} else if err != nil {
+				return err
+			}
+			f.AfterRank = PriorityRank(w.Priority)
 		}
 		if lim != nil && f.ProjectID == "" && f.FeatureID == "" {
 			ws, err = limitedWPs(ctx, tx, lim, f)
@@ -1096,19 +1109,29 @@ func (s *Service) Ready(ctx context.Context, projectRef, order string, pg Page) 
 		return nil, err
 	}
 	rf := ReadyFilter{Now: s.now(), ByPriority: order == OrderPriority, Limit: pg.Limit}
+	// A cursor of either order is read in either: in key order only its
+	// key counts; in priority order a bare key is the position of that WP.
+	afterKey := ""
 	if pg.After != "" {
-		key := pg.After
-		if rf.ByPriority {
-			if rf.AfterRank, key, err = splitPriorityCursor(pg.After, "high:CORE-12"); err != nil {
-				return nil, err
+		key, rank := pg.After, -1
+		if p, rest, ok := strings.Cut(pg.After, ":"); ok {
+			if rank = PriorityRank(p); rank < 0 {
+				return nil, FieldErrorf("after", "after must be the next cursor of the previous page, such as CORE-12 or high:CORE-12, not %s", QuoteRef(pg.After))
 			}
+			key = rest
 		}
 		i := strings.LastIndexByte(key, '-')
-		if !IsWPRef(key) || i < 0 {
-			return nil, FieldErrorf("after", "after must be the next cursor of the previous page, such as %s", map[bool]string{false: "CORE-12", true: "high:CORE-12"}[rf.ByPriority])
+		if !IsWPRef(key) || i < 0 || strings.HasPrefix(key, PrefixWP) {
+			return nil, FieldErrorf("after", "after must be the next cursor of the previous page, such as CORE-12 or high:CORE-12, not %s", QuoteRef(pg.After))
 		}
 		if rf.AfterNum, err = strconv.ParseInt(key[i+1:], 10, 64); err != nil {
-			return nil, FieldErrorf("after", "after must be the next cursor of the previous page, such as CORE-12")
+			return nil, FieldErrorf("after", "after must be the next cursor of the previous page, such as CORE-12, not %s", QuoteRef(pg.After))
+		}
+		if rf.ByPriority && rank < 0 {
+			afterKey = key
+		}
+		if rf.ByPriority {
+			rf.AfterRank = max(rank, 0)
 		}
 	}
 	lim := limited(ctx)
@@ -1119,6 +1142,15 @@ func (s *Service) Ready(ctx context.Context, projectRef, order string, pg Page) 
 		}
 		if err := allow(lim, "project", p.Key); err != nil {
 			return err
+		}
+		if afterKey != "" {
+			w, err := tx.WP(ctx, afterKey)
+			if ErrorCode(err) == ENOTFOUND || (err == nil && w.ProjectID != p.ID) {
+				return &Error{Code: ENOTFOUND, Field: "after", Message: fmt.Sprintf("after: project %s has no WP %s to start after", p.Key, afterKey)}
+			} else if err != nil {
+				return err
+			}
+			rf.AfterRank = PriorityRank(w.Priority)
 		}
 		rf.ProjectID = p.ID
 		ws, err = tx.Ready(ctx, rf)

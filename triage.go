@@ -147,20 +147,19 @@ func ReadyCursor(w *WP, order string) string {
 	return w.Key
 }
 
-// splitPriorityCursor cuts "<priority>:<rest>" into the priority's rank
-// and rest; example shows the form in the error.
-func splitPriorityCursor(after, example string) (int, string, error) {
-	p, rest, ok := strings.Cut(after, ":")
-	rank := PriorityRank(p)
-	if !ok || rank < 0 || rest == "" {
-		return 0, "", FieldErrorf("after", "after must be the next cursor of the previous page in priority order, such as %s, not %s", example, QuoteRef(after))
-	}
-	return rank, rest, nil
-}
-
 // wpFilter checks the filters and order of q and turns them into the
 // store's terms (without the project and feature, which need lookups).
-func wpFilter(ctx context.Context, q WPQuery) (WPFilter, error) {
+// Filters hold together: none reports that they cannot (mine and an owner
+// who is not the caller), and the answer is then empty.
+func wpFilter(ctx context.Context, q WPQuery) (f WPFilter, none bool, err error) {
+	f, err = wpFilterTerms(ctx, q)
+	if err == nil && q.Mine && q.Owner != "" {
+		none = q.Owner != ActorFrom(ctx)
+	}
+	return f, none, err
+}
+
+func wpFilterTerms(ctx context.Context, q WPQuery) (WPFilter, error) {
 	f := WPFilter{State: q.State, Owner: q.Owner, Page: q.Page}
 	if q.State != "" && !slices.Contains(WPStates, q.State) {
 		return f, FieldErrorf("state", "unknown work package state %q; states are %v", q.State, WPStates)
@@ -190,28 +189,24 @@ func wpFilter(ctx context.Context, q WPQuery) (WPFilter, error) {
 		}
 	}
 	if q.Mine {
-		if q.Owner != "" {
-			return f, FieldErrorf("mine", "mine and owner cannot both be given")
-		}
 		f.Owner = ActorFrom(ctx)
+	}
+	// A cursor of either order is read in either: by id only its id
+	// counts; by priority a bare id is the position of that WP, whose
+	// priority WPs looks up (AfterRank -1 until then).
+	rank, id := -1, q.After
+	if p, rest, ok := strings.Cut(q.After, ":"); ok {
+		rank, id = PriorityRank(p), rest
+	}
+	if q.After != "" && (!strings.HasPrefix(id, PrefixWP) || strings.Contains(q.After, ":") && rank < 0) {
+		return f, FieldErrorf("after", "after must be the next cursor of the previous page, such as wp_... or high:wp_..., not %s", QuoteRef(q.After))
 	}
 	switch q.Sort {
 	case "", SortID:
-		if q.After != "" && !strings.HasPrefix(q.After, PrefixWP) {
-			return f, FieldErrorf("after", "after must be the next cursor of the previous page (an id starting with %s), not %s", PrefixWP, QuoteRef(q.After))
-		}
+		f.After = id
 	case OrderPriority:
 		f.ByPriority = true
-		if q.After != "" {
-			rank, id, err := splitPriorityCursor(q.After, "high:wp_...")
-			if err != nil {
-				return f, err
-			}
-			if !strings.HasPrefix(id, PrefixWP) {
-				return f, FieldErrorf("after", "after must be the next cursor of the previous page in priority order, such as high:wp_..., not %s", QuoteRef(q.After))
-			}
-			f.AfterRank, f.After = rank, id
-		}
+		f.After, f.AfterRank = id, rank
 	default:
 		return f, FieldErrorf("sort", "sort must be %s or %s, not %s", SortID, OrderPriority, QuoteRef(q.Sort))
 	}

@@ -136,10 +136,21 @@ func testPriorityOrder(t *testing.T, f *fixture) {
 		ws, err := f.svc.Ready(f.ctx, "CORE", agileplus.OrderKey, agileplus.Page{})
 		mustOK(t, err)
 		mustEqual(t, "ready by key", keysOf(ws), "CORE-1 CORE-2 CORE-3 CORE-4 CORE-5 CORE-6 CORE-7 CORE-8 CORE-9")
-		_, err = f.svc.Ready(f.ctx, "CORE", agileplus.OrderPriority, agileplus.Page{After: "CORE-2"})
-		mustField(t, err, agileplus.EINVALID, "after")
-		_, err = f.svc.Ready(f.ctx, "CORE", agileplus.OrderKey, agileplus.Page{After: "high:CORE-2"})
-		mustField(t, err, agileplus.EINVALID, "after")
+		// A cursor of either order is read in either: in priority order a
+		// bare key is the position of that WP, in key order only the key
+		// of a priority cursor counts.
+		ws, err = f.svc.Ready(f.ctx, "CORE", agileplus.OrderPriority, agileplus.Page{After: "CORE-4"})
+		mustOK(t, err)
+		mustEqual(t, "by priority after a bare key", keysOf(ws), "CORE-8 CORE-3 CORE-7 CORE-1 CORE-6")
+		ws, err = f.svc.Ready(f.ctx, "CORE", agileplus.OrderKey, agileplus.Page{After: "urgent:CORE-7"})
+		mustOK(t, err)
+		mustEqual(t, "by key after a priority cursor", keysOf(ws), "CORE-8 CORE-9")
+		_, err = f.svc.Ready(f.ctx, "CORE", agileplus.OrderPriority, agileplus.Page{After: "CORE-99"})
+		mustField(t, err, agileplus.ENOTFOUND, "after")
+		for _, bad := range []string{"soon:CORE-2", "high:", "wp_01", "CORE"} {
+			_, err = f.svc.Ready(f.ctx, "CORE", agileplus.OrderPriority, agileplus.Page{After: bad})
+			mustField(t, err, agileplus.EINVALID, "after")
+		}
 		_, err = f.svc.Ready(f.ctx, "CORE", "fastest", agileplus.Page{})
 		mustField(t, err, agileplus.EINVALID, "order")
 	})
@@ -160,8 +171,19 @@ func testPriorityOrder(t *testing.T, f *fixture) {
 		mustEqual(t, "wps by priority", keysOf(got), "CORE-2 CORE-5 CORE-9 CORE-10 CORE-4 CORE-8 CORE-3 CORE-7 CORE-1 CORE-6")
 		_, err := f.svc.WPs(f.ctx, agileplus.WPQuery{Project: "CORE", Sort: "title"})
 		mustField(t, err, agileplus.EINVALID, "sort")
-		_, err = f.svc.WPs(f.ctx, agileplus.WPQuery{Project: "CORE", Sort: agileplus.OrderPriority, Page: agileplus.Page{After: got[0].ID}})
-		mustField(t, err, agileplus.EINVALID, "after")
+		// A cursor of either order is read in either.
+		ws, err := f.svc.WPs(f.ctx, agileplus.WPQuery{Project: "CORE", Sort: agileplus.OrderPriority, Page: agileplus.Page{After: got[7].ID}})
+		mustOK(t, err)
+		mustEqual(t, "by priority after a bare id", keysOf(ws), "CORE-1 CORE-6")
+		ws, err = f.svc.WPs(f.ctx, agileplus.WPQuery{Project: "CORE", Page: agileplus.Page{After: agileplus.WPCursor(got[8], agileplus.OrderPriority)}})
+		mustOK(t, err)
+		mustEqual(t, "by id after a priority cursor", keysOf(ws), "CORE-2 CORE-3 CORE-4 CORE-5 CORE-6 CORE-7 CORE-8 CORE-9 CORE-10")
+		_, err = f.svc.WPs(f.ctx, agileplus.WPQuery{Project: "CORE", Sort: agileplus.OrderPriority, Page: agileplus.Page{After: "wp_0"}})
+		mustField(t, err, agileplus.ENOTFOUND, "after")
+		for _, bad := range []string{"soon:" + got[0].ID, "CORE-1", "high:CORE-1"} {
+			_, err = f.svc.WPs(f.ctx, agileplus.WPQuery{Project: "CORE", Sort: agileplus.OrderPriority, Page: agileplus.Page{After: bad}})
+			mustField(t, err, agileplus.EINVALID, "after")
+		}
 	})
 
 	t.Run("layers by priority", func(t *testing.T) {
@@ -293,8 +315,9 @@ func testOwners(t *testing.T, f *fixture) {
 	mustEqual(t, "owner ann", f.wpKeys(t, agileplus.WPQuery{Project: "CORE", Owner: "ann"}), a.Key)
 	mustEqual(t, "mine", f.wpKeys(t, agileplus.WPQuery{Project: "CORE", Mine: true}), mine.Key)
 	mustEqual(t, "mine across projects", f.wpKeys(t, agileplus.WPQuery{Mine: true}), mine.Key)
-	_, err = f.svc.WPs(f.ctx, agileplus.WPQuery{Project: "CORE", Mine: true, Owner: "ann"})
-	mustField(t, err, agileplus.EINVALID, "mine")
+	// mine and owner both hold: nothing unless the owner is the caller.
+	mustEqual(t, "mine and another owner", f.wpKeys(t, agileplus.WPQuery{Project: "CORE", Mine: true, Owner: "ann"}), "")
+	mustEqual(t, "mine and owner me", f.wpKeys(t, agileplus.WPQuery{Project: "CORE", Mine: true, Owner: Actor}), mine.Key)
 
 	t.Run("the owner is not the claim", func(t *testing.T) {
 		_, err := f.svc.Claim(f.ctx, a.Key, agileplus.ClaimRequest{Agent: "bot-7"})
