@@ -77,7 +77,7 @@ type ArtifactReadTx interface {
 	Artifacts(ctx context.Context, f ArtifactFilter) ([]*Artifact, error)
 }
 
-// MaxArtifactName bounds an artifact's name, in bytes.
+// MaxArtifactName bounds an artifact's name, in characters.
 const MaxArtifactName = 255
 
 // ArtifactAdd is what a caller says of an artifact it uploads.
@@ -91,15 +91,15 @@ type ArtifactAdd struct {
 	SHA256 string
 }
 
-// CheckArtifactName checks a name: 1 to 255 bytes of UTF-8, no control
+// CheckArtifactName checks a name: 1 to 255 characters of UTF-8, no control
 // characters, no '/' and not "." or "..". The name is only shown: keys
 // come from ids.
 func CheckArtifactName(field, name string) error {
-	if name == "" || len(name) > MaxArtifactName {
-		return FieldErrorf(field, "an artifact name is 1 to %d bytes, not %d", MaxArtifactName, len(name))
-	}
 	if !utf8.ValidString(name) {
 		return FieldErrorf(field, "artifact name %s is not UTF-8", QuoteRef(name))
+	}
+	if n := utf8.RuneCountInString(name); n == 0 || n > MaxArtifactName {
+		return FieldErrorf(field, "an artifact name is 1 to %d characters, not %d", MaxArtifactName, n)
 	}
 	for _, r := range name {
 		if r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0 {
@@ -147,14 +147,8 @@ func (a *ArtifactAdd) Validate() error {
 // CheckArtifactID checks that ref looks like an artifact id, so that a
 // lookup never reaches a store or a blob key with anything else.
 func CheckArtifactID(field, ref string) error {
-	id := strings.TrimPrefix(ref, PrefixArtifact)
-	if id == ref || len(id) != 26 {
+	if !HasIDForm(PrefixArtifact, ref) {
 		return FieldErrorf(field, "%s is not an artifact id (art_ and 26 characters)", QuoteRef(ref))
-	}
-	for i := 0; i < len(id); i++ {
-		if !strings.ContainsRune(crockford, rune(id[i])) {
-			return FieldErrorf(field, "%s is not an artifact id (art_ and 26 characters)", QuoteRef(ref))
-		}
 	}
 	return nil
 }

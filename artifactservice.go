@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode/utf8"
 )
 
 // Artifacts is how transports reach artifacts: ArtifactService in
@@ -185,8 +186,8 @@ func (s *ArtifactService) ListArtifacts(ctx context.Context, ownerKind, ownerRef
 	if f.Limit, err = ClampLimit(f.Limit); err != nil {
 		return nil, err
 	}
-	if len(f.Prefix) > MaxArtifactName || strings.ContainsAny(f.Prefix, "\x00") {
-		return nil, FieldErrorf("prefix", "prefix must be at most %d bytes of a name", MaxArtifactName)
+	if utf8.RuneCountInString(f.Prefix) > MaxArtifactName || strings.ContainsAny(f.Prefix, "\x00") {
+		return nil, FieldErrorf("prefix", "prefix must be at most %d characters of a name", MaxArtifactName)
 	}
 	if f.After != "" {
 		if err := CheckArtifactID("after", f.After); err != nil {

@@ -21,19 +21,38 @@ import (
 const artifactIDPattern = "^" + agileplus.PrefixArtifact + "[0-9a-hjkmnp-tv-z]{26}$"
 
 var artifactListParams = append([]param{
-	{name: "prefix", typ: "string", doc: "only artifacts whose names start with this", schema: map[string]any{"maxLength": agileplus.MaxArtifactName}},
+	{name: "prefix", typ: "string", doc: "only artifacts whose names start with this", schema: map[string]any{"minLength": 1, "maxLength": agileplus.MaxArtifactName, "pattern": `^[^\x00]*$`}},
 	boolParam("deleted", "list the deleted artifacts (which can be restored) instead of the live ones"),
-}, cursorParams(idCursor(agileplus.PrefixArtifact))...)
+}, cursorParams(artifactIDPattern)...)
+
+// artifactNamePattern is a file name (CheckArtifactName): no slash or
+// control character, and not . or .. (spelt out: no lookahead).
+const (
+	nameChar            = `[^/\\\x00-\x1f\x7f-\x9f]`
+	nameCharNoDot       = `[^/\\\x00-\x1f\x7f-\x9f.]`
+	artifactNamePattern = `^(` + nameCharNoDot + nameChar + `*|\.` + nameCharNoDot + nameChar + `*|\.\.` + nameChar + `+)$`
+)
 
 var artifactUploadParams = []param{
-	{name: "name", typ: "string", required: true, doc: "the file name: 1-255 bytes, no control characters, no slash; only shown (the object key comes from the artifact's id)",
-		schema: map[string]any{"minLength": 1, "maxLength": agileplus.MaxArtifactName, "pattern": `^[^/\\\x00-\x1f\x7f]+$`}},
-	{name: "label", typ: "string", repeat: true, doc: "labels of the artifact (repeat for several)", schema: map[string]any{"pattern": agileplus.LabelPattern}},
+	{name: "name", typ: "string", required: true, doc: "the file name: 1-255 characters, no control characters, no slash, not . or ..; only shown (the object key comes from the artifact's id)",
+		schema: map[string]any{"minLength": 1, "maxLength": agileplus.MaxArtifactName, "pattern": artifactNamePattern}},
+	{name: "label", typ: "string", repeat: true, maxItems: agileplus.MaxLabels, doc: "labels of the artifact (repeat for several)", schema: map[string]any{"pattern": agileplus.LabelPattern}},
 }
 
+// The checksum headers' forms: a SHA-256 in base64 (32 bytes: 43
+// characters and one '='), or in hex; Digest is a list of algorithm=value
+// (RFC 3230), of which sha-256 is checked and the others are not.
+const (
+	sha256Base64    = `[A-Za-z0-9+/]{43}=`
+	digestPattern   = `^\s*([A-Za-z0-9-]+=[^,]*,\s*)*[Ss][Hh][Aa]-256=` + sha256Base64 + `(\s*,\s*[A-Za-z0-9-]+=[^,]*)*\s*$`
+	checksumHexOr64 = `^\s*([0-9A-Fa-f]{64}|` + sha256Base64 + `)\s*$`
+)
+
 var artifactUploadHeaders = []param{
-	{name: "Digest", typ: "string", doc: "sha-256=<base64 of the SHA-256 of the body>: the upload is refused (400, field sha256) when the body's differs"},
-	{name: "X-Checksum-Sha256", typ: "string", doc: "the SHA-256 of the body, in hex or base64: as Digest"},
+	{name: "Digest", typ: "string", doc: "sha-256=<base64 of the SHA-256 of the body>: the upload is refused (400, field sha256) when the body's differs",
+		schema: map[string]any{"pattern": digestPattern}},
+	{name: "X-Checksum-Sha256", typ: "string", doc: "the SHA-256 of the body, in hex or base64: as Digest",
+		schema: map[string]any{"pattern": checksumHexOr64}},
 }
 
 var artifactDownloadHeaders = []param{
@@ -218,7 +237,34 @@ func (s *Server) handleArtifactDownload(w http.ResponseWriter, r *http.Request) 
 	h.Set("X-Content-Type-Options", "nosniff")
 	rs := &artifactSeeker{ctx: ctx, a: a, id: art.ID, size: art.Size}
 	defer rs.Close()
-	http.ServeContent(w, r, "", art.CreatedAt, rs)
+	http.ServeContent(&rangeErrorWriter{ResponseWriter: w}, r, "", art.CreatedAt, rs)
+}
+
+// rangeErrorWriter answers http.ServeContent's 416 (a Range outside the
+// artifact) as the API's other errors are, in JSON, keeping the
+// Content-Range header that gives the artifact's size.
+type rangeErrorWriter struct {
+	http.ResponseWriter
+	refused bool
+}
+
+func (w *rangeErrorWriter) WriteHeader(code int) {
+	if code != http.StatusRequestedRangeNotSatisfiable {
+		w.ResponseWriter.WriteHeader(code)
+		return
+	}
+	w.refused = true
+	w.Header().Del("Content-Disposition")
+	writeError(w.ResponseWriter, code, ErrorDetail{Code: agileplus.EINVALID, Field: "Range",
+		Message: "the range is outside the artifact: Content-Range gives its size (bytes */SIZE)"})
+}
+
+// Write drops ServeContent's plain-text message after a 416.
+func (w *rangeErrorWriter) Write(b []byte) (int, error) {
+	if w.refused {
+		return len(b), nil
+	}
+	return w.ResponseWriter.Write(b)
 }
 
 // artifactSeeker is an io.ReadSeeker over an artifact for

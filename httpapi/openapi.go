@@ -194,7 +194,11 @@ func paramSchema(p param) map[string]any {
 		s[k] = v
 	}
 	if p.repeat {
-		return map[string]any{"type": "array", "items": s, "minItems": 1}
+		a := map[string]any{"type": "array", "items": s, "minItems": 1}
+		if p.maxItems > 0 {
+			a["maxItems"] = p.maxItems
+		}
+		return a
 	}
 	return s
 }
@@ -429,7 +433,11 @@ var textRules = map[string]map[string]any{
 // outside each bound.
 func constrain(s map[string]any, f reflect.StructField) {
 	target := s
-	if f.Type.Kind() == reflect.Slice {
+	t := f.Type
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() == reflect.Slice {
 		if items, ok := s["items"].(map[string]any); ok {
 			target = items
 		}

@@ -1,5 +1,7 @@
 package httpapi
 
+import "github.com/agileplus/agileplus"
+
 // What a reference to an entity looks like, in a path or a query
 // parameter: an id (its prefix and 26 Crockford base32 characters) or the
 // entity's key or slug. The document declares these patterns, so a value
@@ -15,17 +17,23 @@ const (
 	keyRefPattern        = `^(key_` + idChars + `|[0-9a-hjkmnp-tv-z]{8})$`
 	webhookRefPattern    = `^whk_` + idChars + `$`
 	dependencyRefPattern = `^dep_` + idChars + `$`
+	commentRefPattern    = `^cmt_` + idChars + `$`
 )
 
 // refSchemas are the schemas of the path parameters that name an entity,
 // by parameter name.
 var refSchemas = map[string]map[string]any{
-	"project": {"type": "string", "pattern": projectRefPattern},
-	"feature": {"type": "string", "maxLength": 64, "pattern": featureRefPattern},
-	"wp":      {"type": "string", "pattern": wpRefPattern},
-	"key":     {"type": "string", "pattern": keyRefPattern},
-	"webhook": {"type": "string", "pattern": webhookRefPattern},
-	"id":      {"type": "string", "pattern": dependencyRefPattern},
+	"project":  {"type": "string", "pattern": projectRefPattern},
+	"feature":  {"type": "string", "maxLength": 64, "pattern": featureRefPattern},
+	"wp":       {"type": "string", "pattern": wpRefPattern},
+	"key":      {"type": "string", "pattern": keyRefPattern},
+	"webhook":  {"type": "string", "pattern": webhookRefPattern},
+	"id":       {"type": "string", "pattern": dependencyRefPattern},
+	"comment":  {"type": "string", "pattern": commentRefPattern},
+	"artifact": {"type": "string", "pattern": artifactIDPattern},
+	// A label by name, or by the id its definition was created with
+	// (which the name pattern covers too).
+	"label": {"type": "string", "pattern": agileplus.LabelPattern},
 }
 
 // refParam is a query parameter naming a project, feature or WP by id or

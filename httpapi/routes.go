@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"reflect"
 	"slices"
@@ -58,6 +59,7 @@ type param struct {
 	name, typ, doc string
 	required       bool
 	repeat         bool           // may be given more than once
+	maxItems       int            // if repeat: at most this many times (0: no bound)
 	schema         map[string]any // constraints besides the type: minimum, enum, default...
 }
 
@@ -105,11 +107,11 @@ var orderParam = param{name: "order", typ: "string", doc: "key: by key number (t
 // wpListParams filter, sort and page a list of WPs.
 var wpListParams = slices.Concat([]param{
 	{name: "priority", typ: "string", repeat: true, doc: "only WPs with one of these priorities (repeat for several)", schema: map[string]any{"enum": agileplus.Priorities}},
-	{name: "label", typ: "string", repeat: true, doc: "only WPs with these labels: all of them, or any with labels_mode=any (repeat for several; case does not matter)",
+	{name: "label", typ: "string", repeat: true, maxItems: agileplus.MaxLabels, doc: "only WPs with these labels: all of them, or any with labels_mode=any (repeat for several; case does not matter)",
 		schema: map[string]any{"pattern": agileplus.LabelPattern}},
 	{name: "labels_mode", typ: "string", doc: "all (the default): a WP needs every label given; any: one is enough", schema: map[string]any{"enum": []string{agileplus.LabelsAll, agileplus.LabelsAny}, "default": agileplus.LabelsAll}},
-	{name: "owner", typ: "string", doc: "only WPs this person or agent owns", schema: map[string]any{"minLength": 1, "maxLength": 200}},
-	boolParam("mine", "only WPs the caller (the actor of the request) owns; not with owner"),
+	ownerParam("only WPs this person or agent owns"),
+	boolParam("mine", "only WPs the caller (the actor of the request) owns; with owner, both must hold"),
 	{name: "sort", typ: "string", doc: "id: by id (the default); priority: urgent first, then by id", schema: map[string]any{"enum": []string{agileplus.SortID, agileplus.OrderPriority}, "default": agileplus.SortID}},
 	archivedParam,
 }, cursorParams("^"+priorityCursor+agileplus.PrefixWP))
@@ -123,6 +125,11 @@ func nextFilterParams() []param {
 
 var reachParams = []param{{name: "transitive", typ: "boolean", doc: "follow the chain beyond direct edges", schema: map[string]any{"default": false}},
 	{name: "depth", typ: "integer", doc: "with transitive=true: how far, 1-100, default 100; without it only direct edges are followed and depth is not used", schema: map[string]any{"minimum": 1, "maximum": agileplus.MaxGraphDepth, "default": agileplus.MaxGraphDepth}}}
+
+// ownerParam filters WPs by owner: a name, as WPs' owners are.
+func ownerParam(doc string) param {
+	return param{name: "owner", typ: "string", doc: doc, schema: maps.Clone(textRules["name"])}
+}
 
 // stateParam filters WPs by state.
 var stateParam = param{name: "state", typ: "string", doc: "only WPs in this state", schema: map[string]any{"enum": agileplus.WPStates}}

@@ -9,7 +9,7 @@ import (
 )
 
 // searchCursor is a SearchCursor: a match, then a WP key or a feature slug.
-const searchCursor = `^(key|title|text):([A-Z][A-Z0-9]{1,15}-[0-9]{1,12}|[a-z0-9]+(-[a-z0-9]+)*)$`
+const searchCursor = `^(key|title|text):([A-Z][A-Z0-9]{1,15}-[1-9][0-9]{0,11}|[a-z0-9]+(-[a-z0-9]+)*)$`
 
 // searchQueryPattern is a query of 1 to MaxSearchWords words: runs of
 // letters and digits, anything else between them.
@@ -22,10 +22,10 @@ var searchParams = append([]param{
 	{name: "kind", typ: "string", doc: "only work packages or only features", schema: map[string]any{"enum": []string{agileplus.KindWP, agileplus.KindFeature}}},
 	{name: "state", typ: "string", doc: "only items in this state (a work package or a feature state)",
 		schema: map[string]any{"enum": append(append([]string{}, agileplus.WPStates...), agileplus.FeatureStates...)}},
-	{name: "label", typ: "string", repeat: true, doc: "only items with these labels: all of them, or any with labels_mode=any (repeat for several)",
+	{name: "label", typ: "string", repeat: true, maxItems: agileplus.MaxLabels, doc: "only items with these labels: all of them, or any with labels_mode=any (repeat for several)",
 		schema: map[string]any{"pattern": agileplus.LabelPattern}},
 	{name: "labels_mode", typ: "string", doc: "all (the default) or any", schema: map[string]any{"enum": []string{agileplus.LabelsAll, agileplus.LabelsAny}, "default": agileplus.LabelsAll}},
-	{name: "owner", typ: "string", doc: "only WPs this person or agent owns (features have no owner)", schema: map[string]any{"minLength": 1, "maxLength": 200}},
+	ownerParam("only WPs this person or agent owns (features have no owner)"),
 }, cursorParams(searchCursor)...)
 
 // searchRoutes is text search over WPs and features.

@@ -120,9 +120,12 @@ func TestArtifactsOverHTTP(t *testing.T) {
 		if cr := resp.Header.Get("Content-Range"); cr != "bytes 7-15/17" {
 			t.Errorf("got Content-Range %q", cr)
 		}
-		resp, _ = send(t, "GET", srv.URL+"/v1/artifacts/"+a.ID, nil, "Range", "bytes=100-")
-		if resp.StatusCode != 416 {
-			t.Errorf("range past the end: got %d, want 416", resp.StatusCode)
+		resp, got = send(t, "GET", srv.URL+"/v1/artifacts/"+a.ID, nil, "Range", "bytes=100-")
+		var eb httpapi.ErrorBody
+		if err := json.Unmarshal(got, &eb); resp.StatusCode != 416 || err != nil || eb.Error.Field != "Range" ||
+			resp.Header.Get("Content-Type") != "application/json" || resp.Header.Get("Content-Range") != "bytes */17" {
+			t.Errorf("range past the end: got %d %s %q, Content-Range %q; want 416, a JSON error naming Range and bytes */17",
+				resp.StatusCode, resp.Header.Get("Content-Type"), got, resp.Header.Get("Content-Range"))
 		}
 		resp, got = send(t, "HEAD", srv.URL+"/v1/artifacts/"+a.ID, nil)
 		if resp.StatusCode != 200 || len(got) != 0 || resp.ContentLength != int64(len(body)) {
