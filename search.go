@@ -200,7 +200,9 @@ func searchFilter(q SearchQuery) (SearchFilter, error) {
 	}
 	if q.State != "" {
 		inWP, inFeature := slices.Contains(WPStates, q.State), slices.Contains(FeatureStates, q.State)
-		if !inWP && !inFeature || q.Kind == KindWP && !inWP || q.Kind == KindFeature && !inFeature {
+		// A state of the other kind than kind asks is no error: the
+		// filters hold together and match nothing.
+		if !inWP && !inFeature {
 			return f, FieldErrorf("state", "unknown state %s; work package states are %v, feature states %v", QuoteRef(q.State), WPStates, FeatureStates)
 		}
 		f.State = q.State

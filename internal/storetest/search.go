@@ -132,6 +132,9 @@ func testSearch(t *testing.T, f *fixture) {
 			{"any label", agileplus.SearchQuery{Q: "login", Labels: []string{"audit", "none"}, LabelsMode: agileplus.LabelsAny}, "title:CORE-10 text:billing"},
 			{"all labels", agileplus.SearchQuery{Q: "login", Labels: []string{"audit", "none"}}, ""},
 			{"owner", agileplus.SearchQuery{Q: "login", Owner: "ann"}, "title:CORE-10"},
+			// Filters hold together: a WP in a feature's state is none.
+			{"feature state of a wp", agileplus.SearchQuery{Q: "login", Kind: agileplus.KindWP, State: agileplus.FeatureCreated}, ""},
+			{"wp state of a feature", agileplus.SearchQuery{Q: "login", Kind: agileplus.KindFeature, State: agileplus.WPDoing}, ""},
 		} {
 			mustEqual(t, tc.name, f.search(t, tc.q), tc.want)
 		}
@@ -209,7 +212,6 @@ func testSearchRefusals(t *testing.T, f *fixture) {
 		{"too many words", "q", agileplus.SearchQuery{Q: strings.Repeat("a ", agileplus.MaxSearchWords+1)}},
 		{"kind", "kind", agileplus.SearchQuery{Q: "login", Kind: "bug"}},
 		{"state", "state", agileplus.SearchQuery{Q: "login", State: "nope"}},
-		{"feature state of a wp", "state", agileplus.SearchQuery{Q: "login", Kind: agileplus.KindWP, State: agileplus.FeatureCreated}},
 		{"label", "label", agileplus.SearchQuery{Q: "login", Labels: []string{"no spaces"}}},
 		{"labels mode", "labels_mode", agileplus.SearchQuery{Q: "login", LabelsMode: "some"}},
 		{"owner", "owner", agileplus.SearchQuery{Q: "login", Owner: "   "}},
