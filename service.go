@@ -249,32 +249,37 @@ func (s *Service) CreateFeature(ctx context.Context, projectRef string, c Featur
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	lim := limited(ctx)
 	err = s.update(ctx, func(tx Tx) error {
-		p, err := tx.Project(ctx, projectRef)
-		if err != nil {
-			return err
-		}
-		if err := allow(lim, "project", p.Key); err != nil {
-			return err
-		}
-		now := s.now()
-		f = &Feature{
-			ID: s.IDs.New(PrefixFeature), ProjectID: p.ID, ProjectKey: p.Key, Slug: c.Slug,
-			Title: strings.TrimSpace(c.Title), Description: c.Description, State: FeatureCreated,
-			Priority: c.Priority, Labels: c.Labels, Version: 1, CreatedAt: now, UpdatedAt: now,
-		}
-		if err := tx.InsertFeature(ctx, f); err != nil {
-			return err
-		}
-		_, err = s.record(ctx, tx, change{kind: KindFeature, entityID: f.ID, projectKey: p.Key, action: "created", created: true, data: f,
-			features: []string{f.ID}, summary: "feature " + f.Slug + " created"})
+		f, err = s.createFeature(ctx, tx, projectRef, c)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return f, nil
+}
+
+// createFeature creates a validated feature in tx.
+func (s *Service) createFeature(ctx context.Context, tx Tx, projectRef string, c FeatureCreate) (*Feature, error) {
+	p, err := tx.Project(ctx, projectRef)
+	if err != nil {
+		return nil, err
+	}
+	if err := allow(limited(ctx), "project", p.Key); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	f := &Feature{
+		ID: s.IDs.New(PrefixFeature), ProjectID: p.ID, ProjectKey: p.Key, Slug: c.Slug,
+		Title: strings.TrimSpace(c.Title), Description: c.Description, State: FeatureCreated,
+		Priority: c.Priority, Labels: c.Labels, Version: 1, CreatedAt: now, UpdatedAt: now,
+	}
+	if err := tx.InsertFeature(ctx, f); err != nil {
+		return nil, err
+	}
+	_, err = s.record(ctx, tx, change{kind: KindFeature, entityID: f.ID, projectKey: p.Key, action: "created", created: true, data: f,
+		features: []string{f.ID}, summary: "feature " + f.Slug + " created"})
+	return f, err
 }
 
 // Feature returns a feature by id or slug.
@@ -407,40 +412,45 @@ func (s *Service) CreateWP(ctx context.Context, featureRef string, c WPCreate) (
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	lim := limited(ctx)
 	err = s.update(ctx, func(tx Tx) error {
 		f, err := tx.Feature(ctx, featureRef)
 		if err != nil {
 			return err
 		}
-		if err := allow(lim, "feature", f.ProjectKey); err != nil {
+		if err := allow(limited(ctx), "feature", f.ProjectKey); err != nil {
 			return err
 		}
-		now := s.now()
-		est := DefaultEstimate
-		if c.Estimate != nil {
-			est = *c.Estimate
-		}
-		n, err := tx.NextWPNumber(ctx, f.ProjectID)
-		if err != nil {
-			return err
-		}
-		w = &WP{
-			ID: s.IDs.New(PrefixWP), Key: fmt.Sprintf("%s-%d", f.ProjectKey, n), ProjectID: f.ProjectID, ProjectKey: f.ProjectKey,
-			FeatureID: f.ID, Title: strings.TrimSpace(c.Title), Description: c.Description, State: WPPlanned,
-			Estimate: est, Priority: c.Priority, Labels: c.Labels, Owner: c.Owner, Version: 1, CreatedAt: now, UpdatedAt: now,
-		}
-		if err := tx.InsertWP(ctx, w); err != nil {
-			return err
-		}
-		_, err = s.record(ctx, tx, change{kind: KindWP, entityID: w.ID, projectKey: f.ProjectKey, action: "created", created: true, data: w,
-			features: []string{f.ID}, summary: "wp " + w.Key + " created: " + w.Title})
+		w, err = s.createWP(ctx, tx, f, c)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return w, nil
+}
+
+// createWP creates a validated WP in feature f in tx.
+func (s *Service) createWP(ctx context.Context, tx Tx, f *Feature, c WPCreate) (*WP, error) {
+	now := s.now()
+	est := DefaultEstimate
+	if c.Estimate != nil {
+		est = *c.Estimate
+	}
+	n, err := tx.NextWPNumber(ctx, f.ProjectID)
+	if err != nil {
+		return nil, err
+	}
+	w := &WP{
+		ID: s.IDs.New(PrefixWP), Key: fmt.Sprintf("%s-%d", f.ProjectKey, n), ProjectID: f.ProjectID, ProjectKey: f.ProjectKey,
+		FeatureID: f.ID, Title: strings.TrimSpace(c.Title), Description: c.Description, State: WPPlanned,
+		Estimate: est, Priority: c.Priority, Labels: c.Labels, Owner: c.Owner, Version: 1, CreatedAt: now, UpdatedAt: now,
+	}
+	if err := tx.InsertWP(ctx, w); err != nil {
+		return nil, err
+	}
+	_, err = s.record(ctx, tx, change{kind: KindWP, entityID: w.ID, projectKey: f.ProjectKey, action: "created", created: true, data: w,
+		features: []string{f.ID}, summary: "wp " + w.Key + " created: " + w.Title})
+	return w, err
 }
 
 // WP returns a work package by id or key, with its live lease if any and
@@ -955,70 +965,76 @@ func (s *Service) AddDependency(ctx context.Context, c DependencyCreate) (d *Dep
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	lim := limited(ctx)
 	err = s.update(ctx, func(tx Tx) error {
-		from, err := resolveEndpoint(ctx, tx, "from", c.From)
-		if err != nil {
-			return err
-		}
-		to, err := resolveEndpoint(ctx, tx, "to", c.To)
-		if err != nil {
-			return err
-		}
-		if err := allow(lim, "from", from.projectKey); err != nil {
-			return err
-		}
-		if err := allow(lim, "to", to.projectKey); err != nil {
-			return err
-		}
-		// Both ends exist and are well formed: what refuses the pair is a
-		// rule of the graph (409), as the cycle check's refusal is.
-		if from.kind != to.kind {
-			return &Error{Code: ERULE, Field: "to", Message: fmt.Sprintf("a dependency joins two work packages or two features; %s is a %s and %s is a %s", from.key, from.kind, to.key, to.kind)}
-		}
-		if from.id == to.id {
-			return &Error{Code: ERULE, Field: "to", Message: fmt.Sprintf("%s cannot depend on itself", from.key)}
-		}
-		kind := c.Kind
-		if kind == Blocks { // A blocks B is stored as B depends_on A
-			from, to, kind = to, from, DependsOn
-		}
-		if kind == DependsOn {
-			// from -> to closes a cycle iff to already reaches from.
-			path, err := tx.DependsOnPath(ctx, to.id, from.id)
-			if err != nil {
-				return err
-			}
-			if path != nil {
-				return CycleError(append([]string{from.key}, path...))
-			}
-		}
-		if kind == RelatesTo {
-			// relates_to has no direction: B relates_to A is the edge
-			// A relates_to B already stored.
-			es, err := tx.Edges(ctx, from.id)
-			if err != nil {
-				return err
-			}
-			for _, e := range es {
-				if e.Kind == RelatesTo && e.From == to.id && e.To == from.id {
-					return &Error{Code: ECONFLICT, Field: "to", Message: fmt.Sprintf("%s already relates_to %s (dependency %s); relates_to has no direction", to.key, from.key, e.ID)}
-				}
-			}
-		}
-		d = &Dependency{ID: s.IDs.New(PrefixDependency), EntityKind: from.kind, Kind: kind, From: from.id, To: to.id,
-			FromKey: from.key, ToKey: to.key, Version: 1, CreatedAt: s.now()}
-		if err := tx.InsertDependency(ctx, d); err != nil {
-			return err
-		}
-		_, err = s.record(ctx, tx, change{kind: KindDependency, entityID: d.ID, projectKey: from.projectKey, action: "added", created: true, data: d,
-			features: uniq(from.featureID, to.featureID), summary: fmt.Sprintf("dependency %s %s %s added", d.FromKey, d.Kind, d.ToKey)})
+		d, err = s.addDependency(ctx, tx, c)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return d, nil
+}
+
+// addDependency adds a validated dependency in tx.
+func (s *Service) addDependency(ctx context.Context, tx Tx, c DependencyCreate) (*Dependency, error) {
+	lim := limited(ctx)
+	from, err := resolveEndpoint(ctx, tx, "from", c.From)
+	if err != nil {
+		return nil, err
+	}
+	to, err := resolveEndpoint(ctx, tx, "to", c.To)
+	if err != nil {
+		return nil, err
+	}
+	if err := allow(lim, "from", from.projectKey); err != nil {
+		return nil, err
+	}
+	if err := allow(lim, "to", to.projectKey); err != nil {
+		return nil, err
+	}
+	// Both ends exist and are well formed: what refuses the pair is a
+	// rule of the graph (409), as the cycle check's refusal is.
+	if from.kind != to.kind {
+		return nil, &Error{Code: ERULE, Field: "to", Message: fmt.Sprintf("a dependency joins two work packages or two features; %s is a %s and %s is a %s", from.key, from.kind, to.key, to.kind)}
+	}
+	if from.id == to.id {
+		return nil, &Error{Code: ERULE, Field: "to", Message: fmt.Sprintf("%s cannot depend on itself", from.key)}
+	}
+	kind := c.Kind
+	if kind == Blocks { // A blocks B is stored as B depends_on A
+		from, to, kind = to, from, DependsOn
+	}
+	if kind == DependsOn {
+		// from -> to closes a cycle iff to already reaches from.
+		path, err := tx.DependsOnPath(ctx, to.id, from.id)
+		if err != nil {
+			return nil, err
+		}
+		if path != nil {
+			return nil, CycleError(append([]string{from.key}, path...))
+		}
+	}
+	if kind == RelatesTo {
+		// relates_to has no direction: B relates_to A is the edge
+		// A relates_to B already stored.
+		es, err := tx.Edges(ctx, from.id)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range es {
+			if e.Kind == RelatesTo && e.From == to.id && e.To == from.id {
+				return nil, &Error{Code: ECONFLICT, Field: "to", Message: fmt.Sprintf("%s already relates_to %s (dependency %s); relates_to has no direction", to.key, from.key, e.ID)}
+			}
+		}
+	}
+	d := &Dependency{ID: s.IDs.New(PrefixDependency), EntityKind: from.kind, Kind: kind, From: from.id, To: to.id,
+		FromKey: from.key, ToKey: to.key, Version: 1, CreatedAt: s.now()}
+	if err := tx.InsertDependency(ctx, d); err != nil {
+		return nil, err
+	}
+	_, err = s.record(ctx, tx, change{kind: KindDependency, entityID: d.ID, projectKey: from.projectKey, action: "added", created: true, data: d,
+		features: uniq(from.featureID, to.featureID), summary: fmt.Sprintf("dependency %s %s %s added", d.FromKey, d.Kind, d.ToKey)})
+	return d, err
 }
 
 func uniq(a, b string) []string {

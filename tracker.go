@@ -53,6 +53,9 @@ type Tracker interface {
 	DeleteWP(ctx context.Context, ref string) error
 
 	AddDependency(ctx context.Context, c DependencyCreate) (*Dependency, error)
+	// Plan creates a feature's WPs and their dependencies (and the
+	// feature) in one transaction (see plan.go).
+	Plan(ctx context.Context, p PlanRequest) (*PlanResult, error)
 	RemoveDependency(ctx context.Context, id string) error
 	Dependencies(ctx context.Context, ref string) ([]*Edge, error)
 

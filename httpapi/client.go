@@ -480,6 +480,12 @@ func (c *Client) AddDependency(ctx context.Context, in agileplus.DependencyCreat
 	return d, callErr
 }
 
+// Plan implements agileplus.Tracker.
+func (c *Client) Plan(ctx context.Context, in agileplus.PlanRequest) (res *agileplus.PlanResult, err error) {
+	callErr := c.do(ctx, "POST", "/v1/plans", nil, 0, in, &res)
+	return res, callErr
+}
+
 // RemoveDependency implements agileplus.Tracker.
 func (c *Client) RemoveDependency(ctx context.Context, id string) error {
 	return c.do(ctx, "DELETE", "/v1/dependencies/"+esc(id), nil, 0, nil, nil)

@@ -364,7 +364,9 @@ func (g *schemaGen) fields(t reflect.Type, props map[string]any, required *[]str
 			}
 		}
 		props[name] = s
-		if !omit && f.Type.Kind() != reflect.Pointer {
+		// required:"true" marks a field the server needs although its
+		// zero value is left out (omitempty, so that it is never null).
+		if !omit && f.Type.Kind() != reflect.Pointer || f.Tag.Get("required") == "true" {
 			*required = append(*required, name)
 		}
 	}

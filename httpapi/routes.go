@@ -340,6 +340,9 @@ func (s *Server) trackerRoutes() []route {
 		op(s, "POST", "/v1/dependencies", "Add a dependency: from depends_on | blocks | relates_to to", 201, nil, func(r *http.Request, in *agileplus.DependencyCreate) (*agileplus.Dependency, error) {
 			return t.AddDependency(r.Context(), *in)
 		}).needs(agileplus.ScopeWrite),
+		op(s, "POST", "/v1/plans", "Create a feature's WPs and their dependencies in one transaction (and the feature, given its project): all of it or nothing", 201, nil, func(r *http.Request, in *agileplus.PlanRequest) (*agileplus.PlanResult, error) {
+			return t.Plan(r.Context(), *in)
+		}).needs(agileplus.ScopeWrite),
 		op(s, "DELETE", "/v1/dependencies/{id}", "Remove a dependency", 204, nil, func(r *http.Request, _ *noBody) (*noBody, error) {
 			return nil, t.RemoveDependency(r.Context(), r.PathValue("id"))
 		}).needs(agileplus.ScopeWrite),

@@ -273,130 +273,34 @@ type PlanResult struct {
 	Dependencies []*agileplus.Dependency `json:"dependencies"`
 }
 
-// plan checks the whole plan before its first write: every title, every
-// dependency (an earlier title of the plan or an existing WP), the
-// feature. A dependency on an earlier WP of the plan or on an existing WP
-// cannot close a cycle, since nothing depends on the new WPs yet; so only
-// a failure of the server itself can stop a plan halfway, and the error
-// then says what was created.
+// plan creates the plan in one transaction (Tracker.Plan): all of it is
+// written, or nothing.
 func (h *handlers) plan(ctx context.Context, a PlanArgs) (*mcp.CallToolResult, error) {
-	if len(a.WPs) == 0 {
-		return nil, agileplus.FieldErrorf("wps", "a plan needs at least one WP")
-	}
-	index := map[string]int{}
+	req := agileplus.PlanRequest{Feature: a.Feature, Project: a.Project, Title: a.Title, WPs: make([]agileplus.PlanWP, len(a.WPs))}
 	for i, w := range a.WPs {
-		field := fmt.Sprintf("wps[%d]", i)
-		c := agileplus.WPCreate{Title: w.Title, Description: w.Description, Estimate: w.Estimate}
-		if err := c.Validate(); err != nil {
-			return nil, prefixField(err, field)
-		}
-		t := strings.TrimSpace(w.Title)
-		if _, dup := index[t]; dup {
-			return nil, agileplus.FieldErrorf(field+".title", "title %q is given twice; depends_on names WPs of the plan by title", t)
-		}
-		for _, d := range w.DependsOn {
-			if j, ok := index[d]; ok && j < i {
-				continue
-			}
-			if !agileplus.IsWPRef(d) {
-				return nil, agileplus.FieldErrorf(field+".depends_on", "%q is neither the title of an earlier WP of this plan nor a WP key", d)
-			}
-			if _, err := h.t.WP(ctx, d); err != nil {
-				return nil, prefixField(err, field+".depends_on")
-			}
-		}
-		index[t] = i
+		req.WPs[i] = agileplus.PlanWP{WPCreate: agileplus.WPCreate{Title: w.Title, Description: w.Description, Estimate: w.Estimate}, DependsOn: w.DependsOn}
 	}
-	res := &PlanResult{Feature: a.Feature}
-	f, err := h.t.Feature(ctx, a.Feature)
-	switch {
-	case agileplus.ErrorCode(err) == agileplus.ENOTFOUND && a.Project != "":
-		title := a.Title
-		if title == "" {
-			title = a.Feature
-		}
-		fc := agileplus.FeatureCreate{Slug: a.Feature, Title: title}
-		if err := fc.Validate(); err != nil {
-			return nil, err
-		}
-		if _, err := h.t.Project(ctx, a.Project); err != nil {
-			return nil, prefixField(err, "project")
-		}
-		if f, err = h.t.CreateFeature(ctx, a.Project, fc); err != nil {
-			return nil, err
-		}
-		res.Created = true
-	case err != nil:
-		if agileplus.ErrorCode(err) == agileplus.ENOTFOUND {
-			return nil, agileplus.Errorf(agileplus.ENOTFOUND, "no feature %s; pass project (and title) to create it", a.Feature)
-		}
+	pr, err := h.t.Plan(ctx, req)
+	if err != nil {
 		return nil, err
-	case a.Project != "" && !strings.EqualFold(a.Project, f.ProjectKey) && a.Project != f.ProjectID:
-		return nil, agileplus.FieldErrorf("project", "feature %s is in project %s, not %s", f.Slug, f.ProjectKey, a.Project)
 	}
-	halfway := func(err error) error {
-		if len(res.WPs) == 0 && !res.Created {
-			return err
-		}
-		var made []string
-		if res.Created {
-			made = append(made, "feature "+f.Slug)
-		}
-		for _, w := range res.WPs {
-			made = append(made, w.Key)
-		}
-		note := " (already created: " + strings.Join(made, ", ") + ")"
-		if de, isDomain := err.(*agileplus.Error); isDomain {
-			c := *de
-			c.Message += note
-			return &c
-		}
-		return fmt.Errorf("%w%s", err, note)
-	}
-	keys := make([]string, len(a.WPs))
-	for i, w := range a.WPs {
-		nw, err := h.t.CreateWP(ctx, f.ID, agileplus.WPCreate{Title: w.Title, Description: w.Description, Estimate: w.Estimate})
-		if err != nil {
-			return nil, halfway(err)
-		}
-		res.WPs = append(res.WPs, nw)
-		keys[i] = nw.Key
-	}
-	for i, w := range a.WPs {
-		for _, d := range w.DependsOn {
-			to := d
-			if j, ok := index[d]; ok && j < i {
-				to = keys[j]
-			}
-			dep, err := h.t.AddDependency(ctx, agileplus.DependencyCreate{From: keys[i], To: to, Kind: agileplus.DependsOn})
-			if err != nil {
-				return nil, halfway(err)
-			}
-			res.Dependencies = append(res.Dependencies, dep)
-		}
+	res := &PlanResult{Feature: pr.Feature.Slug, Created: pr.FeatureCreated, WPs: nonNil(pr.WPs), Dependencies: nonNil(pr.Dependencies)}
+	on := map[string][]string{}
+	for _, d := range pr.Dependencies {
+		on[d.FromKey] = append(on[d.FromKey], d.ToKey)
 	}
 	var b strings.Builder
 	verb := "planned"
 	if res.Created {
 		verb = "created and planned"
 	}
-	fmt.Fprintf(&b, "%s %s: %d WPs, %d dependencies", verb, f.Slug, len(res.WPs), len(res.Dependencies))
-	for i, w := range res.WPs {
+	fmt.Fprintf(&b, "%s %s: %d WPs, %d dependencies", verb, res.Feature, len(res.WPs), len(res.Dependencies))
+	for _, w := range res.WPs {
 		fmt.Fprintf(&b, "\n%s %q", w.Key, w.Title)
-		var on []string
-		for _, d := range a.WPs[i].DependsOn {
-			if j, ok := index[d]; ok && j < i {
-				on = append(on, keys[j])
-			} else {
-				on = append(on, d)
-			}
-		}
-		if len(on) > 0 {
-			fmt.Fprintf(&b, " <- %s", strings.Join(slices.Compact(on), " "))
+		if len(on[w.Key]) > 0 {
+			fmt.Fprintf(&b, " <- %s", strings.Join(slices.Compact(on[w.Key]), " "))
 		}
 	}
-	res.WPs = nonNil(res.WPs)
-	res.Dependencies = nonNil(res.Dependencies)
 	return ok(b.String(), res), nil
 }
 

@@ -115,7 +115,7 @@ func (h *handlers) addTools(s *mcp.Server) {
 			enumOf("labels_mode", []string{agileplus.LabelsAll, agileplus.LabelsAny})),
 		tool(h, "show", "A WP (state, claim, blockers, dependents, links) or a feature (its WPs).", agileplus.ScopeRead, h.show,
 			limits{"ref": 80}, nil, nil),
-		tool(h, "plan", "Create a feature's WPs and their dependencies in one call.", agileplus.ScopeWrite, h.plan,
+		tool(h, "plan", "Create a feature's WPs and their dependencies in one call: all or nothing.", agileplus.ScopeWrite, h.plan,
 			limits{"feature": 64, "project": 16, "title": 200, "description": 4000, "depends_on": 200}, ranges{"estimate": {0, 20000}}, map[string]int{"wps": 100}),
 		tool(h, "move", "Move a WP: planned, doing, review, done, blocked. Pass your lease token.", agileplus.ScopeWrite, h.move,
 			limits{"ref": 80, "reason": 2000}, nil, nil, enumOf("to", agileplus.WPStates)),

@@ -287,6 +287,7 @@ var validBodies = []bodyCase{
 	{"PATCH", "/v1/comments/cmt_x", `{"body":"looks better"}`},
 	{"POST", "/v1/keys", `{"name":"bot","scope":"write","projects":["CORE"]}`},
 	{"POST", "/v1/next", `{"project":"CORE","feature":"f1","owner":"ann","labels":["go"],"labels_mode":"any","agent":"a","ttl_seconds":60}`},
+	{"POST", "/v1/plans", `{"feature":"f1","wps":[{"title":"W","description":"d","estimate":2,"priority":"low","labels":["go"],"owner":"ann","depends_on":["CORE-1"]}]}`},
 }
 
 // probes returns values just outside (want 400 naming the field) and just
@@ -294,7 +295,10 @@ var validBodies = []bodyCase{
 func probes(t *testing.T, s map[string]any, valid any) (outside, inside []any) {
 	if s["type"] == "array" {
 		items, _ := s["items"].(map[string]any)
-		item := sampleString(items)
+		var item any = sampleString(items)
+		if vs, _ := valid.([]any); len(vs) > 0 && items["$ref"] != nil {
+			item = vs[0] // an object: the valid body's own
+		}
 		if mx, ok := s["maxItems"].(float64); ok {
 			outside = append(outside, slices.Repeat([]any{item}, int(mx)+1))
 			inside = append(inside, slices.Repeat([]any{item}, int(mx)))

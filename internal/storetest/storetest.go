@@ -95,6 +95,7 @@ func RunThrough(t *testing.T, open func(t *testing.T) agileplus.Store, transport
 		{"Dependencies", testDependencies},
 		{"DependencyCycles", testDependencyCycles},
 		{"RemoveDependency", testRemoveDependency},
+		{"Plan", testPlan},
 		{"StartRule", testStartRule},
 		{"Claims", testClaims},
 		{"ClaimRace", testClaimRace},
