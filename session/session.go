@@ -85,14 +85,22 @@ func key(id string) string {
 
 // Create starts a session for subject with data.
 func (s *Service) Create(ctx context.Context, subject string, data map[string]string) (*Session, error) {
+	return s.CreateFunc(ctx, subject, func(string) map[string]string { return data })
+}
+
+// CreateFunc is Create with data made from the new session's id, for data
+// sealed with a key only the id's holder can derive.
+func (s *Service) CreateFunc(ctx context.Context, subject string, dataOf func(id string) map[string]string) (*Session, error) {
 	if strings.TrimSpace(subject) == "" {
 		return nil, agileplus.FieldErrorf("subject", "a session needs a subject: who signs in")
 	}
 	var b [32]byte
 	rand.Read(b[:])
 	now := s.now()
+	id := idPrefix + base64.RawURLEncoding.EncodeToString(b[:])
+	data := dataOf(id)
 	ss := &Session{
-		ID:      idPrefix + base64.RawURLEncoding.EncodeToString(b[:]),
+		ID:      id,
 		Subject: subject,
 		Data:    maps.Clone(data),
 		Created: now,
