@@ -94,6 +94,9 @@ async function loadSession() {
 }
 
 function signInPage(message) {
+  // Nothing may redraw the page under the form: no view, no feed.
+  refreshView = null;
+  clearTimeout(pending);
   if (stopFeed) { stopFeed(); stopFeed = null; }
   document.getElementById('who').textContent = '';
   document.getElementById('signout').hidden = true;

@@ -1,0 +1,281 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"github.com/agileplus/agileplus/internal/poll"
+)
+
+// chromiumPath finds Debian's headless Chromium (AGILEPLUS_CHROMIUM names
+// another). scripts/test.sh installs it when missing, so only -short runs
+// without it.
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("AGILEPLUS_CHROMIUM"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if testing.Short() {
+		t.Skip("no chromium on PATH (scripts/test.sh installs Debian's chromium)")
+	}
+	t.Fatal("the browser tests need Chromium: apt-get install chromium (scripts/test.sh installs it), or set AGILEPLUS_CHROMIUM")
+	return ""
+}
+
+// browser is one headless Chromium tab that records console errors and
+// uncaught exceptions of the page.
+type browser struct {
+	t   *testing.T
+	ctx context.Context
+	log *consoleLog
+}
+
+// consoleLog is what the page logged as errors.
+type consoleLog struct {
+	mu     sync.Mutex
+	errors []string
+}
+
+// on is the browser for a subtest: failures end the subtest.
+func (b *browser) on(t *testing.T) *browser { return &browser{t: t, ctx: b.ctx, log: b.log} }
+
+func newBrowser(t *testing.T) *browser {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromiumPath(t)),
+		chromedp.NoSandbox, // root in CI containers
+		chromedp.WindowSize(1280, 900),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(allocCtx)
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	b := &browser{t: t, ctx: ctx, log: &consoleLog{}}
+	// The first action starts the browser, which lives as long as the
+	// context of that action: ctx itself, not one bounded per step.
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	messages := chromedp.Console(ctx)
+	go func() {
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			// The browser log reports the API's 4xx answers, which the
+			// board expects and shows; the page's own errors are calls
+			// of console.error and exceptions nothing caught.
+			if m.Type == chromedp.ConsoleError && m.Source == "" || m.IsException() {
+				b.log.mu.Lock()
+				b.log.errors = append(b.log.errors, m.String())
+				b.log.mu.Unlock()
+			}
+		}
+	}()
+	return b
+}
+
+// run runs actions, each step bounded by the poll timeout.
+func (b *browser) run(actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, poll.Timeout)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		b.t.Fatalf("browser: %v", err)
+	}
+}
+
+// eval evaluates a JavaScript expression, awaiting a promise.
+func eval[T any](b *browser, js string) T {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, poll.Timeout)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](js, chromedp.EvalAwaitPromise))
+	if err != nil {
+		b.t.Fatalf("browser: evaluate %s: %v", js, err)
+	}
+	return v
+}
+
+// until waits for a JavaScript condition to hold in the page.
+func (b *browser) until(what, js string) {
+	b.t.Helper()
+	held := poll.Wait(poll.Timeout, func() bool {
+		ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+		defer cancel()
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool]("!!("+js+")"))
+		return err == nil && ok
+	})
+	if !held {
+		b.t.Fatalf("timed out after %s waiting for %s; the page shows:\n%s", poll.Timeout, what, b.text("body"))
+	}
+}
+
+// text is the text of the first element sel matches, "" without one.
+func (b *browser) text(sel string) string {
+	b.t.Helper()
+	return eval[string](b, fmt.Sprintf("(document.querySelector(%q) || {}).textContent || ''", sel))
+}
+
+// fill sets the fields of a form (by name) and submits it with its button.
+func (b *browser) fill(form string, fields map[string]string) {
+	b.t.Helper()
+	var actions []chromedp.Action[chromedp.Void]
+	for name, v := range fields {
+		actions = append(actions, chromedp.SetValue(chromedp.CSS(fmt.Sprintf("%s [name=%q]", form, name)), v))
+	}
+	actions = append(actions, chromedp.Click(chromedp.CSS(form+" button[type=submit]")))
+	b.run(actions...)
+}
+
+func (b *browser) consoleErrors() []string {
+	b.log.mu.Lock()
+	defer b.log.mu.Unlock()
+	return append([]string(nil), b.log.errors...)
+}
+
+// apiCall calls the server with its local key (the tests' transport adds
+// it) and decodes the answer.
+func apiCall(t *testing.T, method, url string, body any, out any) {
+	t.Helper()
+	bs, _ := json.Marshal(body)
+	req, _ := http.NewRequest(method, url, bytes.NewReader(bs))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		var e bytes.Buffer
+		e.ReadFrom(resp.Body)
+		t.Fatalf("%s %s: %d %s", method, url, resp.StatusCode, e.String())
+	}
+	if out != nil {
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestBoardInBrowser(t *testing.T) {
+	url := startTestServer(t)
+	b := newBrowser(t)
+
+	var key struct{ Token string }
+	apiCall(t, "POST", url+"/v1/keys", map[string]string{"name": "board-tester", "scope": "write"}, &key)
+
+	t.Run("LocalModeOpensWithoutAKey", func(t *testing.T) {
+		b := b.on(t)
+		b.run(chromedp.Navigate(url + "/"))
+		b.until("the board signed in with the local key", `document.getElementById('who').textContent.includes('local')`)
+		b.until("the projects page", `document.querySelector('main h1') && document.querySelector('main h1').textContent === 'Projects'`)
+	})
+	t.Run("SignOutThenSignInWithAKey", func(t *testing.T) {
+		b := b.on(t)
+		b.run(chromedp.Click(chromedp.ID("signout")))
+		b.until("the sign-in form", `document.getElementById('signin')`)
+		b.fill("#signin", map[string]string{"token": "ap_wrong"})
+		b.until("the refusal of a wrong key", `document.querySelector('main .error') && document.querySelector('main .error').textContent.includes('no active key')`)
+		b.fill("#signin", map[string]string{"token": key.Token})
+		b.until("signed in as board-tester", `document.getElementById('who').textContent.includes('board-tester (write)')`)
+	})
+	t.Run("ChangesWithoutTheCSRFTokenAreRefused", func(t *testing.T) {
+		b := b.on(t)
+		status := eval[int](b, `fetch('/v1/projects', {method: 'POST', headers: {'Content-Type': 'application/json'}, body: '{"key":"EVIL","name":"x"}'}).then(r => r.status)`)
+		if status != http.StatusForbidden {
+			t.Errorf("a POST with the cookie and no CSRF token: %d, want 403", status)
+		}
+	})
+	t.Run("CreateProjectFeatureAndWPs", func(t *testing.T) {
+		b := b.on(t)
+		apiCall(t, "POST", url+"/v1/projects", map[string]string{"key": "WEB", "name": "Web"}, nil)
+		b.run(chromedp.Navigate(url + "/#/p/WEB"))
+		b.until("the project page", `document.getElementById('new-feature')`)
+		b.fill("#new-feature", map[string]string{"slug": "board", "title": "The board"})
+		b.until("the feature listed", `document.querySelector('tr[data-slug="board"]')`)
+		b.until("the feature offered for WPs", `document.querySelector('#new-wp select[name=feature]').value === 'board'`)
+		b.fill("#new-wp", map[string]string{"title": "Schema first", "estimate": "3"})
+		b.until("WEB-1 on the board", `document.querySelector('.column[data-state=planned] .card[data-key="WEB-1"]')`)
+		b.fill("#new-wp", map[string]string{"title": "Then the API", "estimate": "2"})
+		b.until("WEB-2 on the board", `document.querySelector('.column[data-state=planned] .card[data-key="WEB-2"]')`)
+	})
+	t.Run("AddDependency", func(t *testing.T) {
+		b := b.on(t)
+		b.run(chromedp.Navigate(url + "/#/wp/WEB-2"))
+		b.until("the WP page", `document.getElementById('add-dep')`)
+		b.fill("#add-dep", map[string]string{"to": "WEB-1"})
+		b.until("WEB-2 waits on WEB-1", `document.querySelector('ul[data-direction=depends_on] a[href="#/wp/WEB-1"]')`)
+	})
+	t.Run("RefusedMoveShowsTheAPIsMessage", func(t *testing.T) {
+		b := b.on(t)
+		b.run(chromedp.Navigate(url + "/#/p/WEB"))
+		b.until("WEB-2 on the board", `document.querySelector('.card[data-key="WEB-2"]')`)
+		// The keyboard: focus the card, Shift+Right moves it to doing.
+		b.run(chromedp.Focus(chromedp.CSS(`.card[data-key="WEB-2"]`)),
+			chromedp.KeyEvent(kb.ArrowRight, chromedp.KeyModifiers(kb.ModifierShift)))
+		b.until("the refusal", `document.getElementById('refusal')`)
+		if msg := b.text("#refusal"); !strings.Contains(msg, "WEB-1") {
+			t.Errorf("the refusal says %q; want it to name WEB-1, what WEB-2 waits on", msg)
+		}
+		if got := b.text(`.column[data-state=planned] .card[data-key="WEB-2"]`); got == "" {
+			t.Error("a refused move moved the card")
+		}
+	})
+	t.Run("ForceWithReason", func(t *testing.T) {
+		b := b.on(t)
+		b.fill("#force", map[string]string{"reason": "the schema is agreed"})
+		b.until("WEB-2 in doing", `document.querySelector('.column[data-state=doing] .card[data-key="WEB-2"]')`)
+	})
+	t.Run("ChangeElsewhereAppears", func(t *testing.T) {
+		b := b.on(t)
+		apiCall(t, "POST", url+"/v1/features/board/wps", map[string]any{"title": "Made by an agent"}, nil)
+		b.until("the agent's WP on the open board", `[...document.querySelectorAll('.card')].some(c => c.textContent.includes('Made by an agent'))`)
+		b.until("the event in the live feed", `document.querySelector('#feed li[data-type="dev.agileplus.wp.created"]')`)
+	})
+	t.Run("ClaimAndRelease", func(t *testing.T) {
+		b := b.on(t)
+		b.run(chromedp.Navigate(url + "/#/wp/WEB-1"))
+		b.until("the claim form", `document.getElementById('claim')`)
+		b.fill("#claim", map[string]string{"agent": "ada", "minutes": "30"})
+		b.until("the claim holder", `document.getElementById('claim-holder').textContent.includes('Claimed by ada')`)
+		b.run(chromedp.Click(chromedp.ID("release")))
+		b.until("released", `document.getElementById('claim-holder').textContent.includes('Not claimed')`)
+	})
+	t.Run("Health", func(t *testing.T) {
+		b := b.on(t)
+		b.run(chromedp.Navigate(url + "/#/health"))
+		b.until("the readiness matrix", `document.querySelector('tr[data-check=store]')`)
+		if got := b.text("tr[data-check=store]"); !strings.Contains(got, "ok") {
+			t.Errorf("store row %q, want ok", got)
+		}
+	})
+	t.Run("Graph", func(t *testing.T) {
+		b := b.on(t)
+		b.run(chromedp.Navigate(url + "/#/graph/WEB"))
+		b.until("the graph", `document.querySelector('.graph svg')`)
+		b.until("the critical path highlighted", `document.querySelector('.graph g.node.critical[data-key="WEB-2"]')`)
+	})
+	t.Run("NoConsoleErrors", func(t *testing.T) {
+		b := b.on(t)
+		if errs := b.consoleErrors(); len(errs) > 0 {
+			t.Errorf("the page logged errors:\n%s", strings.Join(errs, "\n"))
+		}
+	})
+}
