@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
@@ -144,6 +146,44 @@ func (b *browser) fill(form string, fields map[string]string) {
 	b.run(actions...)
 }
 
+// axeSource installs the pinned axe-core (scripts/board/install-axe.sh)
+// and returns its script.
+func axeSource(t *testing.T) string {
+	t.Helper()
+	if _, err := exec.LookPath("npm"); err != nil {
+		if testing.Short() {
+			t.Skip("npm is needed to install axe-core")
+		}
+		t.Fatal("npm is needed to install axe-core for the board's accessibility checks")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "bash", "../../scripts/board/install-axe.sh").Output()
+	if err != nil {
+		t.Fatalf("scripts/board/install-axe.sh: %v", err)
+	}
+	src, err := os.ReadFile(strings.TrimSpace(string(out)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(src)
+}
+
+// axe runs axe-core on the page as it is and fails the test on a serious
+// or critical violation.
+func (b *browser) axe(page, src string) {
+	b.t.Helper()
+	if !eval[bool](b, "typeof axe !== 'undefined'") {
+		eval[chromedp.Void](b, src)
+	}
+	found := eval[string](b, `axe.run(document, {resultTypes: ['violations']}).then(r => JSON.stringify(
+		r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
+			.map(v => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5)}))))`)
+	if found != "[]" {
+		b.t.Errorf("axe-core on the %s page: serious or critical violations: %s", page, found)
+	}
+}
+
 func (b *browser) consoleErrors() []string {
 	b.log.mu.Lock()
 	defer b.log.mu.Unlock()
@@ -175,6 +215,7 @@ func apiCall(t *testing.T, method, url string, body any, out any) {
 }
 
 func TestBoardInBrowser(t *testing.T) {
+	axeJS := axeSource(t)
 	url := startTestServer(t)
 	b := newBrowser(t)
 
@@ -186,11 +227,13 @@ func TestBoardInBrowser(t *testing.T) {
 		b.run(chromedp.Navigate(url + "/"))
 		b.until("the board signed in with the local key", `document.getElementById('who').textContent.includes('local')`)
 		b.until("the projects page", `document.querySelector('main h1') && document.querySelector('main h1').textContent === 'Projects'`)
+		b.axe("projects", axeJS)
 	})
 	t.Run("SignOutThenSignInWithAKey", func(t *testing.T) {
 		b := b.on(t)
 		b.run(chromedp.Click(chromedp.ID("signout")))
 		b.until("the sign-in form", `document.getElementById('signin')`)
+		b.axe("sign-in", axeJS)
 		b.fill("#signin", map[string]string{"token": "ap_wrong"})
 		b.until("the refusal of a wrong key", `document.querySelector('main .error') && document.querySelector('main .error').textContent.includes('no active key')`)
 		b.fill("#signin", map[string]string{"token": key.Token})
@@ -215,6 +258,7 @@ func TestBoardInBrowser(t *testing.T) {
 		b.until("WEB-1 on the board", `document.querySelector('.column[data-state=planned] .card[data-key="WEB-1"]')`)
 		b.fill("#new-wp", map[string]string{"title": "Then the API", "estimate": "2"})
 		b.until("WEB-2 on the board", `document.querySelector('.column[data-state=planned] .card[data-key="WEB-2"]')`)
+		b.axe("board", axeJS)
 	})
 	t.Run("AddDependency", func(t *testing.T) {
 		b := b.on(t)
@@ -222,6 +266,7 @@ func TestBoardInBrowser(t *testing.T) {
 		b.until("the WP page", `document.getElementById('add-dep')`)
 		b.fill("#add-dep", map[string]string{"to": "WEB-1"})
 		b.until("WEB-2 waits on WEB-1", `document.querySelector('ul[data-direction=depends_on] a[href="#/wp/WEB-1"]')`)
+		b.axe("work package", axeJS)
 	})
 	t.Run("RefusedMoveShowsTheAPIsMessage", func(t *testing.T) {
 		b := b.on(t)
@@ -231,6 +276,7 @@ func TestBoardInBrowser(t *testing.T) {
 		b.run(chromedp.Focus(chromedp.CSS(`.card[data-key="WEB-2"]`)),
 			chromedp.KeyEvent(kb.ArrowRight, chromedp.KeyModifiers(kb.ModifierShift)))
 		b.until("the refusal", `document.getElementById('refusal')`)
+		b.axe("board with a refused move", axeJS)
 		if msg := b.text("#refusal"); !strings.Contains(msg, "WEB-1") {
 			t.Errorf("the refusal says %q; want it to name WEB-1, what WEB-2 waits on", msg)
 		}
@@ -262,6 +308,7 @@ func TestBoardInBrowser(t *testing.T) {
 		b := b.on(t)
 		b.run(chromedp.Navigate(url + "/#/health"))
 		b.until("the readiness matrix", `document.querySelector('tr[data-check=store]')`)
+		b.axe("health", axeJS)
 		if got := b.text("tr[data-check=store]"); !strings.Contains(got, "ok") {
 			t.Errorf("store row %q, want ok", got)
 		}
@@ -271,6 +318,24 @@ func TestBoardInBrowser(t *testing.T) {
 		b.run(chromedp.Navigate(url + "/#/graph/WEB"))
 		b.until("the graph", `document.querySelector('.graph svg')`)
 		b.until("the critical path highlighted", `document.querySelector('.graph g.node.critical[data-key="WEB-2"]')`)
+		b.axe("graph", axeJS)
+	})
+	t.Run("DarkThemeAtPhoneWidth", func(t *testing.T) {
+		b := b.on(t)
+		b.run(chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+				Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}},
+			})
+			return err
+		}), chromedp.EmulateViewport(390, 844), chromedp.Navigate(url+"/#/p/WEB"))
+		b.until("the board", `document.querySelector('.card[data-key="WEB-1"]')`)
+		if bg := eval[string](b, `getComputedStyle(document.body).backgroundColor`); bg != "rgb(13, 17, 23)" {
+			t.Errorf("body background %s in dark mode, want the dark theme's rgb(13, 17, 23)", bg)
+		}
+		if over := eval[bool](b, `document.documentElement.scrollWidth > window.innerWidth`); over {
+			t.Error("the board is wider than a phone-width window")
+		}
+		b.axe("board, dark, phone width", axeJS)
 	})
 	t.Run("NoConsoleErrors", func(t *testing.T) {
 		b := b.on(t)

@@ -31,7 +31,7 @@ export function renderGraph(layers, critical, edges, open) {
   cols.forEach((col, x) => col.forEach((n, y) => pos.set(n.key, { x: 10 + x * (W + GX), y: 10 + y * (H + GY), n })));
   const width = 20 + cols.length * (W + GX) - GX;
   const height = 20 + Math.max(...cols.map((c) => c.length)) * (H + GY) - GY;
-  const svg = s('svg', { width, height, viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-labelledby': 'graph-title' },
+  const svg = s('svg', { width, height, viewBox: `0 0 ${width} ${height}`, role: 'group', 'aria-labelledby': 'graph-title' },
     s('title', { id: 'graph-title' }, `Dependency graph: ${pos.size} open work packages in ${cols.length} layers; critical path ${path.join(' → ') || 'empty'}`));
   for (const e of edges) {
     const a = pos.get(e.to); // the WP waited on, to the left
