@@ -344,3 +344,35 @@ func TestBoardInBrowser(t *testing.T) {
 		}
 	})
 }
+
+// TestBoardWiring: serve signs the board in with the local key on
+// loopback, and needs no sign-in with --insecure-no-auth.
+func TestBoardWiring(t *testing.T) {
+	session := func(t *testing.T, url string) map[string]any {
+		t.Helper()
+		req, _ := http.NewRequest("GET", url+"/ui/session", nil)
+		req.Header.Set("Sec-Fetch-Site", "same-origin")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var info map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&info); err != nil {
+			t.Fatal(err)
+		}
+		return info
+	}
+	t.Run("LocalMode", func(t *testing.T) {
+		info := session(t, startTestServer(t))
+		if info["signed_in"] != true || info["local"] != true || info["name"] != "tester" {
+			t.Errorf("/ui/session on loopback: %v, want signed in with the local key", info)
+		}
+	})
+	t.Run("InsecureNoAuth", func(t *testing.T) {
+		info := session(t, startServe(t, t.TempDir(), nil, "--insecure-no-auth"))
+		if info["auth"] != "off" || info["signed_in"] != true {
+			t.Errorf("/ui/session with --insecure-no-auth: %v", info)
+		}
+	})
+}
