@@ -58,6 +58,24 @@ func wantNotFound(t *testing.T, what string, err error) {
 
 func run(t *testing.T, c agileplus.Cache) {
 	ctx := context.Background()
+	t.Run("CreateFuncSeesTheID", func(t *testing.T) {
+		svc := &session.Service{Cache: c}
+		var seen string
+		s, err := svc.CreateFunc(ctx, "key_1", func(id string) map[string]string {
+			seen = id
+			return map[string]string{"sealed": "for " + id}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := svc.Get(ctx, s.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen != s.ID || got.Data["sealed"] != "for "+s.ID {
+			t.Fatalf("CreateFunc saw id %q, stored %v; want the session's id %q", seen, got.Data, s.ID)
+		}
+	})
 	t.Run("CreateGetRevoke", func(t *testing.T) {
 		clk := &clock{now: time.Now()}
 		svc := &session.Service{Cache: c, Idle: time.Hour, Now: clk.Now}
