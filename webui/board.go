@@ -26,9 +26,9 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/agileplus/agileplus"
 	"github.com/agileplus/agileplus/session"
@@ -54,10 +54,6 @@ type Config struct {
 	Auth Authenticator
 	// Sessions keeps who signed in; needed with Auth.
 	Sessions *session.Service
-	// LocalToken, when set, is the local key of a server on loopback:
-	// a browser that reaches it by a loopback name is signed in with it,
-	// as the CLI on the same machine uses it without asking.
-	LocalToken string
 	// Secure marks the cookie Secure: the server speaks TLS.
 	Secure bool
 	Logger *slog.Logger
@@ -69,6 +65,7 @@ const (
 	sessionPath = "/ui/session"
 	signInPath  = "/ui/signin"
 	signOutPath = "/ui/signout"
+	codePath    = "/ui/signin-code"
 	assetPrefix = "/ui/assets/"
 )
 
@@ -88,7 +85,6 @@ const (
 	dataScope = "scope"
 	dataCSRF  = "csrf"
 	dataToken = "token" // the key's token, sealed with the session id
-	dataLocal = "local"
 )
 
 // maxSignInBytes bounds a sign-in body: a token is agileplus.TokenLen.
@@ -138,6 +134,8 @@ func (b *Board) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		b.serveSignIn(w, r)
 	case p == signOutPath:
 		b.serveSignOut(w, r)
+	case p == codePath:
+		b.serveCode(w, r)
 	case strings.HasPrefix(p, prefix):
 		writeError(w, http.StatusNotFound, agileplus.ENOTFOUND, "no such page of the board: "+agileplus.QuoteRef(p))
 	case strings.HasPrefix(p, "/v1/"):
@@ -198,8 +196,6 @@ type SessionInfo struct {
 	SignedIn bool   `json:"signed_in"`
 	Name     string `json:"name,omitempty"`
 	Scope    string `json:"scope,omitempty"`
-	// Local says the session is local mode's, made without a key.
-	Local bool `json:"local,omitempty"`
 	// CSRF is the token state-changing requests carry in X-CSRF-Token.
 	CSRF string `json:"csrf,omitempty"`
 }
@@ -247,34 +243,7 @@ func (b *Board) serveSession(w http.ResponseWriter, r *http.Request) {
 		}
 		b.cfg.Sessions.Revoke(r.Context(), s.ID)
 	}
-	if b.localAllowed(r) {
-		info, err := b.signIn(w, r, b.cfg.LocalToken, true)
-		if err == nil {
-			writeJSON(w, http.StatusOK, info)
-			return
-		}
-		b.cfg.Logger.Warn("sign the board in with the local key", "err", err)
-	}
 	writeJSON(w, http.StatusOK, SessionInfo{Auth: "keys"})
-}
-
-// localAllowed reports whether local mode may sign this request in: the
-// server has a local key and the browser reached it by a loopback name,
-// so a page of another site that renamed itself to 127.0.0.1 (DNS
-// rebinding) gets nothing.
-func (b *Board) localAllowed(r *http.Request) bool {
-	if b.cfg.LocalToken == "" || crossSite(r) {
-		return false
-	}
-	host, _, err := net.SplitHostPort(r.Host)
-	if err != nil {
-		host = r.Host
-	}
-	if strings.EqualFold(strings.TrimSuffix(host, "."), "localhost") {
-		return true
-	}
-	ip := net.ParseIP(strings.Trim(host, "[]"))
-	return ip != nil && ip.IsLoopback()
 }
 
 // crossSite reports whether the browser says another site sent the
@@ -295,9 +264,11 @@ func crossSite(r *http.Request) bool {
 	return false
 }
 
-// SignIn is the body of POST /ui/signin.
+// SignIn is the body of POST /ui/signin: an API key's token, or a
+// sign-in code (POST /ui/signin-code).
 type SignIn struct {
-	Token string `json:"token"`
+	Token string `json:"token,omitempty"`
+	Code  string `json:"code,omitempty"`
 }
 
 func (b *Board) serveSignIn(w http.ResponseWriter, r *http.Request) {
@@ -320,15 +291,22 @@ func (b *Board) serveSignIn(w http.ResponseWriter, r *http.Request) {
 		err = json.Unmarshal(body, &in)
 	}
 	if err != nil {
-		writeFieldError(w, http.StatusBadRequest, "body", "send JSON {\"token\": \"<API key>\"} of at most 4 KiB")
+		writeFieldError(w, http.StatusBadRequest, "body", "send JSON {\"token\": \"<API key>\"} or {\"code\": \"<sign-in code>\"} of at most 4 KiB")
 		return
 	}
-	in.Token = strings.TrimSpace(in.Token)
-	if in.Token == "" {
-		writeFieldError(w, http.StatusBadRequest, "token", "token is required: an API key (agileplus key create)")
+	in.Token, in.Code = strings.TrimSpace(in.Token), strings.TrimSpace(in.Code)
+	switch {
+	case in.Token != "" && in.Code != "":
+		writeFieldError(w, http.StatusBadRequest, "code", "send a token or a code, not both")
+		return
+	case in.Code != "":
+		b.signInWithCode(w, r, in.Code)
+		return
+	case in.Token == "":
+		writeFieldError(w, http.StatusBadRequest, "token", "token is required: an API key (agileplus key create), or a code from agileplus board")
 		return
 	}
-	info, err := b.signIn(w, r, in.Token, false)
+	info, err := b.signIn(w, r, in.Token)
 	if err != nil {
 		if code := agileplus.ErrorCode(err); code == agileplus.EUNAUTHORIZED || code == agileplus.EINVALID {
 			writeError(w, http.StatusUnauthorized, agileplus.EUNAUTHORIZED, "that API key identifies no active key")
@@ -343,7 +321,7 @@ func (b *Board) serveSignIn(w http.ResponseWriter, r *http.Request) {
 
 // signIn checks token with the API's authenticator and starts a session
 // for it, setting the cookie.
-func (b *Board) signIn(w http.ResponseWriter, r *http.Request, token string, local bool) (SessionInfo, error) {
+func (b *Board) signIn(w http.ResponseWriter, r *http.Request, token string) (SessionInfo, error) {
 	p, err := b.cfg.Auth.Authenticate(r.Context(), token)
 	if err == nil && p == nil {
 		err = agileplus.Errorf(agileplus.EUNAUTHORIZED, "the API key identifies no active key")
@@ -352,9 +330,6 @@ func (b *Board) signIn(w http.ResponseWriter, r *http.Request, token string, loc
 		return SessionInfo{}, err
 	}
 	data := map[string]string{dataName: p.Name, dataScope: p.Scope, dataCSRF: randomToken()}
-	if local {
-		data[dataLocal] = "1"
-	}
 	s, err := b.cfg.Sessions.CreateFunc(r.Context(), cmpOr(p.KeyID, p.Name), func(id string) map[string]string {
 		data[dataToken] = seal(id, token)
 		return data
@@ -369,8 +344,102 @@ func (b *Board) signIn(w http.ResponseWriter, r *http.Request, token string, loc
 	return infoOf(s), nil
 }
 
+// CodeTTL is how long a sign-in code holds: long enough to open a link
+// the CLI printed, short enough that one found later is spent.
+const CodeTTL = 60 * time.Second
+
+// Code is the answer of POST /ui/signin-code.
+type Code struct {
+	// Code signs a browser in once (POST /ui/signin {"code": ...}); the
+	// board's page takes it from the address's fragment, #signin=CODE.
+	Code      string    `json:"code"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// serveCode gives the holder of a key a one-time code that signs a
+// browser in with that key, so a browser gets a session only from someone
+// who could read a key (the CLI's local key file is its owner's only).
+// The key comes in Authorization, which no other site's page can send.
+func (b *Board) serveCode(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		methodNotAllowed(w, r, "POST")
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	if b.cfg.Auth == nil {
+		writeError(w, http.StatusConflict, agileplus.ECONFLICT, "this server runs without authentication: the board needs no sign-in")
+		return
+	}
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	token = strings.TrimSpace(token)
+	if !ok || token == "" {
+		w.Header().Set("WWW-Authenticate", "Bearer")
+		writeError(w, http.StatusUnauthorized, agileplus.EUNAUTHORIZED, "a sign-in code needs an API key: send Authorization: Bearer <token> (agileplus board does)")
+		return
+	}
+	p, err := b.cfg.Auth.Authenticate(r.Context(), token)
+	if err == nil && p == nil {
+		err = agileplus.Errorf(agileplus.EUNAUTHORIZED, "the API key identifies no active key")
+	}
+	if err != nil {
+		if code := agileplus.ErrorCode(err); code == agileplus.EUNAUTHORIZED || code == agileplus.EINVALID {
+			w.Header().Set("WWW-Authenticate", "Bearer")
+			writeError(w, http.StatusUnauthorized, agileplus.EUNAUTHORIZED, "that API key identifies no active key")
+			return
+		}
+		b.cfg.Logger.Error("board sign-in code", "err", err)
+		writeError(w, http.StatusServiceUnavailable, agileplus.EUNAVAILABLE, "no sign-in code: the key store cannot be reached")
+		return
+	}
+	// The cache holds the key sealed with the code, which only the
+	// caller holds, as a session's key is sealed with its id.
+	code, expires, err := b.cfg.Sessions.NewCode(r.Context(), CodeTTL, func(code string) map[string]string {
+		return map[string]string{dataToken: seal(code, token)}
+	})
+	if err != nil {
+		b.cfg.Logger.Error("board sign-in code", "err", err)
+		writeError(w, http.StatusServiceUnavailable, agileplus.EUNAVAILABLE, "no sign-in code: the session store cannot be reached")
+		return
+	}
+	writeJSON(w, http.StatusOK, Code{Code: code, ExpiresAt: expires.UTC()})
+}
+
+// signInWithCode spends a sign-in code on a session with its key.
+func (b *Board) signInWithCode(w http.ResponseWriter, r *http.Request, code string) {
+	refused := func() {
+		writeError(w, http.StatusUnauthorized, agileplus.EUNAUTHORIZED, "that sign-in code is unknown, used or expired: run agileplus board for a new one")
+	}
+	data, err := b.cfg.Sessions.Redeem(r.Context(), code)
+	if err != nil {
+		if agileplus.ErrorCode(err) == agileplus.ENOTFOUND {
+			refused()
+			return
+		}
+		b.cfg.Logger.Error("board sign-in with a code", "err", err)
+		writeError(w, http.StatusServiceUnavailable, agileplus.EUNAVAILABLE, "sign-in failed: the session store cannot be reached")
+		return
+	}
+	token, err := open(code, data[dataToken])
+	if err != nil {
+		refused()
+		return
+	}
+	info, err := b.signIn(w, r, token)
+	if err != nil {
+		if c := agileplus.ErrorCode(err); c == agileplus.EUNAUTHORIZED || c == agileplus.EINVALID {
+			// The key was revoked since the code was made.
+			refused()
+			return
+		}
+		b.cfg.Logger.Error("board sign-in with a code", "err", err)
+		writeError(w, http.StatusServiceUnavailable, agileplus.EUNAVAILABLE, "sign-in failed: the key or session store cannot be reached")
+		return
+	}
+	writeJSON(w, http.StatusOK, info)
+}
+
 func infoOf(s *session.Session) SessionInfo {
-	return SessionInfo{Auth: "keys", SignedIn: true, Name: s.Data[dataName], Scope: s.Data[dataScope], Local: s.Data[dataLocal] == "1", CSRF: s.Data[dataCSRF]}
+	return SessionInfo{Auth: "keys", SignedIn: true, Name: s.Data[dataName], Scope: s.Data[dataScope], CSRF: s.Data[dataCSRF]}
 }
 
 func (b *Board) serveSignOut(w http.ResponseWriter, r *http.Request) {

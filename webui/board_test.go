@@ -86,8 +86,7 @@ func (k *keys) revoke(token string) {
 }
 
 const (
-	goodToken  = "ak_good_token_for_tests"
-	localToken = "ak_local_token_for_tests"
+	goodToken = "ak_good_token_for_tests"
 )
 
 // apiSeen is the fake API: it answers with the Authorization it got.
@@ -120,8 +119,7 @@ type fixture struct {
 func newFixture(t *testing.T, mod func(*Config)) *fixture {
 	t.Helper()
 	f := &fixture{cache: &memCache{}, api: &apiSeen{}, keys: &keys{m: map[string]*agileplus.Principal{
-		goodToken:  {KeyID: "key_1", Name: "ada", Scope: agileplus.ScopeWrite},
-		localToken: {KeyID: "key_2", Name: "local", Scope: agileplus.ScopeAdmin},
+		goodToken: {KeyID: "key_1", Name: "ada", Scope: agileplus.ScopeWrite},
 	}}}
 	cfg := Config{API: f.api, Auth: f.keys, Sessions: &session.Service{Cache: f.cache}}
 	if mod != nil {
@@ -181,7 +179,7 @@ func (f *fixture) signIn(t *testing.T) (*http.Cookie, string) {
 		t.Fatalf("sign-in: status %d, body %s", w.Code, w.Body)
 	}
 	info := decode[SessionInfo](t, w)
-	if !info.SignedIn || info.Name != "ada" || info.Scope != agileplus.ScopeWrite || info.CSRF == "" || info.Local {
+	if !info.SignedIn || info.Name != "ada" || info.Scope != agileplus.ScopeWrite || info.CSRF == "" {
 		t.Fatalf("sign-in answered %+v", info)
 	}
 	return sessionCookie(t, w), info.CSRF
@@ -398,38 +396,168 @@ func TestSessionCarriesTheKey(t *testing.T) {
 	})
 }
 
-func TestLocalMode(t *testing.T) {
-	f := newFixture(t, func(c *Config) { c.LocalToken = localToken })
-	session := func(host string, hdr map[string]string) *httptest.ResponseRecorder {
-		r := httptest.NewRequest("GET", "http://"+host+sessionPath, nil)
-		for k, v := range hdr {
-			r.Header.Set(k, v)
-		}
-		w := httptest.NewRecorder()
-		f.board.ServeHTTP(w, r)
-		return w
+// code asks for a sign-in code with the Authorization header given.
+func (f *fixture) code(t *testing.T, authorization string) *httptest.ResponseRecorder {
+	t.Helper()
+	hdr := map[string]string{}
+	if authorization != "" {
+		hdr["Authorization"] = authorization
 	}
-	for _, host := range []string{"127.0.0.1:8080", "localhost:8080", "[::1]:8080", "localhost."} {
-		w := session(host, map[string]string{"Sec-Fetch-Site": "same-origin"})
+	return f.do("POST", codePath, "", hdr)
+}
+
+func (f *fixture) newCode(t *testing.T, token string) string {
+	t.Helper()
+	w := f.code(t, "Bearer "+token)
+	if w.Code != 200 {
+		t.Fatalf("POST %s: %d %s", codePath, w.Code, w.Body)
+	}
+	c := decode[Code](t, w)
+	if c.Code == "" || time.Until(c.ExpiresAt) > CodeTTL || time.Until(c.ExpiresAt) <= 0 {
+		t.Fatalf("POST %s answered %+v", codePath, c)
+	}
+	if cc := w.Header().Get("Cache-Control"); cc != "no-store" {
+		t.Errorf("Cache-Control %q, want no-store", cc)
+	}
+	if len(w.Result().Cookies()) != 0 {
+		t.Errorf("asking for a code set %v: the code, not its caller, signs in", w.Header()["Set-Cookie"])
+	}
+	return c.Code
+}
+
+func TestSignInCode(t *testing.T) {
+	t.Run("SignsInOnce", func(t *testing.T) {
+		f := newFixture(t, nil)
+		code := f.newCode(t, goodToken)
+		w := f.do("POST", signInPath, `{"code":"`+code+`"}`, nil)
+		if w.Code != 200 {
+			t.Fatalf("sign-in with the code: %d %s", w.Code, w.Body)
+		}
 		info := decode[SessionInfo](t, w)
-		if !info.SignedIn || !info.Local || info.Name != "local" || info.CSRF == "" {
-			t.Errorf("on %s: %+v, want signed in locally", host, info)
-			continue
+		if !info.SignedIn || info.Name != "ada" || info.CSRF == "" {
+			t.Fatalf("sign-in with the code answered %+v", info)
 		}
-		sessionCookie(t, w)
+		c := sessionCookie(t, w)
+		if got := decode[map[string]string](t, f.do("GET", "/v1/projects", "", nil, c))["authorization"]; got != "Bearer "+goodToken {
+			t.Errorf("the session of the code sent the API %q, want the key the code was made with", got)
+		}
+		w = f.do("POST", signInPath, `{"code":"`+code+`"}`, nil)
+		if w.Code != 401 || len(w.Result().Cookies()) != 0 || !strings.Contains(errorOf(t, w).Error.Message, "agileplus board") {
+			t.Errorf("the code a second time: %d %s, want 401 and no cookie", w.Code, w.Body)
+		}
+	})
+	t.Run("Expires", func(t *testing.T) {
+		clk := time.Now()
+		f := newFixture(t, func(c *Config) { c.Sessions.Now = func() time.Time { return clk } })
+		code := f.newCode(t, goodToken)
+		clk = clk.Add(CodeTTL)
+		if w := f.do("POST", signInPath, `{"code":"`+code+`"}`, nil); w.Code != 401 || len(w.Result().Cookies()) != 0 {
+			t.Errorf("the code at its deadline: %d %s, want 401", w.Code, w.Body)
+		}
+	})
+	t.Run("RefusedWhenWrong", func(t *testing.T) {
+		f := newFixture(t, nil)
+		code := f.newCode(t, goodToken)
+		for _, bad := range []string{"sic_nope", code + "x", strings.ToUpper(code), "ses_" + code[4:]} {
+			w := f.do("POST", signInPath, `{"code":"`+bad+`"}`, nil)
+			if w.Code != 401 || len(w.Result().Cookies()) != 0 {
+				t.Errorf("code %q: %d %s, want 401 and no cookie", bad, w.Code, w.Body)
+			}
+		}
+		if w := f.do("POST", signInPath, `{"code":"`+code+`","token":"`+goodToken+`"}`, nil); w.Code != 400 || errorOf(t, w).Error.Field != "code" {
+			t.Errorf("a code and a token: %d %s, want 400 naming code", w.Code, w.Body)
+		}
+		if w := f.do("POST", signInPath, `{"code":"`+code+`"}`, nil); w.Code != 200 {
+			t.Errorf("the right code after wrong ones: %d %s", w.Code, w.Body)
+		}
+	})
+	t.Run("CrossSiteRefused", func(t *testing.T) {
+		f := newFixture(t, nil)
+		code := f.newCode(t, goodToken)
+		w := f.do("POST", signInPath, `{"code":"`+code+`"}`, map[string]string{"Origin": "https://evil.example"})
+		if w.Code != 403 || len(w.Result().Cookies()) != 0 {
+			t.Errorf("a code sent from another site: %d %s, want 403", w.Code, w.Body)
+		}
+	})
+	t.Run("RevokedKeyAfterTheCode", func(t *testing.T) {
+		f := newFixture(t, nil)
+		code := f.newCode(t, goodToken)
+		f.keys.revoke(goodToken)
+		if w := f.do("POST", signInPath, `{"code":"`+code+`"}`, nil); w.Code != 401 || len(w.Result().Cookies()) != 0 {
+			t.Errorf("a code of a key revoked since: %d %s, want 401", w.Code, w.Body)
+		}
+	})
+	t.Run("NeedsAKey", func(t *testing.T) {
+		f := newFixture(t, nil)
+		c, _ := f.signIn(t)
+		for name, w := range map[string]*httptest.ResponseRecorder{
+			"NoAuthorization":   f.code(t, ""),
+			"UnknownKey":        f.code(t, "Bearer ak_nobody"),
+			"NotBearer":         f.code(t, "Basic "+goodToken),
+			"EmptyBearer":       f.code(t, "Bearer "),
+			"SessionCookieOnly": f.do("POST", codePath, "", nil, c),
+		} {
+			if w.Code != 401 || errorOf(t, w).Error.Code != agileplus.EUNAUTHORIZED || w.Header().Get("WWW-Authenticate") == "" {
+				t.Errorf("%s: %d %s, want 401", name, w.Code, w.Body)
+			}
+		}
+		if w := f.do("GET", codePath, "", map[string]string{"Authorization": "Bearer " + goodToken}); w.Code != 405 {
+			t.Errorf("GET %s: %d, want 405", codePath, w.Code)
+		}
+	})
+	t.Run("CacheHoldsNoCodeNorKey", func(t *testing.T) {
+		f := newFixture(t, nil)
+		code := f.newCode(t, goodToken)
+		f.cache.mu.Lock()
+		defer f.cache.mu.Unlock()
+		for k, h := range f.cache.h {
+			for field, v := range h {
+				if strings.Contains(k+field+v, goodToken) || strings.Contains(k+field+v, code) {
+					t.Errorf("the cache holds the key or the code in %s %s", k, field)
+				}
+			}
+		}
+	})
+	t.Run("NoAuthentication", func(t *testing.T) {
+		f := newFixture(t, func(c *Config) { c.Auth, c.Sessions = nil, nil })
+		if w := f.code(t, "Bearer x"); w.Code != 409 {
+			t.Errorf("a code without authentication: %d, want 409", w.Code)
+		}
+	})
+}
+
+// TestNoSessionWithoutAKeyOrCode: no request without a key or a code gets
+// a session, whatever name it reaches the server by.
+func TestNoSessionWithoutAKeyOrCode(t *testing.T) {
+	f := newFixture(t, nil)
+	for _, host := range []string{"127.0.0.1:8080", "localhost:8080", "[::1]:8080", "localhost."} {
+		for _, c := range []struct{ method, path, body string }{
+			{"GET", "/", ""}, {"GET", sessionPath, ""}, {"POST", signInPath, "{}"}, {"POST", signInPath, `{"code":""}`},
+			{"POST", codePath, ""}, {"POST", signOutPath, ""}, {"GET", "/v1/projects", ""},
+		} {
+			var rd io.Reader
+			if c.body != "" {
+				rd = strings.NewReader(c.body)
+			}
+			r := httptest.NewRequest(c.method, "http://"+host+c.path, rd)
+			r.Header.Set("Sec-Fetch-Site", "same-origin")
+			w := httptest.NewRecorder()
+			f.board.ServeHTTP(w, r)
+			for _, ck := range w.Result().Cookies() {
+				if ck.MaxAge >= 0 {
+					t.Errorf("%s %s on %s set %s", c.method, c.path, host, ck.Name)
+				}
+			}
+			if c.path == sessionPath {
+				if info := decode[SessionInfo](t, w); info.SignedIn {
+					t.Errorf("/ui/session on %s without a key: %+v", host, info)
+				}
+			}
+		}
 	}
-	for name, c := range map[string]struct {
-		host string
-		hdr  map[string]string
-	}{
-		"ReboundName":     {"evil.example:8080", nil},
-		"OtherAddress":    {"192.0.2.7:8080", nil},
-		"CrossSiteOrigin": {"127.0.0.1:8080", map[string]string{"Origin": "https://evil.example"}},
-		"CrossSiteFetch":  {"127.0.0.1:8080", map[string]string{"Sec-Fetch-Site": "cross-site"}},
-	} {
-		w := session(c.host, c.hdr)
-		if info := decode[SessionInfo](t, w); info.SignedIn || len(w.Result().Cookies()) != 0 {
-			t.Errorf("%s: %+v, want no local sign-in", name, info)
-		}
+	f.cache.mu.Lock()
+	defer f.cache.mu.Unlock()
+	if len(f.cache.h) != 0 {
+		t.Errorf("the cache holds %d entries after requests without a key or code", len(f.cache.h))
 	}
 }

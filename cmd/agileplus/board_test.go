@@ -216,24 +216,46 @@ func apiCall(t *testing.T, method, url string, body any, out any) {
 
 func TestBoardInBrowser(t *testing.T) {
 	axeJS := axeSource(t)
-	url := startTestServer(t)
+	dir := t.TempDir()
+	url := startTestServerIn(t, dir)
 	b := newBrowser(t)
 
 	var key struct{ Token string }
 	apiCall(t, "POST", url+"/v1/keys", map[string]string{"name": "board-tester", "scope": "write"}, &key)
 
-	t.Run("LocalModeOpensWithoutAKey", func(t *testing.T) {
+	t.Run("NoSessionWithoutAKey", func(t *testing.T) {
 		b := b.on(t)
 		b.run(chromedp.Navigate(url + "/"))
-		b.until("the board signed in with the local key", `document.getElementById('who').textContent.includes('local')`)
+		b.until("the sign-in form", `document.getElementById('signin')`)
+		b.axe("sign-in", axeJS)
+	})
+	t.Run("SignInThroughTheCodeLink", func(t *testing.T) {
+		b := b.on(t)
+		out, stderr, err := runCLI(t, url, "--data", dir, "board", "--print")
+		if err != nil {
+			t.Fatalf("agileplus board --print: %v\n%s", err, stderr)
+		}
+		link := strings.TrimSpace(out)
+		b.run(chromedp.Navigate(link))
+		b.until("signed in with the local key", `document.getElementById('who').textContent.includes('tester (admin)')`)
 		b.until("the projects page", `document.querySelector('main h1') && document.querySelector('main h1').textContent === 'Projects'`)
+		if loc := eval[string](b, `location.href`); strings.Contains(loc, "signin") {
+			t.Errorf("the address still holds the code: %s", loc)
+		}
 		b.axe("projects", axeJS)
+		// The link is spent: opened again (after signing out) it signs
+		// nobody in.
+		b.run(chromedp.Click(chromedp.ID("signout")))
+		b.until("the sign-in form", `document.getElementById('signin')`)
+		b.run(chromedp.Navigate(link))
+		b.until("the spent code refused", `document.querySelector('main .error') && document.querySelector('main .error').textContent.includes('used or expired')`)
+		if who := b.text("#who"); who != "" {
+			t.Errorf("a spent code signed the browser in as %q", who)
+		}
 	})
 	t.Run("SignOutThenSignInWithAKey", func(t *testing.T) {
 		b := b.on(t)
-		b.run(chromedp.Click(chromedp.ID("signout")))
 		b.until("the sign-in form", `document.getElementById('signin')`)
-		b.axe("sign-in", axeJS)
 		b.fill("#signin", map[string]string{"token": "ap_wrong"})
 		b.until("the refusal of a wrong key", `document.querySelector('main .error') && document.querySelector('main .error').textContent.includes('no active key')`)
 		b.fill("#signin", map[string]string{"token": key.Token})
@@ -345,34 +367,126 @@ func TestBoardInBrowser(t *testing.T) {
 	})
 }
 
-// TestBoardWiring: serve signs the board in with the local key on
-// loopback, and needs no sign-in with --insecure-no-auth.
+// boardSession reads /ui/session as a browser without a cookie would.
+func boardSession(t *testing.T, url string) map[string]any {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url+"/ui/session", nil)
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var info map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&info); err != nil {
+		t.Fatal(err)
+	}
+	return info
+}
+
+// bare sends requests with no key: not the tests' transport, which adds
+// the local key.
+var bare = &http.Client{Transport: &http.Transport{}}
+
+// TestBoardWiring: serve signs nobody in by itself, on loopback either;
+// agileplus board, with the local key file, hands out a link that signs a
+// browser in once; --insecure-no-auth needs no sign-in.
 func TestBoardWiring(t *testing.T) {
-	session := func(t *testing.T, url string) map[string]any {
-		t.Helper()
-		req, _ := http.NewRequest("GET", url+"/ui/session", nil)
-		req.Header.Set("Sec-Fetch-Site", "same-origin")
-		resp, err := http.DefaultClient.Do(req)
+	dir := t.TempDir()
+	url := startTestServerIn(t, dir)
+	t.Run("NoLocalMode", func(t *testing.T) {
+		for _, host := range []string{"127.0.0.1", "localhost"} {
+			req, _ := http.NewRequest("GET", url+"/ui/session", nil)
+			req.Host = strings.Replace(strings.TrimPrefix(url, "http://"), "127.0.0.1", host, 1)
+			resp, err := bare.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var info map[string]any
+			json.NewDecoder(resp.Body).Decode(&info)
+			resp.Body.Close()
+			if info["signed_in"] != false || len(resp.Cookies()) != 0 {
+				t.Errorf("/ui/session by %s without a key: %v, cookies %v; want no session", host, info, resp.Cookies())
+			}
+		}
+	})
+	t.Run("CodeRouteNeedsAKey", func(t *testing.T) {
+		resp, err := bare.Post(url+"/ui/signin-code", "", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer resp.Body.Close()
-		var info map[string]any
-		if err := json.NewDecoder(resp.Body).Decode(&info); err != nil {
-			t.Fatal(err)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("POST /ui/signin-code without a key: %d, want 401", resp.StatusCode)
 		}
-		return info
-	}
-	t.Run("LocalMode", func(t *testing.T) {
-		info := session(t, startTestServer(t))
-		if info["signed_in"] != true || info["local"] != true || info["name"] != "tester" {
-			t.Errorf("/ui/session on loopback: %v, want signed in with the local key", info)
+	})
+	t.Run("BoardPrintsAOneTimeLink", func(t *testing.T) {
+		out, stderr, err := runCLI(t, url, "--data", dir, "board", "--print")
+		if err != nil {
+			t.Fatalf("agileplus board --print: %v\n%s", err, stderr)
+		}
+		link := strings.TrimSpace(out)
+		code, ok := strings.CutPrefix(link, url+"/#signin=")
+		if !ok || code == "" {
+			t.Fatalf("agileplus board --print printed %q, want %s/#signin=CODE", out, url)
+		}
+		signIn := func() *http.Response {
+			req, _ := http.NewRequest("POST", url+"/ui/signin", strings.NewReader(`{"code":"`+code+`"}`))
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := bare.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			return resp
+		}
+		if resp := signIn(); resp.StatusCode != 200 || len(resp.Cookies()) != 1 {
+			t.Fatalf("sign-in with the printed code: %d, cookies %v", resp.StatusCode, resp.Cookies())
+		}
+		if resp := signIn(); resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("the printed code a second time: %d, want 401", resp.StatusCode)
+		}
+	})
+	t.Run("BoardOpensThroughAPrivateFile", func(t *testing.T) {
+		var opened string
+		old := openBrowser
+		openBrowser = func(path string) error { opened = path; return nil }
+		t.Cleanup(func() { openBrowser = old })
+		cache := t.TempDir()
+		var out, errb bytes.Buffer
+		getenv := func(k string) string {
+			return map[string]string{"USER": "tester", "XDG_CACHE_HOME": cache}[k]
+		}
+		if err := run(context.Background(), []string{"agileplus", "--server", url, "--data", dir, "board"}, getenv, strings.NewReader(""), &out, &errb); err != nil {
+			t.Fatalf("agileplus board: %v\n%s", err, errb.String())
+		}
+		if strings.Contains(out.String(), "signin=") {
+			t.Errorf("agileplus board printed the code: %q", out.String())
+		}
+		st, err := os.Stat(opened)
+		if err != nil || st.Mode().Perm() != 0o600 || !strings.HasPrefix(opened, cache) {
+			t.Fatalf("the browser was given %q (%v, %v); want a file in the cache directory readable by its owner only", opened, st, err)
+		}
+		page, _ := os.ReadFile(opened)
+		if !strings.Contains(string(page), url+"/#signin=sic_") {
+			t.Errorf("the sign-in page %q holds no sign-in link", page)
+		}
+	})
+	t.Run("BoardWithoutAKey", func(t *testing.T) {
+		_, _, err := runCLI(t, url, "--token", "ap_wrong", "board", "--print")
+		if err == nil || !strings.Contains(err.Error(), "refused the key") {
+			t.Errorf("agileplus board with a wrong key: %v, want the key refused", err)
 		}
 	})
 	t.Run("InsecureNoAuth", func(t *testing.T) {
-		info := session(t, startServe(t, t.TempDir(), nil, "--insecure-no-auth"))
+		url := startServe(t, t.TempDir(), nil, "--insecure-no-auth")
+		info := boardSession(t, url)
 		if info["auth"] != "off" || info["signed_in"] != true {
 			t.Errorf("/ui/session with --insecure-no-auth: %v", info)
+		}
+		out, stderr, err := runCLI(t, url, "board", "--print")
+		if err != nil || strings.TrimSpace(out) != url+"/" {
+			t.Errorf("agileplus board --print without authentication: %q, %v %s; want the plain URL", out, err, stderr)
 		}
 	})
 }

@@ -84,7 +84,7 @@ async function loadSession() {
     who.textContent = 'No authentication on this server';
     out.hidden = true;
   } else if (session.signed_in) {
-    who.textContent = `${session.name} (${session.scope}${session.local ? ', local' : ''})`;
+    who.textContent = `${session.name} (${session.scope})`;
     out.hidden = false;
   } else {
     who.textContent = '';
@@ -114,7 +114,7 @@ function signInPage(message) {
   labelled('API key', h('input', { name: 'token', type: 'password', autocomplete: 'off', required: true, size: 40 })),
   h('button', { type: 'submit' }, 'Sign in'));
   show(h('h1', {}, 'Sign in'),
-    h('p', {}, 'Sign in with an API key (agileplus key create). The key stays on the server; this browser gets a session.'),
+    h('p', {}, 'Run agileplus board for a sign-in link, or sign in with an API key (agileplus key create). The key stays on the server; this browser gets a session.'),
     err, form);
   form.elements.token.focus();
 }
@@ -468,7 +468,23 @@ function startFeed() {
   }, (s) => { status.textContent = s; });
 }
 
+// signInCode spends the one-time code of a link agileplus board made
+// (#signin=CODE) and takes it out of the address, so neither history nor
+// a bookmark keeps it; the code never left the browser but in this POST.
+async function signInCode() {
+  const m = location.hash.match(/^#signin=([A-Za-z0-9_-]+)$/);
+  if (!m) return null;
+  history.replaceState(null, '', location.pathname + location.search);
+  try {
+    await post('/ui/signin', { code: m[1] });
+    return null;
+  } catch (e) {
+    return e.message;
+  }
+}
+
 async function start() {
+  const refused = await signInCode();
   let s;
   try {
     s = await loadSession();
@@ -476,10 +492,14 @@ async function start() {
     show(h('h1', {}, 'The server cannot be reached'), errorBox(e));
     return;
   }
-  if (!s.signed_in) return signInPage();
+  if (!s.signed_in) return signInPage(refused);
   if (!stopFeed) startFeed();
   await route();
 }
 
-window.addEventListener('hashchange', () => { if (session && session.signed_in) route(); });
+window.addEventListener('hashchange', () => {
+  // A sign-in link opened in a tab that shows the board already.
+  if (location.hash.startsWith('#signin=')) start();
+  else if (session && session.signed_in) route();
+});
 start();
