@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
@@ -68,6 +70,20 @@ func newBrowser(t *testing.T) *browser {
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(allocCtx)
 	t.Cleanup(func() { cancel(); cancelAlloc() })
+	return start(t, ctx)
+}
+
+// another is a second browser session: a tab of the same Chromium in a
+// browser context of its own, with its own cookies.
+func (b *browser) another(t *testing.T) *browser {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(b.ctx, chromedp.WithNewBrowserContext())
+	t.Cleanup(cancel)
+	return start(t, ctx)
+}
+
+func start(t *testing.T, ctx context.Context) *browser {
+	t.Helper()
 	b := &browser{t: t, ctx: ctx, log: &consoleLog{}}
 	// The first action starts the browser, which lives as long as the
 	// context of that action: ctx itself, not one bounded per step.
@@ -184,6 +200,58 @@ func (b *browser) axe(page, src string) {
 	}
 }
 
+// shot saves a screenshot of the page as name.png in
+// $AGILEPLUS_BOARD_SHOTS, when set: the README's pictures (docs/board)
+// come from here.
+func (b *browser) shot(name string) {
+	b.t.Helper()
+	dir := os.Getenv("AGILEPLUS_BOARD_SHOTS")
+	if dir == "" {
+		return
+	}
+	// Let the page settle: no refresh pending, no focus ring mid-move.
+	b.until("the page idle", `document.getElementById('main').getAttribute('aria-busy') !== 'true'`)
+	eval[chromedp.Void](b, `document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0); new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))`)
+	w, h := eval[float64](b, `window.innerWidth`), eval[float64](b, `window.innerHeight`)
+	ctx, cancel := context.WithTimeout(b.ctx, poll.Timeout)
+	defer cancel()
+	// At 0.8 scale a page stays legible and its picture small.
+	png, err := chromedp.Run(ctx, chromedp.Action[[]byte](func(ctx context.Context, tg *chromedp.Target) ([]byte, error) {
+		r, err := cdp.Call(ctx, tg, page.CaptureScreenshot, page.CaptureScreenshotParams{
+			Clip: &page.Viewport{Width: w, Height: h, Scale: 0.8},
+		})
+		if err != nil {
+			return nil, err
+		}
+		return r.Data, nil
+	}))
+	if err != nil {
+		b.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+// signInLink signs the browser in through a link of agileplus board.
+func (b *browser) signInLink(url, dataDir string) {
+	b.t.Helper()
+	out, stderr, err := runCLI(b.t, url, "--data", dataDir, "board", "--print")
+	if err != nil {
+		b.t.Fatalf("agileplus board --print: %v\n%s", err, stderr)
+	}
+	b.run(chromedp.Navigate(strings.TrimSpace(out)))
+	b.until("signed in with the local key", `document.getElementById('who').textContent.includes('tester (admin)')`)
+}
+
+// moveRight moves a WP's card to the next state with the keyboard.
+func (b *browser) moveRight(key string) {
+	b.t.Helper()
+	card := fmt.Sprintf(`.card[data-key=%q]`, key)
+	b.until(key+" on the board", fmt.Sprintf("document.querySelector(%q)", card))
+	b.run(chromedp.Focus(chromedp.CSS(card)), chromedp.KeyEvent(kb.ArrowRight, chromedp.KeyModifiers(kb.ModifierShift)))
+}
+
 func (b *browser) consoleErrors() []string {
 	b.log.mu.Lock()
 	defer b.log.mu.Unlock()
@@ -249,6 +317,7 @@ func TestBoardInBrowser(t *testing.T) {
 		b.until("the sign-in form", `document.getElementById('signin')`)
 		b.run(chromedp.Navigate(link))
 		b.until("the spent code refused", `document.querySelector('main .error') && document.querySelector('main .error').textContent.includes('used or expired')`)
+		b.shot("signin")
 		if who := b.text("#who"); who != "" {
 			t.Errorf("a spent code signed the browser in as %q", who)
 		}
@@ -288,6 +357,11 @@ func TestBoardInBrowser(t *testing.T) {
 		b.until("the WP page", `document.getElementById('add-dep')`)
 		b.fill("#add-dep", map[string]string{"to": "WEB-1"})
 		b.until("WEB-2 waits on WEB-1", `document.querySelector('ul[data-direction=depends_on] a[href="#/wp/WEB-1"]')`)
+		// The DOM's replaceChildren writes a null as the text "null".
+		if got := b.text("main"); strings.Contains(got, "null") || strings.Contains(got, "undefined") {
+			t.Errorf("the WP page shows a null or undefined: %q", got)
+		}
+		b.shot("wp")
 		b.axe("work package", axeJS)
 	})
 	t.Run("RefusedMoveShowsTheAPIsMessage", func(t *testing.T) {
@@ -326,10 +400,32 @@ func TestBoardInBrowser(t *testing.T) {
 		b.run(chromedp.Click(chromedp.ID("release")))
 		b.until("released", `document.getElementById('claim-holder').textContent.includes('Not claimed')`)
 	})
+	t.Run("FinishAWPSeenByAnotherSession", func(t *testing.T) {
+		b := b.on(t)
+		other := b.another(t)
+		other.signInLink(url, dir)
+		other.run(chromedp.Navigate(url + "/#/p/WEB"))
+		other.until("WEB-1 planned in the other session", `document.querySelector('.column[data-state=planned] .card[data-key="WEB-1"]')`)
+		b.run(chromedp.Navigate(url + "/#/p/WEB"))
+		for _, state := range []string{"doing", "review", "done"} {
+			b.moveRight("WEB-1")
+			in := fmt.Sprintf(`document.querySelector('.column[data-state=%s] .card[data-key="WEB-1"]')`, state)
+			b.until("WEB-1 in "+state, in)
+			other.until("WEB-1 in "+state+" in the other session", in)
+		}
+		if got := b.text(`.column[data-state=done] .card[data-key="WEB-1"]`); got == "" {
+			t.Error("WEB-1 is not done")
+		}
+		b.shot("board")
+		if errs := other.consoleErrors(); len(errs) > 0 {
+			t.Errorf("the other session's page logged errors:\n%s", strings.Join(errs, "\n"))
+		}
+	})
 	t.Run("Health", func(t *testing.T) {
 		b := b.on(t)
 		b.run(chromedp.Navigate(url + "/#/health"))
 		b.until("the readiness matrix", `document.querySelector('tr[data-check=store]')`)
+		b.shot("health")
 		b.axe("health", axeJS)
 		if got := b.text("tr[data-check=store]"); !strings.Contains(got, "ok") {
 			t.Errorf("store row %q, want ok", got)
@@ -340,6 +436,7 @@ func TestBoardInBrowser(t *testing.T) {
 		b.run(chromedp.Navigate(url + "/#/graph/WEB"))
 		b.until("the graph", `document.querySelector('.graph svg')`)
 		b.until("the critical path highlighted", `document.querySelector('.graph g.node.critical[data-key="WEB-2"]')`)
+		b.shot("graph")
 		b.axe("graph", axeJS)
 	})
 	t.Run("DarkThemeAtPhoneWidth", func(t *testing.T) {
@@ -358,6 +455,7 @@ func TestBoardInBrowser(t *testing.T) {
 			t.Error("the board is wider than a phone-width window")
 		}
 		b.axe("board, dark, phone width", axeJS)
+		b.shot("board-dark-phone")
 	})
 	t.Run("NoConsoleErrors", func(t *testing.T) {
 		b := b.on(t)

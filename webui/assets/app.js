@@ -363,7 +363,7 @@ async function wpPage(ref) {
     details.replaceChildren(h('h1', {}, `${wp.key} · ${wp.title}`),
       h('p', {}, 'State ', stateBadge(wp.state), ` · priority ${wp.priority} · estimate ${wp.estimate} h`, wp.owner ? ` · owner ${wp.owner}` : ''),
       wp.description ? h('p', { class: 'desc' }, wp.description) : h('p', { class: 'muted' }, 'No description.'),
-      (wp.references || []).length ? h('ul', {}, wp.references.map((r) => h('li', {}, r.url || `${r.repo || ''} ${r.sha || ''}`))) : null);
+      (wp.references || []).length ? h('ul', {}, wp.references.map((r) => h('li', {}, r.url || `${r.repo || ''} ${r.sha || ''}`))) : '');
     claimBox.replaceChildren(wp.lease
       ? h('div', {}, h('p', { id: 'claim-holder' }, `Claimed by ${wp.lease.agent} until ${when(wp.lease.expires_at)} (token ${wp.lease.token})`), release)
       : h('div', {}, h('p', { class: 'muted', id: 'claim-holder' }, 'Not claimed.'), claimForm));
