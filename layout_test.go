@@ -24,7 +24,7 @@ const module = "github.com/agileplus/agileplus"
 
 // stdAdapters are the adapters that need only the standard library, so
 // their imports do not give them away.
-var stdAdapters = []string{"httpapi", "localblob", "webhook"}
+var stdAdapters = []string{"httpapi", "localblob", "webhook", "webui"}
 
 // listed is what the import rule needs from `go list -json`.
 type listed struct {

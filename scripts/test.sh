@@ -22,6 +22,15 @@ if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; th
 	$sudo apt-get install -y -q redis-server
 fi
 
+# The web board's browser tests drive Debian's headless Chromium.
+if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null; then
+	echo "== installing Chromium"
+	sudo=""
+	if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+	$sudo apt-get update -q
+	$sudo apt-get install -y -q --no-install-recommends chromium
+fi
+
 # The metrics tests scrape the server with a real Prometheus and check its
 # output and the alert rules in deploy/ with promtool (Debian package
 # prometheus). Install it when missing.

@@ -15,6 +15,7 @@ import (
 	"encoding/hex"
 	"maps"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/agileplus/agileplus"
@@ -51,6 +52,9 @@ type Service struct {
 	// (default DefaultMaxAge).
 	Idle, MaxAge time.Duration
 	Now          func() time.Time // default time.Now
+
+	// redeem makes a code's read and delete one step in this process.
+	redeem sync.Mutex
 }
 
 func (s *Service) idle() time.Duration   { return cmpOr(s.Idle, DefaultIdle) }
@@ -85,14 +89,22 @@ func key(id string) string {
 
 // Create starts a session for subject with data.
 func (s *Service) Create(ctx context.Context, subject string, data map[string]string) (*Session, error) {
+	return s.CreateFunc(ctx, subject, func(string) map[string]string { return data })
+}
+
+// CreateFunc is Create with data made from the new session's id, for data
+// sealed with a key only the id's holder can derive.
+func (s *Service) CreateFunc(ctx context.Context, subject string, dataOf func(id string) map[string]string) (*Session, error) {
 	if strings.TrimSpace(subject) == "" {
 		return nil, agileplus.FieldErrorf("subject", "a session needs a subject: who signs in")
 	}
 	var b [32]byte
 	rand.Read(b[:])
 	now := s.now()
+	id := idPrefix + base64.RawURLEncoding.EncodeToString(b[:])
+	data := dataOf(id)
 	ss := &Session{
-		ID:      idPrefix + base64.RawURLEncoding.EncodeToString(b[:]),
+		ID:      id,
 		Subject: subject,
 		Data:    maps.Clone(data),
 		Created: now,
@@ -180,4 +192,76 @@ func notFound(err error) error {
 		return agileplus.Errorf(agileplus.ENOTFOUND, "no such session (it may have expired or been revoked)")
 	}
 	return err
+}
+
+// DefaultCodeTTL is how long a sign-in code holds (Service.NewCode).
+const DefaultCodeTTL = 60 * time.Second
+
+// codePrefix starts every sign-in code; 32 random bytes follow, base64url.
+const codePrefix = "sic_"
+
+var codeLen = len(codePrefix) + base64.RawURLEncoding.EncodedLen(32)
+
+const fieldExpires = "expires"
+
+func codeKey(code string) string {
+	sum := sha256.Sum256([]byte(code))
+	return "signin-code:" + hex.EncodeToString(sum[:])
+}
+
+// NewCode stores data, made from the new code, under a one-time code that
+// holds for ttl (DefaultCodeTTL when 0): whoever presents the code once,
+// within ttl, gets data back (Redeem). Like a session id, the code is
+// kept only as its hash.
+func (s *Service) NewCode(ctx context.Context, ttl time.Duration, dataOf func(code string) map[string]string) (string, time.Time, error) {
+	ttl = cmpOr(ttl, DefaultCodeTTL)
+	var b [32]byte
+	rand.Read(b[:])
+	code := codePrefix + base64.RawURLEncoding.EncodeToString(b[:])
+	expires := s.now().Add(ttl)
+	h := map[string]string{fieldExpires: expires.UTC().Format(time.RFC3339Nano)}
+	for k, v := range dataOf(code) {
+		h[dataPrefix+k] = v
+	}
+	if err := s.Cache.SetHash(ctx, codeKey(code), h, ttl); err != nil {
+		return "", time.Time{}, err
+	}
+	return code, expires, nil
+}
+
+// Redeem returns the data of a code and ends the code, so it serves once.
+// A code that is malformed, unknown, used or expired is ENOTFOUND. The
+// read and the delete are one step within this process; two processes
+// sharing a cache could both redeem a code presented to both at once,
+// which needs the code, a secret shown once.
+func (s *Service) Redeem(ctx context.Context, code string) (map[string]string, error) {
+	gone := agileplus.Errorf(agileplus.ENOTFOUND, "no such sign-in code (it may have been used or have expired)")
+	if len(code) != codeLen || !strings.HasPrefix(code, codePrefix) {
+		return nil, gone
+	}
+	s.redeem.Lock()
+	defer s.redeem.Unlock()
+	h, err := s.Cache.Hash(ctx, codeKey(code))
+	if err != nil {
+		if agileplus.ErrorCode(err) == agileplus.ENOTFOUND {
+			return nil, gone
+		}
+		return nil, err
+	}
+	if err := s.Cache.Delete(ctx, codeKey(code)); err != nil {
+		return nil, err
+	}
+	// A cache may keep a key a little past its TTL: the code's own
+	// deadline rules.
+	expires, err := time.Parse(time.RFC3339Nano, h[fieldExpires])
+	if err != nil || !s.now().Before(expires) {
+		return nil, gone
+	}
+	data := map[string]string{}
+	for k, v := range h {
+		if name, ok := strings.CutPrefix(k, dataPrefix); ok {
+			data[name] = v
+		}
+	}
+	return data, nil
 }

@@ -58,6 +58,24 @@ func wantNotFound(t *testing.T, what string, err error) {
 
 func run(t *testing.T, c agileplus.Cache) {
 	ctx := context.Background()
+	t.Run("CreateFuncSeesTheID", func(t *testing.T) {
+		svc := &session.Service{Cache: c}
+		var seen string
+		s, err := svc.CreateFunc(ctx, "key_1", func(id string) map[string]string {
+			seen = id
+			return map[string]string{"sealed": "for " + id}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := svc.Get(ctx, s.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen != s.ID || got.Data["sealed"] != "for "+s.ID {
+			t.Fatalf("CreateFunc saw id %q, stored %v; want the session's id %q", seen, got.Data, s.ID)
+		}
+	})
 	t.Run("CreateGetRevoke", func(t *testing.T) {
 		clk := &clock{now: time.Now()}
 		svc := &session.Service{Cache: c, Idle: time.Hour, Now: clk.Now}
@@ -158,5 +176,76 @@ func run(t *testing.T, c agileplus.Cache) {
 		clk.Add(41 * time.Minute)
 		_, err = svc.Get(ctx, s.ID)
 		wantNotFound(t, "Get past the max age", err)
+	})
+	t.Run("CodeServesOnce", func(t *testing.T) {
+		svc := &session.Service{Cache: c}
+		var seen string
+		code, expires, err := svc.NewCode(ctx, 0, func(code string) map[string]string {
+			seen = code
+			return map[string]string{"sealed": "for " + code}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen != code || !strings.HasPrefix(code, "sic_") || time.Until(expires) > session.DefaultCodeTTL {
+			t.Fatalf("NewCode = %q, %v; the data maker saw %q", code, expires, seen)
+		}
+		data, err := svc.Redeem(ctx, code)
+		if err != nil || !maps.Equal(data, map[string]string{"sealed": "for " + code}) {
+			t.Fatalf("Redeem = %v, %v", data, err)
+		}
+		_, err = svc.Redeem(ctx, code)
+		wantNotFound(t, "Redeem a second time", err)
+	})
+	t.Run("CodeServesOnceUnderRace", func(t *testing.T) {
+		svc := &session.Service{Cache: c}
+		code, _, err := svc.NewCode(ctx, 0, func(string) map[string]string { return map[string]string{"x": "y"} })
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		won := 0
+		for range 8 {
+			wg.Go(func() {
+				if _, err := svc.Redeem(ctx, code); err == nil {
+					mu.Lock()
+					won++
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		if won != 1 {
+			t.Fatalf("%d of 8 concurrent Redeems got the code's data; want 1", won)
+		}
+	})
+	t.Run("CodeExpires", func(t *testing.T) {
+		clk := &clock{now: time.Now()}
+		svc := &session.Service{Cache: c, Now: clk.Now}
+		code, _, err := svc.NewCode(ctx, time.Minute, func(string) map[string]string { return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		clk.Add(time.Minute)
+		_, err = svc.Redeem(ctx, code)
+		wantNotFound(t, "Redeem at the code's deadline", err)
+	})
+	t.Run("CodeRefusedWhenWrong", func(t *testing.T) {
+		svc := &session.Service{Cache: c}
+		code, _, err := svc.NewCode(ctx, 0, func(string) map[string]string { return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, bad := range []string{"", "sic_", "nope", "sic_" + strings.Repeat("A", 43), code[:len(code)-1] + "x", "ses_" + code[4:]} {
+			if bad == code {
+				continue
+			}
+			_, err := svc.Redeem(ctx, bad)
+			wantNotFound(t, "Redeem("+bad+")", err)
+		}
+		if _, err := svc.Redeem(ctx, code); err != nil {
+			t.Fatalf("the right code after wrong ones: %v", err)
+		}
 	})
 }

@@ -130,7 +130,7 @@ func (a *app) Open(ctx context.Context) (err error) {
 		a.onClose(a.metrics.Close)
 	}
 	m := prommetrics.New(version)
-	_, limiter, cacheCheck, err := a.openCache(ctx, m)
+	cache, limiter, cacheCheck, err := a.openCache(ctx, m)
 	if err != nil {
 		return err
 	}
@@ -255,8 +255,12 @@ func (a *app) Open(ctx context.Context) (err error) {
 	feed.Open()
 	a.onClose(feed.Close)
 
+	board, err := a.board(api, cache)
+	if err != nil {
+		return err
+	}
 	srv := &http.Server{
-		Handler:           api,
+		Handler:           board, // the web board, in front of the API
 		ReadHeaderTimeout: 10 * time.Second,
 		// No whole-request timeout: a bulk import body may take minutes.
 		IdleTimeout:    2 * time.Minute,

@@ -182,7 +182,7 @@ over HTTP (--server, or AGILEPLUS_SERVER).`,
 	pf.StringVar(&e.caCert, "ca-cert", e.getenv("AGILEPLUS_CA_CERT"), "PEM file of a CA to trust for an https --server (env AGILEPLUS_CA_CERT)")
 	pf.StringVar(&e.dataDir, "data", cmpOr(e.getenv("AGILEPLUS_DATA_DIR"), "agileplus-data"), "data directory: where serve keeps the local key (env AGILEPLUS_DATA_DIR)")
 	root.AddCommand(newServeCmd(e), newMigrateCmd(e), newVersionCmd(e))
-	root.AddCommand(newKeyCmd(e), newLoginCmd(e), newLogoutCmd(e), newWhoamiCmd(e))
+	root.AddCommand(newKeyCmd(e), newLoginCmd(e), newLogoutCmd(e), newWhoamiCmd(e), newBoardCmd(e))
 	addWorkCommands(root, e)
 	root.InitDefaultCompletionCmd()
 	if c := subcommand(root, "completion"); c != nil {

@@ -297,6 +297,9 @@ func serve(ctx context.Context, e *env, cfg appConfig) error {
 		auth = "insecure-no-auth"
 	}
 	fmt.Fprintf(e.stdout, "agileplus %s serving on %s://%s (data %s)\n", version, scheme, a.Addr(), cfg.dataDir)
+	if !cfg.insecureNoAuth {
+		fmt.Fprintf(e.stdout, "web board: agileplus board signs your browser in\n")
+	}
 	if ma := a.MetricsAddr(); ma != nil {
 		fmt.Fprintf(e.stdout, "metrics without a key on http://%s/metrics\n", ma)
 	}
