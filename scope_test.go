@@ -217,6 +217,9 @@ var scopeCases = []scopeCase{
 	{name: "AddDependency", write: true, field: "from", call: func(ctx context.Context, f *scopeFixture, x string) error {
 		return ignore(f.s.AddDependency(ctx, agileplus.DependencyCreate{From: wp(x, "2"), To: wp(x, "3")}))
 	}},
+	{name: "Plan", write: true, field: "feature", call: func(ctx context.Context, f *scopeFixture, x string) error {
+		return ignore(f.s.Plan(ctx, agileplus.PlanRequest{Feature: feat(x), WPs: []agileplus.PlanWP{{WPCreate: agileplus.WPCreate{Title: "n"}, DependsOn: []string{wp(x, "1")}}}}))
+	}},
 	{name: "RemoveDependency", write: true, field: "dependency", call: func(ctx context.Context, f *scopeFixture, x string) error {
 		return f.s.RemoveDependency(ctx, f.dep[x])
 	}},
