@@ -77,7 +77,8 @@ type ArtifactReadTx interface {
 	Artifacts(ctx context.Context, f ArtifactFilter) ([]*Artifact, error)
 }
 
-// MaxArtifactName bounds an artifact's name, in characters.
+// MaxArtifactName bounds an artifact's name, in bytes (what file systems
+// allow a file name), and a name prefix in characters.
 const MaxArtifactName = 255
 
 // ArtifactAdd is what a caller says of an artifact it uploads.
@@ -91,15 +92,15 @@ type ArtifactAdd struct {
 	SHA256 string
 }
 
-// CheckArtifactName checks a name: 1 to 255 characters of UTF-8, no control
+// CheckArtifactName checks a name: 1 to 255 bytes of UTF-8, no control
 // characters, no '/' and not "." or "..". The name is only shown: keys
 // come from ids.
 func CheckArtifactName(field, name string) error {
 	if !utf8.ValidString(name) {
 		return FieldErrorf(field, "artifact name %s is not UTF-8", QuoteRef(name))
 	}
-	if n := utf8.RuneCountInString(name); n == 0 || n > MaxArtifactName {
-		return FieldErrorf(field, "an artifact name is 1 to %d characters, not %d", MaxArtifactName, n)
+	if name == "" || len(name) > MaxArtifactName {
+		return FieldErrorf(field, "an artifact name is 1 to %d bytes, not %d", MaxArtifactName, len(name))
 	}
 	for _, r := range name {
 		if r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0 {

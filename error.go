@@ -89,3 +89,30 @@ func QuoteRef(ref string) string {
 	}
 	return strconv.Quote(ref[:cut]) + fmt.Sprintf("... (%d bytes)", len(ref))
 }
+
+// PrefixField puts prefix before the field a domain error names (the
+// field itself when it names none), for an error about a part of a larger
+// input: "wps[2]" and "title" make "wps[2].title".
+func PrefixField(err error, prefix string) error {
+	return mapField(err, func(f string) string {
+		if f == "" || f == prefix {
+			return prefix
+		}
+		return prefix + "." + f
+	})
+}
+
+// withField names field in a domain error instead of the one it named.
+func withField(err error, field string) error {
+	return mapField(err, func(string) string { return field })
+}
+
+func mapField(err error, f func(string) string) error {
+	e, isDomain := err.(*Error)
+	if !isDomain {
+		return err
+	}
+	c := *e
+	c.Field = f(c.Field)
+	return &c
+}

@@ -53,28 +53,13 @@ func (p *PlanRequest) Validate() error {
 		w := &p.WPs[i]
 		field := fmt.Sprintf("wps[%d]", i)
 		if err := w.WPCreate.Validate(); err != nil {
-			return prefixError(err, field)
+			return PrefixField(err, field)
 		}
 		if len(w.DependsOn) > MaxPlanWPs {
 			return FieldErrorf(field+".depends_on", "at most %d dependencies, not %d", MaxPlanWPs, len(w.DependsOn))
 		}
 	}
 	return nil
-}
-
-// prefixError puts prefix before the field a domain error names.
-func prefixError(err error, prefix string) error {
-	e, isDomain := err.(*Error)
-	if !isDomain {
-		return err
-	}
-	c := *e
-	if c.Field == "" {
-		c.Field = prefix
-	} else {
-		c.Field = prefix + "." + c.Field
-	}
-	return &c
 }
 
 // Plan creates a plan's feature (if new), WPs and dependencies in one
@@ -116,7 +101,7 @@ func (s *Service) Plan(ctx context.Context, p PlanRequest) (res *PlanResult, err
 		for i, pw := range p.WPs {
 			w, err := s.createWP(ctx, tx, f, pw.WPCreate)
 			if err != nil {
-				return prefixError(err, fmt.Sprintf("wps[%d]", i))
+				return PrefixField(err, fmt.Sprintf("wps[%d]", i))
 			}
 			res.WPs = append(res.WPs, w)
 			field := fmt.Sprintf("wps[%d].depends_on", i)
@@ -150,15 +135,4 @@ func prefixFeatureError(err error) error {
 		return withField(err, "feature")
 	}
 	return err
-}
-
-// withField names field in a domain error instead of the field it named.
-func withField(err error, field string) error {
-	e, isDomain := err.(*Error)
-	if !isDomain {
-		return err
-	}
-	c := *e
-	c.Field = field
-	return &c
 }

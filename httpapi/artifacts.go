@@ -34,8 +34,8 @@ const (
 )
 
 var artifactUploadParams = []param{
-	{name: "name", typ: "string", required: true, doc: "the file name: 1-255 characters, no control characters, no slash, not . or ..; only shown (the object key comes from the artifact's id)",
-		schema: map[string]any{"minLength": 1, "maxLength": agileplus.MaxArtifactName, "pattern": artifactNamePattern}},
+	{name: "name", typ: "string", required: true, doc: "the file name: 1-255 bytes of UTF-8 (format file-name), no control characters, no slash, not . or ..; only shown (the object key comes from the artifact's id)",
+		schema: map[string]any{"minLength": 1, "maxLength": agileplus.MaxArtifactName, "pattern": artifactNamePattern, "format": "file-name"}},
 	{name: "label", typ: "string", repeat: true, maxItems: agileplus.MaxLabels, doc: "labels of the artifact (repeat for several)", schema: map[string]any{"pattern": agileplus.LabelPattern}},
 }
 

@@ -303,19 +303,3 @@ func (h *handlers) plan(ctx context.Context, a PlanArgs) (*mcp.CallToolResult, e
 	}
 	return ok(b.String(), res), nil
 }
-
-// prefixField puts the name of the part of the arguments in front of a
-// domain error's field.
-func prefixField(err error, prefix string) error {
-	e, isDomain := err.(*agileplus.Error)
-	if !isDomain {
-		return err
-	}
-	c := *e
-	if c.Field == "" || c.Field == prefix {
-		c.Field = prefix
-	} else {
-		c.Field = prefix + "." + c.Field
-	}
-	return &c
-}

@@ -19,6 +19,11 @@ declared form is replaced by the body's true checksum in the same form, as
 a client computes it. Malformed values are left as generated, so that the
 server is still seen to refuse them (a wrong checksum of the right form is
 the crosstest suite's to check).
+
+An artifact's name is 1-255 bytes of UTF-8 (what file systems allow), which
+a schema's maxLength, counting characters, cannot say: the document names
+the rule as the string format file-name, and its strategy here generates
+names within it.
 """
 
 import base64
@@ -29,7 +34,20 @@ import re
 import urllib.request
 
 import schemathesis
+from hypothesis import strategies as st
 from schemathesis.transport.serialization import serialize_binary
+
+# No control character (C0, DEL, C1), no slash or backslash, no surrogate;
+# not . or ..; at most 255 bytes of UTF-8 (artifact.go CheckArtifactName).
+_NAME_CHAR = st.characters(
+    exclude_categories=("Cs",), exclude_characters="/\\", min_codepoint=0x20
+).filter(lambda c: not 0x7F <= ord(c) <= 0x9F)
+schemathesis.openapi.format(
+    "file-name",
+    st.text(_NAME_CHAR, min_size=1, max_size=255).filter(
+        lambda s: len(s.encode()) <= 255 and s not in (".", "..")
+    ),
+)
 
 BASE_URL = os.environ["CONTRACT_BASE_URL"]
 TOKEN = os.environ["CONTRACT_TOKEN"]

@@ -271,14 +271,24 @@ type SignIn struct {
 	Code  string `json:"code,omitempty"`
 }
 
-func (b *Board) serveSignIn(w http.ResponseWriter, r *http.Request) {
+// signInPOST answers what the sign-in routes refuse alike, a method other
+// than POST and a server without authentication, and reports whether the
+// request goes on; no answer of theirs is cached.
+func (b *Board) signInPOST(w http.ResponseWriter, r *http.Request) bool {
 	if r.Method != http.MethodPost {
 		methodNotAllowed(w, r, "POST")
-		return
+		return false
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	if b.cfg.Auth == nil {
 		writeError(w, http.StatusConflict, agileplus.ECONFLICT, "this server runs without authentication: the board needs no sign-in")
+		return false
+	}
+	return true
+}
+
+func (b *Board) serveSignIn(w http.ResponseWriter, r *http.Request) {
+	if !b.signInPOST(w, r) {
 		return
 	}
 	if crossSite(r) {
@@ -361,13 +371,7 @@ type Code struct {
 // who could read a key (the CLI's local key file is its owner's only).
 // The key comes in Authorization, which no other site's page can send.
 func (b *Board) serveCode(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		methodNotAllowed(w, r, "POST")
-		return
-	}
-	w.Header().Set("Cache-Control", "no-store")
-	if b.cfg.Auth == nil {
-		writeError(w, http.StatusConflict, agileplus.ECONFLICT, "this server runs without authentication: the board needs no sign-in")
+	if !b.signInPOST(w, r) {
 		return
 	}
 	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
