@@ -344,7 +344,7 @@ func (s *Server) trackerRoutes() []route {
 			return nil, t.RemoveDependency(r.Context(), r.PathValue("id"))
 		}).needs(agileplus.ScopeWrite),
 
-		op(s, "GET", "/v1/ready", "Work packages that can start now: planned, every dependency done, unclaimed; by key number or by priority", 200, slices.Concat([]param{projectParam("project id or key").req(), orderParam}, cursorParams(readyCursor)), func(r *http.Request, _ *noBody) (*List[*agileplus.WP], error) {
+		op(s, "GET", "/v1/ready", "Work packages that can start now: planned, every dependency done, unclaimed; by key number or by priority (without a project: every unarchived project the key may use, by project key, then key number)", 200, slices.Concat([]param{projectParam("project id or key; absent: every unarchived project the key may use"), orderParam}, cursorParams(readyCursor)), func(r *http.Request, _ *noBody) (*List[*agileplus.WP], error) {
 			pg, err := page(r)
 			if err != nil {
 				return nil, err
