@@ -223,7 +223,7 @@ func newGraphCriticalCmd(e *env) *cobra.Command {
 	cmd.Flags().StringVar(&project, "project", "", "project id or key")
 	cmd.Flags().StringVar(&feature, "feature", "", "feature id or slug")
 	limitVar(cmd, &pg.Limit, "work packages per page")
-	cmd.Flags().StringVar(&pg.After, "after", "", "work packages after this key: the last key of the previous page")
+	cmd.Flags().StringVar(&pg.After, "after", "", "work packages after this cursor: the next of the previous page (a WP key)")
 	cmd.Flags().BoolVar(&all, "all", false, "every work package, a page at a time")
 	return cmd
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/agileplus/agileplus"
 	"github.com/agileplus/agileplus/internal/poll"
+	"github.com/spf13/cobra"
 )
 
 // listPage is what a list command prints with --json, its items kept as
@@ -148,4 +149,23 @@ func TestCLIListsJSON(t *testing.T) {
 			t.Errorf("ready --limit 1: %q, want LC-1", out)
 		}
 	})
+}
+
+// Every --after of a list takes the next its previous page gave, and says so.
+func TestCLIAfterHelpNamesNext(t *testing.T) {
+	e := &env{getenv: func(string) string { return "" }}
+	n := 0
+	walk(newRootCmd(e), func(c *cobra.Command) {
+		f := c.Flags().Lookup("after")
+		if f == nil || c.Name() == "tail" { // tail's --after is where a replay starts
+			return
+		}
+		n++
+		if !strings.Contains(f.Usage, "the next of the previous page") {
+			t.Errorf("%s --after: %q does not say it takes the next of the previous page", c.CommandPath(), f.Usage)
+		}
+	})
+	if n < 12 {
+		t.Errorf("only %d commands with --after", n)
+	}
 }

@@ -75,7 +75,7 @@ func newProjectListCmd(e *env) *cobra.Command {
 // pageFlags adds --limit and --after for lists ordered by id.
 func pageFlags(cmd *cobra.Command, pg *agileplus.Page) {
 	limitVar(cmd, &pg.Limit, "items")
-	cmd.Flags().StringVar(&pg.After, "after", "", "items after this cursor: the next of the previous page (the last id)")
+	cmd.Flags().StringVar(&pg.After, "after", "", "items after this cursor: the next of the previous page")
 }
 
 func newProjectShowCmd(e *env) *cobra.Command {

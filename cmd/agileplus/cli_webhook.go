@@ -169,7 +169,7 @@ func newWebhookDeliveriesCmd(e *env) *cobra.Command {
 			return nil
 		},
 	}
-	afterSeqVar(cmd, &after, "attempts after this seq")
+	afterSeqVar(cmd, &after, "attempts after this cursor: the next of the previous page (a seq)")
 	limitVar(cmd, &limit, "attempts")
 	return cmd
 }
@@ -212,7 +212,7 @@ func newDeadLettersListCmd(e *env) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&consumer, "consumer", "", "only this consumer's, e.g. webhook-whk_...")
-	afterSeqVar(cmd, &after, "dead letters after this seq")
+	afterSeqVar(cmd, &after, "dead letters after this cursor: the next of the previous page (a seq)")
 	limitVar(cmd, &limit, "dead letters")
 	return cmd
 }
