@@ -87,8 +87,9 @@ func renameField(err error, field string) error {
 	return err
 }
 
-// Layers returns the project's open WPs by layer: layer 0 can start now,
-// layer 1 once layer 0 is done, and so on. Each layer is in key order, or
+// Layers returns the project's open WPs by layer: layer 0 waits on
+// nothing open (WPs in progress and claimed ones too: Ready is what can
+// start now), layer 1 only on layer 0, and so on. Each layer is in key order, or
 // with order OrderPriority by priority, then key order.
 func (s *Service) Layers(ctx context.Context, projectRef, order string) (*GraphLayers, error) {
 	if err := checkOrder(order); err != nil {

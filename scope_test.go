@@ -451,6 +451,33 @@ func TestScopeLists(t *testing.T) {
 		}
 	})
 
+	t.Run("Ready", func(t *testing.T) {
+		for _, tc := range []struct {
+			ctx  context.Context
+			want string
+		}{
+			{ctx, "PC-1 PC-2 PC-3 PD-1 PD-2 PD-3"},
+			{lctx, "PC-1 PC-2 PC-3"},
+		} {
+			for _, order := range []string{agileplus.OrderKey, agileplus.OrderPriority} {
+				got := pages(t, 2, func(after string) ([]*agileplus.WP, error) {
+					return f.s.Ready(tc.ctx, "", order, agileplus.Page{After: after, Limit: 2})
+				}, func(w *agileplus.WP) string { return agileplus.ReadyCursor(w, order) })
+				var gotKeys []string
+				for _, w := range got {
+					gotKeys = append(gotKeys, w.Key)
+				}
+				if g := strings.Join(gotKeys, " "); g != tc.want {
+					t.Errorf("ready of every project, %s order: %s, want %s", order, g, tc.want)
+				}
+			}
+		}
+		// A WP of a project the key may not use is no position to start after.
+		if _, err := f.s.Ready(lctx, "", agileplus.OrderPriority, agileplus.Page{After: "PD-1"}); agileplus.ErrorCode(err) != agileplus.ENOTFOUND {
+			t.Errorf("after a WP the key may not see: %v, want not found", err)
+		}
+	})
+
 	t.Run("Events", func(t *testing.T) {
 		all := f.events(t)
 		for _, tc := range []struct {

@@ -4,8 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -1113,11 +1113,11 @@ func (s *Service) Dependencies(ctx context.Context, ref string) (es []*Edge, err
 // Ready lists the project's WPs that can start now: planned, every
 // depends_on target done, and not claimed. Pages go by key number, or
 // with order OrderPriority by priority then key number; pg.After is the
-// ReadyCursor of the last WP of the previous page.
+// ReadyCursor of the last WP of the previous page. With no project it is
+// the ready set of every unarchived project the caller may use, by
+// project key then key number, or by priority, project key and key
+// number: a WP key names its project, so the cursors stay the same.
 func (s *Service) Ready(ctx context.Context, projectRef, order string, pg Page) (ws []*WP, err error) {
-	if projectRef == "" {
-		return nil, FieldErrorf("project", "project is required")
-	}
 	if err := checkOrder(order); err != nil {
 		return nil, err
 	}
@@ -1127,25 +1127,15 @@ func (s *Service) Ready(ctx context.Context, projectRef, order string, pg Page) 
 	rf := ReadyFilter{Now: s.now(), ByPriority: order == OrderPriority, Limit: pg.Limit}
 	// A cursor of either order is read in either: in key order only its
 	// key counts; in priority order a bare key is the position of that WP.
-	afterKey := ""
-	if pg.After != "" {
-		key, rank := pg.After, -1
-		if p, rest, ok := strings.Cut(pg.After, ":"); ok {
-			if rank = PriorityRank(p); rank < 0 {
-				return nil, FieldErrorf("after", "after must be the next cursor of the previous page, such as CORE-12 or high:CORE-12, not %s", QuoteRef(pg.After))
-			}
-			key = rest
-		}
-		i := strings.LastIndexByte(key, '-')
-		if !IsWPRef(key) || i < 0 || strings.HasPrefix(key, PrefixWP) {
-			return nil, FieldErrorf("after", "after must be the next cursor of the previous page, such as CORE-12 or high:CORE-12, not %s", QuoteRef(pg.After))
-		}
-		if rf.AfterNum, err = strconv.ParseInt(key[i+1:], 10, 64); err != nil {
-			return nil, FieldErrorf("after", "after must be the next cursor of the previous page, such as CORE-12, not %s", QuoteRef(pg.After))
-		}
-		if rf.ByPriority && rank < 0 {
-			afterKey = key
-		}
+	afterKey, rank, err := readyCursor(pg.After)
+	if err != nil {
+		return nil, err
+	}
+	if projectRef == "" {
+		return s.readyEverywhere(ctx, rf, afterKey, rank)
+	}
+	if afterKey != "" {
+		_, rf.AfterNum, _ = splitWPKey(afterKey)
 		if rf.ByPriority {
 			rf.AfterRank = max(rank, 0)
 		}
@@ -1159,7 +1149,7 @@ func (s *Service) Ready(ctx context.Context, projectRef, order string, pg Page) 
 		if err := allow(lim, "project", p.Key); err != nil {
 			return err
 		}
-		if afterKey != "" {
+		if rf.ByPriority && afterKey != "" && rank < 0 {
 			w, err := tx.WP(ctx, afterKey)
 			if ErrorCode(err) == ENOTFOUND || (err == nil && w.ProjectID != p.ID) {
 				return &Error{Code: ENOTFOUND, Field: "after", Message: fmt.Sprintf("after: project %s has no WP %s to start after", p.Key, afterKey)}
@@ -1171,6 +1161,101 @@ func (s *Service) Ready(ctx context.Context, projectRef, order string, pg Page) 
 		rf.ProjectID = p.ID
 		ws, err = tx.Ready(ctx, rf)
 		return err
+	})
+	for _, w := range ws {
+		w.Lease = nil
+	}
+	return ws, err
+}
+
+// readyCursor reads the after cursor of the ready set: a WP key, and the
+// rank of the priority before it (-1 when there is none).
+func readyCursor(after string) (key string, rank int, err error) {
+	if after == "" {
+		return "", -1, nil
+	}
+	bad := FieldErrorf("after", "after must be the next cursor of the previous page, such as CORE-12 or high:CORE-12, not %s", QuoteRef(after))
+	key, rank = after, -1
+	if p, rest, ok := strings.Cut(after, ":"); ok {
+		if rank = PriorityRank(p); rank < 0 {
+			return "", 0, bad
+		}
+		key = rest
+	}
+	if strings.HasPrefix(key, PrefixWP) {
+		return "", 0, bad
+	}
+	if _, _, ok := splitWPKey(key); !ok {
+		return "", 0, bad
+	}
+	return key, rank, nil
+}
+
+// readyEverywhere is Ready without a project: each project's page after
+// the cursor, merged. rf holds the order, limit and time.
+func (s *Service) readyEverywhere(ctx context.Context, rf ReadyFilter, afterKey string, rank int) (ws []*WP, err error) {
+	lim := limited(ctx)
+	err = s.view(ctx, func(tx ReadTx) error {
+		var ps []*Project
+		if lim != nil {
+			ps, err = allowedProjects(ctx, tx, lim)
+		} else {
+			ps, err = allProjects(ctx, tx)
+		}
+		if err != nil {
+			return err
+		}
+		ps = slices.DeleteFunc(ps, func(p *Project) bool { return p.ArchivedAt != nil })
+		slices.SortFunc(ps, func(a, b *Project) int { return strings.Compare(a.Key, b.Key) })
+		afterProject, afterNum, _ := splitWPKey(afterKey)
+		if rf.ByPriority && afterKey != "" && rank < 0 {
+			w, err := tx.WP(ctx, afterKey)
+			if ErrorCode(err) == ENOTFOUND || (err == nil && !lim.AllowsProject(w.ProjectKey)) {
+				return &Error{Code: ENOTFOUND, Field: "after", Message: fmt.Sprintf("after: no WP %s to start after", afterKey)}
+			} else if err != nil {
+				return err
+			}
+			rank = PriorityRank(w.Priority)
+		}
+		for _, p := range ps {
+			f := rf
+			f.ProjectID = p.ID
+			c := 1 // where p lies against the cursor's project
+			if afterKey != "" {
+				c = strings.Compare(p.Key, afterProject)
+			}
+			switch {
+			case !rf.ByPriority && c < 0:
+				continue
+			case !rf.ByPriority && c == 0:
+				f.AfterNum = afterNum
+			case rf.ByPriority && afterKey != "":
+				// Before the cursor's project only lower priorities are
+				// left, in it those after its WP, after it the same too.
+				f.AfterRank = rank
+				switch {
+				case c < 0:
+					f.AfterNum = math.MaxInt64
+				case c == 0:
+					f.AfterNum = afterNum
+				}
+			}
+			page, err := tx.Ready(ctx, f)
+			if err != nil {
+				return err
+			}
+			ws = append(ws, page...)
+			if !rf.ByPriority && len(ws) >= rf.Limit {
+				break
+			}
+		}
+		if rf.ByPriority {
+			// Each page is in priority and key order and the pages come in
+			// project order, so a stable sort by priority is the order.
+			slices.SortStableFunc(ws, func(a, b *WP) int { return PriorityRank(a.Priority) - PriorityRank(b.Priority) })
+		}
+		ws = ws[:min(len(ws), rf.Limit)]
+		return nil
 	})
 	for _, w := range ws {
 		w.Lease = nil

@@ -506,7 +506,9 @@ func (c *Client) Dependencies(ctx context.Context, ref string) ([]*agileplus.Edg
 // Ready implements agileplus.Tracker.
 func (c *Client) Ready(ctx context.Context, projectRef, order string, pg agileplus.Page) ([]*agileplus.WP, error) {
 	q := pageQuery(pg)
-	q.Set("project", projectRef)
+	if projectRef != "" {
+		q.Set("project", projectRef)
+	}
 	if order != "" {
 		q.Set("order", order)
 	}

@@ -347,7 +347,7 @@ func (s *Server) trackerRoutes() []route {
 			return nil, t.RemoveDependency(r.Context(), r.PathValue("id"))
 		}).needs(agileplus.ScopeWrite),
 
-		op(s, "GET", "/v1/ready", "Work packages that can start now: planned, every dependency done, unclaimed; by key number or by priority", 200, slices.Concat([]param{projectParam("project id or key").req(), orderParam}, cursorParams(readyCursor)), func(r *http.Request, _ *noBody) (*List[*agileplus.WP], error) {
+		op(s, "GET", "/v1/ready", "Work packages that can start now: planned, every dependency done, unclaimed; by key number or by priority (without a project: every unarchived project the key may use, by project key, then key number)", 200, slices.Concat([]param{projectParam("project id or key; absent: every unarchived project the key may use"), orderParam}, cursorParams(readyCursor)), func(r *http.Request, _ *noBody) (*List[*agileplus.WP], error) {
 			pg, err := page(r)
 			if err != nil {
 				return nil, err
@@ -397,7 +397,7 @@ func (s *Server) trackerRoutes() []route {
 			}
 			return l, err
 		}).needs(agileplus.ScopeRead),
-		op(s, "GET", "/v1/graph/layers", "A project's open work packages by layer: layer 0 can start now, layer 1 once layer 0 is done", 200, []param{projectParam("project id or key").req(), orderParam}, func(r *http.Request, _ *noBody) (*agileplus.GraphLayers, error) {
+		op(s, "GET", "/v1/graph/layers", "A project's open work packages by layer: layer 0 waits on nothing open (work in progress is there too; /v1/ready has what can start now), layer 1 on layer 0", 200, []param{projectParam("project id or key").req(), orderParam}, func(r *http.Request, _ *noBody) (*agileplus.GraphLayers, error) {
 			return t.Layers(r.Context(), r.URL.Query().Get("project"), r.URL.Query().Get("order"))
 		}).needs(agileplus.ScopeRead),
 		op(s, "GET", "/v1/graph/features", "A project's features rolled up from their WPs: counts, open hours, and the features each waits on", 200, []param{projectParam("project id or key").req()}, func(r *http.Request, _ *noBody) (*agileplus.GraphFeatures, error) {

@@ -108,7 +108,7 @@ func (h *handlers) graph(ctx context.Context, a GraphArgs) (*mcp.CallToolResult,
 		if err != nil {
 			return nil, err
 		}
-		fmt.Fprintf(&b, "%d open WPs; layer 0 can start now, layer n once layers before it are done", r.Open)
+		fmt.Fprintf(&b, "%d open WPs; layer 0 waits on nothing open (in progress or not; ready lists what can start now), layer n on layers before it", r.Open)
 		for i, l := range r.Layers {
 			keys := make([]string, 0, len(l))
 			for j, n := range l {

@@ -159,8 +159,9 @@ func newArtifactListCmd(e *env) *cobra.Command {
 			if err != nil {
 				return inFlagWords(err, artifactFlags)
 			}
+			next := nextCursor(as, f.Limit, func(a *agileplus.Artifact) string { return a.ID })
 			if e.asJSON {
-				return printJSON(e.stdout, listJSON(as))
+				return printPage(e.stdout, as, next)
 			}
 			if len(as) == 0 {
 				_, err := fmt.Fprintf(e.stdout, "no artifacts on %s\n", ref)
@@ -173,7 +174,7 @@ func newArtifactListCmd(e *env) *cobra.Command {
 			if err := t.flush(); err != nil {
 				return err
 			}
-			moreHint(e.stderr, len(as), f.Limit, as[len(as)-1].ID)
+			moreHint(e.stderr, next)
 			return nil
 		},
 	}
@@ -182,7 +183,7 @@ func newArtifactListCmd(e *env) *cobra.Command {
 	cmd.Flags().StringVar(&f.Prefix, "prefix", "", "only names starting with this")
 	cmd.Flags().BoolVar(&f.Deleted, "deleted", false, "list the deleted artifacts (which restore brings back)")
 	limitVar(cmd, &f.Limit, "artifacts")
-	cmd.Flags().StringVar(&f.After, "after", "", "artifacts after this id: the last id of the previous page")
+	cmd.Flags().StringVar(&f.After, "after", "", "artifacts after this cursor: the next of the previous page (the last id)")
 	return cmd
 }
 

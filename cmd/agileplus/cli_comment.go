@@ -103,8 +103,9 @@ func newCommentListCmd(e *env, what string) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			next := nextCursor(cs, pg.Limit, func(c *agileplus.Comment) string { return c.ID })
 			if e.asJSON {
-				return printJSON(e.stdout, listJSON(cs))
+				return printPage(e.stdout, cs, next)
 			}
 			if len(cs) == 0 {
 				_, err := fmt.Fprintln(e.stdout, "No comments.")
@@ -123,7 +124,7 @@ func newCommentListCmd(e *env, what string) *cobra.Command {
 					fmt.Fprintf(e.stdout, "    %s\n", cell(line))
 				}
 			}
-			moreHint(e.stderr, len(cs), pg.Limit, cs[len(cs)-1].ID)
+			moreHint(e.stderr, next)
 			return nil
 		},
 	}

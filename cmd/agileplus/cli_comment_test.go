@@ -22,7 +22,7 @@ func TestCLIComments(t *testing.T) {
 	if edited.Version != 2 || len(edited.History) != 1 || edited.History[0].Body != "first, @ana" {
 		t.Errorf("edited: version %d, history %+v", edited.Version, edited.History)
 	}
-	cs := cliJSON[[]*agileplus.Comment](t, url, "wp", "comment", "list", "CMT-1")
+	cs := cliItems[*agileplus.Comment](t, url, "wp", "comment", "list", "CMT-1")
 	var bodies []string
 	for _, c := range cs {
 		bodies = append(bodies, c.Body)
@@ -69,7 +69,7 @@ func TestCLIArchive(t *testing.T) {
 		t.Errorf("wp archive: %s", out)
 	}
 	list := func(args ...string) []string {
-		return keysOf(cliJSON[[]*agileplus.WP](t, url, append([]string{"wp", "list", "--project", "ARC"}, args...)...))
+		return keysOf(cliItems[*agileplus.WP](t, url, append([]string{"wp", "list", "--project", "ARC"}, args...)...))
 	}
 	if got := list(); !slices.Equal(got, []string{"ARC-2", "ARC-3"}) {
 		t.Errorf("wp list: %v", got)
@@ -92,19 +92,19 @@ func TestCLIArchive(t *testing.T) {
 	}
 
 	cliOK(t, url, "feature", "archive", "arc-g")
-	fs := cliJSON[[]*agileplus.Feature](t, url, "feature", "list", "ARC")
+	fs := cliItems[*agileplus.Feature](t, url, "feature", "list", "ARC")
 	if len(fs) != 1 || fs[0].Slug != "arc-f" {
 		t.Errorf("feature list: %v", fs)
 	}
-	if fs := cliJSON[[]*agileplus.Feature](t, url, "feature", "list", "ARC", "--include-archived"); len(fs) != 2 {
+	if fs := cliItems[*agileplus.Feature](t, url, "feature", "list", "ARC", "--include-archived"); len(fs) != 2 {
 		t.Errorf("feature list --include-archived: %d features", len(fs))
 	}
 	cliOK(t, url, "feature", "restore", "arc-g")
 	cliOK(t, url, "project", "archive", "OLD")
-	if ps := cliJSON[[]*agileplus.Project](t, url, "project", "list"); len(ps) != 1 || ps[0].Key != "ARC" {
+	if ps := cliItems[*agileplus.Project](t, url, "project", "list"); len(ps) != 1 || ps[0].Key != "ARC" {
 		t.Errorf("project list: %v", ps)
 	}
-	if ps := cliJSON[[]*agileplus.Project](t, url, "project", "list", "--archived"); len(ps) != 1 || ps[0].Key != "OLD" {
+	if ps := cliItems[*agileplus.Project](t, url, "project", "list", "--archived"); len(ps) != 1 || ps[0].Key != "OLD" {
 		t.Errorf("project list --archived: %v", ps)
 	}
 	if out := cliOK(t, url, "project", "show", "OLD"); !strings.Contains(out, "Archived:") {

@@ -64,7 +64,7 @@ func addNameCompletion(e *env, cmd *cobra.Command) {
 }
 
 // argKinds reads the positional placeholders of a usage line ("show WP",
-// "impact (WP | FEATURE)", "add FROM TO [--kind ...]"): for each position,
+// "impact (WP | FEATURE)", "add FROM TO [--kind ...]", "ready [PROJECT]"): for each position,
 // the kinds of names it takes, none for a placeholder of something else.
 func argKinds(use string) [][]string {
 	fields := strings.Fields(use)
@@ -76,6 +76,9 @@ func argKinds(use string) [][]string {
 	rest := strings.Join(fields[1:], " ")
 	rest = strings.NewReplacer("(", "", ")", "", " | ", "|").Replace(rest)
 	for _, tok := range strings.Fields(rest) {
+		if len(tok) > 2 && tok[0] == '[' && tok[1] != '-' && strings.HasSuffix(tok, "]") {
+			tok = tok[1 : len(tok)-1] // an optional argument: "ready [PROJECT]"
+		}
 		if strings.HasPrefix(tok, "[") || strings.HasPrefix(tok, "-") {
 			break
 		}

@@ -76,7 +76,7 @@ func newDepListCmd(e *env) *cobra.Command {
 				return notFoundAs(err, args[0])
 			}
 			if e.asJSON {
-				return printJSON(e.stdout, listJSON(edges))
+				return printPage(e.stdout, edges, "") // not paged: every dependency
 			}
 			return printEdges(e.stdout, edges)
 		},

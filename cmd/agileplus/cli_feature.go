@@ -56,15 +56,14 @@ func newFeatureListCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			next := nextCursor(fs, pg.Limit, func(f *agileplus.Feature) string { return f.ID })
 			if e.asJSON {
-				return printJSON(e.stdout, listJSON(fs))
+				return printPage(e.stdout, fs, next)
 			}
 			if err := printFeatures(e.stdout, fs); err != nil {
 				return err
 			}
-			if len(fs) > 0 {
-				moreHint(e.stderr, len(fs), pg.Limit, fs[len(fs)-1].ID)
-			}
+			moreHint(e.stderr, next)
 			return nil
 		},
 	}

@@ -8,14 +8,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// findJSON is the --json answer of find: a page of hits and the cursor of
-// the next page ("" on the last), so a script never takes a full page for
-// all there is.
-type findJSON struct {
-	Items []*agileplus.SearchHit `json:"items"`
-	Next  string                 `json:"next,omitempty"`
-}
-
 func newFindCmd(e *env) *cobra.Command {
 	var (
 		q        agileplus.SearchQuery
@@ -51,12 +43,9 @@ With --json the answer is {"items": [...], "next": "..."}; pass next as
 			if err != nil {
 				return err
 			}
-			next := ""
-			if n, limit := len(hs), q.Limit; n > 0 && (n == limit || limit == 0 && n == agileplus.DefaultPageLimit) {
-				next = agileplus.SearchCursor(hs[n-1])
-			}
+			next := nextCursor(hs, q.Limit, agileplus.SearchCursor)
 			if e.asJSON {
-				return printJSON(e.stdout, findJSON{Items: listJSON(hs), Next: next})
+				return printPage(e.stdout, hs, next)
 			}
 			if len(hs) == 0 {
 				_, err := fmt.Fprintln(e.stdout, "nothing found")
@@ -69,9 +58,7 @@ With --json the answer is {"items": [...], "next": "..."}; pass next as
 			if err := t.flush(); err != nil {
 				return err
 			}
-			if next != "" {
-				moreHint(e.stderr, len(hs), q.Limit, next)
-			}
+			moreHint(e.stderr, next)
 			return nil
 		},
 	}

@@ -27,11 +27,11 @@ func TestCLIFind(t *testing.T) {
 	})
 
 	t.Run("json pages", func(t *testing.T) {
-		page := cliJSON[findJSON](t, url, "find", "login", "--limit", "2")
+		page := cliJSON[pageJSON[*agileplus.SearchHit]](t, url, "find", "login", "--limit", "2")
 		if len(page.Items) != 2 || page.Items[0].Key != "FIND-1" || page.Next != "text:sign-in" {
 			t.Fatalf("first page: %+v, want FIND-1, sign-in and next text:sign-in", page)
 		}
-		page = cliJSON[findJSON](t, url, "find", "login", "--limit", "2", "--after", page.Next)
+		page = cliJSON[pageJSON[*agileplus.SearchHit]](t, url, "find", "login", "--limit", "2", "--after", page.Next)
 		if len(page.Items) != 1 || page.Items[0].Key != "FIND-2" || page.Next != "" {
 			t.Errorf("second page: %+v, want FIND-2 and no next", page)
 		}
@@ -47,7 +47,7 @@ func TestCLIFind(t *testing.T) {
 			{[]string{"find", "login", "--kind", "feature", "--state", "created"}, "sign-in"},
 			{[]string{"find", "(login)", "NEAR", "--project", "FIND"}, ""},
 		} {
-			page := cliJSON[findJSON](t, url, tc.args...)
+			page := cliJSON[pageJSON[*agileplus.SearchHit]](t, url, tc.args...)
 			var keys []string
 			for _, h := range page.Items {
 				keys = append(keys, h.Key)

@@ -24,8 +24,12 @@ func newGraphLayersCmd(e *env) *cobra.Command {
 	var order string
 	cmd := &cobra.Command{
 		Use:   "layers PROJECT [--order key|priority]",
-		Short: "The project's open work by layer: layer 0 can start now, layer 1 once layer 0 is done",
-		Args:  argNames("PROJECT"),
+		Short: "The project's open work by layer: layer 0 waits on nothing open, layer 1 on layer 0, ...",
+		Long: `The project's open work (every state but done) by layer: layer 0 waits on
+nothing open, layer 1 only on layer 0, and so on. Layer 0 holds work in
+progress too (doing, review, blocked) and claimed work; the STATE column
+tells them apart, and "agileplus ready" lists what can start now.`,
+		Args: argNames("PROJECT"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			l, err := e.tracker().Layers(cmd.Context(), args[0], order)
 			if err != nil {
@@ -223,7 +227,7 @@ func newGraphCriticalCmd(e *env) *cobra.Command {
 	cmd.Flags().StringVar(&project, "project", "", "project id or key")
 	cmd.Flags().StringVar(&feature, "feature", "", "feature id or slug")
 	limitVar(cmd, &pg.Limit, "work packages per page")
-	cmd.Flags().StringVar(&pg.After, "after", "", "work packages after this key: the last key of the previous page")
+	cmd.Flags().StringVar(&pg.After, "after", "", "work packages after this cursor: the next of the previous page (a WP key)")
 	cmd.Flags().BoolVar(&all, "all", false, "every work package, a page at a time")
 	return cmd
 }

@@ -200,7 +200,7 @@ func TestCLIRefusalsInFlagWords(t *testing.T) {
 			}
 		})
 	}
-	if ws := cliJSON[[]*agileplus.WP](t, url, "wp", "list", "--project", "CORE"); len(ws) != 2 {
+	if ws := cliItems[*agileplus.WP](t, url, "wp", "list", "--project", "CORE"); len(ws) != 2 {
 		t.Errorf("%d work packages after the refusals, want 2", len(ws))
 	}
 }
@@ -369,14 +369,14 @@ func TestCLIDeadLettersInput(t *testing.T) {
 	var seqs []string
 	poll.Until(t, "4 dead letters", func() bool {
 		seqs = seqs[:0]
-		for _, d := range cliJSON[[]*agileplus.DeadLetter](t, url, "deadletters", "list") {
+		for _, d := range cliItems[*agileplus.DeadLetter](t, url, "deadletters", "list") {
 			seqs = append(seqs, strconv.FormatUint(d.Seq, 10))
 		}
 		return len(seqs) >= 4
 	})
 	listed := func() []string {
 		var ss []string
-		for _, d := range cliJSON[[]*agileplus.DeadLetter](t, url, "deadletters", "list") {
+		for _, d := range cliItems[*agileplus.DeadLetter](t, url, "deadletters", "list") {
 			ss = append(ss, strconv.FormatUint(d.Seq, 10))
 		}
 		return ss

@@ -209,7 +209,7 @@ func (k *keyCmd) listCmd() *cobra.Command {
 				return err
 			}
 			if e.asJSON {
-				return printJSON(e.stdout, listJSON(ks))
+				return printPage(e.stdout, ks, "") // every page read already
 			}
 			t := newTable(e.stdout, "PREFIX", "NAME", "SCOPE", "PROJECTS", "CREATED", "LAST USED", "EXPIRES", "REVOKED")
 			for _, k := range ks {

@@ -55,8 +55,9 @@ func newLabelListCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			next := nextCursor(ls, pg.Limit, func(l *agileplus.LabelDef) string { return l.Name })
 			if e.asJSON {
-				return printJSON(e.stdout, listJSON(ls))
+				return printPage(e.stdout, ls, next)
 			}
 			if len(ls) == 0 {
 				_, err := fmt.Fprintf(e.stdout, "no label is defined in %s\n", args[0])
@@ -69,12 +70,12 @@ func newLabelListCmd(e *env) *cobra.Command {
 			if err := t.flush(); err != nil {
 				return err
 			}
-			moreHint(e.stderr, len(ls), pg.Limit, ls[len(ls)-1].Name)
+			moreHint(e.stderr, next)
 			return nil
 		},
 	}
 	limitVar(cmd, &pg.Limit, "labels")
-	cmd.Flags().StringVar(&pg.After, "after", "", "labels after this name: the last name of the previous page")
+	cmd.Flags().StringVar(&pg.After, "after", "", "labels after this cursor: the next of the previous page (the last name)")
 	return cmd
 }
 

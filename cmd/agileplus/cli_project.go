@@ -52,8 +52,9 @@ func newProjectListCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			next := nextCursor(ps, pg.Limit, func(p *agileplus.Project) string { return p.ID })
 			if e.asJSON {
-				return printJSON(e.stdout, listJSON(ps))
+				return printPage(e.stdout, ps, next)
 			}
 			t := newTable(e.stdout, "KEY", "NAME", "VERSION", "UPDATED", "ID")
 			for _, p := range ps {
@@ -62,9 +63,7 @@ func newProjectListCmd(e *env) *cobra.Command {
 			if err := t.flush(); err != nil {
 				return err
 			}
-			if len(ps) > 0 {
-				moreHint(e.stderr, len(ps), pg.Limit, ps[len(ps)-1].ID)
-			}
+			moreHint(e.stderr, next)
 			return nil
 		},
 	}
@@ -76,7 +75,7 @@ func newProjectListCmd(e *env) *cobra.Command {
 // pageFlags adds --limit and --after for lists ordered by id.
 func pageFlags(cmd *cobra.Command, pg *agileplus.Page) {
 	limitVar(cmd, &pg.Limit, "items")
-	cmd.Flags().StringVar(&pg.After, "after", "", "items after this id: the last id of the previous page")
+	cmd.Flags().StringVar(&pg.After, "after", "", "items after this cursor: the next of the previous page")
 }
 
 func newProjectShowCmd(e *env) *cobra.Command {

@@ -12,27 +12,37 @@ func newReadyCmd(e *env) *cobra.Command {
 	var pg agileplus.Page
 	var order string
 	cmd := &cobra.Command{
-		Use:   "ready PROJECT [--order key|priority] [--limit N] [--after CURSOR]",
-		Short: "List the project's work packages that can start now",
-		Long: `List the project's work packages that can start now: planned, every
-work package they depend on done, and not claimed. By key number, or with
+		Use:   "ready [PROJECT] [--order key|priority] [--limit N] [--after CURSOR]",
+		Short: "List the work packages that can start now, of a project or of every project",
+		Long: `List the work packages that can start now: planned, every work package
+they depend on done, and not claimed. Without PROJECT, those of every
+unarchived project the key may use, by project key. By key number, or with
 --order priority urgent first; the --after cursor is then the priority and
 key the hint shows (high:CORE-12).`,
-		Args: argNames("PROJECT"),
+		Example: `  agileplus ready CORE
+  agileplus ready --order priority --limit 10`,
+		Args: optionalArg(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			t := e.tracker()
-			ws, err := t.Ready(cmd.Context(), args[0], order, pg)
+			project := ""
+			if len(args) > 0 {
+				project = args[0]
+			}
+			ws, err := t.Ready(cmd.Context(), project, order, pg)
 			if err != nil {
 				return err
 			}
-			if n := len(ws); n > 0 {
-				defer moreHint(e.stderr, n, pg.Limit, agileplus.ReadyCursor(ws[n-1], order))
-			}
+			next := nextCursor(ws, pg.Limit, func(w *agileplus.WP) string { return agileplus.ReadyCursor(w, order) })
 			if e.asJSON {
-				return printJSON(e.stdout, listJSON(ws))
+				return printPage(e.stdout, ws, next)
 			}
+			defer moreHint(e.stderr, next)
 			if len(ws) == 0 {
-				_, err := fmt.Fprintf(e.stdout, "no work package of %s is ready to start\n", args[0])
+				where := "of " + project
+				if project == "" {
+					where = "in any project"
+				}
+				_, err := fmt.Fprintf(e.stdout, "no work package %s is ready to start\n", where)
 				return err
 			}
 			slugs, err := featureSlugs(cmd.Context(), t, ws)
@@ -47,7 +57,7 @@ key the hint shows (high:CORE-12).`,
 		},
 	}
 	limitVar(cmd, &pg.Limit, "work packages")
-	cmd.Flags().StringVar(&pg.After, "after", "", "items after this cursor: the last key of the previous page (priority:key with --order priority)")
+	cmd.Flags().StringVar(&pg.After, "after", "", "items after this cursor: the next of the previous page (a WP key; priority:key with --order priority)")
 	orderVar(cmd, &order)
 	return cmd
 }
@@ -72,8 +82,9 @@ func newEventsCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			next := nextCursor(es, q.Limit, func(ev *agileplus.Event) string { return strconv.FormatInt(ev.GlobalSeq, 10) })
 			if e.asJSON {
-				return printJSON(e.stdout, listJSON(es))
+				return printPage(e.stdout, es, next)
 			}
 			t := newTable(e.stdout, "SEQ", "TIME", "ACTOR", "TYPE", "PROJECT", "ENTITY")
 			for _, ev := range es {
@@ -82,13 +93,11 @@ func newEventsCmd(e *env) *cobra.Command {
 			if err := t.flush(); err != nil {
 				return err
 			}
-			if len(es) > 0 {
-				moreHint(e.stderr, len(es), q.Limit, strconv.FormatInt(es[len(es)-1].GlobalSeq, 10))
-			}
+			moreHint(e.stderr, next)
 			return nil
 		},
 	}
-	cmd.Flags().Int64Var(&q.After, "after", 0, "events after this global sequence number")
+	cmd.Flags().Int64Var(&q.After, "after", 0, "events after this cursor: the next of the previous page (a global sequence number)")
 	cmd.Flags().StringVar(&q.Entity, "entity", "", "only events of this project, feature, work package or dependency")
 	limitVar(cmd, &q.Limit, "events")
 	cmd.AddCommand(newEventsTailCmd(e))
@@ -114,8 +123,9 @@ func newAuditShowCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			next := nextCursor(as, limit, func(a *agileplus.AuditEntry) string { return strconv.FormatInt(a.Seq, 10) })
 			if e.asJSON {
-				return printJSON(e.stdout, listJSON(as))
+				return printPage(e.stdout, as, next)
 			}
 			t := newTable(e.stdout, "SEQ", "TIME", "ACTOR", "SUMMARY", "REASON")
 			for _, a := range as {
@@ -128,13 +138,11 @@ func newAuditShowCmd(e *env) *cobra.Command {
 			if err := t.flush(); err != nil {
 				return err
 			}
-			if len(as) > 0 {
-				moreHint(e.stderr, len(as), limit, strconv.FormatInt(as[len(as)-1].Seq, 10))
-			}
+			moreHint(e.stderr, next)
 			return nil
 		},
 	}
-	cmd.Flags().Int64Var(&after, "after", 0, "entries after this sequence number")
+	cmd.Flags().Int64Var(&after, "after", 0, "entries after this cursor: the next of the previous page (a sequence number)")
 	limitVar(cmd, &limit, "entries")
 	return cmd
 }

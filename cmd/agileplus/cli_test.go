@@ -35,6 +35,13 @@ func cliJSON[T any](t *testing.T, url string, args ...string) T {
 	return v
 }
 
+// cliItems runs a list command with --json and returns the items of the
+// page it prints.
+func cliItems[T any](t *testing.T, url string, args ...string) []T {
+	t.Helper()
+	return cliJSON[pageJSON[T]](t, url, args...).Items
+}
+
 // cliFails runs a command that must fail and returns its error.
 func cliFails(t *testing.T, url string, args ...string) error {
 	t.Helper()
@@ -85,7 +92,7 @@ func TestCLITour(t *testing.T) {
 		if out := cliOK(t, url, "dep", "add", "TOUR-3", "TOUR-1", "--kind", "relates_to"); !strings.Contains(out, "relates_to") {
 			t.Errorf("dep add --kind relates_to printed %q", out)
 		}
-		ready := cliJSON[[]*agileplus.WP](t, url, "ready", "TOUR")
+		ready := cliItems[*agileplus.WP](t, url, "ready", "TOUR")
 		if got, want := keysOf(ready), []string{"TOUR-1", "TOUR-3"}; !slices.Equal(got, want) {
 			t.Errorf("ready: got %v, want %v", got, want)
 		}
@@ -111,7 +118,7 @@ func TestCLITour(t *testing.T) {
 		if !strings.Contains(out, "token "+strconv.FormatInt(token, 10)) {
 			t.Errorf("claim take printed %q, want token %d", out, token)
 		}
-		if got := keysOf(cliJSON[[]*agileplus.WP](t, url, "ready", "TOUR")); slices.Contains(got, "TOUR-1") {
+		if got := keysOf(cliItems[*agileplus.WP](t, url, "ready", "TOUR")); slices.Contains(got, "TOUR-1") {
 			t.Errorf("ready lists the claimed TOUR-1: %v", got)
 		}
 		if err := cliFails(t, url, "claim", "take", "TOUR-1", "--agent", "bot-2"); agileplus.ErrorCode(err) != agileplus.ECONFLICT {
@@ -177,7 +184,7 @@ func TestCLITour(t *testing.T) {
 	})
 
 	t.Run("events", func(t *testing.T) {
-		es := cliJSON[[]*agileplus.Event](t, url, "events", "--entity", "TOUR-1")
+		es := cliItems[*agileplus.Event](t, url, "events", "--entity", "TOUR-1")
 		var types []string
 		for _, e := range es {
 			types = append(types, e.Type)
@@ -191,7 +198,7 @@ func TestCLITour(t *testing.T) {
 			t.Errorf("event actor %q, want tester (from USER)", es[0].Actor)
 		}
 		after := es[0].GlobalSeq
-		for _, e := range cliJSON[[]*agileplus.Event](t, url, "events", "--after", strconv.FormatInt(after, 10), "--limit", "3") {
+		for _, e := range cliItems[*agileplus.Event](t, url, "events", "--after", strconv.FormatInt(after, 10), "--limit", "3") {
 			if e.GlobalSeq <= after {
 				t.Errorf("events --after %d returned seq %d", after, e.GlobalSeq)
 			}
@@ -233,7 +240,7 @@ func TestCLIJSONDecodesIntoDomainTypes(t *testing.T) {
 	if err := cliFails(t, url, "project", "update", "JS", "--name", "stale", "--if-version", "1"); agileplus.ErrorCode(err) != agileplus.ECONFLICT {
 		t.Errorf("stale --if-version: got %v, want a conflict", err)
 	}
-	if ps := cliJSON[[]*agileplus.Project](t, url, "project", "list"); len(ps) != 1 || ps[0].Key != "JS" {
+	if ps := cliItems[*agileplus.Project](t, url, "project", "list"); len(ps) != 1 || ps[0].Key != "JS" {
 		t.Errorf("project list: %+v", ps)
 	}
 	if got := cliJSON[agileplus.Project](t, url, "project", "show", "JS"); got.ID != p.ID {
@@ -248,15 +255,15 @@ func TestCLIJSONDecodesIntoDomainTypes(t *testing.T) {
 	if f.Description != "Now described." || f.Title != "Feature" {
 		t.Errorf("updated feature: %+v", f)
 	}
-	if fs := cliJSON[[]*agileplus.Feature](t, url, "feature", "list", "JS"); len(fs) != 1 || fs[0].ID != f.ID {
+	if fs := cliItems[*agileplus.Feature](t, url, "feature", "list", "JS"); len(fs) != 1 || fs[0].ID != f.ID {
 		t.Errorf("feature list: %+v", fs)
 	}
 	if got := cliJSON[agileplus.Feature](t, url, "feature", "show", "js-feature"); got.Version != f.Version {
 		t.Errorf("feature show: version %d, want %d", got.Version, f.Version)
 	}
 
-	if empty := strings.TrimSpace(cliOK(t, url, "wp", "list", "--project", "JS", "--json")); empty != "[]" {
-		t.Errorf("empty wp list printed %q, want []", empty)
+	if empty := strings.Join(strings.Fields(cliOK(t, url, "wp", "list", "--project", "JS", "--json")), ""); empty != `{"items":[]}` {
+		t.Errorf("empty wp list printed %q, want {\"items\": []}", empty)
 	}
 	a := cliJSON[agileplus.WP](t, url, "wp", "create", "js-feature", "--title", "First", "--estimate", "4")
 	b := cliJSON[agileplus.WP](t, url, "wp", "create", "js-feature", "--title", "Second")
@@ -271,7 +278,7 @@ func TestCLIJSONDecodesIntoDomainTypes(t *testing.T) {
 	if d.FromKey != "JS-2" || d.ToKey != "JS-1" || d.Kind != agileplus.DependsOn {
 		t.Errorf("blocks dependency stored as %s %s %s, want JS-2 depends_on JS-1", d.FromKey, d.Kind, d.ToKey)
 	}
-	edges := cliJSON[[]*agileplus.Edge](t, url, "dep", "list", "JS-1")
+	edges := cliItems[*agileplus.Edge](t, url, "dep", "list", "JS-1")
 	if len(edges) != 1 || edges[0].Direction != agileplus.Blocks || edges[0].OtherKey != "JS-2" {
 		t.Errorf("dep list JS-1: %+v", edges)
 	}
@@ -284,17 +291,17 @@ func TestCLIJSONDecodesIntoDomainTypes(t *testing.T) {
 	if sw := cliJSON[wpWithDependencies](t, url, "wp", "show", "JS-2"); len(sw.Dependencies) != 1 || sw.Dependencies[0].OtherKey != "JS-1" {
 		t.Errorf("wp show dependencies: %+v", sw.Dependencies)
 	}
-	if ws := cliJSON[[]*agileplus.WP](t, url, "wp", "list", "--feature", "js-feature", "--state", "planned"); len(ws) != 2 {
+	if ws := cliItems[*agileplus.WP](t, url, "wp", "list", "--feature", "js-feature", "--state", "planned"); len(ws) != 2 {
 		t.Errorf("wp list --feature --state: %d wps, want 2", len(ws))
 	}
-	if ws := cliJSON[[]*agileplus.WP](t, url, "wp", "list", "--project", "JS", "--limit", "1"); len(ws) != 1 {
+	if ws := cliItems[*agileplus.WP](t, url, "wp", "list", "--project", "JS", "--limit", "1"); len(ws) != 1 {
 		t.Errorf("wp list --limit 1: %d wps", len(ws))
 	}
 	rm := cliJSON[map[string]any](t, url, "dep", "rm", d.ID)
 	if rm["removed"] != true {
 		t.Errorf("dep rm --json: %v", rm)
 	}
-	if edges := cliJSON[[]*agileplus.Edge](t, url, "dep", "list", "JS-1"); len(edges) != 0 {
+	if edges := cliItems[*agileplus.Edge](t, url, "dep", "list", "JS-1"); len(edges) != 0 {
 		t.Errorf("dep list after rm: %+v", edges)
 	}
 
@@ -306,7 +313,7 @@ func TestCLIJSONDecodesIntoDomainTypes(t *testing.T) {
 	if rel["released"] != true {
 		t.Errorf("claim release --json: %v", rel)
 	}
-	if as := cliJSON[[]*agileplus.AuditEntry](t, url, "audit", "show", "js-feature", "--after", "2"); len(as) == 0 || as[0].Seq != 3 {
+	if as := cliItems[*agileplus.AuditEntry](t, url, "audit", "show", "js-feature", "--after", "2"); len(as) == 0 || as[0].Seq != 3 {
 		t.Errorf("audit show --after 2: %+v", as)
 	}
 }
@@ -319,11 +326,11 @@ func TestSeedSampleData(t *testing.T) {
 		t.Errorf("seeded projects %v, want %v", got, want)
 	}
 
-	ps := cliJSON[[]*agileplus.Project](t, url, "project", "list")
+	ps := cliItems[*agileplus.Project](t, url, "project", "list")
 	if len(ps) != 3 {
 		t.Fatalf("%d projects, want 3", len(ps))
 	}
-	ws := cliJSON[[]*agileplus.WP](t, url, "wp", "list", "--limit", "1000")
+	ws := cliItems[*agileplus.WP](t, url, "wp", "list", "--limit", "1000")
 	if len(ws) < 55 || len(ws) > 65 || len(ws) != sum.WPs {
 		t.Errorf("%d work packages (summary says %d), want about 60", len(ws), sum.WPs)
 	}
@@ -352,25 +359,25 @@ func TestSeedSampleData(t *testing.T) {
 	if i < 0 {
 		t.Fatal("no PKCE work package in the sample")
 	}
-	edges := cliJSON[[]*agileplus.Edge](t, url, "dep", "list", ws[i].Key)
+	edges := cliItems[*agileplus.Edge](t, url, "dep", "list", ws[i].Key)
 	if !slices.ContainsFunc(edges, func(e *agileplus.Edge) bool {
 		return e.Direction == agileplus.DependsOn && strings.HasPrefix(e.OtherKey, "CORE-") && e.OtherState == agileplus.WPDone
 	}) {
 		t.Errorf("%s (%s) has no cross-project dependency on a done CORE work package: %+v", ws[i].Key, ws[i].ProjectKey, edges)
 	}
-	if fe := cliJSON[[]*agileplus.Edge](t, url, "dep", "list", "login-flow"); !slices.ContainsFunc(fe, func(e *agileplus.Edge) bool { return e.OtherKey == "auth-service" }) {
+	if fe := cliItems[*agileplus.Edge](t, url, "dep", "list", "login-flow"); !slices.ContainsFunc(fe, func(e *agileplus.Edge) bool { return e.OtherKey == "auth-service" }) {
 		t.Errorf("login-flow has no feature dependency on auth-service: %+v", fe)
 	}
 
 	featureStates := map[string]bool{}
 	skipped := false
 	for _, p := range ps {
-		for _, f := range cliJSON[[]*agileplus.Feature](t, url, "feature", "list", p.Key) {
+		for _, f := range cliItems[*agileplus.Feature](t, url, "feature", "list", p.Key) {
 			featureStates[f.State] = true
 			if v := cliJSON[agileplus.AuditVerification](t, url, "audit", "verify", f.Slug); !v.Valid || v.Entries == 0 {
 				t.Errorf("audit of %s: %+v", f.Slug, v)
 			}
-			for _, a := range cliJSON[[]*agileplus.AuditEntry](t, url, "audit", "show", f.Slug, "--limit", "1000") {
+			for _, a := range cliItems[*agileplus.AuditEntry](t, url, "audit", "show", f.Slug, "--limit", "1000") {
 				skipped = skipped || strings.Contains(a.Summary, "skipped")
 			}
 		}
@@ -382,7 +389,7 @@ func TestSeedSampleData(t *testing.T) {
 		t.Error("no feature skipped a state")
 	}
 
-	if ready := keysOf(cliJSON[[]*agileplus.WP](t, url, "ready", "CORE")); len(ready) == 0 {
+	if ready := keysOf(cliItems[*agileplus.WP](t, url, "ready", "CORE")); len(ready) == 0 {
 		t.Error("nothing is ready in CORE")
 	}
 	for _, args := range [][]string{{"wp", "list", "--project", "WEB"}, {"ready", "MOB"}, {"project", "show", "CORE"}, {"feature", "show", "offline-sync"}, {"events", "--limit", "20"}} {
@@ -396,7 +403,7 @@ func TestSeedSampleData(t *testing.T) {
 		if !strings.Contains(err.Error(), "already loaded") || !strings.Contains(err.Error(), "CORE") {
 			t.Errorf("second seed: got %v, want it to say the sample is already loaded", err)
 		}
-		if n := len(cliJSON[[]*agileplus.WP](t, url, "wp", "list", "--limit", "1000")); n != len(ws) {
+		if n := len(cliItems[*agileplus.WP](t, url, "wp", "list", "--limit", "1000")); n != len(ws) {
 			t.Errorf("second seed changed the work package count: %d, want %d", n, len(ws))
 		}
 	})
@@ -405,7 +412,7 @@ func TestSeedSampleData(t *testing.T) {
 		if !strings.Contains(out, "already loaded") || !strings.Contains(out, "nothing to do") {
 			t.Errorf("seed --once on a seeded server printed %q, want it to say the sample is already loaded", out)
 		}
-		if n := len(cliJSON[[]*agileplus.WP](t, url, "wp", "list", "--limit", "1000")); n != len(ws) {
+		if n := len(cliItems[*agileplus.WP](t, url, "wp", "list", "--limit", "1000")); n != len(ws) {
 			t.Errorf("seed --once changed the work package count: %d, want %d", n, len(ws))
 		}
 	})

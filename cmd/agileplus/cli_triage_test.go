@@ -41,7 +41,7 @@ func TestCLITriage(t *testing.T) {
 
 	t.Run("list filters and sort", func(t *testing.T) {
 		list := func(args ...string) []string {
-			return keysOf(cliJSON[[]*agileplus.WP](t, url, append([]string{"wp", "list", "--project", "TRI"}, args...)...))
+			return keysOf(cliItems[*agileplus.WP](t, url, append([]string{"wp", "list", "--project", "TRI"}, args...)...))
 		}
 		for _, c := range []struct {
 			args []string
@@ -77,7 +77,7 @@ func TestCLITriage(t *testing.T) {
 	})
 
 	t.Run("ready and layers by priority", func(t *testing.T) {
-		ws := cliJSON[[]*agileplus.WP](t, url, "ready", "TRI", "--order", "priority")
+		ws := cliItems[*agileplus.WP](t, url, "ready", "TRI", "--order", "priority")
 		if got := keysOf(ws); !slices.Equal(got, []string{"TRI-2", "TRI-3", "TRI-1"}) {
 			t.Errorf("ready --order priority: %v", got)
 		}
@@ -121,7 +121,7 @@ func TestCLITriage(t *testing.T) {
 			t.Errorf("label create printed %q", out)
 		}
 		cliOK(t, url, "label", "create", "TRI", "db")
-		ls := cliJSON[[]*agileplus.LabelDef](t, url, "label", "list", "TRI")
+		ls := cliItems[*agileplus.LabelDef](t, url, "label", "list", "TRI")
 		if len(ls) != 2 || ls[0].Name != "db" || ls[1].Color != "#00add8" {
 			t.Errorf("label list: %+v", ls)
 		}

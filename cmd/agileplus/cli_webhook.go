@@ -85,7 +85,7 @@ func newWebhookListCmd(e *env) *cobra.Command {
 				return err
 			}
 			if e.asJSON {
-				return printJSON(e.stdout, listJSON(hs))
+				return printPage(e.stdout, hs, "") // not paged: every webhook
 			}
 			t := newTable(e.stdout, "ID", "URL", "FILTER", "CREATED")
 			for _, h := range hs {
@@ -146,8 +146,9 @@ func newWebhookDeliveriesCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			next := nextCursor(ds, limit, func(d *agileplus.WebhookDelivery) string { return strconv.FormatUint(d.Seq, 10) })
 			if e.asJSON {
-				return printJSON(e.stdout, listJSON(ds))
+				return printPage(e.stdout, ds, next)
 			}
 			t := newTable(e.stdout, "SEQ", "TIME", "EVENT", "TYPE", "ATTEMPT", "OUTCOME", "STATUS", "MS", "ERROR")
 			for _, d := range ds {
@@ -164,13 +165,11 @@ func newWebhookDeliveriesCmd(e *env) *cobra.Command {
 			if err := t.flush(); err != nil {
 				return err
 			}
-			if n := len(ds); n > 0 {
-				moreHint(e.stdout, n, limit, strconv.FormatUint(ds[n-1].Seq, 10))
-			}
+			moreHint(e.stderr, next)
 			return nil
 		},
 	}
-	afterSeqVar(cmd, &after, "attempts after this seq")
+	afterSeqVar(cmd, &after, "attempts after this cursor: the next of the previous page (a seq)")
 	limitVar(cmd, &limit, "attempts")
 	return cmd
 }
@@ -193,8 +192,9 @@ func newDeadLettersListCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			next := nextCursor(ds, limit, func(d *agileplus.DeadLetter) string { return strconv.FormatUint(d.Seq, 10) })
 			if e.asJSON {
-				return printJSON(e.stdout, listJSON(ds))
+				return printPage(e.stdout, ds, next)
 			}
 			t := newTable(e.stdout, "SEQ", "TIME", "CONSUMER", "REASON", "TRIES", "EVENT", "TYPE", "SUBJECT")
 			for _, d := range ds {
@@ -207,14 +207,12 @@ func newDeadLettersListCmd(e *env) *cobra.Command {
 			if err := t.flush(); err != nil {
 				return err
 			}
-			if n := len(ds); n > 0 {
-				moreHint(e.stdout, n, limit, strconv.FormatUint(ds[n-1].Seq, 10))
-			}
+			moreHint(e.stderr, next)
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&consumer, "consumer", "", "only this consumer's, e.g. webhook-whk_...")
-	afterSeqVar(cmd, &after, "dead letters after this seq")
+	afterSeqVar(cmd, &after, "dead letters after this cursor: the next of the previous page (a seq)")
 	limitVar(cmd, &limit, "dead letters")
 	return cmd
 }

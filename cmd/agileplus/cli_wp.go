@@ -84,8 +84,9 @@ urgent first; its --after cursor is the priority and id the hint shows.`,
 			if err != nil {
 				return err
 			}
+			next := nextCursor(ws, q.Limit, func(w *agileplus.WP) string { return agileplus.WPCursor(w, q.Sort) })
 			if e.asJSON {
-				return printJSON(e.stdout, listJSON(ws))
+				return printPage(e.stdout, ws, next)
 			}
 			slugs, err := featureSlugs(cmd.Context(), t, ws)
 			if err != nil {
@@ -94,9 +95,7 @@ urgent first; its --after cursor is the priority and id the hint shows.`,
 			if err := printWPs(e.stdout, ws, slugs); err != nil {
 				return err
 			}
-			if len(ws) > 0 {
-				moreHint(e.stderr, len(ws), q.Limit, agileplus.WPCursor(ws[len(ws)-1], q.Sort))
-			}
+			moreHint(e.stderr, next)
 			return nil
 		},
 	}

@@ -28,6 +28,33 @@ func listJSON[T any](items []T) []T {
 	return items
 }
 
+// pageJSON is the --json answer of every list command: the items, and
+// the cursor of the next page when this one came back full (there may
+// be more; pass it as --after). A list the API does not page has no next.
+// A script thus never takes a full page for all there is.
+type pageJSON[T any] struct {
+	Items []T    `json:"items"`
+	Next  string `json:"next,omitempty"`
+}
+
+// printPage prints a page of a list as pageJSON.
+func printPage[T any](w io.Writer, items []T, next string) error {
+	return printJSON(w, pageJSON[T]{Items: listJSON(items), Next: next})
+}
+
+// nextCursor is the cursor of the page after items, a page asked for
+// with limit (0: the default): the cursor of the last item when the page
+// is full, else "".
+func nextCursor[T any](items []T, limit int, cursor func(T) string) string {
+	if limit == 0 {
+		limit = agileplus.DefaultPageLimit
+	}
+	if n := len(items); n > 0 && n >= limit {
+		return cursor(items[n-1])
+	}
+	return ""
+}
+
 // table prints aligned columns for people.
 type table struct {
 	tw *tabwriter.Writer
@@ -160,12 +187,9 @@ func printFeatures(w io.Writer, fs []*agileplus.Feature) error {
 	return t.flush()
 }
 
-// moreHint tells people how to get the next page when a page came back full.
-func moreHint(w io.Writer, n, limit int, next string) {
-	if limit == 0 {
-		limit = agileplus.DefaultPageLimit
-	}
-	if n > 0 && n == limit {
+// moreHint tells people how to get the next page, when there may be one.
+func moreHint(w io.Writer, next string) {
+	if next != "" {
 		fmt.Fprintf(w, "(more: pass --after %s)\n", next)
 	}
 }

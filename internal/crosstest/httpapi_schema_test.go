@@ -175,8 +175,8 @@ func TestRequiredQueryParametersAreDeclared(t *testing.T) {
 	_, doc := contractAPI(t)
 	for path, names := range map[string][]string{
 		"/v1/graph/cycles": {"project"}, "/v1/graph/features": {"project"}, "/v1/graph/layers": {"project"},
-		"/v1/ready": {"project"}, "/v1/graph/export": {"project", "format"},
-		"/v1/graph/path": {"from", "to"}, "/v1/graph/feature-path": {"from", "to"},
+		"/v1/graph/export": {"project", "format"},
+		"/v1/graph/path":   {"from", "to"}, "/v1/graph/feature-path": {"from", "to"},
 	} {
 		for _, name := range names {
 			i := slices.IndexFunc(doc.Paths[path]["get"].Parameters, func(p openAPIParam) bool { return p.Name == name })

@@ -138,7 +138,7 @@ func TestBadInput(t *testing.T) {
 		{"renew without token", "PUT", "/v1/wps/CORE-1/claim", `{}`, nil, 400, "token", "token"},
 		{"release bad token", "DELETE", "/v1/wps/CORE-1/claim?token=abc", ``, nil, 400, "token", "token"},
 		{"release unclaimed", "DELETE", "/v1/wps/CORE-1/claim?token=3", ``, nil, 409, "token", "no live lease"},
-		{"ready without project", "GET", "/v1/ready", ``, nil, 400, "project", "required"},
+		{"ready of every project, bad after", "GET", "/v1/ready?after=CORE", ``, nil, 400, "after", "next cursor of the previous page"},
 		{"ready bad after", "GET", "/v1/ready?project=CORE&after=CORE-99999999999999999999", ``, nil, 400, "after", "next cursor of the previous page"},
 		{"bad limit", "GET", "/v1/projects?limit=5000", ``, nil, 400, "limit", "limit"},
 		{"bad after", "GET", "/v1/events?after=-1", ``, nil, 400, "after", "after"},

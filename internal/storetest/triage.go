@@ -104,6 +104,78 @@ func testPriorities(t *testing.T, f *fixture) {
 	})
 }
 
+// testReadyEverywhere lists the ready set without a project: every
+// unarchived project's, by project key then key number or by priority,
+// project key and key number, paged with the cursors the answers give.
+func testReadyEverywhere(t *testing.T, f *fixture) {
+	for _, p := range []struct {
+		key   string
+		prios []string
+	}{
+		{"OPS", []string{"high", "low", "urgent"}},
+		{"CORE", []string{"low", "high", "normal", "high"}},
+		{"ARC", []string{"urgent"}},
+	} {
+		f.project(t, p.key)
+		fe := f.feature(t, p.key, strings.ToLower(p.key))
+		for i, pr := range p.prios {
+			_, err := f.svc.CreateWP(f.ctx, fe.Slug, agileplus.WPCreate{Title: fmt.Sprintf("w%d", i+1), Priority: pr})
+			mustOK(t, err)
+		}
+	}
+	f.move(t, "CORE-3", agileplus.WPDoing)
+	_, err := f.svc.ArchiveProject(f.ctx, "ARC")
+	mustOK(t, err)
+
+	all := func(t *testing.T, order string, limit int) string {
+		t.Helper()
+		var got []*agileplus.WP
+		pg := agileplus.Page{Limit: limit}
+		for {
+			ws, err := f.svc.Ready(f.ctx, "", order, pg)
+			mustOK(t, err)
+			got = append(got, ws...)
+			if len(ws) < limit {
+				return keysOf(got)
+			}
+			pg.After = agileplus.ReadyCursor(ws[len(ws)-1], order)
+		}
+	}
+	byKey := "CORE-1 CORE-2 CORE-4 OPS-1 OPS-2 OPS-3"
+	byPriority := "OPS-3 CORE-2 CORE-4 OPS-1 CORE-1 OPS-2"
+	for _, limit := range []int{1, 2, 4, agileplus.MaxPageLimit} {
+		t.Run(fmt.Sprint("pages of ", limit), func(t *testing.T) {
+			mustEqual(t, "by key", all(t, agileplus.OrderKey, limit), byKey)
+			mustEqual(t, "by priority", all(t, agileplus.OrderPriority, limit), byPriority)
+		})
+	}
+
+	t.Run("cursors", func(t *testing.T) {
+		for _, c := range []struct{ order, after, want string }{
+			{agileplus.OrderKey, "CORE-2", "CORE-4 OPS-1 OPS-2 OPS-3"},
+			{agileplus.OrderKey, "high:OPS-1", "OPS-2 OPS-3"},
+			{agileplus.OrderKey, "BB-9", byKey}, // no such project: a position all the same
+			{agileplus.OrderKey, "ZZ-1", ""},
+			{agileplus.OrderPriority, "CORE-4", "OPS-1 CORE-1 OPS-2"},
+			{agileplus.OrderPriority, "high:CORE-9", "OPS-1 CORE-1 OPS-2"},
+			{agileplus.OrderPriority, "urgent:ARC-1", byPriority},
+			{agileplus.OrderPriority, "urgent:PZ-1", "CORE-2 CORE-4 OPS-1 CORE-1 OPS-2"},
+		} {
+			ws, err := f.svc.Ready(f.ctx, "", c.order, agileplus.Page{After: c.after})
+			mustOK(t, err)
+			mustEqual(t, c.order+" after "+c.after, keysOf(ws), c.want)
+		}
+		_, err := f.svc.Ready(f.ctx, "", agileplus.OrderPriority, agileplus.Page{After: "CORE-99"})
+		mustField(t, err, agileplus.ENOTFOUND, "after")
+		for _, bad := range []string{"soon:CORE-2", "high:", "wp_01", "CORE"} {
+			_, err = f.svc.Ready(f.ctx, "", agileplus.OrderKey, agileplus.Page{After: bad})
+			mustField(t, err, agileplus.EINVALID, "after")
+		}
+		_, err = f.svc.Ready(f.ctx, "", "fastest", agileplus.Page{})
+		mustField(t, err, agileplus.EINVALID, "order")
+	})
+}
+
 // testPriorityOrder sorts WP lists, the ready set and the layers by
 // priority, paging with the cursors the answers give.
 func testPriorityOrder(t *testing.T, f *fixture) {
