@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -247,6 +248,10 @@ func (s *Service) chooseNext(ctx context.Context, tx ReadTx, q NextRequest, now 
 			return best, nil, "", 0, err
 		}
 		scope = "any project"
+	}
+	if q.Project == "" {
+		// Across projects, an archived one is out, as in the ready set.
+		projects = slices.DeleteFunc(projects, func(p *Project) bool { return p.ArchivedAt != nil })
 	}
 
 	var cands []*WP

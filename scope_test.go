@@ -676,3 +676,23 @@ func TestEditCommentLimited(t *testing.T) {
 		t.Errorf("refused edit wrote %d events", after-before)
 	}
 }
+
+// next across projects leaves an archived project out, whether the key
+// names it or not, as the ready set does.
+func TestNextAcrossProjectsLeavesArchivedOut(t *testing.T) {
+	f := newScopeFixture(t)
+	ctx := context.Background()
+	for _, k := range []string{"PC", "PD"} { // one ready WP each
+		must(f.s.CreateProject(ctx, agileplus.ProjectCreate{Key: k, Name: k}))
+		must(f.s.CreateFeature(ctx, k, agileplus.FeatureCreate{Slug: "f" + strings.ToLower(k), Title: k}))
+		must(f.s.CreateWP(ctx, "f"+strings.ToLower(k), agileplus.WPCreate{Title: "w"}))
+	}
+	must(f.s.ArchiveProject(ctx, "PC"))
+	both := &agileplus.Principal{KeyID: "key_cd", Name: "ci-cd", Scope: agileplus.ScopeRead, Projects: []string{"PC", "PD"}}
+	for _, c := range []context.Context{ctx, agileplus.WithPrincipal(ctx, both)} {
+		res, err := f.s.Next(c, agileplus.NextRequest{})
+		if err != nil || res.WP == nil || res.WP.Key != "PD-1" {
+			t.Errorf("next across projects: %+v, %v; want PD-1", res, err)
+		}
+	}
+}
