@@ -124,7 +124,7 @@ var scopeCases = []scopeCase{
 		return ignore(f.s.Feature(ctx, feat(x)))
 	}},
 	{name: "Features", field: "project", call: func(ctx context.Context, f *scopeFixture, x string) error {
-		return ignore(f.s.Features(ctx, proj(x), agileplus.Page{}))
+		return ignore(f.s.Features(ctx, proj(x), agileplus.FeatureQuery{}))
 	}},
 	{name: "UpdateFeature", write: true, field: "feature", call: func(ctx context.Context, f *scopeFixture, x string) error {
 		title := "renamed"

@@ -1,6 +1,7 @@
 package agileplus
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -298,13 +299,23 @@ func (s *Service) Feature(ctx context.Context, ref string) (f *Feature, err erro
 }
 
 // Features lists a project's features by id.
-func (s *Service) Features(ctx context.Context, projectRef string, pg Page) (fs []*Feature, err error) {
+func (s *Service) Features(ctx context.Context, projectRef string, q FeatureQuery) (fs []*Feature, err error) {
+	pg := q.Page
 	if pg.Limit, err = ClampLimit(pg.Limit); err != nil {
 		return nil, err
 	}
 	if pg.Archived, err = archivedOption(pg.Archived); err != nil {
 		return nil, err
 	}
+	keep, err := featureFilter(q)
+	if err != nil {
+		return nil, err
+	}
+	rank, after, err := splitSortCursor(q.After, PrefixFeature)
+	if err != nil {
+		return nil, err
+	}
+	byPriority := q.Sort == OrderPriority
 	lim := limited(ctx)
 	err = s.view(ctx, func(tx ReadTx) error {
 		p, err := tx.Project(ctx, projectRef)
@@ -314,10 +325,99 @@ func (s *Service) Features(ctx context.Context, projectRef string, pg Page) (fs 
 		if err := allow(lim, "project", p.Key); err != nil {
 			return err
 		}
-		fs, err = tx.Features(ctx, p.ID, pg)
-		return err
+		if keep == nil && !byPriority {
+			pg.After = after
+			fs, err = tx.Features(ctx, p.ID, pg)
+			return err
+		}
+		// Filtered or by priority: a project's features are few, so they
+		// are read whole and picked here.
+		all, err := allFeatures(ctx, tx, p.ID, pg.Archived)
+		if err != nil {
+			return err
+		}
+		if keep != nil {
+			all = slices.DeleteFunc(all, func(f *Feature) bool { return !keep(f) })
+		}
+		pos := func(f *Feature) int { return PriorityRank(cmp.Or(f.Priority, DefaultPriority)) }
+		if byPriority {
+			slices.SortStableFunc(all, func(a, b *Feature) int { return cmp.Compare(pos(a), pos(b)) })
+			if after != "" && rank < 0 {
+				i := slices.IndexFunc(all, func(f *Feature) bool { return f.ID == after })
+				if i < 0 {
+					return &Error{Code: ENOTFOUND, Field: "after", Message: fmt.Sprintf("after: project %s lists no feature %s to start after", p.Key, after)}
+				}
+				rank = pos(all[i])
+			}
+		}
+		start := 0
+		if after != "" {
+			// all is in list order: the page starts at the first past the
+			// cursor.
+			if start = slices.IndexFunc(all, func(f *Feature) bool {
+				if r := pos(f); byPriority && r != rank {
+					return r > rank
+				}
+				return f.ID > after
+			}); start < 0 {
+				start = len(all)
+			}
+		}
+		fs = all[start:min(len(all), start+pg.Limit)]
+		return nil
 	})
 	return fs, err
+}
+
+// featureFilter checks q's filters and returns what keeps a feature, nil
+// for no filter.
+func featureFilter(q FeatureQuery) (func(*Feature) bool, error) {
+	for _, p := range q.Priorities {
+		if err := validatePriority("priority", p); err != nil {
+			return nil, err
+		}
+	}
+	var labels []string
+	if len(q.Labels) > 0 {
+		var err error
+		if labels, err = NormalizeLabels("label", q.Labels); err != nil {
+			return nil, err
+		}
+	}
+	switch q.LabelsMode {
+	case "", LabelsAll, LabelsAny:
+	default:
+		return nil, FieldErrorf("labels_mode", "labels_mode must be %s or %s, not %s", LabelsAll, LabelsAny, QuoteRef(q.LabelsMode))
+	}
+	switch q.Sort {
+	case "", SortID, OrderPriority:
+	default:
+		return nil, FieldErrorf("sort", "sort must be %s or %s, not %s", SortID, OrderPriority, QuoteRef(q.Sort))
+	}
+	if len(q.Priorities) == 0 && len(labels) == 0 {
+		return nil, nil
+	}
+	return func(f *Feature) bool {
+		return (len(q.Priorities) == 0 || slices.Contains(q.Priorities, cmp.Or(f.Priority, DefaultPriority))) &&
+			HasLabels(f.Labels, labels, q.LabelsMode == LabelsAny)
+	}, nil
+}
+
+// allFeatures reads every feature of a project, by id.
+func allFeatures(ctx context.Context, tx ReadTx, projectID, archived string) ([]*Feature, error) {
+	var all []*Feature
+	pg := Page{Limit: MaxPageLimit, Archived: archived}
+	for {
+		fs, err := tx.Features(ctx, projectID, pg)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, fs...)
+		if len(fs) < pg.Limit {
+			return all, nil
+		}
+		pg.After = fs[len(fs)-1].ID
+	}
 }
 
 // UpdateFeature changes a feature's title or description; one that

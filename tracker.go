@@ -20,7 +20,7 @@ type Tracker interface {
 
 	CreateFeature(ctx context.Context, projectRef string, c FeatureCreate) (*Feature, error)
 	Feature(ctx context.Context, ref string) (*Feature, error)
-	Features(ctx context.Context, projectRef string, p Page) ([]*Feature, error)
+	Features(ctx context.Context, projectRef string, q FeatureQuery) ([]*Feature, error)
 	UpdateFeature(ctx context.Context, ref string, u FeatureUpdate, ifVersion int64) (*Feature, error)
 	TransitionFeature(ctx context.Context, ref string, t Transition, ifVersion int64) (*Feature, error)
 
@@ -124,6 +124,22 @@ type WPQuery struct {
 	Mine  bool
 	// Sort is "id" (or empty) or "priority": by priority, then id. Page.After
 	// is the WPCursor of the last WP of the previous page.
+	Sort string
+	Page
+}
+
+// FeatureQuery selects, orders and pages a project's features, as WPQuery
+// does WPs.
+type FeatureQuery struct {
+	// Priorities keeps the features with one of them.
+	Priorities []string
+	// Labels keeps the features with all of them (LabelsMode "all" or
+	// empty) or with any of them (LabelsMode "any").
+	Labels     []string
+	LabelsMode string
+	// Sort is "id" (or empty) or "priority": by priority, then id.
+	// Page.After is the FeatureCursor of the last feature of the previous
+	// page.
 	Sort string
 	Page
 }

@@ -138,6 +138,30 @@ func WPCursor(w *WP, sort string) string {
 	return w.ID
 }
 
+// splitSortCursor reads the cursor of a list sorted by id or by priority,
+// of ids starting with prefix: "id" or "priority:id". A cursor of either
+// order is read in either: by id only its id counts. rank is -1 for a
+// bare id.
+func splitSortCursor(after, prefix string) (rank int, id string, err error) {
+	rank, id = -1, after
+	if p, rest, ok := strings.Cut(after, ":"); ok {
+		rank, id = PriorityRank(p), rest
+	}
+	if after != "" && (!strings.HasPrefix(id, prefix) || strings.Contains(after, ":") && rank < 0) {
+		return 0, "", FieldErrorf("after", "after must be the next cursor of the previous page, such as %s... or high:%s..., not %s", prefix, prefix, QuoteRef(after))
+	}
+	return rank, id, nil
+}
+
+// FeatureCursor is the cursor that follows f in a feature list sorted by
+// sort, as WPCursor is for WPs.
+func FeatureCursor(f *Feature, sort string) string {
+	if sort == OrderPriority {
+		return f.Priority + ":" + f.ID
+	}
+	return f.ID
+}
+
 // ReadyCursor is the cursor that follows w in the ready set in order (""
 // or OrderKey: its key; OrderPriority: "<priority>:<key>").
 func ReadyCursor(w *WP, order string) string {
@@ -191,15 +215,11 @@ func wpFilterTerms(ctx context.Context, q WPQuery) (WPFilter, error) {
 	if q.Mine {
 		f.Owner = ActorFrom(ctx)
 	}
-	// A cursor of either order is read in either: by id only its id
-	// counts; by priority a bare id is the position of that WP, whose
-	// priority WPs looks up (AfterRank -1 until then).
-	rank, id := -1, q.After
-	if p, rest, ok := strings.Cut(q.After, ":"); ok {
-		rank, id = PriorityRank(p), rest
-	}
-	if q.After != "" && (!strings.HasPrefix(id, PrefixWP) || strings.Contains(q.After, ":") && rank < 0) {
-		return f, FieldErrorf("after", "after must be the next cursor of the previous page, such as wp_... or high:wp_..., not %s", QuoteRef(q.After))
+	// By priority a bare id is the position of that WP, whose priority WPs
+	// looks up (AfterRank -1 until then).
+	rank, id, err := splitSortCursor(q.After, PrefixWP)
+	if err != nil {
+		return f, err
 	}
 	switch q.Sort {
 	case "", SortID:

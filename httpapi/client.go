@@ -372,10 +372,29 @@ func (c *Client) Feature(ctx context.Context, ref string) (f *agileplus.Feature,
 }
 
 // Features implements agileplus.Tracker.
-func (c *Client) Features(ctx context.Context, projectRef string, pg agileplus.Page) ([]*agileplus.Feature, error) {
+func (c *Client) Features(ctx context.Context, projectRef string, q agileplus.FeatureQuery) ([]*agileplus.Feature, error) {
+	v := pageQuery(q.Page)
+	triageQuery(v, q.Priorities, q.Labels, q.LabelsMode, q.Sort)
 	var l List[*agileplus.Feature]
-	callErr := c.do(ctx, "GET", "/v1/projects/"+esc(projectRef)+"/features", pageQuery(pg), 0, nil, &l)
+	callErr := c.do(ctx, "GET", "/v1/projects/"+esc(projectRef)+"/features", v, 0, nil, &l)
 	return l.Items, callErr
+}
+
+// triageQuery sets the priority, label and sort parameters a WP or feature
+// list shares.
+func triageQuery(v url.Values, priorities, labels []string, labelsMode, sort string) {
+	if labelsMode != "" {
+		v.Set("labels_mode", labelsMode)
+	}
+	if sort != "" {
+		v.Set("sort", sort)
+	}
+	if len(priorities) > 0 {
+		v["priority"] = priorities
+	}
+	if len(labels) > 0 {
+		v["label"] = labels
+	}
 }
 
 // UpdateFeature implements agileplus.Tracker.
@@ -405,18 +424,12 @@ func (c *Client) WP(ctx context.Context, ref string) (w *agileplus.WP, err error
 // WPs implements agileplus.Tracker.
 func (c *Client) WPs(ctx context.Context, q agileplus.WPQuery) ([]*agileplus.WP, error) {
 	v := pageQuery(q.Page)
-	for k, s := range map[string]string{"project": q.Project, "feature": q.Feature, "state": q.State,
-		"labels_mode": q.LabelsMode, "owner": q.Owner, "sort": q.Sort} {
+	for k, s := range map[string]string{"project": q.Project, "feature": q.Feature, "state": q.State, "owner": q.Owner} {
 		if s != "" {
 			v.Set(k, s)
 		}
 	}
-	if len(q.Priorities) > 0 {
-		v["priority"] = q.Priorities
-	}
-	if len(q.Labels) > 0 {
-		v["label"] = q.Labels
-	}
+	triageQuery(v, q.Priorities, q.Labels, q.LabelsMode, q.Sort)
 	if q.Mine {
 		v.Set("mine", "true")
 	}

@@ -104,17 +104,28 @@ var readyCursor = "^" + priorityCursor + wpKeyCursor[1:]
 var orderParam = param{name: "order", typ: "string", doc: "key: by key number (the default); priority: urgent first, then by key number",
 	schema: map[string]any{"enum": []string{agileplus.OrderKey, agileplus.OrderPriority}, "default": agileplus.OrderKey}}
 
+// triageParams filter a list of WPs or features by priority and labels,
+// and sort it by id or priority; what names the items.
+func triageParams(what string) []param {
+	return []param{
+		{name: "priority", typ: "string", repeat: true, doc: "only " + what + " with one of these priorities (repeat for several)", schema: map[string]any{"enum": agileplus.Priorities}},
+		{name: "label", typ: "string", repeat: true, maxItems: agileplus.MaxLabels, doc: "only " + what + " with these labels: all of them, or any with labels_mode=any (repeat for several; case does not matter)",
+			schema: map[string]any{"pattern": agileplus.LabelPattern}},
+		{name: "labels_mode", typ: "string", doc: "all (the default): every label given is needed; any: one is enough", schema: map[string]any{"enum": []string{agileplus.LabelsAll, agileplus.LabelsAny}, "default": agileplus.LabelsAll}},
+		{name: "sort", typ: "string", doc: "id: by id (the default); priority: urgent first, then by id", schema: map[string]any{"enum": []string{agileplus.SortID, agileplus.OrderPriority}, "default": agileplus.SortID}},
+	}
+}
+
 // wpListParams filter, sort and page a list of WPs.
-var wpListParams = slices.Concat([]param{
-	{name: "priority", typ: "string", repeat: true, doc: "only WPs with one of these priorities (repeat for several)", schema: map[string]any{"enum": agileplus.Priorities}},
-	{name: "label", typ: "string", repeat: true, maxItems: agileplus.MaxLabels, doc: "only WPs with these labels: all of them, or any with labels_mode=any (repeat for several; case does not matter)",
-		schema: map[string]any{"pattern": agileplus.LabelPattern}},
-	{name: "labels_mode", typ: "string", doc: "all (the default): a WP needs every label given; any: one is enough", schema: map[string]any{"enum": []string{agileplus.LabelsAll, agileplus.LabelsAny}, "default": agileplus.LabelsAll}},
+var wpListParams = slices.Concat(triageParams("WPs"), []param{
 	ownerParam("only WPs this person or agent owns"),
 	boolParam("mine", "only WPs the caller (the actor of the request) owns; with owner, both must hold"),
-	{name: "sort", typ: "string", doc: "id: by id (the default); priority: urgent first, then by id", schema: map[string]any{"enum": []string{agileplus.SortID, agileplus.OrderPriority}, "default": agileplus.SortID}},
 	archivedParam,
 }, cursorParams("^"+priorityCursor+agileplus.PrefixWP))
+
+// featureListParams filter, sort and page a project's features.
+var featureListParams = slices.Concat(triageParams("features"), []param{archivedParam},
+	cursorParams("^"+priorityCursor+agileplus.PrefixFeature))
 
 // nextFilterParams are the WP list's owner and label filters, for next.
 func nextFilterParams() []param {
@@ -278,13 +289,15 @@ func (s *Server) trackerRoutes() []route {
 		op(s, "POST", "/v1/projects/{project}/features", "Create a feature in a project", 201, nil, func(r *http.Request, in *agileplus.FeatureCreate) (*agileplus.Feature, error) {
 			return t.CreateFeature(r.Context(), r.PathValue("project"), *in)
 		}).needs(agileplus.ScopeWrite),
-		op(s, "GET", "/v1/projects/{project}/features", "List a project's features", 200, append(cursorParams(idCursor(agileplus.PrefixFeature)), archivedParam), func(r *http.Request, _ *noBody) (*List[*agileplus.Feature], error) {
-			pg, err := idPage(r, agileplus.PrefixFeature)
+		op(s, "GET", "/v1/projects/{project}/features", "List a project's features: by id, or by priority; filtered by priority and labels", 200, featureListParams, func(r *http.Request, _ *noBody) (*List[*agileplus.Feature], error) {
+			pg, err := page(r)
 			if err != nil {
 				return nil, err
 			}
-			fs, err := t.Features(r.Context(), r.PathValue("project"), pg)
-			return list(fs, pg.Limit, func(f *agileplus.Feature) string { return f.ID }), err
+			v := r.URL.Query()
+			q := agileplus.FeatureQuery{Page: pg, Priorities: v["priority"], Labels: v["label"], LabelsMode: v.Get("labels_mode"), Sort: v.Get("sort")}
+			fs, err := t.Features(r.Context(), r.PathValue("project"), q)
+			return list(fs, pg.Limit, func(f *agileplus.Feature) string { return agileplus.FeatureCursor(f, q.Sort) }), err
 		}).needs(agileplus.ScopeRead),
 		op(s, "GET", "/v1/features/{feature}", "Get a feature by id or slug", 200, nil, func(r *http.Request, _ *noBody) (*agileplus.Feature, error) {
 			return t.Feature(r.Context(), r.PathValue("feature"))

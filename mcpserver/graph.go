@@ -207,7 +207,7 @@ func (h *handlers) projectStatus(ctx context.Context, ref string) (string, any, 
 	}
 	var fs []*agileplus.Feature
 	for pg := (agileplus.Page{Limit: agileplus.MaxPageLimit}); ; {
-		page, err := h.t.Features(ctx, p.Key, pg)
+		page, err := h.t.Features(ctx, p.Key, agileplus.FeatureQuery{Page: pg})
 		if err != nil {
 			return "", nil, err
 		}

@@ -131,7 +131,7 @@ func (e *env) completeNames(ctx context.Context, kinds []string, prefix string) 
 				return nil, directive
 			}
 			for _, p := range ps {
-				fs, err := t.Features(ctx, p.Key, agileplus.Page{Limit: completeLimit})
+				fs, err := t.Features(ctx, p.Key, agileplus.FeatureQuery{Page: agileplus.Page{Limit: completeLimit}})
 				if err != nil {
 					break
 				}

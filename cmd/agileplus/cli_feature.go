@@ -46,17 +46,28 @@ func newFeatureCreateCmd(e *env) *cobra.Command {
 }
 
 func newFeatureListCmd(e *env) *cobra.Command {
-	var pg agileplus.Page
+	var q agileplus.FeatureQuery
+	var anyLabel bool
 	cmd := &cobra.Command{
-		Use:   "list PROJECT",
-		Short: "List a project's features",
-		Args:  argNames("PROJECT"),
+		Use:   "list PROJECT [--priority P]... [--label L]... [--any-label] [--sort priority]",
+		Short: "List a project's features, by priority or label",
+		Long: `List a project's features, by priority or label.
+Several --priority values match any of them; several --label values match
+features with all of them, or with any of them with --any-label. --sort
+priority lists urgent first; its --after cursor is the priority and id the
+hint shows.`,
+		Example: `  agileplus feature list CORE --priority urgent --priority high --sort priority
+  agileplus feature list CORE --label api --label ui --any-label`,
+		Args: argNames("PROJECT"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			fs, err := e.tracker().Features(cmd.Context(), args[0], pg)
+			if anyLabel {
+				q.LabelsMode = agileplus.LabelsAny
+			}
+			fs, err := e.tracker().Features(cmd.Context(), args[0], q)
 			if err != nil {
 				return err
 			}
-			next := nextCursor(fs, pg.Limit, func(f *agileplus.Feature) string { return f.ID })
+			next := nextCursor(fs, q.Limit, func(f *agileplus.Feature) string { return agileplus.FeatureCursor(f, q.Sort) })
 			if e.asJSON {
 				return printPage(e.stdout, fs, next)
 			}
@@ -67,8 +78,9 @@ func newFeatureListCmd(e *env) *cobra.Command {
 			return nil
 		},
 	}
-	pageFlags(cmd, &pg)
-	archivedFlags(cmd, &pg)
+	triageFlags(cmd, "features", &q.Priorities, &q.Labels, &anyLabel, &q.Sort)
+	pageFlags(cmd, &q.Page)
+	archivedFlags(cmd, &q.Page)
 	return cmd
 }
 

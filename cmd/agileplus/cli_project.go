@@ -92,7 +92,7 @@ func newProjectShowCmd(e *env) *cobra.Command {
 			if e.asJSON {
 				return printJSON(e.stdout, p)
 			}
-			fs, err := t.Features(cmd.Context(), p.ID, agileplus.Page{Limit: agileplus.MaxPageLimit})
+			fs, err := t.Features(cmd.Context(), p.ID, agileplus.FeatureQuery{Page: agileplus.Page{Limit: agileplus.MaxPageLimit}})
 			if err != nil {
 				return err
 			}

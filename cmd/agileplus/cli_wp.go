@@ -103,18 +103,24 @@ urgent first; its --after cursor is the priority and id the hint shows.`,
 	cmd.Flags().StringVar(&q.Feature, "feature", "", "only this feature's work packages")
 	cmd.Flags().StringVar(&q.State, "state", "", "only work packages in this state: "+strings.Join(agileplus.WPStates, ", "))
 	cmd.RegisterFlagCompletionFunc("state", cobra.FixedCompletions(agileplus.WPStates, cobra.ShellCompDirectiveNoFileComp))
-	cmd.Flags().StringSliceVar(&q.Priorities, "priority", nil, "only work packages with this priority (repeat for any of several)")
-	cmd.RegisterFlagCompletionFunc("priority", cobra.FixedCompletions(agileplus.Priorities, cobra.ShellCompDirectiveNoFileComp))
-	cmd.Flags().StringSliceVar(&q.Labels, "label", nil, "only work packages with this label (repeat or comma-separate: all of them)")
-	cmd.Flags().BoolVar(&anyLabel, "any-label", false, "with several --label: any of them is enough")
+	triageFlags(cmd, "work packages", &q.Priorities, &q.Labels, &anyLabel, &q.Sort)
 	cmd.Flags().StringVar(&q.Owner, "owner", "", "only work packages this person or agent owns")
 	cmd.Flags().BoolVar(&q.Mine, "mine", false, "only work packages the actor owns")
 	cmd.MarkFlagsMutuallyExclusive("owner", "mine")
-	cmd.Flags().StringVar(&q.Sort, "sort", "", "order: id (default) or priority")
-	cmd.RegisterFlagCompletionFunc("sort", cobra.FixedCompletions([]string{agileplus.SortID, agileplus.OrderPriority}, cobra.ShellCompDirectiveNoFileComp))
 	pageFlags(cmd, &q.Page)
 	archivedFlags(cmd, &q.Page)
 	return cmd
+}
+
+// triageFlags are the --priority, --label, --any-label and --sort flags
+// that WP and feature lists share; what names the items.
+func triageFlags(cmd *cobra.Command, what string, priorities, labels *[]string, anyLabel *bool, sort *string) {
+	cmd.Flags().StringSliceVar(priorities, "priority", nil, "only "+what+" with this priority (repeat for any of several)")
+	cmd.RegisterFlagCompletionFunc("priority", cobra.FixedCompletions(agileplus.Priorities, cobra.ShellCompDirectiveNoFileComp))
+	cmd.Flags().StringSliceVar(labels, "label", nil, "only "+what+" with this label (repeat or comma-separate: all of them)")
+	cmd.Flags().BoolVar(anyLabel, "any-label", false, "with several --label: any of them is enough")
+	cmd.Flags().StringVar(sort, "sort", "", "order: id (default) or priority")
+	cmd.RegisterFlagCompletionFunc("sort", cobra.FixedCompletions([]string{agileplus.SortID, agileplus.OrderPriority}, cobra.ShellCompDirectiveNoFileComp))
 }
 
 // featureSlugs maps the feature ids of ws to slugs, so tables show names
@@ -128,7 +134,7 @@ func featureSlugs(ctx context.Context, t agileplus.Tracker, ws []*agileplus.WP) 
 		}
 	}
 	for _, p := range projects {
-		fs, err := t.Features(ctx, p, agileplus.Page{Limit: agileplus.MaxPageLimit})
+		fs, err := t.Features(ctx, p, agileplus.FeatureQuery{Page: agileplus.Page{Limit: agileplus.MaxPageLimit}})
 		if err != nil {
 			return nil, err
 		}

@@ -207,7 +207,7 @@ func verifyDataDir(t *testing.T, dataDir string) {
 		}
 	}
 	svc := agileplus.NewService(store)
-	fs, err := svc.Features(ctx, "CRASH", agileplus.Page{})
+	fs, err := svc.Features(ctx, "CRASH", agileplus.FeatureQuery{Page: agileplus.Page{}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -248,7 +248,7 @@ func testArchive(t *testing.T, f *fixture) {
 		mustEqual(t, "event", lastEvent(t, f.events(t, "beta")).Type, "feature.archived")
 		mustEqual(t, "audit", f.lastAudit(t, "beta").EventType, "feature.archived")
 		list := func(a string) string {
-			fs, err := f.svc.Features(f.ctx, "CORE", agileplus.Page{Archived: a})
+			fs, err := f.svc.Features(f.ctx, "CORE", agileplus.FeatureQuery{Page: agileplus.Page{Archived: a}})
 			mustOK(t, err)
 			var out []string
 			for _, fe := range fs {

@@ -104,6 +104,7 @@ func RunThrough(t *testing.T, open func(t *testing.T) agileplus.Store, transport
 		{"NextRace", testNextRace},
 		{"Priorities", testPriorities},
 		{"PriorityOrder", testPriorityOrder},
+		{"FeatureLists", testFeatureLists},
 		{"ReadyEverywhere", testReadyEverywhere},
 		{"Labels", testLabels},
 		{"Owners", testOwners},
@@ -469,7 +470,7 @@ func (f *fixture) allFeatures(t *testing.T) []*agileplus.Feature {
 	t.Helper()
 	var all []*agileplus.Feature
 	for _, p := range f.allProjects(t) {
-		fs, err := f.svc.Features(f.ctx, p.ID, agileplus.Page{Limit: agileplus.MaxPageLimit, Archived: agileplus.ArchivedInclude})
+		fs, err := f.svc.Features(f.ctx, p.ID, agileplus.FeatureQuery{Page: agileplus.Page{Limit: agileplus.MaxPageLimit, Archived: agileplus.ArchivedInclude}})
 		mustOK(t, err)
 		all = append(all, fs...)
 	}
@@ -493,7 +494,7 @@ func (f *fixture) fingerprint(t *testing.T) string {
 	var b strings.Builder
 	for _, p := range f.allProjects(t) {
 		fmt.Fprintf(&b, "project %s %s %q v%d archived %v\n", p.ID, p.Key, p.Name, p.Version, p.ArchivedAt != nil)
-		fs, err := f.svc.Features(f.ctx, p.ID, agileplus.Page{Limit: agileplus.MaxPageLimit, Archived: agileplus.ArchivedInclude})
+		fs, err := f.svc.Features(f.ctx, p.ID, agileplus.FeatureQuery{Page: agileplus.Page{Limit: agileplus.MaxPageLimit, Archived: agileplus.ArchivedInclude}})
 		mustOK(t, err)
 		for _, fe := range fs {
 			fmt.Fprintf(&b, "feature %s %s %s %q v%d %s %v archived %v\n", fe.ID, fe.Slug, fe.State, fe.Title, fe.Version, fe.Priority, fe.Labels, fe.ArchivedAt != nil)
@@ -695,7 +696,7 @@ func testFeaturePaging(t *testing.T, f *fixture) {
 	var got []string
 	after := ""
 	for i, n := range []int{2, 2, 1, 0} {
-		page, err := f.svc.Features(f.ctx, "CORE", agileplus.Page{After: after, Limit: 2})
+		page, err := f.svc.Features(f.ctx, "CORE", agileplus.FeatureQuery{Page: agileplus.Page{After: after, Limit: 2}})
 		mustOK(t, err)
 		if len(page) != n {
 			t.Fatalf("page %d: got %d features, want %d", i+1, len(page), n)
@@ -707,7 +708,7 @@ func testFeaturePaging(t *testing.T, f *fixture) {
 		}
 	}
 	mustEqual(t, "paged ids", strings.Join(got, ","), strings.Join(want, ","))
-	_, err := f.svc.Features(f.ctx, "NOPE", agileplus.Page{})
+	_, err := f.svc.Features(f.ctx, "NOPE", agileplus.FeatureQuery{Page: agileplus.Page{}})
 	mustCode(t, err, agileplus.ENOTFOUND)
 }
 

@@ -542,3 +542,77 @@ func testLabelDefinitions(t *testing.T, f *fixture) {
 		mustEqual(t, "OPS keeps its own", ops.ProjectKey, "OPS")
 	})
 }
+
+// testFeatureLists filters a project's features by priority and labels and
+// sorts them by priority, paging with the cursors the answers give.
+func testFeatureLists(t *testing.T, f *fixture) {
+	f.project(t, "CORE")
+	specs := []struct {
+		slug, prio string
+		labels     []string
+	}{
+		{"a", "low", []string{"api"}}, {"b", "urgent", nil}, {"c", "normal", []string{"api", "ui"}},
+		{"d", "high", []string{"ui"}}, {"e", "urgent", []string{"api"}}, {"f", "", nil},
+	}
+	for _, s := range specs {
+		_, err := f.svc.CreateFeature(f.ctx, "CORE", agileplus.FeatureCreate{Slug: s.slug, Title: s.slug, Priority: s.prio, Labels: s.labels})
+		mustOK(t, err)
+	}
+	slugs := func(q agileplus.FeatureQuery) string {
+		t.Helper()
+		fs, err := f.svc.Features(f.ctx, "CORE", q)
+		mustOK(t, err)
+		var out []string
+		for _, fe := range fs {
+			out = append(out, fe.Slug)
+		}
+		return strings.Join(out, " ")
+	}
+	mustEqual(t, "by id", slugs(agileplus.FeatureQuery{}), "a b c d e f")
+	mustEqual(t, "urgent or high", slugs(agileplus.FeatureQuery{Priorities: []string{"urgent", "high"}}), "b d e")
+	mustEqual(t, "normal (the default)", slugs(agileplus.FeatureQuery{Priorities: []string{"normal"}}), "c f")
+	mustEqual(t, "labels api and ui", slugs(agileplus.FeatureQuery{Labels: []string{"API", "ui"}}), "c")
+	mustEqual(t, "label api or ui", slugs(agileplus.FeatureQuery{Labels: []string{"api", "ui"}, LabelsMode: agileplus.LabelsAny}), "a c d e")
+	mustEqual(t, "urgent with api", slugs(agileplus.FeatureQuery{Priorities: []string{"urgent"}, Labels: []string{"api"}}), "e")
+
+	t.Run("by priority, paged", func(t *testing.T) {
+		var got []string
+		q := agileplus.FeatureQuery{Sort: agileplus.OrderPriority, Page: agileplus.Page{Limit: 2}}
+		for {
+			fs, err := f.svc.Features(f.ctx, "CORE", q)
+			mustOK(t, err)
+			for _, fe := range fs {
+				got = append(got, fe.Slug)
+			}
+			if len(fs) < q.Limit {
+				break
+			}
+			q.After = agileplus.FeatureCursor(fs[len(fs)-1], agileplus.OrderPriority)
+		}
+		mustEqual(t, "features by priority", strings.Join(got, " "), "b e d c f a")
+		// A filtered list pages too, and a cursor of either order is read
+		// in either.
+		d := f.getFeature(t, "d")
+		mustEqual(t, "by priority after a bare id", slugs(agileplus.FeatureQuery{Sort: agileplus.OrderPriority, Page: agileplus.Page{After: d.ID}}), "c f a")
+		mustEqual(t, "by id after a priority cursor", slugs(agileplus.FeatureQuery{Page: agileplus.Page{After: agileplus.FeatureCursor(d, agileplus.OrderPriority)}}), "e f")
+		mustEqual(t, "filtered, after", slugs(agileplus.FeatureQuery{Labels: []string{"api"}, Page: agileplus.Page{After: f.getFeature(t, "a").ID, Limit: 1}}), "c")
+	})
+
+	t.Run("refusals", func(t *testing.T) {
+		for _, c := range []struct {
+			code, field string
+			q           agileplus.FeatureQuery
+		}{
+			{agileplus.EINVALID, "priority", agileplus.FeatureQuery{Priorities: []string{"soon"}}},
+			{agileplus.EINVALID, "label", agileplus.FeatureQuery{Labels: []string{"no spaces"}}},
+			{agileplus.EINVALID, "labels_mode", agileplus.FeatureQuery{LabelsMode: "some"}},
+			{agileplus.EINVALID, "sort", agileplus.FeatureQuery{Sort: "title"}},
+			{agileplus.EINVALID, "after", agileplus.FeatureQuery{Page: agileplus.Page{After: "wp_1"}}},
+			{agileplus.EINVALID, "after", agileplus.FeatureQuery{Sort: agileplus.OrderPriority, Page: agileplus.Page{After: "soon:fea_1"}}},
+			{agileplus.ENOTFOUND, "after", agileplus.FeatureQuery{Sort: agileplus.OrderPriority, Page: agileplus.Page{After: "fea_0"}}},
+		} {
+			_, err := f.svc.Features(f.ctx, "CORE", c.q)
+			mustField(t, err, c.code, c.field)
+		}
+	})
+}
