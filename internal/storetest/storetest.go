@@ -79,6 +79,17 @@ type Transport struct {
 // RunThrough runs the contract suite with every command and query sent
 // through the transport; the checks that read the store directly (events,
 // outbox, transactions) still do.
+// RunSearch runs the text search part of the suite alone, for a store
+// whose search has more than one way to answer.
+func RunSearch(t *testing.T, open func(t *testing.T) agileplus.Store) {
+	for _, tt := range []struct {
+		name string
+		fn   func(t *testing.T, f *fixture)
+	}{{"Search", testSearch}, {"SearchRefusals", testSearchRefusals}} {
+		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newFixture(t, open, Transport{})) })
+	}
+}
+
 func RunThrough(t *testing.T, open func(t *testing.T) agileplus.Store, transport Transport) {
 	tests := []struct {
 		name string
