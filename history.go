@@ -57,11 +57,12 @@ func SnapshotCacheKey(kind, id string, seq int64) string {
 // Time is at most at.Time (when it is not zero), or nil when there is
 // none. Snapshot returns the entity's snapshot at its event seq, with
 // State (ENOTFOUND, field "snapshot", when there is none). EntityEvents
-// returns the entity's events with Seq > afterSeq, by Seq, at most limit.
+// returns the entity's events with Seq > afterSeq and, when upTo > 0,
+// GlobalSeq <= upTo, by Seq, at most limit.
 type SnapshotReader interface {
 	SnapshotHead(ctx context.Context, entityID string, at AsOf) (*Snapshot, error)
 	Snapshot(ctx context.Context, entityID string, seq int64) (*Snapshot, error)
-	EntityEvents(ctx context.Context, entityID string, afterSeq int64, limit int) ([]*Event, error)
+	EntityEvents(ctx context.Context, entityID string, afterSeq, upTo int64, limit int) ([]*Event, error)
 }
 
 // SnapshotWriter is the snapshot port of a store's write transactions.
@@ -151,48 +152,84 @@ type HistoryTracker interface {
 
 // ---- replay ----
 
-// timeline is an entity's state while its events are replayed.
+// timeline is an entity's state while its events are replayed. An event
+// that carries the whole entity replaces the state, so only the last such
+// event before a read is decoded (pending holds it until then); references
+// are kept apart, since those events carry the WP without them.
 type timeline struct {
 	kind    string
 	wp      *WP
 	feature *Feature
-	seq     int64 // the last event applied
+	refs    []*Reference
+	pending json.RawMessage // the whole entity, newer than wp or feature
+	seq     int64           // the last event applied
 	at      time.Time
 	deleted bool
 }
 
-func (t *timeline) exists() bool { return t.wp != nil || t.feature != nil }
+func (t *timeline) exists() bool { return t.wp != nil || t.feature != nil || t.pending != nil }
 
-func (t *timeline) version() int64 {
-	switch {
-	case t.wp != nil:
-		return t.wp.Version
-	case t.feature != nil:
-		return t.feature.Version
+// settle decodes the pending state.
+func (t *timeline) settle() error {
+	if t.pending == nil {
+		return nil
 	}
-	return 0
+	var err error
+	if t.kind == KindWP {
+		t.wp = new(WP)
+		err = json.Unmarshal(t.pending, t.wp)
+	} else {
+		t.feature = new(Feature)
+		err = json.Unmarshal(t.pending, t.feature)
+	}
+	if err != nil {
+		return fmt.Errorf("replay %s up to seq %d: %w", t.kind, t.seq, err)
+	}
+	t.pending = nil
+	return nil
 }
 
-func (t *timeline) state() any {
-	if t.kind == KindWP {
-		return t.wp
+func (t *timeline) version() (int64, error) {
+	if err := t.settle(); err != nil {
+		return 0, err
 	}
-	return t.feature
+	switch {
+	case t.wp != nil:
+		return t.wp.Version, nil
+	case t.feature != nil:
+		return t.feature.Version, nil
+	}
+	return 0, nil
+}
+
+// state returns the entity (nil before it exists); the caller may keep it.
+func (t *timeline) state() (any, error) {
+	if err := t.settle(); err != nil {
+		return nil, err
+	}
+	if t.kind != KindWP {
+		if t.feature == nil {
+			return (*Feature)(nil), nil
+		}
+		f := *t.feature
+		return &f, nil
+	}
+	if t.wp == nil {
+		return (*WP)(nil), nil
+	}
+	w := *t.wp
+	w.References = t.refs
+	return &w, nil
 }
 
 // load starts the timeline from a snapshot.
 func (t *timeline) load(s *Snapshot) error {
-	t.seq, t.at = s.Seq, s.Time
-	var err error
-	if t.kind == KindWP {
-		t.wp = new(WP)
-		err = json.Unmarshal(s.State, t.wp)
-	} else {
-		t.feature = new(Feature)
-		err = json.Unmarshal(s.State, t.feature)
+	t.seq, t.at, t.pending = s.Seq, s.Time, s.State
+	if err := t.settle(); err != nil {
+		return err
 	}
-	if err != nil {
-		return fmt.Errorf("snapshot %d of %s: %w", s.Seq, s.EntityID, err)
+	if t.wp != nil {
+		t.refs, t.wp.References = t.wp.References, nil
 	}
 	return nil
 }
@@ -209,74 +246,70 @@ func (t *timeline) apply(e *Event) error {
 }
 
 func (t *timeline) applyFeature(e *Event) error {
-	var f *Feature
 	switch e.Action() {
 	case "created", "imported", "updated", "archived", "restored":
-		f = new(Feature)
-		if err := json.Unmarshal(e.Data, f); err != nil {
-			return replayError(e, err)
-		}
+		t.pending = e.Data
 	case "transitioned":
 		var d struct {
-			Feature *Feature `json:"feature"`
+			Feature json.RawMessage `json:"feature"`
 		}
-		if err := json.Unmarshal(e.Data, &d); err != nil {
-			return replayError(e, err)
+		if err := json.Unmarshal(e.Data, &d); err != nil || d.Feature == nil {
+			return replayError(e, fmt.Errorf("no feature in the event (%v)", err))
 		}
-		f = d.Feature
-	}
-	if f != nil {
-		t.feature = f
+		t.pending = d.Feature
 	}
 	return nil
 }
 
 func (t *timeline) applyWP(e *Event) error {
 	var d struct {
-		WP        *WP        `json:"wp"`
-		Lease     *Lease     `json:"lease"`
-		Reference *Reference `json:"reference"`
+		WP        json.RawMessage `json:"wp"`
+		Lease     *Lease          `json:"lease"`
+		Reference *Reference      `json:"reference"`
 	}
-	var next *WP
 	switch e.Action() {
 	case "created", "imported", "updated", "archived", "restored", "deleted":
-		next = new(WP)
-		if err := json.Unmarshal(e.Data, next); err != nil {
-			return replayError(e, err)
-		}
-		t.deleted = e.Action() == "deleted"
+		t.pending, t.deleted = e.Data, e.Action() == "deleted"
+		return nil
 	case "transitioned", "claimed", "renewed", "released", "referenced", "reference_updated":
 		if err := json.Unmarshal(e.Data, &d); err != nil {
 			return replayError(e, err)
 		}
-		next = d.WP
 	default:
 		return nil
 	}
-	if t.wp == nil && next == nil {
+	switch {
+	case e.Action() == "referenced" || e.Action() == "reference_updated":
+		t.refs = upsertReference(t.refs, d.Reference)
+		return nil
+	case d.WP != nil && string(d.WP) != "null":
+		t.pending = d.WP
+		return nil
+	}
+	// Lease events written before they carried the WP: apply the lease;
+	// such an event's own time stands in for the write's.
+	if err := t.settle(); err != nil {
+		return err
+	}
+	if t.wp == nil {
 		return replayError(e, fmt.Errorf("no state to apply it to"))
 	}
-	if next == nil {
-		// Lease events written before they carried the WP: apply the
-		// lease; such an event's own time stands in for the write's.
-		w := *t.wp
-		next = &w
-		switch e.Action() {
-		case "claimed":
-			next.Lease, next.Version, next.UpdatedAt = d.Lease, next.Version+1, d.Lease.ClaimedAt
-		case "renewed":
-			next.Lease, next.Version, next.UpdatedAt = d.Lease, next.Version+1, e.Time
-		case "released":
-			next.Lease, next.Version, next.UpdatedAt = nil, next.Version+1, e.Time
-		case "referenced", "reference_updated":
-			next.References = upsertReference(next.References, d.Reference)
+	w := *t.wp
+	switch e.Action() {
+	case "claimed":
+		w.Lease, w.UpdatedAt = d.Lease, e.Time
+		if d.Lease != nil {
+			w.UpdatedAt = d.Lease.ClaimedAt
 		}
+	case "renewed":
+		w.Lease, w.UpdatedAt = d.Lease, e.Time
+	case "released":
+		w.Lease, w.UpdatedAt = nil, e.Time
+	default:
+		return replayError(e, fmt.Errorf("no wp in the event"))
 	}
-	if t.wp != nil && e.Action() != "referenced" && e.Action() != "reference_updated" {
-		// Events carry the WP as stored, without its references.
-		next.References = t.wp.References
-	}
-	t.wp = next
+	w.Version++
+	t.wp = &w
 	return nil
 }
 

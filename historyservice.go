@@ -25,7 +25,7 @@ func (s *Service) snapshotAfter(ctx context.Context, tx Tx, e *Event) error {
 		if e.Seq == 1 {
 			return nil // the created event carries the whole entity
 		}
-		first, err := sw.EntityEvents(ctx, e.EntityID, 0, 1)
+		first, err := sw.EntityEvents(ctx, e.EntityID, 0, 0, 1)
 		if err != nil {
 			return err
 		}
@@ -71,7 +71,11 @@ func (s *Service) WPAt(ctx context.Context, ref string, at AsOf) (*WP, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := t.wp
+	st, err := t.state()
+	if err != nil {
+		return nil, err
+	}
+	w := st.(*WP)
 	now := at.Time
 	if now.IsZero() {
 		now = t.at
@@ -88,7 +92,11 @@ func (s *Service) FeatureAt(ctx context.Context, ref string, at AsOf) (*Feature,
 	if err != nil {
 		return nil, err
 	}
-	return t.feature, nil
+	st, err := t.state()
+	if err != nil {
+		return nil, err
+	}
+	return st.(*Feature), nil
 }
 
 // rebuild replays the entity up to the moment, from its nearest snapshot.
@@ -167,8 +175,10 @@ func (s *Service) replay(ctx context.Context, tx ReadTx, kind, id string, at AsO
 			return nil, err
 		}
 	}
-	for {
-		es, err := sr.EntityEvents(ctx, id, t.seq, MaxPageLimit)
+	// The next snapshot is usually within SnapshotEvery events: read
+	// about that many at a time, not a whole page of later history.
+	for n := SnapshotEvery + 1; ; n = MaxPageLimit {
+		es, err := sr.EntityEvents(ctx, id, t.seq, at.Seq, n)
 		if err != nil {
 			return nil, err
 		}
@@ -180,7 +190,7 @@ func (s *Service) replay(ctx context.Context, tx ReadTx, kind, id string, at AsO
 				return nil, err
 			}
 		}
-		if len(es) < MaxPageLimit {
+		if len(es) < n {
 			return t, nil
 		}
 	}
@@ -219,7 +229,7 @@ func (eventsOnly) Snapshot(_ context.Context, id string, seq int64) (*Snapshot, 
 	return nil, &Error{Code: ENOTFOUND, Field: "snapshot", Message: fmt.Sprintf("no snapshot %d of %s", seq, id)}
 }
 
-func (o eventsOnly) EntityEvents(ctx context.Context, id string, afterSeq int64, limit int) ([]*Event, error) {
+func (o eventsOnly) EntityEvents(ctx context.Context, id string, afterSeq, upTo int64, limit int) ([]*Event, error) {
 	var out []*Event
 	f := EventFilter{EntityID: id, Limit: MaxPageLimit}
 	for len(out) < limit {
@@ -228,7 +238,7 @@ func (o eventsOnly) EntityEvents(ctx context.Context, id string, afterSeq int64,
 			return nil, err
 		}
 		for _, e := range es {
-			if e.Seq > afterSeq && len(out) < limit {
+			if e.Seq > afterSeq && (upTo == 0 || e.GlobalSeq <= upTo) && len(out) < limit {
 				out = append(out, e)
 			}
 		}
@@ -269,19 +279,29 @@ func (s *Service) History(ctx context.Context, kind, ref string, q HistoryQuery)
 		if !ok {
 			sr = eventsOnly{tx}
 		}
-		es, err := sr.EntityEvents(ctx, id, t.seq, limit)
+		es, err := sr.EntityEvents(ctx, id, t.seq, 0, limit)
 		if err != nil {
 			return err
 		}
 		for _, e := range es {
-			before, err := fieldsOf(t.state())
+			st, err := t.state()
+			if err != nil {
+				return err
+			}
+			before, err := fieldsOf(st)
 			if err != nil {
 				return err
 			}
 			if err := t.apply(e); err != nil {
 				return err
 			}
-			h := &HistoryEntry{Seq: e.Seq, GlobalSeq: e.GlobalSeq, EventID: e.ID, Type: e.Type, Time: e.Time, Actor: e.Actor, Version: t.version()}
+			h := &HistoryEntry{Seq: e.Seq, GlobalSeq: e.GlobalSeq, EventID: e.ID, Type: e.Type, Time: e.Time, Actor: e.Actor}
+			if h.Version, err = t.version(); err != nil {
+				return err
+			}
+			if st, err = t.state(); err != nil {
+				return err
+			}
 			var why struct {
 				Reason string `json:"reason"`
 				Forced bool   `json:"forced"`
@@ -289,7 +309,7 @@ func (s *Service) History(ctx context.Context, kind, ref string, q HistoryQuery)
 			if json.Unmarshal(e.Data, &why) == nil {
 				h.Reason, h.Forced = why.Reason, why.Forced
 			}
-			if h.Changes, err = changesFrom(before, t.state()); err != nil {
+			if h.Changes, err = changesFrom(before, st); err != nil {
 				return err
 			}
 			hs = append(hs, h)

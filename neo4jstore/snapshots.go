@@ -61,14 +61,15 @@ func (t *Tx) SaveSnapshot(ctx context.Context, s *agileplus.Snapshot) error {
 	return conflict(err, t, "seq", fmt.Sprintf("snapshot %d of %s already exists", s.Seq, s.EntityID))
 }
 
-// EntityEvents returns the entity's events after its seq afterSeq, by seq.
-func (t *Tx) EntityEvents(ctx context.Context, entityID string, afterSeq int64, limit int) ([]*agileplus.Event, error) {
+// EntityEvents returns the entity's events after its seq afterSeq, up to
+// the global sequence upTo (if not 0), by seq.
+func (t *Tx) EntityEvents(ctx context.Context, entityID string, afterSeq, upTo int64, limit int) ([]*agileplus.Event, error) {
 	if err := t.flush(ctx); err != nil {
 		return nil, err
 	}
 	rows, err := t.runMaps(ctx, "entity events", `MATCH (e:Event) USING INDEX e:Event(entity_id, seq)
-		WHERE e.entity_id = $entity AND e.seq > $after
-		WITH e ORDER BY e.seq LIMIT $limit RETURN `+eventMap, map[string]any{"entity": entityID, "after": afterSeq, "limit": int64(limit)})
+		WHERE e.entity_id = $entity AND e.seq > $after AND ($upto = 0 OR e.gseq <= $upto)
+		WITH e ORDER BY e.seq LIMIT $limit RETURN `+eventMap, map[string]any{"entity": entityID, "after": afterSeq, "upto": upTo, "limit": int64(limit)})
 	if err != nil {
 		return nil, err
 	}

@@ -55,9 +55,11 @@ func (t *Tx) SaveSnapshot(ctx context.Context, s *agileplus.Snapshot) error {
 	return wrap("save snapshot", err)
 }
 
-// EntityEvents returns the entity's events after its seq afterSeq, by seq.
-func (t *Tx) EntityEvents(ctx context.Context, entityID string, afterSeq int64, limit int) ([]*agileplus.Event, error) {
-	rows, err := t.query(ctx, `SELECT `+eventCols+` FROM events WHERE entity_id = ? AND seq > ? ORDER BY seq LIMIT ?`, entityID, afterSeq, limit)
+// EntityEvents returns the entity's events after its seq afterSeq, up to
+// the global sequence upTo (if not 0), by seq.
+func (t *Tx) EntityEvents(ctx context.Context, entityID string, afterSeq, upTo int64, limit int) ([]*agileplus.Event, error) {
+	rows, err := t.query(ctx, `SELECT `+eventCols+` FROM events WHERE entity_id = ? AND seq > ? AND (? = 0 OR gseq <= ?) ORDER BY seq LIMIT ?`,
+		entityID, afterSeq, upTo, upTo, limit)
 	if err != nil {
 		return nil, wrap("entity events", err)
 	}

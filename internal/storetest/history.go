@@ -26,7 +26,7 @@ func testSnapshotPort(t *testing.T, f *fixture) {
 			t.Fatalf("the store's Tx (%T) does not implement agileplus.SnapshotWriter", tx)
 		}
 		var err error
-		if es, err = sw.EntityEvents(f.ctx, w.ID, 1, 2); err != nil {
+		if es, err = sw.EntityEvents(f.ctx, w.ID, 1, 0, 2); err != nil {
 			return err
 		}
 		for _, e := range es {
@@ -35,10 +35,13 @@ func testSnapshotPort(t *testing.T, f *fixture) {
 				return err
 			}
 		}
-		err = sw.SaveSnapshot(f.ctx, &agileplus.Snapshot{EntityKind: agileplus.KindWP, EntityID: w.ID, Seq: es[0].Seq, GlobalSeq: es[0].GlobalSeq, Time: es[0].Time, State: []byte(`{}`)})
-		mustCode(t, err, agileplus.ECONFLICT)
 		return nil
 	}))
+	err := f.store.Update(f.ctx, func(tx agileplus.Tx) error {
+		return tx.(agileplus.SnapshotWriter).SaveSnapshot(f.ctx, &agileplus.Snapshot{EntityKind: agileplus.KindWP, EntityID: w.ID,
+			Seq: es[0].Seq, GlobalSeq: es[0].GlobalSeq, Time: es[0].Time, State: []byte(`{}`)})
+	})
+	mustCode(t, err, agileplus.ECONFLICT)
 	mustEqual(t, "events after seq 1, two of them", len(es), 2)
 	mustEqual(t, "first event after seq 1", es[0].Seq, int64(2))
 	mustOK(t, f.store.View(f.ctx, func(tx agileplus.ReadTx) error {
@@ -79,9 +82,12 @@ func testSnapshotPort(t *testing.T, f *fixture) {
 		mustTime(t, "time", s.Time, es[1].Time)
 		_, err = sr.Snapshot(f.ctx, w.ID, 4)
 		mustField(t, err, agileplus.ENOTFOUND, "snapshot")
-		all, err := sr.EntityEvents(f.ctx, w.ID, 0, 100)
+		all, err := sr.EntityEvents(f.ctx, w.ID, 0, 0, 100)
 		mustOK(t, err)
 		mustEqual(t, "all events", len(all), 5)
+		upTo, err := sr.EntityEvents(f.ctx, w.ID, 1, es[1].GlobalSeq-1, 100)
+		mustOK(t, err)
+		mustEqual(t, "events up to the one before the third", len(upTo), 1)
 		return nil
 	}))
 }
@@ -238,7 +244,6 @@ func testTimeTravel(t *testing.T, f *fixture) {
 			t.Fatalf("feature at %d:\n got %s\nwant %s", m.gseq, b, m.feature)
 		}
 	}
-	t.Logf("%d moments, latest snapshot at seq %d", len(moments), head.Seq)
 	// At an instant: the last write at or before it.
 	for i, m := range moments {
 		if i+1 < len(moments) && moments[i+1].time.Equal(m.time) {
