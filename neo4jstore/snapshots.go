@@ -67,9 +67,11 @@ func (t *Tx) EntityEvents(ctx context.Context, entityID string, afterSeq, upTo i
 	if err := t.flush(ctx); err != nil {
 		return nil, err
 	}
+	// An entity's seqs have no gaps: the next limit events are those up
+	// to afterSeq+limit, which bounds the index range.
 	rows, err := t.runMaps(ctx, "entity events", `MATCH (e:Event) USING INDEX e:Event(entity_id, seq)
-		WHERE e.entity_id = $entity AND e.seq > $after AND ($upto = 0 OR e.gseq <= $upto)
-		WITH e ORDER BY e.seq LIMIT $limit RETURN `+eventMap, map[string]any{"entity": entityID, "after": afterSeq, "upto": upTo, "limit": int64(limit)})
+		WHERE e.entity_id = $entity AND e.seq > $after AND e.seq <= $last AND ($upto = 0 OR e.gseq <= $upto)
+		WITH e ORDER BY e.seq LIMIT $limit RETURN `+eventMap, map[string]any{"entity": entityID, "after": afterSeq, "last": afterSeq + int64(limit), "upto": upTo, "limit": int64(limit)})
 	if err != nil {
 		return nil, err
 	}

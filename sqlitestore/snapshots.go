@@ -58,8 +58,11 @@ func (t *Tx) SaveSnapshot(ctx context.Context, s *agileplus.Snapshot) error {
 // EntityEvents returns the entity's events after its seq afterSeq, up to
 // the global sequence upTo (if not 0), by seq.
 func (t *Tx) EntityEvents(ctx context.Context, entityID string, afterSeq, upTo int64, limit int) ([]*agileplus.Event, error) {
-	rows, err := t.query(ctx, `SELECT `+eventCols+` FROM events WHERE entity_id = ? AND seq > ? AND (? = 0 OR gseq <= ?) ORDER BY seq LIMIT ?`,
-		entityID, afterSeq, upTo, upTo, limit)
+	// An entity's seqs have no gaps, so the next limit events are those up
+	// to afterSeq+limit: the scan stops there even when upTo leaves most
+	// of them out.
+	rows, err := t.query(ctx, `SELECT `+eventCols+` FROM events WHERE entity_id = ? AND seq > ? AND seq <= ? AND (? = 0 OR +gseq <= ?) ORDER BY seq`,
+		entityID, afterSeq, afterSeq+int64(limit), upTo, upTo)
 	if err != nil {
 		return nil, wrap("entity events", err)
 	}
