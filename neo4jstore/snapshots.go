@@ -64,8 +64,13 @@ func (t *Tx) SaveSnapshot(ctx context.Context, s *agileplus.Snapshot) error {
 // EntityEvents returns the entity's events after its seq afterSeq, up to
 // the global sequence upTo (if not 0), by seq.
 func (t *Tx) EntityEvents(ctx context.Context, entityID string, afterSeq, upTo int64, limit int) ([]*agileplus.Event, error) {
-	if err := t.flush(ctx); err != nil {
-		return nil, err
+	// Flush only when this entity has appends waiting: the snapshot check
+	// of every write reads an entity's first event, and a flush per write
+	// would cost a round trip more than the one at commit.
+	if t.pendingFor(entityID) {
+		if err := t.flush(ctx); err != nil {
+			return nil, err
+		}
 	}
 	// An entity's seqs have no gaps: the next limit events are those up
 	// to afterSeq+limit, which bounds the index range.
@@ -76,4 +81,14 @@ func (t *Tx) EntityEvents(ctx context.Context, entityID string, afterSeq, upTo i
 		return nil, err
 	}
 	return decodeAll("entity events", rows, decodeEvent)
+}
+
+// pendingFor reports whether an event of the entity waits for the next flush.
+func (t *Tx) pendingFor(entityID string) bool {
+	for _, p := range t.pendingEvents {
+		if m, ok := p.(map[string]any); ok && m["entityID"] == entityID {
+			return true
+		}
+	}
+	return false
 }

@@ -77,7 +77,9 @@ With --json the answer is {"items": [...], "next": "..."}; pass next as
 			if err := t.flush(); err != nil {
 				return err
 			}
-			moreHint(e.stderr, len(hs), q.Limit, next)
+			if next != "" {
+				fmt.Fprintf(e.stderr, "(more: pass --after %s)\n", next)
+			}
 			return nil
 		},
 	}
