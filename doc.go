@@ -17,7 +17,9 @@
 // The ports, each documented with its contract:
 //   - Store, with ReadTx and Tx: the system of record; the optional BulkTx,
 //     BulkGraphTx and FenceReader for bulk writes and reads, and
-//     TextSearcher, a read transaction's text search (search.go).
+//     TextSearcher, a read transaction's text search (search.go);
+//     SnapshotReader and SnapshotWriter, the snapshots that time travel
+//     starts from (history.go).
 //   - Outbox and Publisher: a store's committed events waiting for the bus,
 //     and the bus that takes them.
 //   - GraphReader, GraphIndex and GraphCopy, and the optional

@@ -26,6 +26,8 @@ type Service struct {
 	OnClaim func(tookOver bool)
 	// Tracer, if set, records a span for each store transaction.
 	Tracer Tracer
+	// SnapshotCache, if set, serves snapshots before the store (history.go).
+	SnapshotCache Cache
 }
 
 var _ Tracker = (*Service)(nil)
@@ -122,6 +124,9 @@ func (s *Service) record(ctx context.Context, tx Tx, ch change) (*Event, error) 
 		if err := tx.AppendAudit(ctx, a); err != nil {
 			return nil, err
 		}
+	}
+	if err := s.snapshotAfter(ctx, tx, e); err != nil {
+		return nil, err
 	}
 	return e, nil
 }
@@ -925,7 +930,7 @@ func (s *Service) lease(ctx context.Context, tx Tx, w *WP, c ClaimRequest, now t
 	if err := tx.UpdateWP(ctx, w); err != nil {
 		return nil, err
 	}
-	data := map[string]any{"lease": l}
+	data := map[string]any{"lease": l, "wp": w}
 	summary := fmt.Sprintf("wp %s claimed by %s (token %d)", w.Key, l.Agent, l.Token)
 	if prev != nil {
 		data["expired_lease"] = prev
@@ -976,7 +981,7 @@ func (s *Service) Renew(ctx context.Context, ref string, c ClaimRequest) (l *Lea
 		if err := tx.UpdateWP(ctx, w); err != nil {
 			return err
 		}
-		_, err = s.record(ctx, tx, change{kind: KindWP, entityID: w.ID, projectKey: w.ProjectKey, action: "renewed", data: map[string]any{"lease": l},
+		_, err = s.record(ctx, tx, change{kind: KindWP, entityID: w.ID, projectKey: w.ProjectKey, action: "renewed", data: map[string]any{"lease": l, "wp": w},
 			features: []string{w.FeatureID}, summary: fmt.Sprintf("wp %s lease of %s renewed until %s", w.Key, l.Agent, l.ExpiresAt.Format(time.RFC3339))})
 		return err
 	})
@@ -1002,7 +1007,7 @@ func (s *Service) Release(ctx context.Context, ref string, c ClaimRequest) error
 		if err := tx.UpdateWP(ctx, w); err != nil {
 			return err
 		}
-		_, err = s.record(ctx, tx, change{kind: KindWP, entityID: w.ID, projectKey: w.ProjectKey, action: "released", data: map[string]any{"lease": l},
+		_, err = s.record(ctx, tx, change{kind: KindWP, entityID: w.ID, projectKey: w.ProjectKey, action: "released", data: map[string]any{"lease": l, "wp": w},
 			features: []string{w.FeatureID}, summary: fmt.Sprintf("wp %s released by %s", w.Key, l.Agent)})
 		return err
 	})

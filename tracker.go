@@ -13,6 +13,8 @@ import (
 // ("login-flow"), a WP key ("CORE-12"). ifVersion, when not 0, is the
 // version the caller last saw; a stale one gets ECONFLICT.
 type Tracker interface {
+	HistoryTracker // time travel and history (history.go)
+
 	CreateProject(ctx context.Context, c ProjectCreate) (*Project, error)
 	Project(ctx context.Context, ref string) (*Project, error)
 	Projects(ctx context.Context, p Page) ([]*Project, error)

@@ -257,7 +257,7 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
 type noBody struct{}
 
 func (s *Server) routes() []route {
-	return slices.Concat(s.trackerRoutes(), s.labelRoutes(), s.commentRoutes(), s.searchRoutes(), s.keyRoutes(), s.backboneRoutes(), s.streamRoutes(), s.artifactRoutes())
+	return slices.Concat(s.trackerRoutes(), s.labelRoutes(), s.commentRoutes(), s.searchRoutes(), s.keyRoutes(), s.backboneRoutes(), s.streamRoutes(), s.artifactRoutes(), s.historyRoutes())
 }
 
 func (s *Server) trackerRoutes() []route {
@@ -299,7 +299,10 @@ func (s *Server) trackerRoutes() []route {
 			fs, err := t.Features(r.Context(), r.PathValue("project"), q)
 			return list(fs, pg.Limit, func(f *agileplus.Feature) string { return agileplus.FeatureCursor(f, q.Sort) }), err
 		}).needs(agileplus.ScopeRead),
-		op(s, "GET", "/v1/features/{feature}", "Get a feature by id or slug", 200, nil, func(r *http.Request, _ *noBody) (*agileplus.Feature, error) {
+		op(s, "GET", "/v1/features/{feature}", "Get a feature by id or slug", 200, []param{atParam}, func(r *http.Request, _ *noBody) (*agileplus.Feature, error) {
+			if r.URL.Query().Has("at") {
+				return featureAt(r, t)
+			}
 			return t.Feature(r.Context(), r.PathValue("feature"))
 		}).needs(agileplus.ScopeRead),
 		opIfMatch(s, "PATCH", "/v1/features/{feature}", "Update a feature", func(r *http.Request, in *agileplus.FeatureUpdate, v int64) (*agileplus.Feature, error) {
@@ -321,7 +324,10 @@ func (s *Server) trackerRoutes() []route {
 		op(s, "GET", "/v1/wps", "List work packages: all, or those of a project, of a feature, or both", 200, slices.Concat([]param{projectParam("project id or key"), featureParam("feature id or slug"), stateParam}, wpListParams), func(r *http.Request, _ *noBody) (*List[*agileplus.WP], error) {
 			return s.listWPs(r, agileplus.WPQuery{Project: r.URL.Query().Get("project"), Feature: r.URL.Query().Get("feature")})
 		}).needs(agileplus.ScopeRead),
-		op(s, "GET", "/v1/wps/{wp}", "Get a work package by id or key", 200, nil, func(r *http.Request, _ *noBody) (*agileplus.WP, error) {
+		op(s, "GET", "/v1/wps/{wp}", "Get a work package by id or key", 200, []param{atParam}, func(r *http.Request, _ *noBody) (*agileplus.WP, error) {
+			if r.URL.Query().Has("at") {
+				return wpAt(r, t)
+			}
 			return t.WP(r.Context(), r.PathValue("wp"))
 		}).needs(agileplus.ScopeRead),
 		opIfMatch(s, "PATCH", "/v1/wps/{wp}", "Update a work package", func(r *http.Request, in *agileplus.WPUpdate, v int64) (*agileplus.WP, error) {

@@ -15,7 +15,7 @@ import (
 func newWPCmd(e *env) *cobra.Command {
 	return group("wp", "Create, list, show, edit and move work packages",
 		newWPCreateCmd(e), newWPListCmd(e), newWPShowCmd(e), newWPUpdateCmd(e), newWPMoveCmd(e), newWPRefCmd(e),
-		newCommentCmd(e, "WP"), newWPArchiveCmd(e), newWPRestoreCmd(e), newWPDeleteCmd(e))
+		newCommentCmd(e, "WP"), newWPArchiveCmd(e), newWPRestoreCmd(e), newWPDeleteCmd(e), newWPHistoryCmd(e))
 }
 
 func newWPCreateCmd(e *env) *cobra.Command {
@@ -153,19 +153,20 @@ type wpWithDependencies struct {
 }
 
 func newWPShowCmd(e *env) *cobra.Command {
-	return &cobra.Command{
-		Use:   "show WP",
+	var at string
+	cmd := &cobra.Command{
+		Use:   "show WP [--at SEQ|TIME]",
 		Short: "Show a work package, its claim and its dependencies",
 		Long: `Show a work package, its live claim and its dependencies. With --json it
 prints the work package's fields plus "dependencies", the list of edges.`,
 		Args: argNames("WP"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			t := e.tracker()
-			w, err := t.WP(cmd.Context(), args[0])
+			w, err := showWP(cmd, t, args[0], at)
 			if err != nil {
 				return err
 			}
-			edges, err := t.Dependencies(cmd.Context(), w.Key)
+			edges, err := showDependencies(cmd, t, w, at)
 			if err != nil {
 				return err
 			}
@@ -226,6 +227,8 @@ prints the work package's fields plus "dependencies", the list of edges.`,
 			return printEdges(e.stdout, edges)
 		},
 	}
+	atVar(cmd, &at)
+	return cmd
 }
 
 func newWPRefCmd(e *env) *cobra.Command {

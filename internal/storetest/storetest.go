@@ -100,6 +100,8 @@ func RunThrough(t *testing.T, open func(t *testing.T) agileplus.Store, transport
 		{"Features", testFeatures},
 		{"FeaturePaging", testFeaturePaging},
 		{"WorkPackages", testWorkPackages},
+		{"SnapshotPort", testSnapshotPort},
+		{"TimeTravel", testTimeTravel},
 		{"WPListing", testWPListing},
 		{"FeatureTransitions", testFeatureTransitions},
 		{"WPStateMachine", testWPStateMachine},
