@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/agileplus/agileplus"
 	"github.com/agileplus/agileplus/sqlitestore"
@@ -216,6 +217,15 @@ var scopeCases = []scopeCase{
 	}},
 	{name: "AddDependency", write: true, field: "from", call: func(ctx context.Context, f *scopeFixture, x string) error {
 		return ignore(f.s.AddDependency(ctx, agileplus.DependencyCreate{From: wp(x, "2"), To: wp(x, "3")}))
+	}},
+	{name: "WPAt", field: "wp", call: func(ctx context.Context, f *scopeFixture, x string) error {
+		return ignore(f.s.WPAt(ctx, wp(x, "1"), agileplus.AsOf{Time: time.Now()}))
+	}},
+	{name: "FeatureAt", field: "feature", call: func(ctx context.Context, f *scopeFixture, x string) error {
+		return ignore(f.s.FeatureAt(ctx, feat(x), agileplus.AsOf{Time: time.Now()}))
+	}},
+	{name: "History", field: "wp", call: func(ctx context.Context, f *scopeFixture, x string) error {
+		return ignore(f.s.History(ctx, agileplus.KindWP, wp(x, "1"), agileplus.HistoryQuery{}))
 	}},
 	{name: "Plan", write: true, field: "feature", call: func(ctx context.Context, f *scopeFixture, x string) error {
 		return ignore(f.s.Plan(ctx, agileplus.PlanRequest{Feature: feat(x), WPs: []agileplus.PlanWP{{WPCreate: agileplus.WPCreate{Title: "n"}, DependsOn: []string{wp(x, "1")}}}}))
