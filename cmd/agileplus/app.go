@@ -183,6 +183,7 @@ func (a *app) Open(ctx context.Context) (err error) {
 	svc.OnClaim = m.ObserveClaim
 	watchBackbone(m, rel, bus)
 	svc.Tracer = tracer
+	svc.FlagCache = cache
 
 	checks := []httpapi.Check{
 		{Name: "store", Func: func(ctx context.Context) (map[string]any, error) { return nil, store.Ping(ctx) }},
