@@ -18,10 +18,11 @@ var EventTypes = []string{
 	"key.created", "key.revoked", "key.refused", "key.imported",
 	"label.created", "label.updated", "label.deleted", "label.imported",
 	"artifact.added", "artifact.deleted", "artifact.restored",
+	"flag.set",
 }
 
 // EntityKinds lists the entity kinds events are about.
-var EntityKinds = []string{KindProject, KindFeature, KindWP, KindDependency, KindKey, KindLabel, KindArtifact}
+var EntityKinds = []string{KindProject, KindFeature, KindWP, KindDependency, KindKey, KindLabel, KindArtifact, KindFlag}
 
 // EventSelector chooses events by project key, entity kind and event type.
 // Empty fields match everything; the fields combine with AND, the values
@@ -29,7 +30,7 @@ var EntityKinds = []string{KindProject, KindFeature, KindWP, KindDependency, Kin
 // webhooks filter with, and it maps onto NATS subject filters.
 type EventSelector struct {
 	Project  string   `json:"project,omitempty" pattern:"^([A-Z][A-Z0-9]{1,15})?$" doc:"project key, e.g. CORE; empty or absent: every project"`
-	Entities []string `json:"entities,omitempty" rule:"entitykind" doc:"entity kinds: project, feature, wp, dependency, key, label, artifact (API keys: their events are seen with an admin key only)"`
+	Entities []string `json:"entities,omitempty" rule:"entitykind" doc:"entity kinds: project, feature, wp, dependency, key, label, artifact, flag (API keys and global flags: their events are seen with an admin key only)"`
 	Types    []string `json:"types,omitempty" rule:"eventtype" doc:"event types, e.g. wp.transitioned (the dev.agileplus. prefix is optional); each of the entity kinds, when entities is given (409 when not)"`
 }
 

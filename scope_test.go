@@ -3,6 +3,7 @@ package agileplus_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"path/filepath"
 	"reflect"
@@ -276,6 +277,12 @@ var scopeCases = []scopeCase{
 	}},
 	{name: "DeleteLabel", write: true, field: "project", call: func(ctx context.Context, f *scopeFixture, x string) error {
 		return f.s.DeleteLabel(ctx, proj(x), "seed")
+	}},
+	{name: "Flags", field: "project", call: func(ctx context.Context, f *scopeFixture, x string) error {
+		return ignore(f.s.Flags(ctx, proj(x)))
+	}},
+	{name: "SetFlags", write: true, field: "project", call: func(ctx context.Context, f *scopeFixture, x string) error {
+		return ignore(f.s.SetFlags(ctx, proj(x), agileplus.FlagsUpdate{Set: map[string]json.RawMessage{agileplus.FlagMaxDoingPerProject: json.RawMessage("5")}}))
 	}},
 	{name: "Layers", field: "project", call: func(ctx context.Context, f *scopeFixture, x string) error {
 		return ignore(f.s.Layers(ctx, proj(x), ""))

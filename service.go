@@ -28,6 +28,8 @@ type Service struct {
 	Tracer Tracer
 	// SnapshotCache, if set, serves snapshots before the store (history.go).
 	SnapshotCache Cache
+	// FlagCache, if set, holds the flags read (flagservice.go).
+	FlagCache Cache
 }
 
 var _ Tracker = (*Service)(nil)
@@ -770,7 +772,7 @@ func (s *Service) TransitionWP(ctx context.Context, ref string, t Transition, if
 			return err
 		}
 		now := s.now()
-		if err := WPTransitionCheck(w.Key, w.State, t.To); err != nil {
+		if err := transitionRules(ctx, tx, w, t.To); err != nil {
 			return err
 		}
 		if err := checkToken(w, t.Token, now); err != nil {
@@ -920,6 +922,9 @@ func (s *Service) Claim(ctx context.Context, ref string, c ClaimRequest) (l *Lea
 // lease gives c.Agent a new lease on w, which holds no live one, with the
 // next fencing token, and records the claim.
 func (s *Service) lease(ctx context.Context, tx Tx, w *WP, c ClaimRequest, now time.Time) (*Lease, error) {
+	if err := checkClaimLimit(ctx, tx, w, c.Agent, now); err != nil {
+		return nil, err
+	}
 	fence, err := tx.FenceToken(ctx, w.ID)
 	if err != nil {
 		return nil, err
@@ -1432,7 +1437,7 @@ func resolveEntity(ctx context.Context, tx ReadTx, ref string) (id, project stri
 		}
 		return k.ID, SystemProject, nil
 	}
-	if strings.HasPrefix(ref, PrefixDependency) || strings.HasPrefix(ref, PrefixLabel) || strings.HasPrefix(ref, PrefixArtifact) {
+	if strings.HasPrefix(ref, PrefixDependency) || strings.HasPrefix(ref, PrefixLabel) || strings.HasPrefix(ref, PrefixArtifact) || strings.HasPrefix(ref, PrefixFlags) {
 		// A removed dependency or label definition keeps its events, and
 		// an artifact has them: look for those.
 		es, err := tx.Events(ctx, EventFilter{EntityID: ref, Limit: 1})
@@ -1444,6 +1449,8 @@ func resolveEntity(ctx context.Context, tx ReadTx, ref string) (id, project stri
 				what = "label"
 			} else if strings.HasPrefix(ref, PrefixArtifact) {
 				what = "artifact"
+			} else if strings.HasPrefix(ref, PrefixFlags) {
+				what = "flag set with changes"
 			}
 			return "", "", &Error{Code: ENOTFOUND, Field: "entity", Message: fmt.Sprintf("%s %q not found", what, ref)}
 		}

@@ -120,11 +120,13 @@ type ReadTx interface {
 	// field "key", if none); APIKeys pages through every key by id.
 	APIKey(ctx context.Context, ref string) (*APIKey, error)
 	APIKeys(ctx context.Context, p Page) ([]*APIKey, error)
+	FlagReadTx // flag values and WIP counts (flag.go)
 }
 
 // Tx writes the system of record inside Update.
 type Tx interface {
 	ReadTx
+	FlagTx
 	InsertProject(ctx context.Context, p *Project) error
 	// Update* write the entity if its stored version is v.Version-1.
 	UpdateProject(ctx context.Context, p *Project) error

@@ -87,6 +87,10 @@ type Tracker interface {
 	UpdateLabel(ctx context.Context, projectRef, name string, u LabelUpdate, ifVersion int64) (*LabelDef, error)
 	DeleteLabel(ctx context.Context, projectRef, name string) error
 
+	// Flags (see flag.go): project "" is the global set.
+	Flags(ctx context.Context, project string) (*FlagSet, error)
+	SetFlags(ctx context.Context, project string, u FlagsUpdate) (*FlagSet, error)
+
 	// Graph queries over depends_on edges between WPs (see graphindex.go).
 	// Layers lists each layer in key order or, with order OrderPriority,
 	// by priority then key order.

@@ -14,7 +14,7 @@ func wantScope(method, path string) string {
 	case path == "/health" || path == "/ready" || path == "/openapi.json":
 		return scopePublic
 	case strings.HasPrefix(path, "/v1/keys"), strings.HasPrefix(path, "/v1/webhooks"), strings.HasPrefix(path, "/v1/deadletters"),
-		path == "/v1/import", path == "/v1/export":
+		path == "/v1/import", path == "/v1/export", method == "PUT" && strings.HasSuffix(path, "/flags"):
 		return agileplus.ScopeAdmin
 	case method == "GET":
 		return agileplus.ScopeRead

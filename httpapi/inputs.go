@@ -69,6 +69,7 @@ var schemaRules = map[string]map[string]any{
 			"properties": map[string]any{"kind": map[string]any{"const": agileplus.RefPullRequest}},
 			"required":   []any{"url"}, "not": map[string]any{"required": []any{"sha"}}},
 	}},
+	"FlagsUpdate": flagsUpdateRules(),
 	"KeyCreate": {
 		"if":   map[string]any{"properties": map[string]any{"scope": map[string]any{"const": agileplus.ScopeAdmin}}, "required": []any{"scope"}},
 		"then": map[string]any{"properties": map[string]any{"projects": map[string]any{"maxItems": 0}}},

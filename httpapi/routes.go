@@ -257,7 +257,7 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
 type noBody struct{}
 
 func (s *Server) routes() []route {
-	return slices.Concat(s.trackerRoutes(), s.labelRoutes(), s.commentRoutes(), s.searchRoutes(), s.keyRoutes(), s.backboneRoutes(), s.streamRoutes(), s.artifactRoutes(), s.historyRoutes())
+	return slices.Concat(s.trackerRoutes(), s.labelRoutes(), s.commentRoutes(), s.searchRoutes(), s.keyRoutes(), s.backboneRoutes(), s.streamRoutes(), s.artifactRoutes(), s.historyRoutes(), s.flagRoutes())
 }
 
 func (s *Server) trackerRoutes() []route {

@@ -3,6 +3,7 @@ package storemigrate
 import (
 	"cmp"
 	"context"
+	"maps"
 	"slices"
 	"sync"
 
@@ -25,7 +26,8 @@ type memStore struct {
 	refs     []*agileplus.Reference
 	comments []*agileplus.Comment
 	keys     []*agileplus.APIKey
-	labels   []*agileplus.LabelDef // by project id, then name
+	labels   []*agileplus.LabelDef        // by project id, then name
+	flags    map[string]map[string]string // scope -> name -> value
 	events   []*agileplus.Event
 	audit    []*agileplus.AuditEntry
 	fences   map[string]int64
@@ -34,7 +36,7 @@ type memStore struct {
 }
 
 func newMemStore(bulk bool) *memStore {
-	return &memStore{bulk: bulk, calls: map[string]int{}, fences: map[string]int64{}, reserved: map[string]int64{}, pending: map[string]bool{}}
+	return &memStore{bulk: bulk, calls: map[string]int{}, fences: map[string]int64{}, flags: map[string]map[string]string{}, reserved: map[string]int64{}, pending: map[string]bool{}}
 }
 
 var (
@@ -198,6 +200,22 @@ func (t *memTx) InsertLabelDef(ctx context.Context, l *agileplus.LabelDef) error
 	slices.SortFunc(t.s.labels, func(a, b *agileplus.LabelDef) int {
 		return cmp.Or(cmp.Compare(a.ProjectID, b.ProjectID), cmp.Compare(a.Name, b.Name))
 	})
+	return nil
+}
+
+func (t *memTx) FlagValues(ctx context.Context, scope string) (map[string]string, error) {
+	return maps.Clone(t.s.flags[scope]), nil
+}
+
+func (t *memTx) PutFlagValues(ctx context.Context, scope string, set map[string]string, unset []string) error {
+	t.s.calls["PutFlagValues"]++
+	if t.s.flags[scope] == nil {
+		t.s.flags[scope] = map[string]string{}
+	}
+	maps.Copy(t.s.flags[scope], set)
+	for _, name := range unset {
+		delete(t.s.flags[scope], name)
+	}
 	return nil
 }
 

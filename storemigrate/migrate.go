@@ -25,6 +25,7 @@ type Report struct {
 	Comments     int `json:"comments"`
 	Keys         int `json:"keys"`   // API keys, with their hashes
 	Labels       int `json:"labels"` // label definitions
+	Flags        int `json:"flags"`  // flag values, global and per project
 	Events       int `json:"events"`
 	AuditEntries int `json:"audit_entries"`
 	// Pending is how many events were not yet published on the source;
@@ -52,7 +53,7 @@ const (
 )
 
 // Run copies everything src holds into dst, which must be empty:
-// projects, label definitions, features, WPs with their leases and fencing counters,
+// projects, label definitions, flag values, features, WPs with their leases and fencing counters,
 // dependencies, references, API keys (with the hashes of their secrets,
 // versions and times), every event with its hash chain, the audit
 // trails, and which events are still waiting to be published. The source
@@ -98,7 +99,7 @@ func Run(ctx context.Context, src, dst agileplus.Store, progress Progress) (*Rep
 	if bulk {
 		m.chunk = bulkChunk
 	}
-	err = inOrder(m.projects, m.labels, m.features, m.wps, m.dependencies, m.references, m.comments, m.keys, m.events, m.audit,
+	err = inOrder(m.projects, m.labels, m.flags, m.features, m.wps, m.dependencies, m.references, m.comments, m.keys, m.events, m.audit,
 		func() error { return m.published(srcOut, dstOut) })
 	if err != nil {
 		return nil, err

@@ -53,6 +53,10 @@ func fill(t *testing.T, s *memStore, wps int) {
 		s.labels = append(s.labels, l)
 		event(agileplus.KindLabel, l.ID, "CORE", "")
 	}
+	s.flags[""] = map[string]string{agileplus.FlagMaxClaimsPerAgent: "2"}
+	s.flags["prj_1"] = map[string]string{agileplus.FlagRequireReview: "false", agileplus.FlagMaxDoingPerProject: "4"}
+	event(agileplus.KindFlag, agileplus.FlagSetID(""), agileplus.SystemProject, "")
+	event(agileplus.KindFlag, agileplus.FlagSetID("prj_1"), "WEB", "")
 	// Keys: one with nothing but its hash and times to the nanosecond, one
 	// with every field.
 	exp, used, rev := at.Add(time.Hour+time.Nanosecond), at.Add(time.Minute+3), at.Add(2*time.Minute+5)
@@ -119,11 +123,11 @@ func TestRun(t *testing.T) {
 	}{
 		{"record by record", false, false, map[string]int{
 			"InsertProject": 2, "InsertFeature": 3, "InsertWP": 2500, "RaiseFence": 1, "InsertDependency": 1249,
-			"PutReference": 1, "InsertComment": 1, "InsertAPIKey": 2, "InsertLabelDef": 2, "AppendEvent": 6258, "AppendAudit": 2500}, true},
+			"PutReference": 1, "InsertComment": 1, "InsertAPIKey": 2, "InsertLabelDef": 2, "PutFlagValues": 2, "AppendEvent": 6260, "AppendAudit": 2500}, true},
 		{"in bulk", true, true, map[string]int{
 			// a call per kind and page of bulkChunk; features and WPs page per project
 			"InsertProjects": 1, "InsertFeatures": 2, "InsertWPs": 2, "InsertDependencies": 1,
-			"PutReferences": 1, "InsertComment": 1, "InsertAPIKey": 2, "InsertLabelDef": 2, "AppendEvents": 2, "AppendAudits": 3}, false},
+			"PutReferences": 1, "InsertComment": 1, "InsertAPIKey": 2, "InsertLabelDef": 2, "PutFlagValues": 2, "AppendEvents": 2, "AppendAudits": 3}, false},
 		{"bulk source, per-record target", true, false, nil, true},
 		{"per-record source, bulk target", false, true, nil, false},
 	} {
@@ -139,8 +143,8 @@ func TestRun(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Run: %v", err)
 			}
-			want := Report{Projects: 2, Features: 3, WPs: 2500, Dependencies: 1249, References: 1, Comments: 1, Keys: 2, Labels: 2, Events: 6258, AuditEntries: 2500,
-				Pending: 6258 / 3, EventChains: 2 + 3 + 2500 + 1249 + 2 + 2, AuditChains: 3, Digest: rep.Digest}
+			want := Report{Projects: 2, Features: 3, WPs: 2500, Dependencies: 1249, References: 1, Comments: 1, Keys: 2, Labels: 2, Flags: 3, Events: 6260, AuditEntries: 2500,
+				Pending: 6260 / 3, EventChains: 2 + 3 + 2500 + 1249 + 2 + 2 + 2, AuditChains: 3, Digest: rep.Digest}
 			if *rep != want {
 				t.Errorf("got report %+v, want %+v", *rep, want)
 			}
@@ -160,7 +164,7 @@ func TestRun(t *testing.T) {
 			if raised := dst.calls["RaiseFence"] > 0; raised != tc.wantRaised {
 				t.Errorf("RaiseFence called: %v, want %v", raised, tc.wantRaised)
 			}
-			wantStages := "verifying the source,projects,labels,features,work packages,dependencies,references,comments,api keys,events,audit entries,published marks,verifying the target"
+			wantStages := "verifying the source,projects,labels,flags,features,work packages,dependencies,references,comments,api keys,events,audit entries,published marks,verifying the target"
 			if got := strings.Join(stages, ","); got != wantStages {
 				t.Errorf("got stages %s, want %s", got, wantStages)
 			}
@@ -193,8 +197,8 @@ func TestVerify(t *testing.T) {
 	base := newMemStore(false)
 	fill(t, base, 10)
 	want, ec, ac, err := Verify(ctx, base)
-	if err != nil || ec != 2+2+3+10+4+2 || ac != 3 {
-		t.Fatalf("Verify: %d event chains, %d audit chains, %v; want 23, 3", ec, ac, err)
+	if err != nil || ec != 2+2+3+10+4+2+2 || ac != 3 {
+		t.Fatalf("Verify: %d event chains, %d audit chains, %v; want 25, 3", ec, ac, err)
 	}
 	t.Run("with a FenceReader", func(t *testing.T) {
 		s := newMemStore(true)
@@ -210,6 +214,8 @@ func TestVerify(t *testing.T) {
 	}{
 		{"a project renamed", func(s *memStore) { s.projects[1].Name = "Web" }, ""},
 		{"a label's colour", func(s *memStore) { s.labels[1].Color = "#000000" }, ""},
+		{"a flag's value", func(s *memStore) { s.flags["prj_1"][agileplus.FlagMaxDoingPerProject] = "5" }, ""},
+		{"a flag unset", func(s *memStore) { delete(s.flags[""], agileplus.FlagMaxClaimsPerAgent) }, ""},
 		{"a WP's priority", func(s *memStore) { s.wps[3].Priority = agileplus.PriorityUrgent }, ""},
 		{"a WP's labels", func(s *memStore) { s.wps[3].Labels = []string{"db"} }, ""},
 		{"a WP's owner", func(s *memStore) { s.wps[3].Owner = "bob" }, ""},

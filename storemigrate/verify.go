@@ -21,7 +21,7 @@ func Verify(ctx context.Context, st agileplus.Store) (digest string, eventChains
 	err = st.View(ctx, func(tx agileplus.ReadTx) error {
 		v.tx = tx
 		v.fr, _ = tx.(agileplus.FenceReader)
-		return inOrder(v.projects, v.labels, v.features, v.wps, v.dependencies, v.references, v.comments, v.keys, v.events, v.audit)
+		return inOrder(v.projects, v.labels, v.flags, v.features, v.wps, v.dependencies, v.references, v.comments, v.keys, v.events, v.audit)
 	})
 	if err == nil {
 		err = v.fences(st)

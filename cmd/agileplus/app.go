@@ -184,6 +184,7 @@ func (a *app) Open(ctx context.Context) (err error) {
 	watchBackbone(m, rel, bus)
 	svc.Tracer = tracer
 	svc.SnapshotCache = cache
+	svc.FlagCache = cache
 
 	checks := []httpapi.Check{
 		{Name: "store", Func: func(ctx context.Context) (map[string]any, error) { return nil, store.Ping(ctx) }},

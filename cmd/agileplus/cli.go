@@ -24,6 +24,7 @@ func addWorkCommands(root *cobra.Command, e *env) {
 		newFeatureCmd(e),
 		newWPCmd(e),
 		newLabelCmd(e),
+		newFlagCmd(e),
 		newArtifactCmd(e),
 		newDepCmd(e),
 		newClaimCmd(e),

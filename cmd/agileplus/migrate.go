@@ -92,8 +92,8 @@ func runMigrate(ctx context.Context, e *env, from, to string) error {
 	if e.asJSON {
 		return printJSON(e.stdout, rep)
 	}
-	_, err = fmt.Fprintf(e.stdout, "migrated %s -> %s in %s: %d projects, %d label definitions, %d features, %d work packages, %d dependencies, %d references, %d API keys, %d events (%d still to publish), %d audit entries; %d event chains and %d audit chains verify on both sides; digest %s\n",
-		from, to, time.Since(start).Round(time.Millisecond), rep.Projects, rep.Labels, rep.Features, rep.WPs, rep.Dependencies, rep.References,
+	_, err = fmt.Fprintf(e.stdout, "migrated %s -> %s in %s: %d projects, %d label definitions, %d flag values, %d features, %d work packages, %d dependencies, %d references, %d API keys, %d events (%d still to publish), %d audit entries; %d event chains and %d audit chains verify on both sides; digest %s\n",
+		from, to, time.Since(start).Round(time.Millisecond), rep.Projects, rep.Labels, rep.Flags, rep.Features, rep.WPs, rep.Dependencies, rep.References,
 		rep.Keys, rep.Events, rep.Pending, rep.AuditEntries, rep.EventChains, rep.AuditChains, rep.Digest[:16])
 	return err
 }

@@ -288,6 +288,8 @@ var validBodies = []bodyCase{
 	{"POST", "/v1/keys", `{"name":"bot","scope":"write","projects":["CORE"]}`},
 	{"POST", "/v1/next", `{"project":"CORE","feature":"f1","owner":"ann","labels":["go"],"labels_mode":"any","agent":"a","ttl_seconds":60}`},
 	{"POST", "/v1/plans", `{"feature":"f1","wps":[{"title":"W","description":"d","estimate":2,"priority":"low","labels":["go"],"owner":"ann","depends_on":["CORE-1"]}]}`},
+	{"PUT", "/v1/flags", `{"set":{"wip.max_claims_per_agent":2,"workflow.require_review":false},"unset":["wip.max_doing_per_project"]}`},
+	{"PUT", "/v1/projects/CORE/flags", `{"set":{"wip.max_doing_per_project":5},"unset":["workflow.require_review"]}`},
 }
 
 // probes returns values just outside (want 400 naming the field) and just
