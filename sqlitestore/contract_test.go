@@ -23,12 +23,3 @@ func TestContract(t *testing.T) {
 		return s
 	})
 }
-
-// The search cases again on a store that walks the items in order for
-// every query, as it does for a query with many matches.
-func TestContractSearchWalking(t *testing.T) {
-	storetest.RunSearch(t, func(t *testing.T) agileplus.Store {
-		s, _ := openAt(t, sqlitestore.WithSearchWalking())
-		return s
-	})
-}

@@ -39,7 +39,7 @@ func TestSearchMigrationIndexesStoredItems(t *testing.T) {
 	for _, tr := range []string{"wps_search_insert", "wps_search_update", "wps_search_delete", "features_search_insert", "features_search_update", "features_search_delete"} {
 		drops = append(drops, "DROP TRIGGER "+tr)
 	}
-	execAll(t, path, append(drops, `DROP TABLE search_words`, `DROP TABLE search_docs`, `DELETE FROM schema_migrations WHERE version IN (10, 14)`)...)
+	execAll(t, path, append(drops, `DROP TABLE search_words`, `DROP TABLE search_docs`, `DELETE FROM schema_migrations WHERE version = 10`)...)
 
 	s, err = sqlitestore.Open(ctx, sqlitestore.Config{Path: path})
 	if err != nil {

@@ -40,8 +40,6 @@ type Config struct {
 
 	// checkpointPages overrides defaultCheckpointPages, for tests.
 	checkpointPages int
-	// searchWalk makes Search walk every rank of matches, for tests.
-	searchWalk bool
 }
 
 // Store is the SQLite system of record.
@@ -66,17 +64,16 @@ type Store struct {
 	quit       chan struct{}
 	writerDone chan struct{}
 
-	ckpt       *sql.DB       // the checkpointer's connection
-	ckptWake   chan struct{} // the writer asks for a checkpoint
-	ckptDone   chan struct{}
-	ckptTail   atomic.Bool  // the checkpointer is done: the writer copies the rest
-	ckptMu     sync.Mutex   // held by whoever copies the WAL back
-	ckptAsked  bool         // the writer's: it asked for a checkpoint and has not copied the tail since
-	ckptPages  int          // pages between checkpoints: see defaultCheckpointPages
-	searchWalk bool         // Search walks every rank: see walkCheaper
-	mu         sync.RWMutex // guards closed against concurrent Update
-	closed     bool
-	closeOnce  sync.Once
+	ckpt      *sql.DB       // the checkpointer's connection
+	ckptWake  chan struct{} // the writer asks for a checkpoint
+	ckptDone  chan struct{}
+	ckptTail  atomic.Bool  // the checkpointer is done: the writer copies the rest
+	ckptMu    sync.Mutex   // held by whoever copies the WAL back
+	ckptAsked bool         // the writer's: it asked for a checkpoint and has not copied the tail since
+	ckptPages int          // pages between checkpoints: see defaultCheckpointPages
+	mu        sync.RWMutex // guards closed against concurrent Update
+	closed    bool
+	closeOnce sync.Once
 }
 
 var (
@@ -154,7 +151,6 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	s.writerDone = make(chan struct{})
 	s.ckptWake = make(chan struct{}, 1)
 	s.ckptPages = cmp.Or(cfg.checkpointPages, defaultCheckpointPages)
-	s.searchWalk = cfg.searchWalk
 	s.ckptDone = make(chan struct{})
 	go s.writeLoop()
 	go s.checkpointLoop()
