@@ -1,0 +1,10 @@
+// Global sequences are handed out after the commit by the sequencer
+// (neo4jstore/sequence.go), from the counter's gseq, which is also the
+// watermark readers stop at: it starts at the highest stored sequence.
+// Events waiting for theirs carry the label Unsequenced.
+MATCH (c:Counter {name: 'gseq'}) WHERE c.gseq IS NULL
+CALL (c) {
+	OPTIONAL MATCH (e:Event) USING INDEX e:Event(gseq) WHERE e.gseq IS NOT NULL
+	RETURN e.gseq AS top ORDER BY e.gseq DESC LIMIT 1
+}
+SET c.gseq = coalesce(top, 0);
