@@ -96,6 +96,9 @@ func (s *Store) sequence(ctx context.Context, es []*agileplus.Event, graph bool)
 		got, err := s.runShared(ctx, graph)
 		graph = false
 		if err == nil {
+			if n := len(left); len(assign(left, got)) < n {
+				attempt = 0 // progress: a big import needs a run per sequenceBatch
+			}
 			left = assign(left, got)
 			if len(left) > 0 {
 				// Numbered by another process's run, perhaps.
