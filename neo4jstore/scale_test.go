@@ -402,3 +402,67 @@ func mustEq[T comparable](t *testing.T, what string, got, want T) {
 		t.Fatalf("%s: got %v, want %v", what, got, want)
 	}
 }
+
+// TestKeysAcrossStores creates WPs in one project from three stores at
+// once, in three features: keys are unique and, with nothing rolled back
+// or lost, dense; a create that rolls back gives its number back.
+func TestKeysAcrossStores(t *testing.T) {
+	ctx := agileplus.WithActor(t.Context(), "test")
+	ss, svcs := stores(t, 3)
+	setup(t, svcs[0], ctx, "alpha", "beta", "gamma")
+	const per = 20
+	var wg sync.WaitGroup
+	keys := make(chan string, 3*3*per)
+	errs := make(chan error, 3*3*per)
+	for g := range 9 {
+		wg.Go(func() {
+			for range per / 3 {
+				w, err := svcs[g%3].CreateWP(ctx, []string{"alpha", "beta", "gamma"}[g/3], agileplus.WPCreate{Title: "k"})
+				if err != nil {
+					errs <- err
+					return
+				}
+				keys <- w.Key
+			}
+		})
+	}
+	wg.Wait()
+	close(keys)
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for k := range keys {
+		if seen[k] {
+			t.Fatalf("key %s handed out twice", k)
+		}
+		seen[k] = true
+	}
+	for i := 1; i <= len(seen); i++ {
+		if !seen[fmt.Sprint("CORE-", i)] {
+			t.Fatalf("keys: CORE-%d missing among %d", i, len(seen))
+		}
+	}
+
+	// A create that fails after taking its number gives it back to its store.
+	n := len(seen)
+	err := ss[1].Update(ctx, func(tx agileplus.Tx) error {
+		p, err := tx.Project(ctx, "CORE")
+		if err != nil {
+			return err
+		}
+		if num, err := tx.NextWPNumber(ctx, p.ID); err != nil || num != int64(n+1) {
+			t.Errorf("NextWPNumber: %d, %v; want %d", num, err, n+1)
+		}
+		return fmt.Errorf("refused")
+	})
+	if err == nil {
+		t.Fatal("the refused update committed")
+	}
+	w, err := svcs[1].CreateWP(ctx, "alpha", agileplus.WPCreate{Title: "after"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustEq(t, "key after a rolled back number", w.Key, fmt.Sprint("CORE-", n+1))
+}
