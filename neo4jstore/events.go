@@ -33,7 +33,7 @@ const eventMap = `e {.gseq, .id, .type, .entity_kind, .entity_id, .project_key, 
 // EventHead returns the seq and hash of the entity's last event.
 func (t *Tx) EventHead(ctx context.Context, entityID string) (int64, string, error) {
 	return t.head(ctx, true, entityID, "event head", `MATCH (e:Event) USING INDEX e:Event(entity_id, seq)
-		WHERE e.entity_id = $id AND e.seq IS NOT NULL RETURN e.seq, e.hash ORDER BY e.seq DESC LIMIT 1`)
+		WHERE e.entity_id = $id AND e.seq IS NOT NULL RETURN e.seq, e.hash, e.stamp ORDER BY e.seq DESC LIMIT 1`)
 }
 
 // chainHead returns the last link of a chain (0, "" for an empty chain).
@@ -44,6 +44,10 @@ func (t *Tx) chainHead(ctx context.Context, op, q, id string) (int64, string, er
 	}
 	seq, _ := recs[0].Values[0].(int64)
 	hash, _ := recs[0].Values[1].(string)
+	if len(recs[0].Values) > 2 {
+		stamp, _ := recs[0].Values[2].(int64)
+		t.stamp = max(t.stamp, stamp)
+	}
 	return seq, hash, nil
 }
 

@@ -3,6 +3,7 @@ package neo4jstore
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/agileplus/agileplus"
 )
@@ -51,11 +52,12 @@ func (t *Tx) head(ctx context.Context, events bool, id, op, query string) (int64
 	if c, ok := m[id]; ok {
 		return c.seq, c.hash, nil
 	}
-	if label := chainLabel(id); t.write && label != "" {
+	if label := chainLabel(id); t.write && label != "" && !t.locked[id] {
 		if _, err := t.run(ctx, "lock chain", `MATCH (n:`+label+` {id: $id}) SET n._lock = true REMOVE n._lock`,
 			map[string]any{"id": id}); err != nil {
 			return 0, "", err
 		}
+		t.markLocked(id)
 	}
 	seq, hash, err := t.chainHead(ctx, op, query, id)
 	if err == nil && t.write {
@@ -81,13 +83,19 @@ func (t *Tx) setHead(events bool, id string, c chainHead) {
 // flush creates the events and audit entries appended since the last
 // flush, in one statement. Events are created without a global sequence,
 // with the labels Pending (the outbox) and Unsequenced, and the stamp and
-// position that order them for the sequencer (sequence.go).
+// position that order them for the sequencer (sequence.go). Flushing
+// happens with every lock the appends needed held, so the stamp comes
+// after the commit of every event this one follows in its chain.
 func (t *Tx) flush(ctx context.Context) error {
 	if len(t.pendingEvents) == 0 && len(t.pendingAudits) == 0 {
 		return nil
 	}
 	es, as := t.pendingEvents, t.pendingAudits
 	t.pendingEvents, t.pendingAudits = nil, nil
+	// The stamp is a hybrid clock: after every chain head this
+	// transaction read, so an entity's events have rising stamps even
+	// when the clocks of two processes disagree.
+	t.stamp = max(time.Now().UnixNano(), t.stamp+1)
 	_, err := t.run(ctx, "append events", `UNWIND $events AS r
 		CREATE (e:Event:Pending:Unsequenced {id: r.id, type: r.type, entity_kind: r.entityKind,
 			entity_id: r.entityID, project_key: r.projectKey, feature_id: r.featureID, seq: r.seq, prev_hash: r.prevHash, hash: r.hash,

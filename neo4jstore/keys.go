@@ -9,12 +9,15 @@ import (
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
 )
 
-// WP numbers. A project's next_wp counter is a single node that every
-// create in the project would lock until its commit, so creates in
-// different features of one project would run one at a time. Instead a
-// number is taken from the counter in a transaction of its own, one
-// statement long, before the command's: the counter is locked for a round
-// trip, not for a command. Creates waiting in one process at the same time
+// WP numbers. A counter in the project node would be locked until the
+// commit by every create in the project (and the project node is also
+// locked by each new IN_PROJECT relationship), so creates in different
+// features of one project would run one at a time. Instead a number is
+// taken from a (:WPCounter {project_id}) node of its own, made from the
+// project's next_wp the first time, in a transaction one statement long,
+// before the command's: the counter is locked for a round trip, not for a
+// command. A project created by the command itself, which that transaction
+// cannot see yet, counts in its next_wp as before. Creates waiting in one process at the same time
 // share one such transaction (it takes as many numbers as there are
 // waiters), so under load a process takes a block per round trip.
 //
@@ -127,7 +130,9 @@ func (s *Store) takeNumbers(ctx context.Context, projectID string, n int64) (int
 	sess := s.session(ctx, neo4j.AccessModeWrite)
 	defer sess.Close(ctx)
 	for attempt := 1; ; attempt++ {
-		res, err := sess.Run(ctx, `MATCH (p:Project {id: $id}) SET p.next_wp = p.next_wp + $n RETURN p.next_wp - $n`,
+		res, err := sess.Run(ctx, `MATCH (p:Project {id: $id})
+			MERGE (k:WPCounter {project_id: $id}) ON CREATE SET k.next = p.next_wp
+			SET k.next = k.next + $n RETURN k.next - $n`,
 			map[string]any{"id": projectID, "n": n})
 		var recs []*neo4j.Record
 		if err == nil {

@@ -16,6 +16,17 @@ import (
 // that one again (update.go), so locks are taken in id order where one
 // statement takes several, which keeps such retries rare.
 
+// markLocked records that a write transaction holds the lock of id.
+func (t *Tx) markLocked(id string) {
+	if !t.write {
+		return
+	}
+	if t.locked == nil {
+		t.locked = map[string]bool{}
+	}
+	t.locked[id] = true
+}
+
 // lockNodes locks the nodes of label with the ids, in id order.
 func (t *Tx) lockNodes(ctx context.Context, label string, ids ...string) error {
 	ids = slices.Clone(ids)
@@ -23,6 +34,11 @@ func (t *Tx) lockNodes(ctx context.Context, label string, ids ...string) error {
 	ids = slices.Compact(ids)
 	_, err := t.run(ctx, "lock", `UNWIND $ids AS id MATCH (n:`+label+` {id: id}) SET n._lock = true REMOVE n._lock`,
 		map[string]any{"ids": ids})
+	if err == nil {
+		for _, id := range ids {
+			t.markLocked(id)
+		}
+	}
 	return err
 }
 

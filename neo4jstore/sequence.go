@@ -2,7 +2,6 @@ package neo4jstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -14,47 +13,46 @@ import (
 // The global order of events, without a global write lock.
 //
 // A write transaction creates its events without a global sequence, with
-// the label Unsequenced, a stamp (its start time and an id unique to the
-// transaction) and its position among its own events. After the commit, and
-// before Update returns, the sequencer gives them their sequences: one
-// short transaction that locks the (:Counter {name: 'gseq'}) node, reads
-// every Unsequenced event (of any process), numbers them from the
-// counter's gseq on, and stores the new gseq on the counter with the
-// numbers on the events. The counter is the one global lock left, held for
-// two statements by a transaction that orders whatever has committed since
-// the last one; the writers of one process share a run (a writer whose
-// commit came during a run waits for the next one), so under load one run
-// orders many commands.
+// the label Unsequenced, a stamp and its position among its own events.
+// After the commit, and before Update returns, the sequencer gives them
+// their sequences: one auto-commit statement that locks the
+// (:Counter {name: 'gseq'}) node, reads every Unsequenced event (of any
+// process) in stamp order, numbers them on from the counter's gseq, and
+// stores the new gseq on the counter. The counter is the one global lock
+// left, held for one statement by a run that orders whatever has committed
+// since the last one; the writers of one process share a run (a writer
+// whose commit came during a run waits for the next one), so under load one
+// run orders many commands.
 //
 // Why the order is safe:
 //
-//   - Sequences are dense and rise in commit order of the sequencer's
-//     transactions, which run one at a time (the counter's lock): when one
-//     commits with gseq W on the counter, every event numbered up to W has
-//     committed.
+//   - Sequences are dense and rise in commit order of the runs, which hold
+//     the counter's lock one at a time: when a run commits with gseq W on
+//     the counter, every event numbered up to W has committed.
 //   - Readers in global order (Events, PendingEvents, hence the relay,
 //     /v1/events?after= and an SSE client's resume) read the counter's gseq
-//     first and return nothing above it. So a reader that sees event N
-//     read a watermark of at least N, and every event numbered below N was
+//     first and return nothing above it. So a reader that sees event N read
+//     a watermark of at least N, and every event numbered below N was
 //     committed before that read: a follower that resumes after N never
-//     misses an event numbered below N. An event that committed before
-//     event N was acknowledged has a number below N (its writer ran the
+//     misses an event numbered below N. An event committed before event N's
+//     command was acknowledged has a number below N (its writer ran the
 //     sequencer before answering), so a command a client starts after
 //     another's 2xx always comes later in the order.
 //   - Each entity's events are numbered in chain order. A transaction
-//     appends to a chain only under the chain's lock (heads.go), so an
-//     event is never committed before its predecessor; the sequencer
-//     numbers events by stamp and position, and holds back one whose
-//     predecessor is still unnumbered until the predecessor has been
-//     numbered, in the same run or a later one.
-//   - Events of one command keep their order and are consecutive, unless
-//     another command's event had to come between them for a chain.
+//     appends to a chain only under the chain's lock (heads.go), and its
+//     stamp is a hybrid clock later than the stamp of every chain head it
+//     read (flush), so within a run an event sorts after its predecessor
+//     even when two processes' clocks disagree. An event whose predecessor
+//     is unnumbered and missing from the run's read holds back its entity's
+//     events for a later run.
+//   - Events of one command keep their order and are consecutive unless
+//     another command's events share their stamp.
 //
 // A writer that dies after its commit leaves its events unnumbered: the
-// relay runs the sequencer when it finds such events older than
-// leftoverAge (PendingEvents), so they are numbered and published anyway.
-// Events are invisible to readers in global order, and to an entity's
-// listing, until they are numbered.
+// relay of any process runs the sequencer when it finds such events older
+// than leftoverAge (PendingEvents), so they are numbered and published
+// anyway. Events are invisible to readers in global order, and to an
+// entity's listing, until they are numbered.
 
 // sequenceBatch bounds the events one run numbers.
 const sequenceBatch = 5000
@@ -73,17 +71,9 @@ type sequencer struct {
 	waiting  int              // callers waiting for a run
 	recent   map[string]int64 // numbers given by the runs the waiting callers wait for
 	lastErr  error            // of the last run
-	stamps   uint64
-}
-
-// nextStamp returns a stamp for a new write transaction: its start time
-// (fixed width, so stamps compare as strings) and an id unique to it.
-func (s *Store) nextStamp() string {
-	s.seq.mu.Lock()
-	s.seq.stamps++
-	n := s.seq.stamps
-	s.seq.mu.Unlock()
-	return fmt.Sprintf("%s/%s/%016x", fmtTime(time.Now()), s.instance, n)
+	// leftoversAt is when this store last looked for events whose writer
+	// died before numbering them.
+	leftoversAt time.Time
 }
 
 // sequence gives the committed events es their global sequences, through a
@@ -204,28 +194,31 @@ func (s *Store) lookupSeqs(ctx context.Context, es []*agileplus.Event) (map[stri
 }
 
 // sequenceLeftovers numbers events that stayed unnumbered for longer than
-// leftoverAge: their writer died after its commit.
+// leftoverAge: their writer died after its commit. It looks at most once
+// per leftoverAge.
 func (s *Store) sequenceLeftovers(ctx context.Context) error {
-	var oldest string
+	s.seq.mu.Lock()
+	due := time.Since(s.seq.leftoversAt) >= leftoverAge
+	if due {
+		s.seq.leftoversAt = time.Now()
+	}
+	s.seq.mu.Unlock()
+	if !due {
+		return nil
+	}
+	var oldest int64
 	err := s.View(ctx, func(rt agileplus.ReadTx) error {
 		recs, err := rt.(*Tx).run(ctx, "unnumbered events", `MATCH (e:Unsequenced) RETURN min(e.stamp)`, nil)
 		if err == nil && len(recs) > 0 {
-			oldest, _ = recs[0].Values[0].(string)
+			oldest, _ = recs[0].Values[0].(int64)
 		}
 		return err
 	})
-	if err != nil || oldest == "" || oldest > fmtTime(time.Now().Add(-leftoverAge)) {
+	if err != nil || oldest == 0 || oldest > time.Now().Add(-leftoverAge).UnixNano() {
 		return err
 	}
 	_, err = s.runShared(ctx, false)
 	return err
-}
-
-// unnumbered is an event the sequencer read.
-type unnumbered struct {
-	id, entity string
-	seq        int64
-	waits      bool // its predecessor exists and is unnumbered
 }
 
 // runSequencer is one run: it numbers the unnumbered events it may and
@@ -235,8 +228,11 @@ func (s *Store) runSequencer(ctx context.Context, bump bool) (map[string]int64, 
 		return nil, agileplus.Errorf(agileplus.EUNAVAILABLE, "neo4j store is closed")
 	}
 	for attempt := 1; ; attempt++ {
-		got, retry, err := s.sequenceOnce(ctx, bump)
-		if !retry || attempt == maxAttempts {
+		got, err := s.sequenceOnce(ctx, bump)
+		if err == nil || !isRetryable(err) || attempt == maxAttempts {
+			if err != nil {
+				err = s.unavailable("number events", err)
+			}
 			return got, err
 		}
 		select {
@@ -247,99 +243,46 @@ func (s *Store) runSequencer(ctx context.Context, bump bool) (map[string]int64, 
 	}
 }
 
-func (s *Store) sequenceOnce(ctx context.Context, bump bool) (map[string]int64, bool, error) {
+// numberEvents is the run, one auto-commit statement: under the counter's
+// lock, it reads the unnumbered events in stamp order and numbers them on
+// from the counter, except the events of an entity whose chain has an
+// unnumbered event this read missed (it committed while the read ran: a
+// later run takes them, in chain order).
+const numberEvents = `MATCH (c:Counter {name: 'gseq'})
+	SET c._lock = true REMOVE c._lock
+	WITH c, coalesce(c.gseq, 0) AS last
+	CALL () {
+		MATCH (e:Unsequenced)
+		WITH e ORDER BY e.stamp, e.ord LIMIT $limit
+		OPTIONAL MATCH (p:Event {entity_id: e.entity_id, seq: e.seq - 1})
+		RETURN collect({e: e, p: p}) AS rows
+	}
+	WITH c, last, rows, [r IN rows | r.e.id] AS ids
+	WITH c, last, rows, [r IN rows WHERE r.p IS NOT NULL AND r.p.gseq IS NULL AND NOT r.p.id IN ids | r.e.entity_id] AS stuck
+	WITH c, last, [r IN rows WHERE NOT r.e.entity_id IN stuck | r.e] AS todo
+	SET c.gseq = last + size(todo), c.writes = c.writes + CASE WHEN size(todo) > 0 OR $bump THEN 1 ELSE 0 END
+	WITH last, todo
+	UNWIND range(0, size(todo) - 1) AS i
+	WITH todo[i] AS e, last + i + 1 AS n
+	SET e.gseq = n REMOVE e:Unsequenced
+	RETURN e.id, n`
+
+func (s *Store) sequenceOnce(ctx context.Context, bump bool) (map[string]int64, error) {
 	sess := s.session(ctx, neo4j.AccessModeWrite)
 	defer sess.Close(context.WithoutCancel(ctx))
-	ntx, err := s.begin(ctx, sess)
+	res, err := sess.Run(ctx, numberEvents, map[string]any{"limit": sequenceBatch, "bump": bump})
+	var recs []*neo4j.Record
+	if err == nil {
+		recs, err = res.Collect(ctx)
+	}
 	if err != nil {
-		return nil, false, s.unavailable("begin sequence", err)
+		// Unknown outcome included: the callers look their events up.
+		return nil, err
 	}
-	defer ntx.Close(context.WithoutCancel(ctx))
-	t := &Tx{ntx: ntx, s: s, write: true}
-	recs, err := t.run(ctx, "read unnumbered", `MATCH (c:Counter {name: 'gseq'}) SET c._lock = true REMOVE c._lock
-		WITH c, coalesce(c.gseq, 0) AS last
-		OPTIONAL MATCH (e:Unsequenced)
-		WITH last, e ORDER BY e.stamp, e.ord LIMIT $limit
-		OPTIONAL MATCH (p:Event {entity_id: e.entity_id, seq: e.seq - 1})
-		RETURN last, e.id, e.entity_id, e.seq, p IS NOT NULL AND p.gseq IS NULL`, map[string]any{"limit": sequenceBatch})
-	if err != nil {
-		return nil, isRetryable(t.err), err
-	}
-	if len(recs) == 0 {
-		return nil, false, agileplus.Errorf(agileplus.EUNAVAILABLE, "neo4j store: the database at %s has no gseq counter: it was emptied under a running store; restart to set it up again", s.url)
-	}
-	last, _ := recs[0].Values[0].(int64)
-	var read []unnumbered
+	got := make(map[string]int64, len(recs))
 	for _, r := range recs {
-		id, _ := r.Values[1].(string)
-		if id == "" {
-			continue
-		}
-		u := unnumbered{id: id}
-		u.entity, _ = r.Values[2].(string)
-		u.seq, _ = r.Values[3].(int64)
-		u.waits, _ = r.Values[4].(bool)
-		read = append(read, u)
+		id, _ := r.Values[0].(string)
+		got[id], _ = r.Values[1].(int64)
 	}
-	order := numberOrder(read)
-	if len(order) == 0 && !bump {
-		return nil, false, nil
-	}
-	got := make(map[string]int64, len(order))
-	assign := make([]map[string]any, len(order))
-	for i, id := range order {
-		n := last + int64(i) + 1
-		got[id] = n
-		assign[i] = map[string]any{"id": id, "gseq": n}
-	}
-	_, err = t.run(ctx, "number events", `UNWIND $assign AS a
-		MATCH (e:Event {id: a.id}) SET e.gseq = a.gseq REMOVE e:Unsequenced, e.stamp, e.ord
-		WITH count(*) AS n
-		MATCH (c:Counter {name: 'gseq'}) SET c.gseq = $last, c.writes = c.writes + 1`,
-		map[string]any{"assign": assign, "last": last + int64(len(order))})
-	if err != nil {
-		return nil, isRetryable(t.err), err
-	}
-	if err := ntx.Commit(context.WithoutCancel(ctx)); err != nil {
-		var ne *neo4j.Neo4jError
-		if errors.As(err, &ne) {
-			return nil, ne.IsRetriable(), s.unavailable("commit sequence", err)
-		}
-		// Unknown outcome: the callers look their events up.
-		return nil, false, s.unavailable("commit sequence", err)
-	}
-	return got, false, nil
-}
-
-// numberOrder returns the ids of the events to number, in order: as read
-// (stamp, position), except that an event whose predecessor in its chain
-// is unnumbered waits until that one has been placed; one whose
-// predecessor is not in this read at all waits for a later run.
-func numberOrder(read []unnumbered) []string {
-	type key struct {
-		entity string
-		seq    int64
-	}
-	placed := map[key]bool{}
-	held := map[key]unnumbered{} // by the predecessor it waits for
-	var out []string
-	var place func(u unnumbered)
-	place = func(u unnumbered) {
-		out = append(out, u.id)
-		k := key{u.entity, u.seq}
-		placed[k] = true
-		if next, ok := held[k]; ok {
-			delete(held, k)
-			place(next)
-		}
-	}
-	for _, u := range read {
-		prev := key{u.entity, u.seq - 1}
-		if u.waits && !placed[prev] {
-			held[prev] = u
-			continue
-		}
-		place(u)
-	}
-	return out
+	return got, nil
 }

@@ -24,12 +24,13 @@ type Tx struct {
 	// Write transactions: the heads of the chains this transaction
 	// appended to or read, the appends not yet flushed, the events to give
 	// a global sequence once committed (sequence.go) with the stamp that
-	// orders them, whether the dependency graph changed, and the WP
-	// numbers taken from the store's blocks (keys.go).
+	// orders them, the entities it locked, whether the dependency graph
+	// changed, and the WP numbers taken from the allocator (keys.go).
 	events, audits               map[string]chainHead
 	pendingEvents, pendingAudits []any
 	appended                     []*agileplus.Event
-	stamp                        string
+	stamp                        int64 // the highest stamp of a chain head read or of a flush
+	locked                       map[string]bool
 	graphWrite                   bool
 	numbers                      []takenNumber
 }
@@ -382,7 +383,10 @@ func (t *Tx) NextWPNumber(ctx context.Context, projectID string) (int64, error) 
 
 // ReserveWPNumber raises the project's WP counter above num.
 func (t *Tx) ReserveWPNumber(ctx context.Context, projectID string, num int64) error {
-	_, err := t.run(ctx, "reserve wp number", `MATCH (p:Project {id: $id}) WHERE p.next_wp <= $num SET p.next_wp = $num + 1`,
+	_, err := t.run(ctx, "reserve wp number", `MATCH (p:Project {id: $id})
+		SET p.next_wp = CASE WHEN p.next_wp <= $num THEN $num + 1 ELSE p.next_wp END
+		WITH p OPTIONAL MATCH (k:WPCounter {project_id: p.id})
+		FOREACH (_ IN CASE WHEN k IS NOT NULL AND k.next <= $num THEN [1] ELSE [] END | SET k.next = $num + 1)`,
 		map[string]any{"id": projectID, "num": num})
 	if err == nil {
 		t.s.dropNumbers(projectID, num)
@@ -409,7 +413,11 @@ func (t *Tx) Feature(ctx context.Context, ref string) (*agileplus.Feature, error
 	if err != nil {
 		return nil, err
 	}
-	return decodeOne("feature", rows, decodeFeature, notFound("feature", "feature", ref))
+	f, err := decodeOne("feature", rows, decodeFeature, notFound("feature", "feature", ref))
+	if err == nil {
+		t.markLocked(f.ID)
+	}
+	return f, err
 }
 
 // Features lists a project's features by id.
@@ -491,7 +499,11 @@ func (t *Tx) WP(ctx context.Context, ref string) (*agileplus.WP, error) {
 	if err != nil {
 		return nil, err
 	}
-	return decodeOne("wp", rows, decodeWP, notFound("wp", "work package", ref))
+	w, err := decodeOne("wp", rows, decodeWP, notFound("wp", "work package", ref))
+	if err == nil {
+		t.markLocked(w.ID)
+	}
+	return w, err
 }
 
 // WPs lists work packages by id.

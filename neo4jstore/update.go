@@ -85,7 +85,7 @@ func (s *Store) update(ctx context.Context, fn func(agileplus.Tx) error) (retry 
 	if err != nil {
 		return false, s.unavailable("begin write", err)
 	}
-	t := &Tx{ntx: ntx, s: s, write: true, stamp: s.nextStamp()}
+	t := &Tx{ntx: ntx, s: s, write: true}
 	committed := false
 	defer func() {
 		t.done = true

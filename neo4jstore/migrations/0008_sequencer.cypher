@@ -8,3 +8,7 @@ CALL (c) {
 	RETURN e.gseq AS top ORDER BY e.gseq DESC LIMIT 1
 }
 SET c.gseq = coalesce(top, 0);
+
+// WP numbers are taken from a counter node per project, not from the
+// project node, which every create in the project locks (neo4jstore/keys.go).
+CREATE CONSTRAINT wp_counter_project IF NOT EXISTS FOR (n:WPCounter) REQUIRE n.project_id IS UNIQUE;
