@@ -152,8 +152,9 @@ type Tx interface {
 	// same From, To and Kind exists.
 	InsertDependency(ctx context.Context, d *Dependency) error
 	DeleteDependency(ctx context.Context, id string) error
-	// AppendEvent stores the event, assigns its GlobalSeq and puts it in
-	// the outbox.
+	// AppendEvent stores the event and puts it in the outbox. Its
+	// GlobalSeq is set by the time Update returns: a store may number
+	// events at commit (Neo4j does, sequence.go there).
 	AppendEvent(ctx context.Context, e *Event) error
 	AppendAudit(ctx context.Context, a *AuditEntry) error
 	// PutReference inserts a reference, or updates the state of the one

@@ -282,7 +282,7 @@ func (b *bench) neo4jWrites(ctx context.Context, srv *neo4jtest.Server) error {
 			}
 		}
 	}
-	sec.note("%d concurrent clients in all, split evenly over the processes; one Neo4j write lock serializes writers of every process; a tenth as many creates run untimed first", neo4jWriteWorkers)
+	sec.note("%d concurrent clients in all, split evenly over the processes; all in one feature, whose audit trail orders them; a tenth as many creates run untimed first", neo4jWriteWorkers)
 	return nil
 }
 

@@ -69,7 +69,7 @@ func (t *Tx) InsertAPIKey(ctx context.Context, k *agileplus.APIKey) error {
 
 // UpdateAPIKey writes a key guarded by its previous version.
 func (t *Tx) UpdateAPIKey(ctx context.Context, k *agileplus.APIKey) error {
-	recs, err := t.run(ctx, "update key", `MATCH (k:ApiKey {id: $id}) WHERE k.version = $prev
+	recs, err := t.run(ctx, "update key", `MATCH (k:ApiKey {id: $id})`+lockGuard("k")+`
 		SET k.name = $name, k.scope = $scope, k.projects = $projects, k.expires_at = $expires, k.revoked_at = $revoked, k.version = $version
 		RETURN k.id`,
 		map[string]any{"id": k.ID, "prev": k.Version - 1, "name": k.Name, "scope": k.Scope, "projects": strings.Join(k.Projects, ","),

@@ -78,7 +78,7 @@ func (t *Tx) InsertArtifact(ctx context.Context, a *agileplus.Artifact) error {
 // UpdateArtifact writes an artifact's deletion guarded by its previous
 // version.
 func (t *Tx) UpdateArtifact(ctx context.Context, a *agileplus.Artifact) error {
-	recs, err := t.run(ctx, "update artifact", `MATCH (a:Artifact {id: $id}) WHERE a.version = $prev
+	recs, err := t.run(ctx, "update artifact", `MATCH (a:Artifact {id: $id})`+lockGuard("a")+`
 		SET a.deleted_at = $deleted, a.deleted_by = $deleted_by, a.version = $version RETURN a.id`,
 		map[string]any{"id": a.ID, "prev": a.Version - 1, "deleted": deletedAt(a.DeletedAt), "deleted_by": a.DeletedBy, "version": a.Version})
 	if err != nil {

@@ -75,6 +75,7 @@ func (t *Tx) InsertFeatures(ctx context.Context, fs []*agileplus.Feature) error 
 // each with its fencing counter at fences[i] or its lease's token,
 // whichever is higher (as InsertWP then RaiseFence leave it).
 func (t *Tx) InsertWPs(ctx context.Context, ws []*agileplus.WP, fences []int64) error {
+	t.graphWrite = true
 	if len(fences) != len(ws) {
 		return fmt.Errorf("neo4jstore: insert wps: %d fencing counters for %d work packages", len(fences), len(ws))
 	}
@@ -141,6 +142,7 @@ func (t *Tx) InsertWPs(ctx context.Context, ws []*agileplus.WP, fences []int64) 
 // InsertDependencies stores new edges, as InsertDependency does: an edge
 // that exists already, or twice in ds, is ECONFLICT (field "to").
 func (t *Tx) InsertDependencies(ctx context.Context, ds []*agileplus.Dependency) error {
+	t.graphWrite = true
 	if len(ds) == 0 {
 		return nil
 	}
@@ -291,27 +293,11 @@ func (t *Tx) PutReferences(ctx context.Context, rs []*agileplus.Reference) error
 	return nil
 }
 
-// lastGseq reads the highest stored global sequence once per transaction
-// (which holds the write lock, so it stays the highest).
-func (t *Tx) lastGseq(ctx context.Context) error {
-	if t.gseqRead {
-		return nil
-	}
-	recs, err := t.run(ctx, "last global sequence", `MATCH (e:Event) USING INDEX e:Event(gseq)
-		WHERE e.gseq IS NOT NULL RETURN e.gseq ORDER BY e.gseq DESC LIMIT 1`, nil)
-	if err != nil {
-		return err
-	}
-	if len(recs) > 0 {
-		t.gseq, _ = recs[0].Values[0].(int64)
-	}
-	t.gseqRead = true
-	return nil
-}
-
-// AppendEvents stores the events in order with the next global sequences
-// and puts them in the outbox (label Pending), as AppendEvent does, in one
-// statement with whatever was appended before; it sets their GlobalSeq.
+// AppendEvents stores the events in order and puts them in the outbox
+// (label Pending), as AppendEvent does, in one statement with whatever was
+// appended before. Their global sequences, consecutive unless another
+// command's event must come between them for its chain, are set after the
+// commit (sequence.go).
 func (t *Tx) AppendEvents(ctx context.Context, es []*agileplus.Event) error {
 	for _, e := range es {
 		if err := t.AppendEvent(ctx, e); err != nil {

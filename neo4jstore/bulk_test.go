@@ -27,6 +27,10 @@ func TestBulkErrors(t *testing.T) {
 	update := func(fn func(tx agileplus.Tx, bt agileplus.BulkTx) error) error {
 		return neo.Update(ctx, func(tx agileplus.Tx) error { return fn(tx, tx.(agileplus.BulkTx)) })
 	}
+	var all []*agileplus.Event
+	for i := range 4 {
+		all = append(all, &agileplus.Event{ID: fmt.Sprint("ev-", i), EntityID: p.ID, Seq: int64(i + 1), Time: now})
+	}
 	err := update(func(tx agileplus.Tx, bt agileplus.BulkTx) error {
 		if err := bt.InsertProjects(ctx, []*agileplus.Project{p}); err != nil {
 			return err
@@ -43,25 +47,26 @@ func TestBulkErrors(t *testing.T) {
 		if err != nil || !slices.Equal(fences, []int64{0, 5, 3}) {
 			return fmt.Errorf("fences %v, %v; want [0 5 3]", fences, err)
 		}
-		if err := tx.AppendEvent(ctx, &agileplus.Event{ID: "ev-0", EntityID: p.ID, Seq: 1, Time: now}); err != nil {
+		if err := tx.AppendEvent(ctx, all[0]); err != nil {
 			return err
 		}
-		es := []*agileplus.Event{{ID: "ev-1", EntityID: p.ID, Seq: 2, Time: now}, {ID: "ev-2", EntityID: p.ID, Seq: 3, Time: now}}
-		if err := bt.AppendEvents(ctx, es); err != nil {
+		if err := bt.AppendEvents(ctx, all[1:3]); err != nil {
 			return err
 		}
-		if es[0].GlobalSeq != 2 || es[1].GlobalSeq != 3 {
-			return fmt.Errorf("global sequences %d, %d; want 2, 3", es[0].GlobalSeq, es[1].GlobalSeq)
-		}
-		e := &agileplus.Event{ID: "ev-3", EntityID: p.ID, Seq: 4, Time: now}
-		if err := tx.AppendEvent(ctx, e); err != nil || e.GlobalSeq != 4 {
-			return fmt.Errorf("append after a bulk append: gseq %d, %v; want 4", e.GlobalSeq, err)
+		if err := tx.AppendEvent(ctx, all[3]); err != nil {
+			return fmt.Errorf("append after a bulk append: %v", err)
 		}
 		return bt.InsertDependencies(ctx, []*agileplus.Dependency{{ID: "dep-1", EntityKind: agileplus.KindWP, Kind: agileplus.DependsOn,
 			From: wp(1, "").ID, To: wp(2, "").ID, Version: 1, CreatedAt: now}})
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Numbered at the commit, in the order appended, one after the other.
+	for i, e := range all {
+		if e.GlobalSeq != int64(i+1) {
+			t.Errorf("event %s: global sequence %d, want %d", e.ID, e.GlobalSeq, i+1)
+		}
 	}
 	if n, err := neo.PendingCount(ctx); err != nil || n != 4 {
 		t.Errorf("pending: %d, %v; want 4", n, err)

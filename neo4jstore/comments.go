@@ -90,7 +90,7 @@ func (t *Tx) UpdateComment(ctx context.Context, c *agileplus.Comment) error {
 	if err != nil {
 		return fmt.Errorf("neo4jstore: update comment: %w", err)
 	}
-	recs, err := t.run(ctx, "update comment", `MATCH (c:Comment {id: $id}) WHERE c.version = $prev
+	recs, err := t.run(ctx, "update comment", `MATCH (c:Comment {id: $id})`+lockGuard("c")+`
 		SET c.body = $body, c.history = $history, c.version = $version, c.updated_at = $updated RETURN c.id`,
 		map[string]any{"id": c.ID, "prev": c.Version - 1, "body": c.Body, "history": h, "version": c.Version, "updated": fmtTime(c.UpdatedAt)})
 	if err != nil {
@@ -105,6 +105,7 @@ func (t *Tx) UpdateComment(ctx context.Context, c *agileplus.Comment) error {
 // DeleteWP removes a WP with its lease, references and comments; the
 // commits and pull requests it referenced stay for the other WPs.
 func (t *Tx) DeleteWP(ctx context.Context, id string) error {
+	t.graphWrite = true
 	recs, err := t.run(ctx, "delete wp", `MATCH (w:WorkPackage {id: $id})
 		OPTIONAL MATCH (c:Comment)-[:ON]->(w)
 		DETACH DELETE c

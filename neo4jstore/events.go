@@ -33,7 +33,7 @@ const eventMap = `e {.gseq, .id, .type, .entity_kind, .entity_id, .project_key, 
 // EventHead returns the seq and hash of the entity's last event.
 func (t *Tx) EventHead(ctx context.Context, entityID string) (int64, string, error) {
 	return t.head(ctx, true, entityID, "event head", `MATCH (e:Event) USING INDEX e:Event(entity_id, seq)
-		WHERE e.entity_id = $id AND e.seq IS NOT NULL RETURN e.seq, e.hash ORDER BY e.seq DESC LIMIT 1`)
+		WHERE e.entity_id = $id AND e.seq IS NOT NULL RETURN e.seq, e.hash, e.stamp ORDER BY e.seq DESC LIMIT 1`)
 }
 
 // chainHead returns the last link of a chain (0, "" for an empty chain).
@@ -44,35 +44,36 @@ func (t *Tx) chainHead(ctx context.Context, op, q, id string) (int64, string, er
 	}
 	seq, _ := recs[0].Values[0].(int64)
 	hash, _ := recs[0].Values[1].(string)
+	if len(recs[0].Values) > 2 {
+		stamp, _ := recs[0].Values[2].(int64)
+		t.stamp = max(t.stamp, stamp)
+	}
 	return seq, hash, nil
 }
 
-// AppendEvent gives the event the next global sequence and puts it, in
-// the outbox, among the appends the next flush creates. The transaction
-// holds the write lock, so the next global sequence is the highest stored
-// one plus 1, read once per transaction if the store does not know it.
-// (Incrementing a sequence on the lock node instead would lock it a second
-// time, which Neo4j reports as a deadlock with every writer queued on it.)
+// AppendEvent puts the event, in the outbox, among the appends the next
+// flush creates. Its global sequence comes after the commit (sequence.go):
+// Update sets GlobalSeq before it returns.
 func (t *Tx) AppendEvent(ctx context.Context, e *agileplus.Event) error {
 	if t.done {
 		return errClosed
 	}
-	if err := t.lastGseq(ctx); err != nil {
-		return err
-	}
-	gseq := t.gseq + 1
-	t.pendingEvents = append(t.pendingEvents, eventParams(e, gseq))
+	t.pendingEvents = append(t.pendingEvents, eventParams(e, len(t.appended)))
+	t.appended = append(t.appended, e)
 	t.setHead(true, e.EntityID, chainHead{e.Seq, e.Hash})
-	t.gseq, e.GlobalSeq = gseq, gseq
 	return nil
 }
 
-// Events lists events by global sequence, or one entity's by its seq.
+// Events lists events by global sequence, or one entity's by its seq. The
+// global listing reads the sequencer's watermark first and stops there, so
+// it never returns an event while one before it may still appear
+// (sequence.go).
 func (t *Tx) Events(ctx context.Context, f agileplus.EventFilter) ([]*agileplus.Event, error) {
 	if err := t.flush(ctx); err != nil {
 		return nil, err
 	}
-	q := `MATCH (e:Event) USING INDEX e:Event(gseq) WHERE e.gseq > $after
+	q := `MATCH (c:Counter {name: 'gseq'}) WITH coalesce(c.gseq, 0) AS w
+		MATCH (e:Event) USING INDEX e:Event(gseq) WHERE e.gseq > $after AND e.gseq <= w
 		WITH e ORDER BY e.gseq LIMIT $limit RETURN ` + eventMap
 	if f.EntityID != "" {
 		q = `MATCH (e:Event) USING INDEX e:Event(entity_id, seq) WHERE e.entity_id = $entity AND e.seq IS NOT NULL AND e.gseq > $after
@@ -127,12 +128,21 @@ func (t *Tx) Audit(ctx context.Context, featureID string, after int64, lim int) 
 
 // ---- outbox ----
 
-// PendingEvents returns unpublished events in commit order.
+// PendingEvents returns unpublished events in global order, up to the
+// sequencer's watermark. Read from the start (after 0), as the relay begins
+// each round, it first gives a global sequence to events whose writer did
+// not (it died after its commit).
 func (s *Store) PendingEvents(ctx context.Context, after int64, lim int) ([]*agileplus.Event, error) {
+	if after == 0 {
+		if err := s.sequenceLeftovers(ctx); err != nil {
+			return nil, err
+		}
+	}
 	var out []*agileplus.Event
 	err := s.View(ctx, func(rt agileplus.ReadTx) error {
 		t := rt.(*Tx)
-		rows, err := t.runMaps(ctx, "pending events", `MATCH (e:Pending) USING INDEX e:Pending(gseq) WHERE e.gseq > $after
+		rows, err := t.runMaps(ctx, "pending events", `MATCH (c:Counter {name: 'gseq'}) WITH coalesce(c.gseq, 0) AS w
+			MATCH (e:Pending) USING INDEX e:Pending(gseq) WHERE e.gseq > $after AND e.gseq <= w
 			WITH e ORDER BY e.gseq LIMIT $limit RETURN `+eventMap,
 			map[string]any{"after": after, "limit": limit(lim)})
 		if err != nil {

@@ -12,9 +12,10 @@ import (
 // The dependency graph index. Other processes write to the same database,
 // so a graph kept in step with this process's commits would miss theirs.
 // Instead ReadGraph asks the database for its write count (the gseq
-// counter's writes, which every write transaction increments, and the
-// counter's element id, which changes if the database is emptied and set up
-// again) and reuses the graph it built last if nothing was written since;
+// counter's writes, which the sequencer increments after every write
+// transaction that appended an event or changed the graph, before the
+// write returns, see sequence.go; and the counter's element id, which
+// changes if the database is emptied and set up again) and reuses the graph it built last if nothing was written since;
 // otherwise it loads every WP and every depends_on edge between WPs again.
 //
 // Cost: one small query per ReadGraph while nothing is written; after a

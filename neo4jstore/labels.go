@@ -74,7 +74,7 @@ func (t *Tx) InsertLabelDef(ctx context.Context, l *agileplus.LabelDef) error {
 
 // UpdateLabelDef writes a label definition guarded by its previous version.
 func (t *Tx) UpdateLabelDef(ctx context.Context, l *agileplus.LabelDef) error {
-	recs, err := t.run(ctx, "update label", `MATCH (l:LabelDef {id: $id}) WHERE l.version = $prev
+	recs, err := t.run(ctx, "update label", `MATCH (l:LabelDef {id: $id})`+lockGuard("l")+`
 		SET l.color = $color, l.description = $description, l.version = $version, l.updated_at = $updated RETURN l.id`,
 		map[string]any{"id": l.ID, "prev": l.Version - 1, "color": l.Color, "description": l.Description, "version": l.Version, "updated": fmtTime(l.UpdatedAt)})
 	if err != nil {

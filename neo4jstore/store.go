@@ -15,19 +15,16 @@
 // hashes, which cover the exact time, verify. JSON data is kept as strings.
 //
 // Every Update is one explicit Neo4j transaction holding the change, its
-// events, audit entries and outbox marks. It starts by incrementing the
-// single (:Counter {name: 'gseq'}) node, whose write lock is held until the
-// commit: write transactions, from this process or any other, run one at a
-// time, so whatever a transaction reads it may rely on until it commits
-// (a claim race has one winner), and global sequences, the highest stored
-// one plus 1, follow commit order. The cost is that writers do not run in
-// parallel, as with SQLite's single writer, but now across every replica
-// and with a network round trip per statement, which bounds the write rate
-// of the whole deployment. So a command's events and audit entries are
-// created by one statement before the commit, and chain heads are
-// remembered between commits while no other process writes (heads.go): a
-// create is then about five statements. Reads run in parallel and take no
-// lock.
+// events, audit entries and outbox marks. It locks only what it touches
+// (locks.go): the WPs and features it reads to change, the node of each
+// event chain it appends to and the feature of each audit trail, both ends
+// of a new dependency and every node the cycle check reads. Writers of
+// different entities run in parallel across every replica. WP numbers come
+// from a per-project counter taken outside the command's transaction
+// (keys.go). Global sequences are handed out after the commit by a short
+// transaction on the one counter node, which also gives readers a
+// watermark (sequence.go: why a follower never misses an event). Reads run
+// in parallel and take no lock.
 //
 // Neo4j's isolation is read committed, so a View that reads several times
 // may see a commit that happened in between; every single read is
@@ -37,7 +34,9 @@ package neo4jstore
 
 import (
 	"context"
+	"crypto/rand"
 	"embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -87,7 +86,9 @@ type Store struct {
 	log       *slog.Logger
 	bookmarks neo4j.BookmarkManager
 	graph     graphCache
-	heads     heads
+	keys      keyAlloc
+	seq       sequencer
+	instance  string // tells this store's write stamps from other processes'
 	closed    atomic.Bool
 }
 
@@ -128,6 +129,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		url:       shown,
 		log:       cfg.Logger,
 		bookmarks: neo4j.NewBookmarkManager(neo4j.BookmarkManagerConfig{}),
+		instance:  randomHex(8),
 	}
 	if err := driver.VerifyConnectivity(ctx); err != nil {
 		driver.Close(context.WithoutCancel(ctx))
@@ -377,3 +379,10 @@ func isConstraint(err error) bool {
 const timeLayout = "2006-01-02T15:04:05.000000000Z"
 
 func fmtTime(t time.Time) string { return t.UTC().Format(timeLayout) }
+
+// randomHex returns n random bytes in hex.
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // never fails (crypto/rand)
+	return hex.EncodeToString(b)
+}

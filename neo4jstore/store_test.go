@@ -333,12 +333,12 @@ func TestViewCannotWrite(t *testing.T) {
 	}
 }
 
-// TestRememberedHeads writes one WP's event chain and one feature's audit
-// chain from two stores, in turns and then at once, with refused commands
-// in between: each store remembers chain heads between its commits only
-// while nobody else wrote, so every write must succeed and both chains
-// and the global sequence must come out whole.
-func TestRememberedHeads(t *testing.T) {
+// TestChainsAcrossStores writes one WP's event chain and one feature's
+// audit chain from two stores, in turns and then at once, with refused
+// commands in between: writers of one chain wait for each other's locks
+// (or lose a race for the next link and run again), so every write must
+// succeed and both chains and the global sequence must come out whole.
+func TestChainsAcrossStores(t *testing.T) {
 	srv := neo4jtest.Shared(t)
 	a := open(t, srv)
 	ctx := agileplus.WithActor(t.Context(), "test")
@@ -396,9 +396,8 @@ func TestRememberedHeads(t *testing.T) {
 		updates++
 	}
 
-	// Many writers in one process: the next writer's lock returns as soon
-	// as the server committed the one before, so commits reach what the
-	// store remembers in any order.
+	// Many writers in one process, all in one feature: they queue on the
+	// feature's audit trail and share sequencer runs.
 	created := 0
 	for round := range 3 {
 		var wg sync.WaitGroup

@@ -15,45 +15,44 @@ import (
 
 // Tx implements agileplus.Tx over one explicit Neo4j transaction.
 type Tx struct {
-	ntx  neo4j.ExplicitTransaction
-	s    *Store
-	done bool  // fn returned: the transaction must not be used
-	err  error // the first failed statement; Neo4j has then rolled back
+	ntx   neo4j.ExplicitTransaction
+	s     *Store
+	write bool  // an Update: reads of what it may change lock it
+	done  bool  // fn returned: the transaction must not be used
+	err   error // the first failed statement; Neo4j has then rolled back
 
-	gseq     int64 // the last global sequence, once gseqRead
-	gseqRead bool
-
-	// Write transactions (see heads.go): the counter and epoch the lock
-	// saw, the store's remembered heads if they hold, the heads this
-	// transaction appended or read, and the appends not yet flushed.
-	writes                       int64
-	epoch                        string
-	known                        *heads
-	knownGen                     uint64
+	// Write transactions: the heads of the chains this transaction
+	// appended to or read, the appends not yet flushed, the events to give
+	// a global sequence once committed (sequence.go) with the stamp that
+	// orders them, the entities it locked, whether the dependency graph
+	// changed, and the WP numbers taken from the allocator (keys.go).
 	events, audits               map[string]chainHead
 	pendingEvents, pendingAudits []any
+	appended                     []*agileplus.Event
+	stamp                        int64 // the highest stamp of a chain head read or of a flush
+	locked                       map[string]bool
+	graphWrite                   bool
+	numbers                      []takenNumber
 }
 
 var _ agileplus.Tx = (*Tx)(nil)
 
-// lock takes the write lock: the gseq counter node, held until the
-// transaction ends. Counting writes also tells graph readers, in any
-// process, that their copy of the graph may be stale. The transaction must
-// not write the counter again: Neo4j would report a deadlock with the
-// writers queued on it.
-func (t *Tx) lock(ctx context.Context) error {
-	recs, err := t.run(ctx, "lock", `MATCH (c:Counter {name: 'gseq'})
-		SET c.writes = c.writes + 1, c.epoch = coalesce(c.epoch, randomUUID()) RETURN c.writes, c.epoch`, nil)
-	if err != nil {
-		return err
+// lockThen locks node v in a write transaction before anything of it is
+// read, and passes it on. A write lock is held until the commit, and what
+// is read after taking it is the latest committed state: Neo4j's
+// documented way to avoid lost updates under read committed. A read
+// transaction only passes v on.
+func (t *Tx) lockThen(v string) string {
+	if !t.write {
+		return " WITH " + v
 	}
-	if len(recs) == 0 {
-		return agileplus.Errorf(agileplus.EUNAVAILABLE, "neo4j store: the database at %s has no gseq counter: it was emptied under a running store; restart to set it up again", t.s.url)
-	}
-	t.writes, _ = recs[0].Values[0].(int64)
-	t.epoch, _ = recs[0].Values[1].(string)
-	t.s.heads.begin(t, t.epoch, t.writes)
-	return nil
+	return " SET " + v + "._lock = true REMOVE " + v + "._lock WITH " + v
+}
+
+// lockGuard is lockThen for a write guarded by a version: the version is
+// compared under the lock, so two writers of one version never both pass.
+func lockGuard(v string) string {
+	return " SET " + v + "._lock = true REMOVE " + v + "._lock WITH " + v + " WHERE " + v + ".version = $prev"
 }
 
 // run runs one statement and reads all of its records, so that its errors
@@ -342,7 +341,7 @@ func (t *Tx) InsertProject(ctx context.Context, p *agileplus.Project) error {
 
 // UpdateProject writes a project guarded by its previous version.
 func (t *Tx) UpdateProject(ctx context.Context, p *agileplus.Project) error {
-	recs, err := t.run(ctx, "update project", `MATCH (p:Project {id: $id}) WHERE p.version = $prev
+	recs, err := t.run(ctx, "update project", `MATCH (p:Project {id: $id})`+lockGuard("p")+`
 		SET p.name = $name, p.version = $version, p.updated_at = $updated, p.archived_at = $archived RETURN p.id`,
 		map[string]any{"id": p.ID, "prev": p.Version - 1, "name": p.Name, "version": p.Version, "updated": fmtTime(p.UpdatedAt),
 			"archived": fmtOptTime(p.ArchivedAt)})
@@ -355,8 +354,21 @@ func (t *Tx) UpdateProject(ctx context.Context, p *agileplus.Project) error {
 	return nil
 }
 
-// NextWPNumber allocates the project's next WP number.
+// NextWPNumber allocates the project's next WP number (keys.go); a
+// project created by this transaction, which the allocator cannot see yet,
+// takes its number here.
 func (t *Tx) NextWPNumber(ctx context.Context, projectID string) (int64, error) {
+	if t.done {
+		return 0, errClosed
+	}
+	n, err := t.s.nextNumber(ctx, projectID)
+	if err == nil {
+		t.numbers = append(t.numbers, takenNumber{project: projectID, num: n, shared: true})
+		return n, nil
+	}
+	if err != errNoProject {
+		return 0, err
+	}
 	recs, err := t.run(ctx, "next wp number", `MATCH (p:Project {id: $id}) SET p.next_wp = p.next_wp + 1 RETURN p.next_wp - 1`,
 		map[string]any{"id": projectID})
 	if err != nil {
@@ -365,14 +377,20 @@ func (t *Tx) NextWPNumber(ctx context.Context, projectID string) (int64, error) 
 	if len(recs) == 0 {
 		return 0, notFound("project", "project", projectID)
 	}
-	n, _ := recs[0].Values[0].(int64)
+	n, _ = recs[0].Values[0].(int64)
 	return n, nil
 }
 
 // ReserveWPNumber raises the project's WP counter above num.
 func (t *Tx) ReserveWPNumber(ctx context.Context, projectID string, num int64) error {
-	_, err := t.run(ctx, "reserve wp number", `MATCH (p:Project {id: $id}) WHERE p.next_wp <= $num SET p.next_wp = $num + 1`,
+	_, err := t.run(ctx, "reserve wp number", `MATCH (p:Project {id: $id})
+		SET p.next_wp = CASE WHEN p.next_wp <= $num THEN $num + 1 ELSE p.next_wp END
+		WITH p OPTIONAL MATCH (k:WPCounter {project_id: p.id})
+		FOREACH (_ IN CASE WHEN k IS NOT NULL AND k.next <= $num THEN [1] ELSE [] END | SET k.next = $num + 1)`,
 		map[string]any{"id": projectID, "num": num})
+	if err == nil {
+		t.s.dropNumbers(projectID, num)
+	}
 	return err
 }
 
@@ -391,11 +409,15 @@ func (t *Tx) Feature(ctx context.Context, ref string) (*agileplus.Feature, error
 	if strings.HasPrefix(ref, agileplus.PrefixFeature) {
 		prop = "id"
 	}
-	rows, err := t.runMaps(ctx, "feature", `MATCH (f:Feature {`+prop+`: $ref}) RETURN f {.*`+hideSearch+`}`, map[string]any{"ref": ref})
+	rows, err := t.runMaps(ctx, "feature", `MATCH (f:Feature {`+prop+`: $ref})`+t.lockThen("f")+` RETURN f {.*`+hideSearch+`}`, map[string]any{"ref": ref})
 	if err != nil {
 		return nil, err
 	}
-	return decodeOne("feature", rows, decodeFeature, notFound("feature", "feature", ref))
+	f, err := decodeOne("feature", rows, decodeFeature, notFound("feature", "feature", ref))
+	if err == nil {
+		t.markLocked(f.ID)
+	}
+	return f, err
 }
 
 // Features lists a project's features by id.
@@ -431,7 +453,7 @@ func (t *Tx) InsertFeature(ctx context.Context, f *agileplus.Feature) error {
 
 // UpdateFeature writes a feature guarded by its previous version.
 func (t *Tx) UpdateFeature(ctx context.Context, f *agileplus.Feature) error {
-	recs, err := t.run(ctx, "update feature", `MATCH (f:Feature {id: $id}) WHERE f.version = $prev
+	recs, err := t.run(ctx, "update feature", `MATCH (f:Feature {id: $id})`+lockGuard("f")+`
 		SET f.title = $title, f.description = $description, f.state = $state, f.version = $version, f.updated_at = $updated,
 			f.priority = $priority, f.labels = $labels, f.archived_at = $archived, f.search_text = $search_text, f.search_title = $search_title
 		RETURN f.id`,
@@ -473,11 +495,15 @@ func (t *Tx) WP(ctx context.Context, ref string) (*agileplus.WP, error) {
 	if strings.HasPrefix(ref, agileplus.PrefixWP) {
 		prop = "id"
 	}
-	rows, err := t.runMaps(ctx, "wp", `MATCH (w:WorkPackage {`+prop+`: $ref})`+wpReturn, map[string]any{"ref": ref})
+	rows, err := t.runMaps(ctx, "wp", `MATCH (w:WorkPackage {`+prop+`: $ref})`+t.lockThen("w")+wpReturn, map[string]any{"ref": ref})
 	if err != nil {
 		return nil, err
 	}
-	return decodeOne("wp", rows, decodeWP, notFound("wp", "work package", ref))
+	w, err := decodeOne("wp", rows, decodeWP, notFound("wp", "work package", ref))
+	if err == nil {
+		t.markLocked(w.ID)
+	}
+	return w, err
 }
 
 // WPs lists work packages by id.
@@ -567,8 +593,12 @@ func (t *Tx) InsertWP(ctx context.Context, w *agileplus.WP) error {
 			fence: coalesce($token, 0), open_deps: 0, created_at: $created, updated_at: $updated})-[:IN_PROJECT]->(p)
 		WITH w`+setLease, params)
 	if err != nil {
+		if isConstraint(t.err) && t.takenShared(w.ProjectID, num) {
+			return errKeyTaken
+		}
 		return conflict(err, t, "key", fmt.Sprintf("work package %s already exists", w.Key))
 	}
+	t.graphWrite = true
 	if len(recs) == 0 {
 		return notFound("feature", "feature", w.FeatureID)
 	}
@@ -578,12 +608,13 @@ func (t *Tx) InsertWP(ctx context.Context, w *agileplus.WP) error {
 // UpdateWP writes a work package and its lease, guarded by its previous
 // version; the fencing counter only rises.
 func (t *Tx) UpdateWP(ctx context.Context, w *agileplus.WP) error {
+	t.graphWrite = true
 	params := map[string]any{"id": w.ID, "prev": w.Version - 1, "title": w.Title, "description": w.Description,
 		"state": w.State, "estimate": w.Estimate, "version": w.Version, "updated": fmtTime(w.UpdatedAt),
 		"priority": rank(w.Priority), "labels": labelList(w.Labels), "owner": w.Owner, "archived": fmtOptTime(w.ArchivedAt)}
 	searchParams(params, w.Key, w.Title, w.Description)
 	leaseParams(params, w.Lease)
-	recs, err := t.run(ctx, "update wp", `MATCH (w:WorkPackage {id: $id}) WHERE w.version = $prev
+	recs, err := t.run(ctx, "update wp", `MATCH (w:WorkPackage {id: $id})`+lockGuard("w")+`
 		WITH w, w.state = 'done' AS wasDone
 		SET w.title = $title, w.description = $description, w.state = $state, w.estimate = $estimate, w.version = $version,
 			w.updated_at = $updated, w.fence = CASE WHEN coalesce($token, 0) > w.fence THEN $token ELSE w.fence END,
@@ -635,16 +666,25 @@ func (t *Tx) RaiseFence(ctx context.Context, wpID string, token int64) error {
 // all done and that hold no live lease, by key number or by priority.
 func (t *Tx) Ready(ctx context.Context, f agileplus.ReadyFilter) ([]*agileplus.WP, error) {
 	params := map[string]any{"project": f.ProjectID, "after": f.AfterNum, "rank": f.AfterRank, "now": fmtTime(f.Now), "limit": limit(f.Limit)}
-	q := `MATCH (w:WorkPackage) USING INDEX w:WorkPackage(project_id, state, open_deps, num)
-		WHERE w.project_id = $project AND w.state = 'planned' AND w.open_deps = 0 AND w.num > $after
-			AND w.archived_at IS NULL AND NOT EXISTS { (w)-[l:CLAIMED_BY]->() WHERE l.expires_at > $now }
-		WITH w ORDER BY w.num LIMIT $limit` + wpReturn + ` ORDER BY w.num`
+	index, order := "w:WorkPackage(project_id, state, open_deps, num)", "w.num"
+	cond := `w.project_id = $project AND w.state = 'planned' AND w.open_deps = 0 AND w.num > $after
+			AND w.archived_at IS NULL AND NOT EXISTS { (w)-[l:CLAIMED_BY]->() WHERE l.expires_at > $now }`
 	if f.ByPriority {
-		q = `MATCH (w:WorkPackage) USING INDEX w:WorkPackage(project_id, state, open_deps, priority, num)
-		WHERE w.project_id = $project AND w.state = 'planned' AND w.open_deps = 0 AND w.priority >= $rank
+		index, order = "w:WorkPackage(project_id, state, open_deps, priority, num)", "w.priority, w.num"
+		cond = `w.project_id = $project AND w.state = 'planned' AND w.open_deps = 0 AND w.priority >= $rank
 			AND (w.priority > $rank OR w.num > $after)
-			AND w.archived_at IS NULL AND NOT EXISTS { (w)-[l:CLAIMED_BY]->() WHERE l.expires_at > $now }
-		WITH w ORDER BY w.priority, w.num LIMIT $limit` + wpReturn + ` ORDER BY w.priority, w.num`
+			AND w.archived_at IS NULL AND NOT EXISTS { (w)-[l:CLAIMED_BY]->() WHERE l.expires_at > $now }`
+	}
+	q := `MATCH (w:WorkPackage) USING INDEX ` + index + ` WHERE ` + cond + `
+		WITH w ORDER BY ` + order + ` LIMIT $limit` + wpReturn + ` ORDER BY ` + order
+	if t.write {
+		// A claim of the next ready WP (Service.Next): each candidate is
+		// locked in order and checked again under its lock, so two
+		// claimers never take the same one and the one that waited moves
+		// on to the next.
+		q = `MATCH (w:WorkPackage) USING INDEX ` + index + ` WHERE ` + cond + `
+		WITH w ORDER BY ` + order + t.lockThen("w") + ` WHERE ` + cond + `
+		WITH w LIMIT $limit` + wpReturn + ` ORDER BY ` + order
 	}
 	rows, err := t.runMaps(ctx, "ready", q, params)
 	if err != nil {
@@ -757,6 +797,11 @@ func (t *Tx) DependsOnPath(ctx context.Context, from, to string) ([]string, erro
 	if from == to {
 		return nil, agileplus.FieldErrorf("to", "from and to are the same: %s", from)
 	}
+	if t.write {
+		if err := t.lockReach(ctx, label, from, to); err != nil {
+			return nil, err
+		}
+	}
 	recs, err := t.run(ctx, "depends_on path", `MATCH (a:`+label+` {id: $from}), (b:`+label+` {id: $to})
 		MATCH p = shortestPath((a)-[:DEPENDS_ON*]->(b))
 		RETURN [n IN nodes(p) | coalesce(n.key, n.slug)]`, map[string]any{"from": from, "to": to})
@@ -784,6 +829,7 @@ func countOpen(label, typ string) string {
 
 // InsertDependency stores a new edge between two WPs or two features.
 func (t *Tx) InsertDependency(ctx context.Context, d *agileplus.Dependency) error {
+	t.graphWrite = true
 	typ, err := relType(d.Kind)
 	if err != nil {
 		return err
@@ -791,6 +837,9 @@ func (t *Tx) InsertDependency(ctx context.Context, d *agileplus.Dependency) erro
 	label := "WorkPackage"
 	if d.EntityKind == agileplus.KindFeature {
 		label = "Feature"
+	}
+	if err := t.lockNodes(ctx, label, d.From, d.To); err != nil {
+		return err
 	}
 	recs, err := t.run(ctx, "insert dependency", `MATCH (f:`+label+` {id: $from}), (t:`+label+` {id: $to})
 		OPTIONAL MATCH (f)-[x:`+typ+`]->(t)
@@ -813,12 +862,15 @@ func (t *Tx) InsertDependency(ctx context.Context, d *agileplus.Dependency) erro
 
 // DeleteDependency removes an edge.
 func (t *Tx) DeleteDependency(ctx context.Context, id string) error {
+	t.graphWrite = true
 	recs, err := t.run(ctx, "delete dependency", `CALL {
 			MATCH ()-[d:DEPENDS_ON {id: $id}]->() RETURN d
 			UNION ALL
 			MATCH ()-[d:RELATES_TO {id: $id}]->() RETURN d
 		}
 		WITH d, startNode(d) AS f, endNode(d) AS t
+		SET f._lock = true, t._lock = true REMOVE f._lock, t._lock
+		WITH d, f, t
 		FOREACH (_ IN CASE WHEN type(d) = 'DEPENDS_ON' AND f:WorkPackage AND t.state <> 'done' THEN [1] ELSE [] END |
 			SET f.open_deps = coalesce(f.open_deps, 0) - 1)
 		DELETE d RETURN count(*)`, map[string]any{"id": id})

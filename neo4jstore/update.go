@@ -12,16 +12,21 @@ import (
 )
 
 // Transactions. A View is one read transaction; an Update one write
-// transaction that first takes the write lock (the gseq counter), so
-// writers run one at a time across every process sharing the database.
+// transaction that locks what it changes and what its checks read
+// (locks.go), so writers that touch different entities run in parallel,
+// in this process and in any other sharing the database. After its commit
+// an Update gives its events their global sequences (sequence.go) before
+// it returns.
 //
 // An Update whose transaction failed for a reason the server reports as
-// transient (a deadlock, a leader switch, a lost connection before the
-// commit) left nothing behind, so fn runs again, up to maxAttempts times.
-// A commit that fails without the server saying so may or may not have
-// happened: that is never retried and is EUNAVAILABLE.
+// transient (a deadlock between two writers, a leader switch, a lost
+// connection before the commit) left nothing behind, so fn runs again, up
+// to maxAttempts times; so does one that lost a race for a chain's next
+// link or for a WP number. A commit that fails without the server saying
+// so may or may not have happened: that is never retried and is
+// EUNAVAILABLE.
 
-const maxAttempts = 4
+const maxAttempts = 6
 
 // backoff is the pause before attempt n+1.
 func backoff(n int) time.Duration { return time.Duration(25<<n) * time.Millisecond }
@@ -80,22 +85,23 @@ func (s *Store) update(ctx context.Context, fn func(agileplus.Tx) error) (retry 
 	if err != nil {
 		return false, s.unavailable("begin write", err)
 	}
-	t := &Tx{ntx: ntx, s: s}
+	t := &Tx{ntx: ntx, s: s, write: true}
 	committed := false
 	defer func() {
 		t.done = true
 		if !committed {
 			ntx.Close(context.WithoutCancel(ctx)) // rolls back
+			s.freeNumbers(t.numbers)
 		}
 	}()
-	if err := t.lock(ctx); err != nil {
-		return isRetryable(t.err), err
+	again := func(err error) bool {
+		return isRetryable(t.err) || errors.Is(err, errChainCollision) || errors.Is(err, errKeyTaken)
 	}
 	if err := runFn(fn, t); err != nil {
-		return isRetryable(t.err), err
+		return again(err), err
 	}
 	if err := t.flush(ctx); err != nil {
-		return isRetryable(t.err), err
+		return again(err), err
 	}
 	if t.err != nil {
 		// fn went on after a failed statement; the server has rolled the
@@ -109,18 +115,22 @@ func (s *Store) update(ctx context.Context, fn func(agileplus.Tx) error) (retry 
 	// commit is not abandoned when ctx ends.
 	committed = true
 	if err := ntx.Commit(context.WithoutCancel(ctx)); err != nil {
-		s.heads.forget()
 		var ne *neo4j.Neo4jError
 		if errors.As(err, &ne) {
 			// The server answered: the transaction was rolled back.
+			s.freeNumbers(t.numbers)
 			if isConstraint(err) {
-				return false, agileplus.Errorf(agileplus.ECONFLICT, "neo4j store: commit: %s", ne.Msg)
+				return true, errChainCollision
 			}
 			return ne.IsRetriable(), s.unavailable("commit", err)
 		}
 		return false, agileplus.Errorf(agileplus.EUNAVAILABLE, "neo4j store: commit: Neo4j at %s: %v; the change may or may not have been committed", s.url, err)
 	}
-	s.heads.commit(t)
+	if len(t.appended) > 0 || t.graphWrite {
+		if err := s.sequence(ctx, t.appended, t.graphWrite); err != nil {
+			return false, err
+		}
+	}
 	return false, nil
 }
 
