@@ -51,14 +51,30 @@ func (t *Tx) PutFlagValues(ctx context.Context, scope string, set map[string]str
 	return nil
 }
 
-// LiveLeases counts the leases agent holds that expire after now.
+// LiveLeases counts the leases agent holds that expire after now. In a
+// write transaction it first locks the agent, so that two claims by one
+// agent, which lock different WPs, count each other under
+// wip.max_claims_per_agent instead of both passing it.
 func (t *Tx) LiveLeases(ctx context.Context, agent string, now time.Time) (int, error) {
+	if t.write {
+		if _, err := t.run(ctx, "lock agent", `MERGE (a:Agent {name: $agent}) SET a._lock = true REMOVE a._lock`,
+			map[string]any{"agent": agent}); err != nil {
+			return 0, err
+		}
+	}
 	return t.count(ctx, "live leases", `MATCH (:Agent {name: $agent})<-[l:CLAIMED_BY]-(:WorkPackage) WHERE l.expires_at > $now RETURN count(l)`,
 		map[string]any{"agent": agent, "now": fmtTime(now)})
 }
 
-// CountWPs counts a project's WPs in a state.
+// CountWPs counts a project's WPs in a state. In a write transaction it
+// first locks the project, so that two moves into doing of different WPs
+// count each other under wip.max_doing_per_project.
 func (t *Tx) CountWPs(ctx context.Context, projectID, state string) (int, error) {
+	if t.write {
+		if err := t.lockNodes(ctx, "Project", projectID); err != nil {
+			return 0, err
+		}
+	}
 	return t.count(ctx, "count wps", `MATCH (w:WorkPackage) WHERE w.project_id = $project AND w.state = $state RETURN count(w)`,
 		map[string]any{"project": projectID, "state": state})
 }
