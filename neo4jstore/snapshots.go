@@ -9,7 +9,6 @@ import (
 
 var _ agileplus.SnapshotWriter = (*Tx)(nil)
 
-const snapshotMap = `s {.entity_id, .seq, .entity_kind, .gseq, .time}`
 
 func decodeSnapshot(r *row) *agileplus.Snapshot {
 	return &agileplus.Snapshot{EntityID: r.str("entity_id"), Seq: r.i64("seq"), EntityKind: r.str("entity_kind"),
@@ -23,9 +22,15 @@ func (t *Tx) SnapshotHead(ctx context.Context, entityID string, at agileplus.AsO
 	if !at.Time.IsZero() {
 		upto = fmtTime(at.Time)
 	}
+	// A snapshot is saved in the writing transaction, before its event
+	// has a global sequence (sequence.go numbers events after the commit):
+	// its global sequence is its event's, read here. An event not yet
+	// numbered is not yet visible, nor is its snapshot.
 	rows, err := t.runMaps(ctx, "snapshot head", `MATCH (s:Snapshot) USING INDEX s:Snapshot(entity_id, seq)
-		WHERE s.entity_id = $id AND s.seq IS NOT NULL AND ($seq = 0 OR s.gseq <= $seq) AND ($upto = '' OR s.time <= $upto)
-		WITH s ORDER BY s.seq DESC LIMIT 1 RETURN `+snapshotMap, map[string]any{"id": entityID, "seq": at.Seq, "upto": upto})
+		WHERE s.entity_id = $id AND s.seq IS NOT NULL AND ($upto = '' OR s.time <= $upto)
+		OPTIONAL MATCH (e:Event {entity_id: $id, seq: s.seq})
+		WITH s, coalesce(e.gseq, s.gseq, 0) AS g WHERE g > 0 AND ($seq = 0 OR g <= $seq)
+		WITH s, g ORDER BY s.seq DESC LIMIT 1 RETURN s {.entity_id, .seq, .entity_kind, gseq: g, .time}`, map[string]any{"id": entityID, "seq": at.Seq, "upto": upto})
 	if err != nil || len(rows) == 0 {
 		return nil, err
 	}

@@ -83,7 +83,7 @@ With --json the answer is {"items": [...], "next": "..."}; pass next as
 			return nil
 		},
 	}
-	cmd.Flags().Int64Var(&q.After, "after", 0, "the global sequence to start after (a previous page's next)")
+	cmd.Flags().Int64Var(&q.After, "after", 0, "changes after this cursor: the next of the previous page (a global sequence number)")
 	cmd.Flags().IntVar(&q.Limit, "limit", 0, "at most this many changes (1-1000, default 100)")
 	return cmd
 }
