@@ -9,7 +9,6 @@ import (
 
 var _ agileplus.SnapshotWriter = (*Tx)(nil)
 
-
 func decodeSnapshot(r *row) *agileplus.Snapshot {
 	return &agileplus.Snapshot{EntityID: r.str("entity_id"), Seq: r.i64("seq"), EntityKind: r.str("entity_kind"),
 		GlobalSeq: r.i64("gseq"), Time: r.time("time"), State: []byte(r.str("state"))}
